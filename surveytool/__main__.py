@@ -1,0 +1,5 @@
+"""``python -m surveytool``."""
+
+from surveytool.cli import main
+
+main()

@@ -1,0 +1,196 @@
+"""``surveytool score`` and ``surveytool simulate``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+
+def _quarantine_path(output: Path) -> Path:
+    return output.with_name(f"{output.stem}.quarantine.csv")
+
+
+@click.command()
+@click.option("--instrument", "-i", "instrument", required=True, help="Bundled id or YAML path.")
+@click.argument("responses", type=click.Path(path_type=Path))
+@click.option("--id-column", help="Respondent id column (default: rows are numbered).")
+@click.option("--form", help="Score a short form of the instrument.")
+@click.option(
+    "--group-columns",
+    "group_columns",
+    multiple=True,
+    help="Columns carried along and used for stratified norms (repeat or comma-separate).",
+)
+@click.option("--ignore-columns", multiple=True, help="Non-item columns not to report as unknown.")
+@click.option(
+    "--strict", is_flag=True, help="Fail on any invalid cell, row or column; write no scores."
+)
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Scores file: .csv, .parquet or .json.",
+)
+def score(
+    instrument: str,
+    responses: Path,
+    id_column: str | None,
+    form: str | None,
+    group_columns: tuple[str, ...],
+    ignore_columns: tuple[str, ...],
+    strict: bool,
+    output: Path,
+) -> None:
+    """Score a responses file (CSV, TSV, XLSX, Parquet, SPSS .sav or JSON lines).
+
+    Invalid cells count as missing and are listed, with every unknown column and quarantined row,
+    in OUTPUT's quarantine file (<name>.quarantine.csv); --strict stops instead.
+    """
+    from surveytool.errors import InvalidResponsesError
+    from surveytool.registry import load_instrument
+    from surveytool.scoring import score_responses
+    from surveytool.tables import WRITE_FORMATS, read_table, table_format, write_table
+
+    table_format(output, WRITE_FORMATS)  # refuse an unknown output format before any work
+    inst = load_instrument(instrument)
+    groups = [g.strip() for spec in group_columns for g in spec.split(",") if g.strip()]
+    ignored = [g.strip() for spec in ignore_columns for g in spec.split(",") if g.strip()]
+    frame = read_table(responses)
+    quarantine = _quarantine_path(output)
+    try:
+        result = score_responses(
+            inst,
+            frame,
+            id_column=id_column,
+            form=form,
+            group_columns=groups,
+            ignore_columns=ignored,
+            strict=strict,
+        )
+    except InvalidResponsesError as exc:
+        import pandas as pd
+
+        issues = exc.issues
+        assert isinstance(issues, pd.DataFrame)
+        write_table(issues, quarantine)
+        _print_issues(issues)
+        click.echo(f"error: {exc}; the report is in {quarantine}", err=True)
+        sys.exit(1)
+    written = write_table(result.scores, output, metadata=result.provenance)
+    if len(result.issues):
+        write_table(result.issues, quarantine)
+        _print_issues(result.issues)
+        click.echo(f"quarantine report: {quarantine}", err=True)
+    elif quarantine.exists():
+        quarantine.unlink()  # a report left by an earlier run would describe other data
+    click.echo(f"scores: {', '.join(str(p) for p in written)}")
+    click.echo(result.counts_line())
+
+
+def _print_issues(issues: object, limit: int = 20) -> None:
+    import pandas as pd
+
+    assert isinstance(issues, pd.DataFrame)
+    counts = issues["kind"].value_counts()
+    summary = ", ".join(f"{counts.get(k, 0)} {k}" for k in ("cell", "row", "column"))
+    click.echo(f"{len(issues)} issue(s): {summary}", err=True)
+    for rec in issues.head(limit).itertuples(index=False):
+        where = f"row {rec.row}, " if rec.row is not None and not pd.isna(rec.row) else ""
+        value = f" {rec.value!r}" if rec.value is not None and not pd.isna(rec.value) else ""
+        click.echo(f"  {rec.kind}: {where}column {rec.column!r}:{value} {rec.reason}", err=True)
+    if len(issues) > limit:
+        click.echo(f"  ... and {len(issues) - limit} more in the quarantine file", err=True)
+
+
+@click.command()
+@click.argument("instrument")
+@click.option("--n", "n", type=click.IntRange(min=1), required=True, help="Respondents.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--trait-correlation", type=float, default=0.3, show_default=True)
+@click.option(
+    "--missing",
+    type=click.FloatRange(0, 1, max_open=True),
+    default=0.0,
+    show_default=True,
+    help="Share of answers missing completely at random.",
+)
+@click.option(
+    "--careless",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Share of careless responders.",
+)
+@click.option(
+    "--careless-kind",
+    type=click.Choice(["mixed", "straightline", "random"]),
+    default="mixed",
+    show_default=True,
+)
+@click.option("--mark-careless", is_flag=True, help="Add a simulated_careless column.")
+@click.option("--group-column", help="Add a group column with this name.")
+@click.option("--groups", default="a,b", show_default=True, help="Group values, comma-separated.")
+@click.option(
+    "--group-shift",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Latent mean difference between successive groups (in SD units).",
+)
+@click.option("--form", help="Simulate only a short form's items.")
+@click.option("--labels", is_flag=True, help="Write answers as scale labels instead of codes.")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Output: .csv, .tsv, .parquet, .json or .jsonl.",
+)
+def simulate(
+    instrument: str,
+    n: int,
+    seed: int,
+    trait_correlation: float,
+    missing: float,
+    careless: float,
+    careless_kind: str,
+    mark_careless: bool,
+    group_column: str | None,
+    groups: str,
+    group_shift: float,
+    form: str | None,
+    labels: bool,
+    output: Path,
+) -> None:
+    """Simulate respondents from a graded response model (same seed, same file)."""
+    from surveytool.registry import load_instrument
+    from surveytool.simulate import SimulationSpec
+    from surveytool.simulate import simulate as run
+    from surveytool.tables import WRITE_FORMATS, table_format, write_table
+
+    table_format(output, WRITE_FORMATS)
+    inst = load_instrument(instrument)
+    if form is not None and form not in inst.short_form_by_id:
+        from surveytool.errors import ScoringError
+
+        raise ScoringError(f"{inst.id} has no short form {form!r}")
+    spec = SimulationSpec(
+        n=n,
+        seed=seed,
+        trait_correlation=trait_correlation,
+        missing=missing,
+        careless=careless,
+        careless_kind=careless_kind,  # type: ignore[arg-type]
+        group_column=group_column,
+        groups=tuple(g.strip() for g in groups.split(",") if g.strip()),
+        group_shift=group_shift,
+        form=form,
+        labels=labels,
+        mark_careless=mark_careless,
+    )
+    frame = run(inst, spec)
+    write_table(frame, output)
+    click.echo(f"wrote {n} simulated respondents of {inst.id} {inst.version} to {output}")

@@ -1,0 +1,179 @@
+"""Loading instrument files: YAML text -> validated :class:`~surveytool.instrument.Instrument`.
+
+The YAML is parsed once into a node tree so every value keeps its line and column; problems found
+by :mod:`surveytool.validation` are then located in the file. Anchors and aliases are refused (they
+allow "billion laughs" documents), and so are duplicate keys (YAML would silently keep the last).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from surveytool.errors import InstrumentError
+from surveytool.instrument import Instrument
+from surveytool.validation import Loc, Problem, ValidationReport, problem, validate_document
+
+#: Larger files are refused before parsing; the biggest real instruments are a few hundred KB.
+MAX_BYTES = 2_000_000
+
+Positions = dict[Loc, tuple[int, int]]
+
+
+class _Refusal(Exception):
+    def __init__(self, found: Problem) -> None:
+        self.problem = found
+
+
+def _positions(node: yaml.Node, loc: Loc, out: Positions, constructor: yaml.SafeLoader) -> None:
+    """Record the 1-based (line, column) of every value under ``node``; refuse duplicate keys."""
+    out.setdefault(loc, (node.start_mark.line + 1, node.start_mark.column + 1))
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[Any, int] = {}
+        for key_node, value_node in node.value:
+            try:
+                key = constructor.construct_object(key_node, deep=True)
+            except yaml.YAMLError:
+                continue
+            if not isinstance(key, str | int):
+                continue
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                found = problem(
+                    "yaml_duplicate_key",
+                    (*loc, key),
+                    f"key {key!r} appears twice in the same mapping (first at line {seen[key]})",
+                )
+                raise _Refusal(replace(found, line=line, column=key_node.start_mark.column + 1))
+            seen[key] = line
+            out[(*loc, key)] = (line, key_node.start_mark.column + 1)
+            _positions(value_node, (*loc, key), out, constructor)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, child in enumerate(node.value):
+            _positions(child, (*loc, i), out, constructor)
+
+
+def _iter_nodes(node: yaml.Node) -> Iterator[yaml.Node]:
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        if isinstance(current, yaml.MappingNode):
+            for k, v in current.value:
+                stack.extend((k, v))
+        elif isinstance(current, yaml.SequenceNode):
+            stack.extend(current.value)
+
+
+def _refuse_aliases(text: str) -> None:
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            mark = event.start_mark
+            found = problem("yaml_alias", (), "YAML anchors and aliases are not allowed")
+            if mark is not None:
+                found = replace(found, line=mark.line + 1, column=mark.column + 1)
+            raise _Refusal(found)
+
+
+def parse_text(text: str) -> tuple[Any, Positions]:
+    """Parse YAML text into plain data and the position of every value.
+
+    Raises ``_Refusal`` with a located problem for syntax errors, aliases and duplicate keys.
+    """
+    try:
+        _refuse_aliases(text)
+        loader = yaml.SafeLoader(text)
+        try:
+            node = loader.get_single_node()
+            if node is None:
+                return None, {}
+            positions: Positions = {}
+            _positions(node, (), positions, loader)
+            data = loader.construct_document(node)
+        finally:
+            loader.dispose()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        found = problem("yaml_syntax", (), f"{exc.problem or exc}".strip())
+        if mark is not None and mark.line is not None:
+            found = replace(found, line=mark.line + 1, column=mark.column + 1)
+        raise _Refusal(found) from None
+    except (yaml.YAMLError, ValueError, RecursionError) as exc:
+        raise _Refusal(problem("yaml_syntax", (), f"not valid YAML: {exc}")) from None
+    return data, positions
+
+
+def _locate(found: Problem, positions: Positions, file: str | None) -> Problem:
+    loc = found.loc
+    while loc and loc not in positions:
+        loc = loc[:-1]
+    line, column = positions.get(loc, (None, None))
+    return replace(found, file=file, line=line, column=column)
+
+
+def validate_text(text: str, file: str | None = None) -> tuple[Instrument | None, ValidationReport]:
+    """Parse and validate instrument YAML; every problem located by line."""
+    report = ValidationReport(file=file)
+    if len(text.encode("utf-8", errors="replace")) > MAX_BYTES:
+        report.problems.append(
+            replace(
+                problem("file_too_large", (), f"the file is larger than {MAX_BYTES:,} bytes"),
+                file=file,
+            )
+        )
+        return None, report
+    try:
+        data, positions = parse_text(text)
+    except _Refusal as refusal:
+        report.problems.append(replace(refusal.problem, file=file))
+        return None, report
+    instrument, problems = validate_document(data)
+    located = [_locate(p, positions, file) for p in problems]
+    located.sort(key=lambda p: (p.line if p.line is not None else 0, p.column or 0))
+    report.problems.extend(located)
+    return instrument, report
+
+
+def validate_path(path: str | Path) -> tuple[Instrument | None, ValidationReport]:
+    """Read and validate one instrument file."""
+    path = Path(path)
+    name = str(path)
+    try:
+        if path.stat().st_size > MAX_BYTES:
+            report = ValidationReport(file=name)
+            report.problems.append(
+                replace(
+                    problem("file_too_large", (), f"the file is larger than {MAX_BYTES:,} bytes"),
+                    file=name,
+                )
+            )
+            return None, report
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        report = ValidationReport(file=name)
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        report.problems.append(
+            replace(problem("file_unreadable", (), f"cannot read the file: {reason}"), file=name)
+        )
+        return None, report
+    return validate_text(text, name)
+
+
+def load_text(text: str, file: str | None = None) -> Instrument:
+    """Load instrument YAML text or raise :class:`InstrumentError` listing every problem."""
+    instrument, report = validate_text(text, file)
+    if instrument is None:
+        raise InstrumentError(report)
+    return instrument
+
+
+def load_path(path: str | Path) -> Instrument:
+    """Load an instrument file or raise :class:`InstrumentError` listing every problem."""
+    instrument, report = validate_path(path)
+    if instrument is None:
+        raise InstrumentError(report)
+    return instrument

@@ -1,0 +1,675 @@
+"""Validation of instrument documents: every problem at once, each coded and located.
+
+Two passes over a parsed document (a plain dict from YAML):
+
+1. *structure*: pydantic validates the whole document and reports every type and shape problem;
+2. *meaning*: the parts that are well formed are checked against each other (ids unique, references
+   exist, bands cover the score range, composites have no cycles ...), so a file with a type error in
+   one item still gets its band and reference problems reported in the same run.
+
+Codes are stable; ``docs`` in the README list them. The loader attaches file and line numbers.
+"""
+
+from __future__ import annotations
+
+import difflib
+import itertools
+import math
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from surveytool.instrument import (
+    Band,
+    Composite,
+    CriticalItem,
+    Direction,
+    Instrument,
+    Item,
+    Method,
+    Norms,
+    ResponseScale,
+    ShortForm,
+    Subscale,
+    composite_range,
+    required_count,
+    subscale_range,
+)
+
+Loc = tuple[str | int, ...]
+
+#: Every code the validator can report, with the hint shown for it.
+CODES: dict[str, str] = {
+    "file_unreadable": "Check the path and that the file is readable text (UTF-8).",
+    "file_too_large": "Instrument files are small; split or trim the file.",
+    "yaml_syntax": "Fix the YAML syntax at this line (indentation, a missing colon or quote).",
+    "yaml_alias": "Write the value out instead of using a YAML anchor (&) or alias (*).",
+    "yaml_duplicate_key": "Remove or rename one of the two keys; YAML would silently keep the last.",
+    "not_a_mapping": "An instrument file is a mapping with keys such as id, version, title, items.",
+    "missing_field": "Add this field.",
+    "unknown_field": "Remove the field or correct its spelling.",
+    "wrong_type": "Give a value of the type the field expects.",
+    "invalid_value": "Give a value the field accepts.",
+    "duplicate_id": "Give every item, scale, subscale, composite and short form its own id.",
+    "scale_range": "A response scale needs min < max.",
+    "label_out_of_range": "Label only points between the scale's min and max.",
+    "missing_code_in_range": "Missing codes must lie outside min..max, e.g. 9 for 'prefer not to say'.",
+    "unknown_scale": "Use one of the ids under response_scales.",
+    "unknown_item": "Use the id of an item defined under items.",
+    "duplicate_member": "List each item or component once.",
+    "min_answered": "min_answered must be at least 1 and at most the number of items.",
+    "band_inverted": "A band needs lower < upper.",
+    "band_overlap": "Bands are half-open [lower, upper): the next band starts where one ends.",
+    "band_gap": "Bands must touch: make this band's lower equal the previous band's upper.",
+    "band_coverage": "The bands must cover the whole score range, from its lowest to its highest.",
+    "unknown_component": "Use the id of a subscale or composite.",
+    "composite_cycle": "A composite cannot depend on itself, directly or through others.",
+    "critical_threshold": "Give a threshold that is a point of the item's response scale.",
+    "short_form_partial_sum": "A short form takes all or none of a 'sum' subscale's items.",
+    "norm_sd": "A norm's sd must be greater than 0.",
+    "norm_unknown_scale": "Norms refer to a subscale or composite id.",
+    "norm_group": "Use only the columns listed in norms.group_columns, each in every group.",
+    "norm_duplicate": "Give one entry per scale and group.",
+    "percentile_order": "List percentile points with increasing score and non-decreasing percentile.",
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem found in an instrument document."""
+
+    code: str
+    loc: Loc
+    message: str
+    hint: str = ""
+    file: str | None = None
+    line: int | None = None
+    column: int | None = None
+
+    @property
+    def path(self) -> str:
+        """The field path, e.g. ``subscales[2].bands[0].upper``."""
+        return format_loc(self.loc)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "file": self.file,
+            "line": self.line,
+            "column": self.column,
+            "path": self.path,
+            "message": self.message,
+            "hint": self.hint,
+        }
+
+
+@dataclass
+class ValidationReport:
+    """Every problem of one document, in file order."""
+
+    file: str | None = None
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def codes(self) -> list[str]:
+        return [p.code for p in self.problems]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "ok": self.ok,
+            "problems": [p.as_dict() for p in self.problems],
+        }
+
+    def format_text(self) -> str:
+        """Readable report: one block per problem, ``file:line: code at path``."""
+        if self.ok:
+            return f"{self.file or '<instrument>'}: ok"
+        head = f"{self.file or '<instrument>'}: {len(self.problems)} problem(s)"
+        lines = [head]
+        for p in self.problems:
+            where = p.file or self.file or "<instrument>"
+            if p.line is not None:
+                where += f":{p.line}"
+                if p.column is not None:
+                    where += f":{p.column}"
+            path = f" at {p.path}" if p.path else ""
+            lines.append(f"  {where}: [{p.code}]{path}: {p.message}")
+            if p.hint:
+                lines.append(f"      hint: {p.hint}")
+        return "\n".join(lines)
+
+
+def format_loc(loc: Loc) -> str:
+    """``('items', 3, 'scale')`` -> ``items[3].scale``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def problem(code: str, loc: Loc, message: str, hint: str | None = None) -> Problem:
+    return Problem(code=code, loc=loc, message=message, hint=CODES[code] if hint is None else hint)
+
+
+# ---------------------------------------------------------------------------------------------
+# Pass 1: structure (pydantic)
+# ---------------------------------------------------------------------------------------------
+
+_PYDANTIC_CODES = {"missing": "missing_field", "extra_forbidden": "unknown_field"}
+
+
+def _resolve(data: Any, loc: Loc) -> tuple[Loc, bool]:
+    """The part of ``loc`` that names something in ``data`` (plus a missing last key).
+
+    pydantic appends union tags (``int``, ``constrained-float``) to locations; they are not paths
+    in the file and are dropped here. Returns the cleaned loc and whether it fully resolved.
+    """
+    node = data
+    for i, part in enumerate(loc):
+        is_key = isinstance(node, Mapping) and part in node
+        is_index = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        if is_key or is_index:
+            node = node[part]
+        elif isinstance(node, Mapping | list):
+            return loc[: i + 1], False
+        else:
+            return loc[:i], True
+    return loc, True
+
+
+def _allowed_fields(model: type[BaseModel], loc: Loc) -> list[str]:
+    """Field names of the model that sits at ``loc`` (for 'did you mean')."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        fields = getattr(current, "model_fields", None)
+        if fields is None or part not in fields:
+            return []
+        annotation = fields[part].annotation
+        current = _inner_model(annotation)
+        if current is None:
+            return []
+    fields = getattr(current, "model_fields", None)
+    return list(fields) if fields else []
+
+
+def _inner_model(annotation: Any) -> Any:
+    """The BaseModel inside ``tuple[M, ...]``, ``M | None``, ``dict[str, M]``."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _inner_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def structural_problems(data: Mapping[str, Any]) -> list[Problem]:
+    """Every type and shape problem pydantic finds in the document."""
+    try:
+        Instrument.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        seen: set[tuple[str, Loc]] = set()
+        for err in exc.errors():
+            raw_loc: Loc = tuple(err["loc"])
+            loc, _ = _resolve(data, raw_loc)
+            etype = err["type"]
+            code = _PYDANTIC_CODES.get(etype)
+            if code is None:
+                code = (
+                    "wrong_type"
+                    if etype.endswith(("_type", "_parsing")) or etype == "model_attributes_type"
+                    else "invalid_value"
+                )
+            if (code, loc) in seen:
+                continue  # a union reports each variant; one message per place is enough
+            seen.add((code, loc))
+            message = str(err["msg"])
+            hint = CODES[code]
+            if code == "unknown_field" and loc:
+                allowed = _allowed_fields(Instrument, loc[:-1])
+                close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+                message = f"unknown field {loc[-1]!r}"
+                hint = f"Did you mean {close[0]!r}?" if close else f"Allowed: {', '.join(allowed)}."
+            elif code == "missing_field":
+                message = f"required field {loc[-1]!r} is missing"
+            elif code == "wrong_type" or code == "invalid_value":
+                message = f"{message} (got {_short(err.get('input'))})"
+                if loc and loc[-1] == "version":
+                    hint = 'Write the version as a quoted semantic version, e.g. "1.0.0".'
+                elif loc and loc[-1] in ("id", "scale", "items", "components"):
+                    hint = "Ids start with a letter and hold letters, digits, _ . or -."
+            problems.append(Problem(code=code, loc=loc, message=message, hint=hint))
+        return problems
+    return []
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+# ---------------------------------------------------------------------------------------------
+# Pass 2: meaning, on the parts that are well formed
+# ---------------------------------------------------------------------------------------------
+
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass
+class _Parts:
+    """The well-formed parts of a document, with their positions, and every id that is named."""
+
+    scales: dict[str, tuple[Loc, ResponseScale]] = field(default_factory=dict)
+    items: list[tuple[Loc, Item]] = field(default_factory=list)
+    subscales: list[tuple[Loc, Subscale]] = field(default_factory=list)
+    composites: list[tuple[Loc, Composite]] = field(default_factory=list)
+    critical: list[tuple[Loc, CriticalItem]] = field(default_factory=list)
+    forms: list[tuple[Loc, ShortForm]] = field(default_factory=list)
+    norms: Norms | None = None
+    scale_ids_named: set[str] = field(default_factory=set)
+    item_ids_named: set[str] = field(default_factory=set)
+    scored_ids_named: set[str] = field(default_factory=set)
+
+
+def _valid_list(data: Mapping[str, Any], key: str, model: type[M]) -> list[tuple[Loc, M]]:
+    raw = data.get(key)
+    out: list[tuple[Loc, M]] = []
+    if isinstance(raw, list):
+        for i, entry in enumerate(raw):
+            try:
+                out.append(((key, i), model.model_validate(entry)))
+            except ValidationError:
+                continue
+    return out
+
+
+def _named_ids(data: Mapping[str, Any], key: str) -> set[str]:
+    raw = data.get(key)
+    if isinstance(raw, list):
+        return {e["id"] for e in raw if isinstance(e, Mapping) and isinstance(e.get("id"), str)}
+    return set()
+
+
+def _parts(data: Mapping[str, Any]) -> _Parts:
+    parts = _Parts()
+    raw_scales = data.get("response_scales")
+    if isinstance(raw_scales, Mapping):
+        for key, value in raw_scales.items():
+            if isinstance(key, str):
+                parts.scale_ids_named.add(key)
+                try:
+                    parts.scales[key] = (
+                        ("response_scales", key),
+                        ResponseScale.model_validate(value),
+                    )
+                except ValidationError:
+                    continue
+    parts.items = _valid_list(data, "items", Item)
+    parts.subscales = _valid_list(data, "subscales", Subscale)
+    parts.composites = _valid_list(data, "composites", Composite)
+    parts.critical = _valid_list(data, "critical_items", CriticalItem)
+    parts.forms = _valid_list(data, "short_forms", ShortForm)
+    if data.get("norms") is not None:
+        try:
+            parts.norms = Norms.model_validate(data["norms"])
+        except ValidationError:
+            parts.norms = None
+    parts.item_ids_named = _named_ids(data, "items")
+    parts.scored_ids_named = _named_ids(data, "subscales") | _named_ids(data, "composites")
+    return parts
+
+
+def _check_duplicate_ids(data: Mapping[str, Any]) -> Iterable[Problem]:
+    # items, subscales+composites (one namespace: both are scores), short forms
+    for keys in (("items",), ("subscales", "composites"), ("short_forms",)):
+        first: dict[str, Loc] = {}
+        for key in keys:
+            raw = data.get(key)
+            if not isinstance(raw, list):
+                continue
+            for i, entry in enumerate(raw):
+                if isinstance(entry, Mapping) and isinstance(entry.get("id"), str):
+                    ident = entry["id"]
+                    if ident in first:
+                        yield problem(
+                            "duplicate_id",
+                            (key, i, "id"),
+                            f"id {ident!r} is already used at {format_loc(first[ident])}",
+                        )
+                    else:
+                        first[ident] = (key, i, "id")
+
+
+def _check_scales(parts: _Parts) -> Iterable[Problem]:
+    for name, (loc, scale) in parts.scales.items():
+        if scale.min >= scale.max:
+            yield problem(
+                "scale_range", (*loc, "max"), f"scale {name!r}: min {scale.min} >= max {scale.max}"
+            )
+        for point in scale.labels:
+            if not scale.min <= point <= scale.max:
+                yield problem(
+                    "label_out_of_range",
+                    (*loc, "labels", point),
+                    f"scale {name!r} labels point {point}, outside {scale.min}..{scale.max}",
+                )
+        for code in scale.missing_codes:
+            if scale.min <= code <= scale.max:
+                yield problem(
+                    "missing_code_in_range",
+                    (*loc, "missing_codes", code),
+                    f"scale {name!r}: missing code {code} lies inside {scale.min}..{scale.max}",
+                )
+        texts = [t.casefold() for t in [*scale.labels.values(), *scale.missing_codes.values()]]
+        for text, count in Counter(texts).items():
+            if count > 1:
+                yield problem(
+                    "invalid_value",
+                    (*loc, "labels"),
+                    f"scale {name!r}: the label {text!r} is given to {count} points",
+                    "Give every point its own label: answers given as labels must map to one code.",
+                )
+
+
+def _check_items(parts: _Parts) -> Iterable[Problem]:
+    for loc, item in parts.items:
+        if item.scale not in parts.scale_ids_named:
+            what = "reverse-keyed item" if item.reverse else "item"
+            yield problem(
+                "unknown_scale",
+                (*loc, "scale"),
+                f"{what} {item.id!r} uses scale {item.scale!r}, which is not defined",
+                f"Use one of: {', '.join(sorted(parts.scale_ids_named)) or '(none defined)'}.",
+            )
+
+
+def _check_members(
+    loc: Loc, owner: str, members: tuple[str, ...], known: set[str], code: str, what: str
+) -> Iterable[Problem]:
+    for j, member in enumerate(members):
+        if member not in known:
+            close = difflib.get_close_matches(member, sorted(known), n=1)
+            yield problem(
+                code,
+                (*loc, j),
+                f"{owner} lists {what} {member!r}, which is not defined",
+                f"Did you mean {close[0]!r}?" if close else CODES[code],
+            )
+    for member, count in Counter(members).items():
+        if count > 1:
+            yield problem("duplicate_member", loc, f"{owner} lists {what} {member!r} {count} times")
+
+
+def _check_min_answered(loc: Loc, owner: str, value: int | float, k: int) -> Iterable[Problem]:
+    needed = required_count(value, k)
+    if needed < 1 or needed > k:
+        yield problem(
+            "min_answered",
+            (*loc, "min_answered"),
+            f"{owner}: min_answered {value} asks for {needed} of {k}, which cannot be scored",
+        )
+
+
+def check_bands(
+    loc: Loc, owner: str, bands: tuple[Band, ...], lo: float, hi: float
+) -> Iterable[Problem]:
+    """Bands are half-open [lower, upper), the top closed; together they cover [lo, hi] exactly."""
+    if not bands:
+        return
+    tol = 1e-9
+    ordered = sorted(enumerate(bands), key=lambda ib: (ib[1].lower, ib[1].upper))
+    for i, band in ordered:
+        if band.lower >= band.upper:
+            yield problem(
+                "band_inverted",
+                (*loc, "bands", i),
+                f"{owner}: band {band.label!r} has lower {band.lower} >= upper {band.upper}",
+            )
+    for (_, prev), (j, band) in itertools.pairwise(ordered):
+        if band.lower < prev.upper - tol:
+            yield problem(
+                "band_overlap",
+                (*loc, "bands", j, "lower"),
+                f"{owner}: band {band.label!r} starts at {band.lower}, inside band "
+                f"{prev.label!r} [{prev.lower}, {prev.upper})",
+            )
+        elif band.lower > prev.upper + tol:
+            yield problem(
+                "band_gap",
+                (*loc, "bands", j, "lower"),
+                f"{owner}: scores in [{prev.upper}, {band.lower}) fall in no band",
+            )
+    if math.isfinite(lo) and math.isfinite(hi):
+        first_i, first = ordered[0]
+        last_i, last = ordered[-1]
+        if first.lower > lo + tol:
+            yield problem(
+                "band_coverage",
+                (*loc, "bands", first_i, "lower"),
+                f"{owner}: the score range starts at {_num(lo)} but the lowest band starts at "
+                f"{_num(first.lower)}",
+            )
+        if last.upper < hi - tol:
+            yield problem(
+                "band_coverage",
+                (*loc, "bands", last_i, "upper"),
+                f"{owner}: the score range ends at {_num(hi)} but the highest band ends at "
+                f"{_num(last.upper)}",
+            )
+
+
+def _num(x: float) -> str:
+    return f"{x:g}"
+
+
+def _check_subscales(parts: _Parts) -> Iterable[Problem]:
+    items = {item.id: item for _, item in parts.items}
+    scales = {name: scale for name, (_, scale) in parts.scales.items()}
+    for loc, sub in parts.subscales:
+        owner = f"subscale {sub.id!r}"
+        yield from _check_members(
+            (*loc, "items"), owner, sub.items, parts.item_ids_named, "unknown_item", "item"
+        )
+        yield from _check_min_answered(loc, owner, sub.min_answered, len(sub.items))
+        known = all(i in items and items[i].scale in scales for i in sub.items)
+        lo, hi = subscale_range(sub, items, scales) if known else (math.nan, math.nan)
+        yield from check_bands(loc, owner, sub.bands, lo, hi)
+
+
+def _composite_ranges(parts: _Parts) -> dict[str, tuple[float, float]]:
+    items = {item.id: item for _, item in parts.items}
+    scales = {name: scale for name, (_, scale) in parts.scales.items()}
+    ranges = {
+        sub.id: subscale_range(sub, items, scales)
+        for _, sub in parts.subscales
+        if all(i in items and items[i].scale in scales for i in sub.items)
+    }
+    pending = [c for _, c in parts.composites]
+    progress = True
+    while pending and progress:
+        progress = False
+        for comp in list(pending):
+            if all(c in ranges for c in comp.components):
+                ranges[comp.id] = composite_range(comp, ranges)
+                pending.remove(comp)
+                progress = True
+    return ranges
+
+
+def _check_composites(parts: _Parts) -> Iterable[Problem]:
+    graph = {c.id: c.components for _, c in parts.composites}
+    for loc, comp in parts.composites:
+        owner = f"composite {comp.id!r}"
+        yield from _check_members(
+            (*loc, "components"),
+            owner,
+            comp.components,
+            parts.scored_ids_named,
+            "unknown_component",
+            "component",
+        )
+        yield from _check_min_answered(loc, owner, comp.min_answered, len(comp.components))
+    # cycles: depth-first search over composite -> composite edges
+    reported: set[str] = set()
+    for start_loc, comp in parts.composites:
+        cycle = _find_cycle(comp.id, graph)
+        if cycle and not reported.intersection(cycle):
+            reported.update(cycle)
+            yield problem(
+                "composite_cycle",
+                (*start_loc, "components"),
+                f"composites depend on each other in a cycle: {' -> '.join(cycle)}",
+            )
+    ranges = _composite_ranges(parts)
+    for loc, comp in parts.composites:
+        lo, hi = ranges.get(comp.id, (math.nan, math.nan))
+        yield from check_bands(loc, f"composite {comp.id!r}", comp.bands, lo, hi)
+
+
+def _find_cycle(start: str, graph: Mapping[str, tuple[str, ...]]) -> list[str] | None:
+    stack: list[tuple[str, list[str]]] = [(start, [start])]
+    while stack:
+        node, path = stack.pop()
+        for nxt in graph.get(node, ()):
+            if nxt == start:
+                return [*path, start]
+            if nxt in graph and nxt not in path:
+                stack.append((nxt, [*path, nxt]))
+    return None
+
+
+def _check_critical(parts: _Parts) -> Iterable[Problem]:
+    items = {item.id: item for _, item in parts.items}
+    for loc, crit in parts.critical:
+        if crit.item not in parts.item_ids_named:
+            yield problem(
+                "unknown_item", (*loc, "item"), f"critical item {crit.item!r} is not defined"
+            )
+            continue
+        item = items.get(crit.item)
+        if item is None or item.scale not in parts.scales:
+            continue
+        scale = parts.scales[item.scale][1]
+        if not scale.min <= crit.threshold <= scale.max:
+            yield problem(
+                "critical_threshold",
+                (*loc, "threshold"),
+                f"critical item {crit.item!r}: threshold {crit.threshold} is off its scale "
+                f"{scale.min}..{scale.max}",
+            )
+        elif (crit.direction is Direction.at_or_above and crit.threshold == scale.min) or (
+            crit.direction is Direction.at_or_below and crit.threshold == scale.max
+        ):
+            yield problem(
+                "critical_threshold",
+                (*loc, "threshold"),
+                f"critical item {crit.item!r}: threshold {crit.threshold} would flag every answer",
+            )
+
+
+def _check_forms(parts: _Parts) -> Iterable[Problem]:
+    for loc, form in parts.forms:
+        owner = f"short form {form.id!r}"
+        yield from _check_members(
+            (*loc, "items"), owner, form.items, parts.item_ids_named, "unknown_item", "item"
+        )
+        chosen = set(form.items)
+        for _, sub in parts.subscales:
+            taken = chosen.intersection(sub.items)
+            if sub.method is Method.sum and taken and len(taken) < len(set(sub.items)):
+                yield problem(
+                    "short_form_partial_sum",
+                    (*loc, "items"),
+                    f"{owner} takes {len(taken)} of the {len(sub.items)} items of subscale "
+                    f"{sub.id!r}, whose method is 'sum' (a sum of fewer items is another scale)",
+                    "Take all of its items, none, or score it with method 'prorated_sum'.",
+                )
+
+
+def _check_norms(parts: _Parts) -> Iterable[Problem]:
+    norms = parts.norms
+    if norms is None:
+        return
+    seen: dict[tuple[str, tuple[tuple[str, str], ...]], int] = {}
+    group_columns = set(norms.group_columns)
+    for i, entry in enumerate(norms.entries):
+        loc: Loc = ("norms", "entries", i)
+        if entry.scale not in parts.scored_ids_named:
+            yield problem(
+                "norm_unknown_scale",
+                (*loc, "scale"),
+                f"norms refer to scale {entry.scale!r}, which is not defined",
+            )
+        if entry.sd <= 0:
+            yield problem("norm_sd", (*loc, "sd"), f"norm for {entry.scale!r} has sd {entry.sd}")
+        if entry.group and set(entry.group) != group_columns:
+            yield problem(
+                "norm_group",
+                (*loc, "group"),
+                f"norm group {entry.group} must name exactly the group columns "
+                f"{sorted(group_columns)}",
+            )
+        key = (entry.scale, tuple(sorted(entry.group.items())))
+        if key in seen:
+            yield problem(
+                "norm_duplicate",
+                loc,
+                f"a second norm for {entry.scale!r} and group {entry.group or '(all)'}",
+            )
+        seen[key] = i
+        points = entry.percentiles
+        for j in range(1, len(points)):
+            if (
+                points[j].score <= points[j - 1].score
+                or points[j].percentile < points[j - 1].percentile
+            ):
+                yield problem(
+                    "percentile_order",
+                    (*loc, "percentiles", j),
+                    f"percentile point {j} of {entry.scale!r} is out of order",
+                )
+
+
+Check = Callable[[_Parts], Iterable[Problem]]
+_CHECKS: tuple[Check, ...] = (
+    _check_scales,
+    _check_items,
+    _check_subscales,
+    _check_composites,
+    _check_critical,
+    _check_forms,
+    _check_norms,
+)
+
+
+def semantic_problems(data: Mapping[str, Any]) -> list[Problem]:
+    """Every cross-reference and range problem among the well-formed parts of the document."""
+    parts = _parts(data)
+    problems = list(_check_duplicate_ids(data))
+    for check in _CHECKS:
+        problems.extend(check(parts))
+    return problems
+
+
+def validate_document(data: Any) -> tuple[Instrument | None, list[Problem]]:
+    """Validate a parsed document; the instrument is returned only when there is no problem."""
+    if not isinstance(data, Mapping):
+        kind = type(data).__name__ if data is not None else "an empty document"
+        return None, [problem("not_a_mapping", (), f"the document is {kind}, not a mapping")]
+    problems = structural_problems(data) + semantic_problems(data)
+    if problems:
+        return None, problems
+    return Instrument.model_validate(data), []
