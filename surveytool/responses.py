@@ -238,9 +238,10 @@ def read_responses(
         ids = pd.Series(np.arange(1, n + 1), name="row")
 
     # item cells
-    values = np.full((n, len(wanted)), np.nan, dtype=np.float64, order="F")
+    values = np.empty((n, len(wanted)), dtype=np.float64, order="F")
     for j, item_id in enumerate(wanted):
         if item_id not in frame.columns:
+            values[:, j] = np.nan
             continue
         scale = instrument.scale_of(item_id)
         col_values, invalid, reasons = _validate_column(frame[item_id], scale)

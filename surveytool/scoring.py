@@ -102,31 +102,65 @@ class MatrixScores:
     answered: dict[str, np.ndarray]
 
 
-def score_matrix(plan: ScoringPlan, values: np.ndarray) -> MatrixScores:
-    """Score an N x I matrix of raw answers (NaN = missing), columns in ``plan.item_ids`` order."""
-    values = np.asarray(values, dtype=np.float64)
-    n = values.shape[0]
-    answered_mask = ~np.isnan(values)
-    keyed = np.where(answered_mask, values, 0.0)
-    if plan.reverse.any():
-        rev = np.flatnonzero(plan.reverse)
-        keyed[:, rev] = np.where(
-            answered_mask[:, rev], (plan.low[rev] + plan.high[rev]) - keyed[:, rev], 0.0
-        )
-    n_items = len(plan.item_ids)
-    n_subs = len(plan.subscales)
+#: Rows scored per block: small enough for the block's temporaries to stay in the CPU cache.
+CHUNK_ROWS = 4096
+
+
+def _item_matrices(plan: ScoringPlan) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Item x subscale matrices: membership, weights, signed weights and reverse constants.
+
+    Reverse keying is folded into the products: for a reversed item w·x' = w·(min + max) − w·x,
+    so Σ w·x' over answered items = (answered @ w·(min+max)) + (x @ −w); no reversed copy of the
+    data is made.
+    """
+    n_items, n_subs = len(plan.item_ids), len(plan.subscales)
     member = np.zeros((n_items, n_subs), dtype=np.float64)
     weight = np.zeros((n_items, n_subs), dtype=np.float64)
     for s, sub in enumerate(plan.subscales):
         member[sub.columns, s] = 1.0
         weight[sub.columns, s] = sub.weights
-    mask_f = answered_mask.astype(np.float64)
-    counts = mask_f @ member
-    totals = keyed @ weight
+    sign = np.where(plan.reverse, -1.0, 1.0)[:, None]
+    constant = np.where(plan.reverse, plan.low + plan.high, 0.0)[:, None] * weight
+    return member, weight, weight * sign, constant
+
+
+def score_matrix(plan: ScoringPlan, values: np.ndarray) -> MatrixScores:
+    """Score an N x I matrix of raw answers (NaN = missing), columns in ``plan.item_ids`` order.
+
+    Per block of rows: answered mask A, zero-filled answers X₀; counts = A·M, totals = X₀·W± + A·K
+    (M membership, W± signed weights, K reverse constants), weight sums = A·W. Integer answers
+    with unit weights give exact sums, so the mean is one correctly rounded division.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    n = values.shape[0]
+    member, weight, signed, constant = _item_matrices(plan)
+    n_subs = member.shape[1]
     unit = bool(np.all((weight == 0.0) | (weight == 1.0)))
-    weight_sums = counts if unit else mask_f @ weight
+    has_reverse = bool(plan.reverse.any())
+    # column-major: each subscale's column is contiguous for the per-subscale work below
+    counts = np.empty((n, n_subs), dtype=np.float64, order="F")
+    totals = np.empty((n, n_subs), dtype=np.float64, order="F")
+    weight_sums = counts if unit else np.empty((n, n_subs), dtype=np.float64, order="F")
+    # Counts and reverse constants are small integers with unit weights: float32 products are
+    # exact (< 2**24) and halve the memory traffic; otherwise stay in float64.
+    exact32 = unit and float(np.abs(constant).sum()) < 2.0**20
+    mask_type = np.float32 if exact32 else np.float64
+    member_m = member.astype(mask_type)
+    constant_m = constant.astype(mask_type)
+    for start in range(0, n, CHUNK_ROWS):
+        block = values[start : start + CHUNK_ROWS]
+        missing = np.isnan(block)
+        answered = (~missing).astype(mask_type)
+        zeroed = np.where(missing, 0.0, block)
+        rows = slice(start, start + len(block))
+        counts[rows] = answered @ member_m
+        totals[rows] = zeroed @ signed
+        if has_reverse:
+            totals[rows] += answered @ constant_m
+        if not unit:
+            weight_sums[rows] = answered @ weight
     scores: dict[str, np.ndarray] = {}
-    answered: dict[str, np.ndarray] = {}
+    answered_counts: dict[str, np.ndarray] = {}
     with np.errstate(invalid="ignore", divide="ignore"):
         for s, sub in enumerate(plan.subscales):
             count = counts[:, s]
@@ -140,9 +174,9 @@ def score_matrix(plan: ScoringPlan, values: np.ndarray) -> MatrixScores:
                     result = result * sub.k_full
             result[~enough] = np.nan
             scores[sub.id] = result
-            answered[sub.id] = count.astype(np.int64)
-    _score_composites(plan.instrument, scores, answered, n)
-    return MatrixScores(score=scores, answered=answered)
+            answered_counts[sub.id] = count.astype(np.int64)
+    _score_composites(plan.instrument, scores, answered_counts, n)
+    return MatrixScores(score=scores, answered=answered_counts)
 
 
 def _score_composites(

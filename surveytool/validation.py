@@ -16,7 +16,7 @@ import difflib
 import itertools
 import math
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sized
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -190,13 +190,18 @@ def _resolve(data: Any, loc: Loc) -> tuple[Loc, bool]:
 def _allowed_fields(model: type[BaseModel], loc: Loc) -> list[str]:
     """Field names of the model that sits at ``loc`` (for 'did you mean')."""
     current: Any = model
+    skip_key = False
     for part in loc:
         if isinstance(part, int):
+            continue
+        if skip_key:  # the key of a dict-valued field, e.g. the scale id in response_scales
+            skip_key = False
             continue
         fields = getattr(current, "model_fields", None)
         if fields is None or part not in fields:
             return []
         annotation = fields[part].annotation
+        skip_key = getattr(annotation, "__origin__", None) is dict
         current = _inner_model(annotation)
         if current is None:
             return []
@@ -226,6 +231,8 @@ def structural_problems(data: Mapping[str, Any]) -> list[Problem]:
             raw_loc: Loc = tuple(err["loc"])
             loc, _ = _resolve(data, raw_loc)
             etype = err["type"]
+            if etype == "too_short" and _long_enough(err):
+                continue  # pydantic counts only the entries that validated; those are reported
             code = _PYDANTIC_CODES.get(etype)
             if code is None:
                 code = (
@@ -249,11 +256,32 @@ def structural_problems(data: Mapping[str, Any]) -> list[Problem]:
                 message = f"{message} (got {_short(err.get('input'))})"
                 if loc and loc[-1] == "version":
                     hint = 'Write the version as a quoted semantic version, e.g. "1.0.0".'
-                elif loc and loc[-1] in ("id", "scale", "items", "components"):
+                elif _is_id_loc(loc):
                     hint = "Ids start with a letter and hold letters, digits, _ . or -."
             problems.append(Problem(code=code, loc=loc, message=message, hint=hint))
         return problems
     return []
+
+
+def _long_enough(err: Any) -> bool:
+    """Whether a ``too_short`` error's input has at least ``min_length`` entries after all."""
+    value, ctx = err.get("input"), err.get("ctx") or {}
+    minimum = ctx.get("min_length")
+    return isinstance(value, Sized) and isinstance(minimum, int) and len(value) >= minimum
+
+
+def _is_id_loc(loc: Loc) -> bool:
+    """An id field, an item's scale, a critical item's item, or one entry of a member list."""
+    if not loc:
+        return False
+    if loc[-1] in ("id", "scale", "item"):
+        return True
+    return (
+        len(loc) >= 4
+        and isinstance(loc[-1], int)
+        and loc[-2] in ("items", "components")
+        and loc[0] in ("subscales", "composites", "short_forms")
+    )
 
 
 def _short(value: Any) -> str:
@@ -431,13 +459,17 @@ def check_bands(
         return
     tol = 1e-9
     ordered = sorted(enumerate(bands), key=lambda ib: (ib[1].lower, ib[1].upper))
+    inverted = False
     for i, band in ordered:
         if band.lower >= band.upper:
+            inverted = True
             yield problem(
                 "band_inverted",
                 (*loc, "bands", i),
                 f"{owner}: band {band.label!r} has lower {band.lower} >= upper {band.upper}",
             )
+    if inverted:  # gaps, overlaps and coverage are meaningless until each band is ordered
+        return
     for (_, prev), (j, band) in itertools.pairwise(ordered):
         if band.lower < prev.upper - tol:
             yield problem(
@@ -485,15 +517,30 @@ def _check_subscales(parts: _Parts) -> Iterable[Problem]:
         )
         yield from _check_min_answered(loc, owner, sub.min_answered, len(sub.items))
         known = all(i in items and items[i].scale in scales for i in sub.items)
-        lo, hi = subscale_range(sub, items, scales) if known else (math.nan, math.nan)
+        lo, hi = _safe_range(subscale_range, sub, items, scales) if known else (math.nan, math.nan)
+        if known and not (math.isfinite(lo) and math.isfinite(hi)):
+            yield problem(
+                "invalid_value",
+                (*loc, "items"),
+                f"{owner}: its score range cannot be computed (weights or scale points too large)",
+                "Use weights and scale points of a sensible size.",
+            )
         yield from check_bands(loc, owner, sub.bands, lo, hi)
+
+
+def _safe_range(compute: Callable[..., tuple[float, float]], *args: Any) -> tuple[float, float]:
+    """A score range, or (nan, nan) when it overflows a float (e.g. weights near 1e308)."""
+    try:
+        return compute(*args)
+    except (OverflowError, ValueError):
+        return (math.nan, math.nan)
 
 
 def _composite_ranges(parts: _Parts) -> dict[str, tuple[float, float]]:
     items = {item.id: item for _, item in parts.items}
     scales = {name: scale for name, (_, scale) in parts.scales.items()}
     ranges = {
-        sub.id: subscale_range(sub, items, scales)
+        sub.id: _safe_range(subscale_range, sub, items, scales)
         for _, sub in parts.subscales
         if all(i in items and items[i].scale in scales for i in sub.items)
     }
@@ -503,7 +550,7 @@ def _composite_ranges(parts: _Parts) -> dict[str, tuple[float, float]]:
         progress = False
         for comp in list(pending):
             if all(c in ranges for c in comp.components):
-                ranges[comp.id] = composite_range(comp, ranges)
+                ranges[comp.id] = _safe_range(composite_range, comp, ranges)
                 pending.remove(comp)
                 progress = True
     return ranges
@@ -577,6 +624,8 @@ def _check_critical(parts: _Parts) -> Iterable[Problem]:
                 "critical_threshold",
                 (*loc, "threshold"),
                 f"critical item {crit.item!r}: threshold {crit.threshold} would flag every answer",
+                "Give a threshold that only some answers reach (not the end of the scale the "
+                "direction starts from).",
             )
 
 

@@ -1,0 +1,25 @@
+"""``make bench``: every benchmark, printed as times and ratios against a baseline run here.
+
+Usage: python -m benchmarks [--quick]   (--quick: 100,000 respondents instead of 1,000,000)
+"""
+
+from __future__ import annotations
+
+import platform
+import sys
+
+from benchmarks import bench_scoring, bench_startup
+
+
+def main(argv: list[str]) -> int:
+    n = 100_000 if "--quick" in argv else 1_000_000
+    print(f"surveytool benchmarks on {platform.machine()}, Python {platform.python_version()}")
+    for line in bench_startup.run():
+        print(line)
+    for line in bench_scoring.run(n):
+        print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
