@@ -11,9 +11,10 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Mapping
 from enum import StrEnum
 from functools import cached_property
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -214,6 +215,14 @@ class Instrument(_Model):
     critical_items: tuple[CriticalItem, ...] = ()
     short_forms: tuple[ShortForm, ...] = ()
     norms: Norms | None = None
+
+    def model_copy(
+        self, *, update: Mapping[str, Any] | None = None, deep: bool = False
+    ) -> Instrument:
+        """A validated copy: the cached look-ups and content hash are rebuilt, never carried over."""
+        data = {name: getattr(self, name) for name in type(self).model_fields}
+        data.update(update or {})
+        return type(self).model_validate(data)
 
     # ---- look-ups -------------------------------------------------------------------------
     @cached_property

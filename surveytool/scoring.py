@@ -386,6 +386,7 @@ def score(
     id_column: str | None = None,
     form: str | None = None,
     group_columns: Sequence[str] = (),
+    ignore_columns: Sequence[str] = (),
     strict: bool = False,
 ) -> pd.DataFrame:
     """Score responses and return the scores table (see :func:`score_responses` for details).
@@ -404,6 +405,7 @@ def score(
         id_column=id_column,
         form=form,
         group_columns=group_columns,
+        ignore_columns=ignore_columns,
         strict=strict,
     )
     table = result.scores
