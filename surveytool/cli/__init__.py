@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from surveytool import __version__
+from surveytool.cli.cohort import cohort
 from surveytool.cli.instruments import instruments
 from surveytool.cli.scoring import score, simulate
 from surveytool.cli.tour import demo
@@ -44,6 +45,7 @@ cli.add_command(instruments)
 cli.add_command(score)
 cli.add_command(simulate)
 cli.add_command(demo)
+cli.add_command(cohort)
 
 
 def main() -> None:
