@@ -7,6 +7,7 @@ allow "billion laughs" documents), and so are duplicate keys (YAML would silentl
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -79,6 +80,31 @@ def _refuse_aliases(text: str) -> None:
             raise _Refusal(found)
 
 
+_LINE_BREAK = re.compile("\r\n|[\n\r\x85\u2028\u2029]")
+
+
+def _unconstructable(node: yaml.Node, exc: Exception) -> Problem:
+    """A scalar that parses but cannot be built (``2021-02-30``, a 5000-digit int), located."""
+    found = problem("yaml_syntax", (), f"cannot read a value: {exc}")
+    probe = yaml.SafeLoader("")
+    marks = []
+    try:
+        for candidate in _iter_nodes(node):
+            if isinstance(candidate, yaml.ScalarNode):
+                try:
+                    probe.construct_object(candidate)
+                except ValueError:
+                    marks.append(candidate.start_mark)
+                except yaml.YAMLError:
+                    continue
+    finally:
+        probe.dispose()
+    if marks:
+        first = min(marks, key=lambda m: (m.line, m.column))
+        found = replace(found, line=first.line + 1, column=first.column + 1)
+    return found
+
+
 def parse_text(text: str) -> tuple[Any, Positions]:
     """Parse YAML text into plain data and the position of every value.
 
@@ -92,8 +118,11 @@ def parse_text(text: str) -> tuple[Any, Positions]:
             if node is None:
                 return None, {}
             positions: Positions = {}
-            _positions(node, (), positions, loader)
-            data = loader.construct_document(node)
+            try:
+                _positions(node, (), positions, loader)
+                data = loader.construct_document(node)
+            except ValueError as exc:
+                raise _Refusal(_unconstructable(node, exc)) from None
         finally:
             loader.dispose()
     except yaml.MarkedYAMLError as exc:
@@ -102,7 +131,14 @@ def parse_text(text: str) -> tuple[Any, Positions]:
         if mark is not None and mark.line is not None:
             found = replace(found, line=mark.line + 1, column=mark.column + 1)
         raise _Refusal(found) from None
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow, e.g. a control
+        found = problem("yaml_syntax", (), f"{exc.reason}: character #x{exc.character:04x}")
+        breaks = list(_LINE_BREAK.finditer(text, 0, exc.position))
+        line = len(breaks) + 1
+        column = exc.position - (breaks[-1].end() if breaks else 0) + 1
+        raise _Refusal(replace(found, line=line, column=column)) from None
     except (yaml.YAMLError, ValueError, RecursionError) as exc:
+        # no line: nesting deeper than the parser's recursion allows has no single place
         raise _Refusal(problem("yaml_syntax", (), f"not valid YAML: {exc}")) from None
     return data, positions
 
@@ -153,7 +189,7 @@ def validate_path(path: str | Path) -> tuple[Instrument | None, ValidationReport
             )
             return None, report
         text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, ValueError) as exc:  # ValueError: undecodable bytes, a NUL in the path
         report = ValidationReport(file=name)
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         report.problems.append(

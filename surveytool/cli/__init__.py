@@ -14,7 +14,9 @@ from surveytool import __version__
 from surveytool.cli.cohort import cohort
 from surveytool.cli.instruments import instruments
 from surveytool.cli.scoring import score, simulate
+from surveytool.cli.take import take
 from surveytool.cli.tour import demo
+from surveytool.cli.web import serve
 from surveytool.errors import SurveytoolError
 
 
@@ -46,6 +48,8 @@ cli.add_command(score)
 cli.add_command(simulate)
 cli.add_command(demo)
 cli.add_command(cohort)
+cli.add_command(serve)
+cli.add_command(take)
 
 
 def main() -> None:

@@ -1,0 +1,199 @@
+"""Saved self-assessment results, only when the person asks ("Save to compare later").
+
+A local SQLite database in the user's data folder (created on first use; ``SURVEYTOOL_DATA_DIR``
+overrides the folder). Results are filed under a personal code the person chooses or is given;
+the database stores only a keyed hash of the code (HMAC-SHA-256 with a key file kept beside it),
+the answers and the scores. The person can delete everything filed under their code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from surveytool.errors import SurveytoolError
+
+_metadata = sa.MetaData()
+saved_results = sa.Table(
+    "saved_results",
+    _metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("code_key", sa.String(64), nullable=False, index=True),
+    sa.Column("instrument_id", sa.String(64), nullable=False),
+    sa.Column("instrument_version", sa.String(32), nullable=False),
+    sa.Column("instrument_hash", sa.String(64), nullable=False),
+    sa.Column("form", sa.String(64)),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("answers", sa.Text, nullable=False),
+    sa.Column("scores", sa.Text, nullable=False),
+)
+
+_WORDS = [
+    "amber",
+    "birch",
+    "cedar",
+    "dawn",
+    "ember",
+    "fern",
+    "grove",
+    "harbor",
+    "iris",
+    "juniper",
+    "kestrel",
+    "lark",
+    "maple",
+    "meadow",
+    "nettle",
+    "orchid",
+    "pebble",
+    "quartz",
+    "river",
+    "sage",
+    "thistle",
+    "umber",
+    "willow",
+    "yarrow",
+    "aspen",
+    "brook",
+    "clover",
+    "delta",
+    "echo",
+    "finch",
+    "garnet",
+    "heron",
+]
+
+
+def data_dir() -> Path:
+    """The user's data folder for surveytool (``SURVEYTOOL_DATA_DIR`` overrides it)."""
+    override = os.environ.get("SURVEYTOOL_DATA_DIR")
+    if override:
+        return Path(override)
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("surveytool", appauthor=False))
+
+
+def new_code() -> str:
+    """A personal code that is easy to write down, e.g. ``maple-river-heron-42``."""
+    words = [secrets.choice(_WORDS) for _ in range(3)]
+    return "-".join([*words, f"{secrets.randbelow(90) + 10}"])
+
+
+def normalize_code(code: str) -> str:
+    cleaned = "-".join(code.strip().lower().split())
+    if len(cleaned) < 6:
+        raise SurveytoolError(
+            "a personal code needs at least 6 characters; choose a longer one or take the "
+            "suggested code"
+        )
+    return cleaned
+
+
+@dataclass(frozen=True)
+class SavedResult:
+    created_at: datetime
+    form: str | None
+    answers: dict[str, float | None]
+    scores: dict[str, float | None]
+
+
+class PersonalStore:
+    """Saved results in ``<folder>/surveytool.sqlite3``."""
+
+    def __init__(self, folder: Path | None = None) -> None:
+        self.folder = folder or data_dir()
+        self.path = self.folder / "surveytool.sqlite3"
+        self._engine: sa.Engine | None = None
+
+    @property
+    def engine(self) -> sa.Engine:
+        if self._engine is None:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            engine = sa.create_engine(f"sqlite:///{self.path}")
+
+            @sa.event.listens_for(engine, "connect")
+            def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+                cursor = dbapi_connection.cursor()
+                cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA foreign_keys=ON")
+                cursor.close()
+
+            _metadata.create_all(engine)
+            self._engine = engine
+        return self._engine
+
+    def _key(self) -> bytes:
+        key_path = self.folder / "personal-codes.key"
+        if not key_path.exists():
+            self.folder.mkdir(parents=True, exist_ok=True)
+            fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(secrets.token_bytes(32))
+        return key_path.read_bytes()
+
+    def code_key(self, code: str) -> str:
+        return hmac.new(self._key(), normalize_code(code).encode(), hashlib.sha256).hexdigest()
+
+    def save(
+        self,
+        code: str,
+        *,
+        instrument_id: str,
+        instrument_version: str,
+        instrument_hash: str,
+        form: str | None,
+        answers: dict[str, float | None],
+        scores: dict[str, float | None],
+        created_at: datetime | None = None,
+    ) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                saved_results.insert().values(
+                    code_key=self.code_key(code),
+                    instrument_id=instrument_id,
+                    instrument_version=instrument_version,
+                    instrument_hash=instrument_hash,
+                    form=form,
+                    created_at=created_at or datetime.now(UTC),
+                    answers=json.dumps(answers),
+                    scores=json.dumps(scores),
+                )
+            )
+
+    def history(self, code: str, instrument_id: str) -> list[SavedResult]:
+        """Saved results of one code and instrument, oldest first."""
+        query = (
+            sa.select(saved_results)
+            .where(saved_results.c.code_key == self.code_key(code))
+            .where(saved_results.c.instrument_id == instrument_id)
+            .order_by(saved_results.c.created_at, saved_results.c.id)
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).mappings().all()
+        return [
+            SavedResult(
+                created_at=row["created_at"],
+                form=row["form"],
+                answers=json.loads(row["answers"]),
+                scores=json.loads(row["scores"]),
+            )
+            for row in rows
+        ]
+
+    def delete(self, code: str) -> int:
+        """Delete everything saved under a code; returns how many results were deleted."""
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                saved_results.delete().where(saved_results.c.code_key == self.code_key(code))
+            )
+        return int(result.rowcount or 0)

@@ -1,0 +1,265 @@
+"""The personal report: one person's scores turned into plain words, a profile and ideas.
+
+Used by the web pages, the terminal (``surveytool take``) and the downloadable HTML file, so the
+numbers are always those of :func:`surveytool.scoring.score_responses` on the same answers.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import resources
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from surveytool.change import ReliableChange
+from surveytool.instrument import Better, Instrument, score_ranges
+from surveytool.scoring import STATUS_OK, score_responses
+
+SUPPORT_TEXT = (
+    "If these patterns weigh on you, talking with someone you trust is a good first step. A "
+    "counsellor, psychologist or therapist (especially one who works with attachment and "
+    "relationships) can help you understand where the urge to pull away comes from and practise "
+    "new ways of connecting. Your doctor can help you find one. If you are in crisis or thinking "
+    "about harming yourself, contact your local emergency number or a crisis line now."
+)
+
+
+@dataclass(frozen=True)
+class BandView:
+    lower: float
+    upper: float
+    label: str
+
+
+@dataclass(frozen=True)
+class ScaleResult:
+    """One subscale or composite, ready to show."""
+
+    id: str
+    label: str
+    description: str
+    kind: str  # "subscale" or "composite"
+    score: float | None
+    answered: int
+    total: int
+    band: str | None
+    band_text: str
+    guidance: str
+    better: str
+    low: float
+    high: float
+    bands: tuple[BandView, ...]
+
+    @property
+    def ok(self) -> bool:
+        return self.score is not None
+
+    @property
+    def concern(self) -> float:
+        """0..1: how much this area asks for attention (high score if lower is better)."""
+        if self.score is None or self.high == self.low:
+            return -1.0
+        position = (self.score - self.low) / (self.high - self.low)
+        return position if self.better == Better.LOWER.value else 1.0 - position
+
+
+@dataclass(frozen=True)
+class PersonalReport:
+    """Everything the personal report shows."""
+
+    instrument: Instrument
+    form: str | None
+    answers: dict[str, float | None]
+    subscales: tuple[ScaleResult, ...]
+    composites: tuple[ScaleResult, ...]
+    critical_messages: tuple[str, ...]
+    created: datetime
+    provenance: dict[str, Any]
+    change: tuple[ReliableChange, ...] = ()
+    history: tuple[tuple[str, dict[str, float | None]], ...] = ()
+    saved_code: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def by_concern(self) -> list[ScaleResult]:
+        """Subscales that ask most for attention first; unscored ones last."""
+        return sorted(self.subscales, key=lambda s: (not s.ok, -s.concern))
+
+    @property
+    def answered(self) -> int:
+        return sum(v is not None for v in self.answers.values())
+
+
+def build_report(
+    instrument: Instrument,
+    answers: Mapping[str, object],
+    *,
+    form: str | None = None,
+    created: datetime | None = None,
+) -> PersonalReport:
+    """Score one person's answers and gather the texts for each area."""
+    item_ids = (
+        [i.id for i in instrument.items]
+        if form is None
+        else list(instrument.short_form_by_id[form].items)
+    )
+    row = {item_id: answers.get(item_id) for item_id in item_ids}
+    result = score_responses(instrument, row, form=form)
+    scores = result.scores.iloc[0]
+    values = result.responses.values[0]
+    numeric = {
+        item_id: (None if math.isnan(v) else float(v))
+        for item_id, v in zip(result.responses.item_ids, values, strict=True)
+    }
+    ranges = score_ranges(instrument)
+
+    def view(scale_id: str, kind: str) -> ScaleResult | None:
+        if scale_id not in scores.index:
+            return None
+        definition = instrument.subscale_by_id.get(scale_id) or instrument.composite_by_id[scale_id]
+        ok = scores[f"{scale_id}_status"] == STATUS_OK
+        value = float(scores[scale_id]) if ok else None
+        band_label = str(scores[f"{scale_id}_band"]) if ok else None
+        band_text = next((b.text for b in definition.bands if b.label == band_label), "")
+        total = (
+            len([i for i in instrument.subscale_by_id[scale_id].items if i in item_ids])
+            if kind == "subscale"
+            else len(instrument.composite_by_id[scale_id].components)
+        )
+        low, high = ranges[scale_id]
+        return ScaleResult(
+            id=scale_id,
+            label=definition.label,
+            description=definition.description,
+            kind=kind,
+            score=value,
+            answered=int(scores[f"{scale_id}_n"]),
+            total=total,
+            band=band_label,
+            band_text=band_text,
+            guidance=definition.guidance,
+            better=definition.better.value,
+            low=low,
+            high=high,
+            bands=tuple(BandView(b.lower, b.upper, b.label) for b in definition.bands),
+        )
+
+    subs = tuple(v for s in instrument.subscales if (v := view(s.id, "subscale")) is not None)
+    comps = tuple(v for c in instrument.composites if (v := view(c.id, "composite")) is not None)
+    flagged = [x for x in str(scores["critical_items"]).split(";") if x]
+    messages = tuple(c.message for c in instrument.critical_items if c.item in flagged)
+    return PersonalReport(
+        instrument=instrument,
+        form=form,
+        answers=numeric,
+        subscales=subs,
+        composites=comps,
+        critical_messages=messages,
+        created=created or datetime.now(UTC),
+        provenance=result.provenance,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Rendering
+# ---------------------------------------------------------------------------------------------
+
+
+def environment() -> Environment:
+    """The jinja2 environment for every page and report (autoescape on for all templates)."""
+    env = Environment(
+        loader=PackageLoader("surveytool", "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.globals["support_text"] = SUPPORT_TEXT
+    env.filters["num"] = lambda x, digits=2: "—" if x is None else f"{x:.{digits}f}"
+    return env
+
+
+def stylesheet() -> str:
+    """The one stylesheet of pages and reports (screen and print)."""
+    return resources.files("surveytool").joinpath("static/style.css").read_text("utf-8")
+
+
+@dataclass(frozen=True)
+class ChartBar:
+    label: str
+    y: float
+    width: float | None
+    score: float | None
+    band_rects: tuple[tuple[float, float, str], ...]
+
+
+def profile_chart(areas: Sequence[ScaleResult], width: float = 420.0) -> dict[str, Any]:
+    """Geometry of the inline SVG profile: one bar per area on its own score range."""
+    bar_h, gap, left = 18.0, 10.0, 0.0
+    bars = []
+    for i, area in enumerate(areas):
+        y = i * (bar_h + gap)
+        span = (area.high - area.low) or 1.0
+        rects = tuple(
+            (
+                left + (b.lower - area.low) / span * width,
+                (b.upper - b.lower) / span * width,
+                f"band{j % 3}",
+            )
+            for j, b in enumerate(sorted(area.bands, key=lambda b: b.lower))
+        )
+        bar_width = None if area.score is None else (area.score - area.low) / span * width
+        bars.append(ChartBar(area.label, y, bar_width, area.score, rects))
+    return {"bars": bars, "width": width, "bar_h": bar_h, "height": len(bars) * (bar_h + gap)}
+
+
+def history_chart(
+    report: PersonalReport, width: float = 420.0, height: float = 160.0
+) -> dict[str, Any] | None:
+    """Geometry of the history chart: one line per subscale over saved attempts."""
+    if len(report.history) < 2:
+        return None
+    ids = [s.id for s in report.subscales]
+    lows = {s.id: s.low for s in report.subscales}
+    highs = {s.id: s.high for s in report.subscales}
+    n = len(report.history)
+    series = []
+    for scale_id in ids:
+        points = []
+        for k, (_, scores) in enumerate(report.history):
+            value = scores.get(scale_id)
+            if value is None:
+                continue
+            x = k / (n - 1) * width
+            span = (highs[scale_id] - lows[scale_id]) or 1.0
+            y = height - (value - lows[scale_id]) / span * height
+            points.append((round(x, 1), round(y, 1)))
+        label = next(s.label for s in report.subscales if s.id == scale_id)
+        series.append({"id": scale_id, "label": label, "points": points})
+    return {
+        "series": series,
+        "width": width,
+        "height": height,
+        "dates": [d for d, _ in report.history],
+    }
+
+
+def report_context(report: PersonalReport) -> dict[str, Any]:
+    """What the ``_report_body.html`` template needs (results page and report file alike)."""
+    return {
+        "report": report,
+        "inst": report.instrument,
+        "chart": profile_chart(report.by_concern),
+        "history": history_chart(report),
+    }
+
+
+def render_report(report: PersonalReport, *, standalone: bool = True) -> str:
+    """The report as HTML: ``standalone`` embeds the stylesheet so the file opens offline."""
+    template = environment().get_template("report.html")
+    return template.render(
+        standalone=standalone, css=stylesheet() if standalone else "", **report_context(report)
+    )

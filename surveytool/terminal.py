@@ -1,0 +1,245 @@
+"""``surveytool take``: answer an instrument in the terminal and get the same report as the web.
+
+Each item is asked with its labels and the progress so far; ``b`` goes back, ``s`` skips (counted
+as missing). Ctrl-C (or end of input) keeps the answers given so far in a progress file in the
+user's data folder, and the next run offers to resume there; finishing deletes that file.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from surveytool.errors import SurveytoolError
+from surveytool.instrument import Instrument
+from surveytool.personal_store import data_dir
+from surveytool.report import PersonalReport, build_report, render_report
+
+Ask = Callable[[str], str]
+
+
+class Interrupted(Exception):
+    """The person stopped (Ctrl-C or end of input); progress has been kept."""
+
+
+def progress_path(inst: Instrument, form: str | None, folder: Path | None = None) -> Path:
+    return (folder or data_dir()) / f"take-progress-{inst.id}-{form or 'full'}.json"
+
+
+def _load_progress(path: Path, inst: Instrument) -> dict[str, int | None] | None:
+    try:
+        saved = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    if saved.get("instrument_hash") != inst.content_hash:
+        return None  # the instrument changed since; the old answers may not fit
+    answers = saved.get("answers")
+    return dict(answers) if isinstance(answers, dict) else None
+
+
+def _save_progress(path: Path, inst: Instrument, answers: Mapping[str, int | None]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(
+        json.dumps({"instrument_hash": inst.content_hash, "answers": dict(answers)}), "utf-8"
+    )
+    tmp.replace(path)
+
+
+def parse_answer(text: str, inst: Instrument, item_id: str) -> int | str | None:
+    """A typed answer: a scale point or missing code, a label, ``s`` (skip) or ``b`` (back).
+
+    Returns the code, None for skip, "back", or raises ValueError with what to type instead.
+    """
+    raw = text.strip()
+    folded = raw.casefold()
+    scale = inst.scale_of(item_id)
+    if folded in ("b", "back"):
+        return "back"
+    if folded in ("s", "skip", ""):
+        return None
+    if raw.lstrip("-").isdigit():
+        value = int(raw)
+        if scale.min <= value <= scale.max or value in scale.missing_codes:
+            return value
+    for code, label in (*scale.labels.items(), *scale.missing_codes.items()):
+        if label.casefold() == folded:
+            return code
+    extra = "".join(f", {c}" for c in scale.missing_codes)
+    raise ValueError(
+        f"type a number from {scale.min} to {scale.max}{extra}, s to skip or b to go back"
+    )
+
+
+def interview(
+    inst: Instrument,
+    item_ids: list[str],
+    answers: dict[str, int | None],
+    ask: Ask,
+    console: Console,
+    on_change: Callable[[dict[str, int | None]], None],
+) -> dict[str, int | None]:
+    """Ask every item from the first unanswered one; returns all answers (None = skipped)."""
+    index = next((k for k, i in enumerate(item_ids) if i not in answers), len(item_ids))
+    total = len(item_ids)
+    while index < total:
+        item_id = item_ids[index]
+        item = inst.item_by_id[item_id]
+        scale = inst.scale_of(item_id)
+        done = sum(1 for i in item_ids if answers.get(i) is not None)
+        filled = round(20 * index / total)
+        console.print(
+            f"\n[bold][{index + 1}/{total}][/bold] {'#' * filled}{'.' * (20 - filled)} "
+            f"{done} answered"
+        )
+        console.print(item.text, markup=False, style="bold")
+        points = [f"{p} {scale.labels.get(p, '')}".strip() for p in scale.points]
+        points += [f"{c} {label}" for c, label in scale.missing_codes.items()]
+        console.print("   " + "   ".join(points), markup=False)
+        current = answers.get(item_id)
+        hint = f" [now {current}]" if current is not None else ""
+        try:
+            text = ask(f"answer (s skip, b back){hint}: ")
+        except (KeyboardInterrupt, EOFError):
+            raise Interrupted from None
+        try:
+            parsed = parse_answer(text, inst, item_id)
+        except ValueError as exc:
+            console.print(f"  {exc}")
+            continue
+        if parsed == "back":
+            index = max(0, index - 1)
+            continue
+        if text.strip() == "" and current is not None:
+            parsed = current  # Enter keeps an answer given before (after going back)
+        answers[item_id] = parsed if isinstance(parsed, int) else None
+        on_change(answers)
+        index += 1
+    return answers
+
+
+def results_table(report: PersonalReport) -> Table:
+    table = Table(title=f"{report.instrument.title}: your results")
+    for col in ("area", "score", "answered", "band"):
+        table.add_column(col)
+    for area in (*report.by_concern, *report.composites):
+        table.add_row(
+            area.label,
+            "—" if area.score is None else f"{area.score:.2f}",
+            f"{area.answered}/{area.total}",
+            area.band or ("not enough answers" if area.score is None else ""),
+        )
+    return table
+
+
+def print_results(report: PersonalReport, console: Console) -> None:
+    from surveytool.report import SUPPORT_TEXT
+
+    if report.critical_messages:
+        console.rule("Support, first")
+        for message in report.critical_messages:
+            console.print(message, markup=False)
+        console.print(SUPPORT_TEXT, markup=False)
+    console.print(results_table(report))
+    inst = report.instrument
+    console.print(
+        (inst.disclaimer or "This is a self-reflection aid, not a diagnosis.").strip(),
+        style="italic",
+        markup=False,
+    )
+
+
+def answers_from_file(path: Path) -> dict[str, object]:
+    """Answers for scripted use: JSON/YAML mapping item -> answer, or a one-row table."""
+    suffix = path.suffix.lower()
+    if not path.is_file():
+        raise SurveytoolError(f"{path}: no such file")
+    if suffix in (".json", ".yaml", ".yml"):
+        import yaml
+
+        try:
+            data = yaml.safe_load(path.read_text("utf-8"))
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            raise SurveytoolError(f"{path}: not valid JSON/YAML: {exc}") from None
+        if not isinstance(data, dict):
+            raise SurveytoolError(f"{path}: expected a mapping of item id to answer")
+        return {str(k): v for k, v in data.items()}
+    from surveytool.tables import read_table
+
+    frame = read_table(path)
+    if len(frame) != 1:
+        raise SurveytoolError(f"{path}: expected one row of answers, found {len(frame)}")
+    return {str(k): v for k, v in frame.iloc[0].items()}
+
+
+def take(
+    inst: Instrument,
+    *,
+    form: str | None = None,
+    report_path: Path | None = None,
+    answers_file: Path | None = None,
+    ask: Ask = input,
+    console: Console | None = None,
+    progress_folder: Path | None = None,
+) -> PersonalReport:
+    """Run the interview (or read ``answers_file``), print the results, write the report."""
+    console = console or Console()
+    if form is not None and form not in inst.short_form_by_id:
+        known = ", ".join(inst.short_form_by_id) or "none"
+        raise SurveytoolError(f"{inst.id} has no short form {form!r} (forms: {known})")
+    item_ids = list(inst.short_form_by_id[form].items) if form else [i.id for i in inst.items]
+    if answers_file is not None:
+        given = answers_from_file(answers_file)
+        unknown = sorted(set(given) - set(item_ids))
+        if unknown:
+            console.print(f"ignored: {', '.join(unknown)} (not items of this form)", markup=False)
+        report = build_report(inst, {k: v for k, v in given.items() if k in item_ids}, form=form)
+    else:
+        path = progress_path(inst, form, progress_folder)
+        answers: dict[str, int | None] = {}
+        earlier = _load_progress(path, inst) if path.exists() else None
+        if earlier:
+            console.print(f"You stopped after {len(earlier)} of {len(item_ids)} statements.")
+            try:
+                reply = ask("Resume where you stopped? [Y/n] ").strip().casefold()
+            except (KeyboardInterrupt, EOFError):
+                raise Interrupted from None
+            if reply in ("", "y", "yes"):
+                answers = {k: v for k, v in earlier.items() if k in item_ids}
+            else:
+                path.unlink(missing_ok=True)
+        else:
+            console.rule(inst.title)
+            console.print(
+                "This is a self-reflection aid, not a diagnosis. Your answers stay on this "
+                "computer.",
+                style="bold",
+            )
+            if inst.instructions:
+                console.print(inst.instructions.strip(), markup=False)
+            if inst.timeframe:
+                console.print(f"Timeframe: {inst.timeframe}", markup=False)
+        try:
+            interview(
+                inst, item_ids, answers, ask, console, lambda a: _save_progress(path, inst, a)
+            )
+        except Interrupted:
+            _save_progress(path, inst, answers)
+            console.print(
+                f"\nStopped. Your {len(answers)} answers are kept in {path}; run the same "
+                "command to resume (or answer 'n' then to start over).",
+                markup=False,
+            )
+            raise
+        report = build_report(inst, answers, form=form)
+        path.unlink(missing_ok=True)
+    print_results(report, console)
+    if report_path is not None:
+        report_path.parent.mkdir(parents=True, exist_ok=True)
+        report_path.write_text(render_report(report, standalone=True), "utf-8")
+        console.print(f"Report written to {report_path}", markup=False)
+    return report

@@ -1,0 +1,1 @@
+"""The local web app (FastAPI, server-rendered jinja2): self-assessment pages."""

@@ -1,0 +1,294 @@
+"""The self-assessment pages: choose an instrument, answer a page at a time, read the results.
+
+Nothing is stored on the server while a person answers: the answers given so far travel in the
+form itself (hidden fields), so "back" keeps them and closing the tab forgets them. Results are
+stored only when the person asks ("Save to compare later"), in the local SQLite database.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import UTC
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from surveytool.change import reliable_change
+from surveytool.errors import SurveytoolError
+from surveytool.instrument import Instrument
+from surveytool.personal_store import PersonalStore, new_code
+from surveytool.registry import bundled_paths, load_instrument
+from surveytool.report import (
+    PersonalReport,
+    build_report,
+    environment,
+    render_report,
+    report_context,
+)
+from surveytool.web.security import DEFAULT_HOSTS, SecurityMiddleware, check_csrf
+
+PAGE_SIZE = 7
+SKIP = "skip"
+
+
+def _form_items(inst: Instrument, form: str | None) -> list[str]:
+    if form:
+        return list(inst.short_form_by_id[form].items)
+    return [i.id for i in inst.items]
+
+
+def _answers_from_form(
+    inst: Instrument, data: Mapping[str, Any], item_ids: list[str]
+) -> dict[str, str]:
+    """The answers posted so far (``a_<item>`` fields), validated against each item's scale."""
+    out: dict[str, str] = {}
+    for item_id in item_ids:
+        raw = data.get(f"a_{item_id}")
+        if raw is None:
+            continue
+        value = str(raw).strip()
+        if value == SKIP or value == "":
+            out[item_id] = SKIP
+            continue
+        scale = inst.scale_of(item_id)
+        if value.lstrip("-").isdigit() and (
+            scale.min <= int(value) <= scale.max or int(value) in scale.missing_codes
+        ):
+            out[item_id] = value
+    return out
+
+
+def _numeric(answers: Mapping[str, str]) -> dict[str, object]:
+    return {k: (None if v == SKIP else int(v)) for k, v in answers.items()}
+
+
+def create_app(
+    *,
+    store: PersonalStore | None = None,
+    allowed_hosts: tuple[str, ...] = DEFAULT_HOSTS,
+    instruments: Mapping[str, Path] | None = None,
+) -> FastAPI:
+    """The web application. ``store`` holds saved results (default: the user's data folder)."""
+    app = FastAPI(title="surveytool", docs_url=None, redoc_url=None, openapi_url=None)
+    app.add_middleware(SecurityMiddleware, allowed_hosts=allowed_hosts)
+    static = resources.files("surveytool").joinpath("static")
+    app.mount("/static", StaticFiles(directory=str(static)), name="static")
+    env = environment()
+    personal = store or PersonalStore()
+    sources = dict(instruments) if instruments is not None else bundled_paths()
+    app.state.personal_store = personal
+
+    def page(name: str, request: Request, status: int = 200, **context: Any) -> HTMLResponse:
+        html = env.get_template(name).render(csrf=request.state.csrf, **context)
+        return HTMLResponse(html, status_code=status)
+
+    def message(request: Request, title: str, text: str, status: int) -> HTMLResponse:
+        return page("message.html", request, status, title=title, message=text)
+
+    def instrument(inst_id: str) -> Instrument | None:
+        path = sources.get(inst_id)
+        return None if path is None else load_instrument(path)
+
+    async def form_data(request: Request) -> dict[str, Any] | HTMLResponse:
+        data = dict(await request.form())
+        token = data.get("csrf")
+        if not check_csrf(request, token if isinstance(token, str) else None):
+            return message(
+                request,
+                "This page has expired",
+                "For your safety the form could not be accepted (its security token is missing "
+                "or out of date). Please start again from the start page.",
+                403,
+            )
+        return data
+
+    def results_page(
+        request: Request,
+        inst: Instrument,
+        report: PersonalReport,
+        answers: Mapping[str, str],
+        *,
+        saved: bool = False,
+        note: str | None = None,
+    ) -> HTMLResponse:
+        return page(
+            "results.html",
+            request,
+            **report_context(report),
+            hidden=answers,
+            saved=saved,
+            message=note,
+            suggested_code=new_code(),
+            db_path=str(personal.path),
+        )
+
+    @app.get("/", response_class=HTMLResponse)
+    async def index(request: Request) -> HTMLResponse:
+        loaded = [load_instrument(p) for p in sources.values()]
+        return page("index.html", request, instruments=loaded)
+
+    @app.get("/i/{inst_id}", response_class=HTMLResponse)
+    async def intro(request: Request, inst_id: str) -> HTMLResponse:
+        inst = instrument(inst_id)
+        if inst is None:
+            return message(request, "Not found", f"There is no questionnaire {inst_id!r}.", 404)
+        return page("intro.html", request, inst=inst, lang=inst.language)
+
+    @app.post("/i/{inst_id}/answer", response_class=HTMLResponse)
+    async def answer(request: Request, inst_id: str) -> HTMLResponse:
+        data = await form_data(request)
+        if isinstance(data, HTMLResponse):
+            return data
+        inst = instrument(inst_id)
+        if inst is None:
+            return message(request, "Not found", f"There is no questionnaire {inst_id!r}.", 404)
+        form = str(data.get("form") or "") or None
+        if form is not None and form not in inst.short_form_by_id:
+            return message(request, "Unknown form", "That short form does not exist.", 400)
+        item_ids = _form_items(inst, form)
+        answers = _answers_from_form(inst, data, item_ids)
+        pages = math.ceil(len(item_ids) / PAGE_SIZE)
+        try:
+            current = int(str(data.get("page", "-1")))
+        except ValueError:
+            current = -1
+        action = str(data.get("action", "next"))
+        if action == "finish" or (action == "next" and current + 1 >= pages):
+            report = build_report(inst, _numeric(answers), form=form)
+            return results_page(request, inst, report, answers)
+        target = max(0, current - 1) if action == "back" else min(pages - 1, current + 1)
+        shown = item_ids[target * PAGE_SIZE : (target + 1) * PAGE_SIZE]
+        kept = {k: v for k, v in answers.items() if k not in shown}
+        answered = sum(1 for v in answers.values() if v != SKIP)
+        return page(
+            "page.html",
+            request,
+            inst=inst,
+            lang=inst.language,
+            form=form,
+            page=target,
+            pages=pages,
+            items=[inst.item_by_id[i] for i in shown],
+            answers=answers,
+            kept=kept,
+            total=len(item_ids),
+            answered=answered,
+        )
+
+    @app.post("/i/{inst_id}/report")
+    async def download(request: Request, inst_id: str) -> Response:
+        data = await form_data(request)
+        if isinstance(data, HTMLResponse):
+            return data
+        inst = instrument(inst_id)
+        if inst is None:
+            return message(request, "Not found", f"There is no questionnaire {inst_id!r}.", 404)
+        form = str(data.get("form") or "") or None
+        if form is not None and form not in inst.short_form_by_id:
+            return message(request, "Unknown form", "That short form does not exist.", 400)
+        answers = _answers_from_form(inst, data, _form_items(inst, form))
+        report = build_report(inst, _numeric(answers), form=form)
+        stamp = report.created.strftime("%Y%m%d-%H%M")
+        return Response(
+            render_report(report, standalone=True),
+            media_type="text/html; charset=utf-8",
+            headers={
+                "Content-Disposition": f'attachment; filename="{inst.id}-report-{stamp}.html"'
+            },
+        )
+
+    @app.post("/i/{inst_id}/save", response_class=HTMLResponse)
+    async def save(request: Request, inst_id: str) -> HTMLResponse:
+        data = await form_data(request)
+        if isinstance(data, HTMLResponse):
+            return data
+        inst = instrument(inst_id)
+        if inst is None:
+            return message(request, "Not found", f"There is no questionnaire {inst_id!r}.", 404)
+        form = str(data.get("form") or "") or None
+        if form is not None and form not in inst.short_form_by_id:
+            return message(request, "Unknown form", "That short form does not exist.", 400)
+        answers = _answers_from_form(inst, data, _form_items(inst, form))
+        report = build_report(inst, _numeric(answers), form=form)
+        code = str(data.get("code") or "")
+        try:
+            earlier = personal.history(code, inst.id)
+            personal.save(
+                code,
+                instrument_id=inst.id,
+                instrument_version=inst.version,
+                instrument_hash=inst.content_hash,
+                form=form,
+                answers=report.answers,
+                scores=_scores_of(report),
+                created_at=report.created,
+            )
+        except SurveytoolError as exc:
+            return results_page(request, inst, report, answers, note=str(exc))
+        report = with_history(inst, report, earlier)
+        note = (
+            f"Saved under your code. You have {len(earlier) + 1} saved results for this "
+            "questionnaire."
+        )
+        return results_page(request, inst, report, answers, saved=True, note=note)
+
+    @app.get("/saved", response_class=HTMLResponse)
+    async def saved_page(request: Request) -> HTMLResponse:
+        return page("saved.html", request, db_path=str(personal.path))
+
+    @app.post("/saved/delete", response_class=HTMLResponse)
+    async def delete_saved(request: Request) -> HTMLResponse:
+        data = await form_data(request)
+        if isinstance(data, HTMLResponse):
+            return data
+        try:
+            count = personal.delete(str(data.get("code") or ""))
+        except SurveytoolError as exc:
+            return page("saved.html", request, message=str(exc), db_path=str(personal.path))
+        text = (
+            f"Deleted {count} saved result{'s' if count != 1 else ''}."
+            if count
+            else "Nothing was saved under that code."
+        )
+        return page("saved.html", request, message=text, db_path=str(personal.path))
+
+    return app
+
+
+def _scores_of(report: PersonalReport) -> dict[str, float | None]:
+    return {s.id: s.score for s in (*report.subscales, *report.composites)}
+
+
+def with_history(inst: Instrument, report: PersonalReport, earlier: list[Any]) -> PersonalReport:
+    """Add change since the last saved result and the history of saved results."""
+    if not earlier:
+        return report
+    last = earlier[-1]
+    now = _scores_of(report)
+    before = {k: v for k, v in last.scores.items() if v is not None}
+    after = {k: v for k, v in now.items() if v is not None}
+    change = tuple(reliable_change(inst, before, after))
+    history = (
+        *tuple((r.created_at.strftime("%Y-%m-%d"), dict(r.scores)) for r in earlier),
+        (report.created.astimezone(UTC).strftime("%Y-%m-%d"), now),
+    )
+    return replace(report, change=change, history=history)
+
+
+def run_server(
+    host: str, port: int, store: PersonalStore | None = None
+) -> None:  # pragma: no cover
+    """Serve the app with uvicorn (blocking)."""
+    import uvicorn
+
+    hosts = (*DEFAULT_HOSTS, host) if host not in DEFAULT_HOSTS else DEFAULT_HOSTS
+    app = create_app(store=store, allowed_hosts=hosts)
+    shown = f"[{host}]" if ":" in host else host
+    print(f"surveytool is running: open http://{shown}:{port}/ in your browser (Ctrl-C stops it)")
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)

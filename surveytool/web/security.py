@@ -1,0 +1,94 @@
+"""Web security shared by every page: security headers, allowed hosts, CSRF.
+
+- Every response carries a Content-Security-Policy without 'unsafe-inline' (styles come from
+  /static only; no scripts at all), X-Content-Type-Options, Referrer-Policy no-referrer, and
+  Cache-Control no-store (pages hold personal answers).
+- Host headers outside the allowed list are rejected (DNS-rebinding protection).
+- State-changing requests need a CSRF token equal to the ``st_csrf`` cookie (double submit; the
+  cookie is SameSite=Strict and HttpOnly) and are refused when the browser says the request is
+  cross-site (Sec-Fetch-Site) or its Origin is another host.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from collections.abc import Awaitable, Callable, Iterable
+from urllib.parse import urlsplit
+
+from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+
+CSRF_COOKIE = "st_csrf"
+CSP = (
+    "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+DEFAULT_HOSTS = ("127.0.0.1", "localhost", "[::1]", "::1")
+
+Call = Callable[[Request], Awaitable[Response]]
+
+
+def _hostname(host_header: str) -> str:
+    if host_header.startswith("["):
+        return host_header.split("]")[0] + "]"
+    return host_header.rsplit(":", 1)[0] if host_header.count(":") == 1 else host_header
+
+
+class SecurityMiddleware(BaseHTTPMiddleware):
+    """Allowed hosts, cross-site refusal, CSRF cookie issuing and security headers."""
+
+    def __init__(self, app: object, allowed_hosts: Iterable[str] = DEFAULT_HOSTS) -> None:
+        super().__init__(app)  # type: ignore[arg-type]
+        self.allowed_hosts = {h.lower() for h in allowed_hosts}
+
+    async def dispatch(self, request: Request, call_next: Call) -> Response:
+        host = _hostname(request.headers.get("host", "")).lower()
+        if host not in self.allowed_hosts:
+            return self._headers(PlainTextResponse("Invalid host header", status_code=400))
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            refusal = self._cross_site(request, host)
+            if refusal is not None:
+                return self._headers(refusal)
+        token = request.cookies.get(CSRF_COOKIE)
+        if not token:
+            token = secrets.token_urlsafe(32)
+        request.state.csrf = token
+        response = await call_next(request)
+        if request.cookies.get(CSRF_COOKIE) != token:
+            response.set_cookie(
+                CSRF_COOKIE, token, httponly=True, samesite="strict", secure=False, path="/"
+            )
+        return self._headers(response)
+
+    @staticmethod
+    def _cross_site(request: Request, host: str) -> Response | None:
+        if request.headers.get("sec-fetch-site") == "cross-site":
+            return PlainTextResponse("Cross-site request refused", status_code=403)
+        origin = request.headers.get("origin")
+        if origin and origin != "null":
+            origin_host = (urlsplit(origin).hostname or "").lower()
+            if origin_host != host.strip("[]"):
+                return PlainTextResponse("Cross-origin request refused", status_code=403)
+        return None
+
+    @staticmethod
+    def _headers(response: Response) -> Response:
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
+
+
+def check_csrf(request: Request, submitted: str | None) -> bool:
+    """True when the submitted form token equals the request's CSRF cookie."""
+    cookie = request.cookies.get(CSRF_COOKIE)
+    return bool(cookie and submitted and hmac.compare_digest(cookie, submitted))
