@@ -53,16 +53,24 @@ class ReliableChange:
         }
 
 
-def reliable_change_index(before: float, after: float, sd: float, reliability: float) -> float:
-    """RCI = (after − before) / (√2 · sd · √(1 − r_xx)).
+def s_diff(sd: float, reliability: float) -> float:
+    """Standard error of a difference: S_diff = √(2 · (1 − r_xx)) · SD (= √2 · SD · √(1 − r_xx)).
 
-    In R: ``(x2 - x1) / (sqrt(2) * sd * sqrt(1 - rxx))`` (no psych function; Jacobson & Truax 1991).
+    Written with one square root so that, e.g., SD 1 and r 0.5 give exactly 1.
     """
     if sd <= 0 or not 0 < reliability < 1:
         raise ScoringError(
             f"reliable change needs sd > 0 and 0 < reliability < 1 (got {sd}, {reliability})"
         )
-    return (after - before) / (math.sqrt(2.0) * sd * math.sqrt(1.0 - reliability))
+    return math.sqrt(2.0 * (1.0 - reliability)) * sd
+
+
+def reliable_change_index(before: float, after: float, sd: float, reliability: float) -> float:
+    """RCI = (after − before) / S_diff.
+
+    In R: ``(x2 - x1) / (sqrt(2 * (1 - rxx)) * sd)`` (no psych function; Jacobson & Truax 1991).
+    """
+    return (after - before) / s_diff(sd, reliability)
 
 
 def classify(rci: float, better: Better) -> Change:
@@ -97,14 +105,16 @@ def reliable_change(
         given_sd = (sd or {}).get(scale_id)
         given_r = (reliability or {}).get(scale_id)
         entry = entry_for(instrument, scale_id, dict(group or {}))
-        if given_sd is not None and given_r is not None:
-            the_sd, the_r, source = given_sd, given_r, "given by the caller"
-        elif entry is not None and entry.reliability is not None:
-            the_sd = given_sd if given_sd is not None else entry.sd
-            the_r = given_r if given_r is not None else entry.reliability
+        norm = ""
+        if entry is not None:
             where = ",".join(f"{k}={v}" for k, v in sorted(entry.group.items())) or "all"
-            source = f"norms ({where}, n={entry.n})"
-        else:
+            norm = f"norms ({where}, n={entry.n})"
+        the_sd = given_sd if given_sd is not None else (entry.sd if entry else None)
+        the_r = given_r if given_r is not None else (entry.reliability if entry else None)
+        if the_sd is None or the_r is None:
+            missing = " and ".join(
+                x for x, v in (("SD", the_sd), ("reliability", the_r)) if v is None
+            )
             out.append(
                 ReliableChange(
                     scale_id,
@@ -114,15 +124,27 @@ def reliable_change(
                     math.nan,
                     math.nan,
                     None,
-                    "no SD and reliability: not in the norms, not given",
+                    f"no {missing}: not in the norms and not given",
                 )
             )
             continue
-        rci = reliable_change_index(x1, x2, the_sd, the_r)
-        s_diff = math.sqrt(2.0) * the_sd * math.sqrt(1.0 - the_r)
+        sd_from = "the caller" if given_sd is not None else norm
+        r_from = "the caller" if given_r is not None else norm
+        source = (
+            f"SD and reliability from {sd_from}"
+            if sd_from == r_from
+            else f"SD from {sd_from}; reliability from {r_from}"
+        )
         out.append(
             ReliableChange(
-                scale_id, x1, x2, x2 - x1, s_diff, rci, classify(rci, definition.better), source
+                scale_id,
+                x1,
+                x2,
+                x2 - x1,
+                s_diff(the_sd, the_r),
+                reliable_change_index(x1, x2, the_sd, the_r),
+                classify(reliable_change_index(x1, x2, the_sd, the_r), definition.better),
+                source,
             )
         )
     return out

@@ -2,7 +2,9 @@
 
 The YAML is parsed once into a node tree so every value keeps its line and column; problems found
 by :mod:`surveytool.validation` are then located in the file. Anchors and aliases are refused (they
-allow "billion laughs" documents), and so are duplicate keys (YAML would silently keep the last).
+allow "billion laughs" documents), and so are duplicate keys (YAML would silently keep the last)
+and nesting deeper than :data:`MAX_DEPTH` (PyYAML's scanner slows down quadratically with depth: a
+10 KB file of nested brackets would take seconds).
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ from surveytool.validation import Loc, Problem, ValidationReport, problem, valid
 
 #: Larger files are refused before parsing; the biggest real instruments are a few hundred KB.
 MAX_BYTES = 2_000_000
+
+#: Deeper nesting is refused while parsing; an instrument file nests about six levels deep.
+MAX_DEPTH = 50
 
 Positions = dict[Loc, tuple[int, int]]
 
@@ -70,14 +75,29 @@ def _iter_nodes(node: yaml.Node) -> Iterator[yaml.Node]:
             stack.extend(current.value)
 
 
-def _refuse_aliases(text: str) -> None:
+def _refuse_aliases_and_depth(text: str) -> None:
+    """Refuse anchors and aliases, and nesting deeper than :data:`MAX_DEPTH`, as events arrive."""
+    depth = 0
     for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        mark = event.start_mark
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
-            mark = event.start_mark
             found = problem("yaml_alias", (), "YAML anchors and aliases are not allowed")
-            if mark is not None:
-                found = replace(found, line=mark.line + 1, column=mark.column + 1)
-            raise _Refusal(found)
+        elif isinstance(event, yaml.CollectionStartEvent) and depth >= MAX_DEPTH:
+            found = problem(
+                "yaml_syntax",
+                (),
+                f"the document nests deeper than {MAX_DEPTH} levels",
+                "Instrument files nest a few levels deep; close the brackets or fix the indentation.",
+            )
+        else:
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+            continue
+        if mark is not None:
+            found = replace(found, line=mark.line + 1, column=mark.column + 1)
+        raise _Refusal(found)
 
 
 _LINE_BREAK = re.compile("\r\n|[\n\r\x85\u2028\u2029]")
@@ -108,10 +128,11 @@ def _unconstructable(node: yaml.Node, exc: Exception) -> Problem:
 def parse_text(text: str) -> tuple[Any, Positions]:
     """Parse YAML text into plain data and the position of every value.
 
-    Raises ``_Refusal`` with a located problem for syntax errors, aliases and duplicate keys.
+    Raises ``_Refusal`` with a located problem for syntax errors, aliases, duplicate keys and
+    nesting deeper than :data:`MAX_DEPTH`.
     """
     try:
-        _refuse_aliases(text)
+        _refuse_aliases_and_depth(text)
         loader = yaml.SafeLoader(text)
         try:
             node = loader.get_single_node()

@@ -50,12 +50,17 @@ def _issue_frame(records: list[dict[str, object]]) -> pd.DataFrame:
     return frame
 
 
+def fold_label(text: str) -> str:
+    """Labels compare without case and with runs of white space as one space."""
+    return " ".join(text.split()).casefold()
+
+
 def _label_lookup(scale: ResponseScale) -> dict[str, float]:
     lookup: dict[str, float] = {}
     for code, text in scale.labels.items():
-        lookup[text.strip().casefold()] = float(code)
+        lookup[fold_label(text)] = float(code)
     for text in scale.missing_codes.values():
-        lookup[text.strip().casefold()] = np.nan
+        lookup[fold_label(text)] = np.nan
     return lookup
 
 
@@ -86,7 +91,7 @@ def _validate_column(
         text_invalid = np.zeros(n, dtype=bool)
         if unparsed.any():
             lookup = _label_lookup(scale)
-            folded = text[unparsed].str.casefold()
+            folded = text[unparsed].str.replace(r"\s+", " ", regex=True).str.casefold()
             mapped = folded.map(lookup)  # NaN both for "missing label" and "unknown"
             known = folded.isin(list(lookup)).to_numpy(dtype=bool)
             idx = np.flatnonzero(unparsed)
@@ -219,8 +224,12 @@ def read_responses(
                     "reason": "empty respondent id; row quarantined",
                 }
             )
+        first_row: dict[str, int] = {}
+        repeated = (ids_text.duplicated(keep=False)).to_numpy(dtype=bool) & ~empty
+        for r in np.flatnonzero(repeated):
+            first_row.setdefault(str(ids_text.iloc[r]), int(r) + 1)
         for r in np.flatnonzero(dup):
-            first = int(np.flatnonzero((ids_text == ids_text.iloc[r]).to_numpy(dtype=bool))[0]) + 1
+            first = first_row[str(ids_text.iloc[r])]
             records.append(
                 {
                     "kind": "row",
@@ -261,6 +270,7 @@ def read_responses(
                         ),
                     }
                 )
+    records.extend(_critical_in_quarantine(instrument, wanted, values, keep, ids, id_column))
     kept_rows = np.flatnonzero(keep)
     all_kept = len(kept_rows) == n
     return Responses(
@@ -274,6 +284,45 @@ def read_responses(
         rows_read=n,
         issues=_issue_frame(records),
     )
+
+
+def _critical_in_quarantine(
+    instrument: Instrument,
+    wanted: Sequence[str],
+    values: np.ndarray,
+    keep: np.ndarray,
+    ids: pd.Series,
+    id_column: str | None,
+) -> list[dict[str, object]]:
+    """A quarantined row is not scored, but a critical answer in it must not go unseen."""
+    out: list[dict[str, object]] = []
+    if keep.all():
+        return out
+    position = {item_id: j for j, item_id in enumerate(wanted)}
+    dropped = np.flatnonzero(~keep)
+    for crit in instrument.critical_items:
+        j = position.get(crit.item)
+        if j is None:
+            continue
+        col = values[dropped, j]
+        with np.errstate(invalid="ignore"):
+            hit = (
+                col >= crit.threshold
+                if crit.direction.value == "at_or_above"
+                else (col <= crit.threshold)
+            )
+        for r in dropped[hit]:
+            out.append(
+                {
+                    "kind": "row",
+                    "row": int(r) + 1,
+                    "column": crit.item,
+                    "respondent_id": _text(ids.iloc[r]) if id_column else None,
+                    "value": f"{values[r, j]:g}",
+                    "reason": "critical answer in a quarantined row: review this respondent",
+                }
+            )
+    return out
 
 
 def _text(value: object) -> str | None:

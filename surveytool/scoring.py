@@ -196,8 +196,8 @@ def _score_composites(
             pending.remove(comp)
             done.add(comp.id)
             parts = [scores[x] for x in comp.components if x in scores]
-            if not parts:
-                continue  # every component left out by the short form
+            if not parts or (comp.method == "sum" and len(parts) < len(comp.components)):
+                continue  # left out by the short form (a sum of fewer parts is another scale)
             stacked = np.column_stack(parts)
             present = ~np.isnan(stacked)
             count = present.sum(axis=1)
@@ -321,10 +321,16 @@ def score_responses(
     inst = load_instrument(instrument)
     frame = responses if isinstance(responses, pd.DataFrame) else answers_frame(responses)
     plan = ScoringPlan.build(inst, form)
+    # critical items outside a short form are still read and flagged when the data has them
+    extra = [
+        c.item
+        for c in inst.critical_items
+        if c.item not in plan.item_ids and c.item in frame.columns
+    ]
     validated = read_responses(
         inst,
         frame,
-        item_ids=plan.item_ids,
+        item_ids=[*plan.item_ids, *dict.fromkeys(extra)],
         id_column=id_column,
         group_columns=group_columns,
         ignore_columns=ignore_columns,
@@ -334,7 +340,7 @@ def score_responses(
             f"{len(validated.issues)} problem(s) in the responses; nothing was scored",
             validated.issues,
         )
-    matrix = score_matrix(plan, validated.values)
+    matrix = score_matrix(plan, validated.values[:, : len(plan.item_ids)])
     table = _assemble(inst, plan, validated, matrix, id_column)
     return ScoreResult(
         scores=table,

@@ -12,7 +12,7 @@ import contextlib
 import json
 import os
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -57,13 +57,20 @@ def table_format(path: Path, formats: Mapping[str, str]) -> str:
     return fmt
 
 
-def read_table(path: str | Path, *, sheet: str | int | None = None) -> pd.DataFrame:
+def read_table(
+    path: str | Path,
+    *,
+    sheet: str | int | None = None,
+    text_columns: Sequence[str] = (),
+) -> pd.DataFrame:
     """Read a responses table; the format comes from the extension.
 
     Text formats are read with every column as text where it is not clean numbers (pandas'
-    inference), empty cells as missing. SPSS files keep their numeric codes; user-defined missing
-    values are read as missing.
+    inference), empty cells as missing. ``text_columns`` (ids, groups) are read as text, so
+    ``007`` stays ``007`` and a group code ``1`` stays ``"1"``. SPSS files keep their numeric
+    codes; user-defined missing values are read as missing.
     """
+    as_text = {c: "string" for c in text_columns}
     path = Path(path)
     fmt = table_format(path, READ_FORMATS)
     if not path.is_file():
@@ -78,17 +85,24 @@ def read_table(path: str | Path, *, sheet: str | int | None = None) -> pd.DataFr
                 na_values=list(NA_STRINGS),
                 encoding="utf-8-sig",
                 low_memory=False,
+                dtype=as_text or None,
             )
         if fmt == "xlsx":
-            return pd.read_excel(path, sheet_name=0 if sheet is None else sheet, engine="openpyxl")
+            frame = pd.read_excel(
+                path,
+                sheet_name=0 if sheet is None else sheet,
+                engine="openpyxl",
+                dtype={c: str for c in text_columns} or None,
+            )
+            return _as_text(frame, text_columns)
         if fmt == "parquet":
-            return pd.read_parquet(path)
+            return _as_text(pd.read_parquet(path), text_columns)
         if fmt == "sav":
             import pyreadstat
 
             frame, _meta = pyreadstat.read_sav(str(path), user_missing=False)
-            return frame
-        return pd.read_json(path, lines=True, dtype=False)
+            return _as_text(frame, text_columns)
+        return _as_text(pd.read_json(path, lines=True, dtype=False), text_columns)
     except ResponsesError:
         raise
     except UnicodeDecodeError as exc:
@@ -96,6 +110,19 @@ def read_table(path: str | Path, *, sheet: str | int | None = None) -> pd.DataFr
     except Exception as exc:  # any parser's own error: one line, no traceback
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ResponsesError(f"{path}: cannot read it as {fmt}: {reason}") from None
+
+
+def _as_text(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """Columns as text; whole-number floats (1.0 from a numeric column) written as "1"."""
+    for col in columns:
+        if col in frame.columns and not pd.api.types.is_string_dtype(frame[col].dtype):
+            values = frame[col]
+            if pd.api.types.is_float_dtype(values.dtype):
+                present = values.dropna()
+                if bool((present == present.round()).all()):
+                    values = values.astype("Int64")
+            frame[col] = values.astype("string")
+    return frame
 
 
 @contextlib.contextmanager
@@ -135,15 +162,13 @@ def write_table(
         with atomic_path(path) as tmp:
             pq.write_table(table, tmp)
     elif fmt == "json":
-        records = json.loads(
-            frame.to_json(orient="records", date_format="iso", double_precision=15)
-        )
-        payload = {"metadata": dict(metadata or {}), "records": records}
+        payload = {"metadata": dict(metadata or {}), "records": _records(frame)}
         with atomic_path(path) as tmp:
             tmp.write_text(json.dumps(payload, indent=1, ensure_ascii=False) + "\n", "utf-8")
     elif fmt == "jsonl":
-        with atomic_path(path) as tmp:
-            frame.to_json(tmp, orient="records", lines=True, double_precision=15)
+        with atomic_path(path) as tmp, tmp.open("w", encoding="utf-8") as fh:
+            for record in _records(frame):
+                fh.write(json.dumps(record, ensure_ascii=False) + "\n")
     else:
         with atomic_path(path) as tmp:
             frame.to_csv(tmp, index=False, sep="," if fmt == "csv" else "\t")
@@ -153,6 +178,26 @@ def write_table(
             tmp.write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n", "utf-8")
         written.append(sidecar)
     return written
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as JSON-ready dicts: floats keep every digit (Python's shortest round-trip repr),
+    missing values become null, other objects their text."""
+    out = []
+    columns = [str(c) for c in frame.columns]
+    for row in frame.astype(object).itertuples(index=False, name=None):
+        record: dict[str, Any] = {}
+        for name, value in zip(columns, row, strict=True):
+            if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+                record[name] = None
+            elif isinstance(value, bool | int | float | str):
+                record[name] = value
+            elif hasattr(value, "item"):  # numpy scalars
+                record[name] = value.item()
+            else:
+                record[name] = str(value)
+        out.append(record)
+    return out
 
 
 def read_metadata(path: str | Path) -> dict[str, Any] | None:

@@ -587,13 +587,20 @@ def _check_composites(parts: _Parts) -> Iterable[Problem]:
 
 
 def _find_cycle(start: str, graph: Mapping[str, tuple[str, ...]]) -> list[str] | None:
+    """A path from ``start`` back to itself, or None.
+
+    Each composite is expanded once: a node already reached cannot lead back to ``start`` by
+    another path if it did not by the first, so the search is linear, not one per path.
+    """
     stack: list[tuple[str, list[str]]] = [(start, [start])]
+    reached = {start}
     while stack:
         node, path = stack.pop()
         for nxt in graph.get(node, ()):
             if nxt == start:
                 return [*path, start]
-            if nxt in graph and nxt not in path:
+            if nxt in graph and nxt not in reached:
+                reached.add(nxt)
                 stack.append((nxt, [*path, nxt]))
     return None
 

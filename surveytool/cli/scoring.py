@@ -58,7 +58,7 @@ def score(
     inst = load_instrument(instrument)
     groups = [g.strip() for spec in group_columns for g in spec.split(",") if g.strip()]
     ignored = [g.strip() for spec in ignore_columns for g in spec.split(",") if g.strip()]
-    frame = read_table(responses)
+    frame = read_table(responses, text_columns=[c for c in [id_column, *groups] if c])
     quarantine = _quarantine_path(output)
     try:
         result = score_responses(
