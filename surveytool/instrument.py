@@ -16,7 +16,15 @@ from enum import StrEnum
 from functools import cached_property
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StringConstraints,
+)
 
 Identifier = Annotated[
     str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_.-]*$", min_length=1, max_length=64)
@@ -66,8 +74,8 @@ class ResponseScale(_Model):
     Missing codes ("prefer not to say") lie outside ``min``..``max`` and count as not answered.
     """
 
-    min: int
-    max: int
+    min: StrictInt
+    max: StrictInt
     labels: dict[int, NonEmptyText] = Field(default_factory=dict)
     missing_codes: dict[int, NonEmptyText] = Field(
         default_factory=dict, description="Codes outside min..max that mean 'not answered'."
@@ -97,7 +105,7 @@ class Item(_Model):
         default_factory=dict, description="Language code to text, e.g. {fr: '...'}."
     )
     scale: Identifier
-    reverse: bool = False
+    reverse: StrictBool = False
     weight: float = Field(default=1.0, gt=0, allow_inf_nan=False)
     source: ItemSource | None = None
 
@@ -111,7 +119,7 @@ class Band(_Model):
     text: str = ""
 
 
-MinAnswered = Annotated[int, Field(ge=0)] | Annotated[float, Field(gt=0, le=1)]
+MinAnswered = Annotated[StrictInt, Field(ge=0)] | Annotated[StrictFloat, Field(gt=0, le=1)]
 
 
 class _Scored(_Model):
@@ -153,7 +161,7 @@ class CriticalItem(_Model):
     """An answer at or beyond ``threshold`` (raw answer, before reverse keying) is flagged."""
 
     item: Identifier
-    threshold: int
+    threshold: StrictInt
     direction: Direction = Direction.at_or_above
     message: NonEmptyText
 

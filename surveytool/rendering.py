@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from rich.console import RenderableType
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -40,7 +41,7 @@ def scale_table(inst: Instrument) -> Table:
     for name, scale in inst.response_scales.items():
         labels = "; ".join(f"{k} {v}" for k, v in sorted(scale.labels.items()))
         missing = "; ".join(f"{k} {v}" for k, v in sorted(scale.missing_codes.items()))
-        table.add_row(name, f"{scale.min}..{scale.max}", labels, missing)
+        table.add_row(escape(name), f"{scale.min}..{scale.max}", escape(labels), escape(missing))
     return table
 
 
@@ -49,7 +50,9 @@ def subscale_table(inst: Instrument, subscale_id: str) -> Table:
     sub = inst.subscale_by_id[subscale_id]
     critical = {c.item for c in inst.critical_items}
     table = Table(
-        title=f"{sub.label} [{sub.id}] — {sub.method.value}, min_answered {sub.min_answered}",
+        title=escape(
+            f"{sub.label} [{sub.id}] — {sub.method.value}, min_answered {sub.min_answered}"
+        ),
         title_justify="left",
         show_lines=False,
     )
@@ -67,7 +70,7 @@ def subscale_table(inst: Instrument, subscale_id: str) -> Table:
             )
         mark = "R" if item.reverse else ""
         text = item.text + ("  [critical]" if item_id in critical else "")
-        table.add_row(item.id, mark, text, where)
+        table.add_row(escape(item.id), mark, escape(text), escape(where))
     return table
 
 
@@ -82,10 +85,10 @@ def instrument_renderables(inst: Instrument) -> Iterator[RenderableType]:
         for col in ("id", "label", "method", "components"):
             comp.add_column(col)
         for c in inst.composites:
-            comp.add_row(c.id, c.label, c.method, ", ".join(c.components))
+            comp.add_row(escape(c.id), escape(c.label), c.method, escape(", ".join(c.components)))
         yield comp
     for form in inst.short_forms:
-        yield Text(
+        yield Text(  # Text is never parsed as markup
             f"Short form {form.id!r} ({form.label}): {len(form.items)} items: "
             + ", ".join(form.items)
         )

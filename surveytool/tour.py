@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from rich.console import Console
+from rich.markup import escape
 from rich.panel import Panel
 from rich.rule import Rule
 from rich.table import Table
@@ -44,7 +45,7 @@ def run_tour(instrument_id: str = "ppai", *, n: int = 500, seed: int = 7) -> Non
         definition = inst.subscale_by_id.get(scale_id) or inst.composite_by_id[scale_id]
         value = row[scale_id]
         table.add_row(
-            definition.label,
+            escape(definition.label),
             "—" if np.isnan(value) else f"{value:.2f}",
             str(row[f"{scale_id}_n"]),
             str(row[f"{scale_id}_band"])

@@ -77,6 +77,10 @@ CODES: dict[str, str] = {
 }
 
 
+#: Response scales are rating scales: 0..100 (a slider) is the widest we accept.
+MAX_SCALE_POINTS = 101
+
+
 @dataclass(frozen=True)
 class Problem:
     """One problem found in an instrument document."""
@@ -386,6 +390,14 @@ def _check_scales(parts: _Parts) -> Iterable[Problem]:
         if scale.min >= scale.max:
             yield problem(
                 "scale_range", (*loc, "max"), f"scale {name!r}: min {scale.min} >= max {scale.max}"
+            )
+        elif scale.max - scale.min > MAX_SCALE_POINTS - 1:
+            yield problem(
+                "scale_range",
+                (*loc, "max"),
+                f"scale {name!r} has {scale.max - scale.min + 1} points; at most "
+                f"{MAX_SCALE_POINTS} are supported",
+                f"A response scale has at most {MAX_SCALE_POINTS} points (e.g. 0..100).",
             )
         for point in scale.labels:
             if not scale.min <= point <= scale.max:

@@ -18,6 +18,7 @@ def instruments() -> None:
 def list_cmd() -> None:
     """List the bundled instruments."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     from surveytool.registry import bundled_paths, load_instrument
@@ -28,9 +29,9 @@ def list_cmd() -> None:
     for path in bundled_paths().values():
         inst = load_instrument(path)
         table.add_row(
-            inst.id,
+            escape(inst.id),
             inst.version,
-            inst.title,
+            escape(inst.title),
             str(len(inst.items)),
             str(len(inst.subscales)),
             f"{inst.minutes:g}" if inst.minutes else "",
