@@ -12,3 +12,6 @@ import click
 @click.group()
 def cohort() -> None:
     """Import, anonymize and analyze research cohorts."""
+
+
+from surveytool.cli import cohort_import as _cohort_import  # noqa: E402,F401  (registers commands)

@@ -1,0 +1,41 @@
+"""Exceptions of the ``analysis`` package.
+
+Every class is a :class:`~surveytool.errors.SurveytoolError`, so the command line prints the message
+(what was wrong, where, how to fix it) and never a traceback.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from surveytool.errors import SurveytoolError
+
+if TYPE_CHECKING:
+    from surveytool.validation import ValidationReport
+
+
+class AnalysisError(SurveytoolError):
+    """Base class of the research layer's user errors."""
+
+
+class SourceError(AnalysisError):
+    """A source file could not be read, or its format could not be told or is not what was asked."""
+
+
+class MappingError(AnalysisError):
+    """A mapping file failed to load or does not fit the source; ``report`` lists every problem.
+
+    Each problem carries the mapping file, line and column, like instrument files do.
+    """
+
+    def __init__(self, report: ValidationReport) -> None:
+        self.report = report
+        super().__init__(report.format_text())
+
+
+class KeyFileError(AnalysisError):
+    """The pseudonym key file cannot be read, created, or does not hold a usable key."""
+
+
+class CohortFileError(AnalysisError):
+    """An existing cohort file does not fit this import (another instrument, key or layout)."""
