@@ -8,7 +8,7 @@ from __future__ import annotations
 import platform
 import sys
 
-from benchmarks import bench_scoring, bench_startup
+from benchmarks import bench_analysis, bench_scoring, bench_startup
 
 
 def main(argv: list[str]) -> int:
@@ -17,6 +17,8 @@ def main(argv: list[str]) -> int:
     for line in bench_startup.run():
         print(line)
     for line in bench_scoring.run(n):
+        print(line)
+    for line in bench_analysis.run(n):
         print(line)
     return 0
 

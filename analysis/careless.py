@@ -1,0 +1,243 @@
+"""Careless responding: long-string, IRV, even–odd consistency and Mahalanobis distance.
+
+One row per respondent, every index vectorised over respondents (the only Python loops run over
+items or subscales). Definitions follow R's ``careless`` package (Yentes & Wilhelm):
+
+- **long-string** (``careless::longstring``): the longest run of identical consecutive raw
+  answers, in the instrument's item order; a missing answer ends a run and is not a run itself.
+- **IRV** (``careless::irv``, Dunn et al. 2018): the standard deviation (n − 1) of a respondent's
+  raw answers, over the answered items.
+- **even–odd consistency** (``careless::evenodd``, Johnson 2005): per subscale the mean of its
+  odd-positioned and of its even-positioned keyed items (answered ones); the two vectors of
+  half-scale means are correlated across the subscales where both are defined (at least
+  ``min_subscales``) and corrected by Spearman–Brown, 2r/(1 + r). Higher means more consistent;
+  ``careless::evenodd`` has returned the negative of this since its version 1.2.0.
+- **Mahalanobis distance** D² of the keyed item vector from the mean, with the covariance of
+  complete respondents (``stats::mahalanobis(x, colMeans(x), cov(x))`` on complete rows), and its
+  χ² p-value with as many degrees of freedom as items; respondents with a missing item get none.
+
+Suggested cut-offs (``flag_*``; they suggest a closer look, not an exclusion rule):
+
+- long-string ≥ half the items (Curran 2016's rule of thumb), settable with ``longstring_cut``;
+- IRV more than ``irv_z`` = 3 robust standard deviations (median ± 3·1.4826·MAD) from the median,
+  either way: very low IRV is straight-lining, very high random responding (Dunn et al. 2018);
+- even–odd consistency below ``even_odd_cut`` = 0.30 (Jackson 1977; Johnson 2005); with few
+  subscales the index is noisy, so it is computed only with ``min_subscales`` = 3 or more pairs;
+- Mahalanobis p below ``mahalanobis_p`` = 0.001 (Tabachnick & Fidell; Meade & Craig 2012).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from analysis._matrix import inverse, keyed_matrix, one_blas_thread, validated
+from surveytool.instrument import Instrument
+from surveytool.responses import Responses
+
+
+@dataclass(frozen=True)
+class CarelessResult:
+    """Per respondent (index: respondent id): ``answered``, ``longstring``, ``irv``,
+    ``even_odd`` (and ``even_odd_pairs``), ``mahalanobis`` (D²), ``mahalanobis_p``, the four
+    ``flag_*`` columns and ``n_flags``. ``cutoffs``: the cut-offs used."""
+
+    table: pd.DataFrame
+    cutoffs: dict[str, float] = field(default_factory=dict)
+
+
+def longstring(values: np.ndarray) -> np.ndarray:
+    """Longest run of identical consecutive answers per row (NaN ends a run; no answer: NaN)."""
+    values = np.asarray(values, dtype=np.float64)
+    n, k = values.shape
+    if k == 0:
+        return np.full(n, np.nan)
+    run = (~np.isnan(values[:, 0])).astype(np.int64)
+    best = run.copy()
+    for j in range(1, k):
+        current = values[:, j]
+        same = current == values[:, j - 1]  # False whenever either is NaN
+        run = np.where(same, run + 1, 1)
+        run[np.isnan(current)] = 0
+        np.maximum(best, run, out=best)
+    out: np.ndarray = best.astype(np.float64)
+    out[np.isnan(values).all(axis=1)] = np.nan
+    return out
+
+
+def irv(values: np.ndarray) -> np.ndarray:
+    """Intra-individual response variability: the row SD (n − 1) over answered items."""
+    values = np.asarray(values, dtype=np.float64)
+    answered = ~np.isnan(values)
+    n = answered.sum(axis=1).astype(np.float64)
+    zeroed = np.where(answered, values, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = zeroed.sum(axis=1) / n
+        centred = np.where(answered, values - mean[:, None], 0.0)
+        out: np.ndarray = np.sqrt((centred * centred).sum(axis=1) / (n - 1.0))
+    out[n < 2] = np.nan
+    return out
+
+
+def _half_means(keyed: np.ndarray, halves: Sequence[np.ndarray]) -> np.ndarray:
+    """Row means of the answered items of each half (NaN where none is answered)."""
+    answered = ~np.isnan(keyed)
+    zeroed = np.where(answered, keyed, 0.0)
+    membership = np.zeros((keyed.shape[1], len(halves)))
+    for h, cols in enumerate(halves):
+        membership[cols, h] = 1.0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out: np.ndarray = (zeroed @ membership) / (answered.astype(np.float64) @ membership)
+    return out
+
+
+def even_odd(
+    keyed: np.ndarray, subscale_columns: Sequence[np.ndarray], *, min_subscales: int = 3
+) -> tuple[np.ndarray, np.ndarray]:
+    """Even–odd consistency per row and the number of subscales it used (see the module).
+
+    ``subscale_columns``: the keyed matrix's columns of each subscale, in item order.
+    """
+    usable = [np.asarray(c) for c in subscale_columns if len(c) >= 2]
+    n = keyed.shape[0]
+    if not usable:
+        return np.full(n, np.nan), np.zeros(n, dtype=np.int64)
+    odd = _half_means(keyed, [c[0::2] for c in usable])
+    even = _half_means(keyed, [c[1::2] for c in usable])
+    both = ~np.isnan(odd) & ~np.isnan(even)
+    pairs = both.sum(axis=1)
+    count = pairs.astype(np.float64)
+    o = np.where(both, odd, 0.0)
+    e = np.where(both, even, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_o = o.sum(axis=1) / count
+        mean_e = e.sum(axis=1) / count
+        do = np.where(both, odd - mean_o[:, None], 0.0)
+        de = np.where(both, even - mean_e[:, None], 0.0)
+        r = (do * de).sum(axis=1) / np.sqrt((do * do).sum(axis=1) * (de * de).sum(axis=1))
+        corrected: np.ndarray = 2.0 * r / (1.0 + r)
+    corrected[pairs < max(min_subscales, 2)] = np.nan
+    return corrected, pairs
+
+
+def mahalanobis(keyed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Squared Mahalanobis distance of complete rows and its χ²(p) upper-tail probability."""
+    from scipy import stats
+
+    n, p = keyed.shape
+    complete = ~np.isnan(keyed).any(axis=1)
+    d2 = np.full(n, np.nan)
+    prob = np.full(n, np.nan)
+    x = keyed[complete]
+    if len(x) > p:
+        centred = x - x.mean(axis=0)
+        cov = centred.T @ centred / (len(x) - 1)
+        d2[complete] = np.sum((centred @ inverse(cov)) * centred, axis=1)
+        prob[complete] = stats.chi2.sf(d2[complete], p)
+    return d2, prob
+
+
+def _robust_z(values: np.ndarray) -> np.ndarray:
+    centre = np.nanmedian(values)
+    mad = 1.4826 * np.nanmedian(np.abs(values - centre))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out: np.ndarray = (values - centre) / mad
+    return out
+
+
+@one_blas_thread
+def careless_responding(
+    instrument: Instrument | str,
+    responses: pd.DataFrame | Responses,
+    *,
+    id_column: str | None = None,
+    group_columns: Sequence[str] = (),
+    ignore_columns: Sequence[str] = (),
+    form: str | None = None,
+    longstring_cut: float | None = None,
+    irv_z: float = 3.0,
+    even_odd_cut: float = 0.30,
+    min_subscales: int = 3,
+    mahalanobis_p: float = 0.001,
+) -> CarelessResult:
+    """Careless-responding indices and suggested flags for every respondent.
+
+    Parameters
+    ----------
+    instrument, responses, id_column, group_columns, ignore_columns, form
+        As for :func:`analysis.reliability`.
+    longstring_cut
+        Flag a long-string at or above this; default half the items, ⌈k/2⌉.
+    irv_z
+        Flag an IRV more than this many robust SDs from the median (either side).
+    even_odd_cut
+        Flag even–odd consistency below this.
+    min_subscales
+        Fewest subscales with both halves answered for an even–odd value.
+    mahalanobis_p
+        Flag a Mahalanobis distance whose χ² p-value is below this.
+
+    Returns
+    -------
+    CarelessResult
+
+    Notes
+    -----
+    In R (careless package): ``longstring(x)``, ``irv(x)``, ``-evenodd(x, factors)``,
+    ``mahad(x)``; see the module docstring for the exact definitions.
+    """
+    plan, read = validated(
+        instrument,
+        responses,
+        id_column=id_column,
+        group_columns=group_columns,
+        ignore_columns=ignore_columns,
+        form=form,
+    )
+    raw = read.values
+    keyed = keyed_matrix(plan, raw)
+    scored = list(dict.fromkeys(int(j) for sub in plan.subscales for j in sub.columns))
+    position = {j: i for i, j in enumerate(scored)}
+    scored_keyed = keyed[:, scored]
+    sub_columns = [np.array([position[int(j)] for j in sub.columns]) for sub in plan.subscales]
+
+    k = raw.shape[1]
+    cut_long = float(longstring_cut) if longstring_cut is not None else float(math.ceil(k / 2))
+    ls = longstring(raw)
+    variability = irv(raw)
+    eo, pairs = even_odd(scored_keyed, sub_columns, min_subscales=min_subscales)
+    d2, prob = mahalanobis(scored_keyed)
+    z = _robust_z(variability)
+    table = pd.DataFrame(
+        {
+            "answered": (~np.isnan(raw)).sum(axis=1),
+            "longstring": ls,
+            "irv": variability,
+            "even_odd": eo,
+            "even_odd_pairs": pairs,
+            "mahalanobis": d2,
+            "mahalanobis_p": prob,
+            "flag_longstring": ls >= cut_long,
+            "flag_irv": np.abs(z) > irv_z,
+            "flag_even_odd": eo < even_odd_cut,
+            "flag_mahalanobis": prob < mahalanobis_p,
+        },
+        index=pd.Index(read.ids.to_numpy(), name=id_column or "row"),
+    )
+    flags = [c for c in table.columns if c.startswith("flag_")]
+    table["n_flags"] = table[flags].sum(axis=1).astype(np.int64)
+    return CarelessResult(
+        table=table,
+        cutoffs={
+            "longstring_at_least": cut_long,
+            "irv_robust_z_beyond": irv_z,
+            "irv_median": float(np.nanmedian(variability)) if len(variability) else np.nan,
+            "even_odd_below": even_odd_cut,
+            "mahalanobis_p_below": mahalanobis_p,
+            "mahalanobis_df": float(len(scored)),
+        },
+    )

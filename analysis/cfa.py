@@ -1,0 +1,273 @@
+"""Confirmatory factor analysis of an instrument's own subscale structure.
+
+The model: one factor per subscale measured by its (keyed) items, factors free to correlate,
+residuals uncorrelated, the first loading of each factor fixed to 1 (lavaan's default marker
+identification). Estimation: maximum likelihood by semopy (objective ``MLW``), on the covariance
+matrix with divisor N of the complete respondents (listwise deletion, lavaan's default).
+
+Fit indices are computed here, exactly as lavaan 0.6 reports them for ML (FORMULAS.md):
+
+- F_ML = ln|Σ̂| + tr(S Σ̂⁻¹) − ln|S| − p; χ² = N·F_ML (N, not N − 1); df = p(p + 1)/2 − q;
+- baseline (independence) model: χ²₀ = N·(Σ ln s_ii − ln|S|), df₀ = p(p − 1)/2;
+- CFI = 1 − max(χ² − df, 0)/max(χ² − df, χ²₀ − df₀, 0); TLI = (χ²₀/df₀ − χ²/df)/(χ²₀/df₀ − 1);
+- RMSEA = √max(χ²/(N·df) − 1/N, 0); its 90% interval from the noncentrality λ with
+  P(χ²_df(λ) ≤ χ²) = 0.95 (lower) and 0.05 (upper), √(λ/(N·df)), found by root-finding as
+  lavaan's ``lav_fit_rmsea_ci``;
+- SRMR (Bentler): √(mean of ((s_ij − σ̂_ij)/√(s_ii s_jj))² over i ≤ j), diagonal included.
+
+Standardized loadings are lavaan's ``std.all``: λ·√φ_ff/√σ̂_ii.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from analysis._matrix import one_blas_thread
+from analysis.errors import AnalysisError
+from analysis.items import keyed_items
+from surveytool.instrument import Instrument
+from surveytool.registry import load_instrument
+from surveytool.responses import Responses
+from surveytool.scoring import ScoringPlan
+
+FIT_COLUMNS = (
+    "chisq",
+    "df",
+    "pvalue",
+    "cfi",
+    "tli",
+    "rmsea",
+    "rmsea_ci_lower",
+    "rmsea_ci_upper",
+    "srmr",
+    "baseline_chisq",
+    "baseline_df",
+    "n_obs",
+    "n_parameters",
+)
+
+
+@dataclass(frozen=True)
+class CFAResult:
+    """A fitted CFA.
+
+    ``fit``: the indices of :data:`FIT_COLUMNS` (see the module docstring);
+    ``loadings`` (index: factor, item): ``estimate`` (unstandardized) and ``std_all``;
+    ``factor_correlations``: the standardized factor covariance matrix;
+    ``model``: the model in lavaan syntax; ``converged``: the optimiser's verdict;
+    ``skipped``: factors left out (fewer than two items).
+    """
+
+    fit: pd.Series
+    loadings: pd.DataFrame
+    factor_correlations: pd.DataFrame
+    model: str
+    converged: bool
+    skipped: tuple[str, ...] = ()
+
+
+def _rmsea_interval(chisq: float, df: int, n: int, level: float = 0.90) -> tuple[float, float]:
+    """lavaan's root-finding interval for RMSEA (``lav_fit_rmsea_ci``)."""
+    from scipy import optimize, stats
+
+    upper_p = 1 - (1 - level) / 2
+    lower_p = (1 - level) / 2
+
+    def cdf(ncp: float) -> float:
+        if ncp <= 0:
+            return float(stats.chi2.cdf(chisq, df))
+        return float(stats.ncx2.cdf(chisq, df, ncp))
+
+    if df < 1 or cdf(0.0) - upper_p < 0:
+        lower = 0.0
+    else:
+        lam = optimize.brentq(lambda x: cdf(x) - upper_p, 0.0, chisq, xtol=1e-12)
+        lower = float(np.sqrt(lam / (n * df)))
+    top = max(n, chisq * 4)
+    if df < 1 or cdf(top) - lower_p > 0 or cdf(0.0) - lower_p < 0:
+        upper = 0.0
+    else:
+        lam = optimize.brentq(lambda x: cdf(x) - lower_p, 0.0, top, xtol=1e-12)
+        upper = float(np.sqrt(lam / (n * df)))
+    return lower, upper
+
+
+def fit_indices(
+    sample: np.ndarray, implied: np.ndarray, n_obs: int, n_parameters: int
+) -> pd.Series:
+    """lavaan's ML fit indices from S (divisor N), Σ̂, N and the number of free parameters.
+
+    In R: ``lavaan::fitMeasures(fit, c("chisq", "df", "pvalue", "cfi", "tli", "rmsea",
+    "rmsea.ci.lower", "rmsea.ci.upper", "srmr", "baseline.chisq", "baseline.df"))``.
+    """
+    from scipy import stats
+
+    p = sample.shape[0]
+    _, logdet_s = np.linalg.slogdet(sample)
+    _, logdet_sigma = np.linalg.slogdet(implied)
+    f_ml = logdet_sigma + float(np.trace(sample @ np.linalg.inv(implied))) - logdet_s - p
+    chisq = n_obs * f_ml
+    df = p * (p + 1) // 2 - n_parameters
+    base_chisq = n_obs * (float(np.sum(np.log(np.diag(sample)))) - logdet_s)
+    base_df = p * (p - 1) // 2
+    denominator = max(chisq - df, base_chisq - base_df, 0.0)
+    cfi = 1.0 - max(chisq - df, 0.0) / denominator if denominator > 0 else 1.0
+    tli = (base_chisq / base_df - chisq / df) / (base_chisq / base_df - 1.0) if df > 0 else 1.0
+    rmsea = float(np.sqrt(max(chisq / (n_obs * df) - 1.0 / n_obs, 0.0))) if df > 0 else 0.0
+    lower, upper = _rmsea_interval(chisq, df, n_obs)
+    sd = np.sqrt(np.diag(sample))
+    residual = (sample - implied) / np.outer(sd, sd)
+    srmr = float(np.sqrt(np.mean(residual[np.tril_indices(p)] ** 2)))
+    return pd.Series(
+        {
+            "chisq": chisq,
+            "df": float(df),
+            "pvalue": float(stats.chi2.sf(chisq, df)) if df > 0 else np.nan,
+            "cfi": cfi,
+            "tli": tli,
+            "rmsea": rmsea,
+            "rmsea_ci_lower": lower,
+            "rmsea_ci_upper": upper,
+            "srmr": srmr,
+            "baseline_chisq": base_chisq,
+            "baseline_df": float(base_df),
+            "n_obs": float(n_obs),
+            "n_parameters": float(n_parameters),
+        }
+    )[list(FIT_COLUMNS)]
+
+
+def lavaan_syntax(factors: Mapping[str, Sequence[str]]) -> str:
+    """The model in lavaan syntax, ``factor =~ item1 + item2 + ...`` per line."""
+    return "\n".join(f"{f} =~ {' + '.join(items)}" for f, items in factors.items())
+
+
+@one_blas_thread
+def cfa_model(data: pd.DataFrame, factors: Mapping[str, Sequence[str]]) -> CFAResult:
+    """Fit a CFA (ML, listwise) of ``data`` with the given factors and report lavaan's indices.
+
+    Parameters
+    ----------
+    data
+        One column per observed variable (NaN = missing; incomplete rows are left out).
+    factors
+        Factor name → its indicators (columns of ``data``). The first indicator is the marker.
+
+    Returns
+    -------
+    CFAResult
+
+    Notes
+    -----
+    In R: ``lavaan::cfa(model, data)`` with ``model`` = :func:`lavaan_syntax` of ``factors``.
+    """
+    import semopy  # type: ignore[import-untyped]  # loads slowly; only when a CFA is fitted
+
+    usable = {f: list(items) for f, items in factors.items() if len(items) >= 2}
+    skipped = tuple(f for f in factors if f not in usable)
+    if not usable:
+        raise AnalysisError("a CFA needs at least one factor with two or more items")
+    observed = list(dict.fromkeys(i for items in usable.values() for i in items))
+    missing = [c for c in observed if c not in data.columns]
+    if missing:
+        raise AnalysisError(f"the data lack the columns {', '.join(missing)}")
+    # semopy's parser accepts plain names only: map items and factors to v0.., f0..
+    item_name = {item: f"v{j}" for j, item in enumerate(observed)}
+    factor_name = {f: f"f{j}" for j, f in enumerate(usable)}
+    values = data[observed].to_numpy(dtype=np.float64, na_value=np.nan)
+    values = values[~np.isnan(values).any(axis=1)]
+    n_obs = len(values)
+    if n_obs <= len(observed):
+        raise AnalysisError(f"{n_obs} complete respondents are too few for {len(observed)} items")
+    frame = pd.DataFrame(values, columns=[item_name[c] for c in observed])
+    centred = values - values.mean(axis=0)
+    sample = centred.T @ centred / n_obs
+    description = lavaan_syntax(
+        {factor_name[f]: [item_name[i] for i in items] for f, items in usable.items()}
+    )
+    model = semopy.Model(description)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        previous = logging.getLogger().level
+        logging.getLogger().setLevel(logging.ERROR)
+        try:
+            result = model.fit(
+                frame,
+                cov=pd.DataFrame(sample, index=frame.columns, columns=frame.columns),
+                obj="MLW",
+                solver="SLSQP",
+                options={"ftol": 1e-12, "maxiter": 10_000},
+            )
+        finally:
+            logging.getLogger().setLevel(previous)
+    order = list(model.vars["observed"])
+    position = [order.index(item_name[c]) for c in observed]
+    implied = np.asarray(model.calc_sigma()[0], dtype=np.float64)[np.ix_(position, position)]
+    fit = fit_indices(sample, implied, n_obs, len(model.param_vals))
+
+    rows, cols = model.names_lambda
+    lam = np.asarray(model.mx_lambda, dtype=np.float64)
+    psi_rows, _ = model.names_psi
+    psi = np.asarray(model.mx_psi, dtype=np.float64)
+    latent_index = {name: psi_rows.index(name) for name in factor_name.values()}
+    sd_implied = np.sqrt(np.diag(implied))
+    records = []
+    for f, items in usable.items():
+        fname = factor_name[f]
+        variance = psi[latent_index[fname], latent_index[fname]]
+        for item in items:
+            estimate = lam[rows.index(item_name[item]), cols.index(fname)]
+            records.append(
+                {
+                    "factor": f,
+                    "item": item,
+                    "estimate": float(estimate),
+                    "std_all": float(
+                        estimate * np.sqrt(variance) / sd_implied[observed.index(item)]
+                    ),
+                }
+            )
+    idx = [latent_index[factor_name[f]] for f in usable]
+    phi = psi[np.ix_(idx, idx)]
+    d = np.sqrt(np.diag(phi))
+    names = list(usable)
+    return CFAResult(
+        fit=fit,
+        loadings=pd.DataFrame(records).set_index(["factor", "item"]),
+        factor_correlations=pd.DataFrame(phi / np.outer(d, d), index=names, columns=names),
+        model=lavaan_syntax(usable),
+        converged=bool(getattr(result, "success", True)),
+        skipped=skipped,
+    )
+
+
+def cfa(
+    instrument: Instrument | str,
+    responses: pd.DataFrame | Responses,
+    *,
+    id_column: str | None = None,
+    group_columns: Sequence[str] = (),
+    ignore_columns: Sequence[str] = (),
+    form: str | None = None,
+) -> CFAResult:
+    """CFA of the instrument's subscale structure on keyed items (see the module docstring).
+
+    In R: ``lavaan::cfa("subscale =~ item1 + item2 + ...", data = keyed)``.
+    """
+    keyed = keyed_items(
+        instrument,
+        responses,
+        id_column=id_column,
+        group_columns=group_columns,
+        ignore_columns=ignore_columns,
+        form=form,
+    )
+    plan = ScoringPlan.build(load_instrument(instrument), form)
+    factors = {sub.id: [plan.item_ids[j] for j in sub.columns] for sub in plan.subscales}
+    return cfa_model(keyed, factors)

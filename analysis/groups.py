@@ -1,0 +1,272 @@
+"""Group comparisons of subscale scores, with effect sizes and Holm's correction.
+
+For each score column, the respondents with a score and a group value are compared:
+
+two groups (in ``levels`` order; differences are first − second)
+    ``welch_t`` (default), ``student_t``, ``mann_whitney``;
+two or more groups
+    ``welch_anova`` (default with three or more), ``anova``, ``kruskal``.
+
+Effect sizes: Hedges' g with a noncentral-t interval (t tests), rank-biserial r (Mann–Whitney),
+η² and ω² (one-way ANOVA), ε² (Kruskal–Wallis). Holm's correction runs across the scales, per
+test (statsmodels ``multipletests``). Tests come from scipy and statsmodels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from analysis.errors import AnalysisError
+from analysis.scores import _scale_ids
+from surveytool.instrument import Instrument
+
+TWO_GROUP_TESTS = ("welch_t", "student_t", "mann_whitney")
+MANY_GROUP_TESTS = ("welch_anova", "anova", "kruskal")
+
+
+@dataclass(frozen=True)
+class GroupComparison:
+    """Results of :func:`compare_groups`.
+
+    ``descriptives`` (index: scale, group): ``n``, ``mean``, ``sd``.
+    ``tests`` (index: scale, test): ``statistic``, ``df1``, ``df2`` (NaN when not applicable),
+    ``p``, ``p_holm`` (Holm across the scales, per test).
+    ``effects`` (index: scale, effect): ``estimate``, ``ci_lower``, ``ci_upper``.
+    """
+
+    descriptives: pd.DataFrame
+    tests: pd.DataFrame
+    effects: pd.DataFrame
+    group: str
+    levels: tuple[str, ...]
+
+
+def hedges_g(x: np.ndarray, y: np.ndarray, *, level: float = 0.95) -> tuple[float, float, float]:
+    """Hedges' g = J·(x̄ − ȳ)/s_pooled and its interval.
+
+    s_pooled with n₁ + n₂ − 2 degrees of freedom; J = Γ(df/2)/(√(df/2)·Γ((df − 1)/2)) (exact).
+    Interval: the noncentrality parameters λ with P(T ≤ t | λ) = 1 − α/2 and α/2 for the observed
+    t of Student's test, times √(1/n₁ + 1/n₂), times J.
+    In R: ``effectsize::hedges_g(x, y, ci = 0.95)``.
+    """
+    from scipy import optimize, special, stats
+
+    n1, n2 = len(x), len(y)
+    df = n1 + n2 - 2
+    if n1 < 2 or n2 < 2:
+        return (np.nan, np.nan, np.nan)
+    pooled = np.sqrt(((n1 - 1) * np.var(x, ddof=1) + (n2 - 1) * np.var(y, ddof=1)) / df)
+    d = (float(np.mean(x)) - float(np.mean(y))) / pooled
+    scale = np.sqrt(1 / n1 + 1 / n2)
+    t = d / scale
+    j = float(
+        np.exp(special.gammaln(df / 2) - np.log(np.sqrt(df / 2)) - special.gammaln((df - 1) / 2))
+    )
+    alpha = 1 - level
+
+    def ncp_for(prob: float) -> float:
+        def f(ncp: float) -> float:
+            return float(stats.nct.cdf(t, df, ncp)) - prob
+
+        # the interval for λ is about t ± z·√(1 + t²/(2df)); bracket generously around it
+        width = 2.0 * (stats.norm.ppf(1 - alpha / 2) + 1.0) * np.sqrt(1 + t * t / (2 * df))
+        return float(optimize.brentq(f, t - width, t + width, xtol=1e-12, rtol=1e-12))
+
+    lower = ncp_for(1 - alpha / 2) * scale
+    upper = ncp_for(alpha / 2) * scale
+    return d * j, lower * j, upper * j
+
+
+def _anova_effects(groups: Sequence[np.ndarray]) -> tuple[float, float]:
+    """η² = SS_between/SS_total and ω² = (SS_between − df_b·MS_within)/(SS_total + MS_within).
+
+    A negative ω² (no effect beyond chance) is reported as 0, as ``effectsize::omega_squared``.
+    """
+    values = np.concatenate(groups)
+    grand = values.mean()
+    ss_total = float(np.sum((values - grand) ** 2))
+    ss_between = float(sum(len(g) * (g.mean() - grand) ** 2 for g in groups))
+    df_between = len(groups) - 1
+    df_within = len(values) - len(groups)
+    ms_within = (ss_total - ss_between) / df_within
+    eta2 = ss_between / ss_total
+    omega2 = (ss_between - df_between * ms_within) / (ss_total + ms_within)
+    return eta2, max(omega2, 0.0)
+
+
+def compare_groups(
+    scores: pd.DataFrame,
+    group: str,
+    scales: Sequence[str] | Instrument | None = None,
+    *,
+    levels: Sequence[str] | None = None,
+    tests: Sequence[str] | None = None,
+    level: float = 0.95,
+) -> GroupComparison:
+    """Compare the groups of ``group`` on every score column.
+
+    Parameters
+    ----------
+    scores
+        A scores table with the group column (``score_responses(..., group_columns=[...])``).
+    group
+        The group column.
+    scales
+        The score columns, or the instrument (its subscale and composite ids).
+    levels
+        The groups to compare, in order (default: every value, sorted). Two-group differences are
+        ``levels[0] − levels[1]``.
+    tests
+        Default ``("welch_t", "mann_whitney")`` for two groups and ``("welch_anova", "anova",
+        "kruskal")`` for more; see the module docstring.
+    level
+        Confidence level of the intervals.
+
+    Returns
+    -------
+    GroupComparison
+
+    Notes
+    -----
+    Welch's t: ``scipy.stats.ttest_ind(equal_var=False)`` (R ``t.test``); Student's t
+    (``var.equal = TRUE``); Mann–Whitney U with the normal approximation, tie and continuity
+    corrections: ``scipy.stats.mannwhitneyu(method="asymptotic")`` (R ``wilcox.test(exact =
+    FALSE)``; U is the first group's), rank-biserial r = 2U/(n₁n₂) − 1
+    (``effectsize::rank_biserial``); one-way ANOVA ``scipy.stats.f_oneway`` (R ``oneway.test(var.equal
+    = TRUE)``), Welch's ANOVA ``statsmodels.stats.oneway.anova_oneway(use_var="unequal")``
+    (R ``oneway.test``), η², ω² (``effectsize::eta_squared``, ``omega_squared``);
+    Kruskal–Wallis ``scipy.stats.kruskal`` (R ``kruskal.test``), ε² = H/(n − 1)
+    (``effectsize::rank_epsilon_squared``).
+    """
+    from scipy import stats
+    from statsmodels.stats.multitest import multipletests  # type: ignore[import-untyped]
+    from statsmodels.stats.oneway import anova_oneway  # type: ignore[import-untyped]
+
+    names = _scale_ids(scores, scales)
+    if group not in scores.columns:
+        raise AnalysisError(f"the scores table has no column {group!r}")
+    labels = scores[group].astype("string")
+    chosen = tuple(levels) if levels is not None else tuple(sorted(labels.dropna().unique()))
+    if len(chosen) < 2:
+        raise AnalysisError(f"column {group!r} needs at least two groups to compare")
+    default = ("welch_t", "mann_whitney") if len(chosen) == 2 else MANY_GROUP_TESTS
+    wanted = tuple(tests) if tests is not None else default
+    for name in wanted:
+        if name not in TWO_GROUP_TESTS + MANY_GROUP_TESTS:
+            raise AnalysisError(f"unknown test {name!r}")
+        if name in TWO_GROUP_TESTS and len(chosen) != 2:
+            raise AnalysisError(f"{name} compares exactly two groups; {group!r} has {len(chosen)}")
+
+    desc_rows: list[dict[str, object]] = []
+    test_rows: list[dict[str, object]] = []
+    effect_rows: list[dict[str, object]] = []
+    for scale in names:
+        values = pd.to_numeric(scores[scale], errors="coerce").to_numpy(dtype=np.float64)
+        samples = []
+        for g in chosen:
+            mask = (labels == g).fillna(False).to_numpy(dtype=bool) & ~np.isnan(values)
+            sample = values[mask]
+            samples.append(sample)
+            desc_rows.append(
+                {
+                    "scale": scale,
+                    "group": g,
+                    "n": len(sample),
+                    "mean": float(sample.mean()) if len(sample) else np.nan,
+                    "sd": float(sample.std(ddof=1)) if len(sample) > 1 else np.nan,
+                }
+            )
+        enough = all(len(s) >= 2 for s in samples)
+
+        def add_test(
+            test: str, statistic: float, df1: float, df2: float, p: float, scale: str = scale
+        ) -> None:
+            test_rows.append(
+                {
+                    "scale": scale,
+                    "test": test,
+                    "statistic": statistic,
+                    "df1": df1,
+                    "df2": df2,
+                    "p": p,
+                }
+            )
+
+        def add_effect(
+            effect: str,
+            estimate: float,
+            lo: float = np.nan,
+            hi: float = np.nan,
+            scale: str = scale,
+        ) -> None:
+            effect_rows.append(
+                {
+                    "scale": scale,
+                    "effect": effect,
+                    "estimate": estimate,
+                    "ci_lower": lo,
+                    "ci_upper": hi,
+                }
+            )
+
+        for test in wanted:
+            if not enough:
+                add_test(test, np.nan, np.nan, np.nan, np.nan)
+                continue
+            if test in ("welch_t", "student_t"):
+                x, y = samples
+                res = stats.ttest_ind(x, y, equal_var=test == "student_t")
+                add_test(test, float(res.statistic), float(res.df), np.nan, float(res.pvalue))
+                if not any(e["scale"] == scale and e["effect"] == "hedges_g" for e in effect_rows):
+                    add_effect("hedges_g", *hedges_g(x, y, level=level))
+            elif test == "mann_whitney":
+                x, y = samples
+                res = stats.mannwhitneyu(
+                    x, y, alternative="two-sided", method="asymptotic", use_continuity=True
+                )
+                u = float(res.statistic)
+                add_test(test, u, np.nan, np.nan, float(res.pvalue))
+                add_effect("rank_biserial", 2.0 * u / (len(x) * len(y)) - 1.0)
+            elif test == "anova":
+                res = stats.f_oneway(*samples)
+                df1 = len(samples) - 1
+                df2 = sum(len(s) for s in samples) - len(samples)
+                add_test(test, float(res.statistic), df1, df2, float(res.pvalue))
+                eta2, omega2 = _anova_effects(samples)
+                add_effect("eta2", eta2)
+                add_effect("omega2", omega2)
+            elif test == "welch_anova":
+                data = np.concatenate(samples)
+                codes = np.repeat(np.arange(len(samples)), [len(s) for s in samples])
+                res = anova_oneway(data, codes, use_var="unequal", welch_correction=True)
+                welch_df1, welch_df2 = (float(v) for v in res.df)
+                add_test(test, float(res.statistic), welch_df1, welch_df2, float(res.pvalue))
+            elif test == "kruskal":
+                res = stats.kruskal(*samples)
+                n_total = sum(len(s) for s in samples)
+                h = float(res.statistic)
+                add_test(test, h, len(samples) - 1, np.nan, float(res.pvalue))
+                add_effect("epsilon2", h / (n_total - 1))
+
+    tests_table = pd.DataFrame(test_rows, columns=["scale", "test", "statistic", "df1", "df2", "p"])
+    tests_table["p_holm"] = np.nan
+    for test in wanted:
+        rows = (tests_table["test"] == test) & tests_table["p"].notna()
+        if rows.any():
+            tests_table.loc[rows, "p_holm"] = multipletests(
+                tests_table.loc[rows, "p"].to_numpy(), method="holm"
+            )[1]
+    effects_table = pd.DataFrame(
+        effect_rows, columns=["scale", "effect", "estimate", "ci_lower", "ci_upper"]
+    )
+    return GroupComparison(
+        descriptives=pd.DataFrame(desc_rows).set_index(["scale", "group"]),
+        tests=tests_table.set_index(["scale", "test"]),
+        effects=effects_table.set_index(["scale", "effect"]),
+        group=group,
+        levels=chosen,
+    )

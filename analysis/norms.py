@@ -1,0 +1,312 @@
+"""Norms from a cohort: mean, sd, n and a percentile table per scale, overall and by group.
+
+The result is a :class:`surveytool.instrument.Norms` model that the instrument file accepts, so
+
+    normed = instrument.model_copy(update={"norms": built.norms})
+
+scores T = 50 + 10·(raw − mean)/sd and table percentiles from then on (FORMULAS.md), and
+:func:`norms_yaml` writes the same block for the instrument file.
+
+Conventions:
+
+- ``sd`` has divisor n − 1; every respondent with the score counts (``n``);
+- percentile table: the mid-rank percentile of each distinct observed score,
+  PR(s) = 100·(#{x < s} + ½·#{x = s})/n (a respondent at s is placed in the middle of those tied
+  there); with more than ``max_points`` distinct scores, the points are the scores at evenly
+  spaced quantiles (the lowest and highest included). surveytool interpolates linearly between
+  points and holds the ends;
+- ``reliability`` of each subscale's entries: its raw alpha in the whole cohort (pairwise,
+  :func:`analysis.reliability`), for reliable change; composites get none;
+- small cells: a group with n < ``min_cell`` (default 10) gets no entry; and when the
+  overall entry would let a suppressed group be recovered by subtraction (the respondents in no
+  published group, suppressed cells and respondents without group values together, are fewer than
+  ``min_cell``, or are exactly one suppressed cell), the next smallest groups are suppressed as
+  well (FORMULAS.md, "Disclosure control"). Every suppression is reported with its reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from analysis.errors import AnalysisError
+from analysis.reliability import reliability
+from surveytool.instrument import Instrument, NormEntry, Norms, PercentilePoint
+from surveytool.registry import load_instrument
+from surveytool.responses import Responses
+from surveytool.scoring import score_responses
+
+REASON_SMALL = "n below min_cell"
+REASON_COMPLEMENT = "would let a suppressed group be recovered from the total"
+REASON_NO_SPREAD = "sd is 0 (every score equal)"
+
+
+@dataclass(frozen=True)
+class NormsResult:
+    """Built norms.
+
+    ``norms``: the :class:`Norms` model; ``table``: one row per scale and cell (``all`` or the
+    group values) with ``n``, ``mean``, ``sd``, ``reliability``, ``published`` and ``reason``
+    (why a cell is not published; its n, mean and sd are left out); ``suppressed``: the
+    unpublished rows of ``table``.
+    """
+
+    norms: Norms
+    table: pd.DataFrame
+
+    @property
+    def suppressed(self) -> pd.DataFrame:
+        return self.table[~self.table["published"]]
+
+
+def percentile_points(scores: np.ndarray, max_points: int = 101) -> list[tuple[float, float]]:
+    """(score, mid-rank percentile) points of a sample, scores strictly increasing.
+
+    In R: ``sapply(u, function(s) 100 * (mean(x < s) + 0.5 * mean(x == s)))`` with
+    ``u <- sort(unique(x))``.
+    """
+    x = np.sort(np.asarray(scores, dtype=np.float64)[~np.isnan(scores)])
+    n = len(x)
+    if n == 0:
+        return []
+    points = np.unique(x)
+    if len(points) > max_points:
+        picked = np.quantile(x, np.linspace(0.0, 1.0, max_points), method="inverted_cdf")
+        points = np.unique(np.concatenate([[x[0]], picked, [x[-1]]]))
+    below = np.searchsorted(x, points, side="left")
+    through = np.searchsorted(x, points, side="right")
+    percent = 100.0 * (below + 0.5 * (through - below)) / n
+    return [(float(s), float(p)) for s, p in zip(points, percent, strict=True)]
+
+
+def _cell_keys(groups: pd.DataFrame, columns: Sequence[str]) -> pd.Series:
+    """One label per row, ``col=value,...``; NA where a group value is missing."""
+    if not columns:
+        return pd.Series(pd.NA, index=groups.index, dtype="string")
+    text = groups[list(columns)].astype("string")
+    complete = text.notna().all(axis=1)
+    label = text.apply(lambda row: "|".join(str(v) for v in row), axis=1).astype("string")
+    return label.where(complete, pd.NA)
+
+
+def norms_from_scores(
+    scores: pd.DataFrame,
+    scales: Sequence[str],
+    *,
+    sample: str,
+    group_columns: Sequence[str] = (),
+    min_cell: int = 10,
+    reliabilities: Mapping[str, float] | None = None,
+    max_points: int = 101,
+    overall: bool = True,
+) -> NormsResult:
+    """Norms from a scores table (see the module docstring for every convention).
+
+    Parameters
+    ----------
+    scores
+        One row per respondent, one column per scale, and the ``group_columns``.
+    scales
+        The score columns to norm (subscale and composite ids).
+    sample
+        A description of the normative sample (who, where, when), required by the format.
+    group_columns
+        Columns that stratify the norms (for example ``("gender", "age_band")``).
+    min_cell
+        Smallest group that gets an entry.
+    reliabilities
+        Reliability per scale, written into every entry of that scale (values in (0, 1) only).
+    max_points
+        Most points in a percentile table.
+    overall
+        Also write an entry without group (the fallback for everyone), default ``True``.
+
+    Notes
+    -----
+    In R: ``psych::describeBy(scores, group = interaction(site, sex))`` gives the same n, mean and
+    sd per cell; percentiles as :func:`percentile_points`.
+    """
+    columns = list(group_columns)
+    missing = [c for c in [*scales, *columns] if c not in scores.columns]
+    if missing:
+        raise AnalysisError(f"the scores table lacks the columns {', '.join(missing)}")
+    keys = _cell_keys(scores, columns)
+    cells = sorted(keys.dropna().unique().tolist()) if columns else []
+    records: list[dict[str, Any]] = []
+    entries: list[NormEntry] = []
+    for scale in scales:
+        values = pd.to_numeric(scores[scale], errors="coerce").to_numpy(dtype=np.float64)
+        has = ~np.isnan(values)
+        rel = (reliabilities or {}).get(scale)
+        rel_ok = rel if rel is not None and 0.0 < rel < 1.0 else None
+        stats: dict[str, dict[str, Any]] = {}
+        for cell in (["all"] if overall or not cells else []) + cells:
+            mask = has if cell == "all" else has & (keys == cell).fillna(False).to_numpy(dtype=bool)
+            x = values[mask]
+            n = len(x)
+            sd = float(np.std(x, ddof=1)) if n > 1 else float("nan")
+            reason = None
+            if n < min_cell:
+                reason = REASON_SMALL
+            elif not sd > 0:
+                reason = REASON_NO_SPREAD
+            stats[cell] = {
+                "n": n,
+                "mean": float(np.mean(x)) if n else np.nan,
+                "sd": sd,
+                "x": x,
+                "reason": reason,
+            }
+        # complementary suppression against the overall total
+        if "all" in stats and cells:
+            grouped = sum(stats[c]["n"] for c in cells)
+            outside = stats["all"]["n"] - grouped  # respondents without group values
+            while True:
+                hidden = [c for c in cells if stats[c]["reason"] is not None]
+                if not hidden:
+                    break
+                unpublished = outside + sum(stats[c]["n"] for c in hidden)
+                exposed = unpublished < min_cell or (len(hidden) == 1 and outside == 0)
+                shown = [c for c in cells if stats[c]["reason"] is None]
+                if not exposed or not shown:
+                    break
+                smallest = min(shown, key=lambda c: (stats[c]["n"], c))
+                stats[smallest]["reason"] = REASON_COMPLEMENT
+        for cell, info in stats.items():
+            group = {} if cell == "all" else dict(zip(columns, str(cell).split("|"), strict=True))
+            published = info["reason"] is None
+            records.append(
+                {
+                    "scale": scale,
+                    "cell": cell,
+                    **{c: group.get(c, pd.NA) for c in columns},
+                    "n": info["n"],
+                    "mean": info["mean"] if published else np.nan,
+                    "sd": info["sd"] if published else np.nan,
+                    "reliability": rel_ok,
+                    "published": published,
+                    "reason": info["reason"],
+                }
+            )
+            if published:
+                entries.append(
+                    NormEntry(
+                        scale=scale,
+                        group=group,
+                        mean=info["mean"],
+                        sd=info["sd"],
+                        n=info["n"],
+                        reliability=rel_ok,
+                        percentiles=tuple(
+                            PercentilePoint(score=s, percentile=p)
+                            for s, p in percentile_points(info["x"], max_points)
+                        ),
+                    )
+                )
+    if not entries:
+        raise AnalysisError(
+            f"no cell has {min_cell} or more respondents with a score; nothing can be normed"
+        )
+    table = pd.DataFrame(records)
+    # the n of an unpublished cell is itself disclosive: keep it out of the report
+    table["n"] = table["n"].astype("Int64").where(table["published"], pd.NA)
+    return NormsResult(
+        norms=Norms(sample=sample, group_columns=tuple(columns), entries=tuple(entries)),
+        table=table,
+    )
+
+
+def build_norms(
+    instrument: Instrument | str,
+    responses: pd.DataFrame | Responses,
+    *,
+    sample: str,
+    group_columns: Sequence[str] = (),
+    min_cell: int = 10,
+    id_column: str | None = None,
+    ignore_columns: Sequence[str] = (),
+    scales: Sequence[str] | None = None,
+    max_points: int = 101,
+) -> NormsResult:
+    """Score a cohort with surveytool and build norms for every subscale and composite.
+
+    Parameters
+    ----------
+    instrument
+        The instrument to norm.
+    responses
+        The cohort's raw answers with the ``group_columns`` (as :func:`surveytool.score_responses`
+        reads them).
+    sample
+        Who the normative sample is (written into the norms block).
+    group_columns, min_cell, max_points
+        See :func:`norms_from_scores`.
+    id_column, ignore_columns
+        As for :func:`surveytool.score_responses`.
+    scales
+        Scales to norm; default every subscale and composite.
+
+    Returns
+    -------
+    NormsResult
+        ``.norms`` goes into ``instrument.model_copy(update={"norms": ...})`` or, through
+        :func:`norms_yaml`, into the instrument file.
+
+    Notes
+    -----
+    Scores are ``surveytool.score_responses`` (= ``psych::scoreItems(impute = "none")`` for
+    ``mean``); reliabilities ``psych::alpha(x)$total$raw_alpha`` per subscale.
+    """
+    inst = load_instrument(instrument)
+    if isinstance(responses, Responses):
+        raise AnalysisError("build_norms scores the raw answers itself; pass the table")
+    result = score_responses(
+        inst,
+        responses,
+        id_column=id_column,
+        group_columns=group_columns,
+        ignore_columns=ignore_columns,
+    )
+    rel = reliability(inst, result.responses)
+    chosen = list(scales) if scales is not None else inst.scored_ids()
+    return norms_from_scores(
+        result.scores,
+        [s for s in chosen if s in result.scores.columns],
+        sample=sample,
+        group_columns=group_columns,
+        min_cell=min_cell,
+        reliabilities=rel.scales["raw_alpha"].to_dict(),
+        max_points=max_points,
+    )
+
+
+class _NoAliasDumper(yaml.SafeDumper):
+    """Instrument files refuse YAML anchors and aliases; never write any."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def norms_yaml(norms: Norms) -> str:
+    """The ``norms:`` block of an instrument file, as YAML text (numbers round-trip exactly).
+
+    Append it to an instrument file that has no ``norms`` yet; the loader validates it.
+    """
+    data = norms.model_dump(mode="json", exclude_defaults=True)
+    for entry in data.get("entries", []):
+        entry.setdefault("group", {})
+        if not entry["group"]:
+            del entry["group"]
+    return yaml.dump(
+        {"norms": data},
+        Dumper=_NoAliasDumper,
+        sort_keys=False,
+        allow_unicode=True,
+        default_flow_style=None,
+        width=100,
+    )

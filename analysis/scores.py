@@ -1,0 +1,177 @@
+"""Subscale scores: descriptives, intercorrelations with intervals, disattenuated correlations.
+
+Input is a scores table as :func:`surveytool.score_responses` makes it (one column per subscale
+or composite id, NaN where a score is missing); every statistic uses the respondents who have the
+score (pairwise for correlations).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from analysis._matrix import pairwise_cor
+from analysis.errors import AnalysisError
+from analysis.reliability import Reliability
+from surveytool.instrument import Instrument
+
+DESCRIBE_COLUMNS = ("n", "mean", "sd", "median", "min", "max", "range", "skew", "kurtosis", "se")
+
+
+def _scale_ids(scores: pd.DataFrame, scales: Sequence[str] | Instrument | None) -> list[str]:
+    if scales is None:
+        raise AnalysisError("name the score columns (or pass the instrument)")
+    ids = scales.scored_ids() if isinstance(scales, Instrument) else list(scales)
+    chosen = [s for s in ids if s in scores.columns]
+    if not chosen:
+        raise AnalysisError(f"none of the scales {ids} is a column of the scores table")
+    return chosen
+
+
+def describe_scores(
+    scores: pd.DataFrame, scales: Sequence[str] | Instrument | None = None
+) -> pd.DataFrame:
+    """Descriptive statistics of each score column.
+
+    ``n``, ``mean``, ``sd`` (n − 1), ``median``, ``min``, ``max``, ``range``, ``skew`` and
+    ``kurtosis`` (type 3: m₃/s³ and m₄/s⁴ − 3, central moments with divisor n, s with n − 1) and
+    ``se`` = sd/√n.
+
+    In R: ``psych::describe(scores, type = 3)``.
+    """
+    rows = {}
+    for scale in _scale_ids(scores, scales):
+        x = pd.to_numeric(scores[scale], errors="coerce").to_numpy(dtype=np.float64)
+        x = x[~np.isnan(x)]
+        n = len(x)
+        if n == 0:
+            rows[scale] = dict.fromkeys(DESCRIBE_COLUMNS, np.nan) | {"n": 0}
+            continue
+        mean = float(x.mean())
+        centred = x - mean
+        sd = float(np.sqrt(np.sum(centred**2) / (n - 1))) if n > 1 else np.nan
+        with np.errstate(invalid="ignore", divide="ignore"):
+            skew = float(np.sum(centred**3) / (n * sd**3))
+            kurtosis = float(np.sum(centred**4) / (n * sd**4) - 3.0)
+        rows[scale] = {
+            "n": n,
+            "mean": mean,
+            "sd": sd,
+            "median": float(np.median(x)),
+            "min": float(x.min()),
+            "max": float(x.max()),
+            "range": float(x.max() - x.min()),
+            "skew": skew,
+            "kurtosis": kurtosis,
+            "se": sd / np.sqrt(n),
+        }
+    table = pd.DataFrame.from_dict(rows, orient="index")[list(DESCRIBE_COLUMNS)]
+    table.index.name = "scale"
+    table["n"] = table["n"].astype(np.int64)
+    return table
+
+
+@dataclass(frozen=True)
+class ScoreCorrelations:
+    """Intercorrelations of scores.
+
+    ``matrix``: Pearson r (pairwise); ``n``: respondents per pair; ``pairs`` one row per pair
+    (``scale_x``, ``scale_y``, ``r``, ``n``, ``ci_lower``, ``ci_upper``, ``p``, ``p_holm``,
+    ``disattenuated``); ``disattenuated``: r/√(r_xx r_yy) as a matrix (NaN without reliabilities).
+    """
+
+    matrix: pd.DataFrame
+    n: pd.DataFrame
+    pairs: pd.DataFrame
+    disattenuated: pd.DataFrame
+    level: float
+
+
+def disattenuate(r: pd.DataFrame, reliabilities: Mapping[str, float]) -> pd.DataFrame:
+    """Correlations corrected for attenuation: r_xy / √(r_xx · r_yy) (Spearman 1904).
+
+    The diagonal is left at 1. In R: ``psych::correct.cor`` (off the diagonal).
+    """
+    names = list(r.columns)
+    rel = np.array([reliabilities.get(n, np.nan) for n in names], dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = r.to_numpy(dtype=np.float64) / np.sqrt(np.outer(rel, rel))
+    np.fill_diagonal(out, 1.0)
+    return pd.DataFrame(out, index=r.index, columns=r.columns)
+
+
+def score_correlations(
+    scores: pd.DataFrame,
+    scales: Sequence[str] | Instrument | None = None,
+    *,
+    reliabilities: Mapping[str, float] | Reliability | None = None,
+    level: float = 0.95,
+) -> ScoreCorrelations:
+    """Pearson intercorrelations with Fisher-z intervals, Holm-adjusted p and disattenuated r.
+
+    Parameters
+    ----------
+    scores
+        A scores table (one column per scale).
+    scales
+        The score columns, or the instrument (its subscale and composite ids).
+    reliabilities
+        r_xx per scale (for example ``reliability(...)`` whose ``raw_alpha`` is used) for the
+        disattenuated correlations.
+    level
+        Confidence level of the intervals.
+
+    Notes
+    -----
+    Per pair, over the respondents with both scores: t = r√(n − 2)/√(1 − r²) with n − 2 degrees
+    of freedom (two-sided p); interval tanh(atanh r ± z₁₋α/₂/√(n − 3)); Holm's adjustment over all
+    pairs (statsmodels ``multipletests(method="holm")``).
+    In R: ``psych::corr.test(scores, adjust = "holm")`` (``$r``, ``$n``, ``$p``, ``$ci``).
+    """
+    from scipy import stats
+    from statsmodels.stats.multitest import multipletests  # type: ignore[import-untyped]
+
+    names = _scale_ids(scores, scales)
+    values = scores[names].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
+    r, n = pairwise_cor(values)
+    if isinstance(reliabilities, Reliability):
+        rel_map: Mapping[str, float] = reliabilities.scales["raw_alpha"].to_dict()
+    else:
+        rel_map = reliabilities or {}
+    i, j = np.triu_indices(len(names), 1)
+    r_pairs = r[i, j]
+    n_pairs = n[i, j]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = r_pairs * np.sqrt((n_pairs - 2) / (1 - r_pairs**2))
+        p = 2 * stats.t.sf(np.abs(t), n_pairs - 2)
+        z = np.arctanh(r_pairs)
+        half = stats.norm.ppf(0.5 + level / 2) / np.sqrt(n_pairs - 3)
+    finite = ~np.isnan(p)
+    p_holm = np.full_like(p, np.nan)
+    if finite.any():
+        p_holm[finite] = multipletests(p[finite], method="holm")[1]
+    matrix = pd.DataFrame(r, index=names, columns=names)
+    corrected = disattenuate(matrix, rel_map)
+    pairs = pd.DataFrame(
+        {
+            "scale_x": [names[a] for a in i],
+            "scale_y": [names[b] for b in j],
+            "r": r_pairs,
+            "n": n_pairs.astype(np.int64),
+            "ci_lower": np.tanh(z - half),
+            "ci_upper": np.tanh(z + half),
+            "p": p,
+            "p_holm": p_holm,
+            "disattenuated": corrected.to_numpy()[i, j],
+        }
+    )
+    return ScoreCorrelations(
+        matrix=matrix,
+        n=pd.DataFrame(n.astype(np.int64), index=names, columns=names),
+        pairs=pairs,
+        disattenuated=corrected,
+        level=level,
+    )

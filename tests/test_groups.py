@@ -1,0 +1,202 @@
+"""Score descriptives, intercorrelations and group comparisons against R.
+
+Scores: surveytool's ``mean`` scores of the simulated instrument (= psych::scoreItems, see
+tests/test_scoring_vs_r.py). Expected numbers: ``Rscript tests/golden/make_golden_analysis.R``
+(tests/golden/analysis/sim_score_*.csv, sim_groups_*.csv). Tolerance 1e-4 for correlations and
+group tests (achieved ~1e-10), 1e-6 for the descriptives.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import analysis
+import surveytool
+from analysis.errors import AnalysisError
+from surveytool.loader import load_path
+
+REPO = Path(__file__).resolve().parent.parent
+ANALYSIS = REPO / "tests" / "golden" / "analysis"
+SCALES = ["calm", "drive", "ease"]
+TOL = 1e-4
+
+
+@pytest.fixture(scope="module")
+def scored() -> surveytool.ScoreResult:
+    inst = load_path(ANALYSIS / "sim.yaml")
+    table = pd.read_csv(ANALYSIS / "sim_items.csv")
+    return surveytool.score_responses(inst, table, id_column="id", group_columns=["site", "sex"])
+
+
+def test_describe_scores_matches_psych(scored: surveytool.ScoreResult) -> None:
+    got = analysis.describe_scores(scored.scores, SCALES)
+    # R: psych::describe(scores, type = 3)
+    expected = pd.read_csv(ANALYSIS / "sim_score_describe.csv", index_col="id")
+    for column in expected.columns:
+        np.testing.assert_allclose(
+            got[column].to_numpy(float),
+            expected[column].to_numpy(float),
+            rtol=1e-6,
+            atol=1e-6,
+            err_msg=f"psych::describe(scores, type = 3)${column}",
+        )
+    # R: psych::describe(scores)["calm", "mean"] -> 4.1358585858585855
+    assert got.loc["calm", "mean"] == pytest.approx(4.1358585858585855, abs=1e-12)
+
+
+def test_score_correlations_match_corr_test(scored: surveytool.ScoreResult) -> None:
+    inst = load_path(ANALYSIS / "sim.yaml")
+    rel = analysis.reliability(inst, scored.responses)
+    got = analysis.score_correlations(scored.scores, SCALES, reliabilities=rel)
+    expected = pd.read_csv(ANALYSIS / "sim_score_correlations.csv")
+    assert got.pairs[["scale_x", "scale_y"]].values.tolist() == (
+        expected[["scale_x", "scale_y"]].values.tolist()
+    )
+    calls = {
+        "r": "psych::corr.test(scores, adjust = 'holm')$r",
+        "n": "psych::corr.test(scores)$n",
+        "p": "psych::corr.test(scores)$p (below the diagonal: unadjusted)",
+        "p_holm": "psych::corr.test(scores, adjust = 'holm')$p (above the diagonal)",
+        "ci_lower": "psych::corr.test(scores)$ci$lower",
+        "ci_upper": "psych::corr.test(scores)$ci$upper",
+        "disattenuated": "r / sqrt(alpha_x * alpha_y), alpha = psych::alpha(x)$total$raw_alpha",
+    }
+    for column, call in calls.items():
+        # R: see calls[column]
+        np.testing.assert_allclose(
+            got.pairs[column].to_numpy(float),
+            expected[column].to_numpy(float),
+            rtol=TOL,
+            atol=1e-12,
+            err_msg=call,
+        )
+    # R: psych::corr.test(scores)$r["calm", "drive"] -> 0.35614...; the matrix is symmetric
+    assert got.matrix.loc["calm", "drive"] == got.matrix.loc["drive", "calm"]
+    assert got.disattenuated.loc["calm", "calm"] == 1.0
+
+
+def test_two_groups_match_r(scored: surveytool.ScoreResult) -> None:
+    got = analysis.compare_groups(
+        scored.scores, "sex", SCALES, tests=["welch_t", "student_t", "mann_whitney"]
+    )
+    assert got.levels == ("f", "m")
+    expected = pd.read_csv(ANALYSIS / "sim_groups_two.csv", index_col="scale")
+    tests = got.tests
+    effects = got.effects
+
+    def col(test: str, field: str) -> np.ndarray:
+        out: np.ndarray = tests.xs(test, level="test").loc[SCALES, field].to_numpy(float)
+        return out
+
+    def eff(effect: str, field: str) -> np.ndarray:
+        out: np.ndarray = effects.xs(effect, level="effect").loc[SCALES, field].to_numpy(float)
+        return out
+
+    checks = [
+        # (ours, R's column, the R call)
+        (col("welch_t", "statistic"), "welch_t", "t.test(y ~ sex)$statistic"),
+        (col("welch_t", "df1"), "welch_df", "t.test(y ~ sex)$parameter"),
+        (col("welch_t", "p"), "welch_p", "t.test(y ~ sex)$p.value"),
+        (col("welch_t", "p_holm"), "welch_p_holm", "p.adjust(welch_p, 'holm')"),
+        (col("student_t", "statistic"), "student_t", "t.test(y ~ sex, var.equal = TRUE)"),
+        (col("student_t", "p"), "student_p", "t.test(y ~ sex, var.equal = TRUE)$p.value"),
+        (col("mann_whitney", "statistic"), "mw_u", "wilcox.test(y ~ sex, exact = FALSE)$statistic"),
+        (col("mann_whitney", "p"), "mw_p", "wilcox.test(y ~ sex, exact = FALSE)$p.value"),
+        (col("mann_whitney", "p_holm"), "mw_p_holm", "p.adjust(mw_p, 'holm')"),
+        (eff("hedges_g", "estimate"), "hedges_g", "effectsize::hedges_g(y ~ sex)$Hedges_g"),
+        (eff("hedges_g", "ci_lower"), "g_ci_lower", "effectsize::hedges_g(y ~ sex)$CI_low"),
+        (eff("hedges_g", "ci_upper"), "g_ci_upper", "effectsize::hedges_g(y ~ sex)$CI_high"),
+        (
+            eff("rank_biserial", "estimate"),
+            "rank_biserial",
+            "effectsize::rank_biserial(y ~ sex)$r_rank_biserial",
+        ),
+    ]
+    for ours, column, call in checks:
+        # R: see call
+        np.testing.assert_allclose(
+            ours, expected[column].to_numpy(float), rtol=TOL, atol=1e-10, err_msg=call
+        )
+    desc = got.descriptives
+    # R: table(sex[!is.na(score)])
+    assert desc.loc[("drive", "f"), "n"] == expected.loc["drive", "n_f"] == 424
+    # R: t.test(drive ~ sex)$statistic -> -4.3821734992112589
+    assert tests.loc[("drive", "welch_t"), "statistic"] == pytest.approx(
+        -4.3821734992112589, abs=1e-9
+    )
+
+
+def test_many_groups_match_r(scored: surveytool.ScoreResult) -> None:
+    got = analysis.compare_groups(scored.scores, "site", SCALES)
+    assert got.levels == ("north", "south", "west")
+    assert [t for t in got.tests.xs("calm").index] == ["welch_anova", "anova", "kruskal"]
+    expected = pd.read_csv(ANALYSIS / "sim_groups_many.csv", index_col="scale")
+    tests = got.tests
+    effects = got.effects
+
+    def col(test: str, field: str) -> np.ndarray:
+        out: np.ndarray = tests.xs(test, level="test").loc[SCALES, field].to_numpy(float)
+        return out
+
+    def eff(effect: str) -> np.ndarray:
+        out: np.ndarray = effects.xs(effect, level="effect").loc[SCALES, "estimate"].to_numpy(float)
+        return out
+
+    checks = [
+        (col("anova", "statistic"), "anova_f", "oneway.test(y ~ site, var.equal = TRUE)$statistic"),
+        (col("anova", "df2"), "anova_df2", "oneway.test(y ~ site, var.equal = TRUE)$parameter[2]"),
+        (col("anova", "p"), "anova_p", "oneway.test(y ~ site, var.equal = TRUE)$p.value"),
+        (col("anova", "p_holm"), "anova_p_holm", "p.adjust(anova_p, 'holm')"),
+        (col("welch_anova", "statistic"), "welch_f", "oneway.test(y ~ site)$statistic"),
+        (col("welch_anova", "df1"), "welch_df1", "oneway.test(y ~ site)$parameter[1]"),
+        (col("welch_anova", "df2"), "welch_df2", "oneway.test(y ~ site)$parameter[2]"),
+        (col("welch_anova", "p"), "welch_p", "oneway.test(y ~ site)$p.value"),
+        (col("welch_anova", "p_holm"), "welch_p_holm", "p.adjust(welch_p, 'holm')"),
+        (col("kruskal", "statistic"), "kw_h", "kruskal.test(y ~ site)$statistic"),
+        (col("kruskal", "df1"), "kw_df", "kruskal.test(y ~ site)$parameter"),
+        (col("kruskal", "p"), "kw_p", "kruskal.test(y ~ site)$p.value"),
+        (col("kruskal", "p_holm"), "kw_p_holm", "p.adjust(kw_p, 'holm')"),
+        (eff("eta2"), "eta2", "effectsize::eta_squared(aov(y ~ site), partial = FALSE)$Eta2"),
+        (eff("omega2"), "omega2", "effectsize::omega_squared(aov(y ~ site), partial = FALSE)"),
+        (eff("epsilon2"), "epsilon2", "effectsize::rank_epsilon_squared(y ~ site)"),
+    ]
+    for ours, column, call in checks:
+        # R: see call
+        np.testing.assert_allclose(
+            ours, expected[column].to_numpy(float), rtol=TOL, atol=1e-10, err_msg=call
+        )
+    # R: aggregate(scores, list(site = site), mean, na.rm = TRUE)
+    means = pd.read_csv(ANALYSIS / "sim_groups_site_means.csv", index_col="site")
+    for scale in SCALES:
+        np.testing.assert_allclose(
+            got.descriptives.xs(scale, level="scale").loc[means.index, "mean"],
+            means[scale],
+            rtol=1e-12,
+        )
+
+
+def test_hedges_g_by_formula() -> None:
+    rng = np.random.default_rng(5)
+    x = rng.normal(0.5, 1, 40)
+    y = rng.normal(0.0, 1, 35)
+    g, lower, upper = analysis.hedges_g(x, y)
+    df = 73
+    pooled = np.sqrt((39 * x.var(ddof=1) + 34 * y.var(ddof=1)) / df)
+    j = 1 - 3 / (4 * df - 1)  # the usual approximation of the exact J
+    assert g == pytest.approx((x.mean() - y.mean()) / pooled * j, rel=1e-3)
+    assert lower < g < upper
+
+
+def test_group_errors_are_explained(scored: surveytool.ScoreResult) -> None:
+    with pytest.raises(AnalysisError, match="no column"):
+        analysis.compare_groups(scored.scores, "nope", SCALES)
+    with pytest.raises(AnalysisError, match="exactly two groups"):
+        analysis.compare_groups(scored.scores, "site", SCALES, tests=["welch_t"])
+    with pytest.raises(AnalysisError, match="at least two groups"):
+        analysis.compare_groups(scored.scores, "site", SCALES, levels=["north"])
+    with pytest.raises(AnalysisError, match="none of the scales"):
+        analysis.describe_scores(scored.scores, ["absent"])
