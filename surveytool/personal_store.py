@@ -142,7 +142,8 @@ class PersonalStore:
         return key_path.read_bytes()
 
     def code_key(self, code: str) -> str:
-        return hmac.new(self._key(), normalize_code(code).encode(), hashlib.sha256).hexdigest()
+        normalized = normalize_code(code)  # refuse a bad code before any file is created
+        return hmac.new(self._key(), normalized.encode(), hashlib.sha256).hexdigest()
 
     def save(
         self,
