@@ -47,3 +47,31 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) dist build .mypy_cache .ruff_cache .pytest_cache
+
+# The clinic store tests against PostgreSQL: installs Debian's postgresql if it is missing (as
+# root), starts the local cluster on localhost, makes a role and a database, and runs the store
+# tests with SURVEYTOOL_TEST_DATABASE_URL pointing there.
+PG_USER ?= surveytool
+PG_PASSWORD ?= surveytool-test
+PG_DB ?= surveytool_test
+.PHONY: test-postgres
+test-postgres: $(STAMP)
+	@command -v pg_ctlcluster >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian's postgresql for the store tests"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	  else echo "postgresql is missing: run 'sudo apt-get install postgresql'"; exit 1; fi; }
+	@test "$$(id -u)" = 0 || { echo "make test-postgres starts the cluster as root (or run the steps by hand)"; exit 1; }
+	@set -e; \
+	version=$$(ls /usr/lib/postgresql | sort -V | tail -1); \
+	test -d /etc/postgresql/$$version/main || pg_createcluster $$version main >/dev/null; \
+	pg_ctlcluster $$version main status >/dev/null 2>&1 || pg_ctlcluster $$version main start; \
+	port=$$(pg_conftool -s $$version main show port 2>/dev/null || echo 5432); \
+	for i in $$(seq 1 30); do runuser -u postgres -- pg_isready -q -h localhost -p $$port && break; sleep 1; done; \
+	runuser -u postgres -- psql -q -p $$port -v ON_ERROR_STOP=1 -c "DO \$$\$$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$(PG_USER)') THEN CREATE ROLE $(PG_USER) LOGIN PASSWORD '$(PG_PASSWORD)'; END IF; END\$$\$$;"; \
+	runuser -u postgres -- psql -p $$port -tAc "SELECT 1 FROM pg_database WHERE datname = '$(PG_DB)'" | grep -q 1 || \
+	  runuser -u postgres -- createdb -p $$port -O $(PG_USER) $(PG_DB); \
+	echo "PostgreSQL $$version on localhost:$$port, database $(PG_DB)"; \
+	SURVEYTOOL_TEST_DATABASE_URL=postgresql://$(PG_USER):$(PG_PASSWORD)@localhost:$$port/$(PG_DB) \
+	  $(BIN)/pytest -q tests/test_clinic_store.py

@@ -227,14 +227,15 @@ def take(
             interview(
                 inst, item_ids, answers, ask, console, lambda a: _save_progress(path, inst, a)
             )
-        except Interrupted:
+        except (Interrupted, KeyboardInterrupt):
+            # KeyboardInterrupt: Ctrl-C while an item was being printed rather than at the prompt
             _save_progress(path, inst, answers)
             console.print(
                 f"\nStopped. Your {len(answers)} answers are kept in {path}; run the same "
                 "command to resume (or answer 'n' then to start over).",
                 markup=False,
             )
-            raise
+            raise Interrupted from None
         report = build_report(inst, answers, form=form)
         path.unlink(missing_ok=True)
     print_results(report, console)

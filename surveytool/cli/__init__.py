@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from surveytool import __version__
+from surveytool.cli.clinic import clinic
 from surveytool.cli.cohort import cohort
 from surveytool.cli.instruments import instruments
 from surveytool.cli.scoring import score, simulate
@@ -48,6 +49,7 @@ cli.add_command(score)
 cli.add_command(simulate)
 cli.add_command(demo)
 cli.add_command(cohort)
+cli.add_command(clinic)
 cli.add_command(serve)
 cli.add_command(take)
 

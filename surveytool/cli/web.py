@@ -20,9 +20,17 @@ import click
     type=click.Path(path_type=Path),
     help="Folder of the local database (default: your user data folder).",
 )
-def serve(host: str, port: int, data_dir: Path | None) -> None:
-    """Start the self-assessment pages on this computer."""
+@click.option(
+    "--database-url",
+    envvar="SURVEYTOOL_DATABASE_URL",
+    help="Clinic database for the clinician pages (/clinic): sqlite:///PATH or postgresql://... "
+    "(default: clinic.sqlite3 in the data folder).",
+)
+def serve(host: str, port: int, data_dir: Path | None, database_url: str | None) -> None:
+    """Start the self-assessment pages (and the clinician pages, /clinic) on this computer."""
     from surveytool.personal_store import PersonalStore
     from surveytool.web.app import run_server
 
-    run_server(host, port, PersonalStore(data_dir) if data_dir else None)
+    if database_url is None and data_dir is not None:
+        database_url = f"sqlite:///{data_dir.resolve() / 'clinic.sqlite3'}"
+    run_server(host, port, PersonalStore(data_dir) if data_dir else None, database_url)

@@ -22,7 +22,7 @@ from fastapi.staticfiles import StaticFiles
 from surveytool.change import reliable_change
 from surveytool.errors import SurveytoolError
 from surveytool.instrument import Instrument
-from surveytool.personal_store import PersonalStore, new_code
+from surveytool.personal_store import PersonalStore, new_code, normalize_code
 from surveytool.registry import bundled_paths, load_instrument
 from surveytool.report import (
     PersonalReport,
@@ -73,8 +73,10 @@ def create_app(
     store: PersonalStore | None = None,
     allowed_hosts: tuple[str, ...] = DEFAULT_HOSTS,
     instruments: Mapping[str, Path] | None = None,
+    clinic_database_url: str | None = None,
 ) -> FastAPI:
-    """The web application. ``store`` holds saved results (default: the user's data folder)."""
+    """The web application. ``store`` holds saved results (default: the user's data folder);
+    ``clinic_database_url`` is the clinician pages' database (default: the clinic SQLite file)."""
     app = FastAPI(title="surveytool", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(SecurityMiddleware, allowed_hosts=allowed_hosts)
     static = resources.files("surveytool").joinpath("static")
@@ -83,6 +85,9 @@ def create_app(
     personal = store or PersonalStore()
     sources = dict(instruments) if instruments is not None else bundled_paths()
     app.state.personal_store = personal
+    from surveytool.web.clinic import mount_clinic  # clinician pages and links (/clinic, /q)
+
+    mount_clinic(app, database_url=clinic_database_url, instruments=sources)
 
     def page(name: str, request: Request, status: int = 200, **context: Any) -> HTMLResponse:
         html = env.get_template(name).render(csrf=request.state.csrf, **context)
@@ -218,6 +223,7 @@ def create_app(
         report = build_report(inst, _numeric(answers), form=form)
         code = str(data.get("code") or "")
         try:
+            normalize_code(code)  # a bad code is refused before anything is written to disk
             earlier = personal.history(code, inst.id)
             personal.save(
                 code,
@@ -247,8 +253,11 @@ def create_app(
         data = await form_data(request)
         if isinstance(data, HTMLResponse):
             return data
+        code = str(data.get("code") or "")
         try:
-            count = personal.delete(str(data.get("code") or ""))
+            normalize_code(code)
+            # nothing saved yet: answer without creating the database (nothing is stored unasked)
+            count = personal.delete(code) if personal.path.exists() else 0
         except SurveytoolError as exc:
             return page("saved.html", request, message=str(exc), db_path=str(personal.path))
         text = (
@@ -282,13 +291,13 @@ def with_history(inst: Instrument, report: PersonalReport, earlier: list[Any]) -
 
 
 def run_server(
-    host: str, port: int, store: PersonalStore | None = None
+    host: str, port: int, store: PersonalStore | None = None, database_url: str | None = None
 ) -> None:  # pragma: no cover
     """Serve the app with uvicorn (blocking)."""
     import uvicorn
 
     hosts = (*DEFAULT_HOSTS, host) if host not in DEFAULT_HOSTS else DEFAULT_HOSTS
-    app = create_app(store=store, allowed_hosts=hosts)
+    app = create_app(store=store, allowed_hosts=hosts, clinic_database_url=database_url)
     shown = f"[{host}]" if ":" in host else host
     print(f"surveytool is running: open http://{shown}:{port}/ in your browser (Ctrl-C stops it)")
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)

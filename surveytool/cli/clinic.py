@@ -1,0 +1,633 @@
+"""``surveytool clinic``: client records, in-person administration, reports, backups, audit.
+
+Thin wrappers over :mod:`surveytool.clinic`; every import of the store (SQLAlchemy, pandas) happens
+inside the command that needs it, so ``surveytool --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from surveytool.clinic.models import Clinician
+    from surveytool.clinic.store import ClinicStore
+
+
+@dataclass
+class _Settings:
+    database_url: str | None
+    as_user: str | None
+    _store: ClinicStore | None = None
+
+    def store(self) -> ClinicStore:
+        if self._store is None:
+            from surveytool.clinic.store import open_store
+
+            self._store = open_store(self.database_url)
+        return self._store
+
+    def who(self, session: Session) -> tuple[Clinician | None, str]:
+        """The clinician acting (``--as``) and the actor label for the audit log."""
+        from surveytool.clinic import service
+
+        if self.as_user:
+            clinician = service.find_clinician(session, self.as_user)
+            return clinician, service.actor_of(clinician, "")
+        import getpass
+
+        try:
+            user = getpass.getuser()
+        except (KeyError, OSError):  # pragma: no cover - no user name in this environment
+            user = "unknown"
+        return None, f"cli:{user}"
+
+
+class _ClinicGroup(click.Group):
+    """Database errors become one line and exit status 1, like every other user-facing error."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:
+            db_errors = sys.modules.get("sqlalchemy.exc")
+            if db_errors is not None and isinstance(exc, db_errors.SQLAlchemyError):
+                orig = getattr(exc, "orig", None)
+                text = str(orig if orig is not None else exc).strip().splitlines()
+                click.echo(f"error: the clinic database: {text[0] if text else exc}", err=True)
+                ctx.exit(1)
+            raise
+
+
+def _settings(ctx: click.Context) -> _Settings:
+    settings = ctx.find_object(_Settings)
+    assert settings is not None
+    return settings
+
+
+@click.group(cls=_ClinicGroup)
+@click.option(
+    "--database-url",
+    envvar="SURVEYTOOL_DATABASE_URL",
+    help="sqlite:///PATH or postgresql://USER@HOST/DB (default: clinic.sqlite3 in your data "
+    "folder; env SURVEYTOOL_DATABASE_URL).",
+)
+@click.option(
+    "--as",
+    "as_user",
+    envvar="SURVEYTOOL_CLINICIAN",
+    help="Your clinician username, recorded in the audit log (env SURVEYTOOL_CLINICIAN).",
+)
+@click.pass_context
+def clinic(ctx: click.Context, database_url: str | None, as_user: str | None) -> None:
+    """Clinician records: clients, administrations, change over time, reports.
+
+    Start with `surveytool clinic init` and `surveytool clinic add-clinician NAME`, then
+    `surveytool serve` for the clinician pages.
+    """
+    ctx.obj = _Settings(database_url, as_user)
+
+
+@clinic.command()
+@click.pass_context
+def init(ctx: click.Context) -> None:
+    """Create the clinic database, or upgrade it to this surveytool's schema."""
+    from surveytool.clinic.store import ClinicStore, display_url
+
+    settings = _settings(ctx)
+    store = ClinicStore(settings.database_url)
+    before, after = store.upgrade()
+    where = display_url(store.url)
+    if before is None:
+        click.echo(f"created the clinic database {where} (schema revision {after})")
+        click.echo("next: surveytool clinic add-clinician USERNAME")
+    elif before == after:
+        click.echo(f"the clinic database {where} is up to date (schema revision {after})")
+    else:
+        click.echo(f"upgraded the clinic database {where} from revision {before} to {after}")
+
+
+@clinic.command("add-clinician")
+@click.argument("username")
+@click.option("--name", "display_name", help="Name shown on pages and reports.")
+@click.option(
+    "--password-stdin", is_flag=True, help="Read the password from the first line of stdin."
+)
+@click.pass_context
+def add_clinician(
+    ctx: click.Context, username: str, display_name: str | None, password_stdin: bool
+) -> None:
+    """Create a clinician account (the password is asked twice, hidden)."""
+    import sqlalchemy as sa
+
+    from surveytool.clinic import auth
+    from surveytool.clinic.errors import ClinicError
+    from surveytool.clinic.models import Clinician
+
+    settings = _settings(ctx)
+    name = auth.normalize_username(username)
+    store = settings.store()
+    with store.read() as session:
+        if session.execute(sa.select(Clinician.id).where(Clinician.username == name)).first():
+            raise ClinicError(f"a clinician {name!r} already exists; choose another username")
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt(
+            f"Password for {name}",
+            hide_input=True,
+            confirmation_prompt="Repeat the password",
+            err=True,
+        )
+    auth.check_password_strength(password, name)
+    with store.write() as session:
+        _, actor = settings.who(session)
+        clinician = auth.add_clinician(
+            session, name, password, display_name=display_name, actor=actor
+        )
+    click.echo(
+        f"clinician {clinician.username!r} created; start the pages with `surveytool serve` "
+        "and log in at http://127.0.0.1:8000/clinic"
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# clients
+# ---------------------------------------------------------------------------------------------
+
+
+@clinic.group()
+def clients() -> None:
+    """Add, list and show clients (known by pseudonymous codes)."""
+
+
+@clients.command("add")
+@click.argument("code", required=False)
+@click.option(
+    "--name", "display_name", help="Optional display name, kept only in the clinic database."
+)
+@click.pass_context
+def clients_add(ctx: click.Context, code: str | None, display_name: str | None) -> None:
+    """Add a client under CODE (a pseudonym; one is made up when CODE is left out)."""
+    from surveytool.clinic import service
+
+    settings = _settings(ctx)
+    with settings.store().write() as session:
+        clinician, actor = settings.who(session)
+        client = service.add_client(
+            session, code, display_name=display_name, clinician=clinician, actor=actor
+        )
+    click.echo(client.code)
+
+
+@clients.command("list")
+@click.pass_context
+def clients_list(ctx: click.Context) -> None:
+    """Every client with their last administration and open alerts."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from surveytool.clinic import service
+
+    with _settings(ctx).store().read() as session:
+        rows = []
+        for client in service.list_clients(session):
+            adms = service.administrations_of(session, client)
+            last = adms[-1] if adms else None
+            rows.append(
+                (
+                    client.code,
+                    client.display_name or "",
+                    str(len(adms)),
+                    "" if last is None else f"{last.administered_at:%Y-%m-%d} {last.instrument_id}",
+                    str(len(service.open_alerts(session, client))),
+                )
+            )
+    if not rows:
+        click.echo("no clients yet: add one with `surveytool clinic clients add`")
+        return
+    table = Table(title="Clients")
+    for col in ("code", "name", "administrations", "last", "open alerts"):
+        table.add_column(col)
+    for row in rows:
+        table.add_row(*row)
+    Console().print(table)
+
+
+@clients.command("show")
+@click.argument("client")
+@click.pass_context
+def clients_show(ctx: click.Context, client: str) -> None:
+    """One client: administrations, alerts, notes and links."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from surveytool.clinic import service
+    from surveytool.clinic.models import utcnow
+
+    console = Console()
+    with _settings(ctx).store().read() as session:
+        found = service.find_client(session, client)
+        adms = service.administrations_of(session, found)
+        alerts = [al for a in adms for al in a.alerts]
+        notes = service.notes_of(session, found)
+        links = service.links_of(session, found)
+        console.print(f"client {found.code}", style="bold", markup=False)
+        if found.display_name:
+            console.print(f"name: {found.display_name}", markup=False)
+        console.print(f"on record since {found.created_at:%Y-%m-%d %H:%M} UTC", markup=False)
+        table = Table(title="Administrations")
+        for col in ("id", "date (UTC)", "instrument", "form", "how", "status", "alerts"):
+            table.add_column(col)
+        for a in adms:
+            table.add_row(
+                str(a.id),
+                f"{a.administered_at:%Y-%m-%d %H:%M}",
+                f"{a.instrument_id} {a.instrument_version}",
+                a.form or "full",
+                "by link" if a.mode == "link" else "in person",
+                a.status,
+                str(len(a.alerts)),
+            )
+        console.print(table)
+        for al in alerts:
+            state = (
+                f"acknowledged {al.acknowledged_at:%Y-%m-%d %H:%M}"
+                if al.acknowledged_at
+                else "OPEN"
+            )
+            console.print(
+                f"alert {al.id}: item {al.item_id} answer {al.answer} "
+                f"({al.created_at:%Y-%m-%d %H:%M}) {state}",
+                markup=False,
+            )
+        console.print(f"{len(notes)} note(s)", markup=False)
+        now = utcnow()
+        for link in links:
+            console.print(
+                f"link {link.id}: {link.instrument_id} {link.form or 'full'}, "
+                f"{link.state(now)}, expires {link.expires_at:%Y-%m-%d %H:%M} UTC",
+                markup=False,
+            )
+
+
+# ---------------------------------------------------------------------------------------------
+# administering and reading
+# ---------------------------------------------------------------------------------------------
+
+
+@clinic.command()
+@click.argument("client")
+@click.argument("instrument")
+@click.option("--form", help="Administer a short form.")
+@click.option(
+    "--answers",
+    "answers_file",
+    type=click.Path(path_type=Path),
+    help="Read the answers from a file (JSON/YAML mapping of item to answer) instead of asking.",
+)
+@click.pass_context
+def administer(
+    ctx: click.Context,
+    client: str,
+    instrument: str,
+    form: str | None,
+    answers_file: Path | None,
+) -> None:
+    """Administer INSTRUMENT to CLIENT in person, in this terminal, and store the result."""
+    from rich.console import Console
+
+    from surveytool.clinic import service
+    from surveytool.clinic.models import IN_PERSON, utcnow
+    from surveytool.registry import load_instrument
+    from surveytool.report import SUPPORT_TEXT
+    from surveytool.terminal import Interrupted, answers_from_file, interview, parse_answer
+
+    settings = _settings(ctx)
+    inst = load_instrument(instrument)
+    source = service.instrument_source(instrument)
+    item_ids = service.form_items(inst, form)
+    store = settings.store()
+    with store.read() as session:
+        found = service.find_client(session, client)
+        settings.who(session)  # an unknown --as fails before the interview, not after
+    console = Console()
+    started = utcnow()
+    answers: dict[str, int | None] = {}
+    if answers_file is not None:
+        from surveytool.clinic.errors import ClinicError
+
+        for key, raw in answers_from_file(answers_file).items():
+            if key not in item_ids:
+                raise ClinicError(f"{answers_file}: {key!r} is not an item of this form")
+            text = "" if raw is None else str(raw)
+            try:
+                parsed = parse_answer(text, inst, key)
+            except ValueError as exc:
+                raise ClinicError(f"{answers_file}: {key}: {exc}") from None
+            answers[key] = parsed if isinstance(parsed, int) else None
+    else:
+        console.rule(f"{inst.title}: client {found.code}")
+        console.print(
+            "In-person administration. Nothing is stored until the last item is answered; "
+            "Ctrl-C stops without storing.",
+            markup=False,
+        )
+        if inst.instructions:
+            console.print(inst.instructions.strip(), markup=False)
+        try:
+            interview(inst, item_ids, answers, input, console, lambda _answers: None)
+        except (Interrupted, KeyboardInterrupt):
+            # KeyboardInterrupt: Ctrl-C while an item was being printed rather than at the prompt
+            console.print("\nStopped: nothing was stored.", markup=False)
+            sys.exit(130)
+    with store.write() as session:
+        clinician, actor = settings.who(session)
+        current = service.get_client(session, found.id)
+        adm = service.record_administration(
+            session,
+            current,
+            inst,
+            source,
+            answers,
+            form=form,
+            mode=IN_PERSON,
+            clinician=clinician,
+            actor=actor,
+            started_at=started,
+        )
+        scores = list(adm.scores)
+        alerts = list(adm.alerts)
+    answered = sum(v is not None for v in answers.values())
+    console.print(
+        f"\nstored administration {adm.id} for client {found.code}: {answered} of "
+        f"{len(item_ids)} items answered ({adm.status})",
+        markup=False,
+    )
+    _print_scores(console, inst, scores)
+    for alert in alerts:
+        console.rule("Critical item")
+        console.print(alert.message, markup=False)
+        console.print(SUPPORT_TEXT, markup=False)
+        console.print(
+            f"alert {alert.id} is open until acknowledged (item {alert.item_id}, answer "
+            f"{alert.answer})",
+            markup=False,
+        )
+
+
+def _print_scores(console: Any, inst: Any, scores: list[Any]) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"{inst.title}: scores")
+    for col in ("scale", "score", "answered", "band"):
+        table.add_column(col)
+    for s in scores:
+        definition = inst.subscale_by_id.get(s.scale_id) or inst.composite_by_id.get(s.scale_id)
+        table.add_row(
+            definition.label if definition is not None else s.scale_id,
+            "—" if s.value is None else f"{s.value:.2f}",
+            str(s.n_answered),
+            s.band or ("not enough answers" if s.value is None else ""),
+        )
+    console.print(table)
+
+
+@clinic.command()
+@click.argument("client")
+@click.option("--instrument", help="Only this instrument (id).")
+@click.pass_context
+def history(ctx: click.Context, client: str, instrument: str | None) -> None:
+    """Scores over time, and reliable change between the last two administrations."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from surveytool.clinic import report, service
+
+    console = Console()
+    with _settings(ctx).store().read() as session:
+        found = service.find_client(session, client)
+        built = report.build_client_report(session, found)
+    sections = [s for s in built.sections if instrument in (None, s.instrument_id)]
+    if not sections:
+        click.echo(
+            f"client {found.code} has no administrations"
+            + (f" of {instrument}" if instrument else "")
+        )
+        return
+    for section in sections:
+        table = Table(title=f"{section.title}: client {found.code}")
+        table.add_column("scale")
+        for adm in section.administrations:
+            table.add_column(f"{adm.administered_at:%Y-%m-%d %H:%M}\n{adm.form or 'full'}")
+        last = section.changes[-1] if section.changes else None
+        by_scale = {c.scale: c for c in last.rows} if last is not None else {}
+        if last is not None:
+            table.add_column("change (last two)")
+        for scale in section.scales:
+            cells = []
+            for adm in section.administrations:
+                sc = next((s for s in adm.scores if s.scale_id == scale.id), None)
+                cells.append(
+                    "—"
+                    if sc is None or sc.value is None
+                    else f"{sc.value:.2f} {sc.band or ''}".strip()
+                )
+            if last is not None:
+                change = by_scale.get(scale.id)
+                if change is None:
+                    cells.append("")
+                elif change.classification is None:
+                    cells.append(f"{change.difference:+.2f} (not judged: no SD/reliability)")
+                else:
+                    cells.append(
+                        f"{change.difference:+.2f} {change.classification.value} "
+                        f"(RCI {change.rci:+.2f})"
+                    )
+            table.add_row(scale.label, *cells)
+        console.print(table)
+        if last is not None and any(c.classification is None for c in last.rows):
+            reason = next(c.source for c in last.rows if c.classification is None)
+            console.print(f"reliable change: {reason}", markup=False)
+
+
+@clinic.command("report")
+@click.argument("client")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="FILE.html or FILE.pdf",
+)
+@click.pass_context
+def report_command(ctx: click.Context, client: str, output: Path) -> None:
+    """Write the clinician report of CLIENT as HTML or PDF."""
+    from surveytool.clinic import audit, report, service
+    from surveytool.clinic.errors import ClinicError
+
+    kind = output.suffix.lower()
+    if kind not in (".html", ".htm", ".pdf"):
+        raise ClinicError(f"{output}: the report is written as .html or .pdf")
+    if not output.parent.is_dir():
+        raise ClinicError(f"no folder {output.parent}; create it first")
+    settings = _settings(ctx)
+    store = settings.store()
+    with store.read() as session:
+        found = service.find_client(session, client)
+        html = report.render_html(report.build_client_report(session, found))
+    data = (
+        report.html_to_pdf(html, footer=f"Client {found.code} · confidential")
+        if kind == ".pdf"
+        else html.encode("utf-8")
+    )
+    partial = output.with_name(output.name + ".partial")
+    partial.write_bytes(data)
+    partial.replace(output)
+    with store.write() as session:
+        _, actor = settings.who(session)
+        audit.append(
+            session, actor, "report.export", f"client:{found.id}", {"format": kind.lstrip(".")}
+        )
+    click.echo(f"report written to {output}")
+
+
+@clinic.command()
+@click.argument("client")
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to FILE.json.")
+@click.pass_context
+def export(ctx: click.Context, client: str, output: Path | None) -> None:
+    """Everything stored about CLIENT, as JSON (to stdout, or -o FILE)."""
+    import json
+
+    from surveytool.clinic import service
+    from surveytool.clinic.errors import ClinicError
+
+    if output is not None and not output.parent.is_dir():
+        raise ClinicError(f"no folder {output.parent}; create it first")
+    settings = _settings(ctx)
+    with settings.store().write() as session:
+        _, actor = settings.who(session)
+        data = service.export_client(session, service.find_client(session, client), actor=actor)
+    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, "utf-8")
+        click.echo(f"exported client {data['client']['code']} to {output}", err=True)
+
+
+@clinic.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@click.pass_context
+def backup(ctx: click.Context, path: Path) -> None:
+    """Copy the SQLite database to PATH (online backup), then check the copy."""
+    from surveytool.clinic.store import ClinicStore
+
+    # not settings.store(): for PostgreSQL the answer (use pg_dump) needs no connection
+    result = ClinicStore(_settings(ctx).database_url).backup(path)
+    click.echo(
+        f"backup written to {result.path} ({result.size} bytes): integrity {result.integrity}, "
+        f"audit log verified ({result.audit_rows} rows)"
+    )
+
+
+@clinic.command()
+@click.option(
+    "--instrument",
+    help="Rescore only this instrument, with this file (a bundled id or a path).",
+)
+@click.option("--dry-run", is_flag=True, help="Show what would change; change nothing.")
+@click.pass_context
+def rescore(ctx: click.Context, instrument: str | None, dry_run: bool) -> None:
+    """Recompute every stored score from its answers with the instrument files as they are now."""
+    from surveytool.clinic import service
+    from surveytool.registry import load_instrument
+
+    settings = _settings(ctx)
+    inst = load_instrument(instrument) if instrument else None
+    source = service.instrument_source(instrument) if instrument else None
+    store = settings.store()
+    if dry_run:
+        with store.read() as session:
+            _, actor = settings.who(session)
+            summary = service.rescore(
+                session, instrument=inst, source=source, apply=False, actor=actor
+            )
+    else:
+        with store.write() as session:
+            _, actor = settings.who(session)
+            summary = service.rescore(session, instrument=inst, source=source, actor=actor)
+    for line in summary.lines():
+        click.echo(line)
+
+
+@clinic.command("verify-audit")
+@click.pass_context
+def verify_audit(ctx: click.Context) -> None:
+    """Check the audit log's hash chain; exit 1 at the first row that does not verify."""
+    from surveytool.clinic.audit import verify
+    from surveytool.clinic.errors import AuditError
+
+    with _settings(ctx).store().read() as session:
+        result = verify(session)
+    if not result.ok:
+        raise AuditError(result.message)
+    click.echo(result.message)
+
+
+@clinic.command()
+@click.pass_context
+def alerts(ctx: click.Context) -> None:
+    """Open critical-item alerts (acknowledge with `surveytool clinic acknowledge ID`)."""
+    from surveytool.clinic import service
+
+    with _settings(ctx).store().read() as session:
+        rows = [
+            (a.id, a.client.code, a.item_id, a.answer, a.created_at)
+            for a in service.open_alerts(session)
+        ]
+    if not rows:
+        click.echo("no open alerts")
+    for alert_id, code, item, answer, at in rows:
+        click.echo(
+            f"alert {alert_id}: client {code}, item {item}, answer {answer}, {at:%Y-%m-%d %H:%M} UTC"
+        )
+
+
+@clinic.command()
+@click.argument("alert_id", type=int)
+@click.option("--note", help="What was done.")
+@click.pass_context
+def acknowledge(ctx: click.Context, alert_id: int, note: str | None) -> None:
+    """Acknowledge a critical-item alert (recorded in the audit log)."""
+    from surveytool.clinic import service
+
+    settings = _settings(ctx)
+    with settings.store().write() as session:
+        clinician, actor = settings.who(session)
+        service.acknowledge_alert(session, alert_id, clinician=clinician, note=note, actor=actor)
+    click.echo(f"alert {alert_id} acknowledged")
+
+
+@clinic.command()
+@click.argument("client")
+@click.argument("text")
+@click.pass_context
+def note(ctx: click.Context, client: str, text: str) -> None:
+    """Add a note to CLIENT's record."""
+    from surveytool.clinic import service
+
+    settings = _settings(ctx)
+    with settings.store().write() as session:
+        clinician, actor = settings.who(session)
+        service.add_note(
+            session, service.find_client(session, client), text, clinician=clinician, actor=actor
+        )
+    click.echo("note added")

@@ -1,0 +1,386 @@
+"""The clinician report: one client's administrations, scores over time, change, items, alerts.
+
+Built from the stored records (scores as stored; they are re-computable with ``clinic rescore``)
+and the instrument file as it is now (labels, bands, norms, provenance). Rendered by the same
+jinja2 environment as every other page (autoescape on) to a standalone HTML file, or to PDF with
+Chromium's print-to-PDF through Playwright (:func:`html_to_pdf`).
+
+The report names the client by the pseudonymous code only; the display name stays in the
+clinic database.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from importlib import resources
+from typing import Any
+
+from jinja2 import Environment
+from sqlalchemy.orm import Session
+
+from surveytool.change import ReliableChange
+from surveytool.clinic import service
+from surveytool.clinic.errors import ClinicError
+from surveytool.clinic.models import Administration, Alert, Client, utcnow
+from surveytool.instrument import Instrument, score_ranges
+from surveytool.report import environment, stylesheet
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@dataclass(frozen=True)
+class Band:
+    lower: float
+    upper: float
+    label: str
+
+
+@dataclass(frozen=True)
+class Scale:
+    """A subscale or composite as the report shows it."""
+
+    id: str
+    label: str
+    kind: str
+    better: str
+    low: float
+    high: float
+    bands: tuple[Band, ...]
+
+
+@dataclass(frozen=True)
+class ItemRow:
+    id: str
+    text: str
+    cells: tuple[tuple[str, bool], ...]  # (shown answer, flagged as critical) per administration
+
+
+@dataclass(frozen=True)
+class ChangeView:
+    before: Administration
+    after: Administration
+    rows: tuple[ReliableChange, ...]
+    note: str = ""
+
+
+@dataclass
+class Section:
+    """Everything about one instrument for one client."""
+
+    instrument_id: str
+    inst: Instrument | None
+    load_error: str
+    administrations: list[Administration]
+    scales: list[Scale]
+    charts: list[dict[str, Any]]
+    changes: list[ChangeView]
+    items: list[ItemRow]
+
+    @property
+    def title(self) -> str:
+        return self.inst.title if self.inst is not None else self.instrument_id
+
+
+@dataclass
+class ClientReport:
+    client: Client
+    created: datetime
+    sections: list[Section]
+    alerts: list[Alert]
+    clinicians: dict[int, str] = field(default_factory=dict)
+
+
+def date_label(when: datetime) -> str:
+    return when.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def scales_of(inst: Instrument | None, adms: Sequence[Administration]) -> list[Scale]:
+    """Scales in the instrument's order (and any stored scale it no longer defines, last)."""
+    stored: list[str] = []
+    for adm in adms:
+        for s in adm.scores:
+            if s.scale_id not in stored:
+                stored.append(s.scale_id)
+    out: list[Scale] = []
+    if inst is not None:
+        ranges = score_ranges(inst)
+        for scale_id in inst.scored_ids():
+            if scale_id not in stored:
+                continue
+            d = inst.subscale_by_id.get(scale_id) or inst.composite_by_id[scale_id]
+            low, high = ranges[scale_id]
+            out.append(
+                Scale(
+                    scale_id,
+                    d.label,
+                    "subscale" if scale_id in inst.subscale_by_id else "composite",
+                    d.better.value,
+                    low,
+                    high,
+                    tuple(Band(b.lower, b.upper, b.label) for b in d.bands),
+                )
+            )
+    known = {s.id for s in out}
+    for scale_id in stored:
+        if scale_id not in known:
+            values = [
+                s.value
+                for a in adms
+                for s in a.scores
+                if s.scale_id == scale_id and s.value is not None
+            ]
+            low = min(values, default=0.0)
+            high = max(values, default=1.0)
+            out.append(Scale(scale_id, scale_id, "scale", "lower", low, high, ()))
+    return out
+
+
+def band_class(position: int, count: int, better: str) -> str:
+    """Shading of the band at ``position`` (from the lowest): green where scores are better."""
+    j = position if better != "higher" else count - 1 - position
+    return f"band{min(j, 2) if count <= 3 else j % 3}"
+
+
+def trend_chart(
+    scale: Scale,
+    adms: Sequence[Administration],
+    *,
+    width: float = 300.0,
+    height: float = 90.0,
+) -> dict[str, Any]:
+    """Geometry of one scale's scores over time: bands as shaded stripes, scores as a line.
+
+    x is proportional to time (evenly spaced when all administrations share one moment); y maps
+    the scale's score range onto the height, higher scores up.
+    """
+    times = [a.administered_at.timestamp() for a in adms]
+    span_t = (max(times) - min(times)) if times else 0.0
+    low, high = scale.low, scale.high
+    span = (high - low) or 1.0
+
+    def y_of(value: float) -> float:
+        return round(height - (min(max(value, low), high) - low) / span * height, 2)
+
+    stripes = []
+    ordered = sorted(scale.bands, key=lambda b: b.lower)
+    for j, band in enumerate(ordered):
+        top, bottom = y_of(band.upper), y_of(band.lower)
+        stripes.append(
+            {
+                "y": top,
+                "h": round(bottom - top, 2),
+                "cls": band_class(j, len(ordered), scale.better),
+                "label": band.label,
+                "lower": band.lower,
+                "upper": band.upper,
+            }
+        )
+    points = []
+    n = len(adms)
+    for k, adm in enumerate(adms):
+        score = next((s for s in adm.scores if s.scale_id == scale.id), None)
+        if score is None or score.value is None:
+            continue
+        if span_t > 0:
+            x = (times[k] - min(times)) / span_t * width
+        else:
+            x = width / 2 if n == 1 else k / (n - 1) * width
+        points.append(
+            {
+                "x": round(x, 2),
+                "y": y_of(score.value),
+                "value": score.value,
+                "date": adm.administered_at.strftime("%Y-%m-%d"),
+                "band": score.band or "",
+            }
+        )
+    return {
+        "id": scale.id,
+        "label": scale.label,
+        "better": scale.better,
+        "width": width,
+        "height": height,
+        "low": low,
+        "high": high,
+        "stripes": stripes,
+        "points": points,
+        "polyline": " ".join(f"{p['x']},{p['y']}" for p in points),
+    }
+
+
+def answer_text(inst: Instrument | None, item_id: str, value: int | None) -> str:
+    if value is None:
+        return "—"
+    if inst is None or item_id not in inst.item_by_id:
+        return str(value)
+    scale = inst.scale_of(item_id)
+    label = scale.labels.get(value) or scale.missing_codes.get(value)
+    return f"{value} {label}" if label else str(value)
+
+
+def item_rows(inst: Instrument | None, adms: Sequence[Administration]) -> list[ItemRow]:
+    order: list[str] = [i.id for i in inst.items] if inst is not None else []
+    for adm in adms:
+        for ans in adm.answers:
+            if ans.item_id not in order:
+                order.append(ans.item_id)
+    per_adm = [{a.item_id: a.value for a in adm.answers} for adm in adms]
+    flagged = [{al.item_id for al in adm.alerts} for adm in adms]
+    rows = []
+    for item_id in order:
+        if not any(item_id in answers for answers in per_adm):
+            continue
+        text = (
+            inst.item_by_id[item_id].text
+            if inst is not None and item_id in inst.item_by_id
+            else item_id
+        )
+        cells = tuple(
+            (
+                answer_text(inst, item_id, answers.get(item_id))
+                if item_id in answers
+                else "not asked",
+                item_id in flags,
+            )
+            for answers, flags in zip(per_adm, flagged, strict=True)
+        )
+        rows.append(ItemRow(item_id, text, cells))
+    return rows
+
+
+def change_view(
+    inst: Instrument | None, before: Administration, after: Administration
+) -> ChangeView:
+    if inst is None:
+        return ChangeView(before, after, (), "the instrument file cannot be loaded now")
+    notes = []
+    if before.form != after.form:
+        notes.append(
+            f"the forms differ ({before.form or 'full'} vs {after.form or 'full'}): short-form "
+            "scores rest on fewer items"
+        )
+    if before.instrument_hash != after.instrument_hash:
+        notes.append("the two were given with different versions of the instrument file")
+    return ChangeView(
+        before, after, tuple(service.change_between(inst, before, after)), "; ".join(notes)
+    )
+
+
+def build_section(instrument_id: str, adms: list[Administration]) -> Section:
+    source = adms[-1].instrument_source
+    inst: Instrument | None
+    try:
+        inst = service.load_source(source)
+        error = ""
+    except ClinicError as exc:
+        inst, error = None, str(exc)
+    scales = scales_of(inst, adms)
+    charts = [trend_chart(s, adms) for s in scales]
+    changes = [change_view(inst, a, b) for a, b in itertools.pairwise(adms)]
+    return Section(instrument_id, inst, error, adms, scales, charts, changes, item_rows(inst, adms))
+
+
+def build_client_report(session: Session, client: Client) -> ClientReport:
+    adms = service.administrations_of(session, client)
+    by_instrument: dict[str, list[Administration]] = {}
+    for adm in adms:
+        by_instrument.setdefault(adm.instrument_id, []).append(adm)
+    sections = [build_section(k, v) for k, v in by_instrument.items()]
+    alerts = [al for adm in adms for al in adm.alerts]
+    names = service.clinician_names(
+        session,
+        [a.acknowledged_by_id for a in alerts] + [a.clinician_id for a in adms],
+    )
+    return ClientReport(client, utcnow(), sections, alerts, names)
+
+
+def clinic_css() -> str:
+    """Styles of the clinician pages and report, added to the common stylesheet."""
+    return resources.files("surveytool.clinic").joinpath("clinic.css").read_text("utf-8")
+
+
+def clinic_environment() -> Environment:
+    """The common jinja2 environment (autoescape on) with the clinic's helpers."""
+    env = environment()
+    env.globals["band_class"] = band_class
+    return env
+
+
+def render_html(report: ClientReport, env: Environment | None = None) -> str:
+    """The report as one standalone HTML file (styles embedded; nothing loaded from elsewhere)."""
+    template = (env or clinic_environment()).get_template("clinic/report.html")
+    return template.render(report=report, css=stylesheet() + "\n" + clinic_css())
+
+
+def chromium_path() -> str:
+    """Chromium for print-to-PDF: ``SURVEYTOOL_CHROMIUM``, else ``chromium`` on the PATH."""
+    explicit = os.environ.get("SURVEYTOOL_CHROMIUM")
+    if explicit:
+        return explicit
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        found = shutil.which(name)
+        if found:
+            return found
+    if os.path.exists("/usr/bin/chromium"):
+        return "/usr/bin/chromium"
+    raise ClinicError(
+        "a PDF needs Chromium: install it (Debian: apt-get install chromium) or set "
+        "SURVEYTOOL_CHROMIUM; or write the report as .html and print it from a browser"
+    )
+
+
+def html_to_pdf(html: str, *, footer: str = "") -> bytes:
+    """Print HTML to PDF (A4) with headless Chromium: no scripts, no network."""
+    executable = chromium_path()
+    try:
+        from playwright.sync_api import Error as PlaywrightError
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        raise ClinicError(
+            "a PDF needs the Playwright package (pip install playwright) and Chromium; or write "
+            "the report as .html and print it from a browser"
+        ) from None
+    footer_html = (
+        '<div style="font-size:8px;width:100%;text-align:center;color:#52606d">'
+        f"{_escape(footer)} · page <span class='pageNumber'></span> of "
+        "<span class='totalPages'></span></div>"
+    )
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+            try:
+                context = browser.new_context(java_script_enabled=False, offline=True)
+                page = context.new_page()
+                page.route("**/*", lambda route: route.abort())
+                page.set_content(html, wait_until="load")
+                return page.pdf(
+                    format="A4",
+                    print_background=True,
+                    display_header_footer=True,
+                    header_template="<div></div>",
+                    footer_template=footer_html,
+                    margin={"top": "16mm", "bottom": "18mm", "left": "14mm", "right": "14mm"},
+                )
+            finally:
+                browser.close()
+    except PlaywrightError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ClinicError(f"Chromium could not print the PDF: {first}") from None
+
+
+def _escape(text: str) -> str:
+    from markupsafe import escape
+
+    return str(escape(text))
