@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC
 from importlib import resources
 from pathlib import Path
@@ -113,6 +113,30 @@ def create_app(
             )
         return data
 
+    @dataclass(frozen=True)
+    class Posted:
+        """A valid post to one instrument's pages: the form fields and the answers in them."""
+
+        data: dict[str, Any]
+        inst: Instrument
+        form: str | None
+        item_ids: list[str]
+        answers: dict[str, str]
+
+    async def posted(request: Request, inst_id: str) -> Posted | HTMLResponse:
+        """CSRF-checked form data, the instrument, its form and the answers posted so far."""
+        data = await form_data(request)
+        if isinstance(data, HTMLResponse):
+            return data
+        inst = instrument(inst_id)
+        if inst is None:
+            return message(request, "Not found", f"There is no questionnaire {inst_id!r}.", 404)
+        form = str(data.get("form") or "") or None
+        if form is not None and form not in inst.short_form_by_id:
+            return message(request, "Unknown form", "That short form does not exist.", 400)
+        item_ids = _form_items(inst, form)
+        return Posted(data, inst, form, item_ids, _answers_from_form(inst, data, item_ids))
+
     def results_page(
         request: Request,
         inst: Instrument,
@@ -147,17 +171,16 @@ def create_app(
 
     @app.post("/i/{inst_id}/answer", response_class=HTMLResponse)
     async def answer(request: Request, inst_id: str) -> HTMLResponse:
-        data = await form_data(request)
-        if isinstance(data, HTMLResponse):
-            return data
-        inst = instrument(inst_id)
-        if inst is None:
-            return message(request, "Not found", f"There is no questionnaire {inst_id!r}.", 404)
-        form = str(data.get("form") or "") or None
-        if form is not None and form not in inst.short_form_by_id:
-            return message(request, "Unknown form", "That short form does not exist.", 400)
-        item_ids = _form_items(inst, form)
-        answers = _answers_from_form(inst, data, item_ids)
+        post = await posted(request, inst_id)
+        if isinstance(post, HTMLResponse):
+            return post
+        data, inst, form, item_ids, answers = (
+            post.data,
+            post.inst,
+            post.form,
+            post.item_ids,
+            post.answers,
+        )
         pages = math.ceil(len(item_ids) / PAGE_SIZE)
         try:
             current = int(str(data.get("page", "-1")))
@@ -188,17 +211,11 @@ def create_app(
 
     @app.post("/i/{inst_id}/report")
     async def download(request: Request, inst_id: str) -> Response:
-        data = await form_data(request)
-        if isinstance(data, HTMLResponse):
-            return data
-        inst = instrument(inst_id)
-        if inst is None:
-            return message(request, "Not found", f"There is no questionnaire {inst_id!r}.", 404)
-        form = str(data.get("form") or "") or None
-        if form is not None and form not in inst.short_form_by_id:
-            return message(request, "Unknown form", "That short form does not exist.", 400)
-        answers = _answers_from_form(inst, data, _form_items(inst, form))
-        report = build_report(inst, _numeric(answers), form=form)
+        post = await posted(request, inst_id)
+        if isinstance(post, HTMLResponse):
+            return post
+        inst = post.inst
+        report = build_report(inst, _numeric(post.answers), form=post.form)
         stamp = report.created.strftime("%Y%m%d-%H%M")
         return Response(
             render_report(report, standalone=True),
@@ -210,16 +227,10 @@ def create_app(
 
     @app.post("/i/{inst_id}/save", response_class=HTMLResponse)
     async def save(request: Request, inst_id: str) -> HTMLResponse:
-        data = await form_data(request)
-        if isinstance(data, HTMLResponse):
-            return data
-        inst = instrument(inst_id)
-        if inst is None:
-            return message(request, "Not found", f"There is no questionnaire {inst_id!r}.", 404)
-        form = str(data.get("form") or "") or None
-        if form is not None and form not in inst.short_form_by_id:
-            return message(request, "Unknown form", "That short form does not exist.", 400)
-        answers = _answers_from_form(inst, data, _form_items(inst, form))
+        post = await posted(request, inst_id)
+        if isinstance(post, HTMLResponse):
+            return post
+        data, inst, form, answers = post.data, post.inst, post.form, post.answers
         report = build_report(inst, _numeric(answers), form=form)
         code = str(data.get("code") or "")
         try:
