@@ -15,6 +15,7 @@ $(STAMP): pyproject.toml constraints.txt
 venv: $(STAMP)
 
 run: $(STAMP)
+	@$(MAKE) --no-print-directory browser || echo "note: without chromium the clinician PDF report is unavailable (HTML works)"
 	$(BIN)/surveytool serve
 
 demo: $(STAMP)
@@ -25,7 +26,7 @@ CHROMIUM ?= /usr/bin/chromium
 browser:
 	@test -x $(CHROMIUM) || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    echo "installing Debian's chromium for the browser tests"; \
+	    echo "installing Debian's chromium (browser tests, PDF reports)"; \
 	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium is missing: run 'sudo apt-get install chromium'"; exit 1; fi; }
