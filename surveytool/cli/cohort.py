@@ -15,3 +15,4 @@ def cohort() -> None:
 
 
 from surveytool.cli import cohort_import as _cohort_import  # noqa: E402,F401  (registers commands)
+from surveytool.cli import cohort_report as _cohort_report  # noqa: E402,F401  (registers commands)
