@@ -36,6 +36,7 @@ import yaml
 
 from analysis.errors import AnalysisError
 from analysis.reliability import reliability
+from analysis.suppression import DEFAULT_MIN_CELL
 from surveytool.instrument import Instrument, NormEntry, Norms, PercentilePoint
 from surveytool.registry import load_instrument
 from surveytool.responses import Responses
@@ -64,11 +65,16 @@ class NormsResult:
         return self.table[~self.table["published"]]
 
 
-def percentile_points(scores: np.ndarray, max_points: int = 101) -> list[tuple[float, float]]:
+def percentile_points(
+    scores: np.ndarray, max_points: int = 101, min_cell: int = DEFAULT_MIN_CELL
+) -> list[tuple[float, float]]:
     """(score, mid-rank percentile) points of a sample, scores strictly increasing.
 
     In R: ``sapply(u, function(s) 100 * (mean(x < s) + 0.5 * mean(x == s)))`` with
-    ``u <- sort(unique(x))``.
+    ``u <- sort(unique(x))``, then only the points with at least ``min_cell`` respondents
+    strictly below and strictly above them: a published table never shows the score of the
+    lowest or highest few respondents (small-cell rule), and scoring interpolates between the
+    points it keeps (held at the ends).
     """
     x = np.sort(np.asarray(scores, dtype=np.float64)[~np.isnan(scores)])
     n = len(x)
@@ -81,7 +87,8 @@ def percentile_points(scores: np.ndarray, max_points: int = 101) -> list[tuple[f
     below = np.searchsorted(x, points, side="left")
     through = np.searchsorted(x, points, side="right")
     percent = 100.0 * (below + 0.5 * (through - below)) / n
-    return [(float(s), float(p)) for s, p in zip(points, percent, strict=True)]
+    safe = (below >= min_cell) & (n - through >= min_cell)
+    return [(float(s), float(p)) for s, p, ok in zip(points, percent, safe, strict=True) if ok]
 
 
 def _cell_keys(groups: pd.DataFrame, columns: Sequence[str]) -> pd.Series:
@@ -204,7 +211,7 @@ def norms_from_scores(
                         reliability=rel_ok,
                         percentiles=tuple(
                             PercentilePoint(score=s, percentile=p)
-                            for s, p in percentile_points(info["x"], max_points)
+                            for s, p in percentile_points(info["x"], max_points, min_cell)
                         ),
                     )
                 )
