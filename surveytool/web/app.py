@@ -68,6 +68,39 @@ def _numeric(answers: Mapping[str, str]) -> dict[str, object]:
     return {k: (None if v == SKIP else int(v)) for k, v in answers.items()}
 
 
+def next_page(
+    inst: Instrument,
+    form: str | None,
+    item_ids: list[str],
+    answers: Mapping[str, str],
+    data: Mapping[str, Any],
+) -> dict[str, Any] | None:
+    """Where a posted page leads: None when the person finished, else the next ``page.html``
+    context (``action`` back, next or finish; answers outside the shown page kept hidden)."""
+    pages = math.ceil(len(item_ids) / PAGE_SIZE)
+    try:
+        current = int(str(data.get("page", "-1")))
+    except ValueError:
+        current = -1
+    action = str(data.get("action", "next"))
+    if action == "finish" or (action == "next" and current + 1 >= pages):
+        return None
+    target = max(0, current - 1) if action == "back" else min(pages - 1, current + 1)
+    shown = item_ids[target * PAGE_SIZE : (target + 1) * PAGE_SIZE]
+    return {
+        "inst": inst,
+        "lang": inst.language,
+        "form": form,
+        "page": target,
+        "pages": pages,
+        "items": [inst.item_by_id[i] for i in shown],
+        "answers": answers,
+        "kept": {k: v for k, v in answers.items() if k not in shown},
+        "total": len(item_ids),
+        "answered": sum(1 for v in answers.values() if v != SKIP),
+    }
+
+
 def create_app(
     *,
     store: PersonalStore | None = None,
@@ -181,33 +214,11 @@ def create_app(
             post.item_ids,
             post.answers,
         )
-        pages = math.ceil(len(item_ids) / PAGE_SIZE)
-        try:
-            current = int(str(data.get("page", "-1")))
-        except ValueError:
-            current = -1
-        action = str(data.get("action", "next"))
-        if action == "finish" or (action == "next" and current + 1 >= pages):
+        step = next_page(inst, form, item_ids, answers, data)
+        if step is None:
             report = build_report(inst, _numeric(answers), form=form)
             return results_page(request, inst, report, answers)
-        target = max(0, current - 1) if action == "back" else min(pages - 1, current + 1)
-        shown = item_ids[target * PAGE_SIZE : (target + 1) * PAGE_SIZE]
-        kept = {k: v for k, v in answers.items() if k not in shown}
-        answered = sum(1 for v in answers.values() if v != SKIP)
-        return page(
-            "page.html",
-            request,
-            inst=inst,
-            lang=inst.language,
-            form=form,
-            page=target,
-            pages=pages,
-            items=[inst.item_by_id[i] for i in shown],
-            answers=answers,
-            kept=kept,
-            total=len(item_ids),
-            answered=answered,
-        )
+        return page("page.html", request, **step)
 
     @app.post("/i/{inst_id}/report")
     async def download(request: Request, inst_id: str) -> Response:

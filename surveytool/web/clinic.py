@@ -21,7 +21,6 @@ someone turns the access log on.
 from __future__ import annotations
 
 import logging
-import math
 import re
 import threading
 from collections.abc import Callable, Mapping
@@ -33,7 +32,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from jinja2 import BaseLoader, ChoiceLoader, Environment, TemplateNotFound
+from jinja2 import Environment
 from starlette.concurrency import run_in_threadpool
 
 from surveytool.clinic import audit, auth, links, service
@@ -57,40 +56,8 @@ from surveytool.web.security import check_csrf
 
 SESSION_COOKIE = "st_session"
 CLIENT_COOKIE = "st_client"
-LINK_PAGE = "clinic/_link_page.html"
-_PAGE_ACTION = 'action="/i/{{ inst.id }}/answer"'
 
 T = TypeVar("T")
-
-
-# ---------------------------------------------------------------------------------------------
-# Templates: the self-assessment page, posting to /q/answer
-# ---------------------------------------------------------------------------------------------
-
-
-class _LinkPageLoader(BaseLoader):
-    """``clinic/_link_page.html``: the self-assessment ``page.html`` with its form posting to
-    ``{{ form_action }}``, so clients by link answer on the very same page template."""
-
-    def __init__(self, base: BaseLoader) -> None:
-        self.base = base
-
-    def get_source(
-        self, environment: Environment, template: str
-    ) -> tuple[str, str | None, Callable[[], bool] | None]:
-        if template != LINK_PAGE:
-            raise TemplateNotFound(template)
-        source, filename, uptodate = self.base.get_source(environment, "page.html")
-        if source.count(_PAGE_ACTION) != 1:
-            raise TemplateNotFound(f"{LINK_PAGE}: page.html no longer has {_PAGE_ACTION}")
-        return source.replace(_PAGE_ACTION, 'action="{{ form_action }}"'), filename, uptodate
-
-
-def clinic_templates() -> Environment:
-    env = clinic_environment()
-    assert env.loader is not None
-    env.loader = ChoiceLoader([_LinkPageLoader(env.loader), env.loader])
-    return env
 
 
 # ---------------------------------------------------------------------------------------------
@@ -166,7 +133,7 @@ def mount_clinic(
     """Add the clinician pages and the link flow to ``app``, with their error pages: a clinic
     database that cannot be used (older schema, unreachable server) gives one clear page."""
     app.include_router(clinic_router(database_url=database_url, instruments=instruments))
-    env = clinic_templates()
+    env = clinic_environment()
 
     def error_page(request: Request, title: str, text: str, status: int) -> HTMLResponse:
         html = env.get_template("clinic/message.html").render(
@@ -198,7 +165,7 @@ def clinic_router(
     state = _Clinic(
         database_url=database_url,
         sources=dict(instruments) if instruments is not None else bundled_paths(),
-        env=clinic_templates(),
+        env=clinic_environment(),
         limiter=auth.LoginLimiter(),
     )
     router = APIRouter()
@@ -658,7 +625,7 @@ def clinic_router(
 
     @router.post("/q/answer", response_class=HTMLResponse)
     async def answer(request: Request) -> Response:
-        from surveytool.web.app import PAGE_SIZE, SKIP, _answers_from_form, _numeric
+        from surveytool.web.app import _answers_from_form, _numeric, next_page
 
         data = await form_data(request)
         if isinstance(data, HTMLResponse):
@@ -674,13 +641,8 @@ def clinic_router(
         form = link.form  # fixed by the clinician; a posted "form" field is ignored
         item_ids = service.form_items(inst, form)
         answers = _answers_from_form(inst, data, item_ids)
-        pages = math.ceil(len(item_ids) / PAGE_SIZE)
-        try:
-            current = int(str(data.get("page", "-1")))
-        except ValueError:
-            current = -1
-        action = str(data.get("action", "next"))
-        if action == "finish" or (action == "next" and current + 1 >= pages):
+        step = next_page(inst, form, item_ids, answers, data)
+        if step is None:
             values: dict[str, int | None] = {
                 k: (v if isinstance(v, int) else None) for k, v in _numeric(answers).items()
             }
@@ -709,25 +671,7 @@ def clinic_router(
             except LinkError:
                 return RedirectResponse("/q/done", status_code=303)
             return RedirectResponse("/q/done", status_code=303)
-        target = max(0, current - 1) if action == "back" else min(pages - 1, current + 1)
-        shown = item_ids[target * PAGE_SIZE : (target + 1) * PAGE_SIZE]
-        kept = {k: v for k, v in answers.items() if k not in shown}
-        answered = sum(1 for v in answers.values() if v != SKIP)
-        return page(
-            LINK_PAGE,
-            request,
-            form_action="/q/answer",
-            inst=inst,
-            lang=inst.language,
-            form=form,
-            page=target,
-            pages=pages,
-            items=[inst.item_by_id[i] for i in shown],
-            answers=answers,
-            kept=kept,
-            total=len(item_ids),
-            answered=answered,
-        )
+        return page("page.html", request, form_action="/q/answer", **step)
 
     @router.get("/q/done", response_class=HTMLResponse)
     async def done(request: Request) -> Response:
