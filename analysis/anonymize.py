@@ -614,9 +614,14 @@ def load_key(
 
 def default_key_path(cohort: Path) -> Path:
     """Where a cohort's key goes when no key file is given: the user's data folder, not the data's."""
-    import platformdirs
+    import hashlib
 
-    return platformdirs.user_data_path("surveytool") / "keys" / f"{cohort.stem}.key"
+    from surveytool.personal_store import data_dir
+
+    # one key per cohort file (its absolute path), so two studies that both write
+    # "cohort.parquet" in different folders never share a key and cannot be linked
+    where = hashlib.sha256(str(cohort.resolve()).encode("utf-8")).hexdigest()[:12]
+    return data_dir() / "keys" / f"{cohort.stem}-{where}.key"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -964,6 +964,10 @@ def _careless_tables(b: _Builder, careless: CarelessResult, n_rows: int) -> None
         dist_mask[:, 1] = suppression_mask(
             counts.to_numpy()[None, :], b.min_cell, column_totals=False
         )[0]
+        if count_mask[:, 0].any():
+            # the two tables are linked (Σ flagged over indices = Σ k · respondents with k
+            # flags): with any flagged count hidden, the distribution would give it back
+            dist_mask[:, 1] = True
     b.add(
         "careless_flags",
         "Respondents by number of flags",

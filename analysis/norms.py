@@ -38,6 +38,7 @@ from analysis.errors import AnalysisError
 from analysis.reliability import reliability
 from analysis.suppression import DEFAULT_MIN_CELL
 from surveytool.instrument import Instrument, NormEntry, Norms, PercentilePoint
+from surveytool.instrument import score_ranges as instrument_score_ranges
 from surveytool.registry import load_instrument
 from surveytool.responses import Responses
 from surveytool.scoring import score_responses
@@ -91,6 +92,26 @@ def percentile_points(
     return [(float(s), float(p)) for s, p, ok in zip(points, percent, safe, strict=True) if ok]
 
 
+def _anchored(
+    points: list[tuple[float, float]], score_range: tuple[float, float] | None
+) -> list[tuple[float, float]]:
+    """Close a thinned table at the ends of the scale's score range: (lowest, 0), (highest, 100).
+
+    The small-cell rule leaves out the extreme points; without anchors, scoring would hold every
+    score beyond the table at the end point's percentile. With them, it interpolates towards 0
+    and 100, within FORMULAS.md's clamp to [0, 100].
+    """
+    if not points or score_range is None:
+        return points
+    low, high = score_range
+    out = list(points)
+    if out[0][0] > low:
+        out.insert(0, (float(low), 0.0))
+    if out[-1][0] < high:
+        out.append((float(high), 100.0))
+    return out
+
+
 def _cell_keys(groups: pd.DataFrame, columns: Sequence[str]) -> pd.Series:
     """One label per row, ``col=value,...``; NA where a group value is missing."""
     if not columns:
@@ -111,6 +132,7 @@ def norms_from_scores(
     reliabilities: Mapping[str, float] | None = None,
     max_points: int = 101,
     overall: bool = True,
+    score_ranges: Mapping[str, tuple[float, float]] | None = None,
 ) -> NormsResult:
     """Norms from a scores table (see the module docstring for every convention).
 
@@ -211,7 +233,10 @@ def norms_from_scores(
                         reliability=rel_ok,
                         percentiles=tuple(
                             PercentilePoint(score=s, percentile=p)
-                            for s, p in percentile_points(info["x"], max_points, min_cell)
+                            for s, p in _anchored(
+                                percentile_points(info["x"], max_points, min_cell),
+                                (score_ranges or {}).get(scale),
+                            )
                         ),
                     )
                 )
@@ -289,6 +314,7 @@ def build_norms(
         min_cell=min_cell,
         reliabilities=rel.scales["raw_alpha"].to_dict(),
         max_points=max_points,
+        score_ranges=instrument_score_ranges(inst),
     )
 
 

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from surveytool.instrument import Instrument, ResponseScale
+from surveytool.tables import NA_STRINGS
 
 ISSUE_COLUMNS = ("kind", "row", "column", "respondent_id", "value", "reason")
 """Columns of every issue report: kind is ``cell``, ``row`` or ``column``."""
@@ -84,6 +85,7 @@ def _validate_column(
         text_invalid = np.zeros(n, dtype=bool)
     else:
         text = raw.astype("string").str.strip()
+        text = text.mask(text.isin(NA_STRINGS))  # "NA", "N/A" ... are missing in every format
         numeric = pd.to_numeric(text, errors="coerce")
         values = numeric.to_numpy(dtype=np.float64, na_value=np.nan).copy()
         present = (text.notna() & (text != "")).to_numpy(dtype=bool)

@@ -8,6 +8,8 @@ user's data folder, and the next run offers to resume there; finishing deletes t
 from __future__ import annotations
 
 import json
+import os
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -44,9 +46,10 @@ def _load_progress(path: Path, inst: Instrument) -> dict[str, int | None] | None
 def _save_progress(path: Path, inst: Instrument, answers: Mapping[str, int | None]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(
-        json.dumps({"instrument_hash": inst.content_hash, "answers": dict(answers)}), "utf-8"
-    )
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # answers: owner only
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump({"instrument_hash": inst.content_hash, "answers": dict(answers)}, fh)
     tmp.replace(path)
 
 
@@ -62,7 +65,7 @@ def parse_answer(text: str, inst: Instrument, item_id: str) -> int | str | None:
         return "back"
     if folded in ("s", "skip", ""):
         return None
-    if raw.lstrip("-").isdigit():
+    if re.fullmatch(r"-?[0-9]+", raw):
         value = int(raw)
         if scale.min <= value <= scale.max or value in scale.missing_codes:
             return value
@@ -176,6 +179,32 @@ def answers_from_file(path: Path) -> dict[str, object]:
     return {str(k): v for k, v in frame.iloc[0].items()}
 
 
+def checked_answers(
+    inst: Instrument, given: Mapping[str, object], item_ids: list[str], source: Path
+) -> dict[str, int | None]:
+    """Answers from a file, each checked like a typed answer; every bad one is named at once."""
+    out: dict[str, int | None] = {}
+    bad: list[str] = []
+    for item_id in item_ids:
+        value = given.get(item_id)
+        if value is None or (isinstance(value, float) and value != value):
+            out[item_id] = None
+            continue
+        text = str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+        try:
+            parsed = parse_answer(text, inst, item_id)
+        except ValueError as exc:
+            bad.append(f"{item_id}: {value!r}: {exc}")
+            continue
+        if parsed == "back":
+            bad.append(f"{item_id}: {value!r}: not an answer")
+            continue
+        out[item_id] = parsed if isinstance(parsed, int) else None
+    if bad:
+        raise SurveytoolError(f"{source}: {len(bad)} invalid answer(s): " + "; ".join(bad))
+    return out
+
+
 def take(
     inst: Instrument,
     *,
@@ -197,7 +226,7 @@ def take(
         unknown = sorted(set(given) - set(item_ids))
         if unknown:
             console.print(f"ignored: {', '.join(unknown)} (not items of this form)", markup=False)
-        report = build_report(inst, {k: v for k, v in given.items() if k in item_ids}, form=form)
+        report = build_report(inst, checked_answers(inst, given, item_ids, answers_file), form=form)
     else:
         path = progress_path(inst, form, progress_folder)
         answers: dict[str, int | None] = {}
@@ -224,9 +253,7 @@ def take(
             if inst.timeframe:
                 console.print(f"Timeframe: {inst.timeframe}", markup=False)
         try:
-            interview(
-                inst, item_ids, answers, ask, console, lambda a: _save_progress(path, inst, a)
-            )
+            interview(inst, item_ids, answers, ask, console, lambda _answers: None)
         except (Interrupted, KeyboardInterrupt):
             # KeyboardInterrupt: Ctrl-C while an item was being printed rather than at the prompt
             _save_progress(path, inst, answers)

@@ -68,7 +68,10 @@ def test_percentile_tables_match_r(built: analysis.NormsResult) -> None:
         ]
         if rows.empty:
             continue  # the composite: mean, sd and n only in the golden file
-        ours = np.array([[p.score, p.percentile] for p in entry.percentiles])
+        points = [(p.score, p.percentile) for p in entry.percentiles]
+        # the table is closed at the scale's range: (lowest score, 0) ... (highest score, 100)
+        assert points[0][1] == 0.0 and points[-1][1] == 100.0
+        ours = np.array(points[1:-1])
         # only the points with >= 10 respondents below and above are published
         n = next(
             e.n for e in built.norms.entries if e.scale == entry.scale and e.group == entry.group

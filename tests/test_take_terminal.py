@@ -150,6 +150,10 @@ def test_answer_back_skip_invalid_interrupt_and_resume(
     first.answer(4, "s")  # skip
     first.answer(5, "9")  # prefer not to say
     first.at(6)
+    assert not progress.exists()  # answers are not written to disk while the person answers
+    first.child.sendintr()  # Ctrl-C
+    first.child.expect("Stopped")
+    assert first.finish() == 130
     assert json.loads(progress.read_text("utf-8"))["answers"] == {
         "FF1": 2,
         "DW1": 1,
@@ -157,9 +161,7 @@ def test_answer_back_skip_invalid_interrupt_and_resume(
         "SB1": None,
         "CE1": 9,
     }
-    first.child.sendintr()  # Ctrl-C
-    first.child.expect("Stopped")
-    assert first.finish() == 130
+    assert progress.stat().st_mode & 0o777 == 0o600  # kept for the owner only
     stopped = " ".join(first.text[first.text.index("Stopped") :].split())
     assert "Your 5 answers are kept in" in stopped
     assert "run the same command to resume" in stopped

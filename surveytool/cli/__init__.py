@@ -30,6 +30,10 @@ class _Group(click.Group):
         except SurveytoolError as exc:
             click.echo(f"error: {exc}", err=True)
             ctx.exit(1)
+        except OSError as exc:  # a path that is a folder, not writable, a full disk ...
+            where = f"{exc.filename}: " if exc.filename else ""
+            click.echo(f"error: {where}{exc.strerror or exc}", err=True)
+            ctx.exit(1)
         except KeyboardInterrupt:  # pragma: no cover - interactive
             click.echo("\ninterrupted", err=True)
             ctx.exit(130)

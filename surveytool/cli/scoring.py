@@ -49,12 +49,16 @@ def score(
     Invalid cells count as missing and are listed, with every unknown column and quarantined row,
     in OUTPUT's quarantine file (<name>.quarantine.csv); --strict stops instead.
     """
-    from surveytool.errors import InvalidResponsesError
+    from surveytool.errors import InvalidResponsesError, SurveytoolError
     from surveytool.registry import load_instrument
     from surveytool.scoring import score_responses
     from surveytool.tables import WRITE_FORMATS, read_table, table_format, write_table
 
     table_format(output, WRITE_FORMATS)  # refuse an unknown output format before any work
+    if output.resolve() == responses.resolve():
+        raise SurveytoolError(
+            f"{output}: the output would overwrite the responses; choose another name"
+        )
     inst = load_instrument(instrument)
     groups = [g.strip() for spec in group_columns for g in spec.split(",") if g.strip()]
     ignored = [g.strip() for spec in ignore_columns for g in spec.split(",") if g.strip()]

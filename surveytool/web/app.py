@@ -8,6 +8,7 @@ stored only when the person asks ("Save to compare later"), in the local SQLite 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC
@@ -57,7 +58,7 @@ def _answers_from_form(
             out[item_id] = SKIP
             continue
         scale = inst.scale_of(item_id)
-        if value.lstrip("-").isdigit() and (
+        if re.fullmatch(r"-?[0-9]+", value) and (
             scale.min <= int(value) <= scale.max or int(value) in scale.missing_codes
         ):
             out[item_id] = value
