@@ -249,6 +249,18 @@ class Instrument(_Model):
     def short_form_by_id(self) -> dict[str, ShortForm]:
         return {f.id: f for f in self.short_forms}
 
+    def form_items(self, form: str | None = None) -> list[str]:
+        """Item ids of the whole instrument (``form`` None) or of one short form, in order."""
+        if form is None:
+            return [i.id for i in self.items]
+        found = self.short_form_by_id.get(form)
+        if found is None:
+            from surveytool.errors import ScoringError
+
+            known = ", ".join(self.short_form_by_id) or "none"
+            raise ScoringError(f"{self.id} has no short form {form!r}; its forms: {known}")
+        return list(found.items)
+
     def scale_of(self, item_id: str) -> ResponseScale:
         """The response scale of an item."""
         return self.response_scales[self.item_by_id[item_id].scale]

@@ -102,11 +102,7 @@ def build_report(
     created: datetime | None = None,
 ) -> PersonalReport:
     """Score one person's answers and gather the texts for each area."""
-    item_ids = (
-        [i.id for i in instrument.items]
-        if form is None
-        else list(instrument.short_form_by_id[form].items)
-    )
+    item_ids = instrument.form_items(form)
     row = {item_id: answers.get(item_id) for item_id in item_ids}
     result = score_responses(instrument, row, form=form)
     scores = result.scores.iloc[0]

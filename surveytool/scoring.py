@@ -58,14 +58,7 @@ class ScoringPlan:
 
     @classmethod
     def build(cls, instrument: Instrument, form: str | None = None) -> ScoringPlan:
-        if form is not None and form not in instrument.short_form_by_id:
-            known = ", ".join(instrument.short_form_by_id) or "(none)"
-            raise ScoringError(f"{instrument.id} has no short form {form!r}; its forms: {known}")
-        chosen = (
-            [i.id for i in instrument.items]
-            if form is None
-            else list(instrument.short_form_by_id[form].items)
-        )
+        chosen = instrument.form_items(form)
         position = {item_id: j for j, item_id in enumerate(chosen)}
         subs = []
         for sub in instrument.subscales:

@@ -64,14 +64,7 @@ def _check(spec: SimulationSpec, n_traits: int) -> None:
 
 def simulate(instrument: Instrument, spec: SimulationSpec) -> pd.DataFrame:
     """Simulate ``spec.n`` respondents; one column per item (codes, or labels), plus id and group."""
-    if spec.form is not None and spec.form not in instrument.short_form_by_id:
-        known = ", ".join(instrument.short_form_by_id) or "none"
-        raise ScoringError(f"{instrument.id} has no short form {spec.form!r} (forms: {known})")
-    item_ids: Sequence[str] = (
-        [i.id for i in instrument.items]
-        if spec.form is None
-        else instrument.short_form_by_id[spec.form].items
-    )
+    item_ids: Sequence[str] = instrument.form_items(spec.form)
     traits = [s.id for s in instrument.subscales]
     _check(spec, len(traits))
     rng = np.random.default_rng(spec.seed)

@@ -217,10 +217,7 @@ def take(
 ) -> PersonalReport:
     """Run the interview (or read ``answers_file``), print the results, write the report."""
     console = console or Console()
-    if form is not None and form not in inst.short_form_by_id:
-        known = ", ".join(inst.short_form_by_id) or "none"
-        raise SurveytoolError(f"{inst.id} has no short form {form!r} (forms: {known})")
-    item_ids = list(inst.short_form_by_id[form].items) if form else [i.id for i in inst.items]
+    item_ids = inst.form_items(form)
     if answers_file is not None:
         given = answers_from_file(answers_file)
         unknown = sorted(set(given) - set(item_ids))

@@ -177,10 +177,6 @@ def simulate(
 
     table_format(output, WRITE_FORMATS)
     inst = load_instrument(instrument)
-    if form is not None and form not in inst.short_form_by_id:
-        from surveytool.errors import ScoringError
-
-        raise ScoringError(f"{inst.id} has no short form {form!r}")
     spec = SimulationSpec(
         n=n,
         seed=seed,

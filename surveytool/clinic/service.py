@@ -39,7 +39,7 @@ from surveytool.clinic.models import (
     Score,
     utcnow,
 )
-from surveytool.errors import SurveytoolError
+from surveytool.errors import ScoringError, SurveytoolError
 from surveytool.instrument import Instrument
 from surveytool.registry import bundled_paths, load_instrument
 from surveytool.scoring import score_responses
@@ -72,12 +72,11 @@ def load_source(source: str) -> Instrument:
 
 
 def form_items(inst: Instrument, form: str | None) -> list[str]:
-    if form is None:
-        return [i.id for i in inst.items]
-    if form not in inst.short_form_by_id:
-        known = ", ".join(inst.short_form_by_id) or "none"
-        raise ClinicError(f"{inst.id} has no short form {form!r} (its forms: {known})")
-    return list(inst.short_form_by_id[form].items)
+    """The items of a form, as a clinic error when the form does not exist."""
+    try:
+        return inst.form_items(form)
+    except ScoringError as exc:
+        raise ClinicError(str(exc)) from None
 
 
 # ---------------------------------------------------------------------------------------------

@@ -38,12 +38,6 @@ PAGE_SIZE = 7
 SKIP = "skip"
 
 
-def _form_items(inst: Instrument, form: str | None) -> list[str]:
-    if form:
-        return list(inst.short_form_by_id[form].items)
-    return [i.id for i in inst.items]
-
-
 def _answers_from_form(
     inst: Instrument, data: Mapping[str, Any], item_ids: list[str]
 ) -> dict[str, str]:
@@ -168,7 +162,7 @@ def create_app(
         form = str(data.get("form") or "") or None
         if form is not None and form not in inst.short_form_by_id:
             return message(request, "Unknown form", "That short form does not exist.", 400)
-        item_ids = _form_items(inst, form)
+        item_ids = inst.form_items(form)
         return Posted(data, inst, form, item_ids, _answers_from_form(inst, data, item_ids))
 
     def results_page(
