@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from surveytool.instrument import Instrument, ResponseScale
+from surveytool.instrument import CriticalItem, Direction, Instrument, ResponseScale
 from surveytool.tables import NA_STRINGS
 
 ISSUE_COLUMNS = ("kind", "row", "column", "respondent_id", "value", "reason")
@@ -288,6 +288,14 @@ def read_responses(
     )
 
 
+def critical_hits(crit: CriticalItem, answers: np.ndarray) -> np.ndarray:
+    """Which raw answers (NaN = missing, never a hit) are at or beyond the critical threshold."""
+    with np.errstate(invalid="ignore"):
+        if crit.direction is Direction.at_or_above:
+            return np.asarray(answers >= crit.threshold)
+        return np.asarray(answers <= crit.threshold)
+
+
 def _critical_in_quarantine(
     instrument: Instrument,
     wanted: Sequence[str],
@@ -306,13 +314,7 @@ def _critical_in_quarantine(
         j = position.get(crit.item)
         if j is None:
             continue
-        col = values[dropped, j]
-        with np.errstate(invalid="ignore"):
-            hit = (
-                col >= crit.threshold
-                if crit.direction.value == "at_or_above"
-                else (col <= crit.threshold)
-            )
+        hit = critical_hits(crit, values[dropped, j])
         for r in dropped[hit]:
             out.append(
                 {

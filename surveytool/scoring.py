@@ -27,7 +27,7 @@ import pandas as pd
 from surveytool.errors import InvalidResponsesError, ScoringError
 from surveytool.instrument import Band, Instrument, Method, required_count
 from surveytool.registry import load_instrument
-from surveytool.responses import Responses, answers_frame, read_responses
+from surveytool.responses import Responses, answers_frame, critical_hits, read_responses
 
 STATUS_OK = "ok"
 STATUS_INSUFFICIENT = "insufficient"
@@ -232,14 +232,7 @@ def critical_flags(instrument: Instrument, responses: Responses) -> pd.Series:
         j = position.get(crit.item)
         if j is None:
             continue
-        col = responses.values[:, j]
-        with np.errstate(invalid="ignore"):
-            hit = (
-                col >= crit.threshold
-                if crit.direction.value == "at_or_above"
-                else (col <= crit.threshold)
-            )
-        hits.append((crit.item, hit))
+        hits.append((crit.item, critical_hits(crit, responses.values[:, j])))
     if hits:
         any_hit = np.logical_or.reduce([h for _, h in hits])
         for r in np.flatnonzero(any_hit):
