@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from collections.abc import Mapping
 from enum import StrEnum
 from functools import cached_property
@@ -68,6 +69,11 @@ class Better(StrEnum):
     HIGHER = "higher"
 
 
+def fold_label(text: str) -> str:
+    """Labels compare without case and with runs of white space as one space."""
+    return " ".join(text.split()).casefold()
+
+
 class ResponseScale(_Model):
     """An integer Likert scale: ``min``..``max``, labels for some or all points, missing codes.
 
@@ -84,6 +90,23 @@ class ResponseScale(_Model):
     @property
     def points(self) -> list[int]:
         return list(range(self.min, self.max + 1))
+
+    def accepts(self, code: int) -> bool:
+        """A point of the scale or one of its missing codes."""
+        return self.min <= code <= self.max or code in self.missing_codes
+
+    def code_for(self, text: str) -> int:
+        """The code of a typed or posted answer: a number on the scale, a missing code, or a
+        label (any case, runs of white space as one); ValueError for anything else."""
+        raw = text.strip()
+        if re.fullmatch(r"-?[0-9]+", raw) and self.accepts(int(raw)):
+            return int(raw)
+        folded = fold_label(raw)
+        for code, label in (*self.labels.items(), *self.missing_codes.items()):
+            if fold_label(label) == folded:
+                return code
+        extra = "".join(f", {c}" for c in self.missing_codes)
+        raise ValueError(f"not an answer: give a number from {self.min} to {self.max}{extra}")
 
 
 class ItemSource(_Model):

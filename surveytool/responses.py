@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from surveytool.instrument import CriticalItem, Direction, Instrument, ResponseScale
+from surveytool.instrument import CriticalItem, Direction, Instrument, ResponseScale, fold_label
 from surveytool.tables import NA_STRINGS
 
 ISSUE_COLUMNS = ("kind", "row", "column", "respondent_id", "value", "reason")
@@ -49,11 +49,6 @@ def _issue_frame(records: list[dict[str, object]]) -> pd.DataFrame:
     frame = frame.astype({c: "object" for c in ISSUE_COLUMNS if c != "row"})
     frame["row"] = frame["row"].astype("Int64")
     return frame
-
-
-def fold_label(text: str) -> str:
-    """Labels compare without case and with runs of white space as one space."""
-    return " ".join(text.split()).casefold()
 
 
 def _label_lookup(scale: ResponseScale) -> dict[str, float]:

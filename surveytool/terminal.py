@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -65,17 +64,13 @@ def parse_answer(text: str, inst: Instrument, item_id: str) -> int | str | None:
         return "back"
     if folded in ("s", "skip", ""):
         return None
-    if re.fullmatch(r"-?[0-9]+", raw):
-        value = int(raw)
-        if scale.min <= value <= scale.max or value in scale.missing_codes:
-            return value
-    for code, label in (*scale.labels.items(), *scale.missing_codes.items()):
-        if label.casefold() == folded:
-            return code
-    extra = "".join(f", {c}" for c in scale.missing_codes)
-    raise ValueError(
-        f"type a number from {scale.min} to {scale.max}{extra}, s to skip or b to go back"
-    )
+    try:
+        return scale.code_for(raw)
+    except ValueError:
+        extra = "".join(f", {c}" for c in scale.missing_codes)
+        raise ValueError(
+            f"type a number from {scale.min} to {scale.max}{extra}, s to skip or b to go back"
+        ) from None
 
 
 def interview(

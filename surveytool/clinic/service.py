@@ -256,7 +256,7 @@ def check_answers(
             scale = inst.scale_of(item_id)
             if isinstance(value, bool) or not isinstance(value, int):
                 raise ClinicError(f"{item_id}: the answer must be a whole number, not {value!r}")
-            if not (scale.min <= value <= scale.max or value in scale.missing_codes):
+            if not scale.accepts(value):
                 raise ClinicError(
                     f"{item_id}: {value} is not on the scale {scale.min}..{scale.max}"
                 )

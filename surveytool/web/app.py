@@ -8,7 +8,6 @@ stored only when the person asks ("Save to compare later"), in the local SQLite 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC
@@ -51,11 +50,10 @@ def _answers_from_form(
         if value == SKIP or value == "":
             out[item_id] = SKIP
             continue
-        scale = inst.scale_of(item_id)
-        if re.fullmatch(r"-?[0-9]+", value) and (
-            scale.min <= int(value) <= scale.max or int(value) in scale.missing_codes
-        ):
-            out[item_id] = value
+        try:
+            out[item_id] = str(inst.scale_of(item_id).code_for(value))
+        except ValueError:
+            continue  # a crafted or stale value: treated as not answered
     return out
 
 
