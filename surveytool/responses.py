@@ -324,6 +324,22 @@ def _critical_in_quarantine(
     return out
 
 
+def issue_lines(issues: object, limit: int = 20) -> list[str]:
+    """A readable summary of an issue table: the counts, then up to ``limit`` issues."""
+    if not isinstance(issues, pd.DataFrame):
+        raise TypeError("issue_lines takes the issue table of read_responses")
+    counts = issues["kind"].value_counts()
+    summary = ", ".join(f"{counts.get(k, 0)} {k}" for k in ("cell", "row", "column"))
+    lines = [f"{len(issues)} issue(s): {summary}"]
+    for rec in issues.head(limit).itertuples(index=False):
+        where = f"row {rec.row}, " if rec.row is not None and not pd.isna(rec.row) else ""
+        value = f" {rec.value!r}" if rec.value is not None and not pd.isna(rec.value) else ""
+        lines.append(f"  {rec.kind}: {where}column {rec.column!r}:{value} {rec.reason}")
+    if len(issues) > limit:
+        lines.append(f"  ... and {len(issues) - limit} more in the quarantine file")
+    return lines
+
+
 def _text(value: object) -> str | None:
     if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
         return None

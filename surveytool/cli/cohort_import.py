@@ -21,16 +21,11 @@ if TYPE_CHECKING:
 SOURCE_FORMATS = ("auto", "csv", "tsv", "xlsx", "sav", "parquet", "qualtrics", "redcap")
 
 
-def _echo_issues(issues: Any, limit: int = 20) -> None:
-    counts = issues["kind"].value_counts()
-    summary = ", ".join(f"{counts.get(k, 0)} {k}" for k in ("cell", "row", "column"))
-    click.echo(f"{len(issues)} issue(s): {summary}", err=True)
-    for rec in issues.head(limit).itertuples(index=False):
-        where = f"row {rec.row}, " if rec.row is not None and str(rec.row) != "<NA>" else ""
-        value = f" {rec.value!r}" if isinstance(rec.value, str) else ""
-        click.echo(f"  {rec.kind}: {where}column {rec.column!r}:{value} {rec.reason}", err=True)
-    if len(issues) > limit:
-        click.echo(f"  ... and {len(issues) - limit} more in the quarantine file", err=True)
+def _echo_issues(issues: Any) -> None:
+    from surveytool.responses import issue_lines
+
+    for line in issue_lines(issues):
+        click.echo(line, err=True)
 
 
 def _echo_result(result: CohortImport, output: Path) -> None:

@@ -94,19 +94,11 @@ def score(
     click.echo(result.counts_line())
 
 
-def _print_issues(issues: object, limit: int = 20) -> None:
-    import pandas as pd
+def _print_issues(issues: object) -> None:
+    from surveytool.responses import issue_lines
 
-    assert isinstance(issues, pd.DataFrame)
-    counts = issues["kind"].value_counts()
-    summary = ", ".join(f"{counts.get(k, 0)} {k}" for k in ("cell", "row", "column"))
-    click.echo(f"{len(issues)} issue(s): {summary}", err=True)
-    for rec in issues.head(limit).itertuples(index=False):
-        where = f"row {rec.row}, " if rec.row is not None and not pd.isna(rec.row) else ""
-        value = f" {rec.value!r}" if rec.value is not None and not pd.isna(rec.value) else ""
-        click.echo(f"  {rec.kind}: {where}column {rec.column!r}:{value} {rec.reason}", err=True)
-    if len(issues) > limit:
-        click.echo(f"  ... and {len(issues) - limit} more in the quarantine file", err=True)
+    for line in issue_lines(issues):
+        click.echo(line, err=True)
 
 
 @click.command()
