@@ -641,6 +641,16 @@ def test_save_then_compare_with_the_same_code(client: TestClient, data_dir: Path
     assert html.count("<polyline") == len(PPAI.subscales)
     assert re.search(r"Attempts: \d{4}-\d{2}-\d{2}, \d{4}-\d{2}-\d{2}", html)
 
+    # the report downloaded from this page shows the same change table and history
+    report_form = re.search(r'<form method="post" action="/i/ppai/report">(.*?)</form>', html, re.S)
+    assert report_form is not None
+    fields = dict(re.findall(r'name="([^"]+)" value="([^"]*)"', report_form.group(1)))
+    assert fields["code"] == code
+    downloaded = client.post("/i/ppai/report", data=fields)
+    assert downloaded.status_code == 200
+    assert "Change since last time" in downloaded.text and "Your history" in downloaded.text
+    assert change_rows(downloaded.text) == rows
+
     # another code does not see these results
     other = save(client, take(client, second_answers, "screen").text, "other-code-7")
     assert "You have 1 saved results" in other.text and "Change since last time" not in other.text

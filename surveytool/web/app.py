@@ -7,6 +7,7 @@ stored only when the person asks ("Save to compare later"), in the local SQLite 
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -170,6 +171,7 @@ def create_app(
         answers: Mapping[str, str],
         *,
         saved: bool = False,
+        saved_code: str | None = None,
         note: str | None = None,
     ) -> HTMLResponse:
         return page(
@@ -178,6 +180,7 @@ def create_app(
             **report_context(report),
             hidden=answers,
             saved=saved,
+            saved_code=saved_code,
             message=note,
             suggested_code=new_code(),
             db_path=str(personal.path),
@@ -220,6 +223,12 @@ def create_app(
             return post
         inst = post.inst
         report = build_report(inst, _numeric(post.answers), form=post.form)
+        code = str(post.data.get("code") or "")
+        if code and personal.path.exists():
+            # downloaded right after saving: the report shows the change and history as the
+            # page did (the last saved result is this one)
+            with contextlib.suppress(SurveytoolError):  # a bad code: no history in the report
+                report = with_history(inst, report, personal.history(code, inst.id)[:-1])
         stamp = report.created.strftime("%Y%m%d-%H%M")
         return Response(
             render_report(report, standalone=True),
@@ -257,7 +266,7 @@ def create_app(
             f"Saved under your code. You have {len(earlier) + 1} saved results for this "
             "questionnaire."
         )
-        return results_page(request, inst, report, answers, saved=True, note=note)
+        return results_page(request, inst, report, answers, saved=True, saved_code=code, note=note)
 
     @app.get("/saved", response_class=HTMLResponse)
     async def saved_page(request: Request) -> HTMLResponse:
