@@ -216,6 +216,16 @@ def clinic_router(
     def to_login() -> RedirectResponse:
         return RedirectResponse("/clinic/login", status_code=303)
 
+    async def clinician_post(request: Request) -> tuple[Clinician, dict[str, Any]] | Response:
+        """A logged-in clinician's CSRF-checked form; else the login page or the refusal."""
+        me = await clinician_of(request)
+        if me is None:
+            return to_login()
+        data = await form_data(request)
+        if isinstance(data, HTMLResponse):
+            return data
+        return me, data
+
     @router.get("/clinic/static/clinic.css")
     async def css() -> Response:
         return Response(clinic_css(), media_type="text/css; charset=utf-8")
@@ -331,12 +341,10 @@ def clinic_router(
 
     @router.post("/clinic/clients")
     async def add_client(request: Request) -> Response:
-        me = await clinician_of(request)
-        if me is None:
-            return to_login()
-        data = await form_data(request)
-        if isinstance(data, HTMLResponse):
-            return data
+        posted = await clinician_post(request)
+        if isinstance(posted, Response):
+            return posted
+        me, data = posted
 
         def add() -> int:
             with state.store.write() as session:
@@ -396,12 +404,10 @@ def clinic_router(
 
     @router.post("/clinic/clients/{client_id}/notes")
     async def add_note(request: Request, client_id: int) -> Response:
-        me = await clinician_of(request)
-        if me is None:
-            return to_login()
-        data = await form_data(request)
-        if isinstance(data, HTMLResponse):
-            return data
+        posted = await clinician_post(request)
+        if isinstance(posted, Response):
+            return posted
+        me, data = posted
 
         def add() -> None:
             with state.store.write() as session:
@@ -423,12 +429,10 @@ def clinic_router(
 
     @router.post("/clinic/clients/{client_id}/links", response_class=HTMLResponse)
     async def send_questionnaire(request: Request, client_id: int) -> Response:
-        me = await clinician_of(request)
-        if me is None:
-            return to_login()
-        data = await form_data(request)
-        if isinstance(data, HTMLResponse):
-            return data
+        posted = await clinician_post(request)
+        if isinstance(posted, Response):
+            return posted
+        me, data = posted
         back = f"/clinic/clients/{client_id}"
         choice = str(data.get("questionnaire") or "")
         inst_id, _, form = choice.partition(":")
@@ -480,12 +484,10 @@ def clinic_router(
 
     @router.post("/clinic/links/{link_id}/revoke")
     async def revoke_link(request: Request, link_id: int) -> Response:
-        me = await clinician_of(request)
-        if me is None:
-            return to_login()
-        data = await form_data(request)
-        if isinstance(data, HTMLResponse):
-            return data
+        posted = await clinician_post(request)
+        if isinstance(posted, Response):
+            return posted
+        me, _data = posted
 
         def revoke() -> int:
             with state.store.write() as session:
@@ -503,12 +505,10 @@ def clinic_router(
 
     @router.post("/clinic/alerts/{alert_id}/ack")
     async def acknowledge(request: Request, alert_id: int) -> Response:
-        me = await clinician_of(request)
-        if me is None:
-            return to_login()
-        data = await form_data(request)
-        if isinstance(data, HTMLResponse):
-            return data
+        posted = await clinician_post(request)
+        if isinstance(posted, Response):
+            return posted
+        me, data = posted
 
         def ack() -> None:
             with state.store.write() as session:
@@ -531,12 +531,10 @@ def clinic_router(
 
     @router.post("/clinic/clients/{client_id}/report")
     async def download_report(request: Request, client_id: int) -> Response:
-        me = await clinician_of(request)
-        if me is None:
-            return to_login()
-        data = await form_data(request)
-        if isinstance(data, HTMLResponse):
-            return data
+        posted = await clinician_post(request)
+        if isinstance(posted, Response):
+            return posted
+        me, data = posted
         kind = "pdf" if data.get("format") == "pdf" else "html"
 
         def make() -> tuple[str, bytes]:
