@@ -34,10 +34,10 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import AnalysisError
-from surveytool.instrument import Instrument
-from surveytool.registry import load_instrument
+from surveytool.instrument.model import Instrument
+from surveytool.instrument.registry import load_instrument
 from surveytool.responses import Responses, read_responses
-from surveytool.scoring import ScoringPlan
+from surveytool.scoring.plan import ScoringPlan
 
 P = ParamSpec("P")
 R = TypeVar("R")

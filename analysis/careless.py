@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from analysis._matrix import inverse, keyed_matrix, one_blas_thread, validated
-from surveytool.instrument import Instrument
+from surveytool.instrument.model import Instrument
 from surveytool.responses import Responses
 
 

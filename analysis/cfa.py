@@ -31,10 +31,10 @@ import pandas as pd
 from analysis._matrix import one_blas_thread
 from analysis.errors import AnalysisError
 from analysis.items import keyed_items
-from surveytool.instrument import Instrument
-from surveytool.registry import load_instrument
+from surveytool.instrument.model import Instrument
+from surveytool.instrument.registry import load_instrument
 from surveytool.responses import Responses
-from surveytool.scoring import ScoringPlan
+from surveytool.scoring.plan import ScoringPlan
 
 FIT_COLUMNS = (
     "chisq",

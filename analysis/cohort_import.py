@@ -69,10 +69,11 @@ from analysis.mapping import (
     spss_labels_are_scale,
 )
 from surveytool.errors import InvalidResponsesError
-from surveytool.instrument import Instrument, ResponseScale
-from surveytool.registry import load_instrument
-from surveytool.responses import ISSUE_COLUMNS, read_responses
-from surveytool.scoring import provenance
+from surveytool.instrument.model import Instrument, ResponseScale
+from surveytool.instrument.registry import load_instrument
+from surveytool.problems import ISSUE_COLUMNS
+from surveytool.responses import read_responses
+from surveytool.scoring.engine import provenance
 from surveytool.tables import atomic_path, write_table
 
 #: Fewest rows with answers before an item-rest correlation is worth a warning.
@@ -861,7 +862,7 @@ def _run(
             metadata = {
                 "kind": COHORT_KIND,
                 "cohort_format_version": COHORT_FORMAT_VERSION,
-                **provenance(inst),
+                **provenance(inst).as_metadata(),
                 **layout.as_dict(),
                 "k": k,
                 "ledger": ledger.as_dict(),

@@ -55,8 +55,8 @@ import pandas as pd
 from analysis.errors import AnalysisError, CohortFileError
 from analysis.ledger import Cohort, read_cohort
 from analysis.suppression import DEFAULT_MIN_CELL, SUPPRESSED, apply_mask, suppression_mask
-from surveytool.instrument import Instrument
-from surveytool.registry import load_instrument
+from surveytool.instrument.model import Instrument
+from surveytool.instrument.registry import load_instrument
 
 if TYPE_CHECKING:
     from analysis.careless import CarelessResult
@@ -420,7 +420,7 @@ def build_cohort_report(
     from analysis.items import item_statistics
     from analysis.reliability import reliability, sufficient_statistics
     from surveytool import __version__
-    from surveytool.scoring import score_responses
+    from surveytool.scoring.engine import score_responses
 
     step = progress or (lambda _name: None)
     if min_cell < 1:
@@ -677,7 +677,7 @@ def _figures(
 ) -> dict[str, list[tuple[str, str]]]:
     """Every figure, by section; drawn from published numbers only."""
     from analysis import figures as fig
-    from surveytool.instrument import score_ranges
+    from surveytool.instrument.model import score_ranges
 
     distributions = fig.score_distributions(
         {s: scores[s].to_numpy(dtype=np.float64) for s in scale_ids},

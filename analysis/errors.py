@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from surveytool.errors import SurveytoolError
 
 if TYPE_CHECKING:
-    from surveytool.validation import ValidationReport
+    from surveytool.problems import Report
 
 
 class AnalysisError(SurveytoolError):
@@ -28,7 +28,7 @@ class MappingError(AnalysisError):
     Each problem carries the mapping file, line and column, like instrument files do.
     """
 
-    def __init__(self, report: ValidationReport) -> None:
+    def __init__(self, report: Report) -> None:
         self.report = report
         super().__init__(report.format_text())
 

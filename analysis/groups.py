@@ -22,7 +22,7 @@ import pandas as pd
 
 from analysis.errors import AnalysisError
 from analysis.scores import _scale_ids
-from surveytool.instrument import Instrument
+from surveytool.instrument.model import Instrument
 
 TWO_GROUP_TESTS = ("welch_t", "student_t", "mann_whitney")
 MANY_GROUP_TESTS = ("welch_anova", "anova", "kruskal")

@@ -29,7 +29,7 @@ from analysis._matrix import (
 )
 from analysis.errors import AnalysisError
 from analysis.reliability import sufficient_statistics
-from surveytool.instrument import Instrument
+from surveytool.instrument.model import Instrument
 from surveytool.responses import Responses
 
 ITEM_COLUMNS = (

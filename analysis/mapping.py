@@ -54,8 +54,8 @@ from analysis.anonymize import (
 )
 from analysis.errors import MappingError
 from analysis.formats import SourceTable
-from surveytool.instrument import Instrument, ResponseScale
-from surveytool.validation import Loc, Problem, ValidationReport, format_loc
+from surveytool.instrument.model import Instrument, ResponseScale
+from surveytool.problems import Loc, Problem, Report, format_loc
 
 HINTS: dict[str, str] = {
     "file_unreadable": "Check the path and that the file is readable UTF-8 text.",
@@ -168,7 +168,7 @@ class LoadedMapping:
 
     def fail(self, problems: Sequence[Problem]) -> MappingError:
         ordered = sorted(problems, key=lambda p: (p.line or 0, p.column or 0))
-        return MappingError(ValidationReport(file=self.file or "<mapping>", problems=list(ordered)))
+        return MappingError(Report(file=self.file or "<mapping>", problems=list(ordered)))
 
 
 def _clean_loc(data: Any, loc: tuple[Any, ...]) -> Loc:
@@ -239,11 +239,11 @@ def load_mapping(
             raise empty.fail(
                 [empty.problem("file_unreadable", (), f"cannot read the mapping file: {reason}")]
             ) from None
-        from surveytool.loader import _Refusal, parse_text
+        from surveytool.instrument.load import Refusal, parse_text
 
         try:
             data, positions = parse_text(text)
-        except _Refusal as refusal:
+        except Refusal as refusal:
             found = replace(refusal.problem, file=name, hint=HINTS.get(refusal.problem.code, ""))
             raise empty.fail([found]) from None
         loaded = LoadedMapping(

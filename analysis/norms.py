@@ -37,11 +37,11 @@ import yaml
 from analysis.errors import AnalysisError
 from analysis.reliability import reliability
 from analysis.suppression import DEFAULT_MIN_CELL
-from surveytool.instrument import Instrument, NormEntry, Norms, PercentilePoint
-from surveytool.instrument import score_ranges as instrument_score_ranges
-from surveytool.registry import load_instrument
+from surveytool.instrument.model import Instrument, NormEntry, Norms, PercentilePoint
+from surveytool.instrument.model import score_ranges as instrument_score_ranges
+from surveytool.instrument.registry import load_instrument
 from surveytool.responses import Responses
-from surveytool.scoring import score_responses
+from surveytool.scoring.engine import score_responses
 
 REASON_SMALL = "n below min_cell"
 REASON_COMPLEMENT = "would let a suppressed group be recovered from the total"

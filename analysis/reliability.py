@@ -40,7 +40,7 @@ from analysis._matrix import (
 )
 from analysis.efa import minres, rotate
 from analysis.errors import AnalysisError
-from surveytool.instrument import Instrument
+from surveytool.instrument.model import Instrument
 from surveytool.responses import Responses
 
 SCALE_COLUMNS = (

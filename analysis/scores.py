@@ -16,7 +16,7 @@ import pandas as pd
 from analysis._matrix import pairwise_cor
 from analysis.errors import AnalysisError
 from analysis.reliability import Reliability
-from surveytool.instrument import Instrument
+from surveytool.instrument.model import Instrument
 
 DESCRIBE_COLUMNS = ("n", "mean", "sd", "median", "min", "max", "range", "skew", "kurtosis", "se")
 

@@ -20,9 +20,9 @@ import pandas as pd
 
 import analysis
 from benchmarks.common import bench_instrument, best_of, report
-from surveytool.instrument import Instrument
+from surveytool.instrument.model import Instrument
 from surveytool.responses import read_responses
-from surveytool.simulate import SimulationSpec, simulate
+from surveytool.scoring.simulate import SimulationSpec, simulate
 
 
 def pandas_baseline(inst: Instrument, frame: pd.DataFrame) -> dict[str, float]:

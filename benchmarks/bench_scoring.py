@@ -20,10 +20,12 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.common import bench_instrument, best_of, report
-from surveytool.instrument import Instrument
+from surveytool.instrument.model import Instrument
 from surveytool.responses import read_responses
-from surveytool.scoring import ScoringPlan, score_matrix, score_responses
-from surveytool.simulate import SimulationSpec, simulate
+from surveytool.scoring.engine import score_responses
+from surveytool.scoring.kernel import score_matrix
+from surveytool.scoring.plan import ScoringPlan
+from surveytool.scoring.simulate import SimulationSpec, simulate
 from surveytool.tables import read_table, write_table
 
 
@@ -78,7 +80,7 @@ def run(n: int = 1_000_000) -> list[str]:
 
         def file_to_file() -> None:
             result = score_responses(inst, read_table(source), id_column="respondent_id")
-            write_table(result.scores, target, metadata=result.provenance)
+            write_table(result.scores, target, metadata=result.provenance.as_metadata())
 
         def copy_only() -> None:
             pd.read_parquet(source).to_parquet(Path(tmp) / "copy.parquet")

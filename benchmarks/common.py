@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from surveytool.instrument import Instrument
+from surveytool.instrument.model import Instrument
 
 
 def best_of(fn: Callable[[], Any], repeat: int = 3) -> float:

@@ -1,7 +1,15 @@
 """surveytool: Likert instruments as data, exact scoring, and reports.
 
-Heavy libraries (pandas, numpy, scipy) load only when a function that needs them is used, so the
-command line starts fast. ``surveytool.score`` and ``surveytool.load_instrument`` are the entry points.
+The public API::
+
+    inst = surveytool.load_instrument("ppai")            # or a YAML path
+    responses = surveytool.read_responses(inst, frame)   # Responses, with coded issues
+    table = surveytool.score(inst, frame)                # a plain DataFrame of scores
+    result = surveytool.score_responses(inst, frame)     # ScoreResult: table, issues, records
+    cohort = surveytool.simulate(inst, surveytool.SimulationSpec(n=500, seed=1))
+
+Heavy libraries (pandas, numpy, scipy) load only when a name that needs them is used, so the
+command line starts fast.
 """
 
 from __future__ import annotations
@@ -11,17 +19,87 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from surveytool.registry import load_instrument
-    from surveytool.scoring import ScoreResult, score, score_responses
-
-__all__ = ["ScoreResult", "__version__", "load_instrument", "score", "score_responses"]
+    from surveytool.errors import (
+        InstrumentError,
+        InstrumentNotFoundError,
+        InvalidResponsesError,
+        ResponsesError,
+        ScoringError,
+        SurveytoolError,
+    )
+    from surveytool.instrument.load import validate_path
+    from surveytool.instrument.model import Instrument
+    from surveytool.instrument.registry import load_instrument
+    from surveytool.problems import Problem, Report
+    from surveytool.responses import Responses, read_responses
+    from surveytool.scoring.change import ReliableChange, reliable_change
+    from surveytool.scoring.engine import score, score_responses
+    from surveytool.scoring.result import (
+        CriticalHit,
+        PersonScores,
+        Provenance,
+        ScaleScore,
+        ScoreResult,
+        Status,
+    )
+    from surveytool.scoring.simulate import SimulationSpec, simulate
 
 _LAZY = {
-    "load_instrument": "surveytool.registry",
-    "score": "surveytool.scoring",
-    "score_responses": "surveytool.scoring",
-    "ScoreResult": "surveytool.scoring",
+    "Instrument": "surveytool.instrument.model",
+    "load_instrument": "surveytool.instrument.registry",
+    "validate_path": "surveytool.instrument.load",
+    "Problem": "surveytool.problems",
+    "Report": "surveytool.problems",
+    "Responses": "surveytool.responses",
+    "read_responses": "surveytool.responses",
+    "score": "surveytool.scoring.engine",
+    "score_responses": "surveytool.scoring.engine",
+    "ScoreResult": "surveytool.scoring.result",
+    "PersonScores": "surveytool.scoring.result",
+    "ScaleScore": "surveytool.scoring.result",
+    "CriticalHit": "surveytool.scoring.result",
+    "Provenance": "surveytool.scoring.result",
+    "Status": "surveytool.scoring.result",
+    "reliable_change": "surveytool.scoring.change",
+    "ReliableChange": "surveytool.scoring.change",
+    "simulate": "surveytool.scoring.simulate",
+    "SimulationSpec": "surveytool.scoring.simulate",
+    "SurveytoolError": "surveytool.errors",
+    "InstrumentError": "surveytool.errors",
+    "InstrumentNotFoundError": "surveytool.errors",
+    "ResponsesError": "surveytool.errors",
+    "InvalidResponsesError": "surveytool.errors",
+    "ScoringError": "surveytool.errors",
 }
+
+__all__ = [
+    "CriticalHit",
+    "Instrument",
+    "InstrumentError",
+    "InstrumentNotFoundError",
+    "InvalidResponsesError",
+    "PersonScores",
+    "Problem",
+    "Provenance",
+    "ReliableChange",
+    "Report",
+    "Responses",
+    "ResponsesError",
+    "ScaleScore",
+    "ScoreResult",
+    "ScoringError",
+    "SimulationSpec",
+    "Status",
+    "SurveytoolError",
+    "__version__",
+    "load_instrument",
+    "read_responses",
+    "reliable_change",
+    "score",
+    "score_responses",
+    "simulate",
+    "validate_path",
+]
 
 
 def __getattr__(name: str) -> Any:
@@ -31,3 +109,7 @@ def __getattr__(name: str) -> Any:
     import importlib
 
     return getattr(importlib.import_module(module_name), name)
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})

@@ -9,7 +9,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from surveytool.validation import ValidationReport
+    import pandas as pd
+
+    from surveytool.problems import Report
 
 
 class SurveytoolError(Exception):
@@ -19,7 +21,7 @@ class SurveytoolError(Exception):
 class InstrumentError(SurveytoolError):
     """An instrument file failed to load or validate; ``report`` lists every problem."""
 
-    def __init__(self, report: ValidationReport) -> None:
+    def __init__(self, report: Report) -> None:
         self.report = report
         super().__init__(report.format_text())
 
@@ -33,9 +35,10 @@ class ResponsesError(SurveytoolError):
 
 
 class InvalidResponsesError(SurveytoolError):
-    """``strict`` scoring met invalid cells, rows or columns; ``issues`` lists all of them."""
+    """``strict`` scoring met invalid cells, rows or columns; ``issues`` (an issue frame, see
+    :mod:`surveytool.problems`) lists all of them."""
 
-    def __init__(self, message: str, issues: object) -> None:
+    def __init__(self, message: str, issues: pd.DataFrame) -> None:
         self.issues = issues
         super().__init__(message)
 

@@ -16,11 +16,14 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from surveytool.errors import SurveytoolError
+
+if TYPE_CHECKING:
+    from surveytool.scoring.result import Provenance
 
 _metadata = sa.MetaData()
 saved_results = sa.Table(
@@ -149,22 +152,18 @@ class PersonalStore:
         self,
         code: str,
         *,
-        instrument_id: str,
-        instrument_version: str,
-        instrument_hash: str,
-        form: str | None,
+        provenance: Provenance,
         answers: dict[str, float | None],
         scores: dict[str, float | None],
         created_at: datetime | None = None,
     ) -> None:
+        """File one result under ``code``: its provenance (as the clinic stores it), the answers
+        and the scores (scale id -> score, None when not scored)."""
         with self.engine.begin() as conn:
             conn.execute(
                 saved_results.insert().values(
                     code_key=self.code_key(code),
-                    instrument_id=instrument_id,
-                    instrument_version=instrument_version,
-                    instrument_hash=instrument_hash,
-                    form=form,
+                    **provenance.record_fields(),
                     created_at=created_at or datetime.now(UTC),
                     answers=json.dumps(answers),
                     scores=json.dumps(scores),

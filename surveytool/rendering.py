@@ -10,7 +10,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from surveytool.instrument import Instrument
+from surveytool.instrument.model import Instrument
 
 
 def provenance_panel(inst: Instrument) -> Panel:

@@ -1,7 +1,8 @@
 """The personal report: one person's scores turned into plain words, a profile and ideas.
 
 Used by the web pages, the terminal (``surveytool take``) and the downloadable HTML file, so the
-numbers are always those of :func:`surveytool.scoring.score_responses` on the same answers.
+numbers are always those of :func:`surveytool.scoring.engine.score_responses` on the same
+answers, read from its typed records (:class:`~surveytool.scoring.result.PersonScores`).
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from surveytool.change import ReliableChange
-from surveytool.instrument import Better, Instrument, score_ranges
-from surveytool.scoring import STATUS_OK, score_responses
+from surveytool.instrument.model import Better, Instrument, score_ranges
+from surveytool.scoring.change import ReliableChange
+from surveytool.scoring.engine import score_responses
+from surveytool.scoring.result import Provenance, ScaleScore
 
 SUPPORT_TEXT = (
     "If these patterns weigh on you, talking with someone you trust is a good first step. A "
@@ -78,7 +80,7 @@ class PersonalReport:
     composites: tuple[ScaleResult, ...]
     critical_messages: tuple[str, ...]
     created: datetime
-    provenance: dict[str, Any]
+    provenance: Provenance
     change: tuple[ReliableChange, ...] = ()
     history: tuple[tuple[str, dict[str, float | None]], ...] = ()
     saved_code: str | None = None
@@ -105,7 +107,7 @@ def build_report(
     item_ids = instrument.form_items(form)
     row = {item_id: answers.get(item_id) for item_id in item_ids}
     result = score_responses(instrument, row, form=form)
-    scores = result.scores.iloc[0]
+    person = result.person(0)
     values = result.responses.values[0]
     numeric = {
         item_id: (None if math.isnan(v) else float(v))
@@ -113,27 +115,25 @@ def build_report(
     }
     ranges = score_ranges(instrument)
 
-    def view(scale_id: str, kind: str) -> ScaleResult | None:
-        if scale_id not in scores.index:
-            return None
-        definition = instrument.subscale_by_id.get(scale_id) or instrument.composite_by_id[scale_id]
-        ok = scores[f"{scale_id}_status"] == STATUS_OK
-        value = float(scores[scale_id]) if ok else None
-        band_label = str(scores[f"{scale_id}_band"]) if ok else None
+    def view(scored: ScaleScore) -> ScaleResult:
+        definition = (
+            instrument.subscale_by_id.get(scored.id) or instrument.composite_by_id[scored.id]
+        )
+        band_label = scored.band if scored.ok else None
         band_text = next((b.text for b in definition.bands if b.label == band_label), "")
         total = (
-            len([i for i in instrument.subscale_by_id[scale_id].items if i in item_ids])
-            if kind == "subscale"
-            else len(instrument.composite_by_id[scale_id].components)
+            len([i for i in instrument.subscale_by_id[scored.id].items if i in item_ids])
+            if scored.kind == "subscale"
+            else len(instrument.composite_by_id[scored.id].components)
         )
-        low, high = ranges[scale_id]
+        low, high = ranges[scored.id]
         return ScaleResult(
-            id=scale_id,
+            id=scored.id,
             label=definition.label,
             description=definition.description,
-            kind=kind,
-            score=value,
-            answered=int(scores[f"{scale_id}_n"]),
+            kind=scored.kind,
+            score=scored.score if scored.ok else None,
+            answered=scored.answered,
             total=total,
             band=band_label,
             band_text=band_text,
@@ -144,10 +144,9 @@ def build_report(
             bands=tuple(BandView(b.lower, b.upper, b.label) for b in definition.bands),
         )
 
-    subs = tuple(v for s in instrument.subscales if (v := view(s.id, "subscale")) is not None)
-    comps = tuple(v for c in instrument.composites if (v := view(c.id, "composite")) is not None)
-    flagged = [x for x in str(scores["critical_items"]).split(";") if x]
-    messages = tuple(c.message for c in instrument.critical_items if c.item in flagged)
+    subs = tuple(view(s) for s in person.scales if s.kind == "subscale")
+    comps = tuple(view(s) for s in person.scales if s.kind == "composite")
+    messages = tuple(hit.message for hit in person.critical)
     return PersonalReport(
         instrument=instrument,
         form=form,

@@ -1,7 +1,8 @@
 """Responses: raw answers (numbers or labels) -> a validated numeric item matrix, with a report.
 
 Every cell that is not a valid answer, every unknown or missing column and every duplicate or empty
-respondent id is reported with row, column, raw value and reason; nothing is dropped silently.
+respondent id is reported with a stable code, row, column, raw value and reason in the issue frame
+of :mod:`surveytool.problems`; nothing is dropped silently.
 Rows are numbered from 1 for the first data row (a CSV's header line is not counted).
 
 Validation is vectorised per item column (no per-row Python), so a million rows take well under a
@@ -16,11 +17,15 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from surveytool.instrument import CriticalItem, Direction, Instrument, ResponseScale, fold_label
+from surveytool.instrument.model import (
+    CriticalItem,
+    Direction,
+    Instrument,
+    ResponseScale,
+    fold_label,
+)
+from surveytool.problems import Problem, issue_frame, issue_problems, issue_record
 from surveytool.tables import NA_STRINGS
-
-ISSUE_COLUMNS = ("kind", "row", "column", "respondent_id", "value", "reason")
-"""Columns of every issue report: kind is ``cell``, ``row`` or ``column``."""
 
 
 @dataclass(frozen=True)
@@ -28,7 +33,8 @@ class Responses:
     """Answers aligned to an instrument's items.
 
     ``values`` is an N x I float64 matrix of raw answers (before reverse keying), NaN = missing;
-    ``rows`` holds each kept row's 1-based position in the input.
+    ``rows`` holds each kept row's 1-based position in the input; ``issues`` is the issue frame
+    (see :mod:`surveytool.problems`) of every problem found, each with its code.
     """
 
     item_ids: tuple[str, ...]
@@ -43,12 +49,10 @@ class Responses:
     def rows_quarantined(self) -> int:
         return self.rows_read - len(self.rows)
 
-
-def _issue_frame(records: list[dict[str, object]]) -> pd.DataFrame:
-    frame = pd.DataFrame.from_records(records, columns=list(ISSUE_COLUMNS))
-    frame = frame.astype({c: "object" for c in ISSUE_COLUMNS if c != "row"})
-    frame["row"] = frame["row"].astype("Int64")
-    return frame
+    @property
+    def problems(self) -> list[Problem]:
+        """The issues as :class:`~surveytool.problems.Problem` objects."""
+        return issue_problems(self.issues)
 
 
 def _label_lookup(scale: ResponseScale) -> dict[str, float]:
@@ -107,15 +111,16 @@ def _validate_column(
     return values, invalid, reason
 
 
+#: Reason code of :func:`_validate_column` -> (problem code, message).
 _REASONS = {
-    1: "off the scale {lo}..{hi}",
-    2: "not a whole number",
-    3: "not a number and not a label of scale {scale!r}",
+    1: ("off_scale", "off the scale {lo}..{hi}"),
+    2: ("not_whole_number", "not a whole number"),
+    3: ("not_an_answer", "not a number and not a label of scale {scale!r}"),
 }
 
 
 def read_responses(
-    instrument: Instrument,
+    instrument: Instrument | str,
     frame: pd.DataFrame,
     *,
     item_ids: Sequence[str] | None = None,
@@ -128,7 +133,8 @@ def read_responses(
     Parameters
     ----------
     instrument
-        The instrument whose items the columns name.
+        The instrument whose items the columns name (an :class:`Instrument`, a bundled id or a
+        path to an instrument file).
     frame
         One row per respondent, one column per item id; answers as numbers or scale labels.
     item_ids
@@ -141,6 +147,9 @@ def read_responses(
     ignore_columns
         Columns known not to be items (for example metadata), not reported as unknown.
     """
+    from surveytool.instrument.registry import load_instrument
+
+    instrument = load_instrument(instrument)
     wanted = list(item_ids) if item_ids is not None else [i.id for i in instrument.items]
     n = len(frame)
     records: list[dict[str, object]] = []
@@ -164,43 +173,29 @@ def read_responses(
     for col in columns:
         if col in seen_cols:
             records.append(
-                {
-                    "kind": "column",
-                    "row": None,
-                    "column": col,
-                    "respondent_id": None,
-                    "value": None,
-                    "reason": "column appears twice; the first is used",
-                }
+                issue_record(
+                    "duplicate_column", "column appears twice; the first is used", column=col
+                )
             )
         seen_cols.add(col)
         if col not in known:
-            reason = (
-                "item not in the chosen short form; ignored"
-                if col in all_items
-                else f"matches no item of {instrument.id}; ignored"
-            )
-            records.append(
-                {
-                    "kind": "column",
-                    "row": None,
-                    "column": col,
-                    "respondent_id": None,
-                    "value": None,
-                    "reason": reason,
-                }
-            )
+            if col in all_items:
+                found = issue_record(
+                    "item_not_in_form", "item not in the chosen short form; ignored", column=col
+                )
+            else:
+                found = issue_record(
+                    "unmatched_column", f"matches no item of {instrument.id}; ignored", column=col
+                )
+            records.append(found)
     for item_id in wanted:
         if item_id not in seen_cols:
             records.append(
-                {
-                    "kind": "column",
-                    "row": None,
-                    "column": item_id,
-                    "respondent_id": None,
-                    "value": None,
-                    "reason": "item column is missing; every answer counts as missing",
-                }
+                issue_record(
+                    "missing_item",
+                    "item column is missing; every answer counts as missing",
+                    column=item_id,
+                )
             )
     frame = frame.loc[:, ~pd.Index(columns).duplicated()]
 
@@ -212,14 +207,12 @@ def read_responses(
         dup = (ids_text.duplicated(keep="first") & ~ids_text.isna()).to_numpy(dtype=bool) & ~empty
         for r in np.flatnonzero(empty):
             records.append(
-                {
-                    "kind": "row",
-                    "row": int(r) + 1,
-                    "column": id_column,
-                    "respondent_id": None,
-                    "value": None,
-                    "reason": "empty respondent id; row quarantined",
-                }
+                issue_record(
+                    "empty_respondent_id",
+                    "empty respondent id; row quarantined",
+                    row=int(r) + 1,
+                    column=id_column,
+                )
             )
         first_row: dict[str, int] = {}
         repeated = (ids_text.duplicated(keep=False)).to_numpy(dtype=bool) & ~empty
@@ -228,14 +221,14 @@ def read_responses(
         for r in np.flatnonzero(dup):
             first = first_row[str(ids_text.iloc[r])]
             records.append(
-                {
-                    "kind": "row",
-                    "row": int(r) + 1,
-                    "column": id_column,
-                    "respondent_id": str(ids_text.iloc[r]),
-                    "value": str(ids_text.iloc[r]),
-                    "reason": f"duplicate respondent id (first at row {first}); row quarantined",
-                }
+                issue_record(
+                    "duplicate_respondent_id",
+                    f"duplicate respondent id (first at row {first}); row quarantined",
+                    row=int(r) + 1,
+                    column=id_column,
+                    respondent_id=str(ids_text.iloc[r]),
+                    value=str(ids_text.iloc[r]),
+                )
             )
         keep = ~(empty | dup)
         ids = ids_text
@@ -255,17 +248,18 @@ def read_responses(
         if invalid.any():
             raw_col = frame[item_id]
             for r in np.flatnonzero(invalid):
+                code, message = _REASONS[int(reasons[r])]
                 records.append(
-                    {
-                        "kind": "cell",
-                        "row": int(r) + 1,
-                        "column": item_id,
-                        "respondent_id": None if not id_column else _text(ids.iloc[r]),
-                        "value": _text(raw_col.iloc[r]),
-                        "reason": _REASONS[int(reasons[r])].format(
+                    issue_record(
+                        code,
+                        message.format(
                             lo=scale.min, hi=scale.max, scale=instrument.item_by_id[item_id].scale
                         ),
-                    }
+                        row=int(r) + 1,
+                        column=item_id,
+                        respondent_id=None if not id_column else _text(ids.iloc[r]),
+                        value=_text(raw_col.iloc[r]),
+                    )
                 )
     records.extend(_critical_in_quarantine(instrument, wanted, values, keep, ids, id_column))
     kept_rows = np.flatnonzero(keep)
@@ -279,7 +273,7 @@ def read_responses(
         ).reset_index(drop=True),
         rows=kept_rows + 1,
         rows_read=n,
-        issues=_issue_frame(records),
+        issues=issue_frame(records),
     )
 
 
@@ -312,32 +306,16 @@ def _critical_in_quarantine(
         hit = critical_hits(crit, values[dropped, j])
         for r in dropped[hit]:
             out.append(
-                {
-                    "kind": "row",
-                    "row": int(r) + 1,
-                    "column": crit.item,
-                    "respondent_id": _text(ids.iloc[r]) if id_column else None,
-                    "value": f"{values[r, j]:g}",
-                    "reason": "critical answer in a quarantined row: review this respondent",
-                }
+                issue_record(
+                    "critical_in_quarantine",
+                    "critical answer in a quarantined row: review this respondent",
+                    row=int(r) + 1,
+                    column=crit.item,
+                    respondent_id=_text(ids.iloc[r]) if id_column else None,
+                    value=f"{values[r, j]:g}",
+                )
             )
     return out
-
-
-def issue_lines(issues: object, limit: int = 20) -> list[str]:
-    """A readable summary of an issue table: the counts, then up to ``limit`` issues."""
-    if not isinstance(issues, pd.DataFrame):
-        raise TypeError("issue_lines takes the issue table of read_responses")
-    counts = issues["kind"].value_counts()
-    summary = ", ".join(f"{counts.get(k, 0)} {k}" for k in ("cell", "row", "column"))
-    lines = [f"{len(issues)} issue(s): {summary}"]
-    for rec in issues.head(limit).itertuples(index=False):
-        where = f"row {rec.row}, " if rec.row is not None and not pd.isna(rec.row) else ""
-        value = f" {rec.value!r}" if rec.value is not None and not pd.isna(rec.value) else ""
-        lines.append(f"  {rec.kind}: {where}column {rec.column!r}:{value} {rec.reason}")
-    if len(issues) > limit:
-        lines.append(f"  ... and {len(issues) - limit} more in the quarantine file")
-    return lines
 
 
 def _text(value: object) -> str | None:

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from surveytool.errors import SurveytoolError
-from surveytool.instrument import Instrument
+from surveytool.instrument.model import Instrument
 from surveytool.personal_store import data_dir
 from surveytool.report import PersonalReport, build_report, render_report
 

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import numpy as np
 from rich.console import Console
 from rich.markup import escape
 from rich.panel import Panel
 from rich.rule import Rule
 from rich.table import Table
 
-from surveytool.registry import bundled_paths, load_instrument
+from surveytool.instrument.registry import bundled_paths, load_instrument
 from surveytool.rendering import provenance_panel, subscale_table
-from surveytool.scoring import score_responses
-from surveytool.simulate import SimulationSpec, simulate
+from surveytool.scoring.engine import score_responses
+from surveytool.scoring.simulate import SimulationSpec, simulate
 
 
 def run_tour(instrument_id: str = "ppai", *, n: int = 500, seed: int = 7) -> None:
@@ -37,20 +36,16 @@ def run_tour(instrument_id: str = "ppai", *, n: int = 500, seed: int = 7) -> Non
     console.print(Rule("2. One person's answers, scored"))
     person = simulate(inst, SimulationSpec(n=1, seed=seed, missing=0.05))
     result = score_responses(inst, person, id_column="respondent_id")
-    row = result.scores.iloc[0]
     table = Table(title="Scores (mean of answered items, 1-5)")
     for col in ("scale", "score", "answered", "band"):
         table.add_column(col)
-    for scale_id in inst.scored_ids():
-        definition = inst.subscale_by_id.get(scale_id) or inst.composite_by_id[scale_id]
-        value = row[scale_id]
+    for one in result.person(0).scales:
+        definition = inst.subscale_by_id.get(one.id) or inst.composite_by_id[one.id]
         table.add_row(
             escape(definition.label),
-            "—" if np.isnan(value) else f"{value:.2f}",
-            str(row[f"{scale_id}_n"]),
-            str(row[f"{scale_id}_band"])
-            if row[f"{scale_id}_status"] == "ok"
-            else "not enough answers",
+            "—" if one.score is None else f"{one.score:.2f}",
+            str(one.answered),
+            str(one.band) if one.ok else "not enough answers",
         )
     console.print(table)
     if inst.disclaimer:
@@ -75,11 +70,11 @@ def run_tour(instrument_id: str = "ppai", *, n: int = 500, seed: int = 7) -> Non
     for g in ("a", "b"):
         summary.add_column(f"group {g}", justify="right")
     summary.add_column("insufficient", justify="right")
-    for scale_id in inst.scored_ids():
-        by_group = scored.scores.groupby("group", observed=True)[scale_id].mean()
-        insufficient = int((scored.scores[f"{scale_id}_status"] == "insufficient").sum())
+    for scale in scored.scales:
+        by_group = scored.scores.groupby("group", observed=True)[scale.id].mean()
+        insufficient = int((~scale.scored).sum())
         summary.add_row(
-            scale_id,
+            scale.id,
             *(f"{by_group.get(g, float('nan')):.2f}" for g in ("a", "b")),
             str(insufficient),
         )

@@ -18,8 +18,8 @@ import analysis
 import surveytool
 from analysis.errors import AnalysisError
 from analysis.norms import REASON_COMPLEMENT, REASON_SMALL, percentile_points
-from surveytool.instrument import Instrument
-from surveytool.loader import load_path, load_text
+from surveytool.instrument.load import load_path, load_text
+from surveytool.instrument.model import Instrument
 
 REPO = Path(__file__).resolve().parent.parent
 GOLDEN = REPO / "tests" / "golden"

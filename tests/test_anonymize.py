@@ -36,7 +36,7 @@ from analysis.anonymize import (
 from analysis.errors import KeyFileError, MappingError
 from analysis.mapping import load_mapping
 from surveytool.cli import cli
-from surveytool.registry import load_instrument
+from surveytool.instrument.registry import load_instrument
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "cohort"
 MINI = load_instrument(FIXTURES / "mini.yaml")

@@ -13,8 +13,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from surveytool.cli import cli
-from surveytool.instrument import Instrument, instrument_json_schema
-from surveytool.loader import MAX_BYTES, load_path, validate_path
+from surveytool.instrument.load import MAX_BYTES, load_path, validate_path
+from surveytool.instrument.model import Instrument, instrument_json_schema
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).parent / "fixtures" / "instruments"

@@ -22,7 +22,7 @@ from click.testing import CliRunner, Result
 
 import surveytool
 from surveytool.cli import cli
-from surveytool.registry import load_instrument
+from surveytool.instrument.registry import load_instrument
 from surveytool.tables import read_metadata, read_table
 
 FIXTURES = Path(__file__).parent / "fixtures" / "scoring"
@@ -104,9 +104,13 @@ def assert_same_numbers(got: pd.DataFrame, expected: pd.DataFrame) -> None:
 
 
 def quarantine_rows(path: Path) -> list[tuple[str, ...]]:
+    """``(code, kind, row, column, respondent_id, value)`` of every issue: codes, not prose."""
     frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    assert list(frame.columns) == ["kind", "row", "column", "respondent_id", "value", "reason"]
-    return sorted(tuple(r) for r in frame.itertuples(index=False))
+    assert list(frame.columns) == [
+        "code", "kind", "row", "column", "respondent_id", "value", "reason",
+    ]  # fmt: skip
+    assert (frame["reason"] != "").all()  # every issue also says what is wrong, in words
+    return sorted(tuple(r) for r in frame.drop(columns="reason").itertuples(index=False))
 
 
 def one_line_error(result: Result) -> str:
@@ -251,8 +255,8 @@ def test_short_form_through_the_cli(tmp_path):
     assert read_metadata(out)["form"] == "short"  # type: ignore[index]
     # the form leaves out Q3 and Q4, which the file has: reported, not scored
     report = quarantine_rows(tmp_path / "short.quarantine.csv")
-    assert [r[2] for r in report] == ["Q3", "Q4"]
-    assert all(r[5] == "item not in the chosen short form; ignored" for r in report)
+    assert [r[3] for r in report] == ["Q3", "Q4"]
+    assert all(r[0] == "item_not_in_form" for r in report)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -320,13 +324,13 @@ def test_subprocess_python_m_surveytool(tmp_path):
 # ---------------------------------------------------------------------------------------------
 
 ISSUES_NO_EMPTY_ID = [
-    ("column", "", "Q99", "", "", "matches no item of clifix; ignored"),
-    ("row", "5", "pid", "p2", "p2", "duplicate respondent id (first at row 2); row quarantined"),
-    ("cell", "2", "Q1", "p2", "6", "off the scale 1..5"),
-    ("cell", "3", "Q1", "p3", "abc", "not a number and not a label of scale 'agree5'"),
-    ("cell", "4", "Q2", "p4", "sometimes", "not a number and not a label of scale 'agree5'"),
+    ("unmatched_column", "column", "", "Q99", "", ""),
+    ("duplicate_respondent_id", "row", "5", "pid", "p2", "p2"),
+    ("off_scale", "cell", "2", "Q1", "p2", "6"),
+    ("not_an_answer", "cell", "3", "Q1", "p3", "abc"),
+    ("not_an_answer", "cell", "4", "Q2", "p4", "sometimes"),
 ]
-EMPTY_ID_ISSUE = ("row", "6", "pid", "", "", "empty respondent id; row quarantined")
+EMPTY_ID_ISSUE = ("empty_respondent_id", "row", "6", "pid", "", "")
 
 
 def check_broken_output(
@@ -366,7 +370,7 @@ def test_empty_id_is_quarantined(tmp_path):
     assert result.exit_code == 0, result.output
     assert counts(result.stdout) == (3, 2, 1)
     assert quarantine_rows(tmp_path / "scores.quarantine.csv") == [
-        ("row", "2", "pid", "", "", "empty respondent id; row quarantined")
+        ("empty_respondent_id", "row", "2", "pid", "", "")
     ]
     assert read_scores(out)["pid"].tolist() == ["p1", "p3"]
 

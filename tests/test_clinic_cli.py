@@ -22,7 +22,7 @@ from click.testing import CliRunner, Result
 
 from surveytool.cli import cli
 from surveytool.clinic.store import ClinicStore
-from surveytool.registry import load_instrument
+from surveytool.instrument.registry import load_instrument
 from tests.test_clinic_store import alice_hash, mood_answers, write_mood
 
 PASSWORD = "correct horse battery"

@@ -35,7 +35,7 @@ import sqlalchemy as sa
 from surveytool.clinic import audit, links, service
 from surveytool.clinic.models import Administration, AuditEntry, Link
 from surveytool.clinic.store import ClinicStore
-from surveytool.registry import load_instrument
+from surveytool.instrument.registry import load_instrument
 from tests.test_clinic_store import write_mood
 from tests.test_clinic_web import free_port
 
@@ -51,7 +51,7 @@ import uvicorn
 import surveytool.web.app as webapp
 import surveytool.web.clinic, surveytool.clinic.service, surveytool.clinic.report  # noqa
 from surveytool.personal_store import PersonalStore
-from surveytool.registry import bundled_paths, load_instrument
+from surveytool.instrument.registry import bundled_paths, load_instrument
 from surveytool.clinic.store import head_revision, known_revisions
 import alembic.command, alembic.runtime.migration  # noqa
 url, data, mood = sys.argv[1:4]

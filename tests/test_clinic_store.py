@@ -36,8 +36,8 @@ from surveytool.clinic.models import (
     utcnow,
 )
 from surveytool.clinic.store import ClinicStore, head_revision, known_revisions, resolve_url
-from surveytool.instrument import Instrument
-from surveytool.registry import load_instrument
+from surveytool.instrument.model import Instrument
+from surveytool.instrument.registry import load_instrument
 
 PG_URL = os.environ.get("SURVEYTOOL_TEST_DATABASE_URL")
 

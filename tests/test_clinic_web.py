@@ -42,7 +42,7 @@ from surveytool.clinic.models import (
     utcnow,
 )
 from surveytool.clinic.store import ClinicStore
-from surveytool.registry import load_instrument
+from surveytool.instrument.registry import load_instrument
 from tests.test_clinic_store import MOOD_YAML, alice_hash, mood_answers
 
 PASSWORD = "correct horse battery"
@@ -53,7 +53,7 @@ import sys
 from pathlib import Path
 import uvicorn
 from surveytool.personal_store import PersonalStore
-from surveytool.registry import bundled_paths
+from surveytool.instrument.registry import bundled_paths
 from surveytool.web.app import create_app
 port, url, data, mood, verbose = sys.argv[1:6]
 sources = dict(bundled_paths())

@@ -24,8 +24,8 @@ from analysis.formats import FORMATS, detect_format, read_source
 from analysis.mapping import load_mapping, mapping_template
 from surveytool.cli import cli
 from surveytool.errors import InvalidResponsesError
-from surveytool.registry import load_instrument
-from surveytool.scoring import score_responses
+from surveytool.instrument.registry import load_instrument
+from surveytool.scoring.engine import score_responses
 from surveytool.tables import read_metadata
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "cohort"

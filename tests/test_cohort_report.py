@@ -33,10 +33,10 @@ from analysis.cohort_report import (
 )
 from analysis.suppression import SUPPRESSED
 from surveytool.cli import cli
-from surveytool.loader import load_text
-from surveytool.registry import bundled_paths, load_instrument
-from surveytool.scoring import score_responses
-from surveytool.simulate import SimulationSpec, simulate
+from surveytool.instrument.load import load_text
+from surveytool.instrument.registry import bundled_paths, load_instrument
+from surveytool.scoring.engine import score_responses
+from surveytool.scoring.simulate import SimulationSpec, simulate
 from surveytool.tables import write_table
 
 PPAI = load_instrument("ppai")

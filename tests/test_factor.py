@@ -16,7 +16,7 @@ import pytest
 
 import analysis
 from analysis.errors import AnalysisError
-from surveytool.loader import load_path
+from surveytool.instrument.load import load_path
 
 REPO = Path(__file__).resolve().parent.parent
 GOLDEN = REPO / "tests" / "golden"

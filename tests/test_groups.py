@@ -17,7 +17,7 @@ import pytest
 import analysis
 import surveytool
 from analysis.errors import AnalysisError
-from surveytool.loader import load_path
+from surveytool.instrument.load import load_path
 
 REPO = Path(__file__).resolve().parent.parent
 ANALYSIS = REPO / "tests" / "golden" / "analysis"

@@ -17,14 +17,8 @@ import pytest
 from pydantic import ValidationError
 
 from surveytool.errors import InstrumentError
-from surveytool.instrument import (
-    Better,
-    Instrument,
-    Method,
-    ValidationStatus,
-    score_ranges,
-)
-from surveytool.loader import load_path, load_text
+from surveytool.instrument.load import load_path, load_text
+from surveytool.instrument.model import Better, Instrument, Method, ValidationStatus, score_ranges
 
 FIXTURES = Path(__file__).parent / "fixtures" / "instruments"
 MINIMAL_PATH = FIXTURES / "minimal.yaml"
@@ -211,7 +205,7 @@ def test_content_hash_is_sha256_hex_and_stable(minimal):
 def test_content_hash_is_the_same_in_another_process(minimal):
     """No dependence on hash randomisation or anything else of one process."""
     code = (
-        "import sys; from surveytool.loader import load_path; "
+        "import sys; from surveytool.instrument.load import load_path; "
         "print(load_path(sys.argv[1]).content_hash)"
     )
     env = {**os.environ, "PYTHONHASHSEED": "12345"}

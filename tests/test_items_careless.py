@@ -16,8 +16,8 @@ import pytest
 
 import analysis
 from analysis.careless import even_odd, irv, longstring
-from surveytool.instrument import Instrument
-from surveytool.loader import load_path
+from surveytool.instrument.load import load_path
+from surveytool.instrument.model import Instrument
 
 REPO = Path(__file__).resolve().parent.parent
 GOLDEN = REPO / "tests" / "golden"

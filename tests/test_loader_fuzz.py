@@ -1,6 +1,6 @@
 """Fuzzing the loader: whatever it is given, it returns a report and never raises.
 
-Every problem in a report carries a code from :data:`surveytool.validation.CODES` and a line number,
+Every problem in a report carries a code from :data:`surveytool.problems.INSTRUMENT_CODES` and a line number,
 unless it is one of the few problems that have no place in the file (see :func:`no_line_reason`).
 The examples are kept few enough that the whole module runs in a few seconds.
 """
@@ -19,9 +19,10 @@ import yaml
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from surveytool.instrument import Instrument
-from surveytool.loader import MAX_BYTES, MAX_DEPTH, validate_path, validate_text
-from surveytool.validation import CODES, Problem, ValidationReport, validate_document
+from surveytool.instrument.checks import validate_document
+from surveytool.instrument.load import MAX_BYTES, MAX_DEPTH, validate_path, validate_text
+from surveytool.instrument.model import Instrument
+from surveytool.problems import INSTRUMENT_CODES, Problem, Report
 
 FIXTURES = Path(__file__).parent / "fixtures" / "instruments"
 BUNDLED = Path(__file__).resolve().parent.parent / "instruments"
@@ -57,7 +58,7 @@ def count_lines(text: str) -> int:
 
 def check_report(text: str | None, instrument: Instrument | None, report: Any) -> None:
     """The invariants of every report, whatever the input."""
-    assert isinstance(report, ValidationReport)
+    assert isinstance(report, Report)
     if instrument is not None:
         assert report.ok
         assert isinstance(instrument, Instrument)
@@ -66,7 +67,7 @@ def check_report(text: str | None, instrument: Instrument | None, report: Any) -
         assert report.problems, "no instrument and no problem"
     lines = []
     for p in report.problems:
-        assert p.code in CODES, p
+        assert p.code in INSTRUMENT_CODES, p
         assert p.hint, p
         assert p.message, p
         if p.line is None:
@@ -84,7 +85,7 @@ def check_report(text: str | None, instrument: Instrument | None, report: Any) -
     json.dumps(report.as_dict())
 
 
-def check_text(text: str) -> ValidationReport:
+def check_text(text: str) -> Report:
     instrument, report = validate_text(text, "fuzz.yaml")
     check_report(text, instrument, report)
     return report
@@ -255,7 +256,7 @@ def test_any_document(data):
     """Whatever the document is (a list, a number, a mapping of anything), a report comes back."""
     check_text(yaml.safe_dump(data, allow_unicode=True))
     _, problems = validate_document(data)
-    assert all(p.code in CODES for p in problems)
+    assert all(p.code in INSTRUMENT_CODES for p in problems)
 
 
 # ---- deep nesting --------------------------------------------------------------------------------

@@ -19,7 +19,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from surveytool.change import (
+from surveytool.errors import ScoringError
+from surveytool.instrument.model import Better, Instrument
+from surveytool.instrument.registry import load_instrument
+from surveytool.scoring.change import (
     CRITICAL_RCI,
     Change,
     ReliableChange,
@@ -27,10 +30,7 @@ from surveytool.change import (
     reliable_change,
     reliable_change_index,
 )
-from surveytool.errors import ScoringError
-from surveytool.instrument import Better, Instrument
-from surveytool.norms import entry_for, norm_columns
-from surveytool.registry import load_instrument
+from surveytool.scoring.norms import entry_for, norm_columns
 
 FIXTURES = Path(__file__).parent / "fixtures" / "scoring"
 
@@ -276,4 +276,4 @@ def test_norm_columns_direct(normed):
     np.testing.assert_allclose(pct[:3], [20.0, 77.5, 95.0], rtol=1e-14)
     assert math.isnan(pct[3])
     assert pct[4] == pytest.approx(42.07402905608969, rel=1e-12)
-    assert list(cols["percentile_source"]) == ["table", "table", "table", None, "normal"]  # type: ignore[call-overload]
+    assert list(cols["percentile_source"]) == ["table", "table", "table", None, "normal"]

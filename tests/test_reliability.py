@@ -17,8 +17,8 @@ import pytest
 
 import analysis
 from analysis.errors import AnalysisError
-from surveytool.instrument import Instrument
-from surveytool.loader import load_path
+from surveytool.instrument.load import load_path
+from surveytool.instrument.model import Instrument
 from surveytool.responses import read_responses
 
 REPO = Path(__file__).resolve().parent.parent
@@ -157,7 +157,7 @@ def test_inputs_agree_and_threads_do_not_change_results() -> None:
     from_validated = analysis.reliability(inst, validated)
     pd.testing.assert_frame_equal(from_table.scales, from_validated.scales)
     from analysis._matrix import item_sums, subscale_blocks
-    from surveytool.scoring import ScoringPlan
+    from surveytool.scoring.plan import ScoringPlan
 
     plan = ScoringPlan.build(inst)
     threaded = item_sums(plan, validated.values, subscale_blocks(plan), chunk_rows=64, workers=3)

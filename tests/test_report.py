@@ -21,8 +21,8 @@ import pandas as pd
 import pytest
 
 import surveytool
-from surveytool.instrument import Instrument
-from surveytool.registry import load_instrument
+from surveytool.instrument.model import Instrument
+from surveytool.instrument.registry import load_instrument
 from surveytool.report import (
     SUPPORT_TEXT,
     build_report,

@@ -12,8 +12,8 @@ from click.testing import CliRunner
 from jsonschema import Draft202012Validator
 
 from surveytool.cli import cli
-from surveytool.instrument import instrument_json_schema
-from surveytool.validation import structural_problems
+from surveytool.instrument.checks import structural_problems
+from surveytool.instrument.model import instrument_json_schema
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).parent / "fixtures" / "instruments"

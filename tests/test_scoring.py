@@ -19,9 +19,11 @@ import pytest
 
 import surveytool
 from surveytool.errors import InvalidResponsesError, ScoringError
-from surveytool.instrument import Band, Instrument, required_count
-from surveytool.registry import load_instrument
-from surveytool.scoring import CRITICAL_COLUMN, band_labels
+from surveytool.instrument.model import Band, Instrument, required_count
+from surveytool.instrument.registry import load_instrument
+from surveytool.problems import flatten
+from surveytool.scoring.kernel import band_labels
+from surveytool.scoring.result import CRITICAL_COLUMN
 
 FIXTURES = Path(__file__).parent / "fixtures" / "scoring"
 SUBSCALES = ["mean_s", "sum_s", "pro_s", "w_s", "one_s"]
@@ -61,9 +63,13 @@ def test_score_columns_are_named_by_scale_id(methods):
         expected += [scale_id, f"{scale_id}_n", f"{scale_id}_status", f"{scale_id}_band"]
     expected.append(CRITICAL_COLUMN)
     assert list(table.columns) == expected
-    assert table.attrs["provenance"]["instrument_id"] == "methods"
-    assert table.attrs["provenance"]["instrument_version"] == "1.0.0"
-    assert table.attrs["provenance"]["instrument_hash"] == methods.content_hash
+    assert table.attrs == {}  # a plain frame: the issues and provenance are in ScoreResult
+    result = surveytool.score_responses(
+        methods, pd.DataFrame({"pid": ["a"], "M1": [3]}), id_column="pid"
+    )
+    assert result.provenance.instrument_id == "methods"
+    assert result.provenance.instrument_version == "1.0.0"
+    assert result.provenance.instrument_hash == methods.content_hash
 
 
 def test_without_id_column_rows_are_numbered(methods):
@@ -77,12 +83,16 @@ def test_score_responses_gives_counts_issues_and_provenance(methods):
     result = surveytool.score_responses(methods, frame, id_column="pid")
     assert (result.rows_read, result.rows_scored, result.rows_quarantined) == (3, 2, 1)
     assert result.counts_line() == "rows read 3 = rows scored 2 + rows quarantined 1"
-    assert result.provenance["instrument_hash"] == methods.content_hash
-    assert result.provenance["form"] is None
+    assert result.provenance.instrument_hash == methods.content_hash
+    assert result.provenance.form is None
     issues = result.issues
     cell = issues[issues["kind"] == "cell"]
     assert cell[["row", "column", "value"]].values.tolist() == [[2, "M1", "7"]]
-    assert "off the scale 1..5" in cell["reason"].iloc[0]
+    assert sorted(f for f in flatten(issues) if f[0] != "missing_item") == [
+        ("duplicate_respondent_id", 3, "pid"),
+        ("off_scale", 2, "M1"),
+        ("unmatched_column", None, "extra"),
+    ]
     assert issues.loc[issues["column"] == "extra", "kind"].tolist() == ["column"]
     assert issues.loc[issues["kind"] == "row", "row"].tolist() == [3]
 
@@ -95,6 +105,7 @@ def test_strict_raises_with_every_issue(methods):
     assert isinstance(issues, pd.DataFrame)
     cells = issues[issues["kind"] == "cell"]
     assert sorted(cells[["row", "column"]].values.tolist()) == [[2, "M1"], [2, "M2"]]
+    assert sorted(flatten(cells)) == [("not_an_answer", 2, "M2"), ("off_scale", 2, "M1")]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -209,7 +220,7 @@ def test_another_scales_missing_code_is_invalid_not_missing(methods):
     result = surveytool.score_responses(methods, {"P1": 9, "P2": 1, "P3": 2})
     cells = result.issues[result.issues["kind"] == "cell"]
     assert cells[["row", "column", "value"]].values.tolist() == [[1, "P1", "9"]]
-    assert "off the scale 0..3" in cells["reason"].iloc[0]
+    assert flatten(cells) == [("off_scale", 1, "P1")]
     # P2 = 1 -> 2, P3 = 2: (2 + 2) / 2 * 4 = 8
     assert result.scores["pro_s"].iloc[0] == 8.0
 
@@ -244,11 +255,11 @@ def test_unknown_label_text_and_fraction_are_reported(methods):
         methods, {"M1": "Sometimes", "M2": "lots", "M3": 2.5, "M4": 0}
     )
     cells = result.issues[result.issues["kind"] == "cell"]
-    got = dict(zip(cells["column"], zip(cells["value"], cells["reason"], strict=True), strict=True))
-    assert got["M1"] == ("Sometimes", "not a number and not a label of scale 'agree5'")
-    assert got["M2"] == ("lots", "not a number and not a label of scale 'agree5'")
-    assert got["M3"] == ("2.5", "not a whole number")
-    assert got["M4"] == ("0", "off the scale 1..5")
+    got = dict(zip(cells["column"], zip(cells["value"], cells["code"], strict=True), strict=True))
+    assert got["M1"] == ("Sometimes", "not_an_answer")
+    assert got["M2"] == ("lots", "not_an_answer")
+    assert got["M3"] == ("2.5", "not_whole_number")
+    assert got["M4"] == ("0", "off_scale")
     row = result.scores.iloc[0]
     assert row["mean_s_n"] == 0 and math.isnan(row["mean_s"])
 
@@ -434,9 +445,9 @@ def test_short_form_restricts_subscales_and_prorates_to_full_k(methods):
     assert row["comp_top"] == pytest.approx(19 / 6, rel=1e-15)
     for absent in ("sum_s", "w_s"):
         assert absent not in result.scores.columns
-    assert result.provenance["form"] == "brief"
+    assert result.provenance.form == "brief"
     m3 = result.issues[result.issues["column"] == "M3"]
-    assert m3["reason"].tolist() == ["item not in the chosen short form; ignored"]
+    assert flatten(m3) == [("item_not_in_form", None, "M3")]
 
 
 def test_short_form_min_answered_on_form_items(methods):
@@ -640,7 +651,7 @@ short_forms:
 
 @pytest.fixture
 def critical_instrument():
-    from surveytool.loader import load_text
+    from surveytool.instrument.load import load_text
 
     return load_text(CRITICAL_YAML)
 
@@ -650,16 +661,16 @@ def test_critical_answer_in_a_quarantined_row_is_reported(critical_instrument):
     frame = pd.DataFrame({"pid": ["p1", "p1"], "X1": [1, 2], "X2": [1, 2], "X3": [1, 5]})
     result = surveytool.score_responses(critical_instrument, frame, id_column="pid")
     assert result.rows_read == result.rows_scored + result.rows_quarantined == 2
-    flagged = result.issues[result.issues["reason"].str.contains("critical answer")]
+    flagged = result.issues[result.issues["code"] == "critical_in_quarantine"]
     assert flagged[["kind", "row", "column", "value"]].values.tolist() == [["row", 2, "X3", "5"]]
 
 
 def test_critical_item_outside_the_short_form_is_still_flagged(critical_instrument):
     frame = pd.DataFrame({"X1": [1, 2], "X2": [1, 2], "X3": [5, 1]})
-    scores = surveytool.score(critical_instrument, frame, form="brief")
-    assert scores["critical_items"].tolist() == ["X3", ""]
+    result = surveytool.score_responses(critical_instrument, frame, form="brief")
+    assert result.scores["critical_items"].tolist() == ["X3", ""]
     # X3 is read for safety only: no "not in the short form" column issue for it
-    assert "X3" not in set(scores.attrs["issues"]["column"])
+    assert "X3" not in set(result.issues["column"])
 
 
 def test_sum_composite_is_not_scored_when_the_form_leaves_out_a_component(critical_instrument):

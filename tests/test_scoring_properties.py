@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import surveytool
-from surveytool.instrument import Instrument, score_ranges
+from surveytool.instrument.model import Instrument, score_ranges
 
 SCALES: dict[str, dict[str, Any]] = {
     "s5": {"min": 1, "max": 5, "labels": {1: "Never", 5: "Always"}, "missing_codes": {9: "Skip"}},

@@ -138,7 +138,8 @@ def test_planted_golden_has_whole_scales_missing() -> None:
 @pytest.mark.parametrize("name", sorted(DATASETS))
 def test_python_scores_equal_r_scoreitems(name: str) -> None:
     frame = _items(name)
-    scores = surveytool.score(str(INSTRUMENT), frame, id_column="id")
+    result = surveytool.score_responses(str(INSTRUMENT), frame, id_column="id")
+    scores = result.scores
     expected = _expected(name)
     assert len(scores) == len(frame)
     # R: psych::scoreItems(keys, items, impute = "none", min = 1, max = 6, totals = FALSE)$scores
@@ -150,12 +151,12 @@ def test_python_scores_equal_r_scoreitems(name: str) -> None:
         status = scores[f"{scale}_status"].astype(str).to_numpy()
         np.testing.assert_array_equal(status == "insufficient", answered == 0)
     # the only issues: the two non-item columns, reported (not silently dropped)
-    issues = scores.attrs["issues"]
+    issues = result.issues
     assert sorted(issues["column"]) == sorted(NON_ITEM_COLUMNS)
     assert set(issues["kind"]) == {"column"}
-    provenance = scores.attrs["provenance"]
-    assert provenance["instrument_id"] == "bfi"
-    assert provenance["instrument_version"] == "1.0.0"
+    provenance = result.provenance
+    assert provenance.instrument_id == "bfi"
+    assert provenance.instrument_version == "1.0.0"
 
 
 def test_python_scores_spot_values() -> None:
@@ -210,7 +211,8 @@ def test_cli_parquet_equals_python_path(name: str, tmp_path: Path) -> None:
     done = _run_cli(GOLDEN / DATASETS[name][0], output)
     assert done.returncode == 0, done.stderr
     from_cli = pd.read_parquet(output)
-    in_process = surveytool.score(str(INSTRUMENT), _items(name), id_column="id")
+    scored = surveytool.score_responses(str(INSTRUMENT), _items(name), id_column="id")
+    in_process = scored.scores
     assert list(from_cli.columns) == list(in_process.columns)
     assert from_cli["id"].astype(str).tolist() == in_process["id"].astype(str).tolist()
     for scale in SCALES:
@@ -234,4 +236,4 @@ def test_cli_parquet_equals_python_path(name: str, tmp_path: Path) -> None:
     assert meta["instrument_version"] == "1.0.0" == instrument.version
     assert meta["instrument_hash"] == instrument.content_hash
     assert len(meta["instrument_hash"]) == 64
-    assert meta == in_process.attrs["provenance"]
+    assert meta == scored.provenance.as_metadata()

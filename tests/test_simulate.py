@@ -18,9 +18,9 @@ from click.testing import CliRunner
 import surveytool
 from surveytool.cli import cli
 from surveytool.errors import ScoringError
-from surveytool.instrument import Instrument
-from surveytool.registry import load_instrument
-from surveytool.simulate import SimulationSpec, simulate
+from surveytool.instrument.model import Instrument
+from surveytool.instrument.registry import load_instrument
+from surveytool.scoring.simulate import SimulationSpec, simulate
 
 FIXTURES = Path(__file__).parent / "fixtures" / "scoring"
 INSTRUMENT = FIXTURES / "cli.yaml"

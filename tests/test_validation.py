@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from surveytool.errors import InstrumentError
-from surveytool.loader import MAX_BYTES, load_path, validate_path, validate_text
-from surveytool.validation import CODES, ValidationReport, validate_document
+from surveytool.instrument.checks import validate_document
+from surveytool.instrument.load import MAX_BYTES, load_path, validate_path, validate_text
+from surveytool.problems import INSTRUMENT_CODES, Report
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).parent / "fixtures" / "instruments"
@@ -25,7 +26,7 @@ BUNDLED = ROOT / "instruments"
 Flat = list[tuple[str, int | None, str]]
 
 
-def flatten(report: ValidationReport) -> Flat:
+def flatten(report: Report) -> Flat:
     return [(p.code, p.line, p.path) for p in report.problems]
 
 
@@ -120,12 +121,12 @@ GENERATED = {"file_too_large"}
 
 
 def test_every_code_has_a_failing_fixture():
-    assert set(CASES) | GENERATED == set(CODES)
+    assert set(CASES) | GENERATED == set(INSTRUMENT_CODES)
     assert sorted(p.stem for p in BAD.glob("*.yaml")) == sorted(CASES)
 
 
 def test_every_code_has_a_hint():
-    for code, hint in CODES.items():
+    for code, hint in INSTRUMENT_CODES.items():
         assert hint.strip(), code
 
 
@@ -242,7 +243,7 @@ def test_many_problems_reported_in_one_run_in_line_order_with_hints():
     assert hints["id"] == "Ids start with a letter and hold letters, digits, _ . or -."
     assert hints["items[2].weigth"] == "Did you mean 'weight'?"
     assert hints["items[1].scale"] == "Use one of: agree5, broken."
-    assert hints["norms.entries[0].sd"] == CODES["norm_sd"]
+    assert hints["norms.entries[0].sd"] == INSTRUMENT_CODES["norm_sd"]
 
     text = report.format_text()
     assert text.splitlines()[0] == f"{path}: {len(MANY)} problem(s)"
@@ -292,12 +293,12 @@ def test_id_hint_only_on_ids():
     _, report = validate_path(BAD / "invalid_value.yaml")
     hints = {p.path: p.hint for p in report.problems}
     assert hints["items[0].id"] == "Ids start with a letter and hold letters, digits, _ . or -."
-    assert hints["subscales[0].method"] == CODES["invalid_value"]
+    assert hints["subscales[0].method"] == INSTRUMENT_CODES["invalid_value"]
     _, report = validate_text(
         (FIXTURES / "minimal.yaml").read_text().replace("items: [A1, A2]", "items: []")
     )
     assert [(p.code, p.path, p.hint) for p in report.problems] == [
-        ("invalid_value", "subscales[0].items", CODES["invalid_value"])
+        ("invalid_value", "subscales[0].items", INSTRUMENT_CODES["invalid_value"])
     ]
 
 
@@ -338,8 +339,8 @@ def test_critical_threshold_messages_say_what_is_wrong():
     assert "off its scale 1..6" in messages[0]
     assert "would flag every answer" in messages[1]
     assert "would flag every answer" in messages[2]
-    assert report.problems[0].hint == CODES["critical_threshold"]
-    assert report.problems[1].hint != CODES["critical_threshold"]
+    assert report.problems[0].hint == INSTRUMENT_CODES["critical_threshold"]
+    assert report.problems[1].hint != INSTRUMENT_CODES["critical_threshold"]
 
 
 def test_score_range_overflow_is_reported_not_raised():

@@ -17,8 +17,8 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from surveytool.instrument.registry import load_instrument
 from surveytool.personal_store import PersonalStore
-from surveytool.registry import load_instrument
 from surveytool.web.app import PAGE_SIZE, create_app
 from surveytool.web.security import CSRF_COOKIE
 from tests.test_report import (

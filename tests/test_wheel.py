@@ -67,7 +67,7 @@ def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_wheel_contents(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     assert "surveytool/cli/__init__.py" in names
-    assert "surveytool/instrument.py" in names
+    assert "surveytool/instrument/model.py" in names
     for ident in BUNDLED_IDS:
         assert f"surveytool/_bundled_instruments/{ident}.yaml" in names
     assert not [n for n in names if n.startswith(("tests/", "instruments/", "benchmarks/"))]
@@ -97,7 +97,7 @@ def test_installed_list_shows_bundled_instruments(installed, tmp_path):
 
 def test_installed_package_uses_its_own_bundled_folder(installed, tmp_path):
     code = (
-        "from surveytool.registry import bundled_dir, bundled_paths; "
+        "from surveytool.instrument.registry import bundled_dir, bundled_paths; "
         "print(bundled_dir()); print(','.join(bundled_paths()))"
     )
     proc = _run([installed / "python", "-c", code], cwd=tmp_path)

@@ -305,7 +305,7 @@ def administer(
 
     from surveytool.clinic import service
     from surveytool.clinic.models import IN_PERSON, utcnow
-    from surveytool.registry import load_instrument
+    from surveytool.instrument.registry import load_instrument
     from surveytool.report import SUPPORT_TEXT
     from surveytool.terminal import Interrupted, answers_from_file, interview, parse_answer
 
@@ -548,7 +548,7 @@ def backup(ctx: click.Context, path: Path) -> None:
 def rescore(ctx: click.Context, instrument: str | None, dry_run: bool) -> None:
     """Recompute every stored score from its answers with the instrument files as they are now."""
     from surveytool.clinic import service
-    from surveytool.registry import load_instrument
+    from surveytool.instrument.registry import load_instrument
 
     settings = _settings(ctx)
     inst = load_instrument(instrument) if instrument else None

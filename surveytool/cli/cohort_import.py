@@ -22,7 +22,7 @@ SOURCE_FORMATS = ("auto", "csv", "tsv", "xlsx", "sav", "parquet", "qualtrics", "
 
 
 def _echo_issues(issues: Any) -> None:
-    from surveytool.responses import issue_lines
+    from surveytool.problems import issue_lines
 
     for line in issue_lines(issues):
         click.echo(line, err=True)
@@ -185,7 +185,7 @@ def map_template(
     from analysis.errors import AnalysisError
     from analysis.formats import read_source
     from analysis.mapping import load_mapping, mapping_template
-    from surveytool.registry import load_instrument
+    from surveytool.instrument.registry import load_instrument
     from surveytool.tables import atomic_path
 
     if output.exists() and not force:

@@ -21,7 +21,7 @@ def list_cmd() -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from surveytool.registry import bundled_paths, load_instrument
+    from surveytool.instrument.registry import bundled_paths, load_instrument
 
     table = Table(title="Bundled instruments")
     for col in ("id", "version", "title", "items", "subscales", "minutes", "status"):
@@ -46,7 +46,7 @@ def show_cmd(instrument: str) -> None:
     """Show an instrument's items grouped by subscale, with reverse marks and provenance."""
     from rich.console import Console
 
-    from surveytool.registry import load_instrument
+    from surveytool.instrument.registry import load_instrument
     from surveytool.rendering import instrument_renderables
 
     inst = load_instrument(instrument)
@@ -60,7 +60,7 @@ def show_cmd(instrument: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON report for machines.")
 def validate_cmd(paths: tuple[Path, ...], as_json: bool) -> None:
     """Validate instrument files; every problem with file, line, code and hint. Exit 1 on any."""
-    from surveytool.loader import validate_path
+    from surveytool.instrument.load import validate_path
 
     reports = [validate_path(p)[1] for p in paths]
     failed = any(not r.ok for r in reports)
@@ -78,7 +78,7 @@ def validate_cmd(paths: tuple[Path, ...], as_json: bool) -> None:
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to a file.")
 def schema_cmd(output: Path | None) -> None:
     """Print the JSON Schema of the instrument format."""
-    from surveytool.instrument import instrument_json_schema
+    from surveytool.instrument.model import instrument_json_schema
 
     text = json.dumps(instrument_json_schema(), indent=2)
     if output:

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def _quarantine_path(output: Path) -> Path:
@@ -50,8 +54,8 @@ def score(
     in OUTPUT's quarantine file (<name>.quarantine.csv); --strict stops instead.
     """
     from surveytool.errors import InvalidResponsesError, SurveytoolError
-    from surveytool.registry import load_instrument
-    from surveytool.scoring import score_responses
+    from surveytool.instrument.registry import load_instrument
+    from surveytool.scoring.engine import score_responses
     from surveytool.tables import WRITE_FORMATS, read_table, table_format, write_table
 
     table_format(output, WRITE_FORMATS)  # refuse an unknown output format before any work
@@ -75,15 +79,11 @@ def score(
             strict=strict,
         )
     except InvalidResponsesError as exc:
-        import pandas as pd
-
-        issues = exc.issues
-        assert isinstance(issues, pd.DataFrame)
-        write_table(issues, quarantine)
-        _print_issues(issues)
+        write_table(exc.issues, quarantine)
+        _print_issues(exc.issues)
         click.echo(f"error: {exc}; the report is in {quarantine}", err=True)
         sys.exit(1)
-    written = write_table(result.scores, output, metadata=result.provenance)
+    written = write_table(result.scores, output, metadata=result.provenance.as_metadata())
     if len(result.issues):
         write_table(result.issues, quarantine)
         _print_issues(result.issues)
@@ -94,8 +94,8 @@ def score(
     click.echo(result.counts_line())
 
 
-def _print_issues(issues: object) -> None:
-    from surveytool.responses import issue_lines
+def _print_issues(issues: pd.DataFrame) -> None:
+    from surveytool.problems import issue_lines
 
     for line in issue_lines(issues):
         click.echo(line, err=True)
@@ -162,9 +162,9 @@ def simulate(
     output: Path,
 ) -> None:
     """Simulate respondents from a graded response model (same seed, same file)."""
-    from surveytool.registry import load_instrument
-    from surveytool.simulate import SimulationSpec
-    from surveytool.simulate import simulate as run
+    from surveytool.instrument.registry import load_instrument
+    from surveytool.scoring.simulate import SimulationSpec
+    from surveytool.scoring.simulate import simulate as run
     from surveytool.tables import WRITE_FORMATS, table_format, write_table
 
     table_format(output, WRITE_FORMATS)

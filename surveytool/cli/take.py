@@ -24,7 +24,7 @@ def take(
     instrument: str, form: str | None, report_path: Path | None, answers_file: Path | None
 ) -> None:
     """Answer an instrument in the terminal and see your results."""
-    from surveytool.registry import load_instrument
+    from surveytool.instrument.registry import load_instrument
     from surveytool.terminal import Interrupted
     from surveytool.terminal import take as run
 

@@ -21,7 +21,7 @@ from surveytool.clinic import audit
 from surveytool.clinic.auth import token_hash
 from surveytool.clinic.errors import ClinicError, LinkError
 from surveytool.clinic.models import Client, Clinician, Link, utcnow
-from surveytool.instrument import Instrument
+from surveytool.instrument.model import Instrument
 
 #: Choices offered for a link's life, in hours.
 EXPIRY_CHOICES = (24, 72, 168, 336)

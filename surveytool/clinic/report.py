@@ -23,12 +23,12 @@ from typing import Any
 from jinja2 import Environment
 from sqlalchemy.orm import Session
 
-from surveytool.change import ReliableChange
 from surveytool.clinic import service
 from surveytool.clinic.errors import ClinicError
 from surveytool.clinic.models import Administration, Alert, Client, utcnow
-from surveytool.instrument import Instrument, score_ranges
+from surveytool.instrument.model import Instrument, score_ranges
 from surveytool.report import environment, stylesheet
+from surveytool.scoring.change import ReliableChange
 
 CHROMIUM_ARGS = [
     "--no-sandbox",

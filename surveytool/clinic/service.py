@@ -4,12 +4,12 @@ acknowledge alerts, take notes, export. The CLI and the web pages both call thes
 Every function works inside the caller's transaction (a :meth:`ClinicStore.write` session), and
 every change appends its audit row in that same transaction: the answers, the scores, the
 critical-item alerts and the audit row of an administration are committed together or not at
-all. Scores come only from :func:`surveytool.scoring.score_responses` on the stored answers.
+all. Scores come only from :func:`surveytool.scoring.engine.score_responses` on the stored
+answers.
 """
 
 from __future__ import annotations
 
-import math
 import re
 import secrets
 from collections.abc import Iterable, Mapping
@@ -21,7 +21,6 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
-from surveytool.change import ReliableChange, reliable_change
 from surveytool.clinic import audit
 from surveytool.clinic.errors import ClinicError, NotFoundError
 from surveytool.clinic.models import (
@@ -40,9 +39,11 @@ from surveytool.clinic.models import (
     utcnow,
 )
 from surveytool.errors import ScoringError, SurveytoolError
-from surveytool.instrument import Instrument
-from surveytool.registry import bundled_paths, load_instrument
-from surveytool.scoring import score_responses
+from surveytool.instrument.model import Instrument
+from surveytool.instrument.registry import bundled_paths, load_instrument
+from surveytool.scoring.change import ReliableChange, reliable_change
+from surveytool.scoring.engine import score_responses
+from surveytool.scoring.result import Provenance
 
 CODE_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9_.-]{1,39}$")
 _CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base 32: no I, L, O, U
@@ -198,14 +199,7 @@ class Scored:
     scores: tuple[ScoreValue, ...]
     flags: tuple[Flag, ...]
     issues: int
-
-
-def _float(value: Any) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(number) else number
+    provenance: Provenance
 
 
 def score_answers(inst: Instrument, form: str | None, answers: Mapping[str, int | None]) -> Scored:
@@ -213,32 +207,22 @@ def score_answers(inst: Instrument, form: str | None, answers: Mapping[str, int 
     item_ids = form_items(inst, form)
     row: dict[str, object] = {i: answers.get(i) for i in item_ids}
     result = score_responses(inst, row, form=form)
-    table = result.scores.iloc[0]
-    values: list[ScoreValue] = []
-    for scale_id in inst.scored_ids():
-        if scale_id not in table.index:
-            continue
-        value = _float(table[scale_id])
-        band = table[f"{scale_id}_band"]
-        values.append(
-            ScoreValue(
-                scale_id=scale_id,
-                kind="subscale" if scale_id in inst.subscale_by_id else "composite",
-                value=value,
-                n_answered=int(table[f"{scale_id}_n"]),
-                status=str(table[f"{scale_id}_status"]),
-                band=None if value is None or not isinstance(band, str) else band,
-                t_score=_float(table.get(f"{scale_id}_t")),
-                percentile=_float(table.get(f"{scale_id}_percentile")),
-            )
+    person = result.person(0)
+    values = tuple(
+        ScoreValue(
+            scale_id=s.id,
+            kind=s.kind,
+            value=s.score,
+            n_answered=s.answered,
+            status=s.status.value,
+            band=s.band if s.ok else None,
+            t_score=s.t,
+            percentile=s.percentile,
         )
-    flagged = [x for x in str(table["critical_items"]).split(";") if x]
-    flags = tuple(
-        Flag(c.item, int(answers[c.item] or 0), c.message)
-        for c in inst.critical_items
-        if c.item in flagged and answers.get(c.item) is not None
+        for s in person.scales
     )
-    return Scored(tuple(values), flags, len(result.issues))
+    flags = tuple(Flag(hit.item, hit.answer, hit.message) for hit in person.critical)
+    return Scored(values, flags, len(result.issues), result.provenance)
 
 
 def check_answers(
@@ -305,11 +289,8 @@ def record_administration(
     now = utcnow()
     adm = Administration(
         client_id=client.id,
-        instrument_id=inst.id,
-        instrument_version=inst.version,
-        instrument_hash=inst.content_hash,
+        **scored.provenance.record_fields(),
         instrument_source=source,
-        form=form,
         clinician_id=None if clinician is None else clinician.id,
         actor=actor,
         started_at=started_at,

@@ -20,11 +20,10 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from surveytool.change import reliable_change
 from surveytool.errors import SurveytoolError
-from surveytool.instrument import Instrument
+from surveytool.instrument.model import Instrument
+from surveytool.instrument.registry import bundled_paths, load_instrument
 from surveytool.personal_store import PersonalStore, new_code, normalize_code
-from surveytool.registry import bundled_paths, load_instrument
 from surveytool.report import (
     PersonalReport,
     build_report,
@@ -32,6 +31,7 @@ from surveytool.report import (
     render_report,
     report_context,
 )
+from surveytool.scoring.change import reliable_change
 from surveytool.web.security import DEFAULT_HOSTS, SecurityMiddleware, check_csrf
 
 PAGE_SIZE = 7
@@ -251,10 +251,7 @@ def create_app(
             earlier = personal.history(code, inst.id)
             personal.save(
                 code,
-                instrument_id=inst.id,
-                instrument_version=inst.version,
-                instrument_hash=inst.content_hash,
-                form=form,
+                provenance=report.provenance,
                 answers=report.answers,
                 scores=_scores_of(report),
                 created_at=report.created,

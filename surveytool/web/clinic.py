@@ -49,8 +49,8 @@ from surveytool.clinic.report import (
     render_html,
 )
 from surveytool.clinic.store import ClinicStore
-from surveytool.instrument import Instrument
-from surveytool.registry import load_instrument
+from surveytool.instrument.model import Instrument
+from surveytool.instrument.registry import load_instrument
 from surveytool.report import build_report, report_context
 from surveytool.web.security import check_csrf
 
@@ -117,7 +117,7 @@ class _Clinic:
 
     def instrument(self, inst_id: str) -> tuple[Instrument, str] | None:
         """An offered instrument and what to store to find it again (bundled id or path)."""
-        from surveytool.registry import bundled_paths
+        from surveytool.instrument.registry import bundled_paths
 
         path = self.sources.get(inst_id)
         if path is None:
@@ -159,7 +159,7 @@ def clinic_router(
     *, database_url: str | None = None, instruments: Mapping[str, Path] | None = None
 ) -> APIRouter:
     """The clinician pages and the link flow. The database opens on the first clinic request."""
-    from surveytool.registry import bundled_paths
+    from surveytool.instrument.registry import bundled_paths
 
     _install_log_filter()
     state = _Clinic(

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from surveytool.errors import ScoringError
-from surveytool.instrument import Instrument
+from surveytool.instrument.model import Instrument
 
 CarelessKind = Literal["mixed", "straightline", "random"]
 

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr
 
-from surveytool.instrument import Instrument, NormEntry
+from surveytool.instrument.model import Instrument, NormEntry
 
 
 def entry_for(instrument: Instrument, scale_id: str, group: dict[str, str]) -> NormEntry | None:
@@ -31,7 +31,7 @@ def entry_for(instrument: Instrument, scale_id: str, group: dict[str, str]) -> N
 
 def norm_columns(
     instrument: Instrument, scale_id: str, scores: np.ndarray, groups: pd.DataFrame
-) -> dict[str, object]:
+) -> dict[str, np.ndarray]:
     """T-score, percentile, percentile source and norm group for one scale, vectorised.
 
     T = 50 + 10·(raw − mean)/sd. Percentile: linear interpolation in the entry's percentile table

@@ -1,10 +1,13 @@
-"""Loading instrument files: YAML text -> validated :class:`~surveytool.instrument.Instrument`.
+"""Loading instrument files: YAML text -> validated :class:`~surveytool.instrument.model.Instrument`.
 
 The YAML is parsed once into a node tree so every value keeps its line and column; problems found
-by :mod:`surveytool.validation` are then located in the file. Anchors and aliases are refused (they
+by :mod:`surveytool.instrument.checks` are then located in the file. Anchors and aliases are refused (they
 allow "billion laughs" documents), and so are duplicate keys (YAML would silently keep the last)
 and nesting deeper than :data:`MAX_DEPTH` (PyYAML's scanner slows down quadratically with depth: a
 10 KB file of nested brackets would take seconds).
+
+:func:`parse_text` and :class:`Refusal` are public: any located YAML file (cohort mappings too)
+is parsed the same way.
 """
 
 from __future__ import annotations
@@ -18,8 +21,9 @@ from typing import Any
 import yaml
 
 from surveytool.errors import InstrumentError
-from surveytool.instrument import Instrument
-from surveytool.validation import Loc, Problem, ValidationReport, problem, validate_document
+from surveytool.instrument.checks import validate_document
+from surveytool.instrument.model import Instrument
+from surveytool.problems import Loc, Problem, Report, problem
 
 #: Larger files are refused before parsing; the biggest real instruments are a few hundred KB.
 MAX_BYTES = 2_000_000
@@ -30,8 +34,11 @@ MAX_DEPTH = 50
 Positions = dict[Loc, tuple[int, int]]
 
 
-class _Refusal(Exception):
+class Refusal(Exception):
+    """The YAML text cannot be read as a document at all; ``problem`` says where and why."""
+
     def __init__(self, found: Problem) -> None:
+        super().__init__(found.message)
         self.problem = found
 
 
@@ -54,7 +61,7 @@ def _positions(node: yaml.Node, loc: Loc, out: Positions, constructor: yaml.Safe
                     (*loc, key),
                     f"key {key!r} appears twice in the same mapping (first at line {seen[key]})",
                 )
-                raise _Refusal(replace(found, line=line, column=key_node.start_mark.column + 1))
+                raise Refusal(replace(found, line=line, column=key_node.start_mark.column + 1))
             seen[key] = line
             out[(*loc, key)] = (line, key_node.start_mark.column + 1)
             _positions(value_node, (*loc, key), out, constructor)
@@ -97,7 +104,7 @@ def _refuse_aliases_and_depth(text: str) -> None:
             continue
         if mark is not None:
             found = replace(found, line=mark.line + 1, column=mark.column + 1)
-        raise _Refusal(found)
+        raise Refusal(found)
 
 
 _LINE_BREAK = re.compile("\r\n|[\n\r\x85\u2028\u2029]")
@@ -128,7 +135,7 @@ def _unconstructable(node: yaml.Node, exc: Exception) -> Problem:
 def parse_text(text: str) -> tuple[Any, Positions]:
     """Parse YAML text into plain data and the position of every value.
 
-    Raises ``_Refusal`` with a located problem for syntax errors, aliases, duplicate keys and
+    Raises ``Refusal`` with a located problem for syntax errors, aliases, duplicate keys and
     nesting deeper than :data:`MAX_DEPTH`.
     """
     try:
@@ -143,7 +150,7 @@ def parse_text(text: str) -> tuple[Any, Positions]:
                 _positions(node, (), positions, loader)
                 data = loader.construct_document(node)
             except ValueError as exc:
-                raise _Refusal(_unconstructable(node, exc)) from None
+                raise Refusal(_unconstructable(node, exc)) from None
         finally:
             loader.dispose()
     except yaml.MarkedYAMLError as exc:
@@ -151,16 +158,16 @@ def parse_text(text: str) -> tuple[Any, Positions]:
         found = problem("yaml_syntax", (), f"{exc.problem or exc}".strip())
         if mark is not None and mark.line is not None:
             found = replace(found, line=mark.line + 1, column=mark.column + 1)
-        raise _Refusal(found) from None
+        raise Refusal(found) from None
     except yaml.reader.ReaderError as exc:  # a character YAML does not allow, e.g. a control
         found = problem("yaml_syntax", (), f"{exc.reason}: character #x{exc.character:04x}")
         breaks = list(_LINE_BREAK.finditer(text, 0, exc.position))
         line = len(breaks) + 1
         column = exc.position - (breaks[-1].end() if breaks else 0) + 1
-        raise _Refusal(replace(found, line=line, column=column)) from None
+        raise Refusal(replace(found, line=line, column=column)) from None
     except (yaml.YAMLError, ValueError, RecursionError) as exc:
         # no line: nesting deeper than the parser's recursion allows has no single place
-        raise _Refusal(problem("yaml_syntax", (), f"not valid YAML: {exc}")) from None
+        raise Refusal(problem("yaml_syntax", (), f"not valid YAML: {exc}")) from None
     return data, positions
 
 
@@ -172,9 +179,9 @@ def _locate(found: Problem, positions: Positions, file: str | None) -> Problem:
     return replace(found, file=file, line=line, column=column)
 
 
-def validate_text(text: str, file: str | None = None) -> tuple[Instrument | None, ValidationReport]:
+def validate_text(text: str, file: str | None = None) -> tuple[Instrument | None, Report]:
     """Parse and validate instrument YAML; every problem located by line."""
-    report = ValidationReport(file=file)
+    report = Report(file=file)
     if len(text.encode("utf-8", errors="replace")) > MAX_BYTES:
         report.problems.append(
             replace(
@@ -185,7 +192,7 @@ def validate_text(text: str, file: str | None = None) -> tuple[Instrument | None
         return None, report
     try:
         data, positions = parse_text(text)
-    except _Refusal as refusal:
+    except Refusal as refusal:
         report.problems.append(replace(refusal.problem, file=file))
         return None, report
     instrument, problems = validate_document(data)
@@ -195,13 +202,13 @@ def validate_text(text: str, file: str | None = None) -> tuple[Instrument | None
     return instrument, report
 
 
-def validate_path(path: str | Path) -> tuple[Instrument | None, ValidationReport]:
+def validate_path(path: str | Path) -> tuple[Instrument | None, Report]:
     """Read and validate one instrument file."""
     path = Path(path)
     name = str(path)
     try:
         if path.stat().st_size > MAX_BYTES:
-            report = ValidationReport(file=name)
+            report = Report(file=name)
             report.problems.append(
                 replace(
                     problem("file_too_large", (), f"the file is larger than {MAX_BYTES:,} bytes"),
@@ -211,7 +218,7 @@ def validate_path(path: str | Path) -> tuple[Instrument | None, ValidationReport
             return None, report
         text = path.read_text(encoding="utf-8")
     except (OSError, ValueError) as exc:  # ValueError: undecodable bytes, a NUL in the path
-        report = ValidationReport(file=name)
+        report = Report(file=name)
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         report.problems.append(
             replace(problem("file_unreadable", (), f"cannot read the file: {reason}"), file=name)

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from surveytool.errors import ScoringError
-from surveytool.instrument import Better, Instrument
-from surveytool.norms import entry_for
+from surveytool.instrument.model import Better, Instrument
+from surveytool.scoring.norms import entry_for
 
 CRITICAL_RCI = 1.96
 

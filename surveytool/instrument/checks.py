@@ -7,7 +7,8 @@ Two passes over a parsed document (a plain dict from YAML):
    exist, bands cover the score range, composites have no cycles ...), so a file with a type error in
    one item still gets its band and reference problems reported in the same run.
 
-Codes are stable; ``docs`` in the README list them. The loader attaches file and line numbers.
+Codes are stable and listed, with their hints, in :data:`surveytool.problems.CODES`; the loader
+(:mod:`surveytool.instrument.load`) attaches file and line numbers.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from surveytool.instrument import (
+from surveytool.instrument.model import (
     Band,
     Composite,
     CriticalItem,
@@ -38,131 +39,10 @@ from surveytool.instrument import (
     required_count,
     subscale_range,
 )
-
-Loc = tuple[str | int, ...]
-
-#: Every code the validator can report, with the hint shown for it.
-CODES: dict[str, str] = {
-    "file_unreadable": "Check the path and that the file is readable text (UTF-8).",
-    "file_too_large": "Instrument files are small; split or trim the file.",
-    "yaml_syntax": "Fix the YAML syntax at this line (indentation, a missing colon or quote).",
-    "yaml_alias": "Write the value out instead of using a YAML anchor (&) or alias (*).",
-    "yaml_duplicate_key": "Remove or rename one of the two keys; YAML would silently keep the last.",
-    "not_a_mapping": "An instrument file is a mapping with keys such as id, version, title, items.",
-    "missing_field": "Add this field.",
-    "unknown_field": "Remove the field or correct its spelling.",
-    "wrong_type": "Give a value of the type the field expects.",
-    "invalid_value": "Give a value the field accepts.",
-    "duplicate_id": "Give every item, scale, subscale, composite and short form its own id.",
-    "scale_range": "A response scale needs min < max.",
-    "label_out_of_range": "Label only points between the scale's min and max.",
-    "missing_code_in_range": "Missing codes must lie outside min..max, e.g. 9 for 'prefer not to say'.",
-    "unknown_scale": "Use one of the ids under response_scales.",
-    "unknown_item": "Use the id of an item defined under items.",
-    "duplicate_member": "List each item or component once.",
-    "min_answered": "min_answered must be at least 1 and at most the number of items.",
-    "band_inverted": "A band needs lower < upper.",
-    "band_overlap": "Bands are half-open [lower, upper): the next band starts where one ends.",
-    "band_gap": "Bands must touch: make this band's lower equal the previous band's upper.",
-    "band_coverage": "The bands must cover the whole score range, from its lowest to its highest.",
-    "unknown_component": "Use the id of a subscale or composite.",
-    "composite_cycle": "A composite cannot depend on itself, directly or through others.",
-    "critical_threshold": "Give a threshold that is a point of the item's response scale.",
-    "short_form_partial_sum": "A short form takes all or none of a 'sum' subscale's items.",
-    "norm_sd": "A norm's sd must be greater than 0.",
-    "norm_unknown_scale": "Norms refer to a subscale or composite id.",
-    "norm_group": "Use only the columns listed in norms.group_columns, each in every group.",
-    "norm_duplicate": "Give one entry per scale and group.",
-    "percentile_order": "List percentile points with increasing score and non-decreasing percentile.",
-}
-
+from surveytool.problems import CODES, Loc, Problem, format_loc, problem
 
 #: Response scales are rating scales: 0..100 (a slider) is the widest we accept.
 MAX_SCALE_POINTS = 101
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One problem found in an instrument document."""
-
-    code: str
-    loc: Loc
-    message: str
-    hint: str = ""
-    file: str | None = None
-    line: int | None = None
-    column: int | None = None
-
-    @property
-    def path(self) -> str:
-        """The field path, e.g. ``subscales[2].bands[0].upper``."""
-        return format_loc(self.loc)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "code": self.code,
-            "file": self.file,
-            "line": self.line,
-            "column": self.column,
-            "path": self.path,
-            "message": self.message,
-            "hint": self.hint,
-        }
-
-
-@dataclass
-class ValidationReport:
-    """Every problem of one document, in file order."""
-
-    file: str | None = None
-    problems: list[Problem] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-    def codes(self) -> list[str]:
-        return [p.code for p in self.problems]
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "file": self.file,
-            "ok": self.ok,
-            "problems": [p.as_dict() for p in self.problems],
-        }
-
-    def format_text(self) -> str:
-        """Readable report: one block per problem, ``file:line: code at path``."""
-        if self.ok:
-            return f"{self.file or '<instrument>'}: ok"
-        head = f"{self.file or '<instrument>'}: {len(self.problems)} problem(s)"
-        lines = [head]
-        for p in self.problems:
-            where = p.file or self.file or "<instrument>"
-            if p.line is not None:
-                where += f":{p.line}"
-                if p.column is not None:
-                    where += f":{p.column}"
-            path = f" at {p.path}" if p.path else ""
-            lines.append(f"  {where}: [{p.code}]{path}: {p.message}")
-            if p.hint:
-                lines.append(f"      hint: {p.hint}")
-        return "\n".join(lines)
-
-
-def format_loc(loc: Loc) -> str:
-    """``('items', 3, 'scale')`` -> ``items[3].scale``."""
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out
-
-
-def problem(code: str, loc: Loc, message: str, hint: str | None = None) -> Problem:
-    return Problem(code=code, loc=loc, message=message, hint=CODES[code] if hint is None else hint)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -6,8 +6,8 @@ from functools import lru_cache
 from pathlib import Path
 
 from surveytool.errors import InstrumentNotFoundError
-from surveytool.instrument import Instrument
-from surveytool.loader import load_path
+from surveytool.instrument.load import load_path
+from surveytool.instrument.model import Instrument
 
 
 def bundled_dir() -> Path:
@@ -16,11 +16,11 @@ def bundled_dir() -> Path:
     In an installed wheel they sit in ``surveytool/_bundled_instruments``; in a source checkout, in
     the top-level ``instruments/`` folder.
     """
-    here = Path(__file__).resolve().parent
-    packaged = here / "_bundled_instruments"
+    package = Path(__file__).resolve().parent.parent
+    packaged = package / "_bundled_instruments"
     if packaged.is_dir():
         return packaged
-    return here.parent / "instruments"
+    return package.parent / "instruments"
 
 
 def bundled_paths() -> dict[str, Path]:

@@ -1,9 +1,9 @@
 """The instrument model: what a questionnaire is, as frozen pydantic v2 models.
 
-An instrument file (YAML) is loaded into :class:`Instrument` by :mod:`surveytool.loader`, which also
-runs the semantic checks of :mod:`surveytool.validation` and reports every problem with its line.
-The models here only describe shapes and types; cross-references (an item's scale exists, bands
-cover the score range...) are checked in one place, :mod:`surveytool.validation`.
+An instrument file (YAML) is loaded into :class:`Instrument` by :mod:`surveytool.instrument.load`,
+which also runs the semantic checks of :mod:`surveytool.instrument.checks` and reports every problem
+with its line. The models here only describe shapes and types; cross-references (an item's scale
+exists, bands cover the score range...) are checked in one place, :mod:`surveytool.instrument.checks`.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ from pydantic import (
     StrictInt,
     StringConstraints,
 )
+
+from surveytool.errors import ScoringError
 
 Identifier = Annotated[
     str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_.-]*$", min_length=1, max_length=64)
@@ -278,8 +280,6 @@ class Instrument(_Model):
             return [i.id for i in self.items]
         found = self.short_form_by_id.get(form)
         if found is None:
-            from surveytool.errors import ScoringError
-
             known = ", ".join(self.short_form_by_id) or "none"
             raise ScoringError(f"{self.id} has no short form {form!r}; its forms: {known}")
         return list(found.items)

@@ -1,0 +1,215 @@
+"""Scoring responses: validate with :func:`~surveytool.responses.read_responses`, run the kernel,
+assemble the scores table and the typed records (:class:`~surveytool.scoring.result.ScoreResult`).
+
+:func:`score_responses` is the one scoring path of every user (the terminal, the web pages,
+clinician records, cohorts); :func:`score` is its short form that returns the table alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from surveytool.errors import InvalidResponsesError
+from surveytool.instrument.model import Instrument
+from surveytool.instrument.registry import load_instrument
+from surveytool.responses import Responses, answers_frame, critical_hits, read_responses
+from surveytool.scoring.kernel import MatrixScores, band_labels, score_matrix
+from surveytool.scoring.plan import ScoringPlan
+from surveytool.scoring.result import (
+    CRITICAL_COLUMN,
+    STATUS_CATEGORIES,
+    CriticalHit,
+    Provenance,
+    ScaleColumns,
+    ScoreResult,
+)
+
+
+def provenance(instrument: Instrument, form: str | None = None) -> Provenance:
+    """Instrument id, version, content hash and form: enough to trace and re-score."""
+    from surveytool import __version__
+
+    return Provenance(
+        instrument_id=instrument.id,
+        instrument_version=instrument.version,
+        instrument_hash=instrument.content_hash,
+        form=form,
+        surveytool_version=__version__,
+    )
+
+
+def critical_matches(
+    instrument: Instrument, responses: Responses
+) -> tuple[tuple[CriticalHit, ...], ...]:
+    """The critical items each respondent hit (raw answer at or beyond the threshold), per row."""
+    n = len(responses.rows)
+    position = {item_id: j for j, item_id in enumerate(responses.item_ids)}
+    hits = []
+    for crit in instrument.critical_items:
+        j = position.get(crit.item)
+        if j is None:
+            continue
+        hits.append((crit, j, critical_hits(crit, responses.values[:, j])))
+    out: list[tuple[CriticalHit, ...]] = [()] * n
+    if hits:
+        any_hit = np.logical_or.reduce([h for _, _, h in hits])
+        for r in np.flatnonzero(any_hit):
+            out[r] = tuple(
+                CriticalHit(crit.item, int(responses.values[r, j]), crit.message)
+                for crit, j, h in hits
+                if h[r]
+            )
+    return tuple(out)
+
+
+def score_responses(
+    instrument: Instrument | str,
+    responses: pd.DataFrame | Mapping[str, object],
+    *,
+    id_column: str | None = None,
+    form: str | None = None,
+    group_columns: Sequence[str] = (),
+    ignore_columns: Sequence[str] = (),
+    strict: bool = False,
+) -> ScoreResult:
+    """Validate and score responses; see :class:`~surveytool.scoring.result.ScoreResult`.
+
+    Parameters
+    ----------
+    instrument
+        An :class:`Instrument`, a bundled id or a path to an instrument file.
+    responses
+        One row per respondent, one column per item id (numbers or scale labels), or one person's
+        answers as a mapping item id -> answer.
+    id_column, group_columns, ignore_columns
+        See :func:`surveytool.responses.read_responses`.
+    form
+        Score a short form: each subscale on its items in the form (prorated sums to the full k).
+    strict
+        Raise :class:`InvalidResponsesError` (with the issues) if any cell, row or column is bad.
+    """
+    inst = load_instrument(instrument)
+    frame = responses if isinstance(responses, pd.DataFrame) else answers_frame(responses)
+    plan = ScoringPlan.build(inst, form)
+    # critical items outside a short form are still read and flagged when the data has them
+    extra = [
+        c.item
+        for c in inst.critical_items
+        if c.item not in plan.item_ids and c.item in frame.columns
+    ]
+    validated = read_responses(
+        inst,
+        frame,
+        item_ids=[*plan.item_ids, *dict.fromkeys(extra)],
+        id_column=id_column,
+        group_columns=group_columns,
+        ignore_columns=ignore_columns,
+    )
+    if strict and len(validated.issues):
+        raise InvalidResponsesError(
+            f"{len(validated.issues)} problem(s) in the responses; nothing was scored",
+            validated.issues,
+        )
+    matrix = score_matrix(plan, validated.values[:, : len(plan.item_ids)])
+    scales = _scale_columns(inst, validated, matrix)
+    critical = critical_matches(inst, validated)
+    return ScoreResult(
+        scores=_assemble(validated, scales, critical, id_column),
+        issues=validated.issues,
+        provenance=provenance(inst, form),
+        rows_read=validated.rows_read,
+        rows_scored=len(validated.rows),
+        rows_quarantined=validated.rows_quarantined,
+        responses=validated,
+        scales=scales,
+        critical=critical,
+    )
+
+
+def _scale_columns(
+    inst: Instrument, validated: Responses, matrix: MatrixScores
+) -> tuple[ScaleColumns, ...]:
+    from surveytool.scoring.norms import norm_columns
+
+    out = []
+    for scale_id in inst.scored_ids():
+        if scale_id not in matrix.score:
+            continue
+        values = matrix.score[scale_id]
+        sub = inst.subscale_by_id.get(scale_id)
+        definition = sub or inst.composite_by_id[scale_id]
+        norms = None
+        if inst.norms is not None and any(e.scale == scale_id for e in inst.norms.entries):
+            norms = norm_columns(inst, scale_id, values, validated.groups)
+        out.append(
+            ScaleColumns(
+                id=scale_id,
+                kind="subscale" if sub is not None else "composite",
+                score=values,
+                answered=matrix.answered[scale_id],
+                band=band_labels(definition.bands, values),
+                norms=norms,
+            )
+        )
+    return tuple(out)
+
+
+def _assemble(
+    validated: Responses,
+    scales: Sequence[ScaleColumns],
+    critical: Sequence[tuple[CriticalHit, ...]],
+    id_column: str | None,
+) -> pd.DataFrame:
+    columns: dict[str, object] = {}
+    columns[id_column or "row"] = validated.ids.to_numpy()
+    for col in validated.groups.columns:
+        columns[col] = validated.groups[col].to_numpy()
+    for scale in scales:
+        columns[scale.id] = scale.score
+        columns[f"{scale.id}_n"] = scale.answered
+        columns[f"{scale.id}_status"] = pd.Categorical.from_codes(
+            (~scale.scored).astype(np.int8), categories=list(STATUS_CATEGORIES)
+        )
+        columns[f"{scale.id}_band"] = scale.band
+        for key, values in (scale.norms or {}).items():
+            columns[f"{scale.id}_{key}"] = values
+    flags = np.full(len(critical), "", dtype=object)
+    for r, hits in enumerate(critical):
+        if hits:
+            flags[r] = ";".join(h.item for h in hits)
+    columns[CRITICAL_COLUMN] = flags
+    return pd.DataFrame(columns)
+
+
+def score(
+    instrument: Instrument | str,
+    responses: pd.DataFrame | Mapping[str, object],
+    *,
+    id_column: str | None = None,
+    form: str | None = None,
+    group_columns: Sequence[str] = (),
+    ignore_columns: Sequence[str] = (),
+    strict: bool = False,
+) -> pd.DataFrame:
+    """Score responses and return the scores table alone, a plain DataFrame (empty ``attrs``).
+
+    :func:`score_responses` gives the same table with the issues (coded), the provenance and
+    each person's typed record.
+
+    Examples
+    --------
+    >>> import surveytool
+    >>> scores = surveytool.score("ppai", {"FF1": 4, "FF2": "Somewhat like me"})  # doctest: +SKIP
+    """
+    return score_responses(
+        instrument,
+        responses,
+        id_column=id_column,
+        form=form,
+        group_columns=group_columns,
+        ignore_columns=ignore_columns,
+        strict=strict,
+    ).scores
