@@ -33,7 +33,7 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
-from tests.test_report import (
+from tests.surveytool.test_report import (
     PPAI,
     SCREEN,
     area_html,

@@ -22,7 +22,13 @@ from click.testing import CliRunner
 
 from surveytool.cli import cli
 from surveytool.terminal import progress_path
-from tests.test_report import PPAI, SCREEN, assert_page_matches_score, expected_scores, sections
+from tests.surveytool.test_report import (
+    PPAI,
+    SCREEN,
+    assert_page_matches_score,
+    expected_scores,
+    sections,
+)
 
 TIMEOUT = 20
 PROMPT = r"answer \(s skip, b back\)(?: \[now (\w+)\])?: "

@@ -21,7 +21,7 @@ from surveytool.instrument.registry import load_instrument
 from surveytool.personal_store import PersonalStore
 from surveytool.web.app import PAGE_SIZE, create_app
 from surveytool.web.security import CSRF_COOKIE
-from tests.test_report import (
+from tests.surveytool.test_report import (
     FULL,
     PPAI,
     SCREEN,

@@ -22,7 +22,7 @@ from surveytool.instrument.model import Instrument
 from surveytool.instrument.registry import load_instrument
 from surveytool.scoring.simulate import SimulationSpec, simulate
 
-FIXTURES = Path(__file__).parent / "fixtures" / "scoring"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "scoring"
 INSTRUMENT = FIXTURES / "cli.yaml"
 ITEMS = [f"Q{k}" for k in range(1, 8)]
 

@@ -15,8 +15,8 @@ from surveytool.cli import cli
 from surveytool.instrument.checks import structural_problems
 from surveytool.instrument.model import instrument_json_schema
 
-ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = Path(__file__).parent / "fixtures" / "instruments"
+ROOT = Path(__file__).resolve().parents[3]
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "instruments"
 BUNDLED = sorted((ROOT / "instruments").glob("*.yaml"))
 GOOD = [FIXTURES / "minimal.yaml", FIXTURES / "minimal_reformatted.yaml", FIXTURES / "full.yaml"]
 

@@ -24,8 +24,8 @@ from surveytool.instrument.load import MAX_BYTES, MAX_DEPTH, validate_path, vali
 from surveytool.instrument.model import Instrument
 from surveytool.problems import INSTRUMENT_CODES, Problem, Report
 
-FIXTURES = Path(__file__).parent / "fixtures" / "instruments"
-BUNDLED = Path(__file__).resolve().parent.parent / "instruments"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "instruments"
+BUNDLED = Path(__file__).resolve().parents[3] / "instruments"
 
 VALID_FILES = [FIXTURES / "minimal.yaml", FIXTURES / "full.yaml"]
 SEEDS = [*VALID_FILES, FIXTURES / "many_problems.yaml", *sorted(BUNDLED.glob("*.yaml"))]

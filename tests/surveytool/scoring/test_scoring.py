@@ -25,19 +25,9 @@ from surveytool.problems import flatten
 from surveytool.scoring.kernel import band_labels
 from surveytool.scoring.result import CRITICAL_COLUMN
 
-FIXTURES = Path(__file__).parent / "fixtures" / "scoring"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "scoring"
 SUBSCALES = ["mean_s", "sum_s", "pro_s", "w_s", "one_s"]
 COMPOSITES = ["comp_mean", "comp_sum", "comp_top", "comp_half"]
-
-
-@pytest.fixture(scope="module")
-def methods() -> Instrument:
-    return load_instrument(FIXTURES / "methods.yaml")
-
-
-@pytest.fixture(scope="module")
-def normed() -> Instrument:
-    return load_instrument(FIXTURES / "norms.yaml")
 
 
 def one(instrument: Instrument, form: str | None = None, **answers: Any) -> pd.Series:
@@ -611,7 +601,7 @@ def test_critical_items_flagged_whatever_the_scores(methods):
 
 
 def test_bundled_ppai_smoke():
-    path = Path(__file__).resolve().parents[1] / "instruments" / "ppai.yaml"
+    path = Path(__file__).resolve().parents[3] / "instruments" / "ppai.yaml"
     if not path.is_file():
         pytest.skip("instruments/ppai.yaml is not written yet")
     try:

@@ -29,7 +29,7 @@ import pytest
 import surveytool
 from surveytool.tables import read_metadata
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[3]
 GOLDEN = REPO / "tests" / "golden"
 INSTRUMENT = GOLDEN / "bfi.yaml"
 SCALES = ("agree", "conscientious", "extraversion", "neuroticism", "openness")

@@ -20,8 +20,7 @@ import pandas as pd
 import pytest
 
 from surveytool.errors import ScoringError
-from surveytool.instrument.model import Better, Instrument
-from surveytool.instrument.registry import load_instrument
+from surveytool.instrument.model import Better
 from surveytool.scoring.change import (
     CRITICAL_RCI,
     Change,
@@ -32,12 +31,7 @@ from surveytool.scoring.change import (
 )
 from surveytool.scoring.norms import entry_for, norm_columns
 
-FIXTURES = Path(__file__).parent / "fixtures" / "scoring"
-
-
-@pytest.fixture(scope="module")
-def normed() -> Instrument:
-    return load_instrument(FIXTURES / "norms.yaml")
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "scoring"
 
 
 def by_scale(results: list[ReliableChange]) -> dict[str, ReliableChange]:

@@ -16,8 +16,8 @@ from surveytool.cli import cli
 from surveytool.instrument.load import MAX_BYTES, load_path, validate_path
 from surveytool.instrument.model import Instrument, instrument_json_schema
 
-ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = Path(__file__).parent / "fixtures" / "instruments"
+ROOT = Path(__file__).resolve().parents[3]
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "instruments"
 BAD = FIXTURES / "bad"
 PPAI = ROOT / "instruments" / "ppai.yaml"
 WIDE = {"COLUMNS": "220"}  # rich wraps to the terminal width; keep table rows on one line

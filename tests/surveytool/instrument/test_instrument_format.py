@@ -20,7 +20,7 @@ from surveytool.errors import InstrumentError
 from surveytool.instrument.load import load_path, load_text
 from surveytool.instrument.model import Better, Instrument, Method, ValidationStatus, score_ranges
 
-FIXTURES = Path(__file__).parent / "fixtures" / "instruments"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "instruments"
 MINIMAL_PATH = FIXTURES / "minimal.yaml"
 
 #: The minimal example, verbatim from the issue "Instruments as data".

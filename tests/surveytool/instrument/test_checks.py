@@ -18,8 +18,8 @@ from surveytool.instrument.checks import validate_document
 from surveytool.instrument.load import MAX_BYTES, load_path, validate_path, validate_text
 from surveytool.problems import INSTRUMENT_CODES, Report
 
-ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = Path(__file__).parent / "fixtures" / "instruments"
+ROOT = Path(__file__).resolve().parents[3]
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "instruments"
 BAD = FIXTURES / "bad"
 BUNDLED = ROOT / "instruments"
 

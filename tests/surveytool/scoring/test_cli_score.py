@@ -25,7 +25,7 @@ from surveytool.cli import cli
 from surveytool.instrument.registry import load_instrument
 from surveytool.tables import read_metadata, read_table
 
-FIXTURES = Path(__file__).parent / "fixtures" / "scoring"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "scoring"
 INSTRUMENT = FIXTURES / "cli.yaml"
 ITEMS = [f"Q{k}" for k in range(1, 8)]
 COUNTS = re.compile(r"rows read (\d+) = rows scored (\d+) \+ rows quarantined (\d+)")
