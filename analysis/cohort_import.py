@@ -71,7 +71,7 @@ from analysis.mapping import (
 from surveytool.errors import InvalidResponsesError
 from surveytool.instrument.model import Instrument, ResponseScale
 from surveytool.instrument.registry import load_instrument
-from surveytool.problems import ISSUE_COLUMNS
+from surveytool.problems import ISSUE_COLUMNS, concat_issues, issue_frame, issue_record
 from surveytool.responses import read_responses
 from surveytool.scoring.engine import provenance
 from surveytool.tables import atomic_path, write_table
@@ -374,25 +374,12 @@ def _item_rest_warnings(
 
 
 def _issues_for_rows(
-    rows: Sequence[tuple[int, str | None, str | None, str | None, str]],
+    code: str, rows: Sequence[tuple[int, str | None, str | None, str | None, str]]
 ) -> pd.DataFrame:
-    records = [
-        {"kind": "row", "row": r, "column": c, "respondent_id": who, "value": v, "reason": why}
+    return issue_frame(
+        issue_record(code, why, row=r, column=c, respondent_id=who, value=v)
         for r, c, who, v, why in rows
-    ]
-    frame = pd.DataFrame.from_records(records, columns=list(ISSUE_COLUMNS))
-    frame = frame.astype({c: "object" for c in ISSUE_COLUMNS if c != "row"})
-    frame["row"] = frame["row"].astype("Int64")
-    return frame
-
-
-def _concat_issues(parts: Sequence[pd.DataFrame]) -> pd.DataFrame:
-    kept = [p for p in parts if len(p)]
-    if not kept:
-        return parts[0].iloc[0:0].copy() if parts else _issues_for_rows([])
-    out = pd.concat(kept, ignore_index=True)
-    out["row"] = out["row"].astype("Int64")
-    return out
+    )
 
 
 def _write_text(path: Path, text: str) -> None:
@@ -683,14 +670,15 @@ def _run(
         if not plan.id_column:
             issues["respondent_id"] = None
     excluded_issues = _issues_for_rows(
+        "row_excluded",
         [
             (row, "Status", None, None, f"{why}: not an ordinary response; row excluded")
             for row, why in table.excluded_rows
-        ]
+        ],
     )
     report.rows_invalid_id = responses.rows_quarantined
     if strict and len(issues):
-        report.issues = _concat_issues([issues, excluded_issues])
+        report.issues = concat_issues([issues, excluded_issues])
         if out_path is not None:
             quarantine = sidecar_paths(out_path)["quarantine"]
             write_table(report.issues, quarantine)
@@ -788,6 +776,7 @@ def _run(
     suppressed_new_mask = ~keep[n_old:]
     report.rows_suppressed = int(suppressed_new_mask.sum())
     suppressed_issues = _issues_for_rows(
+        "row_suppressed",
         [
             (
                 int(fresh_rows[i]),
@@ -798,14 +787,14 @@ def _run(
                 f"{int(sizes[n_old + i])} respondent(s), fewer than k = {k}",
             )
             for i in np.flatnonzero(suppressed_new_mask)
-        ]
+        ],
     )
     final = combined.loc[keep].reset_index(drop=True)
     report.rows_imported = len(fresh) - report.rows_suppressed
     report.rows_quarantined = report.rows_excluded + report.rows_invalid_id + report.rows_suppressed
     if report.rows_read != report.rows_imported + report.rows_quarantined + report.duplicates:
         raise RuntimeError(f"row counts do not add up: {report.counts_line()}")  # a bug, not input
-    report.issues = _concat_issues([issues, excluded_issues, suppressed_issues])
+    report.issues = concat_issues([issues, excluded_issues, suppressed_issues])
     report.cohort_rows = len(final)
     if qis and kanon.smallest is not None and k is None and kanon.smallest < 5:
         report.warnings.append(

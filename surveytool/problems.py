@@ -102,8 +102,20 @@ MAPPING_CODES: dict[str, str] = {
     ),
 }
 
-#: Every code with its default hint: one list for instruments, responses and mappings.
-CODES: dict[str, str] = {**INSTRUMENT_CODES, **RESPONSE_CODES, **MAPPING_CODES}
+#: Codes of cohort imports: warnings about the data and rows set aside (besides response codes).
+IMPORT_CODES: dict[str, str] = {
+    "off_by_one": "Add a recode rule with the offset the message gives (in the mapping file).",
+    "negative_item_rest": "Check the item's keying and how the source coded it.",
+    "declared_column_dropped": "Nothing to do if the column is not needed; it was dropped.",
+    "recode_ignored": "The value labels place the codes; remove the recode rule for this item.",
+    "unreadable_quasi_identifier": "Correct the unreadable values or generalize them otherwise.",
+    "small_class": "Generalize the quasi-identifiers further or raise k.",
+    "row_excluded": "Nothing to do: previews and test responses are not respondents.",
+    "row_suppressed": "Generalize the quasi-identifiers further to keep more respondents.",
+}
+
+#: Every code with its default hint: one list for instruments, responses, mappings and imports.
+CODES: dict[str, str] = {**INSTRUMENT_CODES, **RESPONSE_CODES, **MAPPING_CODES, **IMPORT_CODES}
 
 IssueKind = Literal["cell", "row", "column"]
 ISSUE_KINDS: tuple[IssueKind, ...] = ("cell", "row", "column")
@@ -120,6 +132,8 @@ RESPONSE_KIND: dict[str, IssueKind] = {
     "empty_respondent_id": "row",
     "duplicate_respondent_id": "row",
     "critical_in_quarantine": "row",
+    "row_excluded": "row",
+    "row_suppressed": "row",
 }
 
 ISSUE_COLUMNS = ("code", "kind", "row", "column", "respondent_id", "value", "reason")
@@ -236,7 +250,8 @@ def issue_record(
     respondent_id: str | None = None,
     value: str | None = None,
 ) -> dict[str, object]:
-    """One row of an issue frame; ``code`` must be a response code (its kind follows from it)."""
+    """One row of an issue frame; ``code`` must be a code of :data:`RESPONSE_KIND` (its kind
+    follows from it)."""
     return {
         "code": code,
         "kind": RESPONSE_KIND[code],

@@ -47,19 +47,19 @@ class SimulationSpec:
 
 def _check(spec: SimulationSpec, n_traits: int) -> None:
     if spec.n < 1:
-        raise ScoringError("--n must be at least 1")
+        raise ScoringError("n must be at least 1")
     if not 0.0 <= spec.missing < 1.0:
-        raise ScoringError("--missing is a share from 0 to below 1, e.g. 0.02")
+        raise ScoringError("missing is a share from 0 to below 1, e.g. 0.02")
     if not 0.0 <= spec.careless <= 1.0:
-        raise ScoringError("--careless is a share from 0 to 1, e.g. 0.05")
+        raise ScoringError("careless is a share from 0 to 1, e.g. 0.05")
     low = -1.0 / (n_traits - 1) if n_traits > 1 else -1.0
     if not low < spec.trait_correlation < 1.0:
         raise ScoringError(
-            f"--trait-correlation must lie in ({low:.3f}, 1) for {n_traits} traits "
+            f"trait_correlation must lie in ({low:.3f}, 1) for {n_traits} traits "
             "so that the correlation matrix is positive definite"
         )
     if spec.group_column and len(spec.groups) < 2:
-        raise ScoringError("a group column needs at least two groups, e.g. --groups a,b")
+        raise ScoringError("a group_column needs at least two groups, e.g. groups=('a', 'b')")
 
 
 def simulate(instrument: Instrument, spec: SimulationSpec) -> pd.DataFrame:

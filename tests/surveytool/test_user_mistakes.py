@@ -47,9 +47,9 @@ def test_score_refuses_to_overwrite_its_input(tmp_path):
 def test_na_text_is_missing_in_every_format(tmp_path):
     # FORMULAS.md: blank and NA count as not answered, whatever the file format
     for value in ("NA", "N/A", "", None):
-        result = surveytool.score_responses("ppai", {"FF1": value, "FF2": 4, "FF3": 4})
-        assert result.issues.query("kind == 'cell'").empty
-        assert result.scores["fault_finding_n"].tolist() == [2]
+        scored = surveytool.score_responses("ppai", {"FF1": value, "FF2": 4, "FF3": 4})
+        assert scored.issues.query("kind == 'cell'").empty
+        assert scored.scores["fault_finding_n"].tolist() == [2]
     lines = tmp_path / "r.jsonl"
     lines.write_text(json.dumps({"respondent_id": "a", "FF1": "NA", "FF2": 3}) + "\n", "utf-8")
     result = CliRunner().invoke(
