@@ -35,19 +35,44 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from analysis._matrix import inverse, keyed_matrix, one_blas_thread, validated
+from analysis.stats._input import validated
+from analysis.stats._matrix import inverse, keyed_matrix, one_blas_thread
+from analysis.stats._result import Result
 from surveytool.instrument import Instrument
 from surveytool.responses import Responses
 
 
-@dataclass(frozen=True)
-class CarelessResult:
-    """Per respondent (index: respondent id): ``answered``, ``longstring``, ``irv``,
+@dataclass(frozen=True, repr=False)
+class CarelessResult(Result):
+    """Careless-responding indices.
+
+    ``table``, per respondent (index: respondent id): ``answered``, ``longstring``, ``irv``,
     ``even_odd`` (and ``even_odd_pairs``), ``mahalanobis`` (D²), ``mahalanobis_p``, the four
-    ``flag_*`` columns and ``n_flags``. ``cutoffs``: the cut-offs used."""
+    ``flag_*`` columns and ``n_flags``. ``cutoffs``: the cut-offs used. ``n_obs``: the
+    respondents; ``problems``: what validating their answers found.
+    """
 
     table: pd.DataFrame
     cutoffs: dict[str, float] = field(default_factory=dict)
+    n_obs: int = 0
+
+    def summary(self) -> pd.DataFrame:
+        """Per flag (index: ``flag_*``): ``flagged`` respondents and ``computed`` (not NaN)."""
+        flags = [c for c in self.table.columns if c.startswith("flag_")]
+        index_of = {c: c.removeprefix("flag_") for c in flags}
+        computed = {
+            c: int(self.table[index_of[c]].notna().sum())
+            if index_of[c] in self.table.columns
+            else len(self.table)
+            for c in flags
+        }
+        return pd.DataFrame(
+            {
+                "flagged": [int(self.table[c].sum()) for c in flags],
+                "computed": [computed[c] for c in flags],
+            },
+            index=pd.Index(flags, name="flag"),
+        )
 
 
 def longstring(values: np.ndarray) -> np.ndarray:
@@ -190,7 +215,7 @@ def careless_responding(
     In R (careless package): ``longstring(x)``, ``irv(x)``, ``-evenodd(x, factors)``,
     ``mahad(x)``; see the module docstring for the exact definitions.
     """
-    plan, read = validated(
+    plan, read, problems = validated(
         instrument,
         responses,
         id_column=id_column,
@@ -240,4 +265,6 @@ def careless_responding(
             "mahalanobis_p_below": mahalanobis_p,
             "mahalanobis_df": float(len(scored)),
         },
+        n_obs=len(table),
+        problems=problems,
     )

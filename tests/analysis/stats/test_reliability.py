@@ -10,6 +10,7 @@ achieved ~2e-7), 1e-4 for the Schmid–Leiman omegas and 1e-3 for its loadings (
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -18,34 +19,15 @@ import pytest
 import analysis
 from analysis.errors import AnalysisError
 from surveytool.instrument import Instrument
-from surveytool.loader import load_path
 from surveytool.responses import read_responses
 
-REPO = Path(__file__).resolve().parent.parent
-GOLDEN = REPO / "tests" / "golden"
-ANALYSIS = GOLDEN / "analysis"
+if TYPE_CHECKING:
+    from tests.analysis.stats.conftest import Dataset
 
+ANALYSIS = Path(__file__).resolve().parents[2] / "golden" / "analysis"
 ALPHA_TOL = 1e-6
 OMEGA_TOL = 1e-5
 
-
-def _bfi() -> tuple[Instrument, pd.DataFrame, dict[str, object]]:
-    return (
-        load_path(GOLDEN / "bfi.yaml"),
-        pd.read_csv(GOLDEN / "bfi_items.csv"),
-        {"id_column": "id", "group_columns": ["gender", "age"]},
-    )
-
-
-def _sim() -> tuple[Instrument, pd.DataFrame, dict[str, object]]:
-    return (
-        load_path(ANALYSIS / "sim.yaml"),
-        pd.read_csv(ANALYSIS / "sim_items.csv"),
-        {"id_column": "id", "group_columns": ["site", "sex"]},
-    )
-
-
-DATASETS = {"bfi": _bfi, "sim": _sim}
 
 # column of our .scales -> the psych::alpha output it is compared with
 SCALE_CALLS = {
@@ -75,9 +57,9 @@ ITEM_CALLS = {
 
 
 @pytest.mark.parametrize("use", ["pairwise", "listwise"])
-@pytest.mark.parametrize("name", sorted(DATASETS))
-def test_alpha_matches_psych(name: str, use: str) -> None:
-    inst, table, kw = DATASETS[name]()
+@pytest.mark.parametrize("name", ["bfi", "sim"])
+def test_alpha_matches_psych(name: str, use: str, request: pytest.FixtureRequest) -> None:
+    inst, table, kw = request.getfixturevalue(name)
     rel = analysis.reliability(inst, table, use=use, **kw)  # type: ignore[arg-type]
     suffix = "_listwise" if use == "listwise" else ""
     # R: for each scale, x <- keyed[, items] (x <- na.omit(keyed[, items]) for listwise)
@@ -114,8 +96,8 @@ def test_alpha_matches_psych(name: str, use: str) -> None:
     )
 
 
-def test_bfi_alpha_spot_values() -> None:
-    inst, table, kw = _bfi()
+def test_bfi_alpha_spot_values(bfi: Dataset) -> None:
+    inst, table, kw = bfi
     rel = analysis.reliability(inst, table, **kw)  # type: ignore[arg-type]
     agree = rel.scales.loc["agree"]
     # R: psych::alpha(keyed[, c("A1","A2","A3","A4","A5")])$total  (A1 reversed as 7 - A1)
@@ -133,13 +115,13 @@ def test_bfi_alpha_spot_values() -> None:
     assert bool(a1["reverse"]) is True
 
 
-def test_sums_of_parts_add_up() -> None:
-    inst, table, kw = _sim()
+def test_sums_of_parts_add_up(sim: Dataset) -> None:
+    inst, table, kw = sim
     whole = analysis.sufficient_statistics(inst, table, **kw)  # type: ignore[arg-type]
     first = analysis.sufficient_statistics(inst, table.iloc[:400], **kw)  # type: ignore[arg-type]
     second = analysis.sufficient_statistics(inst, table.iloc[400:], **kw)  # type: ignore[arg-type]
     added = first + second
-    assert added.rows == whole.rows == len(table)
+    assert added.n_obs == whole.n_obs == len(table)
     a = analysis.reliability(inst, added)
     b = analysis.reliability(inst, whole)
     pd.testing.assert_frame_equal(a.scales, b.scales, rtol=1e-12)
@@ -150,13 +132,13 @@ def test_sums_of_parts_add_up() -> None:
         np.testing.assert_array_equal(x.part("y1", "y1"), y.part("y1", "y1"))
 
 
-def test_inputs_agree_and_threads_do_not_change_results() -> None:
-    inst, table, kw = _sim()
+def test_inputs_agree_and_threads_do_not_change_results(sim: Dataset) -> None:
+    inst, table, kw = sim
     from_table = analysis.reliability(inst, table, **kw)  # type: ignore[arg-type]
     validated = read_responses(inst, table, id_column="id", group_columns=["site", "sex"])
     from_validated = analysis.reliability(inst, validated)
     pd.testing.assert_frame_equal(from_table.scales, from_validated.scales)
-    from analysis._matrix import item_sums, subscale_blocks
+    from analysis.stats._matrix import item_sums, subscale_blocks
     from surveytool.scoring import ScoringPlan
 
     plan = ScoringPlan.build(inst)
@@ -168,8 +150,8 @@ def test_inputs_agree_and_threads_do_not_change_results() -> None:
         analysis.reliability(inst, single, use="listwise")
 
 
-def test_scale_reliability_of_a_keyed_table_equals_the_instrument_path() -> None:
-    inst, table, kw = _bfi()
+def test_scale_reliability_of_a_keyed_table_equals_the_instrument_path(bfi: Dataset) -> None:
+    inst, table, kw = bfi
     rel = analysis.reliability(inst, table, **kw)  # type: ignore[arg-type]
     keyed = analysis.keyed_items(inst, table, **kw)  # type: ignore[arg-type]
     one = analysis.scale_reliability(keyed[["N1", "N2", "N3", "N4", "N5"]], name="neuroticism")
@@ -229,8 +211,8 @@ def test_small_subscales_give_nan_not_errors() -> None:
     assert np.isnan(rel.scales.loc["two", "omega_total"])  # a factor needs three items
 
 
-def test_omega_schmid_leiman_matches_psych() -> None:
-    inst, table, kw = _bfi()
+def test_omega_schmid_leiman_matches_psych(bfi: Dataset) -> None:
+    inst, table, kw = bfi
     om = analysis.omega(inst, table, n_factors=5, **kw)  # type: ignore[arg-type]
     expected = pd.read_csv(ANALYSIS / "bfi_omega.csv", index_col="quantity")["value"]
     # R: psych::omega(keyed, nfactors = 5, fm = "minres")$omega_h   -> 0.46170960344241563
@@ -259,8 +241,8 @@ def test_omega_schmid_leiman_matches_psych() -> None:
     assert three.omega_total == pytest.approx(expected3["omega_total"], abs=1e-4)
 
 
-def test_omega_defaults_to_one_factor_per_subscale() -> None:
-    inst, table, kw = _sim()
+def test_omega_defaults_to_one_factor_per_subscale(sim: Dataset) -> None:
+    inst, table, kw = sim
     om = analysis.omega(inst, table, **kw)  # type: ignore[arg-type]
     assert om.n_factors == 3
     assert 0 < om.omega_h < om.omega_total < 1
