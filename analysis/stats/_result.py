@@ -105,7 +105,8 @@ class Result(abc.ABC):
     problems: Problems = field(default=NO_PROBLEMS, kw_only=True)
 
     def __repr__(self) -> str:
-        parts = [f"{f.name}={_short(getattr(self, f.name))}" for f in dataclasses.fields(self)]
+        names = [f.name for f in dataclasses.fields(self) if f.name != "problems"]
+        parts = [f"{name}={_short(getattr(self, name))}" for name in [*names, "problems"]]
         return f"{type(self).__name__}({', '.join(parts)})"
 
     @abc.abstractmethod

@@ -42,7 +42,7 @@ DESCRIBE_CALLS = {
 @pytest.mark.parametrize("name", ["bfi", "sim"])
 def test_item_statistics_match_psych_describe(name: str, request: pytest.FixtureRequest) -> None:
     inst, table, kw = request.getfixturevalue(name)
-    stats = analysis.item_statistics(inst, table, **kw)  # type: ignore[arg-type]
+    stats = analysis.item_statistics(inst, table, **kw)
     expected = pd.read_csv(ANALYSIS / f"{name}_item_statistics.csv", index_col="item")
     assert list(stats.items.index) == list(expected.index)
     for column, call in DESCRIBE_CALLS.items():
@@ -66,7 +66,7 @@ def test_item_statistics_match_psych_describe(name: str, request: pytest.Fixture
 
 def test_bfi_item_spot_values(bfi: Dataset) -> None:
     inst, table, kw = bfi
-    stats = analysis.item_statistics(inst, table, **kw)  # type: ignore[arg-type]
+    stats = analysis.item_statistics(inst, table, **kw)
     a1 = stats.items.loc["A1"]
     # R: psych::describe(psychTools::bfi$A1, type = 3): n 2784, mean 2.413434, sd 1.407737,
     #    skew 0.8250436, kurtosis -0.3076395 (sprintf("%.17g"): see bfi_item_statistics.csv)
@@ -117,7 +117,7 @@ def test_frequencies_exact_for_narrow_and_wide_scales(points: int) -> None:
 
 def test_careless_indices_match_r(sim: Dataset) -> None:
     inst, table, kw = sim
-    result = analysis.careless_responding(inst, table, **kw)  # type: ignore[arg-type]
+    result = analysis.careless_responding(inst, table, **kw)
     expected = pd.read_csv(ANALYSIS / "sim_careless.csv", index_col="id")
     got = result.table.loc[expected.index]
     # R: apply(raw, 1, function(v) { r <- rle(v); max(r$lengths[!is.na(r$values)]) })
@@ -145,7 +145,7 @@ def test_careless_indices_match_r(sim: Dataset) -> None:
 
 def test_planted_straight_liners_are_flagged(sim: Dataset) -> None:
     inst, table, kw = sim
-    result = analysis.careless_responding(inst, table, **kw)  # type: ignore[arg-type]
+    result = analysis.careless_responding(inst, table, **kw)
     planted = pd.read_csv(ANALYSIS / "sim_careless_rows.csv", index_col="id")
     straight = result.table.loc[planted.index[planted["kind"] == "straightline"]]
     assert (straight["irv"] == 0).all()
@@ -181,7 +181,7 @@ def test_index_helpers_on_small_cases() -> None:
 
 def test_keyed_items_reverse_on_the_declared_range(bfi: Dataset) -> None:
     inst, table, kw = bfi
-    keyed = analysis.keyed_items(inst, table, **kw)  # type: ignore[arg-type]
+    keyed = analysis.keyed_items(inst, table, **kw)
     assert keyed.index.name == "id"
     np.testing.assert_array_equal(keyed["A1"].to_numpy(), 7 - table["A1"].to_numpy(float))
     np.testing.assert_array_equal(keyed["A2"].to_numpy(), table["A2"].to_numpy(float))
