@@ -57,21 +57,15 @@ class CarelessResult(Result):
     n_obs: int = 0
 
     def summary(self) -> pd.DataFrame:
-        """Per flag (index: ``flag_*``): ``flagged`` respondents and ``computed`` (not NaN)."""
-        flags = [c for c in self.table.columns if c.startswith("flag_")]
-        index_of = {c: c.removeprefix("flag_") for c in flags}
-        computed = {
-            c: int(self.table[index_of[c]].notna().sum())
-            if index_of[c] in self.table.columns
-            else len(self.table)
-            for c in flags
-        }
+        """Per index (``longstring``, ``irv``, ``even_odd``, ``mahalanobis``): respondents with a
+        value (``computed``) and respondents flagged (``flagged``)."""
+        indices = [c.removeprefix("flag_") for c in self.table.columns if c.startswith("flag_")]
         return pd.DataFrame(
             {
-                "flagged": [int(self.table[c].sum()) for c in flags],
-                "computed": [computed[c] for c in flags],
+                "computed": [int(self.table[i].notna().sum()) for i in indices],
+                "flagged": [int(self.table[f"flag_{i}"].sum()) for i in indices],
             },
-            index=pd.Index(flags, name="flag"),
+            index=pd.Index(indices, name="index"),
         )
 
 
@@ -251,7 +245,7 @@ def careless_responding(
             "flag_even_odd": eo < even_odd_cut,
             "flag_mahalanobis": prob < mahalanobis_p,
         },
-        index=pd.Index(read.ids.to_numpy(), name=id_column or "row"),
+        index=pd.Index(read.ids.to_numpy(), name=read.ids.name or "row"),
     )
     flags = [c for c in table.columns if c.startswith("flag_")]
     table["n_flags"] = table[flags].sum(axis=1).astype(np.int64)

@@ -261,6 +261,6 @@ def keyed_answers(
     frame = pd.DataFrame(
         keyed[:, columns],
         columns=[plan.item_ids[j] for j in columns],
-        index=pd.Index(read.ids.to_numpy(), name=id_column or "row"),
+        index=pd.Index(read.ids.to_numpy(), name=read.ids.name or "row"),
     )
     return frame, problems
