@@ -36,6 +36,7 @@ from analysis.stats import (  # noqa: E402
     ParallelAnalysis,
     Problems,
     Reliability,
+    Result,
     ScoreCorrelations,
     bartlett_sphericity,
     build_norms,
@@ -60,7 +61,7 @@ from analysis.stats import (  # noqa: E402
     sufficient_statistics,
 )
 
-__all__ += ["Problems", "ResponseProblemsWarning"]
+__all__ += ["Problems", "ResponseProblemsWarning", "Result"]
 __all__ += ["Omega", "Reliability", "omega", "reliability", "scale_reliability"]
 __all__ += ["ItemStatistics", "item_statistics", "keyed_items", "sufficient_statistics"]
 __all__ += ["CarelessResult", "careless_responding"]
