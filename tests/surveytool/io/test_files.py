@@ -2,14 +2,13 @@
 
 The process umask is never read or set (setting it is the only way to read it, and it is shared
 by every thread of a web server): ``os.umask`` is replaced by a function that fails the test.
+The ``no_umask`` fixture is in conftest.py.
 """
 
 from __future__ import annotations
 
-import os
 import stat
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -24,22 +23,6 @@ from surveytool.io.files import (
 )
 from surveytool.io.tables import read_metadata, write_table
 
-UMASK = 0o027
-
-
-@pytest.fixture
-def no_umask(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The umask is 027 for the test, and any call of os.umask fails it."""
-    before = os.umask(UMASK)
-
-    def refuse(_mask: int) -> int:
-        raise AssertionError("os.umask called: it changes the umask of every thread")
-
-    monkeypatch.setattr(os, "umask", refuse)
-    yield
-    monkeypatch.undo()
-    assert os.umask(before) == UMASK  # nothing changed it meanwhile
-
 
 def _mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
@@ -49,21 +32,19 @@ def _leftovers(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
 
 
-def test_secret_and_atomic_files_keep_the_umask_and_are_0600(
-    tmp_path: Path, no_umask: None
-) -> None:
+def test_secret_and_atomic_files_keep_the_umask_and_are_0600(tmp_path: Path, no_umask: int) -> None:
     secret = create_secret_file(tmp_path / "keys" / "a.key", b"secret\n")
     assert _mode(secret) == 0o600 and secret.read_bytes() == b"secret\n"
-    assert _mode(secret.parent) == 0o700 & ~UMASK
+    assert _mode(secret.parent) == 0o700 & ~no_umask
     progress = write_text_atomic(tmp_path / "progress.json", "{}", secret=True)
     assert _mode(progress) == 0o600
     plain = write_text_atomic(tmp_path / "plain.txt", "hello")
-    assert _mode(plain) == 0o666 & ~UMASK  # what open() gives under this umask
+    assert _mode(plain) == 0o666 & ~no_umask  # what open() gives under this umask
     tables = write_table(pd.DataFrame({"a": [1]}), tmp_path / "t.csv", metadata={"k": 1})
-    assert [_mode(p) for p in tables] == [0o666 & ~UMASK] * 2
+    assert [_mode(p) for p in tables] == [0o666 & ~no_umask] * 2
     with atomic_folder(tmp_path / "report") as folder:
         (folder / "x.txt").write_text("x", "utf-8")
-    assert _mode(tmp_path / "report") == 0o777 & ~UMASK  # what mkdir gives under this umask
+    assert _mode(tmp_path / "report") == 0o777 & ~no_umask  # what mkdir gives under this umask
     assert _leftovers(tmp_path) == []
 
 
@@ -74,7 +55,7 @@ def test_a_secret_is_never_overwritten(tmp_path: Path) -> None:
     assert path.read_bytes() == b"first"
 
 
-def test_a_secret_rewritten_by_its_writer_stays_0600(tmp_path: Path, no_umask: None) -> None:
+def test_a_secret_rewritten_by_its_writer_stays_0600(tmp_path: Path, no_umask: int) -> None:
     target = tmp_path / "p.json"
     with atomic_path(target, secret=True) as tmp:
         tmp.unlink()  # a writer that replaces the file instead of writing into it
@@ -128,9 +109,7 @@ def test_a_failed_folder_write_leaves_the_old_folder(tmp_path: Path) -> None:
     assert _leftovers(tmp_path) == []
 
 
-def test_writers_in_threads_do_not_disturb_each_others_modes(
-    tmp_path: Path, no_umask: None
-) -> None:
+def test_writers_in_threads_do_not_disturb_each_others_modes(tmp_path: Path, no_umask: int) -> None:
     errors: list[BaseException] = []
 
     def work(i: int) -> None:
@@ -138,7 +117,7 @@ def test_writers_in_threads_do_not_disturb_each_others_modes(
             for j in range(20):
                 secret = write_text_atomic(tmp_path / f"s{i}-{j}", "x", secret=True)
                 plain = write_text_atomic(tmp_path / f"p{i}-{j}", "x")
-                assert _mode(secret) == 0o600 and _mode(plain) == 0o666 & ~UMASK
+                assert _mode(secret) == 0o600 and _mode(plain) == 0o666 & ~no_umask
         except BaseException as exc:  # reported below
             errors.append(exc)
 

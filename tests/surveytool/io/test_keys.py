@@ -16,7 +16,7 @@ from surveytool.io.keys import KeyFileError, open_key_file, read_key_file
 from surveytool.personal_store import PersonalStore
 
 
-def test_one_format_for_both_keys(tmp_path: Path) -> None:
+def test_one_format_for_both_keys(tmp_path: Path, no_umask: int) -> None:
     store = PersonalStore(tmp_path / "data")
     store.code_key("maple-river-heron-42")
     personal = tmp_path / "data" / "personal-codes.key"
