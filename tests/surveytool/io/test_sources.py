@@ -104,13 +104,8 @@ def _cli_sav(path: Path) -> None:
             "Q4": [5.0, 2, 3, 1, np.nan, 4],
         }
     )
-    labels: dict[int | float, str] = {
-        1: "Strongly disagree",
-        2: "Disagree",
-        3: "Neutral",
-        4: "Agree",
-        5: "Strongly agree",
-    }
+    scale = load_instrument(SCORING / "cli.yaml").scale_of("Q1")
+    labels: dict[int | float, str] = {code: str(text) for code, text in scale.labels.items()}
     value_labels: dict[str, dict[int | float, str]] = {q: dict(labels) for q in ("Q1", "Q2", "Q4")}
     value_labels["Q3"] = {**labels, 8: "Refused", 99: "Not asked"}
     pyreadstat.write_sav(
@@ -175,13 +170,9 @@ def test_spss_declared_missing_counted_and_labels_kept(tmp_path: Path) -> None:
     _cli_sav(source)
     table = read_source(source)
     assert table.missing_declared == {"Q3": 2}
-    assert table.value_labels["Q3"] == {
-        1.0: "Strongly disagree",
-        2.0: "Disagree",
-        3.0: "Neutral",
-        4.0: "Agree",
-        5.0: "Strongly agree",
-    }  # the declared-missing codes have no label of an answer
+    scale = load_instrument(SCORING / "cli.yaml").scale_of("Q3")
+    # the declared-missing codes 8 and 99 have no label of an answer
+    assert table.value_labels["Q3"] == {float(k): v for k, v in scale.labels.items()}
     assert any("SPSS declared missing" in n for n in table.notes)
 
 
