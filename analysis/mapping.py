@@ -53,8 +53,8 @@ from analysis.anonymize import (
     snake_name,
 )
 from analysis.errors import MappingError
-from analysis.formats import SourceTable
 from surveytool.instrument.model import Instrument, ResponseScale
+from surveytool.io.sources import SourceTable
 from surveytool.problems import Loc, Problem, Report, format_loc
 
 HINTS: dict[str, str] = {

@@ -24,8 +24,8 @@ from surveytool.instrument.model import (
     ResponseScale,
     fold_label,
 )
+from surveytool.io.sources import NA_STRINGS
 from surveytool.problems import Problem, issue_frame, issue_problems, issue_record
-from surveytool.tables import NA_STRINGS
 
 
 @dataclass(frozen=True)

@@ -33,10 +33,11 @@ from analysis.anonymize import (
     generalize_column,
     redact,
 )
-from analysis.errors import KeyFileError, MappingError
+from analysis.errors import MappingError
 from analysis.mapping import load_mapping
 from surveytool.cli import cli
 from surveytool.instrument.registry import load_instrument
+from surveytool.io.keys import KeyFileError
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "cohort"
 MINI = load_instrument(FIXTURES / "mini.yaml")
