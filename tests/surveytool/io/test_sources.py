@@ -121,13 +121,13 @@ def test_one_spss_file_gives_the_same_cells_to_score_and_cohort_import(
 ) -> None:
     import analysis
     import analysis.cohort_import
-    import surveytool.scoring
+    import surveytool.scoring.engine
 
     source = tmp_path / "r.sav"
     _cli_sav(source)
     seen: dict[str, pd.DataFrame] = {}
 
-    real_score = surveytool.scoring.score_responses
+    real_score = surveytool.scoring.engine.score_responses
 
     def score_spy(inst: Any, frame: pd.DataFrame, **kwargs: Any) -> Any:
         seen["score"] = frame.copy()
@@ -140,7 +140,7 @@ def test_one_spss_file_gives_the_same_cells_to_score_and_cohort_import(
         seen["cohort import"] = table.frame.copy()
         return table
 
-    monkeypatch.setattr(surveytool.scoring, "score_responses", score_spy)
+    monkeypatch.setattr(surveytool.scoring.engine, "score_responses", score_spy)
     monkeypatch.setattr(analysis.cohort_import, "read_source", read_spy)
     instrument = str(SCORING / "cli.yaml")
     scored = CliRunner().invoke(
