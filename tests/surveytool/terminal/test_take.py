@@ -1,0 +1,308 @@
+"""``surveytool take`` through a real pseudo-terminal (pexpect): answer, back, skip, Ctrl-C, resume.
+
+Each run is a fresh ``python -m surveytool take ppai --form screen`` with SURVEYTOOL_DATA_DIR in a
+temporary folder (where the progress file is kept between runs). The numbers printed and written
+to the report must be those of ``surveytool.score`` on the same answers.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pexpect  # type: ignore[import-untyped]
+import pytest
+from click.testing import CliRunner
+
+from surveytool.cli import cli
+from surveytool.terminal import progress_path
+from tests.test_report import PPAI, SCREEN, assert_page_matches_score, expected_scores, sections
+
+TIMEOUT = 20
+PROMPT = r"answer \(s skip, b back\)(?: \[now (\w+)\])?: "
+HINT = "type a number from 1 to 5, 9, s to skip or b to go back"
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+TOTAL = len(SCREEN)
+LABELS = {s.id: s.label for s in (*PPAI.subscales, *PPAI.composites)}
+
+
+class Take:
+    """One run of ``surveytool take`` in a pseudo-terminal, with its whole transcript."""
+
+    def __init__(self, data_dir: Path, *args: str) -> None:
+        # TERM=dumb: rich prints plain text (no styles splitting "[2/15]"); COLUMNS and LINES
+        # make it wide enough that neither the texts nor the results table wrap.
+        env = dict(
+            os.environ,
+            SURVEYTOOL_DATA_DIR=str(data_dir),
+            TERM="dumb",
+            COLUMNS="220",
+            LINES="50",
+            NO_COLOR="1",
+        )
+        self.log = io.StringIO()
+        self.child = pexpect.spawn(
+            sys.executable,
+            ["-m", "surveytool", "take", "ppai", *args],
+            env=env,
+            cwd=str(data_dir.parent),
+            encoding="utf-8",
+            timeout=TIMEOUT,
+            dimensions=(50, 220),
+        )
+        self.child.logfile_read = self.log
+
+    @property
+    def text(self) -> str:
+        return ANSI.sub("", self.log.getvalue()).replace("\r", "")
+
+    def at(self, k: int) -> str | None:
+        """Wait for item ``k`` (1-based) and its prompt; returns the answer shown as "now"."""
+        self.child.expect(rf"\[{k}/{TOTAL}\]")
+        self.child.expect(PROMPT)
+        now = self.child.match.group(1)
+        return None if now is None else str(now)
+
+    def answer(self, k: int, reply: str) -> str | None:
+        now = self.at(k)
+        self.child.sendline(reply)
+        return now
+
+    def finish(self) -> int:
+        self.child.expect(pexpect.EOF)
+        self.child.close()
+        assert self.child.signalstatus is None
+        return int(self.child.exitstatus)
+
+    def close(self) -> None:
+        if self.child.isalive():
+            self.child.terminate(force=True)
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "data"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture
+def runs() -> Iterator[list[Take]]:
+    started: list[Take] = []
+    yield started
+    for run in started:
+        run.close()
+
+
+def results_table(transcript: str) -> dict[str, tuple[str, str, str]]:
+    """Label -> (score, answered, band) from the printed results table."""
+    rows: dict[str, tuple[str, str, str]] = {}
+    for line in transcript.splitlines():
+        cells = [c.strip() for c in re.split(r"[│┃]", line)]
+        if len(cells) == 6 and cells[1] in LABELS.values():
+            rows[cells[1]] = (cells[2], cells[3], cells[4])
+    return rows
+
+
+def assert_table_matches_score(transcript: str, answers: dict[str, int | None]) -> None:
+    expected = expected_scores(PPAI, answers, "screen")
+    table = results_table(transcript)
+    assert set(table) == {LABELS[k] for k in expected}
+    for scale_id, value in expected.items():
+        score, _, band = table[LABELS[scale_id]]
+        assert score == (value if value is not None else "—"), scale_id
+        if value is None:
+            assert band == "not enough answers", scale_id
+
+
+# Answers for the items after the interruption (item 6 on): LS5 = 5 is the critical answer.
+REST = dict(zip(SCREEN[5:], [4, 3, 2, 1, 5, 5, 2, 3, 4, 5], strict=True))
+
+
+def test_answer_back_skip_invalid_interrupt_and_resume(
+    data_dir: Path, tmp_path: Path, runs: list[Take]
+) -> None:
+    report = tmp_path / "out" / "r.html"
+    progress = progress_path(PPAI, "screen", data_dir)
+
+    first = Take(data_dir, "--form", "screen", "--report", str(report))
+    runs.append(first)
+    first.child.expect("not a diagnosis")
+    assert first.answer(1, "4") is None
+    # an invalid answer: a hint, and the same item again
+    first.answer(2, "x")
+    first.child.expect(HINT)
+    first.answer(2, "7")
+    first.child.expect(HINT)
+    first.answer(2, "1")
+    # back twice, change the first answer; Enter keeps the second
+    assert first.answer(3, "b") is None
+    assert first.answer(2, "b") == "1"
+    assert first.answer(1, "2") == "4"
+    assert first.answer(2, "") == "1"
+    first.answer(3, "Somewhat like me")  # a label is an answer too
+    first.answer(4, "s")  # skip
+    first.answer(5, "9")  # prefer not to say
+    first.at(6)
+    assert not progress.exists()  # answers are not written to disk while the person answers
+    first.child.sendintr()  # Ctrl-C
+    first.child.expect("Stopped")
+    assert first.finish() == 130
+    assert json.loads(progress.read_text("utf-8"))["answers"] == {
+        "FF1": 2,
+        "DW1": 1,
+        "EC1": 3,
+        "SB1": None,
+        "CE1": 9,
+    }
+    assert progress.stat().st_mode & 0o777 == 0o600  # kept for the owner only
+    stopped = " ".join(first.text[first.text.index("Stopped") :].split())
+    assert "Your 5 answers are kept in" in stopped
+    assert "run the same command to resume" in stopped
+    assert progress.is_file()
+    assert not report.exists()
+    assert "[1/15] .................... 0 answered" in first.text
+    assert re.search(r"\[6/15\] #{7}\.{13} 4 answered", first.text)  # the skip does not count
+
+    second = Take(data_dir, "--form", "screen", "--report", str(report))
+    runs.append(second)
+    second.child.expect(r"You stopped after 5 of 15 statements\.")
+    second.child.expect(r"Resume where you stopped\? \[Y/n\] ")
+    second.child.sendline("y")
+    for k, (_item, value) in enumerate(REST.items(), start=6):
+        second.answer(k, str(value))  # continues at item 6
+    second.child.expect("Report written to")
+    assert second.finish() == 0
+    text = second.text
+    assert "[1/15]" not in text and "[5/15]" not in text  # nothing asked twice
+    assert re.search(r"\[6/15\] #{7}\.{13} 4 answered", text)
+    answers: dict[str, int | None] = {"FF1": 2, "DW1": 1, "EC1": 3, "SB1": None, "CE1": 9, **REST}
+    assert_table_matches_score(text, answers)
+    assert "Pushing People Away Inventory: your results" in text
+    assert text.index("Support, first") < text.index("your results")  # LS5 = 5
+    assert "You said that lately you feel so alone" in " ".join(text.split())
+    assert "This inventory is a self-reflection aid" in " ".join(text.split())
+    assert not progress.exists()  # finishing removes the progress file
+    html = report.read_text("utf-8")
+    assert_page_matches_score(html, PPAI, answers, "screen")
+    assert sections(html)[0] == "support-first"
+    assert "<link" not in html and "@media print" in html
+    # the terminal never saves results: no database
+    assert sorted(p.name for p in data_dir.iterdir()) == []
+
+
+def test_answer_no_to_resume_starts_over(data_dir: Path, runs: list[Take]) -> None:
+    progress = progress_path(PPAI, "screen", data_dir)
+    first = Take(data_dir, "--form", "screen")
+    runs.append(first)
+    first.answer(1, "5")
+    first.answer(2, "5")
+    first.at(3)
+    first.child.sendintr()
+    assert first.finish() == 130
+    assert len(json.loads(progress.read_text("utf-8"))["answers"]) == 2
+
+    second = Take(data_dir, "--form", "screen")
+    runs.append(second)
+    second.child.expect(r"You stopped after 2 of 15 statements\.")
+    second.child.expect(r"\[Y/n\] ")
+    second.child.sendline("n")
+    assert second.at(1) is None  # from the start, the earlier answers are gone
+    assert "0 answered" in second.text
+    second.child.sendline("1")
+    second.at(2)
+    second.child.sendeof()  # Ctrl-D keeps progress as well
+    assert second.finish() == 130
+    assert json.loads(progress.read_text("utf-8"))["answers"] == {"FF1": 1}
+
+
+def test_full_form_resume_is_separate_from_the_short_form(data_dir: Path, runs: list[Take]) -> None:
+    short = progress_path(PPAI, "screen", data_dir)
+    short.write_text(
+        json.dumps({"instrument_hash": PPAI.content_hash, "answers": {"FF1": 3}}), "utf-8"
+    )
+    full = Take(data_dir)
+    runs.append(full)
+    full.child.expect(r"\[1/58\]")  # no resume offer: that progress belongs to the short form
+    assert "Resume" not in full.text
+    full.child.sendintr()  # at once, maybe before the prompt: the progress is kept all the same
+    full.child.expect("Stopped")
+    assert full.finish() == 130
+    assert "interrupted" not in full.text
+    assert progress_path(PPAI, None, data_dir).is_file() and short.is_file()
+
+
+def test_progress_of_another_instrument_version_is_not_offered(
+    data_dir: Path, runs: list[Take]
+) -> None:
+    progress_path(PPAI, "screen", data_dir).write_text(
+        json.dumps({"instrument_hash": "0" * 64, "answers": {"FF1": 3}}), "utf-8"
+    )
+    run = Take(data_dir, "--form", "screen")
+    runs.append(run)
+    assert run.at(1) is None
+    assert "Resume" not in run.text
+    run.child.sendintr()
+    assert run.finish() == 130
+
+
+def scripted(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, SURVEYTOOL_DATA_DIR=str(data_dir), NO_COLOR="1", COLUMNS="220")
+    return subprocess.run(
+        [sys.executable, "-m", "surveytool", "take", "ppai", *args],
+        env=env,
+        stdin=subprocess.DEVNULL,  # any prompt would meet end of input and stop with 130
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_answers_file_for_scripted_use(data_dir: Path, tmp_path: Path) -> None:
+    given: dict[str, object] = {item: (k % 5) + 1 for k, item in enumerate(SCREEN)}
+    given["FF1"] = "Mostly like me"  # labels work as in the scoring engine
+    given["DW1"] = None  # not answered
+    given["EC1"] = 9  # prefer not to say
+    given["LS5"] = 5
+    given["XX1"] = 3  # not an item: ignored, and said so
+    answers_file = tmp_path / "answers.json"
+    answers_file.write_text(json.dumps(given), "utf-8")
+    report = tmp_path / "scripted.html"
+    done = scripted(
+        data_dir, "--form", "screen", "--answers", str(answers_file), "--report", str(report)
+    )
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "answer (" not in out and "Resume" not in out  # no prompt at all
+    assert "ignored: XX1" in out
+    numeric: dict[str, object] = {k: v for k, v in given.items() if k != "XX1"}
+    numeric["FF1"] = 4
+    assert_table_matches_score(out.replace("┃", "│"), numeric)  # type: ignore[arg-type]
+    assert "Support, first" in out
+    assert_page_matches_score(report.read_text("utf-8"), PPAI, numeric, "screen")
+    assert list(data_dir.iterdir()) == []  # no progress file, no database
+
+
+def test_answers_file_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SURVEYTOOL_DATA_DIR", str(tmp_path / "data"))
+
+    def run(*args: str) -> tuple[int, str]:
+        result = CliRunner().invoke(cli, ["take", "ppai", *args])
+        return result.exit_code, result.output
+
+    code, out = run("--answers", str(tmp_path / "nope.json"))
+    assert code == 1 and "no such file" in out
+    bad = tmp_path / "list.json"
+    bad.write_text("[1, 2, 3]", "utf-8")
+    code, out = run("--answers", str(bad))
+    assert code == 1 and "expected a mapping" in out
+    code, out = run("--form", "nope", "--answers", str(bad))
+    assert code == 1 and "no short form 'nope'" in out
+    assert not (tmp_path / "data").exists()

@@ -1,0 +1,429 @@
+"""The web pages in a real headless Chromium (Debian's /usr/bin/chromium driven by Playwright).
+
+``surveytool serve`` runs as a subprocess on a free port with its own data folder. The full flow
+runs with JavaScript switched off (the pages must not need it); the accessibility check (axe-core,
+injected by Playwright, not by the page) and the keyboard check run with it on. Every request the
+browser makes is recorded: none may go anywhere but the local assessment_server.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe  # type: ignore[import-untyped]
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Page,
+    Request,
+    expect,
+)
+
+from tests.surveytool.web.servers import CHROMIUM, AssessmentServer
+from tests.test_report import (
+    PPAI,
+    SCREEN,
+    area_html,
+    assert_page_matches_score,
+    expected_scores,
+    sections,
+    shown_scores,
+)
+
+STEP_MS = 15_000  # every Playwright step; well under 30 s
+PHONE = {"width": 375, "height": 740}
+CODE = "maple-river-heron-42"
+
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed")
+
+
+@dataclass
+class Recorder:
+    """Every request of a browser context."""
+
+    urls: list[str] = field(default_factory=list)
+
+    def __call__(self, request: Request) -> None:
+        self.urls.append(request.url)
+
+    def assert_only(self, netloc: str) -> None:
+        assert self.urls, "no request recorded"
+        foreign = [
+            u for u in self.urls if urlsplit(u).scheme != "http" or urlsplit(u).netloc != netloc
+        ]
+        assert foreign == [], foreign
+
+
+@pytest.fixture
+def recorder() -> Recorder:
+    return Recorder()
+
+
+def new_context(browser: Browser, recorder: Recorder, **options: Any) -> BrowserContext:
+    context = browser.new_context(**options)
+    context.set_default_timeout(STEP_MS)
+    context.set_default_navigation_timeout(STEP_MS)
+    context.on("request", recorder)
+    return context
+
+
+@pytest.fixture
+def context(
+    browser: Browser, recorder: Recorder, assessment_server: AssessmentServer
+) -> Iterator[BrowserContext]:
+    context = new_context(browser, recorder, accept_downloads=True)
+    yield context
+    context.close()
+    recorder.assert_only(assessment_server.netloc)
+
+
+# ---------------------------------------------------------------------------------------------
+# Steps
+# ---------------------------------------------------------------------------------------------
+
+
+def open_intro(page: Page, assessment_server: AssessmentServer) -> None:
+    page.goto(assessment_server.base + "/")
+    page.get_by_role("link", name="Pushing People Away Inventory").click()
+    expect(page.get_by_role("heading", name="Before you start")).to_be_visible()
+
+
+def save_with_code(page: Page, code: str) -> None:
+    page.get_by_label("Personal code").fill(code)
+    page.get_by_role("button", name="Save to compare later").click()
+    expect(page.get_by_role("status")).to_contain_text("Saved under your code")
+
+
+def open_short_form(page: Page, assessment_server: AssessmentServer) -> None:
+    open_intro(page, assessment_server)
+    page.get_by_label("PPAI screen (15 statements)").check()
+    page.get_by_role("button", name="Start").click()
+    expect(page).to_have_title(re.compile(r"page 1 of 3"))
+
+
+def item(page: Page, item_id: str) -> Any:
+    return page.locator(f"#q-{item_id}")
+
+
+def choose(page: Page, item_id: str, label: str) -> None:
+    item(page, item_id).get_by_label(label, exact=True).check()
+
+
+def label_of(value: int | None) -> str:
+    if value is None:
+        return "Skip"
+    scale = PPAI.scale_of("FF1")
+    return scale.labels.get(value) or scale.missing_codes[value]
+
+
+def answer_all(page: Page, answers: dict[str, int | None]) -> None:
+    """Answer the statements shown (those in ``answers``) and press Next / See my results."""
+    for fieldset in page.locator("fieldset.item").all():
+        item_id = (fieldset.get_attribute("id") or "")[2:]
+        if item_id in answers:
+            fieldset.get_by_label(label_of(answers[item_id]), exact=True).check()
+
+
+def next_page(page: Page, title: str) -> None:
+    page.locator("button[value=next], button[value=finish]").click()
+    expect(page).to_have_title(re.compile(title))
+
+
+def take(page: Page, assessment_server: AssessmentServer, answers: dict[str, int | None]) -> None:
+    open_short_form(page, assessment_server)
+    for k in (2, 3):
+        answer_all(page, answers)
+        next_page(page, f"page {k} of 3")
+    answer_all(page, answers)
+    next_page(page, "your results")
+
+
+def scroll_width(page: Page) -> int:
+    return int(page.evaluate("document.documentElement.scrollWidth"))
+
+
+# ---------------------------------------------------------------------------------------------
+# The flow
+# ---------------------------------------------------------------------------------------------
+
+FIRST: dict[str, int | None] = {
+    "FF1": 4,
+    "DW1": None,  # skipped
+    "EC1": 2,
+    "SB1": 5,
+    "CE1": 1,
+    "PH1": 3,
+    "FV1": 9,  # prefer not to say
+    "FR1": 3,
+    "FA1": 2,
+    "LS1": 4,
+    "LS5": 5,  # the critical answer
+    "IA1": 1,
+    "DC1": 5,
+    # SA1 left unanswered
+    "TB1": 4,
+}
+SECOND: dict[str, int | None] = dict.fromkeys(SCREEN, 3)
+
+
+def test_full_flow_without_javascript(
+    browser: Browser, recorder: Recorder, assessment_server: AssessmentServer, tmp_path: Path
+) -> None:
+    context = new_context(browser, recorder, accept_downloads=True, java_script_enabled=False)
+    page = context.new_page()
+    try:
+        # start page -> instrument -> short form
+        open_short_form(page, assessment_server)
+        expect(page.get_by_text("0 of 15 answered")).to_be_visible()
+        expect(page.locator("fieldset.item")).to_have_count(7)
+        expect(page.locator("input[type=radio]:checked")).to_have_count(0)
+
+        # answer the first page (one statement skipped, one "prefer not to say")
+        answer_all(page, FIRST)
+        next_page(page, "page 2 of 3")
+        expect(page.get_by_text("6 of 15 answered")).to_be_visible()
+        choose(page, "FR1", "Somewhat like me")
+
+        # back: the answers are kept and shown checked
+        page.get_by_role("button", name="Back").click()
+        expect(page).to_have_title(re.compile("page 1 of 3"))
+        for item_id in SCREEN[:7]:
+            radio = item(page, item_id).get_by_label(label_of(FIRST[item_id]), exact=True)
+            expect(radio).to_be_checked()
+        expect(page.locator("input[type=radio]:checked")).to_have_count(7)
+        page.screenshot(path=str(tmp_path / "back.png"), full_page=True)
+
+        next_page(page, "page 2 of 3")
+        expect(item(page, "FR1").get_by_label("Somewhat like me", exact=True)).to_be_checked()
+        answer_all(page, FIRST)
+        next_page(page, "page 3 of 3")
+        answer_all(page, FIRST)
+        expect(page.get_by_role("button", name="See my results")).to_be_visible()
+        next_page(page, "your results")
+
+        # results: support first, numbers as surveytool.score, "not enough answers" where so
+        html = page.content()
+        page.screenshot(path=str(tmp_path / "results.png"), full_page=True)
+        expected = assert_page_matches_score(html, PPAI, FIRST, "screen")
+        assert sections(html)[0] == "support-first"
+        expect(page.locator("h2").first).to_have_text("Support, first")
+        for scale_id in ("withdrawal", "fear_vulnerability", "self_awareness"):
+            assert expected[scale_id] is None
+            assert "Not enough answers" in area_html(html, scale_id)
+        for scale_id, value in expected.items():
+            if value is not None:
+                expect(page.locator(f'[data-score="{scale_id}"]')).to_have_text(value)
+
+        # download the report and open it offline
+        with page.expect_download() as info:
+            page.get_by_role("button", name=re.compile("Download the report")).click()
+        download = info.value
+        assert re.fullmatch(r"ppai-report-\d{8}-\d{4}\.html", download.suggested_filename)
+        report = tmp_path / download.suggested_filename
+        download.save_as(report)
+        report_html = report.read_text("utf-8")
+        assert shown_scores(report_html) == {k: v for k, v in expected.items() if v is not None}
+        assert "Support, first" in report_html
+        check_report_offline(browser, report, tmp_path)
+
+        # save with a code; the database appears only now
+        assert not (assessment_server.data_dir / "surveytool.sqlite3").exists()
+        save_with_code(page, CODE)
+        assert (assessment_server.data_dir / "surveytool.sqlite3").is_file()
+        expect(page.get_by_role("heading", name="Change since last time")).to_have_count(0)
+
+        # take it again, save with the same code: the change table and the history chart
+        page.get_by_role("link", name="Back to the start").click()
+        expect(page.get_by_role("heading", name="Self-reflection questionnaires")).to_be_visible()
+        take(page, assessment_server, SECOND)
+        save_with_code(page, CODE)
+        expect(page.get_by_role("heading", name="Change since last time")).to_be_visible()
+        expect(page.get_by_role("heading", name="Your history")).to_be_visible()
+        expect(page.locator("svg.history polyline")).to_have_count(len(PPAI.subscales))
+        page.screenshot(path=str(tmp_path / "change.png"), full_page=True)
+        before, now = expected, expected_scores(PPAI, SECOND, "screen")
+        rows = page.locator("section[aria-labelledby=change-title] tbody tr")
+        compared = [s for s in PPAI.subscales if before[s.id] is not None]
+        for sub in compared:
+            row = rows.filter(has=page.get_by_role("rowheader", name=sub.label, exact=True))
+            expect(row.locator("td").nth(0)).to_have_text(before[sub.id] or "")
+            expect(row.locator("td").nth(1)).to_have_text(now[sub.id] or "")
+        assert_page_matches_score(page.content(), PPAI, SECOND, "screen")
+    finally:
+        context.close()
+    recorder.assert_only(assessment_server.netloc)
+    assert any(u.endswith("/static/style.css") for u in recorder.urls)
+    assert any(u.endswith("/i/ppai/report") for u in recorder.urls)
+
+
+def check_report_offline(browser: Browser, report: Path, tmp_path: Path) -> None:
+    """The downloaded file opens with no network at all and is styled by its own stylesheet."""
+    seen: list[str] = []
+    offline = browser.new_context(offline=True)
+    offline.set_default_timeout(STEP_MS)
+    offline.on("request", lambda r: seen.append(r.url))
+    try:
+        page = offline.new_page()
+        page.goto(report.as_uri())
+        expect(page.get_by_role("heading", name="Support, first")).to_be_visible()
+        background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+        assert background == "rgb(251, 251, 250)"  # the embedded stylesheet applies
+        assert page.locator("svg.profile rect.bar").count() > 0
+        page.emulate_media(media="print")
+        assert (
+            page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(255, 255, 255)"
+        )
+        page.screenshot(path=str(tmp_path / "report-print.png"), full_page=True)
+    finally:
+        offline.close()
+    assert [urlsplit(u).scheme for u in seen] == ["file"], seen
+
+
+# ---------------------------------------------------------------------------------------------
+# Accessibility, keyboard, phone width
+# ---------------------------------------------------------------------------------------------
+
+
+def axe_check(page: Page, where: str, findings: dict[str, list[str]]) -> None:
+    results = Axe().run(page)
+    assert results.response["passes"], "axe-core did not run any rule"
+    violations = results.response["violations"]
+    findings[where] = [f"{v['id']} ({v['impact']}): {len(v['nodes'])}" for v in violations]
+    bad = [v for v in violations if v["impact"] in ("serious", "critical")]
+    assert bad == [], f"{where}:\n{results.generate_report()}"
+
+
+def test_accessibility_with_axe(
+    context: BrowserContext, assessment_server: AssessmentServer, tmp_path: Path
+) -> None:
+    findings: dict[str, list[str]] = {}
+    page = context.new_page()
+    page.goto(assessment_server.base + "/")
+    axe_check(page, "start", findings)
+    open_intro(page, assessment_server)
+    axe_check(page, "intro", findings)
+    page.get_by_role("button", name="Start").click()
+    expect(page).to_have_title(re.compile("page 1 of 9"))
+    choose(page, "FF1", "Mostly like me")
+    axe_check(page, "item page", findings)
+    open_short_form(page, assessment_server)
+    for k in (2, 3):
+        answer_all(page, FIRST)
+        next_page(page, f"page {k} of 3")
+    answer_all(page, FIRST)
+    next_page(page, "your results")
+    axe_check(page, "results", findings)
+    page.goto(assessment_server.base + "/saved")
+    axe_check(page, "saved results", findings)
+    page.screenshot(path=str(tmp_path / "saved.png"))
+    print("axe findings (any impact):", findings)
+
+
+def test_axe_check_can_fail(browser: Browser) -> None:
+    """The check above is not vacuous: a field without a label is a critical violation."""
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.set_content('<!DOCTYPE html><html lang="en"><title>t</title><main><input></main>')
+        with pytest.raises(AssertionError, match="label"):
+            axe_check(page, "bad page", {})
+    finally:
+        context.close()
+
+
+def test_keyboard_only(context: BrowserContext, assessment_server: AssessmentServer) -> None:
+    page = context.new_page()
+    open_short_form(page, assessment_server)
+    # the first Tab shows the skip link
+    page.keyboard.press("Tab")
+    focused = page.locator(":focus")
+    expect(focused).to_have_text("Skip to content")
+    box = focused.bounding_box()
+    assert box is not None and box["width"] > 20 and box["height"] > 10
+    # Tab on to the first radio of the first statement; Space selects it
+    for _ in range(5):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.type") == "radio":
+            break
+    first = item(page, "FF1").locator("input[type=radio]").first
+    expect(first).to_be_focused()
+    expect(first).not_to_be_checked()
+    page.keyboard.press("Space")
+    expect(first).to_be_checked()
+    outline = page.evaluate(
+        "getComputedStyle(document.activeElement.nextElementSibling).outlineStyle"
+    )
+    assert outline != "none"  # the focus is visible on the label text
+    # arrows move within the statement, Tab goes on to the next statement
+    page.keyboard.press("ArrowRight")
+    expect(item(page, "FF1").get_by_label("A little like me", exact=True)).to_be_checked()
+    page.keyboard.press("Tab")
+    expect(item(page, "DW1").locator("input[type=radio]").first).to_be_focused()
+    # Tab reaches the Next button, Enter submits; the answer was kept
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.tagName") == "BUTTON":
+            break
+    expect(page.locator(":focus")).to_have_text("Next")
+    page.keyboard.press("Enter")
+    expect(page).to_have_title(re.compile("page 2 of 3"))
+    expect(page.get_by_text("1 of 15 answered")).to_be_visible()
+
+
+def test_phone_width_has_no_horizontal_scroll(
+    browser: Browser, recorder: Recorder, assessment_server: AssessmentServer, tmp_path: Path
+) -> None:
+    context = new_context(browser, recorder, viewport=PHONE, accept_downloads=True)
+    page = context.new_page()
+    try:
+        widths: dict[str, int] = {}
+        page.goto(assessment_server.base + "/")
+        widths["start"] = scroll_width(page)
+        open_intro(page, assessment_server)
+        widths["intro"] = scroll_width(page)
+        page.get_by_label("PPAI screen (15 statements)").check()
+        page.get_by_role("button", name="Start").click()
+        expect(page).to_have_title(re.compile(r"page 1 of 3"))
+        widths["items"] = scroll_width(page)
+        page.screenshot(path=str(tmp_path / "phone-items.png"), full_page=True)
+        for k in (2, 3):
+            answer_all(page, SECOND)
+            next_page(page, f"page {k} of 3")
+        answer_all(page, SECOND)
+        next_page(page, "your results")
+        widths["results"] = scroll_width(page)  # shows the long database path
+        save_with_code(page, "phone-width-code-1")
+        take(page, assessment_server, FIRST)
+        save_with_code(page, "phone-width-code-1")
+        expect(page.get_by_role("heading", name="Change since last time")).to_be_visible()
+        widths["results with change"] = scroll_width(page)
+        axe_check(page, "results with change (phone)", {})
+        page.screenshot(path=str(tmp_path / "phone-results.png"), full_page=True)
+        assert_chart_text_fits(page)
+        page.goto(assessment_server.base + "/saved")
+        widths["saved"] = scroll_width(page)
+        assert {k: v for k, v in widths.items() if v > PHONE["width"]} == {}
+    finally:
+        context.close()
+    recorder.assert_only(assessment_server.netloc)
+
+
+def assert_chart_text_fits(page: Page) -> None:
+    """Every label and value of the profile chart lies inside the chart's viewBox."""
+    boxes = page.evaluate(
+        """() => {
+            const svg = document.querySelector('svg.profile');
+            const vb = svg.viewBox.baseVal;
+            return [...svg.querySelectorAll('text')].map(t => {
+                const b = t.getBBox();
+                return [t.textContent, b.x >= vb.x, b.x + b.width <= vb.x + vb.width];
+            });
+        }"""
+    )
+    assert boxes and [b for b in boxes if not (b[1] and b[2])] == []
