@@ -275,9 +275,7 @@ def change_view(
         )
     if before.instrument_hash != after.instrument_hash:
         notes.append("the two were given with different versions of the instrument file")
-    return ChangeView(
-        before, after, tuple(change_between(inst, before, after)), "; ".join(notes)
-    )
+    return ChangeView(before, after, tuple(change_between(inst, before, after)), "; ".join(notes))
 
 
 def build_section(instrument_id: str, adms: list[Administration]) -> Section:
