@@ -25,7 +25,7 @@ from surveytool.clinic.models import (
     Link,
     utcnow,
 )
-from surveytool.clinic.scores import check_answers, score_answers, score_row
+from surveytool.clinic.scores import alert_row, check_answers, score_answers, score_row
 from surveytool.instrument import Instrument
 
 
@@ -73,17 +73,7 @@ def record_administration(
         for k, (item_id, value) in enumerate(checked.items())
     )
     session.add_all(score_row(adm.id, v, inst.content_hash) for v in scored.scores)
-    alerts = [
-        Alert(
-            administration_id=adm.id,
-            client_id=client.id,
-            item_id=flag.item_id,
-            answer=flag.answer,
-            message=flag.message,
-            created_at=now,
-        )
-        for flag in scored.flags
-    ]
+    alerts = [alert_row(adm.id, client.id, flag, now) for flag in scored.flags]
     session.add_all(alerts)
     if link is not None:
         link.administration_id = adm.id

@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session, selectinload
 from surveytool.clinic import audit
 from surveytool.clinic.errors import ClinicError
 from surveytool.clinic.instruments import form_items, load_source
-from surveytool.clinic.models import Administration, Alert, utcnow
-from surveytool.clinic.scores import score_answers, score_row
+from surveytool.clinic.models import Administration, utcnow
+from surveytool.clinic.scores import alert_row, score_answers, score_row
 from surveytool.instrument import Instrument
 
 
@@ -182,16 +182,7 @@ def rescore(
             if flag.item_id not in alerted:
                 summary.new_alerts += 1
                 if apply:
-                    session.add(
-                        Alert(
-                            administration_id=adm.id,
-                            client_id=adm.client_id,
-                            item_id=flag.item_id,
-                            answer=flag.answer,
-                            message=flag.message,
-                            created_at=utcnow(),
-                        )
-                    )
+                    session.add(alert_row(adm.id, adm.client_id, flag, utcnow()))
         if changed:
             summary.changed_administrations += 1
         else:

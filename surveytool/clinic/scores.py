@@ -8,11 +8,12 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from surveytool.clinic.errors import ClinicError
 from surveytool.clinic.instruments import form_items
-from surveytool.clinic.models import Score, utcnow
+from surveytool.clinic.models import Alert, Score, utcnow
 from surveytool.instrument import Instrument
 from surveytool.scoring import score_responses
 
@@ -108,6 +109,7 @@ def check_answers(
 
 
 def score_row(adm_id: int, value: ScoreValue, inst_hash: str) -> Score:
+    """The stored row of one scale's score."""
     return Score(
         administration_id=adm_id,
         scale_id=value.scale_id,
@@ -120,4 +122,16 @@ def score_row(adm_id: int, value: ScoreValue, inst_hash: str) -> Score:
         percentile=value.percentile,
         instrument_hash=inst_hash,
         computed_at=utcnow(),
+    )
+
+
+def alert_row(adm_id: int, client_id: int, flag: Flag, at: datetime) -> Alert:
+    """The stored alert of one critical answer (open until a clinician acknowledges it)."""
+    return Alert(
+        administration_id=adm_id,
+        client_id=client_id,
+        item_id=flag.item_id,
+        answer=flag.answer,
+        message=flag.message,
+        created_at=at,
     )

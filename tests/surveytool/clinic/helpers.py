@@ -6,7 +6,10 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-from surveytool.clinic import auth
+from sqlalchemy.orm import Session
+
+from surveytool.clinic import audit, auth
+from surveytool.clinic.models import Clinician, utcnow
 
 PASSWORD = "correct horse battery"
 
@@ -78,3 +81,19 @@ def mood_answers(low: int, well: int, **extra: int | None) -> dict[str, int | No
 def alice_hash() -> str:
     """argon2id takes most of a second by design: hash the test password once."""
     return auth.hash_password(PASSWORD)
+
+
+def add_test_clinician(session: Session, username: str = "alice") -> Clinician:
+    """The test clinician (password :data:`PASSWORD`) with its audit row, without paying
+    argon2id's cost again."""
+    clinician = Clinician(
+        username=username,
+        display_name="Dr Alice",
+        password_hash=alice_hash(),
+        active=True,
+        created_at=utcnow(),
+    )
+    session.add(clinician)
+    session.flush()
+    audit.append(session, "test", "clinician.add", f"clinician:{clinician.id}")
+    return clinician

@@ -32,7 +32,6 @@ from surveytool.clinic.models import (
     Alert,
     AuditEntry,
     Base,
-    Clinician,
     ItemAnswer,
     Link,
     LoginSession,
@@ -45,7 +44,13 @@ from surveytool.clinic.scores import score_answers
 from surveytool.clinic.store import ClinicStore, head_revision, known_revisions, resolve_url
 from surveytool.instrument import Instrument
 from surveytool.registry import load_instrument
-from tests.surveytool.clinic.helpers import MOOD_YAML, alice_hash, mood_answers, write_mood
+from tests.surveytool.clinic.helpers import (
+    MOOD_YAML,
+    add_test_clinician,
+    alice_hash,
+    mood_answers,
+    write_mood,
+)
 
 PG_URL = os.environ.get("SURVEYTOOL_TEST_DATABASE_URL")
 
@@ -144,16 +149,7 @@ def mood(tmp_path: Path) -> Instrument:
 def seed(store: ClinicStore, code: str = "C-001") -> tuple[int, int]:
     """A clinician 'alice' and a client; returns their ids."""
     with store.write() as session:
-        alice = Clinician(
-            username="alice",
-            display_name="Dr Alice",
-            password_hash=alice_hash(),
-            active=True,
-            created_at=utcnow(),
-        )
-        session.add(alice)
-        session.flush()
-        audit.append(session, "test", "clinician.add", f"clinician:{alice.id}")
+        alice = add_test_clinician(session)
         client = add_client(
             session, code, display_name="Jane Roe", clinician=alice, actor="clinician:alice"
         )

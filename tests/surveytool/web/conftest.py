@@ -13,9 +13,9 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
+from surveytool.clinic.report import CHROMIUM_ARGS
 from surveytool.clinic.store import ClinicStore
 from tests.surveytool.web.servers import (
-    ARGS,
     CHROMIUM,
     AssessmentServer,
     ClinicServer,
@@ -85,9 +85,10 @@ def clinic_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClinicSe
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Debian's headless chromium (the tests using it skip when it is not installed)."""
+    """Debian's headless chromium, with the flags of the PDF report (the tests using it skip
+    when it is not installed)."""
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, timeout=30_000)
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, timeout=30_000)
         try:
             yield b
         finally:

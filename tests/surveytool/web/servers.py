@@ -19,21 +19,13 @@ from urllib.parse import urlsplit
 import httpx
 import sqlalchemy as sa
 
-from surveytool.clinic import audit, clients
-from surveytool.clinic.models import Client, Clinician, utcnow
+from surveytool.clinic import clients
+from surveytool.clinic.models import Client, Clinician
 from surveytool.clinic.store import ClinicStore
-from tests.surveytool.clinic.helpers import MOOD_YAML, PASSWORD, alice_hash
+from tests.surveytool.clinic.helpers import MOOD_YAML, PASSWORD, add_test_clinician
 
 #: Debian's chromium, driven by Playwright (no browser download).
 CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 def free_port() -> int:
@@ -159,17 +151,7 @@ def seed_clinician(store: ClinicStore, username: str = "alice") -> int:
         ).scalar_one_or_none()
         if existing is not None:
             return existing.id
-        clinician = Clinician(
-            username=username,
-            display_name="Dr Alice",
-            password_hash=alice_hash(),
-            active=True,
-            created_at=utcnow(),
-        )
-        session.add(clinician)
-        session.flush()
-        audit.append(session, "test", "clinician.add", f"clinician:{clinician.id}")
-        return clinician.id
+        return add_test_clinician(session, username).id
 
 
 def add_client(store: ClinicStore, code: str | None = None, name: str | None = None) -> Client:
