@@ -46,7 +46,7 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class _Checked(_Frozen):
+class Checked(_Frozen):
     """Where a fact was confirmed, when and how."""
 
     source: HttpsUrl
@@ -54,7 +54,7 @@ class _Checked(_Frozen):
     how_checked: NonEmpty
 
     @model_validator(mode="after")
-    def _not_in_future(self) -> _Checked:
+    def _not_in_future(self) -> Checked:
         if self.checked > _today_utc():
             raise ValueError(f"checked date {self.checked.isoformat()} is in the future")
         return self
@@ -68,7 +68,7 @@ def _check_hosts(hosts: tuple[str, ...]) -> None:
             raise ValueError(f"hosts: {h!r} is not a lower-case host name")
 
 
-class Contact(_Checked):
+class Contact(Checked):
     """One way to reach a service: a number to call or to text."""
 
     kind: Literal["call", "text"]
@@ -98,7 +98,7 @@ class Service(_Frozen):
         return self
 
 
-class EmergencyNumber(_Checked):
+class EmergencyNumber(Checked):
     """An emergency number and the publisher whose own page confirmed it."""
 
     number: NonEmpty
@@ -130,7 +130,7 @@ class Entry(_Frozen):
             raise ValueError(f"{self.name}: an entry needs at least one confirmed number")
         return self
 
-    def facts(self) -> tuple[_Checked, ...]:
+    def facts(self) -> tuple[Checked, ...]:
         """Every checked fact of the entry (contacts and emergency numbers)."""
         contacts = [c for s in (*self.crisis_lines, *self.domestic_abuse) for c in s.contacts]
         return (*contacts, *self.emergency)
@@ -149,7 +149,7 @@ class Region(Entry):
         return self
 
 
-class Fallback(_Checked):
+class Fallback(Checked):
     """The international directory of helplines, for every country without an entry."""
 
     name: NonEmpty
