@@ -17,7 +17,7 @@ default with ``min_cell`` = 10; a suppressed value reads ``suppressed`` in the H
   smallest group of every line whose total is published (the group sizes add up to the cohort's
   N; each scale's group n's add up to that scale's n) until no line has exactly one suppressed
   group, nor suppressed groups that together hold fewer than min_cell (:func:`hidden_columns`;
-  the rule of :mod:`analysis.norms`). A suppressed group shows no n, mean, sd or interval, and is left out of the tests (which
+  the rule of :mod:`analysis.stats.norms`). A suppressed group shows no n, mean, sd or interval, and is left out of the tests (which
   compare the published groups only; with fewer than two, the test rows are suppressed);
 - **answer frequencies**: per item, the answer counts and the missing count add up to N; a count
   with 1 ≤ n < min_cell is suppressed with the smallest other count of its item. An item with a
@@ -59,12 +59,12 @@ from surveytool.instrument import Instrument
 from surveytool.registry import load_instrument
 
 if TYPE_CHECKING:
-    from analysis.careless import CarelessResult
-    from analysis.efa import EFAResult, ParallelAnalysis
-    from analysis.items import ItemStatistics
-    from analysis.norms import NormsResult
-    from analysis.reliability import Reliability
-    from analysis.scores import ScoreCorrelations
+    from analysis.stats.careless import CarelessResult
+    from analysis.stats.efa import EFAResult, ParallelAnalysis
+    from analysis.stats.items import ItemStatistics
+    from analysis.stats.norms import NormsResult
+    from analysis.stats.reliability import Reliability
+    from analysis.stats.scores import ScoreCorrelations
     from surveytool.responses import Responses
 
 REPORT_KIND = "surveytool.cohort_report"
@@ -318,7 +318,7 @@ def hidden_columns(lines: np.ndarray, threshold: int = DEFAULT_MIN_CELL) -> np.n
 
     A column is hidden as a whole when any line has it as a small cell, or when
     :func:`analysis.suppression.suppression_mask` picks it as the complement in a line where it
-    would otherwise leave a single hidden cell; and, as :mod:`analysis.norms` does, while the
+    would otherwise leave a single hidden cell; and, as :mod:`analysis.stats.norms` does, while the
     hidden cells of a line hold fewer than ``threshold`` respondents together (their sum is the
     line's total minus the published cells), the smallest published cell of that line joins them.
     Repeats until every line is safe.
@@ -416,9 +416,9 @@ def build_cohort_report(
     n_iter, seed
         Parallel analysis: random data sets and their seed.
     """
-    from analysis.careless import careless_responding
-    from analysis.items import item_statistics
-    from analysis.reliability import reliability, sufficient_statistics
+    from analysis.stats.careless import careless_responding
+    from analysis.stats.items import item_statistics
+    from analysis.stats.reliability import reliability, sufficient_statistics
     from surveytool import __version__
     from surveytool.scoring import score_responses
 
@@ -528,7 +528,7 @@ def _labels(inst: Instrument) -> dict[str, str]:
 
 
 def _omega_table(b: _Builder, inst: Instrument, responses: Responses) -> None:
-    from analysis.reliability import omega
+    from analysis.stats.reliability import omega
 
     try:
         om = omega(inst, responses)
@@ -559,7 +559,7 @@ def _score_tables(
     scale_ids: Sequence[str],
     rel: Reliability,
 ) -> ScoreCorrelations:
-    from analysis.scores import describe_scores, score_correlations
+    from analysis.stats.scores import describe_scores, score_correlations
 
     labels = _labels(inst)
     described = describe_scores(scores, list(scale_ids))
@@ -588,12 +588,12 @@ def _score_tables(
 def _efa_tables(
     b: _Builder, inst: Instrument, responses: Responses, *, n_iter: int, seed: int
 ) -> tuple[ParallelAnalysis | None, EFAResult | None]:
-    from analysis.efa import bartlett_sphericity, efa, kmo, parallel_analysis
-    from analysis.items import keyed_items
+    from analysis.stats.efa import bartlett_sphericity, efa, kmo, parallel_analysis
+    from analysis.stats.items import keyed_items
 
     keyed = keyed_items(inst, responses)
     try:
-        pa = parallel_analysis(keyed, n_iter=n_iter, seed=seed)
+        pa = parallel_analysis(keyed, n_iter=n_iter, random_state=seed)
     except (AnalysisError, np.linalg.LinAlgError) as exc:
         b.text("efa", f"Parallel analysis could not be run: {exc}")
         return None, None
@@ -603,7 +603,7 @@ def _efa_tables(
         "efa",
         pa.eigenvalues,
         f"pc/fa: observed eigenvalues of R and of R with one-factor communalities; sim_*: "
-        f"{pa.n_iter} random normal data sets of the same size (seed {pa.seed}). "
+        f"{pa.n_iter} random normal data sets of the same size (seed {pa.random_state}). "
         f"Suggested: {pa.n_factors} factor(s), {pa.n_components} component(s).",
     )
     n_factors = min(max(pa.n_factors, 1), max(keyed.shape[1] - 1, 1))
@@ -616,9 +616,9 @@ def _efa_tables(
         return pa, None
     summary = {
         "kmo": adequacy.overall,
-        "bartlett_chisq": bartlett.chisq,
+        "bartlett_chisq": bartlett.statistic,
         "bartlett_df": bartlett.df,
-        "bartlett_p": bartlett.p,
+        "bartlett_p": bartlett.pvalue,
         "factors": n_factors,
         "method": fitted.method,
         "rotation": fitted.rotation,
@@ -639,7 +639,7 @@ def _efa_tables(
 
 def _cfa_tables(b: _Builder, inst: Instrument, responses: Responses) -> str:
     """CFA tables; returns the model in lavaan syntax ("" when it could not be fitted)."""
-    from analysis.cfa import cfa
+    from analysis.stats.cfa import cfa
 
     try:
         fitted = cfa(inst, responses)
@@ -987,7 +987,7 @@ def _group_tables(
     """Tables of one group column; returns the published descriptives for the figure."""
     from scipy import stats as scipy_stats
 
-    from analysis.groups import compare_groups
+    from analysis.stats.groups import compare_groups
 
     min_cell = b.min_cell
     text = scores[group].astype("string")
@@ -1111,7 +1111,7 @@ def cohort_norms(
     Returns the :class:`analysis.NormsResult`; :func:`analysis.norms_yaml` of its ``norms`` is
     the block for the instrument file.
     """
-    from analysis.norms import build_norms
+    from analysis.stats.norms import build_norms
 
     coh = cohort if isinstance(cohort, Cohort) else read_cohort_file(cohort)
     inst = load_instrument(instrument if not isinstance(instrument, Path) else str(instrument))

@@ -186,7 +186,7 @@ def norms_command(
     output: Path,
 ) -> None:
     from analysis.cohort_report import cohort_norms
-    from analysis.norms import norms_yaml
+    from analysis.stats.norms import norms_yaml
     from surveytool.tables import atomic_path
 
     result = cohort_norms(
