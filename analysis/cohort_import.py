@@ -2,7 +2,7 @@
 
 One function, :func:`import_cohort`, does what ``surveytool cohort import`` does:
 
-1. read the source (:mod:`analysis.formats`; the format is detected where it can be and recorded);
+1. read the source (:mod:`surveytool.io.sources`; the format is detected where it can be and recorded);
 2. settle every column's role from the mapping (:mod:`analysis.mapping`), recode item values;
 3. decide which columns may reach the output (:func:`analysis.anonymize.classify_columns`);
 4. validate the answers with the scoring engine's own :func:`surveytool.responses.read_responses`,
@@ -46,7 +46,6 @@ from analysis.anonymize import (
     redact,
 )
 from analysis.errors import AnalysisError, CohortFileError
-from analysis.formats import SourceTable, read_source
 from analysis.ledger import (
     BATCH_COLUMN,
     COHORT_FORMAT_VERSION,
@@ -70,10 +69,12 @@ from analysis.mapping import (
 )
 from surveytool.errors import InvalidResponsesError
 from surveytool.instrument import Instrument, ResponseScale
+from surveytool.io.files import write_text_atomic
+from surveytool.io.sources import SourceTable, read_source
+from surveytool.io.tables import write_table
 from surveytool.registry import load_instrument
 from surveytool.responses import ISSUE_COLUMNS, read_responses
 from surveytool.scoring import provenance
-from surveytool.tables import atomic_path, write_table
 
 #: Fewest rows with answers before an item-rest correlation is worth a warning.
 MIN_ROWS_FOR_CORRELATION = 10
@@ -395,8 +396,7 @@ def _concat_issues(parts: Sequence[pd.DataFrame]) -> pd.DataFrame:
 
 
 def _write_text(path: Path, text: str) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(text, "utf-8")
+    write_text_atomic(path, text)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -438,7 +438,7 @@ def import_cohort(
         Raise :class:`~surveytool.errors.InvalidResponsesError` (the issue table attached, and
         written to the quarantine file) when any cell, row or column is invalid; write no cohort.
     format
-        ``auto`` or a format name (see :data:`analysis.formats.FORMATS`); overrides the mapping's.
+        ``auto`` or a format name (see :data:`surveytool.io.sources.FORMATS`); overrides the mapping's.
     sheet
         Workbook sheet name or 0-based number; overrides the mapping's.
 

@@ -2,7 +2,7 @@
 
 A cohort is one Parquet file: the pseudonym column, wave, group and quasi-identifier columns (text),
 the item columns (numeric codes, NaN = missing) and ``import_batch``. Its Parquet metadata (key
-``surveytool``, see :func:`surveytool.tables.write_table`) holds the instrument id, version and
+``surveytool``, see :func:`surveytool.io.tables.write_table`) holds the instrument id, version and
 content hash, the layout, the key's fingerprint, the disclosure report of the last import, and the
 ledger: every imported file (SHA-256 of its bytes, counts) and the key of every respondent row ever
 accepted (pseudonym, plus wave values when the cohort has waves). Importing a row whose key is in
@@ -129,7 +129,7 @@ def read_cohort(path: Path) -> Cohort | None:
         return None
     import pyarrow.parquet as pq
 
-    from surveytool.tables import read_metadata
+    from surveytool.io.tables import read_metadata
 
     try:
         metadata = read_metadata(path)

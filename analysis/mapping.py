@@ -53,8 +53,8 @@ from analysis.anonymize import (
     snake_name,
 )
 from analysis.errors import MappingError
-from analysis.formats import SourceTable
 from surveytool.instrument import Instrument, ResponseScale
+from surveytool.io.sources import SourceTable
 from surveytool.validation import Loc, Problem, ValidationReport, format_loc
 
 HINTS: dict[str, str] = {

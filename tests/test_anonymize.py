@@ -33,9 +33,10 @@ from analysis.anonymize import (
     generalize_column,
     redact,
 )
-from analysis.errors import KeyFileError, MappingError
+from analysis.errors import MappingError
 from analysis.mapping import load_mapping
 from surveytool.cli import cli
+from surveytool.io.keys import KeyFileError
 from surveytool.registry import load_instrument
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "cohort"

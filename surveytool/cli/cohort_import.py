@@ -17,8 +17,8 @@ from surveytool.cli.cohort import cohort
 if TYPE_CHECKING:
     from analysis.cohort_import import CohortImport
 
-#: The same list as ``analysis.formats.FORMATS`` (kept here so ``--help`` needs no import).
-SOURCE_FORMATS = ("auto", "csv", "tsv", "xlsx", "sav", "parquet", "qualtrics", "redcap")
+#: The same list as ``surveytool.io.sources.FORMATS`` (kept here so ``--help`` needs no import).
+SOURCE_FORMATS = ("auto", "csv", "tsv", "xlsx", "sav", "parquet", "jsonl", "qualtrics", "redcap")
 
 
 def _echo_issues(issues: Any) -> None:
@@ -183,10 +183,10 @@ def map_template(
 ) -> None:
     """Write a starting mapping for SOURCE: items matched by id or question text, id, identifiers."""
     from analysis.errors import AnalysisError
-    from analysis.formats import read_source
     from analysis.mapping import load_mapping, mapping_template
+    from surveytool.io.files import write_text_atomic
+    from surveytool.io.sources import read_source
     from surveytool.registry import load_instrument
-    from surveytool.tables import atomic_path
 
     if output.exists() and not force:
         raise AnalysisError(f"{output} exists; give --force to overwrite it, or another path")
@@ -197,8 +197,7 @@ def map_template(
         sheet=int(sheet) if sheet is not None and sheet.isdigit() else sheet,
     )
     text = mapping_template(table, inst)
-    with atomic_path(output) as tmp:
-        tmp.write_text(text, "utf-8")
+    write_text_atomic(output, text)
     mapping = load_mapping(output).mapping
     click.echo(f"format: {table.format_line}")
     click.echo(

@@ -187,7 +187,7 @@ def norms_command(
 ) -> None:
     from analysis.cohort_report import cohort_norms
     from analysis.stats.norms import norms_yaml
-    from surveytool.tables import atomic_path
+    from surveytool.io.files import write_text_atomic
 
     result = cohort_norms(
         cohort_file,
@@ -197,8 +197,7 @@ def norms_command(
         sample=sample,
         allow_instrument_mismatch=allow_instrument_mismatch,
     )
-    with atomic_path(output) as tmp:
-        tmp.write_text(norms_yaml(result.norms), "utf-8")
+    write_text_atomic(output, norms_yaml(result.norms))
     entries = result.norms.entries
     cells = sorted({tuple(sorted(e.group.items())) for e in entries})
     click.echo(
