@@ -3,15 +3,22 @@
 One function, :func:`import_cohort`, does what ``surveytool cohort import`` does, as the stages of
 :mod:`analysis.cohort.stages` over one :class:`~analysis.cohort.stages.ImportState`:
 
-1. read the source (:mod:`analysis.formats`; the format is detected where it can be and recorded);
-2. settle every column's role from the mapping (:mod:`analysis.mapping`), recode item values;
-3. decide which columns may reach the output (:func:`analysis.privacy.classify_columns`);
-4. validate the answers with the scoring engine's own :func:`surveytool.responses.read_responses`,
+1. **read** the source (:mod:`analysis.formats`; the format is detected where it can be and
+   recorded);
+2. **plan**: settle every column's role from the mapping (:mod:`analysis.mapping`); open the
+   cohort file and the pseudonym key;
+3. **classify**: decide which columns may reach the output (:func:`analysis.privacy.classify_columns`);
+4. **recode** item values (SPSS value labels, the mapping's rules; off-by-one codings warned);
+5. **pseudonymize**: keyed pseudonyms of every row's id (:mod:`analysis.privacy.pseudonyms`);
+6. **validate** the answers with the scoring engine's own :func:`surveytool.responses.read_responses`,
    so every invalid cell is reported exactly as ``surveytool score`` reports it (row, column, value,
    reason), with rows renumbered to the source's data rows, ids replaced by pseudonyms and values
    that look identifying redacted;
-5. pseudonymize, generalize, drop rows already in the cohort (the ledger), enforce k-anonymity;
-6. write the cohort (atomically), its disclosure report (JSON and text) and the quarantine report.
+7. **generalize** the quasi-identifiers of the new rows (:mod:`analysis.privacy.generalize`);
+8. **deduplicate**: set aside rows already in the cohort (its :class:`~analysis.cohort.Ledger`);
+9. **k-anonymity** over the whole cohort (:mod:`analysis.privacy.kanonymity`);
+10. **write** the cohort (atomically), its disclosure report (JSON and text) and the quarantine
+    report.
 
 The counts always satisfy ``rows read = rows imported + rows quarantined + duplicates``, where
 quarantined rows are those set aside: not ordinary responses (Qualtrics previews), an empty or

@@ -65,7 +65,7 @@ from surveytool.scoring import provenance
 from surveytool.tables import atomic_path, write_table
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class ImportState:
     """One import: its inputs, then what each stage found (set by that stage)."""
 
@@ -145,8 +145,8 @@ def plan(s: ImportState) -> None:
     if not s.plan.items:
         raise AnalysisError(
             f"no column of {table.path.name} matches an item of {inst.id} (by id, or under "
-            "items: in the mapping); write a mapping with: surveytool cohort map-template "
-            f"{table.path} --instrument {inst.id} -o mapping.yaml"
+            "items: in the mapping); write a starting mapping with mapping_template() "
+            "(the command: surveytool cohort map-template)"
         )
     s.existing = read_cohort(s.output) if s.output is not None else None
     if s.key is not None:

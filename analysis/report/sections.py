@@ -418,7 +418,7 @@ def cohort_tables(
             "small-cell suppression",
             f"cells with fewer than {b.min_cell} respondents"
             if b.min_cell > 1
-            else "off (min_cell = 1)",
+            else "off (smallest publishable cell: 1)",
         ),
         ("surveytool version", __version__),
     ]
