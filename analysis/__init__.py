@@ -20,47 +20,61 @@ __all__ += ["Anonymized", "DisclosureReport", "PseudonymKey", "QuasiIdentifier",
 __all__ += ["CohortImport", "ImportReport", "ImportWarning", "import_cohort"]
 __all__ += ["CohortMapping", "load_mapping", "mapping_template"]
 
-# psychometrics (appended after the cohort names; scipy and statsmodels load inside the functions
-# that need them, so importing analysis stays fast)
-from analysis._matrix import ItemSums  # noqa: E402
-from analysis.careless import CarelessResult, careless_responding  # noqa: E402
-from analysis.cfa import CFAResult, cfa, cfa_model, fit_indices  # noqa: E402
-from analysis.efa import (  # noqa: E402
+# psychometrics, user level (appended after the cohort names; kernels and the statistics of
+# summary matrices stay in analysis.stats; scipy and statsmodels load inside the functions)
+from analysis.errors import ResponseProblemsWarning  # noqa: E402
+from analysis.stats import (  # noqa: E402
     KMO,
     Bartlett,
+    CarelessResult,
+    CFAResult,
     EFAResult,
+    GroupComparison,
+    ItemStatistics,
+    NormsResult,
+    Omega,
     ParallelAnalysis,
+    Problems,
+    Reliability,
+    Result,
+    ScoreCorrelations,
     bartlett_sphericity,
+    build_norms,
+    careless_responding,
+    cfa,
+    cfa_model,
+    compare_groups,
     correlation_matrix,
+    describe_scores,
     efa,
-    efa_from_correlation,
+    item_statistics,
+    keyed_items,
     kmo,
     match_factors,
-    parallel_analysis,
-)
-from analysis.groups import GroupComparison, compare_groups, hedges_g  # noqa: E402
-from analysis.items import ItemStatistics, item_statistics, keyed_items  # noqa: E402
-from analysis.norms import NormsResult, build_norms, norms_from_scores, norms_yaml  # noqa: E402
-from analysis.reliability import (  # noqa: E402
-    Omega,
-    Reliability,
-    alpha_from_covariance,
+    norms_from_scores,
+    norms_yaml,
     omega,
-    omega_from_correlation,
+    parallel_analysis,
     reliability,
     scale_reliability,
+    score_correlations,
     sufficient_statistics,
 )
-from analysis.scores import ScoreCorrelations, describe_scores, disattenuate, score_correlations  # noqa: E402
 
+__all__ += ["Problems", "ResponseProblemsWarning", "Result"]
+__all__ += ["Omega", "Reliability", "omega", "reliability", "scale_reliability"]
+__all__ += ["ItemStatistics", "item_statistics", "keyed_items", "sufficient_statistics"]
 __all__ += ["CarelessResult", "careless_responding"]
-__all__ += ["CFAResult", "cfa", "cfa_model", "fit_indices"]
-__all__ += ["KMO", "Bartlett", "EFAResult", "ParallelAnalysis", "bartlett_sphericity"]
-__all__ += ["correlation_matrix", "efa", "efa_from_correlation", "kmo", "match_factors"]
-__all__ += ["parallel_analysis"]
-__all__ += ["GroupComparison", "compare_groups", "hedges_g"]
-__all__ += ["ItemStatistics", "item_statistics", "keyed_items"]
+__all__ += ["EFAResult", "correlation_matrix", "efa", "match_factors"]
+__all__ += [
+    "KMO",
+    "Bartlett",
+    "ParallelAnalysis",
+    "bartlett_sphericity",
+    "kmo",
+    "parallel_analysis",
+]
+__all__ += ["CFAResult", "cfa", "cfa_model"]
+__all__ += ["ScoreCorrelations", "describe_scores", "score_correlations"]
+__all__ += ["GroupComparison", "compare_groups"]
 __all__ += ["NormsResult", "build_norms", "norms_from_scores", "norms_yaml"]
-__all__ += ["Omega", "Reliability", "alpha_from_covariance", "omega", "omega_from_correlation"]
-__all__ += ["ItemSums", "reliability", "scale_reliability", "sufficient_statistics"]
-__all__ += ["ScoreCorrelations", "describe_scores", "disattenuate", "score_correlations"]

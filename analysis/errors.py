@@ -1,4 +1,4 @@
-"""Exceptions of the ``analysis`` package, and messages that name parameters.
+"""Exceptions and warnings of the ``analysis`` package, and messages that name parameters.
 
 Every class is a :class:`~surveytool.errors.SurveytoolError`, so the command line prints the message
 (what was wrong, where, how to fix it) and never a traceback.
@@ -89,3 +89,12 @@ class KeyFileError(AnalysisError):
 
 class CohortFileError(AnalysisError):
     """An existing cohort file does not fit this import (another instrument, key or layout)."""
+
+
+class ResponseProblemsWarning(UserWarning):
+    """A statistic validated raw answers and found problems (off-scale cells, duplicate ids, ...).
+
+    The problems are not dropped: the result's ``problems`` holds their count, codes and rows.
+    Validate once with :func:`surveytool.responses.read_responses` and pass the
+    :class:`~surveytool.responses.Responses` to see and fix them before any statistic.
+    """

@@ -97,7 +97,7 @@ def hidden_columns(lines: np.ndarray, threshold: int = DEFAULT_MIN_CELL) -> np.n
 
     A column is hidden as a whole when any line has it as a small cell, or when
     :func:`suppression_mask` picks it as the complement in a line where it
-    would otherwise leave a single hidden cell; and, as :mod:`analysis.norms` does, while the
+    would otherwise leave a single hidden cell; and, as :mod:`analysis.stats.norms` does, while the
     hidden cells of a line hold fewer than ``threshold`` respondents together (their sum is the
     line's total minus the published cells), the smallest published cell of that line joins them.
     Repeats until every line is safe.

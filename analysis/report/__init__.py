@@ -22,7 +22,7 @@ default with ``min_cell`` = 10; a suppressed value reads ``suppressed`` in the H
   smallest group of every line whose total is published (the group sizes add up to the cohort's
   N; each scale's group n's add up to that scale's n) until no line has exactly one suppressed
   group, nor suppressed groups that together hold fewer than min_cell (:func:`~analysis.privacy.suppression.hidden_columns`;
-  the rule of :mod:`analysis.norms`). A suppressed group shows no n, mean, sd or interval, and is left out of the tests (which
+  the rule of :mod:`analysis.stats.norms`). A suppressed group shows no n, mean, sd or interval, and is left out of the tests (which
   compare the published groups only; with fewer than two, the test rows are suppressed);
 - **answer frequencies**: per item, the answer counts and the missing count add up to N; a count
   with 1 ≤ n < min_cell is suppressed with the smallest other count of its item. An item with a

@@ -235,7 +235,7 @@ def efa_tables(
 
     keyed = keyed_items(inst, responses)
     try:
-        pa = parallel_analysis(keyed, n_iter=n_iter, seed=seed)
+        pa = parallel_analysis(keyed, n_iter=n_iter, random_state=seed)
     except (AnalysisError, np.linalg.LinAlgError) as exc:
         b.text("efa", f"Parallel analysis could not be run: {exc}")
         return None, None
@@ -245,7 +245,7 @@ def efa_tables(
         "efa",
         pa.eigenvalues,
         f"pc/fa: observed eigenvalues of R and of R with one-factor communalities; sim_*: "
-        f"{pa.n_iter} random normal data sets of the same size (seed {pa.seed}). "
+        f"{pa.n_iter} random normal data sets of the same size (seed {pa.random_state}). "
         f"Suggested: {pa.n_factors} factor(s), {pa.n_components} component(s).",
     )
     n_factors = min(max(pa.n_factors, 1), max(keyed.shape[1] - 1, 1))
@@ -258,9 +258,9 @@ def efa_tables(
         return pa, None
     summary = {
         "kmo": adequacy.overall,
-        "bartlett_chisq": bartlett.chisq,
+        "bartlett_chisq": bartlett.statistic,
         "bartlett_df": bartlett.df,
-        "bartlett_p": bartlett.p,
+        "bartlett_p": bartlett.pvalue,
         "factors": n_factors,
         "method": fitted.method,
         "rotation": fitted.rotation,

@@ -124,7 +124,7 @@ def api(cohort_file: Path) -> dict[str, Any]:
         "describe": analysis.describe_scores(scored.scores, scales),
         "correlations": analysis.score_correlations(scored.scores, scales, reliabilities=rel),
         "keyed": keyed,
-        "parallel": analysis.parallel_analysis(keyed, seed=0),
+        "parallel": analysis.parallel_analysis(keyed, random_state=0),
         "cfa": analysis.cfa(PPAI, responses),
     }
 

@@ -1,4 +1,4 @@
-"""Shared numerics of the analysis package: validated answers and additive pairwise sums.
+"""Shared numerics of the statistics: keyed answers and additive pairwise sums.
 
 Everything the reliability and item statistics need is a sum over respondents, so one pass over
 the answers in blocks of rows gives it all (and partitions of a cohort can be added up):
@@ -28,15 +28,13 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import ParamSpec, Protocol, TypeVar
+from typing import Literal, ParamSpec, Protocol, TypeVar
 
 import numpy as np
-import pandas as pd
 
 from analysis.errors import AnalysisError
-from surveytool.instrument import Instrument
-from surveytool.registry import load_instrument
-from surveytool.responses import Responses, read_responses
+from analysis.stats._options import check_option
+from analysis.stats._result import NO_PROBLEMS, Problems
 from surveytool.scoring import ScoringPlan
 
 P = ParamSpec("P")
@@ -48,53 +46,11 @@ CHUNK_ROWS = 8192
 #: Largest number of answer categories whose frequencies are recovered from power sums.
 MAX_MOMENT_CATEGORIES = 11
 
+Use = Literal["pairwise", "listwise"]
+"""Missing answers: pairwise-complete sums, or only the rows complete on the items used."""
+
 UNSCORED = "(unscored)"
 """Block name of the items that belong to no subscale (item statistics only)."""
-
-
-def validated(
-    instrument: Instrument | str,
-    responses: pd.DataFrame | Responses,
-    *,
-    id_column: str | None = None,
-    group_columns: Sequence[str] = (),
-    ignore_columns: Sequence[str] = (),
-    form: str | None = None,
-) -> tuple[ScoringPlan, Responses]:
-    """The scoring plan and validated answers (surveytool's reader; nothing is re-implemented).
-
-    ``responses`` is the raw table as surveytool reads it (numbers or labels, one column per item)
-    or a :class:`~surveytool.responses.Responses` already validated (for example
-    ``score_responses(...).responses``), which is used as is.
-    """
-    inst = load_instrument(instrument)
-    plan = ScoringPlan.build(inst, form)
-    if isinstance(responses, Responses):
-        if responses.item_ids == plan.item_ids:
-            return plan, responses
-        position = {item_id: j for j, item_id in enumerate(responses.item_ids)}
-        absent = [i for i in plan.item_ids if i not in position]
-        if absent:
-            raise AnalysisError(f"the validated responses lack the items {', '.join(absent)}")
-        values = responses.values[:, [position[i] for i in plan.item_ids]]
-        return plan, Responses(
-            item_ids=plan.item_ids,
-            values=np.asfortranarray(values),
-            ids=responses.ids,
-            groups=responses.groups,
-            rows=responses.rows,
-            rows_read=responses.rows_read,
-            issues=responses.issues,
-        )
-    read = read_responses(
-        inst,
-        responses,
-        item_ids=plan.item_ids,
-        id_column=id_column,
-        group_columns=group_columns,
-        ignore_columns=ignore_columns,
-    )
-    return plan, read
 
 
 def keyed_matrix(plan: ScoringPlan, values: np.ndarray) -> np.ndarray:
@@ -207,20 +163,22 @@ class BlockSums:
 class ItemSums:
     """Additive sufficient statistics of one table of answers (add partitions with ``+``).
 
-    ``rows``: respondents seen; ``blocks``: :class:`BlockSums` per subscale (and unscored items);
+    ``n_obs``: rows of answers seen; ``blocks``: :class:`BlockSums` per subscale (and unscored items);
     ``counts``: directly counted answer frequencies, only for scales too wide for power sums;
     ``use``: ``"pairwise"`` or ``"listwise"`` (rows with a missing item of the subscale are left
-    out of that subscale's sums).
+    out of that subscale's sums); ``problems``: what validating the answers found (added up with
+    the sums, so a statistic of added partitions still reports every problem).
     """
 
     item_ids: tuple[str, ...]
     low: np.ndarray
     high: np.ndarray
     reverse: np.ndarray
-    rows: int
-    use: str
+    n_obs: int
+    use: Use
     blocks: list[BlockSums]
     counts: np.ndarray | None = field(default=None)
+    problems: Problems = field(default=NO_PROBLEMS)
 
     def __add__(self, other: ItemSums) -> ItemSums:
         if self.item_ids != other.item_ids or self.use != other.use:
@@ -237,10 +195,11 @@ class ItemSums:
             self.low,
             self.high,
             self.reverse,
-            self.rows + other.rows,
+            self.n_obs + other.n_obs,
             self.use,
             blocks,
             counts,
+            self.problems + other.problems,
         )
 
     def block(self, name: str) -> BlockSums:
@@ -263,7 +222,7 @@ class _Layout:
     widths: list[int]
     offsets: list[int]
     contiguous: list[slice | None]
-    use: str
+    use: Use
 
     @property
     def total_width(self) -> int:
@@ -360,7 +319,7 @@ def item_sums(
     values: np.ndarray,
     blocks: Sequence[Block],
     *,
-    use: str = "pairwise",
+    use: Use = "pairwise",
     powers: int | None = None,
     frequencies: bool = True,
     chunk_rows: int = CHUNK_ROWS,
@@ -372,8 +331,7 @@ def item_sums(
     subscales. Large tables are split into ``workers`` row ranges summed in parallel threads
     (numpy releases the GIL); default: the number of CPUs, at most 4.
     """
-    if use not in ("pairwise", "listwise"):
-        raise AnalysisError(f"use must be 'pairwise' or 'listwise', not {use!r}")
+    check_option("use", use, Use)
     values = np.asarray(values, dtype=np.float64)
     n, n_items = values.shape
     chosen = list(blocks)
@@ -426,7 +384,7 @@ def item_sums(
         low=plan.low,
         high=plan.high,
         reverse=plan.reverse,
-        rows=n,
+        n_obs=n,
         use=use,
         blocks=[
             BlockSums(

@@ -9,43 +9,30 @@ achieved ~2e-7), 1e-4 for the Schmid–Leiman omegas and 1e-3 for its loadings (
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import pytest
 
 import analysis
-from analysis.errors import AnalysisError
+from analysis.errors import AnalysisError, ResponseProblemsWarning
+from analysis.stats import Result
 from surveytool.instrument import Instrument
-from surveytool.loader import load_path
+from surveytool.registry import load_instrument
 from surveytool.responses import read_responses
+from surveytool.simulate import SimulationSpec, simulate
 
-REPO = Path(__file__).resolve().parent.parent
-GOLDEN = REPO / "tests" / "golden"
-ANALYSIS = GOLDEN / "analysis"
+if TYPE_CHECKING:
+    from tests.analysis.stats.conftest import Dataset
 
+ANALYSIS = Path(__file__).resolve().parents[2] / "golden" / "analysis"
 ALPHA_TOL = 1e-6
 OMEGA_TOL = 1e-5
 
-
-def _bfi() -> tuple[Instrument, pd.DataFrame, dict[str, object]]:
-    return (
-        load_path(GOLDEN / "bfi.yaml"),
-        pd.read_csv(GOLDEN / "bfi_items.csv"),
-        {"id_column": "id", "group_columns": ["gender", "age"]},
-    )
-
-
-def _sim() -> tuple[Instrument, pd.DataFrame, dict[str, object]]:
-    return (
-        load_path(ANALYSIS / "sim.yaml"),
-        pd.read_csv(ANALYSIS / "sim_items.csv"),
-        {"id_column": "id", "group_columns": ["site", "sex"]},
-    )
-
-
-DATASETS = {"bfi": _bfi, "sim": _sim}
 
 # column of our .scales -> the psych::alpha output it is compared with
 SCALE_CALLS = {
@@ -75,9 +62,9 @@ ITEM_CALLS = {
 
 
 @pytest.mark.parametrize("use", ["pairwise", "listwise"])
-@pytest.mark.parametrize("name", sorted(DATASETS))
-def test_alpha_matches_psych(name: str, use: str) -> None:
-    inst, table, kw = DATASETS[name]()
+@pytest.mark.parametrize("name", ["bfi", "sim"])
+def test_alpha_matches_psych(name: str, use: str, request: pytest.FixtureRequest) -> None:
+    inst, table, kw = request.getfixturevalue(name)
     rel = analysis.reliability(inst, table, use=use, **kw)  # type: ignore[arg-type]
     suffix = "_listwise" if use == "listwise" else ""
     # R: for each scale, x <- keyed[, items] (x <- na.omit(keyed[, items]) for listwise)
@@ -114,9 +101,9 @@ def test_alpha_matches_psych(name: str, use: str) -> None:
     )
 
 
-def test_bfi_alpha_spot_values() -> None:
-    inst, table, kw = _bfi()
-    rel = analysis.reliability(inst, table, **kw)  # type: ignore[arg-type]
+def test_bfi_alpha_spot_values(bfi: Dataset) -> None:
+    inst, table, kw = bfi
+    rel = analysis.reliability(inst, table, **kw)
     agree = rel.scales.loc["agree"]
     # R: psych::alpha(keyed[, c("A1","A2","A3","A4","A5")])$total  (A1 reversed as 7 - A1)
     assert agree["raw_alpha"] == pytest.approx(0.70301844605730412, abs=1e-12)
@@ -133,13 +120,13 @@ def test_bfi_alpha_spot_values() -> None:
     assert bool(a1["reverse"]) is True
 
 
-def test_sums_of_parts_add_up() -> None:
-    inst, table, kw = _sim()
-    whole = analysis.sufficient_statistics(inst, table, **kw)  # type: ignore[arg-type]
-    first = analysis.sufficient_statistics(inst, table.iloc[:400], **kw)  # type: ignore[arg-type]
-    second = analysis.sufficient_statistics(inst, table.iloc[400:], **kw)  # type: ignore[arg-type]
+def test_sums_of_parts_add_up(sim: Dataset) -> None:
+    inst, table, kw = sim
+    whole = analysis.sufficient_statistics(inst, table, **kw)
+    first = analysis.sufficient_statistics(inst, table.iloc[:400], **kw)
+    second = analysis.sufficient_statistics(inst, table.iloc[400:], **kw)
     added = first + second
-    assert added.rows == whole.rows == len(table)
+    assert added.n_obs == whole.n_obs == len(table)
     a = analysis.reliability(inst, added)
     b = analysis.reliability(inst, whole)
     pd.testing.assert_frame_equal(a.scales, b.scales, rtol=1e-12)
@@ -150,13 +137,13 @@ def test_sums_of_parts_add_up() -> None:
         np.testing.assert_array_equal(x.part("y1", "y1"), y.part("y1", "y1"))
 
 
-def test_inputs_agree_and_threads_do_not_change_results() -> None:
-    inst, table, kw = _sim()
-    from_table = analysis.reliability(inst, table, **kw)  # type: ignore[arg-type]
+def test_inputs_agree_and_threads_do_not_change_results(sim: Dataset) -> None:
+    inst, table, kw = sim
+    from_table = analysis.reliability(inst, table, **kw)
     validated = read_responses(inst, table, id_column="id", group_columns=["site", "sex"])
     from_validated = analysis.reliability(inst, validated)
     pd.testing.assert_frame_equal(from_table.scales, from_validated.scales)
-    from analysis._matrix import item_sums, subscale_blocks
+    from analysis.stats._matrix import item_sums, subscale_blocks
     from surveytool.scoring import ScoringPlan
 
     plan = ScoringPlan.build(inst)
@@ -168,10 +155,10 @@ def test_inputs_agree_and_threads_do_not_change_results() -> None:
         analysis.reliability(inst, single, use="listwise")
 
 
-def test_scale_reliability_of_a_keyed_table_equals_the_instrument_path() -> None:
-    inst, table, kw = _bfi()
-    rel = analysis.reliability(inst, table, **kw)  # type: ignore[arg-type]
-    keyed = analysis.keyed_items(inst, table, **kw)  # type: ignore[arg-type]
+def test_scale_reliability_of_a_keyed_table_equals_the_instrument_path(bfi: Dataset) -> None:
+    inst, table, kw = bfi
+    rel = analysis.reliability(inst, table, **kw)
+    keyed = analysis.keyed_items(inst, table, **kw)
     one = analysis.scale_reliability(keyed[["N1", "N2", "N3", "N4", "N5"]], name="neuroticism")
     pd.testing.assert_series_equal(
         one.scales.loc["neuroticism"], rel.scales.loc["neuroticism"], rtol=1e-12
@@ -229,9 +216,9 @@ def test_small_subscales_give_nan_not_errors() -> None:
     assert np.isnan(rel.scales.loc["two", "omega_total"])  # a factor needs three items
 
 
-def test_omega_schmid_leiman_matches_psych() -> None:
-    inst, table, kw = _bfi()
-    om = analysis.omega(inst, table, n_factors=5, **kw)  # type: ignore[arg-type]
+def test_omega_schmid_leiman_matches_psych(bfi: Dataset) -> None:
+    inst, table, kw = bfi
+    om = analysis.omega(inst, table, n_factors=5, **kw)
     expected = pd.read_csv(ANALYSIS / "bfi_omega.csv", index_col="quantity")["value"]
     # R: psych::omega(keyed, nfactors = 5, fm = "minres")$omega_h   -> 0.46170960344241563
     assert om.omega_h == pytest.approx(expected["omega_h"], abs=1e-4)
@@ -251,7 +238,7 @@ def test_omega_schmid_leiman_matches_psych() -> None:
     # psych flips the items with a negative general loading (here the neuroticism items)
     assert {"N1", "N2", "N3", "N4", "N5"} <= set(om.flipped)
 
-    three = analysis.omega(inst, table, n_factors=3, **kw)  # type: ignore[arg-type]
+    three = analysis.omega(inst, table, n_factors=3, **kw)
     expected3 = pd.read_csv(ANALYSIS / "bfi_omega3.csv", index_col="quantity")["value"]
     # R: psych::omega(keyed, nfactors = 3, fm = "minres")$omega_h   -> 0.43624865085436548
     assert three.omega_h == pytest.approx(expected3["omega_h"], abs=1e-4)
@@ -259,8 +246,64 @@ def test_omega_schmid_leiman_matches_psych() -> None:
     assert three.omega_total == pytest.approx(expected3["omega_total"], abs=1e-4)
 
 
-def test_omega_defaults_to_one_factor_per_subscale() -> None:
-    inst, table, kw = _sim()
-    om = analysis.omega(inst, table, **kw)  # type: ignore[arg-type]
+def test_omega_defaults_to_one_factor_per_subscale(sim: Dataset) -> None:
+    inst, table, kw = sim
+    om = analysis.omega(inst, table, **kw)
     assert om.n_factors == 3
     assert 0 < om.omega_h < om.omega_total < 1
+
+
+def test_off_scale_answers_are_reported_not_dropped_silently() -> None:
+    """20 answers of 99 in one item of 50 rows: counted (count and codes) and warned about."""
+    inst = load_instrument("ppai")
+    table = simulate(inst, SimulationSpec(n=50, seed=4)).drop(columns="respondent_id")
+    item = inst.subscales[0].items[0]
+    table.loc[table.index[:20], item] = 99
+    with pytest.warns(ResponseProblemsWarning, match=r"reliability: .*20 problem\(s\) \(20 cell\)"):
+        rel = analysis.reliability("ppai", table)
+    assert rel.problems.count == 20
+    assert dict(rel.problems.codes) == {"cell": 20}
+    flattened = rel.problems.table[["kind", "row", "column"]].to_records(index=False).tolist()
+    assert flattened == [("cell", row, item) for row in range(1, 21)]
+    assert rel.items.loc[(inst.subscales[0].id, item), "n"] == 30  # 99 entered as missing
+    # validated once by the caller: the same problems travel with the result, no second warning
+    responses = read_responses(inst, table)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ResponseProblemsWarning)
+        again = analysis.reliability(inst, responses)
+    assert again.problems.count == 20 and dict(again.problems.codes) == {"cell": 20}
+    pd.testing.assert_frame_equal(again.scales, rel.scales)
+    # partitions: the sums add their problems up
+    with pytest.warns(ResponseProblemsWarning, match="sufficient_statistics"):
+        first = analysis.sufficient_statistics(inst, table.iloc[:10])
+    with pytest.warns(ResponseProblemsWarning, match=r"10 problem\(s\)"):
+        second = analysis.sufficient_statistics(inst, table.iloc[10:])
+    assert analysis.reliability(inst, first + second).problems.codes == {"cell": 20}
+
+
+def test_every_statistic_that_validates_reports_the_problems() -> None:
+    inst = load_instrument("ppai")
+    table = simulate(inst, SimulationSpec(n=120, seed=5)).drop(columns="respondent_id")
+    table.loc[table.index[:3], inst.subscales[1].items[0]] = 0
+    calls: dict[str, Callable[[], Result]] = {
+        "item_statistics": lambda: analysis.item_statistics(inst, table),
+        "careless_responding": lambda: analysis.careless_responding(inst, table),
+        "omega": lambda: analysis.omega(inst, table, n_factors=3),
+        "build_norms": lambda: analysis.build_norms(inst, table, sample="simulated"),
+    }
+    for name, call in calls.items():
+        with pytest.warns(ResponseProblemsWarning, match=rf"{name}: .*3 problem\(s\) \(3 cell\)"):
+            result = call()
+        assert result.problems.count == 3, name
+        assert dict(result.problems.codes) == {"cell": 3}, name
+    with pytest.warns(ResponseProblemsWarning, match="keyed_items"):
+        keyed = analysis.keyed_items(inst, table)
+    assert keyed[inst.subscales[1].items[0]].isna().sum() == 3
+
+
+def test_options_are_checked_with_the_parameter_named(sim: Dataset) -> None:
+    inst, table, kw = sim
+    with pytest.raises(AnalysisError, match="unknown use 'complete': the parameter use takes"):
+        analysis.reliability(inst, table, use="complete", **kw)  # type: ignore[arg-type]
+    with pytest.raises(AnalysisError, match="the parameter use takes 'pairwise', 'listwise'"):
+        analysis.omega(inst, table, use="all", **kw)  # type: ignore[arg-type]

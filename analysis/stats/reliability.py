@@ -16,18 +16,23 @@ sums of several partitions of a cohort can be added and passed instead of the an
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from analysis._matrix import (
+from analysis.errors import AnalysisError
+from analysis.stats._factor import minres, order_and_sign, rotate
+from analysis.stats._input import validated
+from analysis.stats._matrix import (
     UNSCORED,
     Block,
     BlockSums,
     ItemSums,
     PlainKeying,
+    Use,
     cov_to_cor,
     item_sums,
     keyed_matrix,
@@ -36,10 +41,9 @@ from analysis._matrix import (
     pairwise_covariance,
     smc,
     subscale_blocks,
-    validated,
 )
-from analysis.efa import minres, rotate
-from analysis.errors import AnalysisError
+from analysis.stats._options import check_option
+from analysis.stats._result import Result
 from surveytool.instrument import Instrument
 from surveytool.responses import Responses
 
@@ -72,8 +76,8 @@ ITEM_COLUMNS = (
 )
 
 
-@dataclass(frozen=True)
-class Reliability:
+@dataclass(frozen=True, repr=False)
+class Reliability(Result):
     """Reliability of every subscale.
 
     ``scales`` (index: subscale id): ``k`` items, ``n_rows`` (the N of ``ase`` and the interval),
@@ -85,21 +89,26 @@ class Reliability:
     keyed item, ``raw_r``, ``std_r``, ``r_cor``, ``r_drop``, ``alpha_if_deleted``.
 
     ``covariances`` / ``correlations``: per subscale the keyed C and R = cov2cor(C).
+    ``n_obs``: the rows of answers; ``problems``: what validating them found.
     """
 
     scales: pd.DataFrame
     items: pd.DataFrame
     covariances: dict[str, pd.DataFrame]
     correlations: dict[str, pd.DataFrame]
-    use: str
-    rows: int
+    use: Use
+    n_obs: int
+
+    def summary(self) -> pd.DataFrame:
+        """``scales``: one row per subscale."""
+        return self.scales
 
 
 def sufficient_statistics(
     instrument: Instrument | str,
     responses: pd.DataFrame | Responses,
     *,
-    use: str = "pairwise",
+    use: Use = "pairwise",
     id_column: str | None = None,
     group_columns: Sequence[str] = (),
     ignore_columns: Sequence[str] = (),
@@ -111,8 +120,11 @@ def sufficient_statistics(
     part2)`` equals the sums of both parts (for a cohort split across files or workers). Pass it
     to :func:`reliability` and :func:`analysis.item_statistics` to read the answers only once.
     (No R equivalent: psych recomputes from the data in every function.)
+
+    The sums keep the problems found in the answers (``.problems``; see :func:`reliability`).
     """
-    plan, read = validated(
+    check_option("use", use, Use)
+    plan, read, problems = validated(
         instrument,
         responses,
         id_column=id_column,
@@ -120,7 +132,8 @@ def sufficient_statistics(
         ignore_columns=ignore_columns,
         form=form,
     )
-    return item_sums(plan, read.values, subscale_blocks(plan), use=use)
+    sums = item_sums(plan, read.values, subscale_blocks(plan), use=use)
+    return dataclasses.replace(sums, problems=problems)
 
 
 def _feldt(alpha: float, n: int, k: int, level: float = 0.95) -> tuple[float, float]:
@@ -230,7 +243,7 @@ def _block_reliability(
 ) -> tuple[dict[str, float], pd.DataFrame, np.ndarray]:
     ids = [sums.item_ids[j] for j in b.columns]
     cov, _ = pairwise_covariance(b)
-    n_rows = sums.rows if sums.use == "pairwise" else round(float(b.part("d", "d")[0, 0]))
+    n_rows = sums.n_obs if sums.use == "pairwise" else round(float(b.part("d", "d")[0, 0]))
     scale, table = alpha_from_covariance(pd.DataFrame(cov, index=ids, columns=ids), n_rows)
     # item means, sds and the correlation of each item with the subscale mean (psych's total),
     # over the rows where the item is answered
@@ -293,7 +306,8 @@ def reliability_from_sums(sums: ItemSums) -> Reliability:
         covariances=covariances,
         correlations=correlations,
         use=sums.use,
-        rows=sums.rows,
+        n_obs=sums.n_obs,
+        problems=sums.problems,
     )
 
 
@@ -301,7 +315,7 @@ def reliability(
     instrument: Instrument | str,
     responses: pd.DataFrame | Responses | ItemSums,
     *,
-    use: str = "pairwise",
+    use: Use = "pairwise",
     id_column: str | None = None,
     group_columns: Sequence[str] = (),
     ignore_columns: Sequence[str] = (),
@@ -314,8 +328,10 @@ def reliability(
     instrument
         The instrument (or a bundled id or path); its subscales, reverse keys and declared ranges.
     responses
-        The raw answers as surveytool reads them (one column per item id, numbers or labels), a
-        validated :class:`~surveytool.responses.Responses`, or :func:`sufficient_statistics`.
+        The validated answers, :func:`surveytool.responses.read_responses` (validate once, then
+        any statistic), or :func:`sufficient_statistics`. A raw table (one column per item id,
+        numbers or labels) is validated here: its problems are in the result's ``problems`` and
+        a :class:`~analysis.errors.ResponseProblemsWarning` says how many.
     use
         ``"pairwise"`` (default) or ``"listwise"``; see the module docstring.
     id_column, group_columns, ignore_columns, form
@@ -329,6 +345,8 @@ def reliability(
         over the answered items of the subscale (psych's total), pairwise. ``omega_total`` is the
         one-factor omega of the subscale (:func:`one_factor_omega`); for the Schmid–Leiman omega of
         the whole inventory see :func:`omega`. Item weights are not used (as psych).
+        ``.problems``: count and codes of the problems in the answers (cells that were not valid
+        answers entered as missing).
 
     Notes
     -----
@@ -337,9 +355,11 @@ def reliability(
 
     Examples
     --------
-    >>> rel = reliability("ppai", table)  # doctest: +SKIP
+    >>> responses = read_responses(load_instrument("ppai"), table)  # doctest: +SKIP
+    >>> rel = reliability("ppai", responses)  # doctest: +SKIP
     >>> rel.scales[["raw_alpha", "alpha_ci_lower", "alpha_ci_upper"]]  # doctest: +SKIP
     """
+    check_option("use", use, Use)
     if isinstance(responses, ItemSums):
         if responses.use != use:
             raise AnalysisError(f"the sums were made with use={responses.use!r}, not {use!r}")
@@ -357,7 +377,7 @@ def reliability(
 
 
 def scale_reliability(
-    items: pd.DataFrame, *, use: str = "pairwise", name: str = "scale"
+    items: pd.DataFrame, *, use: Use = "pairwise", name: str = "scale"
 ) -> Reliability:
     """Reliability of one scale given as a table of already keyed items (no instrument needed).
 
@@ -373,14 +393,15 @@ def scale_reliability(
 # ---- omega of the inventory ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Omega:
+@dataclass(frozen=True, repr=False)
+class Omega(Result):
     """McDonald's omega of the whole inventory from a Schmid–Leiman transformation.
 
     ``omega_h`` = (Σ g)²/V_t and ``omega_total`` = (V_t − Σ u²)/V_t with V_t = ΣR (after flipping
     items whose general loading is negative); ``alpha`` the standardized alpha of R.
     ``loadings``: per item ``g``, ``F1*``..``Fk*`` (group factors), ``h2``, ``u2``, ``p2`` (g²/h²);
-    ``phi``: correlations of the oblique factors; ``flipped``: items reversed by the sign of g.
+    ``phi``: correlations of the oblique factors; ``flipped``: items reversed by the sign of g;
+    ``n_obs``: the rows the correlations come from (None for a given correlation matrix).
     """
 
     omega_h: float
@@ -390,6 +411,19 @@ class Omega:
     loadings: pd.DataFrame
     phi: pd.DataFrame
     flipped: tuple[str, ...]
+    n_obs: int | None = None
+
+    def summary(self) -> pd.DataFrame:
+        """One row: ``omega_h``, ``omega_total``, ``alpha``, ``n_factors``, ``n_obs``."""
+        return pd.DataFrame(
+            {
+                "omega_h": [self.omega_h],
+                "omega_total": [self.omega_total],
+                "alpha": [self.alpha],
+                "n_factors": [self.n_factors],
+                "n_obs": [self.n_obs],
+            }
+        )
 
 
 @one_blas_thread
@@ -414,10 +448,7 @@ def omega_from_correlation(r: pd.DataFrame, n_factors: int, *, flip: bool = True
     h2 = np.sum(unrotated * unrotated, axis=1)
     orth, _ = rotate(unrotated, "varimax", normalize=True)
     # psych's fa() post-processing of the varimax solution: positive sums, by variance
-    signs = np.sign(orth.sum(axis=0))
-    signs[signs == 0] = 1.0
-    orth = orth * signs
-    orth = orth[:, np.argsort(-np.sum(orth * orth, axis=0), kind="stable")]
+    orth, _ = order_and_sign(orth, np.eye(n_factors))
     if n_factors == 1:
         pattern, phi, gamma = orth, np.eye(1), np.ones(1)
     else:
@@ -466,7 +497,7 @@ def omega(
     responses: pd.DataFrame | Responses,
     *,
     n_factors: int | None = None,
-    use: str = "pairwise",
+    use: Use = "pairwise",
     id_column: str | None = None,
     group_columns: Sequence[str] = (),
     ignore_columns: Sequence[str] = (),
@@ -493,7 +524,8 @@ def omega(
     In R: ``psych::omega(keyed, nfactors = n_factors, fm = "minres")`` (``$omega_h``,
     ``$omega.tot``, ``$schmid$sl``).
     """
-    plan, read = validated(
+    check_option("use", use, Use)
+    plan, read, problems = validated(
         instrument,
         responses,
         id_column=id_column,
@@ -506,9 +538,8 @@ def omega(
     values = keyed_matrix(plan, read.values)[:, columns]
     if use == "listwise":
         values = values[~np.isnan(values).any(axis=1)]
-    elif use != "pairwise":
-        raise AnalysisError(f"use must be 'pairwise' or 'listwise', not {use!r}")
     r, _ = pairwise_cor(values)
     names = [plan.item_ids[j] for j in columns]
     factors = n_factors if n_factors is not None else len(blocks)
-    return omega_from_correlation(pd.DataFrame(r, index=names, columns=names), factors)
+    fitted = omega_from_correlation(pd.DataFrame(r, index=names, columns=names), factors)
+    return dataclasses.replace(fitted, n_obs=len(values), problems=problems)

@@ -20,6 +20,7 @@ Standardized loadings are lavaan's ``std.all``: λ·√φ_ff/√σ̂_ii.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import warnings
 from collections.abc import Mapping, Sequence
@@ -28,9 +29,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analysis._matrix import one_blas_thread
 from analysis.errors import AnalysisError
-from analysis.items import keyed_items
+from analysis.stats._matrix import one_blas_thread
+from analysis.stats._result import Result
+from analysis.stats.items import keyed_answers
 from surveytool.instrument import Instrument
 from surveytool.registry import load_instrument
 from surveytool.responses import Responses
@@ -53,15 +55,16 @@ FIT_COLUMNS = (
 )
 
 
-@dataclass(frozen=True)
-class CFAResult:
+@dataclass(frozen=True, repr=False)
+class CFAResult(Result):
     """A fitted CFA.
 
     ``fit``: the indices of :data:`FIT_COLUMNS` (see the module docstring);
     ``loadings`` (index: factor, item): ``estimate`` (unstandardized) and ``std_all``;
     ``factor_correlations``: the standardized factor covariance matrix;
     ``model``: the model in lavaan syntax; ``converged``: the optimiser's verdict;
-    ``skipped``: factors left out (fewer than two items).
+    ``skipped``: factors left out (fewer than two items); ``n_obs``: the complete respondents
+    the model was fitted on; ``problems``: what validating the answers found.
     """
 
     fit: pd.Series
@@ -69,7 +72,12 @@ class CFAResult:
     factor_correlations: pd.DataFrame
     model: str
     converged: bool
+    n_obs: int
     skipped: tuple[str, ...] = ()
+
+    def summary(self) -> pd.DataFrame:
+        """The fit indices as one row (lavaan's names with ``_`` for ``.``)."""
+        return self.fit.to_frame().T.reset_index(drop=True)
 
 
 def _rmsea_interval(chisq: float, df: int, n: int, level: float = 0.90) -> tuple[float, float]:
@@ -243,6 +251,7 @@ def cfa_model(data: pd.DataFrame, factors: Mapping[str, Sequence[str]]) -> CFARe
         factor_correlations=pd.DataFrame(phi / np.outer(d, d), index=names, columns=names),
         model=lavaan_syntax(usable),
         converged=bool(getattr(result, "success", True)),
+        n_obs=n_obs,
         skipped=skipped,
     )
 
@@ -260,7 +269,7 @@ def cfa(
 
     In R: ``lavaan::cfa("subscale =~ item1 + item2 + ...", data = keyed)``.
     """
-    keyed = keyed_items(
+    keyed, problems = keyed_answers(
         instrument,
         responses,
         id_column=id_column,
@@ -270,4 +279,4 @@ def cfa(
     )
     plan = ScoringPlan.build(load_instrument(instrument), form)
     factors = {sub.id: [plan.item_ids[j] for j in sub.columns] for sub in plan.subscales}
-    return cfa_model(keyed, factors)
+    return dataclasses.replace(cfa_model(keyed, factors), problems=problems)

@@ -17,22 +17,16 @@ import pytest
 import analysis
 import surveytool
 from analysis.errors import AnalysisError
+from analysis.stats.groups import hedges_g
 from surveytool.loader import load_path
 
-REPO = Path(__file__).resolve().parent.parent
-ANALYSIS = REPO / "tests" / "golden" / "analysis"
+ANALYSIS = Path(__file__).resolve().parents[2] / "golden" / "analysis"
 SCALES = ["calm", "drive", "ease"]
 TOL = 1e-4
 
 
-@pytest.fixture(scope="module")
-def scored() -> surveytool.ScoreResult:
-    inst = load_path(ANALYSIS / "sim.yaml")
-    table = pd.read_csv(ANALYSIS / "sim_items.csv")
-    return surveytool.score_responses(inst, table, id_column="id", group_columns=["site", "sex"])
-
-
-def test_describe_scores_matches_psych(scored: surveytool.ScoreResult) -> None:
+def test_describe_scores_matches_psych(sim_scored: surveytool.ScoreResult) -> None:
+    scored = sim_scored
     got = analysis.describe_scores(scored.scores, SCALES)
     # R: psych::describe(scores, type = 3)
     expected = pd.read_csv(ANALYSIS / "sim_score_describe.csv", index_col="id")
@@ -48,7 +42,8 @@ def test_describe_scores_matches_psych(scored: surveytool.ScoreResult) -> None:
     assert got.loc["calm", "mean"] == pytest.approx(4.1358585858585855, abs=1e-12)
 
 
-def test_score_correlations_match_corr_test(scored: surveytool.ScoreResult) -> None:
+def test_score_correlations_match_corr_test(sim_scored: surveytool.ScoreResult) -> None:
+    scored = sim_scored
     inst = load_path(ANALYSIS / "sim.yaml")
     rel = analysis.reliability(inst, scored.responses)
     got = analysis.score_correlations(scored.scores, SCALES, reliabilities=rel)
@@ -79,7 +74,8 @@ def test_score_correlations_match_corr_test(scored: surveytool.ScoreResult) -> N
     assert got.disattenuated.loc["calm", "calm"] == 1.0
 
 
-def test_two_groups_match_r(scored: surveytool.ScoreResult) -> None:
+def test_two_groups_match_r(sim_scored: surveytool.ScoreResult) -> None:
+    scored = sim_scored
     got = analysis.compare_groups(
         scored.scores, "sex", SCALES, tests=["welch_t", "student_t", "mann_whitney"]
     )
@@ -130,7 +126,8 @@ def test_two_groups_match_r(scored: surveytool.ScoreResult) -> None:
     )
 
 
-def test_many_groups_match_r(scored: surveytool.ScoreResult) -> None:
+def test_many_groups_match_r(sim_scored: surveytool.ScoreResult) -> None:
+    scored = sim_scored
     got = analysis.compare_groups(scored.scores, "site", SCALES)
     assert got.levels == ("north", "south", "west")
     assert [t for t in got.tests.xs("calm").index] == ["welch_anova", "anova", "kruskal"]
@@ -183,7 +180,7 @@ def test_hedges_g_by_formula() -> None:
     rng = np.random.default_rng(5)
     x = rng.normal(0.5, 1, 40)
     y = rng.normal(0.0, 1, 35)
-    g, lower, upper = analysis.hedges_g(x, y)
+    g, lower, upper = hedges_g(x, y)
     df = 73
     pooled = np.sqrt((39 * x.var(ddof=1) + 34 * y.var(ddof=1)) / df)
     j = 1 - 3 / (4 * df - 1)  # the usual approximation of the exact J
@@ -191,7 +188,8 @@ def test_hedges_g_by_formula() -> None:
     assert lower < g < upper
 
 
-def test_group_errors_are_explained(scored: surveytool.ScoreResult) -> None:
+def test_group_errors_are_explained(sim_scored: surveytool.ScoreResult) -> None:
+    scored = sim_scored
     with pytest.raises(AnalysisError, match="no column"):
         analysis.compare_groups(scored.scores, "nope", SCALES)
     with pytest.raises(AnalysisError, match="exactly two groups"):

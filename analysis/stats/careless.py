@@ -35,19 +35,38 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from analysis._matrix import inverse, keyed_matrix, one_blas_thread, validated
+from analysis.stats._input import validated
+from analysis.stats._matrix import inverse, keyed_matrix, one_blas_thread
+from analysis.stats._result import Result
 from surveytool.instrument import Instrument
 from surveytool.responses import Responses
 
 
-@dataclass(frozen=True)
-class CarelessResult:
-    """Per respondent (index: respondent id): ``answered``, ``longstring``, ``irv``,
+@dataclass(frozen=True, repr=False)
+class CarelessResult(Result):
+    """Careless-responding indices.
+
+    ``table``, per respondent (index: respondent id): ``answered``, ``longstring``, ``irv``,
     ``even_odd`` (and ``even_odd_pairs``), ``mahalanobis`` (D²), ``mahalanobis_p``, the four
-    ``flag_*`` columns and ``n_flags``. ``cutoffs``: the cut-offs used."""
+    ``flag_*`` columns and ``n_flags``. ``cutoffs``: the cut-offs used. ``n_obs``: the
+    respondents; ``problems``: what validating their answers found.
+    """
 
     table: pd.DataFrame
     cutoffs: dict[str, float] = field(default_factory=dict)
+    n_obs: int = 0
+
+    def summary(self) -> pd.DataFrame:
+        """Per index (``longstring``, ``irv``, ``even_odd``, ``mahalanobis``): respondents with a
+        value (``computed``) and respondents flagged (``flagged``)."""
+        indices = [c.removeprefix("flag_") for c in self.table.columns if c.startswith("flag_")]
+        return pd.DataFrame(
+            {
+                "computed": [int(self.table[i].notna().sum()) for i in indices],
+                "flagged": [int(self.table[f"flag_{i}"].sum()) for i in indices],
+            },
+            index=pd.Index(indices, name="index"),
+        )
 
 
 def longstring(values: np.ndarray) -> np.ndarray:
@@ -190,7 +209,7 @@ def careless_responding(
     In R (careless package): ``longstring(x)``, ``irv(x)``, ``-evenodd(x, factors)``,
     ``mahad(x)``; see the module docstring for the exact definitions.
     """
-    plan, read = validated(
+    plan, read, problems = validated(
         instrument,
         responses,
         id_column=id_column,
@@ -226,7 +245,7 @@ def careless_responding(
             "flag_even_odd": eo < even_odd_cut,
             "flag_mahalanobis": prob < mahalanobis_p,
         },
-        index=pd.Index(read.ids.to_numpy(), name=id_column or "row"),
+        index=pd.Index(read.ids.to_numpy(), name=read.ids.name or "row"),
     )
     flags = [c for c in table.columns if c.startswith("flag_")]
     table["n_flags"] = table[flags].sum(axis=1).astype(np.int64)
@@ -240,4 +259,6 @@ def careless_responding(
             "mahalanobis_p_below": mahalanobis_p,
             "mahalanobis_df": float(len(scored)),
         },
+        n_obs=len(table),
+        problems=problems,
     )

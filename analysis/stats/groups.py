@@ -16,20 +16,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 
 from analysis.errors import AnalysisError
-from analysis.scores import _scale_ids
+from analysis.stats._options import check_option
+from analysis.stats._result import Result
+from analysis.stats.scores import scale_ids
 from surveytool.instrument import Instrument
 
+Test = Literal["welch_t", "student_t", "mann_whitney", "welch_anova", "anova", "kruskal"]
 TWO_GROUP_TESTS = ("welch_t", "student_t", "mann_whitney")
 MANY_GROUP_TESTS = ("welch_anova", "anova", "kruskal")
 
 
-@dataclass(frozen=True)
-class GroupComparison:
+@dataclass(frozen=True, repr=False)
+class GroupComparison(Result):
     """Results of :func:`compare_groups`.
 
     ``descriptives`` (index: scale, group): ``n``, ``mean``, ``sd``.
@@ -43,6 +47,10 @@ class GroupComparison:
     effects: pd.DataFrame
     group: str
     levels: tuple[str, ...]
+
+    def summary(self) -> pd.DataFrame:
+        """``tests``: one row per scale and test."""
+        return self.tests
 
 
 def hedges_g(x: np.ndarray, y: np.ndarray, *, level: float = 0.95) -> tuple[float, float, float]:
@@ -104,7 +112,7 @@ def compare_groups(
     scales: Sequence[str] | Instrument | None = None,
     *,
     levels: Sequence[str] | None = None,
-    tests: Sequence[str] | None = None,
+    tests: Sequence[Test] | None = None,
     level: float = 0.95,
 ) -> GroupComparison:
     """Compare the groups of ``group`` on every score column.
@@ -146,7 +154,7 @@ def compare_groups(
     from statsmodels.stats.multitest import multipletests  # type: ignore[import-untyped]
     from statsmodels.stats.oneway import anova_oneway  # type: ignore[import-untyped]
 
-    names = _scale_ids(scores, scales)
+    names = scale_ids(scores, scales)
     if group not in scores.columns:
         raise AnalysisError(f"the scores table has no column {group!r}")
     labels = scores[group].astype("string")
@@ -154,10 +162,9 @@ def compare_groups(
     if len(chosen) < 2:
         raise AnalysisError(f"column {group!r} needs at least two groups to compare")
     default = ("welch_t", "mann_whitney") if len(chosen) == 2 else MANY_GROUP_TESTS
-    wanted = tuple(tests) if tests is not None else default
+    wanted: tuple[str, ...] = tuple(tests) if tests is not None else default
     for name in wanted:
-        if name not in TWO_GROUP_TESTS + MANY_GROUP_TESTS:
-            raise AnalysisError(f"unknown test {name!r}")
+        check_option("tests", name, Test)
         if name in TWO_GROUP_TESTS and len(chosen) != 2:
             raise AnalysisError(f"{name} compares exactly two groups; {group!r} has {len(chosen)}")
 

@@ -26,6 +26,7 @@ Conventions:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -36,7 +37,9 @@ import yaml
 
 from analysis.errors import AnalysisError
 from analysis.privacy.suppression import DEFAULT_MIN_CELL
-from analysis.reliability import reliability
+from analysis.stats._input import warn_problems
+from analysis.stats._result import Problems, Result
+from analysis.stats.reliability import reliability
 from surveytool.instrument import Instrument, NormEntry, Norms, PercentilePoint
 from surveytool.instrument import score_ranges as instrument_score_ranges
 from surveytool.registry import load_instrument
@@ -48,14 +51,14 @@ REASON_COMPLEMENT = "would let a suppressed group be recovered from the total"
 REASON_NO_SPREAD = "sd is 0 (every score equal)"
 
 
-@dataclass(frozen=True)
-class NormsResult:
+@dataclass(frozen=True, repr=False)
+class NormsResult(Result):
     """Built norms.
 
     ``norms``: the :class:`Norms` model; ``table``: one row per scale and cell (``all`` or the
     group values) with ``n``, ``mean``, ``sd``, ``reliability``, ``published`` and ``reason``
     (why a cell is not published; its n, mean and sd are left out); ``suppressed``: the
-    unpublished rows of ``table``.
+    unpublished rows of ``table``; ``problems``: what validating the answers found.
     """
 
     norms: Norms
@@ -64,6 +67,10 @@ class NormsResult:
     @property
     def suppressed(self) -> pd.DataFrame:
         return self.table[~self.table["published"]]
+
+    def summary(self) -> pd.DataFrame:
+        """``table``: one row per scale and cell."""
+        return self.table
 
 
 def percentile_points(
@@ -273,7 +280,8 @@ def build_norms(
         The instrument to norm.
     responses
         The cohort's raw answers with the ``group_columns`` (as :func:`surveytool.score_responses`
-        reads them).
+        reads them). Their problems are kept in the result's ``problems``, with a
+        :class:`~analysis.errors.ResponseProblemsWarning`.
     sample
         Who the normative sample is (written into the norms block).
     group_columns, min_cell, max_points
@@ -304,9 +312,11 @@ def build_norms(
         group_columns=group_columns,
         ignore_columns=ignore_columns,
     )
+    problems = Problems.of(result.issues)
+    warn_problems(problems)
     rel = reliability(inst, result.responses)
     chosen = list(scales) if scales is not None else inst.scored_ids()
-    return norms_from_scores(
+    built = norms_from_scores(
         result.scores,
         [s for s in chosen if s in result.scores.columns],
         sample=sample,
@@ -316,6 +326,7 @@ def build_norms(
         max_points=max_points,
         score_ranges=instrument_score_ranges(inst),
     )
+    return dataclasses.replace(built, problems=problems)
 
 
 class _NoAliasDumper(yaml.SafeDumper):

@@ -19,16 +19,17 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analysis._matrix import (
+from analysis.errors import AnalysisError
+from analysis.stats._input import validated
+from analysis.stats._matrix import (
     UNSCORED,
     ItemSums,
     frequencies_from_power_sums,
     keyed_matrix,
     power_sums,
-    validated,
 )
-from analysis.errors import AnalysisError
-from analysis.reliability import sufficient_statistics
+from analysis.stats._result import Problems, Result
+from analysis.stats.reliability import sufficient_statistics
 from surveytool.instrument import Instrument
 from surveytool.responses import Responses
 
@@ -50,8 +51,8 @@ ITEM_COLUMNS = (
 )
 
 
-@dataclass(frozen=True)
-class ItemStatistics:
+@dataclass(frozen=True, repr=False)
+class ItemStatistics(Result):
     """Per item (index: item id, instrument order).
 
     ``items``: ``subscale`` (the first it belongs to), ``reverse``, ``n`` answered, ``missing``,
@@ -59,11 +60,16 @@ class ItemStatistics:
     answers, ``skew`` and ``kurtosis`` (type 3), ``floor`` and ``ceiling`` (shares of the answered
     at the scale's lowest and highest point).
     ``frequencies``: counts of every answer (columns: the points of the scales).
+    ``n_obs``: the rows of answers; ``problems``: what validating them found.
     """
 
     items: pd.DataFrame
     frequencies: pd.DataFrame
-    rows: int
+    n_obs: int
+
+    def summary(self) -> pd.DataFrame:
+        """``items``: one row per item."""
+        return self.items
 
     @property
     def shares(self) -> pd.DataFrame:
@@ -126,8 +132,8 @@ def item_statistics_from_sums(sums: ItemSums) -> ItemStatistics:
                 "subscale": block.name if block.name != UNSCORED else None,
                 "reverse": bool(sums.reverse[j]),
                 "n": int(n),
-                "missing": sums.rows - int(n),
-                "missing_rate": (sums.rows - n) / sums.rows if sums.rows else np.nan,
+                "missing": sums.n_obs - int(n),
+                "missing_rate": (sums.n_obs - n) / sums.n_obs if sums.n_obs else np.nan,
                 "mean": (low + high - keyed_mean) if sums.reverse[j] else keyed_mean,
                 "sd": sd,
                 "median": _median(counts, points),
@@ -150,7 +156,9 @@ def item_statistics_from_sums(sums: ItemSums) -> ItemStatistics:
     )
     if not np.isnan(freq).any():
         frequencies = frequencies.astype(np.int64)
-    return ItemStatistics(items=items, frequencies=frequencies, rows=sums.rows)
+    return ItemStatistics(
+        items=items, frequencies=frequencies, n_obs=sums.n_obs, problems=sums.problems
+    )
 
 
 def item_statistics(
@@ -167,8 +175,9 @@ def item_statistics(
     Parameters
     ----------
     instrument, responses
-        As for :func:`analysis.reliability` (raw table, validated answers, or the pairwise sums
-        of :func:`sufficient_statistics`, which reliability can share).
+        As for :func:`analysis.reliability` (validated answers, the pairwise sums of
+        :func:`sufficient_statistics`, which reliability can share, or a raw table, whose
+        problems are kept in ``.problems`` with a warning).
 
     Returns
     -------
@@ -209,8 +218,34 @@ def keyed_items(
     :func:`analysis.parallel_analysis` and the CFA.
 
     In R: ``psych::reverse.code(keys, x, mini = min, maxi = max)`` with the declared range.
+
+    A raw table is validated here; its problems are reported by a
+    :class:`~analysis.errors.ResponseProblemsWarning` (invalid answers become NaN).
     """
-    plan, read = validated(
+    keyed, _ = keyed_answers(
+        instrument,
+        responses,
+        id_column=id_column,
+        group_columns=group_columns,
+        ignore_columns=ignore_columns,
+        form=form,
+        scored_only=scored_only,
+    )
+    return keyed
+
+
+def keyed_answers(
+    instrument: Instrument | str,
+    responses: pd.DataFrame | Responses,
+    *,
+    id_column: str | None = None,
+    group_columns: Sequence[str] = (),
+    ignore_columns: Sequence[str] = (),
+    form: str | None = None,
+    scored_only: bool = True,
+) -> tuple[pd.DataFrame, Problems]:
+    """:func:`keyed_items` and the problems found in the answers (for results that keep them)."""
+    plan, read, problems = validated(
         instrument,
         responses,
         id_column=id_column,
@@ -223,8 +258,9 @@ def keyed_items(
     if scored_only:
         members = {int(j) for sub in plan.subscales for j in sub.columns}
         columns = [j for j in columns if j in members]
-    return pd.DataFrame(
+    frame = pd.DataFrame(
         keyed[:, columns],
         columns=[plan.item_ids[j] for j in columns],
-        index=pd.Index(read.ids.to_numpy(), name=id_column or "row"),
+        index=pd.Index(read.ids.to_numpy(), name=read.ids.name or "row"),
     )
+    return frame, problems

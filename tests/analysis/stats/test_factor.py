@@ -9,6 +9,7 @@ with 1e-6.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -16,23 +17,18 @@ import pytest
 
 import analysis
 from analysis.errors import AnalysisError
-from surveytool.loader import load_path
+from analysis.stats.cfa import fit_indices
 
-REPO = Path(__file__).resolve().parent.parent
-GOLDEN = REPO / "tests" / "golden"
-ANALYSIS = GOLDEN / "analysis"
+if TYPE_CHECKING:
+    from tests.analysis.stats.conftest import Dataset
+
+ANALYSIS = Path(__file__).resolve().parents[2] / "golden" / "analysis"
 LOADING_TOL = 1e-3
 FIT_TOL = 1e-3
 
 
-@pytest.fixture(scope="module")
-def keyed() -> pd.DataFrame:
-    inst = load_path(GOLDEN / "bfi.yaml")
-    table = pd.read_csv(GOLDEN / "bfi_items.csv")
-    return analysis.keyed_items(inst, table, id_column="id", group_columns=["gender", "age"])
-
-
-def test_pairwise_correlations_match_r(keyed: pd.DataFrame) -> None:
+def test_pairwise_correlations_match_r(bfi_keyed: pd.DataFrame) -> None:
+    keyed = bfi_keyed
     # R: cor(keyed, use = "pairwise")
     expected = pd.read_csv(ANALYSIS / "bfi_cor_pairwise.csv", index_col="id")
     got = analysis.correlation_matrix(keyed)
@@ -61,7 +57,8 @@ EFA_CASES = {
 
 
 @pytest.mark.parametrize("case", sorted(EFA_CASES))
-def test_efa_matches_psych(keyed: pd.DataFrame, case: str) -> None:
+def test_efa_matches_psych(bfi_keyed: pd.DataFrame, case: str) -> None:
+    keyed = bfi_keyed
     kwargs, call = EFA_CASES[case]
     result = analysis.efa(keyed, 5, **kwargs)  # type: ignore[arg-type]
     # R: <call>$loadings
@@ -108,7 +105,8 @@ def test_efa_matches_psych(keyed: pd.DataFrame, case: str) -> None:
     assert result.converged
 
 
-def test_efa_values_and_orders(keyed: pd.DataFrame) -> None:
+def test_efa_values_and_orders(bfi_keyed: pd.DataFrame) -> None:
+    keyed = bfi_keyed
     result = analysis.efa(keyed, 5)
     # factors come ordered by variance accounted for, column sums positive (psych)
     ss = result.variance["ss_loadings"].to_numpy()
@@ -120,8 +118,9 @@ def test_efa_values_and_orders(keyed: pd.DataFrame) -> None:
     np.testing.assert_allclose(result.eigenvalues["eigenvalue"], parallel["pc_values"], atol=1e-10)
 
 
-def test_parallel_analysis_matches_psych(keyed: pd.DataFrame) -> None:
-    pa = analysis.parallel_analysis(keyed, seed=11)
+def test_parallel_analysis_matches_psych(bfi_keyed: pd.DataFrame) -> None:
+    keyed = bfi_keyed
+    pa = analysis.parallel_analysis(keyed, random_state=11)
     expected = pd.read_csv(ANALYSIS / "bfi_parallel.csv")
     # R: psych::fa.parallel(keyed, fa = "both", n.iter = 20)$pc.values
     np.testing.assert_allclose(pa.eigenvalues["pc"], expected["pc_values"], atol=1e-10)
@@ -134,11 +133,12 @@ def test_parallel_analysis_matches_psych(keyed: pd.DataFrame) -> None:
     # R: psych::fa.parallel(...)$nfact -> 6, $ncomp -> 6
     assert pa.n_factors == suggested.loc["nfact", "value"] == 6
     assert pa.n_components == suggested.loc["ncomp", "value"] == 6
-    again = analysis.parallel_analysis(keyed, seed=11)
+    again = analysis.parallel_analysis(keyed, random_state=11)
     pd.testing.assert_frame_equal(pa.eigenvalues, again.eigenvalues)
 
 
-def test_kmo_and_bartlett_match_psych(keyed: pd.DataFrame) -> None:
+def test_kmo_and_bartlett_match_psych(bfi_keyed: pd.DataFrame) -> None:
+    keyed = bfi_keyed
     scalars = pd.read_csv(ANALYSIS / "bfi_kmo_bartlett.csv", index_col="quantity")["value"]
     result = analysis.kmo(keyed)
     # R: psych::KMO(keyed)$MSA -> 0.8458974925603906
@@ -148,7 +148,7 @@ def test_kmo_and_bartlett_match_psych(keyed: pd.DataFrame) -> None:
     np.testing.assert_allclose(result.items, items["msa"], atol=1e-10)
     bart = analysis.bartlett_sphericity(keyed)
     # R: psych::cortest.bartlett(cor(keyed, use = "pairwise"), n = 2800)$chisq -> 20163.788564775223
-    assert bart.chisq == pytest.approx(scalars["bartlett_chisq"], rel=1e-10)
+    assert bart.statistic == pytest.approx(scalars["bartlett_chisq"], rel=1e-10)
     # R: psych::cortest.bartlett(...)$df -> 300
     assert bart.df == scalars["bartlett_df"] == 300
 
@@ -207,10 +207,9 @@ def test_cfa_holzinger_swineford_matches_lavaan() -> None:
     _assert_fit(one, "hs_cfa_one")
 
 
-def test_cfa_of_the_instrument_structure_matches_lavaan() -> None:
-    inst = load_path(GOLDEN / "bfi.yaml")
-    table = pd.read_csv(GOLDEN / "bfi_items.csv")
-    result = analysis.cfa(inst, table, id_column="id", group_columns=["gender", "age"])
+def test_cfa_of_the_instrument_structure_matches_lavaan(bfi: Dataset) -> None:
+    inst, table, kw = bfi
+    result = analysis.cfa(inst, table, **kw)
     # R: lavaan::cfa("agree =~ A1 + ... \n ...", data = keyed)  (listwise: 2436 rows)
     _assert_fit(result, "bfi_cfa")
     assert result.fit["n_obs"] == 2436
@@ -218,13 +217,14 @@ def test_cfa_of_the_instrument_structure_matches_lavaan() -> None:
 
 def test_fit_indices_of_a_saturated_model() -> None:
     sample = np.array([[1.0, 0.5], [0.5, 1.0]])
-    fit = analysis.fit_indices(sample, sample, n_obs=100, n_parameters=3)
+    fit = fit_indices(sample, sample, n_obs=100, n_parameters=3)
     assert fit["chisq"] == pytest.approx(0.0, abs=1e-12)
     assert fit["df"] == 0
     assert fit["srmr"] == pytest.approx(0.0, abs=1e-12)
 
 
-def test_factor_errors_are_explained(keyed: pd.DataFrame) -> None:
+def test_factor_errors_are_explained(bfi_keyed: pd.DataFrame) -> None:
+    keyed = bfi_keyed
     with pytest.raises(AnalysisError, match="n_factors"):
         analysis.efa(keyed, 0)
     with pytest.raises(AnalysisError, match="unknown rotation"):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -17,23 +18,18 @@ import pytest
 import analysis
 import surveytool
 from analysis.errors import AnalysisError
-from analysis.norms import REASON_COMPLEMENT, REASON_SMALL, percentile_points
-from surveytool.instrument import Instrument
-from surveytool.loader import load_path, load_text
+from analysis.stats.norms import REASON_COMPLEMENT, REASON_SMALL, percentile_points
+from surveytool.loader import load_text
 
-REPO = Path(__file__).resolve().parent.parent
-GOLDEN = REPO / "tests" / "golden"
-ANALYSIS = GOLDEN / "analysis"
+if TYPE_CHECKING:
+    from tests.analysis.stats.conftest import Dataset
 
-
-@pytest.fixture(scope="module")
-def sim() -> tuple[Instrument, pd.DataFrame]:
-    return load_path(ANALYSIS / "sim.yaml"), pd.read_csv(ANALYSIS / "sim_items.csv")
+ANALYSIS = Path(__file__).resolve().parents[2] / "golden" / "analysis"
 
 
 @pytest.fixture(scope="module")
-def built(sim: tuple[Instrument, pd.DataFrame]) -> analysis.NormsResult:
-    inst, table = sim
+def built(golden_sim: Dataset) -> analysis.NormsResult:
+    inst, table, _ = golden_sim
     return analysis.build_norms(
         inst, table, sample="simulated cohort", group_columns=["site", "sex"], id_column="id"
     )
@@ -88,9 +84,9 @@ def test_percentile_tables_match_r(built: analysis.NormsResult) -> None:
 
 
 def test_reliability_goes_into_the_subscale_entries(
-    sim: tuple[Instrument, pd.DataFrame], built: analysis.NormsResult
+    sim: Dataset, built: analysis.NormsResult
 ) -> None:
-    inst, table = sim
+    inst, table, _ = sim
     rel = analysis.reliability(inst, table, id_column="id", group_columns=["site", "sex"])
     for entry in built.norms.entries:
         if entry.scale == "total":
@@ -100,10 +96,8 @@ def test_reliability_goes_into_the_subscale_entries(
             assert entry.reliability == pytest.approx(rel.scales.loc[entry.scale, "raw_alpha"])
 
 
-def test_the_norms_block_loads_and_scores(
-    sim: tuple[Instrument, pd.DataFrame], built: analysis.NormsResult
-) -> None:
-    inst, table = sim
+def test_the_norms_block_loads_and_scores(sim: Dataset, built: analysis.NormsResult) -> None:
+    inst, table, _ = sim
     text = (ANALYSIS / "sim.yaml").read_text(encoding="utf-8") + analysis.norms_yaml(built.norms)
     assert "&" not in text and "*id" not in text  # no YAML anchors or aliases
     from_file = load_text(text)  # runs every semantic check (percentile order, groups, ...)
@@ -124,9 +118,8 @@ def test_the_norms_block_loads_and_scores(
     assert scores["total_t"].notna().any()
 
 
-def test_small_cells_are_suppressed_with_their_complements() -> None:
-    inst = load_path(GOLDEN / "bfi.yaml")
-    table = pd.read_csv(GOLDEN / "bfi_items.csv")
+def test_small_cells_are_suppressed_with_their_complements(bfi: Dataset) -> None:
+    inst, table, _ = bfi
     table["age_band"] = pd.cut(
         table["age"], [0, 17, 29, 49, 64, 120], labels=["<18", "18-29", "30-49", "50-64", "65+"]
     ).astype("string")
@@ -185,8 +178,8 @@ def test_percentile_points_thin_out_many_distinct_scores() -> None:
         assert (x < s).sum() >= 10 and (x > s).sum() >= 10
 
 
-def test_norms_need_enough_respondents(sim: tuple[Instrument, pd.DataFrame]) -> None:
-    inst, table = sim
+def test_norms_need_enough_respondents(sim: Dataset) -> None:
+    inst, table, _ = sim
     with pytest.raises(AnalysisError, match="nothing can be normed"):
         analysis.build_norms(
             inst, table.head(5), sample="too few", id_column="id", ignore_columns=["site", "sex"]

@@ -25,151 +25,21 @@ Loadings from two programs agree only up to the order and sign of the factors; c
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 import pandas as pd
 
-from analysis._matrix import inverse, one_blas_thread, pairwise_cor, smc
 from analysis.errors import AnalysisError
-
-Method = Literal["minres", "pa"]
-Rotation = Literal["oblimin", "varimax", "none"]
-
-#: Gradient-norm stop of the rotation (GPArotation stops at 1e-5; smaller values stall in the
-#: line search of statsmodels' GPA without improving the loadings).
-ROTATION_TOL = 1e-6
-ROTATION_MAX_ITER = 2000
-
-
-# ---- extraction ---------------------------------------------------------------------------------
-
-
-def _top_loadings(reduced: np.ndarray, n_factors: int, *, clip: bool = True) -> np.ndarray:
-    values, vectors = np.linalg.eigh(reduced)
-    order = np.argsort(values)[::-1][:n_factors]
-    top = values[order]
-    scale = np.sqrt(np.maximum(top, 0.0)) if clip else np.sqrt(top)
-    loadings: np.ndarray = vectors[:, order] * scale
-    return loadings
-
-
-def _uls(psi: np.ndarray, r: np.ndarray, n_factors: int) -> tuple[float, np.ndarray]:
-    reduced = r - np.diag(psi)
-    loadings = _top_loadings(reduced, n_factors)
-    residual = reduced - loadings @ loadings.T
-    return 0.5 * float(np.sum(residual * residual)), -np.diag(residual).copy()
-
-
-def minres(r: np.ndarray, n_factors: int) -> tuple[np.ndarray, bool]:
-    """Minimum-residual (ULS) loadings, unrotated, and whether the optimiser converged.
-
-    In R: ``psych::fa(r, nfactors, fm = "minres", rotate = "none")$loadings``.
-    """
-    from scipy import optimize
-
-    start_smc = smc(r)
-    upper = max(float(start_smc.max()), 1.0)
-    start = np.clip(np.diag(r) - start_smc, 0.005, upper)
-    result = optimize.minimize(
-        _uls,
-        start,
-        args=(r, n_factors),
-        jac=True,
-        method="L-BFGS-B",
-        bounds=[(0.005, upper)] * len(start),
-        options={"ftol": 1e-15, "gtol": 1e-11, "maxiter": 10_000},
-    )
-    loadings = _top_loadings(r - np.diag(result.x), n_factors)
-    return _sign_columns(loadings), bool(result.success)
-
-
-def principal_axis(
-    r: np.ndarray, n_factors: int, *, min_err: float = 0.001, max_iter: int = 50
-) -> tuple[np.ndarray, bool]:
-    """Iterated principal axis loadings, as ``psych::fa(r, nfactors, fm = "pa")``.
-
-    Starts from the squared multiple correlations and stops when the total communality changes
-    by less than ``min_err`` or after ``max_iter`` iterations (psych's defaults).
-    """
-    reduced = r.copy()
-    np.fill_diagonal(reduced, smc(r))
-    total = float(np.trace(reduced))
-    loadings = np.zeros((len(r), n_factors))
-    converged = False
-    for _ in range(max_iter):
-        loadings = _top_loadings(reduced, n_factors, clip=False)
-        communality = np.sum(loadings * loadings, axis=1)
-        new_total = float(communality.sum())
-        np.fill_diagonal(reduced, communality)
-        change = abs(total - new_total)
-        total = new_total
-        if not change > min_err:
-            converged = True
-            break
-    return _sign_columns(loadings), converged
-
-
-def _sign_columns(loadings: np.ndarray) -> np.ndarray:
-    signs = np.sign(loadings.sum(axis=0))
-    signs[signs == 0] = 1.0
-    out: np.ndarray = loadings * signs
-    return out
-
-
-# ---- rotation -----------------------------------------------------------------------------------
-
-
-def rotate(
-    loadings: np.ndarray, rotation: Rotation = "oblimin", *, normalize: bool = True
-) -> tuple[np.ndarray, np.ndarray]:
-    """Rotated loadings and factor correlations Φ (identity for orthogonal rotations).
-
-    ``oblimin`` is quartimin (γ = 0), oblique; ``varimax`` orthogonal. With ``normalize`` the rows
-    are divided by √h² before and multiplied back after (Kaiser).
-    In R: ``GPArotation::oblimin(L, normalize = TRUE)``; ``stats::varimax(L)``.
-    """
-    from statsmodels.multivariate.factor_rotation import (  # type: ignore[import-untyped]
-        rotate_factors,
-    )
-
-    n_factors = loadings.shape[1]
-    if rotation == "none" or n_factors < 2:
-        return loadings.copy(), np.eye(n_factors)
-    weights = np.sqrt(np.sum(loadings * loadings, axis=1)) if normalize else None
-    start = loadings / weights[:, None] if weights is not None else loadings
-    if rotation == "varimax":
-        rotated, _ = rotate_factors(start, "varimax", tol=ROTATION_TOL, max_tries=ROTATION_MAX_ITER)
-        phi = np.eye(n_factors)
-    elif rotation == "oblimin":
-        rotated, t = rotate_factors(
-            start, "oblimin", 0.0, "oblique", tol=ROTATION_TOL, max_tries=ROTATION_MAX_ITER
-        )
-        phi = t.T @ t
-    else:
-        raise AnalysisError(f"unknown rotation {rotation!r}; use oblimin, varimax or none")
-    out = np.asarray(rotated, dtype=np.float64)
-    if weights is not None:
-        out = out * weights[:, None]
-    return out, np.asarray(phi, dtype=np.float64)
-
-
-def _order_and_sign(loadings: np.ndarray, phi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """psych's post-processing: positive column sums, factors by variance accounted for."""
-    signs = np.sign(loadings.sum(axis=0))
-    signs[signs == 0] = 1.0
-    loadings = loadings * signs
-    phi = phi * np.outer(signs, signs)
-    explained = np.diag(phi @ loadings.T @ loadings)
-    order = np.argsort(-explained, kind="stable")
-    return loadings[:, order], phi[np.ix_(order, order)]
-
+from analysis.stats._factor import Method, Rotation, minres, order_and_sign, principal_axis, rotate
+from analysis.stats._matrix import Use, inverse, one_blas_thread, pairwise_cor
+from analysis.stats._options import RandomState, check_option, generator
+from analysis.stats._result import Result
 
 # ---- results ------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class EFAResult:
+@dataclass(frozen=True, repr=False)
+class EFAResult(Result):
     """An exploratory factor analysis.
 
     ``loadings`` (pattern) and ``structure`` (= pattern · Φ) are items x factors ``F1``..;
@@ -192,6 +62,10 @@ class EFAResult:
     normalize: bool
     n_obs: int | None
     converged: bool
+
+    def summary(self) -> pd.DataFrame:
+        """Per item: the pattern loadings, ``communality`` and ``uniqueness``."""
+        return self.loadings.join(self.communalities)
 
 
 @one_blas_thread
@@ -218,17 +92,17 @@ def efa_from_correlation(
         raise AnalysisError(
             "the correlation matrix has missing values (a pair of items never answered together)"
         )
+    check_option("method", method, Method)
+    check_option("rotation", rotation, Rotation)
     if method == "minres":
         unrotated, converged = minres(matrix, n_factors)
-    elif method == "pa":
-        unrotated, converged = principal_axis(matrix, n_factors)
     else:
-        raise AnalysisError(f"unknown method {method!r}; use minres or pa")
+        unrotated, converged = principal_axis(matrix, n_factors)
     communality = np.sum(unrotated * unrotated, axis=1)
     reduced = matrix.copy()
     np.fill_diagonal(reduced, communality)
     rotated, phi = rotate(unrotated, rotation, normalize=normalize)
-    rotated, phi = _order_and_sign(rotated, phi)
+    rotated, phi = order_and_sign(rotated, phi)
     factors = [f"F{i + 1}" for i in range(n_factors)]
     ss = np.diag(phi @ rotated.T @ rotated)
     total = float(np.trace(matrix))  # Σ (communality + uniqueness), psych's vtotal
@@ -269,17 +143,16 @@ def efa_from_correlation(
 
 
 @one_blas_thread
-def correlation_matrix(items: pd.DataFrame, *, use: str = "pairwise") -> pd.DataFrame:
+def correlation_matrix(items: pd.DataFrame, *, use: Use = "pairwise") -> pd.DataFrame:
     """Pearson correlations of the item columns, pairwise-complete (default) or listwise.
 
     In R: ``cor(x, use = "pairwise")`` (or ``"complete.obs"``). Vectorised: one pass of matrix
     products of the zero-filled data and the answered mask.
     """
+    check_option("use", use, Use)
     values = items.to_numpy(dtype=np.float64, na_value=np.nan)
     if use == "listwise":
         values = values[~np.isnan(values).any(axis=1)]
-    elif use != "pairwise":
-        raise AnalysisError(f"use must be 'pairwise' or 'listwise', not {use!r}")
     r, _ = pairwise_cor(values)
     names = [str(c) for c in items.columns]
     return pd.DataFrame(r, index=names, columns=names)
@@ -292,7 +165,7 @@ def efa(
     method: Method = "minres",
     rotation: Rotation = "oblimin",
     normalize: bool = True,
-    use: str = "pairwise",
+    use: Use = "pairwise",
 ) -> EFAResult:
     """Exploratory factor analysis of item answers (keyed: see :func:`analysis.keyed_items`).
 
@@ -356,8 +229,8 @@ def match_factors(
 # ---- number of factors --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ParallelAnalysis:
+@dataclass(frozen=True, repr=False)
+class ParallelAnalysis(Result):
     """Horn's parallel analysis (psych's ``fa.parallel`` with simulated normal data).
 
     ``eigenvalues`` by number: ``pc`` (eigenvalues of R), ``fa`` (of R with the one-factor minres
@@ -372,7 +245,11 @@ class ParallelAnalysis:
     n_iter: int
     quantile: float
     n_obs: int
-    seed: int
+    random_state: int | None
+
+    def summary(self) -> pd.DataFrame:
+        """``eigenvalues``: observed and simulated, by number."""
+        return self.eigenvalues
 
 
 def _fa_values(r: np.ndarray) -> np.ndarray:
@@ -403,15 +280,16 @@ def parallel_analysis(
     *,
     n_iter: int = 20,
     quantile: float = 0.95,
-    seed: int = 0,
-    use: str = "pairwise",
+    random_state: RandomState = 0,
+    use: Use = "pairwise",
     n_obs: int | None = None,
 ) -> ParallelAnalysis:
     """Suggest the number of factors and of components (Horn 1965), as ``psych::fa.parallel``.
 
     Observed eigenvalues are compared with the ``quantile`` (default 0.95, psych's ``quant``) of
     those of ``n_iter`` correlation matrices of normal random data of the same size (``n_obs``,
-    default the number of rows, as psych). Seeded: the same ``seed`` gives the same answer.
+    default the number of rows, as psych). Seeded: the same ``random_state`` (an int, a numpy
+    Generator, or None for fresh entropy; default 0) gives the same answer.
     psych also resamples the data; only the simulated comparison, which psych's suggestion uses,
     is done here.
 
@@ -422,7 +300,7 @@ def parallel_analysis(
     n = n_obs if n_obs is not None else len(items)
     if n <= p:
         raise AnalysisError("parallel analysis needs more respondents than items")
-    rng = np.random.default_rng(seed)
+    rng = generator(random_state)
     pc_observed = np.sort(np.linalg.eigvalsh(r))[::-1]
     fa_observed = _fa_values(r)
     sim_pc = np.empty((n_iter, p))
@@ -456,23 +334,30 @@ def parallel_analysis(
         n_iter=n_iter,
         quantile=quantile,
         n_obs=n,
-        seed=seed,
+        random_state=random_state if isinstance(random_state, int) else None,
     )
 
 
 # ---- sampling adequacy --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class KMO:
-    """Kaiser–Meyer–Olkin measure of sampling adequacy: overall and per item."""
+@dataclass(frozen=True, repr=False)
+class KMO(Result):
+    """Kaiser–Meyer–Olkin measure of sampling adequacy: ``overall`` and per item (``items``)."""
 
     overall: float
     items: pd.Series
+    n_obs: int
+
+    def summary(self) -> pd.DataFrame:
+        """``msa`` per item and, last, ``overall``."""
+        table = self.items.to_frame("msa")
+        table.loc["overall"] = self.overall
+        return table
 
 
 @one_blas_thread
-def kmo(items: pd.DataFrame, *, use: str = "pairwise") -> KMO:
+def kmo(items: pd.DataFrame, *, use: Use = "pairwise") -> KMO:
     """KMO = Σ_{i≠j} r²_ij / (Σ_{i≠j} r²_ij + Σ_{i≠j} q²_ij), q the partial correlations.
 
     q_ij = −(R⁻¹)_ij / √((R⁻¹)_ii (R⁻¹)_jj); per item the same sums over its column.
@@ -490,22 +375,38 @@ def kmo(items: pd.DataFrame, *, use: str = "pairwise") -> KMO:
     q2 = partial * partial
     overall = float(r2.sum() / (r2.sum() + q2.sum()))
     per_item = r2.sum(axis=0) / (r2.sum(axis=0) + q2.sum(axis=0))
-    return KMO(overall=overall, items=pd.Series(per_item, index=r.index, name="msa"))
+    return KMO(
+        overall=overall, items=pd.Series(per_item, index=r.index, name="msa"), n_obs=len(items)
+    )
 
 
-@dataclass(frozen=True)
-class Bartlett:
-    """Bartlett's test that the correlation matrix is an identity matrix."""
+@dataclass(frozen=True, repr=False)
+class Bartlett(Result):
+    """Bartlett's test that the correlation matrix is an identity matrix.
 
-    chisq: float
+    ``statistic``: the χ² statistic; ``df``, ``pvalue``, ``n_obs``.
+    """
+
+    statistic: float
     df: int
-    p: float
+    pvalue: float
     n_obs: int
+
+    def summary(self) -> pd.DataFrame:
+        """One row: ``statistic``, ``df``, ``pvalue``, ``n_obs``."""
+        return pd.DataFrame(
+            {
+                "statistic": [self.statistic],
+                "df": [self.df],
+                "pvalue": [self.pvalue],
+                "n_obs": [self.n_obs],
+            }
+        )
 
 
 @one_blas_thread
 def bartlett_sphericity(
-    items: pd.DataFrame, *, use: str = "pairwise", n_obs: int | None = None
+    items: pd.DataFrame, *, use: Use = "pairwise", n_obs: int | None = None
 ) -> Bartlett:
     """χ² = −(n − 1 − (2p + 5)/6) · ln|R|, df = p(p − 1)/2.
 
@@ -521,4 +422,4 @@ def bartlett_sphericity(
         raise AnalysisError("the correlation matrix is not positive definite")
     chisq = -float(logdet) * (n - 1 - (2 * p + 5) / 6)
     df = p * (p - 1) // 2
-    return Bartlett(chisq=chisq, df=df, p=float(stats.chi2.sf(chisq, df)), n_obs=n)
+    return Bartlett(statistic=chisq, df=df, pvalue=float(stats.chi2.sf(chisq, df)), n_obs=n)

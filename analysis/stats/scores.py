@@ -13,17 +13,19 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analysis._matrix import pairwise_cor
 from analysis.errors import AnalysisError
-from analysis.reliability import Reliability
+from analysis.stats._matrix import pairwise_cor
+from analysis.stats._result import Result
+from analysis.stats.reliability import Reliability
 from surveytool.instrument import Instrument
 
 DESCRIBE_COLUMNS = ("n", "mean", "sd", "median", "min", "max", "range", "skew", "kurtosis", "se")
 
 
-def _scale_ids(scores: pd.DataFrame, scales: Sequence[str] | Instrument | None) -> list[str]:
+def scale_ids(scores: pd.DataFrame, scales: Sequence[str] | Instrument | None) -> list[str]:
+    """The score columns named by ``scales`` (ids, or the instrument's scored ids) that exist."""
     if scales is None:
-        raise AnalysisError("name the score columns (or pass the instrument)")
+        raise AnalysisError("pass scales: the score columns, or the instrument")
     ids = scales.scored_ids() if isinstance(scales, Instrument) else list(scales)
     chosen = [s for s in ids if s in scores.columns]
     if not chosen:
@@ -43,7 +45,7 @@ def describe_scores(
     In R: ``psych::describe(scores, type = 3)``.
     """
     rows = {}
-    for scale in _scale_ids(scores, scales):
+    for scale in scale_ids(scores, scales):
         x = pd.to_numeric(scores[scale], errors="coerce").to_numpy(dtype=np.float64)
         x = x[~np.isnan(x)]
         n = len(x)
@@ -74,8 +76,8 @@ def describe_scores(
     return table
 
 
-@dataclass(frozen=True)
-class ScoreCorrelations:
+@dataclass(frozen=True, repr=False)
+class ScoreCorrelations(Result):
     """Intercorrelations of scores.
 
     ``matrix``: Pearson r (pairwise); ``n``: respondents per pair; ``pairs`` one row per pair
@@ -88,6 +90,10 @@ class ScoreCorrelations:
     pairs: pd.DataFrame
     disattenuated: pd.DataFrame
     level: float
+
+    def summary(self) -> pd.DataFrame:
+        """``pairs``: one row per pair of scales."""
+        return self.pairs
 
 
 def disattenuate(r: pd.DataFrame, reliabilities: Mapping[str, float]) -> pd.DataFrame:
@@ -134,7 +140,7 @@ def score_correlations(
     from scipy import stats
     from statsmodels.stats.multitest import multipletests  # type: ignore[import-untyped]
 
-    names = _scale_ids(scores, scales)
+    names = scale_ids(scores, scales)
     values = scores[names].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
     r, n = pairwise_cor(values)
     if isinstance(reliabilities, Reliability):

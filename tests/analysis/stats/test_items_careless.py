@@ -9,36 +9,21 @@ written in base R in the script (long-string exact, the rest 1e-6).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import pytest
 
 import analysis
-from analysis.careless import even_odd, irv, longstring
+from analysis.stats.careless import even_odd, irv, longstring
 from surveytool.instrument import Instrument
-from surveytool.loader import load_path
 
-REPO = Path(__file__).resolve().parent.parent
-GOLDEN = REPO / "tests" / "golden"
-ANALYSIS = GOLDEN / "analysis"
+if TYPE_CHECKING:
+    from tests.analysis.stats.conftest import Dataset
+
+ANALYSIS = Path(__file__).resolve().parents[2] / "golden" / "analysis"
 TOL = 1e-6
-
-
-def _bfi() -> tuple[Instrument, pd.DataFrame, dict[str, object]]:
-    return (
-        load_path(GOLDEN / "bfi.yaml"),
-        pd.read_csv(GOLDEN / "bfi_items.csv"),
-        {"id_column": "id", "group_columns": ["gender", "age"]},
-    )
-
-
-def _sim() -> tuple[Instrument, pd.DataFrame, dict[str, object]]:
-    return (
-        load_path(ANALYSIS / "sim.yaml"),
-        pd.read_csv(ANALYSIS / "sim_items.csv"),
-        {"id_column": "id", "group_columns": ["site", "sex"]},
-    )
 
 
 DESCRIBE_CALLS = {
@@ -55,9 +40,9 @@ DESCRIBE_CALLS = {
 
 
 @pytest.mark.parametrize("name", ["bfi", "sim"])
-def test_item_statistics_match_psych_describe(name: str) -> None:
-    inst, table, kw = _bfi() if name == "bfi" else _sim()
-    stats = analysis.item_statistics(inst, table, **kw)  # type: ignore[arg-type]
+def test_item_statistics_match_psych_describe(name: str, request: pytest.FixtureRequest) -> None:
+    inst, table, kw = request.getfixturevalue(name)
+    stats = analysis.item_statistics(inst, table, **kw)
     expected = pd.read_csv(ANALYSIS / f"{name}_item_statistics.csv", index_col="item")
     assert list(stats.items.index) == list(expected.index)
     for column, call in DESCRIBE_CALLS.items():
@@ -79,9 +64,9 @@ def test_item_statistics_match_psych_describe(name: str) -> None:
     np.testing.assert_allclose(stats.shares.sum(axis=1), 1.0)
 
 
-def test_bfi_item_spot_values() -> None:
-    inst, table, kw = _bfi()
-    stats = analysis.item_statistics(inst, table, **kw)  # type: ignore[arg-type]
+def test_bfi_item_spot_values(bfi: Dataset) -> None:
+    inst, table, kw = bfi
+    stats = analysis.item_statistics(inst, table, **kw)
     a1 = stats.items.loc["A1"]
     # R: psych::describe(psychTools::bfi$A1, type = 3): n 2784, mean 2.413434, sd 1.407737,
     #    skew 0.8250436, kurtosis -0.3076395 (sprintf("%.17g"): see bfi_item_statistics.csv)
@@ -130,9 +115,9 @@ def test_frequencies_exact_for_narrow_and_wide_scales(points: int) -> None:
     assert pd.isna(stats.items.loc["c", "subscale"])
 
 
-def test_careless_indices_match_r() -> None:
-    inst, table, kw = _sim()
-    result = analysis.careless_responding(inst, table, **kw)  # type: ignore[arg-type]
+def test_careless_indices_match_r(sim: Dataset) -> None:
+    inst, table, kw = sim
+    result = analysis.careless_responding(inst, table, **kw)
     expected = pd.read_csv(ANALYSIS / "sim_careless.csv", index_col="id")
     got = result.table.loc[expected.index]
     # R: apply(raw, 1, function(v) { r <- rle(v); max(r$lengths[!is.na(r$values)]) })
@@ -158,9 +143,9 @@ def test_careless_indices_match_r() -> None:
     )
 
 
-def test_planted_straight_liners_are_flagged() -> None:
-    inst, table, kw = _sim()
-    result = analysis.careless_responding(inst, table, **kw)  # type: ignore[arg-type]
+def test_planted_straight_liners_are_flagged(sim: Dataset) -> None:
+    inst, table, kw = sim
+    result = analysis.careless_responding(inst, table, **kw)
     planted = pd.read_csv(ANALYSIS / "sim_careless_rows.csv", index_col="id")
     straight = result.table.loc[planted.index[planted["kind"] == "straightline"]]
     assert (straight["irv"] == 0).all()
@@ -194,9 +179,9 @@ def test_index_helpers_on_small_cases() -> None:
     np.testing.assert_array_equal(pairs, [3, 3])
 
 
-def test_keyed_items_reverse_on_the_declared_range() -> None:
-    inst, table, kw = _bfi()
-    keyed = analysis.keyed_items(inst, table, **kw)  # type: ignore[arg-type]
+def test_keyed_items_reverse_on_the_declared_range(bfi: Dataset) -> None:
+    inst, table, kw = bfi
+    keyed = analysis.keyed_items(inst, table, **kw)
     assert keyed.index.name == "id"
     np.testing.assert_array_equal(keyed["A1"].to_numpy(), 7 - table["A1"].to_numpy(float))
     np.testing.assert_array_equal(keyed["A2"].to_numpy(), table["A2"].to_numpy(float))

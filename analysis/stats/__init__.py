@@ -1,0 +1,95 @@
+"""Psychometrics: one module per statistical concept, each golden-tested against R.
+
+Validate the answers once with :func:`surveytool.responses.read_responses`, then compute any
+statistic from the :class:`~surveytool.responses.Responses` (a raw table is accepted too; its
+problems are then kept in the result's ``problems`` with a
+:class:`~analysis.errors.ResponseProblemsWarning`). Every result derives from :class:`Result`.
+
+This namespace also holds the statistics of summary data (a covariance or correlation matrix)
+and the sums for partitioned cohorts; :mod:`analysis` re-exports the user-level names.
+scipy and statsmodels load inside the functions that need them, so importing stays fast.
+"""
+
+from __future__ import annotations
+
+from analysis.stats._matrix import ItemSums
+from analysis.stats._result import Problems, Result
+from analysis.stats.careless import CarelessResult, careless_responding
+from analysis.stats.cfa import CFAResult, cfa, cfa_model, fit_indices
+from analysis.stats.efa import (
+    KMO,
+    Bartlett,
+    EFAResult,
+    ParallelAnalysis,
+    bartlett_sphericity,
+    correlation_matrix,
+    efa,
+    efa_from_correlation,
+    kmo,
+    match_factors,
+    parallel_analysis,
+)
+from analysis.stats.groups import GroupComparison, compare_groups, hedges_g
+from analysis.stats.items import ItemStatistics, item_statistics, keyed_items
+from analysis.stats.norms import NormsResult, build_norms, norms_from_scores, norms_yaml
+from analysis.stats.reliability import (
+    Omega,
+    Reliability,
+    alpha_from_covariance,
+    omega,
+    omega_from_correlation,
+    reliability,
+    scale_reliability,
+    sufficient_statistics,
+)
+from analysis.stats.scores import (
+    ScoreCorrelations,
+    describe_scores,
+    disattenuate,
+    score_correlations,
+)
+
+__all__ = [
+    "KMO",
+    "Bartlett",
+    "CFAResult",
+    "CarelessResult",
+    "EFAResult",
+    "GroupComparison",
+    "ItemStatistics",
+    "ItemSums",
+    "NormsResult",
+    "Omega",
+    "ParallelAnalysis",
+    "Problems",
+    "Reliability",
+    "Result",
+    "ScoreCorrelations",
+    "alpha_from_covariance",
+    "bartlett_sphericity",
+    "build_norms",
+    "careless_responding",
+    "cfa",
+    "cfa_model",
+    "compare_groups",
+    "correlation_matrix",
+    "describe_scores",
+    "disattenuate",
+    "efa",
+    "efa_from_correlation",
+    "fit_indices",
+    "hedges_g",
+    "item_statistics",
+    "keyed_items",
+    "kmo",
+    "match_factors",
+    "norms_from_scores",
+    "norms_yaml",
+    "omega",
+    "omega_from_correlation",
+    "parallel_analysis",
+    "reliability",
+    "scale_reliability",
+    "score_correlations",
+    "sufficient_statistics",
+]

@@ -1,0 +1,108 @@
+"""The answers a statistic is computed on: validated by surveytool, with every problem kept.
+
+The statistics take the :class:`~surveytool.responses.Responses` of
+:func:`surveytool.responses.read_responses` (validate once, then any statistic). A raw table is
+accepted for convenience and validated here by the same reader; what it finds is never dropped:
+the result's ``problems`` counts it and a :class:`~analysis.errors.ResponseProblemsWarning` says
+so.
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from analysis.errors import AnalysisError, ResponseProblemsWarning
+from analysis.stats._result import Problems
+from surveytool.instrument import Instrument
+from surveytool.registry import load_instrument
+from surveytool.responses import Responses, read_responses
+from surveytool.scoring import ScoringPlan
+
+_PACKAGE = "analysis.stats"
+
+
+def _caller() -> tuple[str, int]:
+    """The public statistic that was called and the ``stacklevel`` of its caller's line."""
+    frame = sys._getframe(2)
+    level, name = 2, "a statistic"
+    while frame is not None and str(frame.f_globals.get("__name__", "")).startswith(_PACKAGE):
+        if not frame.f_code.co_name.startswith("_") and frame.f_code.co_name != "wrapper":
+            name = frame.f_code.co_name
+        frame = frame.f_back  # type: ignore[assignment]
+        level += 1
+    return name, level
+
+
+def warn_problems(problems: Problems) -> None:
+    """Warn (:class:`ResponseProblemsWarning`) that validation found ``problems``, if any."""
+    if not problems:
+        return
+    name, level = _caller()
+    warnings.warn(
+        ResponseProblemsWarning(
+            f"{name}: the responses have {problems.describe()}; invalid answers count as "
+            "missing and quarantined rows are left out (the result's problems lists them). "
+            "Validate once with surveytool.responses.read_responses and pass its Responses "
+            "to see them first."
+        ),
+        stacklevel=level,
+    )
+
+
+def validated(
+    instrument: Instrument | str,
+    responses: pd.DataFrame | Responses,
+    *,
+    id_column: str | None = None,
+    group_columns: Sequence[str] = (),
+    ignore_columns: Sequence[str] = (),
+    form: str | None = None,
+) -> tuple[ScoringPlan, Responses, Problems]:
+    """The scoring plan, the validated answers and their problems (surveytool's reader).
+
+    ``responses`` is a :class:`~surveytool.responses.Responses` already validated (for example
+    ``read_responses(...)`` or ``score_responses(...).responses``), used as is, or the raw
+    table as surveytool reads it (numbers or labels, one column per item), validated here; its
+    problems are then reported by :func:`warn_problems`. Either way they are returned, for the
+    result's ``problems``.
+    """
+    inst = load_instrument(instrument)
+    plan = ScoringPlan.build(inst, form)
+    if isinstance(responses, Responses):
+        problems = Problems.of(responses.issues)
+        if responses.item_ids == plan.item_ids:
+            return plan, responses, problems
+        position = {item_id: j for j, item_id in enumerate(responses.item_ids)}
+        absent = [i for i in plan.item_ids if i not in position]
+        if absent:
+            raise AnalysisError(f"the validated responses lack the items {', '.join(absent)}")
+        values = responses.values[:, [position[i] for i in plan.item_ids]]
+        return (
+            plan,
+            Responses(
+                item_ids=plan.item_ids,
+                values=np.asfortranarray(values),
+                ids=responses.ids,
+                groups=responses.groups,
+                rows=responses.rows,
+                rows_read=responses.rows_read,
+                issues=responses.issues,
+            ),
+            problems,
+        )
+    read = read_responses(
+        inst,
+        responses,
+        item_ids=plan.item_ids,
+        id_column=id_column,
+        group_columns=group_columns,
+        ignore_columns=ignore_columns,
+    )
+    problems = Problems.of(read.issues)
+    warn_problems(problems)
+    return plan, read, problems
