@@ -75,4 +75,4 @@ test-postgres: $(STAMP)
 	  runuser -u postgres -- createdb -p $$port -O $(PG_USER) $(PG_DB); \
 	echo "PostgreSQL $$version on localhost:$$port, database $(PG_DB)"; \
 	SURVEYTOOL_TEST_DATABASE_URL=postgresql://$(PG_USER):$(PG_PASSWORD)@localhost:$$port/$(PG_DB) \
-	  $(BIN)/pytest -q tests/test_clinic_store.py
+	  $(BIN)/pytest -q tests/surveytool/clinic/test_store.py

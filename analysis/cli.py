@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from analysis.errors import NO_VALUE, Param, Phrase
-from analysis.formats import FORMATS
 from surveytool.errors import InvalidResponsesError, SurveytoolError
+from surveytool.io.sources import FORMATS
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -231,10 +231,10 @@ def map_template(
     output: Path,
 ) -> None:
     """Write a starting mapping for SOURCE: items matched by id or question text, id, identifiers."""
-    from analysis.formats import read_source
     from analysis.mapping import load_mapping, mapping_template
+    from surveytool.io.files import write_text_atomic
+    from surveytool.io.sources import read_source
     from surveytool.registry import load_instrument
-    from surveytool.tables import atomic_path
 
     if output.exists() and not force:
         raise SurveytoolError(f"{output} exists; give --force to overwrite it, or another path")
@@ -245,8 +245,7 @@ def map_template(
         sheet=int(sheet) if sheet is not None and sheet.isdigit() else sheet,
     )
     text = mapping_template(table, inst)
-    with atomic_path(output) as tmp:
-        tmp.write_text(text, "utf-8")
+    write_text_atomic(output, text)
     mapping = load_mapping(output).mapping
     click.echo(f"format: {table.format_line}")
     click.echo(
@@ -429,7 +428,7 @@ def norms_command(
 ) -> None:
     from analysis import norms_yaml
     from analysis.report import cohort_norms
-    from surveytool.tables import atomic_path
+    from surveytool.io.files import write_text_atomic
 
     result = cohort_norms(
         cohort_file,
@@ -439,8 +438,7 @@ def norms_command(
         sample=sample,
         allow_instrument_mismatch=allow_instrument_mismatch,
     )
-    with atomic_path(output) as tmp:
-        tmp.write_text(norms_yaml(result.norms), "utf-8")
+    write_text_atomic(output, norms_yaml(result.norms))
     entries = result.norms.entries
     cells = sorted({tuple(sorted(e.group.items())) for e in entries})
     click.echo(

@@ -68,10 +68,6 @@ class AnalysisError(SurveytoolError):
     """Base class of the research layer's user errors (the message may be a :class:`Phrase`)."""
 
 
-class SourceError(AnalysisError):
-    """A source file could not be read, or its format could not be told or is not what was asked."""
-
-
 class MappingError(AnalysisError):
     """A mapping file failed to load or does not fit the source; ``report`` lists every problem.
 
@@ -81,10 +77,6 @@ class MappingError(AnalysisError):
     def __init__(self, report: ValidationReport) -> None:
         self.report = report
         super().__init__(report.format_text())
-
-
-class KeyFileError(AnalysisError):
-    """The pseudonym key file cannot be read, created, or does not hold a usable key."""
 
 
 class CohortFileError(AnalysisError):

@@ -31,9 +31,9 @@ TARGET_SECONDS = 30.0
 
 def _make_cohort(folder: Path, n: int) -> Path:
     import analysis
+    from surveytool.io.tables import write_table
     from surveytool.registry import load_instrument
     from surveytool.simulate import SimulationSpec, simulate
-    from surveytool.tables import write_table
 
     inst = load_instrument("ppai")
     spec = SimulationSpec(

@@ -21,10 +21,11 @@ import pandas as pd
 
 from benchmarks.common import bench_instrument, best_of, report
 from surveytool.instrument import Instrument
+from surveytool.io.sources import read_source
+from surveytool.io.tables import write_table
 from surveytool.responses import read_responses
 from surveytool.scoring import ScoringPlan, score_matrix, score_responses
 from surveytool.simulate import SimulationSpec, simulate
-from surveytool.tables import read_table, write_table
 
 
 def pandas_baseline(inst: Instrument, frame: pd.DataFrame) -> pd.DataFrame:
@@ -77,7 +78,11 @@ def run(n: int = 1_000_000) -> list[str]:
         write_table(frame, source)
 
         def file_to_file() -> None:
-            result = score_responses(inst, read_table(source), id_column="respondent_id")
+            result = score_responses(
+                inst,
+                read_source(source, text_columns=["respondent_id"]).frame,
+                id_column="respondent_id",
+            )
             write_table(result.scores, target, metadata=result.provenance)
 
         def copy_only() -> None:

@@ -21,6 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from surveytool.errors import SurveytoolError
+from surveytool.io.keys import open_key_file
 
 _metadata = sa.MetaData()
 saved_results = sa.Table(
@@ -133,13 +134,13 @@ class PersonalStore:
         return self._engine
 
     def _key(self) -> bytes:
-        key_path = self.folder / "personal-codes.key"
-        if not key_path.exists():
-            self.folder.mkdir(parents=True, exist_ok=True)
-            fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(secrets.token_bytes(32))
-        return key_path.read_bytes()
+        """The HMAC key of personal codes (a key file, created 0600 on first use)."""
+        key = open_key_file(
+            self.folder / "personal-codes.key",
+            "surveytool personal-code key (HMAC-SHA-256). Deleting it makes saved results unreachable.",
+            legacy_raw=True,  # earlier versions kept the 32 raw bytes
+        )
+        return key.secret
 
     def code_key(self, code: str) -> str:
         normalized = normalize_code(code)  # refuse a bad code before any file is created

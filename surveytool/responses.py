@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from surveytool.instrument import CriticalItem, Direction, Instrument, ResponseScale, fold_label
-from surveytool.tables import NA_STRINGS
+from surveytool.io.sources import NA_STRINGS
 
 ISSUE_COLUMNS = ("kind", "row", "column", "respondent_id", "value", "reason")
 """Columns of every issue report: kind is ``cell``, ``row`` or ``column``."""

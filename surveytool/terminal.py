@@ -8,7 +8,6 @@ user's data folder, and the next run offers to resume there; finishing deletes t
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from rich.table import Table
 
 from surveytool.errors import SurveytoolError
 from surveytool.instrument import Instrument
+from surveytool.io.files import write_text_atomic
 from surveytool.personal_store import data_dir
 from surveytool.report import PersonalReport, build_report, render_report
 
@@ -43,13 +43,8 @@ def _load_progress(path: Path, inst: Instrument) -> dict[str, int | None] | None
 
 
 def _save_progress(path: Path, inst: Instrument, answers: Mapping[str, int | None]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.unlink(missing_ok=True)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # answers: owner only
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump({"instrument_hash": inst.content_hash, "answers": dict(answers)}, fh)
-    tmp.replace(path)
+    payload = {"instrument_hash": inst.content_hash, "answers": dict(answers)}
+    write_text_atomic(path, json.dumps(payload), secret=True)  # answers: owner only
 
 
 def parse_answer(text: str, inst: Instrument, item_id: str) -> int | str | None:
@@ -166,12 +161,14 @@ def answers_from_file(path: Path) -> dict[str, object]:
         if not isinstance(data, dict):
             raise SurveytoolError(f"{path}: expected a mapping of item id to answer")
         return {str(k): v for k, v in data.items()}
-    from surveytool.tables import read_table
+    import pandas as pd
 
-    frame = read_table(path)
+    from surveytool.io.sources import read_source
+
+    frame = read_source(path).frame
     if len(frame) != 1:
         raise SurveytoolError(f"{path}: expected one row of answers, found {len(frame)}")
-    return {str(k): v for k, v in frame.iloc[0].items()}
+    return {str(k): None if pd.isna(v) else v for k, v in frame.iloc[0].items()}
 
 
 def checked_answers(

@@ -22,8 +22,9 @@ from click.testing import CliRunner, Result
 
 import surveytool
 from surveytool.cli import cli
+from surveytool.io.sources import read_source
+from surveytool.io.tables import read_metadata
 from surveytool.registry import load_instrument
-from surveytool.tables import read_metadata, read_table
 
 FIXTURES = Path(__file__).parent / "fixtures" / "scoring"
 INSTRUMENT = FIXTURES / "cli.yaml"
@@ -197,7 +198,7 @@ def test_sav_value_labels_and_user_missing_are_read_as_codes(tmp_path):
     source = tmp_path / "r.sav"
     write_sav(source)
     result = surveytool.score_responses(
-        str(INSTRUMENT), read_table(source), id_column="pid", group_columns=["site"]
+        str(INSTRUMENT), read_source(source).frame, id_column="pid", group_columns=["site"]
     )
     assert len(result.issues) == 0  # 8 (user-missing) is missing, not off the scale
     b1 = result.scores.set_index("pid").loc["b1"]

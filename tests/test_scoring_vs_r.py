@@ -27,7 +27,7 @@ import pandas as pd
 import pytest
 
 import surveytool
-from surveytool.tables import read_metadata
+from surveytool.io.tables import read_metadata
 
 REPO = Path(__file__).resolve().parent.parent
 GOLDEN = REPO / "tests" / "golden"

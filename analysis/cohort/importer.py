@@ -3,7 +3,7 @@
 One function, :func:`import_cohort`, does what ``surveytool cohort import`` does, as the stages of
 :mod:`analysis.cohort.stages` over one :class:`~analysis.cohort.stages.ImportState`:
 
-1. **read** the source (:mod:`analysis.formats`; the format is detected where it can be and
+1. **read** the source (:mod:`surveytool.io.sources`; the format is detected where it can be and
    recorded);
 2. **plan**: settle every column's role from the mapping (:mod:`analysis.mapping`); open the
    cohort file and the pseudonym key;
@@ -76,7 +76,7 @@ def import_cohort(
         Raise :class:`~surveytool.errors.InvalidResponsesError` (the issue table attached, and
         written to the quarantine file) when any cell, row or column is invalid; write no cohort.
     format
-        ``auto`` or a format name (see :data:`analysis.formats.FORMATS`); overrides the mapping's.
+        ``auto`` or a format name (see :data:`surveytool.io.sources.FORMATS`); overrides the mapping's.
     sheet
         Workbook sheet name or 0-based number; overrides the mapping's.
 

@@ -2,7 +2,7 @@
 
 A cohort is one Parquet file: the pseudonym column, wave, group and quasi-identifier columns (text),
 the item columns (numeric codes, NaN = missing) and ``import_batch``. Its Parquet metadata (key
-``surveytool``, see :func:`surveytool.tables.write_table`) is a :class:`CohortMetadata`: the
+``surveytool``, see :func:`surveytool.io.tables.write_table`) is a :class:`CohortMetadata`: the
 instrument id, version and content hash, the :class:`Layout`, the key's fingerprint, the disclosure
 report of the last import, and the :class:`Ledger`: every imported file (:class:`ImportEntry`,
 SHA-256 of its bytes, counts) and the key of every respondent row ever accepted (pseudonym, plus
@@ -165,7 +165,7 @@ def load_cohort(path: Path, *, as_output: bool = False) -> Cohort:
     """
     import pyarrow.parquet as pq
 
-    from surveytool.tables import read_metadata
+    from surveytool.io.tables import read_metadata
 
     advice = "; choose another output path" if as_output else ""
     try:

@@ -39,7 +39,6 @@ from analysis.cohort.values import (
     spss_item,
 )
 from analysis.errors import AnalysisError, Param, Phrase
-from analysis.formats import SourceTable, read_source
 from analysis.mapping import (
     ColumnPlan,
     LoadedMapping,
@@ -60,9 +59,11 @@ from analysis.privacy.kanonymity import KAnonymity, enforce_k
 from analysis.privacy.pseudonyms import PSEUDONYM_COLUMN, PseudonymKey, default_key_path, load_key
 from surveytool.errors import InvalidResponsesError
 from surveytool.instrument import Instrument
+from surveytool.io.files import write_text_atomic
+from surveytool.io.sources import SourceTable, read_source
+from surveytool.io.tables import write_table
 from surveytool.responses import Responses, read_responses
 from surveytool.scoring import provenance
-from surveytool.tables import atomic_path, write_table
 
 
 @dataclass(eq=False, repr=False)
@@ -560,8 +561,7 @@ def _entry(s: ImportState) -> ImportEntry:
 
 
 def _write_text(path: Path, text: str) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(text, "utf-8")
+    write_text_atomic(path, text)
 
 
 def write(s: ImportState) -> None:

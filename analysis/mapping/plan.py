@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from analysis.cells import as_text, snake_name
-from analysis.formats import SourceTable
 from analysis.mapping.model import HINTS, LoadedMapping, RecodeRule
 from analysis.privacy.generalize import QuasiIdentifier
 from surveytool.instrument import Instrument
+from surveytool.io.sources import SourceTable
 from surveytool.validation import Loc, Problem, format_loc
 
 _ID_GUESSES = (

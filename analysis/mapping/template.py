@@ -10,11 +10,11 @@ from collections.abc import Mapping
 import pandas as pd
 
 from analysis.cells import as_text, snake_name
-from analysis.formats import SourceTable
 from analysis.mapping.plan import fold, guess_id
 from analysis.mapping.recode import spss_labels_are_scale
 from analysis.privacy.identifiers import classify_columns, describe_findings
 from surveytool.instrument import Instrument
+from surveytool.io.sources import SourceTable
 
 _QUASI_HINTS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(^|_)age(_|$)"), "{generalize: age_band, width: 10, top: 90}"),

@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
-import secrets
-import stat
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Final
@@ -20,7 +17,7 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
-from analysis.errors import KeyFileError
+from surveytool.io.keys import KeyFileError, open_key_file
 
 PSEUDONYM_COLUMN: Final = "pseudonym"
 """Name of the pseudonymous id column in every anonymized table."""
@@ -29,9 +26,7 @@ PSEUDONYM_HEX = 32
 """Hex digits kept of the HMAC-SHA-256 (128 bits: no collision among billions of ids)."""
 
 
-_KEY_HEADER = (
-    "# surveytool pseudonym key (HMAC-SHA-256). Keep it apart from the data; back it up.\n"
-)
+_KEY_PURPOSE = "surveytool pseudonym key (HMAC-SHA-256). Keep it apart from the data; back it up."
 _MIN_KEY_BYTES = 16
 
 
@@ -63,51 +58,18 @@ class PseudonymKey:
 
     @classmethod
     def from_file(cls, path: str | Path, *, create: bool = True) -> PseudonymKey:
-        """Read the key file, or create it (32 random bytes, hex, mode 0600) when missing."""
-        path = Path(path)
-        if not path.exists():
-            if not create:
-                raise KeyFileError(f"{path}: no such key file")
-            return cls._create(path)
-        try:
-            text = path.read_text("ascii")
-            mode = path.stat().st_mode
-        except (OSError, UnicodeDecodeError) as exc:
-            raise KeyFileError(
-                f"{path}: cannot read the key file ({exc}); give the key file this cohort was "
-                "made with"
-            ) from None
-        lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
-        try:
-            if len(lines) != 1:
-                raise ValueError("expected one line of hex digits")
-            secret = bytes.fromhex(lines[0])
-        except ValueError:
-            raise KeyFileError(
-                f"{path}: not a surveytool key file (one line of hex digits); give the right file, "
-                "or a path that does not exist yet to create a new key"
-            ) from None
-        key = cls(secret, path, created=False)
-        if os.name == "posix" and mode & (stat.S_IRWXG | stat.S_IRWXO):
-            key.notes.append(
-                f"the key file {path} can be read by other users (mode {stat.S_IMODE(mode):o}); "
-                f"run: chmod 600 {path}"
-            )
-        return key
+        """Read the key file, or create it (32 random bytes, hex, mode 0600) when missing.
 
-    @classmethod
-    def _create(cls, path: Path) -> PseudonymKey:
-        secret = secrets.token_bytes(32)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except OSError as exc:
-            raise KeyFileError(f"{path}: cannot create the key file: {exc.strerror}") from None
-        with os.fdopen(fd, "w", encoding="ascii") as handle:
-            handle.write(_KEY_HEADER + secret.hex() + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        return cls(secret, path, created=True)
+        The key-file format is :mod:`surveytool.io.keys`'.
+        """
+        found = open_key_file(
+            path, _KEY_PURPOSE, create=create, hint="give the key file this cohort was made with"
+        )
+        key = cls(found.secret, found.path, created=found.created)
+        note = found.mode_note
+        if note is not None:
+            key.notes.append(note)
+        return key
 
     @property
     def fingerprint(self) -> str:

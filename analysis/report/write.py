@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import shutil
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,13 +19,8 @@ REPORT_FILE = "report.html"
 MANIFEST_FILE = "manifest.json"
 
 
-@contextlib.contextmanager
-def _atomic_dir(target: Path) -> Iterator[Path]:
-    """A temporary folder beside ``target`` that replaces it only if the block completes.
-
-    An existing ``target`` must be empty or an earlier report (it has our manifest); it is moved
-    aside, the new folder renamed into place, then the old one removed.
-    """
+def _check_replaceable(target: Path) -> None:
+    """An existing ``target`` must be an empty folder or an earlier report (it has our manifest)."""
     if target.exists():
         if not target.is_dir():
             raise AnalysisError(
@@ -42,23 +32,6 @@ def _atomic_dir(target: Path) -> Iterator[Path]:
                 f"{target} is a folder with other files in it; give a new or empty folder "
                 "(an earlier report there is replaced)"
             )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
-    try:
-        yield tmp
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o777 & ~umask)
-        old = None
-        if target.exists():
-            old = target.with_name(f".{target.name}.old-{os.getpid()}")
-            os.replace(target, old)
-        os.replace(tmp, target)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _is_report(manifest: Path) -> bool:
@@ -71,15 +44,17 @@ def _is_report(manifest: Path) -> bool:
 def write_report(report: CohortReport, output: str | Path) -> list[Path]:
     """Write ``report.html``, one CSV per table and ``manifest.json`` into the folder ``output``.
 
-    Atomic: written into a temporary folder that replaces ``output`` when complete. Returns the
-    paths of the files as they are after the swap.
+    Atomic (:func:`surveytool.io.files.atomic_folder`): written into a temporary folder that
+    replaces ``output`` when complete. Returns the paths of the files as they are after the swap.
     """
-    from surveytool.tables import write_table
+    from surveytool.io.files import atomic_folder
+    from surveytool.io.tables import write_table
 
     target = Path(output)
+    _check_replaceable(target)
     html = render_html(report)
     names = [REPORT_FILE, *(t.csv for t in report.tables), MANIFEST_FILE]
-    with _atomic_dir(target) as tmp:
+    with atomic_folder(target) as tmp:
         (tmp / REPORT_FILE).write_text(html, "utf-8")
         for t in report.tables:
             write_table(t.frame, tmp / t.csv)

@@ -12,6 +12,7 @@ scipy and statsmodels load inside the functions that need them, so importing sta
 
 from __future__ import annotations
 
+from analysis.stats._input import ReadOptions
 from analysis.stats._matrix import ItemSums
 from analysis.stats._result import Problems, Result
 from analysis.stats.careless import CarelessResult, careless_responding
@@ -62,6 +63,7 @@ __all__ = [
     "Omega",
     "ParallelAnalysis",
     "Problems",
+    "ReadOptions",
     "Reliability",
     "Result",
     "ScoreCorrelations",

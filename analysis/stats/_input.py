@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 import warnings
 from collections.abc import Sequence
+from typing import TypedDict, Unpack
 
 import numpy as np
 import pandas as pd
@@ -24,6 +25,19 @@ from surveytool.responses import Responses, read_responses
 from surveytool.scoring import ScoringPlan
 
 _PACKAGE = "analysis.stats"
+
+
+class ReadOptions(TypedDict, total=False):
+    """How a statistic reads a raw table (ignored for validated Responses).
+
+    ``id_column``, ``group_columns`` and ``ignore_columns`` as for
+    :func:`surveytool.responses.read_responses`; ``form``: a short form's id (its items only).
+    """
+
+    id_column: str | None
+    group_columns: Sequence[str]
+    ignore_columns: Sequence[str]
+    form: str | None
 
 
 def _caller() -> tuple[str, int]:
@@ -57,11 +71,7 @@ def warn_problems(problems: Problems) -> None:
 def validated(
     instrument: Instrument | str,
     responses: pd.DataFrame | Responses,
-    *,
-    id_column: str | None = None,
-    group_columns: Sequence[str] = (),
-    ignore_columns: Sequence[str] = (),
-    form: str | None = None,
+    **read: Unpack[ReadOptions],
 ) -> tuple[ScoringPlan, Responses, Problems]:
     """The scoring plan, the validated answers and their problems (surveytool's reader).
 
@@ -71,8 +81,11 @@ def validated(
     problems are then reported by :func:`warn_problems`. Either way they are returned, for the
     result's ``problems``.
     """
+    unknown = sorted(set(read) - set(ReadOptions.__annotations__))
+    if unknown:
+        raise TypeError(f"unexpected keyword argument(s) {', '.join(map(repr, unknown))}")
     inst = load_instrument(instrument)
-    plan = ScoringPlan.build(inst, form)
+    plan = ScoringPlan.build(inst, read.get("form"))
     if isinstance(responses, Responses):
         problems = Problems.of(responses.issues)
         if responses.item_ids == plan.item_ids:
@@ -95,14 +108,14 @@ def validated(
             ),
             problems,
         )
-    read = read_responses(
+    answers = read_responses(
         inst,
         responses,
         item_ids=plan.item_ids,
-        id_column=id_column,
-        group_columns=group_columns,
-        ignore_columns=ignore_columns,
+        id_column=read.get("id_column"),
+        group_columns=read.get("group_columns", ()),
+        ignore_columns=read.get("ignore_columns", ()),
     )
-    problems = Problems.of(read.issues)
+    problems = Problems.of(answers.issues)
     warn_problems(problems)
-    return plan, read, problems
+    return plan, answers, problems

@@ -418,24 +418,6 @@ def pairwise_covariance(b: BlockSums) -> tuple[np.ndarray, np.ndarray]:
     return cov, n
 
 
-def pairwise_correlation(b: BlockSums) -> tuple[np.ndarray, np.ndarray]:
-    """Pairwise-complete Pearson correlation (R's ``cor(x, use = "pairwise")``) and pair counts.
-
-    Unlike ``cov2cor`` of the pairwise covariance, each correlation uses the variances of its own
-    pair of columns.
-    """
-    n = b.part("a", "a")
-    s = b.part("y1", "a")
-    p = b.part("y1", "y1")
-    q = b.part("y2", "a")  # q[i, j] = Σ y_i² over rows where both are answered
-    with np.errstate(invalid="ignore", divide="ignore"):
-        cross = p - s * s.T / n
-        var = q - s * s / n
-        r = cross / np.sqrt(var * var.T)
-    np.fill_diagonal(r, 1.0)
-    return r, n
-
-
 def cov_to_cor(cov: np.ndarray) -> np.ndarray:
     """R's ``cov2cor``: C_ij / √(C_ii C_jj)."""
     sd = np.sqrt(np.diag(cov))

@@ -31,11 +31,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Unpack
 
 import numpy as np
 import pandas as pd
 
-from analysis.stats._input import validated
+from analysis.stats._input import ReadOptions, validated
 from analysis.stats._matrix import inverse, keyed_matrix, one_blas_thread
 from analysis.stats._result import Result
 from surveytool.instrument import Instrument
@@ -173,21 +174,18 @@ def careless_responding(
     instrument: Instrument | str,
     responses: pd.DataFrame | Responses,
     *,
-    id_column: str | None = None,
-    group_columns: Sequence[str] = (),
-    ignore_columns: Sequence[str] = (),
-    form: str | None = None,
     longstring_cut: float | None = None,
     irv_z: float = 3.0,
     even_odd_cut: float = 0.30,
     min_subscales: int = 3,
     mahalanobis_p: float = 0.001,
+    **read: Unpack[ReadOptions],
 ) -> CarelessResult:
     """Careless-responding indices and suggested flags for every respondent.
 
     Parameters
     ----------
-    instrument, responses, id_column, group_columns, ignore_columns, form
+    instrument, responses, **read
         As for :func:`analysis.reliability`.
     longstring_cut
         Flag a long-string at or above this; default half the items, ⌈k/2⌉.
@@ -209,15 +207,8 @@ def careless_responding(
     In R (careless package): ``longstring(x)``, ``irv(x)``, ``-evenodd(x, factors)``,
     ``mahad(x)``; see the module docstring for the exact definitions.
     """
-    plan, read, problems = validated(
-        instrument,
-        responses,
-        id_column=id_column,
-        group_columns=group_columns,
-        ignore_columns=ignore_columns,
-        form=form,
-    )
-    raw = read.values
+    plan, answers, problems = validated(instrument, responses, **read)
+    raw = answers.values
     keyed = keyed_matrix(plan, raw)
     scored = list(dict.fromkeys(int(j) for sub in plan.subscales for j in sub.columns))
     position = {j: i for i, j in enumerate(scored)}
@@ -245,7 +236,7 @@ def careless_responding(
             "flag_even_odd": eo < even_odd_cut,
             "flag_mahalanobis": prob < mahalanobis_p,
         },
-        index=pd.Index(read.ids.to_numpy(), name=read.ids.name or "row"),
+        index=pd.Index(answers.ids.to_numpy(), name=answers.ids.name or "row"),
     )
     flags = [c for c in table.columns if c.startswith("flag_")]
     table["n_flags"] = table[flags].sum(axis=1).astype(np.int64)

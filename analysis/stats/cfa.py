@@ -25,11 +25,13 @@ import logging
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Unpack
 
 import numpy as np
 import pandas as pd
 
 from analysis.errors import AnalysisError
+from analysis.stats._input import ReadOptions
 from analysis.stats._matrix import one_blas_thread
 from analysis.stats._result import Result
 from analysis.stats.items import keyed_answers
@@ -259,24 +261,13 @@ def cfa_model(data: pd.DataFrame, factors: Mapping[str, Sequence[str]]) -> CFARe
 def cfa(
     instrument: Instrument | str,
     responses: pd.DataFrame | Responses,
-    *,
-    id_column: str | None = None,
-    group_columns: Sequence[str] = (),
-    ignore_columns: Sequence[str] = (),
-    form: str | None = None,
+    **read: Unpack[ReadOptions],
 ) -> CFAResult:
     """CFA of the instrument's subscale structure on keyed items (see the module docstring).
 
     In R: ``lavaan::cfa("subscale =~ item1 + item2 + ...", data = keyed)``.
     """
-    keyed, problems = keyed_answers(
-        instrument,
-        responses,
-        id_column=id_column,
-        group_columns=group_columns,
-        ignore_columns=ignore_columns,
-        form=form,
-    )
-    plan = ScoringPlan.build(load_instrument(instrument), form)
+    keyed, problems = keyed_answers(instrument, responses, **read)
+    plan = ScoringPlan.build(load_instrument(instrument), read.get("form"))
     factors = {sub.id: [plan.item_ids[j] for j in sub.columns] for sub in plan.subscales}
     return dataclasses.replace(cfa_model(keyed, factors), problems=problems)

@@ -13,14 +13,14 @@ the answer frequencies of an item with K categories are recovered exactly from i
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Unpack
 
 import numpy as np
 import pandas as pd
 
 from analysis.errors import AnalysisError
-from analysis.stats._input import validated
+from analysis.stats._input import ReadOptions, validated
 from analysis.stats._matrix import (
     UNSCORED,
     ItemSums,
@@ -164,17 +164,13 @@ def item_statistics_from_sums(sums: ItemSums) -> ItemStatistics:
 def item_statistics(
     instrument: Instrument | str,
     responses: pd.DataFrame | Responses | ItemSums,
-    *,
-    id_column: str | None = None,
-    group_columns: Sequence[str] = (),
-    ignore_columns: Sequence[str] = (),
-    form: str | None = None,
+    **read: Unpack[ReadOptions],
 ) -> ItemStatistics:
     """Missing rate, floor and ceiling, frequencies, skew and kurtosis of every item.
 
     Parameters
     ----------
-    instrument, responses
+    instrument, responses, **read
         As for :func:`analysis.reliability` (validated answers, the pairwise sums of
         :func:`sufficient_statistics`, which reliability can share, or a raw table, whose
         problems are kept in ``.problems`` with a warning).
@@ -190,14 +186,7 @@ def item_statistics(
     """
     if isinstance(responses, ItemSums):
         return item_statistics_from_sums(responses)
-    sums = sufficient_statistics(
-        instrument,
-        responses,
-        id_column=id_column,
-        group_columns=group_columns,
-        ignore_columns=ignore_columns,
-        form=form,
-    )
+    sums = sufficient_statistics(instrument, responses, **read)
     return item_statistics_from_sums(sums)
 
 
@@ -205,11 +194,8 @@ def keyed_items(
     instrument: Instrument | str,
     responses: pd.DataFrame | Responses,
     *,
-    id_column: str | None = None,
-    group_columns: Sequence[str] = (),
-    ignore_columns: Sequence[str] = (),
-    form: str | None = None,
     scored_only: bool = True,
+    **read: Unpack[ReadOptions],
 ) -> pd.DataFrame:
     """The validated answers with reverse-keyed items reversed on their declared range.
 
@@ -225,10 +211,7 @@ def keyed_items(
     keyed, _ = keyed_answers(
         instrument,
         responses,
-        id_column=id_column,
-        group_columns=group_columns,
-        ignore_columns=ignore_columns,
-        form=form,
+        **read,
         scored_only=scored_only,
     )
     return keyed
@@ -238,22 +221,12 @@ def keyed_answers(
     instrument: Instrument | str,
     responses: pd.DataFrame | Responses,
     *,
-    id_column: str | None = None,
-    group_columns: Sequence[str] = (),
-    ignore_columns: Sequence[str] = (),
-    form: str | None = None,
     scored_only: bool = True,
+    **read: Unpack[ReadOptions],
 ) -> tuple[pd.DataFrame, Problems]:
     """:func:`keyed_items` and the problems found in the answers (for results that keep them)."""
-    plan, read, problems = validated(
-        instrument,
-        responses,
-        id_column=id_column,
-        group_columns=group_columns,
-        ignore_columns=ignore_columns,
-        form=form,
-    )
-    keyed = keyed_matrix(plan, read.values)
+    plan, answers, problems = validated(instrument, responses, **read)
+    keyed = keyed_matrix(plan, answers.values)
     columns = list(range(len(plan.item_ids)))
     if scored_only:
         members = {int(j) for sub in plan.subscales for j in sub.columns}
@@ -261,6 +234,6 @@ def keyed_answers(
     frame = pd.DataFrame(
         keyed[:, columns],
         columns=[plan.item_ids[j] for j in columns],
-        index=pd.Index(read.ids.to_numpy(), name=read.ids.name or "row"),
+        index=pd.Index(answers.ids.to_numpy(), name=answers.ids.name or "row"),
     )
     return frame, problems

@@ -17,15 +17,15 @@ sums of several partitions of a cohort can be added and passed instead of the an
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Unpack
 
 import numpy as np
 import pandas as pd
 
 from analysis.errors import AnalysisError
 from analysis.stats._factor import minres, order_and_sign, rotate
-from analysis.stats._input import validated
+from analysis.stats._input import ReadOptions, validated
 from analysis.stats._matrix import (
     UNSCORED,
     Block,
@@ -109,10 +109,7 @@ def sufficient_statistics(
     responses: pd.DataFrame | Responses,
     *,
     use: Use = "pairwise",
-    id_column: str | None = None,
-    group_columns: Sequence[str] = (),
-    ignore_columns: Sequence[str] = (),
-    form: str | None = None,
+    **read: Unpack[ReadOptions],
 ) -> ItemSums:
     """Validate the answers and sum everything reliability and item statistics need, in one pass.
 
@@ -124,15 +121,8 @@ def sufficient_statistics(
     The sums keep the problems found in the answers (``.problems``; see :func:`reliability`).
     """
     check_option("use", use, Use)
-    plan, read, problems = validated(
-        instrument,
-        responses,
-        id_column=id_column,
-        group_columns=group_columns,
-        ignore_columns=ignore_columns,
-        form=form,
-    )
-    sums = item_sums(plan, read.values, subscale_blocks(plan), use=use)
+    plan, answers, problems = validated(instrument, responses, **read)
+    sums = item_sums(plan, answers.values, subscale_blocks(plan), use=use)
     return dataclasses.replace(sums, problems=problems)
 
 
@@ -316,10 +306,7 @@ def reliability(
     responses: pd.DataFrame | Responses | ItemSums,
     *,
     use: Use = "pairwise",
-    id_column: str | None = None,
-    group_columns: Sequence[str] = (),
-    ignore_columns: Sequence[str] = (),
-    form: str | None = None,
+    **read: Unpack[ReadOptions],
 ) -> Reliability:
     """Cronbach's alpha and the other reliability statistics of every subscale.
 
@@ -334,8 +321,10 @@ def reliability(
         a :class:`~analysis.errors.ResponseProblemsWarning` says how many.
     use
         ``"pairwise"`` (default) or ``"listwise"``; see the module docstring.
-    id_column, group_columns, ignore_columns, form
-        As for :func:`surveytool.score_responses`.
+    **read
+        How to read a raw table: ``id_column``, ``group_columns``, ``ignore_columns`` (as for
+        :func:`surveytool.responses.read_responses`) and ``form`` (a short form's items only);
+        see :class:`~analysis.stats.ReadOptions`.
 
     Returns
     -------
@@ -368,10 +357,7 @@ def reliability(
         instrument,
         responses,
         use=use,
-        id_column=id_column,
-        group_columns=group_columns,
-        ignore_columns=ignore_columns,
-        form=form,
+        **read,
     )
     return reliability_from_sums(sums)
 
@@ -498,10 +484,7 @@ def omega(
     *,
     n_factors: int | None = None,
     use: Use = "pairwise",
-    id_column: str | None = None,
-    group_columns: Sequence[str] = (),
-    ignore_columns: Sequence[str] = (),
-    form: str | None = None,
+    **read: Unpack[ReadOptions],
 ) -> Omega:
     """Omega hierarchical and omega total of the whole inventory (Schmid–Leiman).
 
@@ -525,17 +508,10 @@ def omega(
     ``$omega.tot``, ``$schmid$sl``).
     """
     check_option("use", use, Use)
-    plan, read, problems = validated(
-        instrument,
-        responses,
-        id_column=id_column,
-        group_columns=group_columns,
-        ignore_columns=ignore_columns,
-        form=form,
-    )
+    plan, answers, problems = validated(instrument, responses, **read)
     blocks = subscale_blocks(plan, include_unscored=False)
     columns = list(dict.fromkeys(int(j) for b in blocks for j in b.columns))
-    values = keyed_matrix(plan, read.values)[:, columns]
+    values = keyed_matrix(plan, answers.values)[:, columns]
     if use == "listwise":
         values = values[~np.isnan(values).any(axis=1)]
     r, _ = pairwise_cor(values)

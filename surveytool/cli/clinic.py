@@ -35,11 +35,11 @@ class _Settings:
 
     def who(self, session: Session) -> tuple[Clinician | None, str]:
         """The clinician acting (``--as``) and the actor label for the audit log."""
-        from surveytool.clinic import service
+        from surveytool.clinic.clinicians import actor_of, find_clinician
 
         if self.as_user:
-            clinician = service.find_clinician(session, self.as_user)
-            return clinician, service.actor_of(clinician, "")
+            clinician = find_clinician(session, self.as_user)
+            return clinician, actor_of(clinician, "")
         import getpass
 
         try:
@@ -175,12 +175,12 @@ def clients() -> None:
 @click.pass_context
 def clients_add(ctx: click.Context, code: str | None, display_name: str | None) -> None:
     """Add a client under CODE (a pseudonym; one is made up when CODE is left out)."""
-    from surveytool.clinic import service
+    from surveytool.clinic.clients import add_client
 
     settings = _settings(ctx)
     with settings.store().write() as session:
         clinician, actor = settings.who(session)
-        client = service.add_client(
+        client = add_client(
             session, code, display_name=display_name, clinician=clinician, actor=actor
         )
     click.echo(client.code)
@@ -193,12 +193,14 @@ def clients_list(ctx: click.Context) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from surveytool.clinic import service
+    from surveytool.clinic.administrations import administrations_of
+    from surveytool.clinic.alerts import open_alerts
+    from surveytool.clinic.clients import list_clients
 
     with _settings(ctx).store().read() as session:
         rows = []
-        for client in service.list_clients(session):
-            adms = service.administrations_of(session, client)
+        for client in list_clients(session):
+            adms = administrations_of(session, client)
             last = adms[-1] if adms else None
             rows.append(
                 (
@@ -206,7 +208,7 @@ def clients_list(ctx: click.Context) -> None:
                     client.display_name or "",
                     str(len(adms)),
                     "" if last is None else f"{last.administered_at:%Y-%m-%d} {last.instrument_id}",
-                    str(len(service.open_alerts(session, client))),
+                    str(len(open_alerts(session, client))),
                 )
             )
     if not rows:
@@ -228,16 +230,19 @@ def clients_show(ctx: click.Context, client: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from surveytool.clinic import service
+    from surveytool.clinic.administrations import administrations_of
+    from surveytool.clinic.clients import find_client
+    from surveytool.clinic.links import links_of
     from surveytool.clinic.models import utcnow
+    from surveytool.clinic.notes import notes_of
 
     console = Console()
     with _settings(ctx).store().read() as session:
-        found = service.find_client(session, client)
-        adms = service.administrations_of(session, found)
+        found = find_client(session, client)
+        adms = administrations_of(session, found)
         alerts = [al for a in adms for al in a.alerts]
-        notes = service.notes_of(session, found)
-        links = service.links_of(session, found)
+        notes = notes_of(session, found)
+        links = links_of(session, found)
         console.print(f"client {found.code}", style="bold", markup=False)
         if found.display_name:
             console.print(f"name: {found.display_name}", markup=False)
@@ -303,7 +308,9 @@ def administer(
     """Administer INSTRUMENT to CLIENT in person, in this terminal, and store the result."""
     from rich.console import Console
 
-    from surveytool.clinic import service
+    from surveytool.clinic.administrations import record_administration
+    from surveytool.clinic.clients import find_client, get_client
+    from surveytool.clinic.instruments import form_items, instrument_source
     from surveytool.clinic.models import IN_PERSON, utcnow
     from surveytool.registry import load_instrument
     from surveytool.report import SUPPORT_TEXT
@@ -311,11 +318,11 @@ def administer(
 
     settings = _settings(ctx)
     inst = load_instrument(instrument)
-    source = service.instrument_source(instrument)
-    item_ids = service.form_items(inst, form)
+    source = instrument_source(instrument)
+    item_ids = form_items(inst, form)
     store = settings.store()
     with store.read() as session:
-        found = service.find_client(session, client)
+        found = find_client(session, client)
         settings.who(session)  # an unknown --as fails before the interview, not after
     console = Console()
     started = utcnow()
@@ -349,8 +356,8 @@ def administer(
             sys.exit(130)
     with store.write() as session:
         clinician, actor = settings.who(session)
-        current = service.get_client(session, found.id)
-        adm = service.record_administration(
+        current = get_client(session, found.id)
+        adm = record_administration(
             session,
             current,
             inst,
@@ -408,11 +415,12 @@ def history(ctx: click.Context, client: str, instrument: str | None) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from surveytool.clinic import report, service
+    from surveytool.clinic import report
+    from surveytool.clinic.clients import find_client
 
     console = Console()
     with _settings(ctx).store().read() as session:
-        found = service.find_client(session, client)
+        found = find_client(session, client)
         built = report.build_client_report(session, found)
     sections = [s for s in built.sections if instrument in (None, s.instrument_id)]
     if not sections:
@@ -469,7 +477,8 @@ def history(ctx: click.Context, client: str, instrument: str | None) -> None:
 @click.pass_context
 def report_command(ctx: click.Context, client: str, output: Path) -> None:
     """Write the clinician report of CLIENT as HTML or PDF."""
-    from surveytool.clinic import audit, report, service
+    from surveytool.clinic import audit, report
+    from surveytool.clinic.clients import find_client
     from surveytool.clinic.errors import ClinicError
 
     kind = output.suffix.lower()
@@ -480,7 +489,7 @@ def report_command(ctx: click.Context, client: str, output: Path) -> None:
     settings = _settings(ctx)
     store = settings.store()
     with store.read() as session:
-        found = service.find_client(session, client)
+        found = find_client(session, client)
         html = report.render_html(report.build_client_report(session, found))
     data = (
         report.html_to_pdf(html, footer=f"Client {found.code} · confidential")
@@ -506,15 +515,16 @@ def export(ctx: click.Context, client: str, output: Path | None) -> None:
     """Everything stored about CLIENT, as JSON (to stdout, or -o FILE)."""
     import json
 
-    from surveytool.clinic import service
+    from surveytool.clinic.clients import find_client
     from surveytool.clinic.errors import ClinicError
+    from surveytool.clinic.export import export_client
 
     if output is not None and not output.parent.is_dir():
         raise ClinicError(f"no folder {output.parent}; create it first")
     settings = _settings(ctx)
     with settings.store().write() as session:
         _, actor = settings.who(session)
-        data = service.export_client(session, service.find_client(session, client), actor=actor)
+        data = export_client(session, find_client(session, client), actor=actor)
     text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
     if output is None:
         click.echo(text, nl=False)
@@ -547,23 +557,24 @@ def backup(ctx: click.Context, path: Path) -> None:
 @click.pass_context
 def rescore(ctx: click.Context, instrument: str | None, dry_run: bool) -> None:
     """Recompute every stored score from its answers with the instrument files as they are now."""
-    from surveytool.clinic import service
+    from surveytool.clinic.instruments import instrument_source
+    from surveytool.clinic.rescore import rescore as rescore_store
     from surveytool.registry import load_instrument
 
     settings = _settings(ctx)
     inst = load_instrument(instrument) if instrument else None
-    source = service.instrument_source(instrument) if instrument else None
+    source = instrument_source(instrument) if instrument else None
     store = settings.store()
     if dry_run:
         with store.read() as session:
             _, actor = settings.who(session)
-            summary = service.rescore(
+            summary = rescore_store(
                 session, instrument=inst, source=source, apply=False, actor=actor
             )
     else:
         with store.write() as session:
             _, actor = settings.who(session)
-            summary = service.rescore(session, instrument=inst, source=source, actor=actor)
+            summary = rescore_store(session, instrument=inst, source=source, actor=actor)
     for line in summary.lines():
         click.echo(line)
 
@@ -586,12 +597,11 @@ def verify_audit(ctx: click.Context) -> None:
 @click.pass_context
 def alerts(ctx: click.Context) -> None:
     """Open critical-item alerts (acknowledge with `surveytool clinic acknowledge ID`)."""
-    from surveytool.clinic import service
+    from surveytool.clinic.alerts import open_alerts
 
     with _settings(ctx).store().read() as session:
         rows = [
-            (a.id, a.client.code, a.item_id, a.answer, a.created_at)
-            for a in service.open_alerts(session)
+            (a.id, a.client.code, a.item_id, a.answer, a.created_at) for a in open_alerts(session)
         ]
     if not rows:
         click.echo("no open alerts")
@@ -607,12 +617,12 @@ def alerts(ctx: click.Context) -> None:
 @click.pass_context
 def acknowledge(ctx: click.Context, alert_id: int, note: str | None) -> None:
     """Acknowledge a critical-item alert (recorded in the audit log)."""
-    from surveytool.clinic import service
+    from surveytool.clinic.alerts import acknowledge_alert
 
     settings = _settings(ctx)
     with settings.store().write() as session:
         clinician, actor = settings.who(session)
-        service.acknowledge_alert(session, alert_id, clinician=clinician, note=note, actor=actor)
+        acknowledge_alert(session, alert_id, clinician=clinician, note=note, actor=actor)
     click.echo(f"alert {alert_id} acknowledged")
 
 
@@ -622,12 +632,11 @@ def acknowledge(ctx: click.Context, alert_id: int, note: str | None) -> None:
 @click.pass_context
 def note(ctx: click.Context, client: str, text: str) -> None:
     """Add a note to CLIENT's record."""
-    from surveytool.clinic import service
+    from surveytool.clinic.clients import find_client
+    from surveytool.clinic.notes import add_note
 
     settings = _settings(ctx)
     with settings.store().write() as session:
         clinician, actor = settings.who(session)
-        service.add_note(
-            session, service.find_client(session, client), text, clinician=clinician, actor=actor
-        )
+        add_note(session, find_client(session, client), text, clinician=clinician, actor=actor)
     click.echo("note added")

@@ -50,11 +50,12 @@ def score(
     in OUTPUT's quarantine file (<name>.quarantine.csv); --strict stops instead.
     """
     from surveytool.errors import InvalidResponsesError, SurveytoolError
+    from surveytool.io.sources import read_source
+    from surveytool.io.tables import table_format, write_table
     from surveytool.registry import load_instrument
     from surveytool.scoring import score_responses
-    from surveytool.tables import WRITE_FORMATS, read_table, table_format, write_table
 
-    table_format(output, WRITE_FORMATS)  # refuse an unknown output format before any work
+    table_format(output)  # refuse an unknown output format before any work
     if output.resolve() == responses.resolve():
         raise SurveytoolError(
             f"{output}: the output would overwrite the responses; choose another name"
@@ -62,7 +63,10 @@ def score(
     inst = load_instrument(instrument)
     groups = [g.strip() for spec in group_columns for g in spec.split(",") if g.strip()]
     ignored = [g.strip() for spec in ignore_columns for g in spec.split(",") if g.strip()]
-    frame = read_table(responses, text_columns=[c for c in [id_column, *groups] if c])
+    source = read_source(responses, text_columns=[c for c in [id_column, *groups] if c])
+    for note in source.notes:
+        click.echo(f"note: {note}", err=True)
+    frame = source.frame
     quarantine = _quarantine_path(output)
     try:
         result = score_responses(
@@ -162,12 +166,12 @@ def simulate(
     output: Path,
 ) -> None:
     """Simulate respondents from a graded response model (same seed, same file)."""
+    from surveytool.io.tables import table_format, write_table
     from surveytool.registry import load_instrument
     from surveytool.simulate import SimulationSpec
     from surveytool.simulate import simulate as run
-    from surveytool.tables import WRITE_FORMATS, table_format, write_table
 
-    table_format(output, WRITE_FORMATS)
+    table_format(output)
     inst = load_instrument(instrument)
     spec = SimulationSpec(
         n=n,

@@ -29,7 +29,7 @@ import click
 def serve(host: str, port: int, data_dir: Path | None, database_url: str | None) -> None:
     """Start the self-assessment pages (and the clinician pages, /clinic) on this computer."""
     from surveytool.personal_store import PersonalStore
-    from surveytool.web.app import run_server
+    from surveytool.web.server import run_server
 
     if database_url is None and data_dir is not None:
         database_url = f"sqlite:///{data_dir.resolve() / 'clinic.sqlite3'}"

@@ -167,3 +167,11 @@ def revoke(session: Session, link: Link, actor: str) -> None:
     if link.revoked_at is None:
         link.revoked_at = utcnow()
         audit.append(session, actor, "link.revoke", f"client:{link.client_id}", {"link": link.id})
+
+
+def links_of(session: Session, client: Client) -> list[Link]:
+    return list(
+        session.execute(
+            sa.select(Link).where(Link.client_id == client.id).order_by(Link.created_at.desc())
+        ).scalars()
+    )

@@ -24,8 +24,10 @@ from jinja2 import Environment
 from sqlalchemy.orm import Session
 
 from surveytool.change import ReliableChange
-from surveytool.clinic import service
+from surveytool.clinic.administrations import administrations_of, change_between
+from surveytool.clinic.clinicians import clinician_names
 from surveytool.clinic.errors import ClinicError
+from surveytool.clinic.instruments import load_source
 from surveytool.clinic.models import Administration, Alert, Client, utcnow
 from surveytool.instrument import Instrument, score_ranges
 from surveytool.report import environment, stylesheet
@@ -273,16 +275,14 @@ def change_view(
         )
     if before.instrument_hash != after.instrument_hash:
         notes.append("the two were given with different versions of the instrument file")
-    return ChangeView(
-        before, after, tuple(service.change_between(inst, before, after)), "; ".join(notes)
-    )
+    return ChangeView(before, after, tuple(change_between(inst, before, after)), "; ".join(notes))
 
 
 def build_section(instrument_id: str, adms: list[Administration]) -> Section:
     source = adms[-1].instrument_source
     inst: Instrument | None
     try:
-        inst = service.load_source(source)
+        inst = load_source(source)
         error = ""
     except ClinicError as exc:
         inst, error = None, str(exc)
@@ -293,13 +293,13 @@ def build_section(instrument_id: str, adms: list[Administration]) -> Section:
 
 
 def build_client_report(session: Session, client: Client) -> ClientReport:
-    adms = service.administrations_of(session, client)
+    adms = administrations_of(session, client)
     by_instrument: dict[str, list[Administration]] = {}
     for adm in adms:
         by_instrument.setdefault(adm.instrument_id, []).append(adm)
     sections = [build_section(k, v) for k, v in by_instrument.items()]
     alerts = [al for adm in adms for al in adm.alerts]
-    names = service.clinician_names(
+    names = clinician_names(
         session,
         [a.acknowledged_by_id for a in alerts] + [a.clinician_id for a in adms],
     )

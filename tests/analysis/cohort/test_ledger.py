@@ -12,7 +12,7 @@ import pytest
 import analysis
 from analysis.cohort import CohortMetadata, ImportEntry, Ledger, load_cohort, read_cohort
 from analysis.errors import CohortFileError
-from surveytool.tables import write_table
+from surveytool.io.tables import write_table
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "cohort"
 

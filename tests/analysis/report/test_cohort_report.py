@@ -22,7 +22,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 import analysis
-import surveytool.tables
+import surveytool.io.tables
 from analysis.privacy.suppression import SUPPRESSED, hidden_columns
 from analysis.report import (
     MANIFEST_FILE,
@@ -32,11 +32,11 @@ from analysis.report import (
     write_report,
 )
 from surveytool.cli import cli
+from surveytool.io.tables import write_table
 from surveytool.loader import load_text
 from surveytool.registry import bundled_paths, load_instrument
 from surveytool.scoring import score_responses
 from surveytool.simulate import SimulationSpec, simulate
-from surveytool.tables import write_table
 
 PPAI = load_instrument("ppai")
 ARM_ODD = "treat <b>&</b>"
@@ -479,7 +479,7 @@ def test_writes_are_atomic(
     before = {p.name: p.read_bytes() for p in out.iterdir()}
     assert {p.name for p in first} == set(before)
     calls = {"n": 0}
-    real = surveytool.tables.write_table
+    real = surveytool.io.tables.write_table
 
     def crash_on_third(*args: Any, **kwargs: Any) -> list[Path]:
         calls["n"] += 1
@@ -487,7 +487,7 @@ def test_writes_are_atomic(
             raise OSError("disk full")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(surveytool.tables, "write_table", crash_on_third)
+    monkeypatch.setattr(surveytool.io.tables, "write_table", crash_on_third)
     with pytest.raises(OSError, match="disk full"):
         write_report(report, out)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # the old report, intact

@@ -92,6 +92,12 @@ def test_options_name_their_parameter(bfi_keyed: pd.DataFrame) -> None:
         analysis.correlation_matrix(bfi_keyed, use="everything")  # type: ignore[arg-type]
 
 
+def test_read_options_are_checked(golden_sim: Dataset) -> None:
+    inst, table, _ = golden_sim
+    with pytest.raises(TypeError, match=r"unexpected keyword argument\(s\) 'id'"):
+        analysis.reliability(inst, table, id="id")  # type: ignore[call-arg]
+
+
 def test_analysis_exports_user_level_names_not_kernels() -> None:
     for kernel in (
         "ItemSums",

@@ -1,4 +1,18 @@
-"""Source files researchers bring: detecting their format and reading them into one table shape.
+"""Reading every source file into one table shape: the one reader of responses files.
+
+``surveytool score``, ``surveytool take --answers`` and ``surveytool cohort import`` all read
+through :func:`read_source`, so one file gives the same cells whichever command reads it. The
+policy, the same for every format:
+
+- cells are what the file holds: delimited text and workbook cells are read as text (ids keep
+  their leading zeros, a group code ``1`` stays ``"1"``); numbers stored as numbers by a typed
+  format (SPSS, Parquet, JSON) stay numbers; dates become ISO text;
+- empty cells, blank text and the :data:`NA_STRINGS` of text files are missing;
+- SPSS declared (user-defined) missing values are missing, and counted;
+- ``text_columns`` (ids, groups) are text in every format (a number ``7.0`` becomes ``"7"``).
+
+Turning cells into answers (codes, labels, the scale's checks) is the next step's work
+(:func:`surveytool.responses.read_responses`), the same for every format.
 
 Formats (FORMATS.md in the project's shared folder describes each export):
 
@@ -13,6 +27,8 @@ Formats (FORMATS.md in the project's shared folder describes each export):
     are kept for the mapping step.
 ``parquet``
     Read as is; date and time columns become ISO text like the other formats.
+``jsonl``
+    JSON lines, one object per row; values keep their JSON types.
 ``qualtrics``
     A Qualtrics CSV/TSV export: three header rows (export tags, question text, ``{"ImportId": ...}``)
     with data from row 4, or a two-header variant (legacy exports whose first row is ``V1, V2, ...``
@@ -31,11 +47,13 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import hashlib
 import io
 import itertools
 import json
 import re
+import zipfile
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -45,11 +63,28 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from analysis.errors import SourceError
-from surveytool.tables import NA_STRINGS
+from surveytool.errors import ResponsesError
 
-FormatName = Literal["csv", "tsv", "xlsx", "sav", "parquet", "qualtrics", "redcap"]
-FORMATS: tuple[str, ...] = ("auto", "csv", "tsv", "xlsx", "sav", "parquet", "qualtrics", "redcap")
+FormatName = Literal["csv", "tsv", "xlsx", "sav", "parquet", "jsonl", "qualtrics", "redcap"]
+FORMATS: tuple[str, ...] = (
+    "auto",
+    "csv",
+    "tsv",
+    "xlsx",
+    "sav",
+    "parquet",
+    "jsonl",
+    "qualtrics",
+    "redcap",
+)
+
+#: Cells read as "not answered" in text files (FORMULAS.md: blank and NA count as missing).
+NA_STRINGS = ("", "NA", "N/A", "n/a", "NaN", "nan", "NULL", "null")
+
+
+class SourceError(ResponsesError):
+    """A source file could not be read, or its format could not be told or is not what was asked."""
+
 
 _EXTENSIONS: dict[str, FormatName] = {
     ".csv": "csv",
@@ -62,6 +97,8 @@ _EXTENSIONS: dict[str, FormatName] = {
     ".zsav": "sav",
     ".parquet": "parquet",
     ".pq": "parquet",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
 }
 
 #: ``Status`` values of an ordinary Qualtrics response: "IP Address" in choice-text exports, 0 in
@@ -148,7 +185,6 @@ class SourceTable:
     """
 
     path: Path
-    sha256: str
     format: FormatName
     variant: str
     detected: str
@@ -167,6 +203,11 @@ class SourceTable:
     excluded_rows: tuple[tuple[int, str], ...] = ()
     missing_declared: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+
+    @functools.cached_property
+    def sha256(self) -> str:
+        """SHA-256 of the file's bytes (the ledger's key for "this file was imported")."""
+        return file_sha256(self.path)
 
     @property
     def rows_excluded(self) -> int:
@@ -303,7 +344,7 @@ def _sniff_text(head: str, sep: str) -> Detection | None:
 
 
 def detect_format(
-    path: str | Path, requested: str = "auto", given_by: str = "--format"
+    path: str | Path, requested: str = "auto", given_by: str = "the format parameter"
 ) -> Detection:
     """The format of ``path``: the one requested, else told from the extension and the content.
 
@@ -330,7 +371,7 @@ def detect_format(
     if by_extension is None:
         raise SourceError(
             f"{path}: cannot tell the format from the extension {path.suffix or '(none)'!r}; "
-            f"give --format ({', '.join(FORMATS[1:])})"
+            f"give the format ({', '.join(FORMATS[1:])})"
         )
     if by_extension in ("csv", "tsv"):
         found = _sniff_text(*_sample(path))
@@ -424,7 +465,7 @@ def _read_xlsx(path: Path, sheet: str | int | None) -> tuple[pd.DataFrame, list[
     notes: list[str] = []
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (InvalidFileException, OSError, KeyError, ValueError) as exc:
+    except (InvalidFileException, zipfile.BadZipFile, OSError, KeyError, ValueError) as exc:
         raise SourceError(f"{path}: cannot read it as an Excel workbook: {exc}") from None
     try:
         names = book.sheetnames
@@ -456,7 +497,7 @@ def _read_xlsx(path: Path, sheet: str | int | None) -> tuple[pd.DataFrame, list[
         rows.pop()
     if not rows or all(v is pd.NA for v in rows[0]):
         others = [n for n in names if n != chosen]
-        hint = f"; choose another with --sheet ({', '.join(map(repr, others))})" if others else ""
+        hint = f"; choose another sheet ({', '.join(map(repr, others))})" if others else ""
         raise SourceError(f"{path}: sheet {chosen!r} has no header row{hint}")
     if len(names) > 1:
         notes.append(f"read sheet {chosen!r} of {len(names)} ({', '.join(map(repr, names))})")
@@ -469,7 +510,7 @@ def _read_xlsx(path: Path, sheet: str | int | None) -> tuple[pd.DataFrame, list[
 
 def _iso_dates(frame: pd.DataFrame) -> pd.DataFrame:
     """Date, time and datetime columns (and cells) as ISO text, as spreadsheets are read."""
-    out = frame.copy()
+    out = frame
     for col in out.columns:
         series = out[col]
         if pd.api.types.is_datetime64_any_dtype(series.dtype):
@@ -576,7 +617,7 @@ def _qualtrics(
     what = ", ".join(f"{v} {k!r}" for k, v in sorted(table.excluded.items()))
     table.notes.append(
         f"excluded {int((~keep).sum())} response(s) that are not ordinary ({what}); "
-        "keep a status with qualtrics.keep_status in the mapping"
+        "keep a status with the keep_status parameter (in a mapping: qualtrics.keep_status)"
     )
 
 
@@ -643,8 +684,8 @@ def _redcap(table: SourceTable, labels: bool) -> None:
 
 
 def _text_columns(frame: pd.DataFrame) -> pd.DataFrame:
-    """Blank text cells as missing in text columns (readers differ on this)."""
-    out = frame.copy()
+    """Blank text cells as missing in text columns (readers differ on this): object, pd.NA."""
+    out = frame
     for col in out.columns:
         series = out[col]
         if pd.api.types.is_numeric_dtype(series.dtype) or pd.api.types.is_bool_dtype(series.dtype):
@@ -656,13 +697,57 @@ def _text_columns(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _as_text(frame: pd.DataFrame, columns: Sequence[str]) -> None:
+    """``columns`` as text: whole-number floats (1.0 from a numeric column) written as "1"."""
+    for col in columns:
+        if col not in frame.columns:
+            continue
+        values = frame[col]
+        if not (pd.api.types.is_numeric_dtype(values.dtype) or values.dtype == object):
+            continue
+        if pd.api.types.is_float_dtype(values.dtype):
+            present = values.dropna()
+            if bool((present == present.round()).all()):
+                values = values.astype("Int64")
+        if values.dtype == object:
+            if pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):
+                continue
+            texts = [v if isinstance(v, str) or v is pd.NA else _cell_text(v) for v in values]
+            frame[col] = pd.Series(texts, index=frame.index, dtype=object)
+        else:
+            text = values.astype("string")
+            frame[col] = text.astype(object).mask(text.isna().to_numpy(dtype=bool), pd.NA)
+
+
+def _cell_text(value: object) -> object:
+    """One JSON or Python cell as text (None and NaN missing; 7.0 as "7")."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return pd.NA
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    return str(value)
+
+
+def _read_jsonl(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_json(path, lines=True, dtype=False)
+    except UnicodeDecodeError as exc:
+        raise SourceError(f"{path}: not UTF-8 text ({exc.reason}); save it as UTF-8") from None
+    except ValueError as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SourceError(f"{path}: cannot read it as JSON lines: {reason}") from None
+
+
 def read_source(
     path: str | Path,
     *,
     format: str = "auto",
     sheet: str | int | None = None,
     keep_status: Sequence[str] = (),
-    given_by: str = "--format",
+    given_by: str = "the format parameter",
+    text_columns: Sequence[str] = (),
 ) -> SourceTable:
     """Read a source file (see the module docstring for each format).
 
@@ -677,11 +762,12 @@ def read_source(
     keep_status
         Qualtrics ``Status`` values to keep besides ordinary responses (e.g. ``Imported``).
     given_by
-        Where a format other than ``auto`` came from (``--format``, ``the mapping``).
+        Where a format other than ``auto`` came from (``the format parameter``, ``the mapping``).
+    text_columns
+        Columns read as text in every format (ids, groups): whole numbers without ``.0``.
     """
     path = Path(path)
     detection = detect_format(path, format, given_by)
-    digest = file_sha256(path)
     second: list[str] = []
     third: list[str] = []
     notes: list[str] = []
@@ -689,10 +775,10 @@ def read_source(
     questions: dict[str, str] = {}
     missing: dict[str, int] = {}
     if detection.format in ("csv", "tsv", "qualtrics", "redcap"):
-        if path.suffix.lower() in (".xlsx", ".xlsm", ".sav", ".zsav", ".parquet", ".pq"):
+        if _EXTENSIONS.get(path.suffix.lower(), "csv") not in ("csv", "tsv"):
             raise SourceError(
-                f"{path}: --format {detection.format} reads delimited text (.csv, .tsv), "
-                f"not a {path.suffix} file; drop --format or export the data as CSV"
+                f"{path}: the format {detection.format!r} reads delimited text (.csv, .tsv), "
+                f"not a {path.suffix} file; give the format 'auto' or export the data as CSV"
             )
         frame, second, third = _read_delimited(path, detection)
     elif detection.format == "xlsx":
@@ -710,6 +796,8 @@ def read_source(
         }
         questions = {str(k): str(v) for k, v in (meta.column_names_to_labels or {}).items() if v}
         frame = _iso_dates(frame)
+    elif detection.format == "jsonl":
+        frame = _iso_dates(_read_jsonl(path))
     else:
         try:
             frame = pd.read_parquet(path)
@@ -720,14 +808,16 @@ def read_source(
         for col in frame.columns:
             if isinstance(frame[col].dtype, pd.CategoricalDtype):
                 frame[col] = frame[col].astype(object)
-    frame = _text_columns(frame.reset_index(drop=True))
+    if not isinstance(frame.index, pd.RangeIndex) or frame.index.start != 0:
+        frame = frame.reset_index(drop=True)
+    frame = _text_columns(frame)
     frame.columns = pd.Index(_header(frame.columns))
+    _as_text(frame, text_columns)
     n = len(frame)
     if n == 0:
         raise SourceError(f"{path}: the file has a header but no data rows")
     table = SourceTable(
         path=path,
-        sha256=digest,
         format=detection.format,
         variant=detection.variant,
         detected=detection.reason,
@@ -756,6 +846,6 @@ def read_source(
         if found is not None:
             table.notes.append(
                 f"this looks like a {found.format} export ({found.reason}); "
-                f"--format auto would read it as one"
+                "the format 'auto' would read it as one"
             )
     return table

@@ -3,19 +3,12 @@
 ``surveytool serve`` runs as a subprocess on a free port with its own data folder. The full flow
 runs with JavaScript switched off (the pages must not need it); the accessibility check (axe-core,
 injected by Playwright, not by the page) and the keyboard check run with it on. Every request the
-browser makes is recorded: none may go anywhere but the local server.
+browser makes is recorded: none may go anywhere but the local assessment_server.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,9 +23,9 @@ from playwright.sync_api import (
     Page,
     Request,
     expect,
-    sync_playwright,
 )
 
+from tests.surveytool.web.servers import CHROMIUM, AssessmentServer
 from tests.test_report import (
     PPAI,
     SCREEN,
@@ -43,92 +36,11 @@ from tests.test_report import (
     shown_scores,
 )
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 STEP_MS = 15_000  # every Playwright step; well under 30 s
 PHONE = {"width": 375, "height": 740}
 CODE = "maple-river-heron-42"
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class Server:
-    base: str
-    data_dir: Path
-    log: Path
-
-    @property
-    def netloc(self) -> str:
-        return urlsplit(self.base).netloc
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    folder = tmp_path_factory.mktemp("serve")
-    port = free_port()
-    log = folder / "server.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "surveytool",
-                "serve",
-                "--port",
-                str(port),
-                "--data-dir",
-                str(folder / "data"),
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "SURVEYTOOL_DATA_DIR": str(folder / "user-data")},
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert proc.poll() is None, log.read_text()
-            try:
-                with urllib.request.urlopen(base + "/", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            assert time.monotonic() < deadline, "the server did not start: " + log.read_text()
-            time.sleep(0.1)
-        assert f"open http://127.0.0.1:{port}/" in log.read_text()
-        yield Server(base, folder / "data", log)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, timeout=30_000)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 @dataclass
@@ -162,11 +74,13 @@ def new_context(browser: Browser, recorder: Recorder, **options: Any) -> Browser
 
 
 @pytest.fixture
-def context(browser: Browser, recorder: Recorder, server: Server) -> Iterator[BrowserContext]:
+def context(
+    browser: Browser, recorder: Recorder, assessment_server: AssessmentServer
+) -> Iterator[BrowserContext]:
     context = new_context(browser, recorder, accept_downloads=True)
     yield context
     context.close()
-    recorder.assert_only(server.netloc)
+    recorder.assert_only(assessment_server.netloc)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -174,8 +88,8 @@ def context(browser: Browser, recorder: Recorder, server: Server) -> Iterator[Br
 # ---------------------------------------------------------------------------------------------
 
 
-def open_intro(page: Page, server: Server) -> None:
-    page.goto(server.base + "/")
+def open_intro(page: Page, assessment_server: AssessmentServer) -> None:
+    page.goto(assessment_server.base + "/")
     page.get_by_role("link", name="Pushing People Away Inventory").click()
     expect(page.get_by_role("heading", name="Before you start")).to_be_visible()
 
@@ -186,8 +100,8 @@ def save_with_code(page: Page, code: str) -> None:
     expect(page.get_by_role("status")).to_contain_text("Saved under your code")
 
 
-def open_short_form(page: Page, server: Server) -> None:
-    open_intro(page, server)
+def open_short_form(page: Page, assessment_server: AssessmentServer) -> None:
+    open_intro(page, assessment_server)
     page.get_by_label("PPAI screen (15 statements)").check()
     page.get_by_role("button", name="Start").click()
     expect(page).to_have_title(re.compile(r"page 1 of 3"))
@@ -221,8 +135,8 @@ def next_page(page: Page, title: str) -> None:
     expect(page).to_have_title(re.compile(title))
 
 
-def take(page: Page, server: Server, answers: dict[str, int | None]) -> None:
-    open_short_form(page, server)
+def take(page: Page, assessment_server: AssessmentServer, answers: dict[str, int | None]) -> None:
+    open_short_form(page, assessment_server)
     for k in (2, 3):
         answer_all(page, answers)
         next_page(page, f"page {k} of 3")
@@ -259,13 +173,13 @@ SECOND: dict[str, int | None] = dict.fromkeys(SCREEN, 3)
 
 
 def test_full_flow_without_javascript(
-    browser: Browser, recorder: Recorder, server: Server, tmp_path: Path
+    browser: Browser, recorder: Recorder, assessment_server: AssessmentServer, tmp_path: Path
 ) -> None:
     context = new_context(browser, recorder, accept_downloads=True, java_script_enabled=False)
     page = context.new_page()
     try:
         # start page -> instrument -> short form
-        open_short_form(page, server)
+        open_short_form(page, assessment_server)
         expect(page.get_by_text("0 of 15 answered")).to_be_visible()
         expect(page.locator("fieldset.item")).to_have_count(7)
         expect(page.locator("input[type=radio]:checked")).to_have_count(0)
@@ -319,15 +233,15 @@ def test_full_flow_without_javascript(
         check_report_offline(browser, report, tmp_path)
 
         # save with a code; the database appears only now
-        assert not (server.data_dir / "surveytool.sqlite3").exists()
+        assert not (assessment_server.data_dir / "surveytool.sqlite3").exists()
         save_with_code(page, CODE)
-        assert (server.data_dir / "surveytool.sqlite3").is_file()
+        assert (assessment_server.data_dir / "surveytool.sqlite3").is_file()
         expect(page.get_by_role("heading", name="Change since last time")).to_have_count(0)
 
         # take it again, save with the same code: the change table and the history chart
         page.get_by_role("link", name="Back to the start").click()
         expect(page.get_by_role("heading", name="Self-reflection questionnaires")).to_be_visible()
-        take(page, server, SECOND)
+        take(page, assessment_server, SECOND)
         save_with_code(page, CODE)
         expect(page.get_by_role("heading", name="Change since last time")).to_be_visible()
         expect(page.get_by_role("heading", name="Your history")).to_be_visible()
@@ -343,7 +257,7 @@ def test_full_flow_without_javascript(
         assert_page_matches_score(page.content(), PPAI, SECOND, "screen")
     finally:
         context.close()
-    recorder.assert_only(server.netloc)
+    recorder.assert_only(assessment_server.netloc)
     assert any(u.endswith("/static/style.css") for u in recorder.urls)
     assert any(u.endswith("/i/ppai/report") for u in recorder.urls)
 
@@ -385,25 +299,27 @@ def axe_check(page: Page, where: str, findings: dict[str, list[str]]) -> None:
     assert bad == [], f"{where}:\n{results.generate_report()}"
 
 
-def test_accessibility_with_axe(context: BrowserContext, server: Server, tmp_path: Path) -> None:
+def test_accessibility_with_axe(
+    context: BrowserContext, assessment_server: AssessmentServer, tmp_path: Path
+) -> None:
     findings: dict[str, list[str]] = {}
     page = context.new_page()
-    page.goto(server.base + "/")
+    page.goto(assessment_server.base + "/")
     axe_check(page, "start", findings)
-    open_intro(page, server)
+    open_intro(page, assessment_server)
     axe_check(page, "intro", findings)
     page.get_by_role("button", name="Start").click()
     expect(page).to_have_title(re.compile("page 1 of 9"))
     choose(page, "FF1", "Mostly like me")
     axe_check(page, "item page", findings)
-    open_short_form(page, server)
+    open_short_form(page, assessment_server)
     for k in (2, 3):
         answer_all(page, FIRST)
         next_page(page, f"page {k} of 3")
     answer_all(page, FIRST)
     next_page(page, "your results")
     axe_check(page, "results", findings)
-    page.goto(server.base + "/saved")
+    page.goto(assessment_server.base + "/saved")
     axe_check(page, "saved results", findings)
     page.screenshot(path=str(tmp_path / "saved.png"))
     print("axe findings (any impact):", findings)
@@ -421,9 +337,9 @@ def test_axe_check_can_fail(browser: Browser) -> None:
         context.close()
 
 
-def test_keyboard_only(context: BrowserContext, server: Server) -> None:
+def test_keyboard_only(context: BrowserContext, assessment_server: AssessmentServer) -> None:
     page = context.new_page()
-    open_short_form(page, server)
+    open_short_form(page, assessment_server)
     # the first Tab shows the skip link
     page.keyboard.press("Tab")
     focused = page.locator(":focus")
@@ -461,15 +377,15 @@ def test_keyboard_only(context: BrowserContext, server: Server) -> None:
 
 
 def test_phone_width_has_no_horizontal_scroll(
-    browser: Browser, recorder: Recorder, server: Server, tmp_path: Path
+    browser: Browser, recorder: Recorder, assessment_server: AssessmentServer, tmp_path: Path
 ) -> None:
     context = new_context(browser, recorder, viewport=PHONE, accept_downloads=True)
     page = context.new_page()
     try:
         widths: dict[str, int] = {}
-        page.goto(server.base + "/")
+        page.goto(assessment_server.base + "/")
         widths["start"] = scroll_width(page)
-        open_intro(page, server)
+        open_intro(page, assessment_server)
         widths["intro"] = scroll_width(page)
         page.get_by_label("PPAI screen (15 statements)").check()
         page.get_by_role("button", name="Start").click()
@@ -483,19 +399,19 @@ def test_phone_width_has_no_horizontal_scroll(
         next_page(page, "your results")
         widths["results"] = scroll_width(page)  # shows the long database path
         save_with_code(page, "phone-width-code-1")
-        take(page, server, FIRST)
+        take(page, assessment_server, FIRST)
         save_with_code(page, "phone-width-code-1")
         expect(page.get_by_role("heading", name="Change since last time")).to_be_visible()
         widths["results with change"] = scroll_width(page)
         axe_check(page, "results with change (phone)", {})
         page.screenshot(path=str(tmp_path / "phone-results.png"), full_page=True)
         assert_chart_text_fits(page)
-        page.goto(server.base + "/saved")
+        page.goto(assessment_server.base + "/saved")
         widths["saved"] = scroll_width(page)
         assert {k: v for k, v in widths.items() if v > PHONE["width"]} == {}
     finally:
         context.close()
-    recorder.assert_only(server.netloc)
+    recorder.assert_only(assessment_server.netloc)
 
 
 def assert_chart_text_fits(page: Page) -> None:

@@ -12,29 +12,23 @@ from __future__ import annotations
 import os
 import re
 import secrets
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 import sqlalchemy as sa
 
-from surveytool.clinic import audit, auth, links, service
+from surveytool.clinic import audit, auth, links
+from surveytool.clinic.administrations import record_administration
 from surveytool.clinic.auth import LoginLimiter
+from surveytool.clinic.clients import get_client
 from surveytool.clinic.models import (
     Administration,
     Alert,
     AuditEntry,
     Client,
-    Clinician,
     ItemAnswer,
     Link,
     LoginSession,
@@ -43,199 +37,18 @@ from surveytool.clinic.models import (
 )
 from surveytool.clinic.store import ClinicStore
 from surveytool.registry import load_instrument
-from tests.test_clinic_store import MOOD_YAML, alice_hash, mood_answers
-
-PASSWORD = "correct horse battery"
-ROOT = Path(__file__).resolve().parent.parent
-
-LAUNCH = """
-import sys
-from pathlib import Path
-import uvicorn
-from surveytool.personal_store import PersonalStore
-from surveytool.registry import bundled_paths
-from surveytool.web.app import create_app
-port, url, data, mood, verbose = sys.argv[1:6]
-sources = dict(bundled_paths())
-sources["mood"] = Path(mood)
-app = create_app(store=PersonalStore(Path(data)), instruments=sources, clinic_database_url=url)
-uvicorn.run(app, host="127.0.0.1", port=int(port), access_log=verbose == "1",
-            log_level="debug" if verbose == "1" else "warning")
-"""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class Server:
-    """One server process on a free port, its SQLite file and its log (stdout + stderr)."""
-
-    folder: Path
-    verbose: bool = False
-    cli: bool = False
-    port: int = 0
-    proc: subprocess.Popen[bytes] | None = None
-    starts: int = 0
-    logs: list[Path] = field(default_factory=list)
-
-    @property
-    def db_url(self) -> str:
-        return f"sqlite:///{self.folder / 'clinic.sqlite3'}"
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def mood_path(self) -> Path:
-        return self.folder / "mood.yaml"
-
-    def start(self, ready: int = 200) -> Server:
-        """Start, and wait until ``/clinic/login`` answers with status ``ready``."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        if not self.mood_path.exists():
-            self.mood_path.write_text(MOOD_YAML, "utf-8")
-        self.port = free_port()
-        self.starts += 1
-        log = self.folder / f"server-{self.starts}.log"
-        self.logs.append(log)
-        if self.cli:
-            args = ["-m", "surveytool", "serve", "--port", str(self.port)]
-            args += ["--data-dir", str(self.folder / "data"), "--database-url", self.db_url]
-        else:
-            args = ["-c", LAUNCH, str(self.port), self.db_url, str(self.folder / "data")]
-            args += [str(self.mood_path), "1" if self.verbose else "0"]
-        with log.open("wb") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, *args], stdout=out, stderr=subprocess.STDOUT, cwd=ROOT
-            )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"the server stopped: {log.read_text()}")
-            try:
-                if httpx.get(self.url + "/clinic/login", timeout=2).status_code == ready:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError("the server did not start within 60 s")
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:  # pragma: no cover
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
-
-    def kill(self) -> None:
-        """SIGKILL: no cleanup, no flush; what a power cut does to the process."""
-        if self.proc is not None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait()
-        self.proc = None
-
-    def store(self) -> ClinicStore:
-        return ClinicStore(self.db_url)
-
-    def log_text(self) -> str:
-        return "\n".join(p.read_text("utf-8", errors="replace") for p in self.logs)
-
-
-def seed_clinician(store: ClinicStore, username: str = "alice") -> int:
-    with store.write() as session:
-        existing = session.execute(
-            sa.select(Clinician).where(Clinician.username == username)
-        ).scalar_one_or_none()
-        if existing is not None:
-            return existing.id
-        clinician = Clinician(
-            username=username,
-            display_name="Dr Alice",
-            password_hash=alice_hash(),
-            active=True,
-            created_at=utcnow(),
-        )
-        session.add(clinician)
-        session.flush()
-        audit.append(session, "test", "clinician.add", f"clinician:{clinician.id}")
-        return clinician.id
-
-
-def add_client(store: ClinicStore, code: str | None = None, name: str | None = None) -> Client:
-    with store.write() as session:
-        return service.add_client(session, code, display_name=name, clinician=None, actor="test")
-
-
-def csrf_of(html: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert found, html[:500]
-    return found.group(1)
-
-
-def login(server: Server, username: str = "alice", **kw: Any) -> httpx.Client:
-    client = httpx.Client(base_url=server.url, follow_redirects=False, timeout=30, **kw)
-    page = client.get("/clinic/login")
-    response = client.post(
-        "/clinic/login",
-        data={"csrf": csrf_of(page.text), "username": username, "password": PASSWORD},
-    )
-    assert response.status_code == 303, response.text
-    return client
-
-
-def csrf(client: httpx.Client) -> str:
-    token = client.cookies.get("st_csrf")
-    assert token
-    return token
-
-
-def make_link(
-    server: Server, clinician: httpx.Client, client_id: int, choice: str, *, results: bool
-) -> str:
-    """'Send questionnaire' on the client's page; returns the URL shown once."""
-    data = {"csrf": csrf(clinician), "questionnaire": choice, "expires_hours": "72"}
-    if results:
-        data["show_results"] = "yes"
-    response = clinician.post(f"/clinic/clients/{client_id}/links", data=data)
-    assert response.status_code == 200, response.text
-    found = re.search(r'id="link-url">([^<]+)<', response.text)
-    assert found
-    return found.group(1)
-
-
-@dataclass
-class Visit:
-    """The client's side of a link, in its own cookie jar (another browser)."""
-
-    http: httpx.Client
-    intro: httpx.Response
-
-
-def open_link(url: str) -> Visit:
-    http = httpx.Client(follow_redirects=False, timeout=30)
-    first = http.get(url)
-    assert first.status_code == 303 and first.headers["location"] == "/q", first.text
-    base = url.split("/q/")[0]
-    http.base_url = httpx.URL(base)
-    return Visit(http, http.get("/q"))
-
-
-def answer_all(visit: Visit, answers: dict[str, int | None]) -> httpx.Response:
-    """Start, then send every answer with the last page's 'finish' (as hidden fields would)."""
-    token = csrf_of(visit.intro.text)
-    first = visit.http.post("/q/answer", data={"csrf": token, "page": "-1", "action": "next"})
-    assert first.status_code == 200 and 'action="/q/answer"' in first.text
-    data = {"csrf": token, "page": "0", "action": "finish"}
-    data.update({f"a_{k}": "skip" if v is None else str(v) for k, v in answers.items()})
-    return visit.http.post("/q/answer", data=data)
+from tests.surveytool.clinic.helpers import PASSWORD, mood_answers
+from tests.surveytool.web.servers import (
+    ClinicServer,
+    add_client,
+    answer_all,
+    csrf,
+    csrf_of,
+    login,
+    make_link,
+    open_link,
+    seed_clinician,
+)
 
 
 def counts(store: ClinicStore) -> dict[str, int]:
@@ -248,20 +61,8 @@ def counts(store: ClinicStore) -> dict[str, int]:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    folder = tmp_path_factory.mktemp("clinic-web")
-    store = ClinicStore(f"sqlite:///{folder / 'clinic.sqlite3'}")
-    store.ensure_ready()
-    seed_clinician(store)
-    store.dispose()
-    running = Server(folder).start()
-    yield running
-    running.stop()
-
-
-@pytest.fixture(scope="module")
-def alice(server: Server) -> Iterator[httpx.Client]:
-    client = login(server)
+def alice(clinic_server: ClinicServer) -> Iterator[httpx.Client]:
+    client = login(clinic_server)
     yield client
     client.close()
 
@@ -271,14 +72,16 @@ def alice(server: Server) -> Iterator[httpx.Client]:
 # ---------------------------------------------------------------------------------------------
 
 
-def test_link_flow_records_scores_alert_and_support(server: Server, alice: httpx.Client) -> None:
-    store = server.store()
+def test_link_flow_records_scores_alert_and_support(
+    clinic_server: ClinicServer, alice: httpx.Client
+) -> None:
+    store = clinic_server.store()
     made = alice.post(
         "/clinic/clients", data={"csrf": csrf(alice), "code": "C-FLOW", "display_name": "Flo"}
     )
     assert made.status_code == 303
     client_id = int(made.headers["location"].rsplit("/", 1)[1])
-    url = make_link(server, alice, client_id, "mood", results=False)
+    url = make_link(clinic_server, alice, client_id, "mood", results=False)
     token = url.rsplit("/", 1)[1]
     assert len(token) >= 43
     with store.read() as session:  # only the hash is kept
@@ -345,10 +148,10 @@ def test_link_flow_records_scores_alert_and_support(server: Server, alice: httpx
 
 
 def test_client_sees_results_when_the_clinician_chose_so(
-    server: Server, alice: httpx.Client
+    clinic_server: ClinicServer, alice: httpx.Client
 ) -> None:
-    client = add_client(server.store(), "C-RESULTS")
-    visit = open_link(make_link(server, alice, client.id, "ppai:screen", results=True))
+    client = add_client(clinic_server.store(), "C-RESULTS")
+    visit = open_link(make_link(clinic_server, alice, client.id, "ppai:screen", results=True))
     screen = load_instrument("ppai").short_form_by_id["screen"].items
     assert "15 statements" in visit.intro.text
     done = answer_all(visit, dict.fromkeys(screen, 2))
@@ -358,9 +161,11 @@ def test_client_sees_results_when_the_clinician_chose_so(
     assert "Support, first" not in thanks  # nothing critical
 
 
-def test_pages_are_the_self_assessment_pages(server: Server, alice: httpx.Client) -> None:
-    client = add_client(server.store(), "C-PAGES")
-    visit = open_link(make_link(server, alice, client.id, "ppai", results=False))
+def test_pages_are_the_self_assessment_pages(
+    clinic_server: ClinicServer, alice: httpx.Client
+) -> None:
+    client = add_client(clinic_server.store(), "C-PAGES")
+    visit = open_link(make_link(clinic_server, alice, client.id, "ppai", results=False))
     token = csrf_of(visit.intro.text)
     first = visit.http.post("/q/answer", data={"csrf": token, "page": "-1", "action": "next"})
     html = first.text
@@ -372,7 +177,7 @@ def test_pages_are_the_self_assessment_pages(server: Server, alice: httpx.Client
         "/q/answer", data={"csrf": token, "page": "0", "action": "next", "a_FF1": "4"}
     )
     assert "Page 2 of 9" in second.text and 'name="a_FF1" value="4"' in second.text
-    with server.store().read() as session:
+    with clinic_server.store().read() as session:
         assert (
             session.execute(
                 sa.select(Administration).where(Administration.client_id == client.id)
@@ -382,19 +187,19 @@ def test_pages_are_the_self_assessment_pages(server: Server, alice: httpx.Client
 
 
 def test_reliable_change_between_chosen_administrations(
-    server: Server, alice: httpx.Client
+    clinic_server: ClinicServer, alice: httpx.Client
 ) -> None:
-    store = server.store()
+    store = clinic_server.store()
     client = add_client(store, "C-CHANGE")
-    mood = load_instrument(server.mood_path)
+    mood = load_instrument(clinic_server.mood_path)
     ids = []
     for low, well in ((5, 2), (5, 3), (2, 4)):
         with store.write() as session:
-            adm = service.record_administration(
+            adm = record_administration(
                 session,
-                service.get_client(session, client.id),
+                get_client(session, client.id),
                 mood,
-                str(server.mood_path),
+                str(clinic_server.mood_path),
                 mood_answers(low, well),
                 form=None,
                 mode="in_person",
@@ -415,9 +220,9 @@ def test_reliable_change_between_chosen_administrations(
     ppai = load_instrument("ppai")
     for value in (4, 2):
         with store.write() as session:
-            service.record_administration(
+            record_administration(
                 session,
-                service.get_client(session, client.id),
+                get_client(session, client.id),
                 ppai,
                 "ppai",
                 {i.id: value for i in ppai.items},
@@ -431,8 +236,8 @@ def test_reliable_change_between_chosen_administrations(
     store.dispose()
 
 
-def test_notes_links_and_reports(server: Server, alice: httpx.Client) -> None:
-    client = add_client(server.store(), "C-NOTES", "<script>alert(1)</script>")
+def test_notes_links_and_reports(clinic_server: ClinicServer, alice: httpx.Client) -> None:
+    client = add_client(clinic_server.store(), "C-NOTES", "<script>alert(1)</script>")
     note = alice.post(
         f"/clinic/clients/{client.id}/notes",
         data={"csrf": csrf(alice), "text": "Talked about <b>sleep</b>."},
@@ -441,8 +246,8 @@ def test_notes_links_and_reports(server: Server, alice: httpx.Client) -> None:
     page = alice.get(f"/clinic/clients/{client.id}").text
     assert "Talked about &lt;b&gt;sleep&lt;/b&gt;." in page
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;" in page
-    url = make_link(server, alice, client.id, "mood", results=False)
-    with server.store().read() as session:
+    url = make_link(clinic_server, alice, client.id, "mood", results=False)
+    with clinic_server.store().read() as session:
         link = session.execute(sa.select(Link).where(Link.client_id == client.id)).scalar_one()
     cancel = alice.post(f"/clinic/links/{link.id}/revoke", data={"csrf": csrf(alice)})
     assert cancel.status_code == 303
@@ -482,15 +287,15 @@ def _post_routes() -> list[str]:
 
 
 def test_every_state_changing_request_needs_the_csrf_token(
-    server: Server, alice: httpx.Client
+    clinic_server: ClinicServer, alice: httpx.Client
 ) -> None:
-    store = server.store()
+    store = clinic_server.store()
     client = add_client(store, "C-CSRF")
-    mood = load_instrument(server.mood_path)
+    mood = load_instrument(clinic_server.mood_path)
     with store.write() as session:
-        adm = service.record_administration(
+        adm = record_administration(
             session,
-            service.get_client(session, client.id),
+            get_client(session, client.id),
             mood,
             "mood",
             mood_answers(5, 2),
@@ -502,16 +307,16 @@ def test_every_state_changing_request_needs_the_csrf_token(
         alert_id = adm.alerts[0].id
         new = links.create_link(
             session,
-            service.get_client(session, client.id),
+            get_client(session, client.id),
             mood,
-            str(server.mood_path),
+            str(clinic_server.mood_path),
             form=None,
             show_results=False,
             expires_in=timedelta(hours=1),
             clinician=None,
             actor="test",
         )
-    visit = open_link(server.url + new.path())  # a client session, for /q/answer
+    visit = open_link(clinic_server.url + new.path())  # a client session, for /q/answer
     assert visit.intro.status_code == 200
     ids = {"client_id": client.id, "link_id": new.link.id, "alert_id": alert_id, "inst_id": "ppai"}
     routes = _post_routes()
@@ -521,7 +326,7 @@ def test_every_state_changing_request_needs_the_csrf_token(
         url = path.format(**ids)
         http = visit.http if url.startswith("/q") else alice
         if url == "/clinic/login":
-            http = httpx.Client(base_url=server.url, timeout=30)
+            http = httpx.Client(base_url=clinic_server.url, timeout=30)
             http.get("/clinic/login")  # has a CSRF cookie, sends no token
         form = {
             "username": "alice",
@@ -546,8 +351,8 @@ def test_every_state_changing_request_needs_the_csrf_token(
     store.dispose()
 
 
-def test_clinic_pages_need_a_login(server: Server) -> None:
-    anonymous = httpx.Client(base_url=server.url, follow_redirects=False)
+def test_clinic_pages_need_a_login(clinic_server: ClinicServer) -> None:
+    anonymous = httpx.Client(base_url=clinic_server.url, follow_redirects=False)
     anonymous.get("/clinic/login")
     for path in ("/clinic", "/clinic/clients/1"):
         response = anonymous.get(path)
@@ -556,13 +361,13 @@ def test_clinic_pages_need_a_login(server: Server) -> None:
     for path in ("/clinic/clients", "/clinic/clients/1/notes", "/clinic/alerts/1/ack"):
         response = anonymous.post(path, data={"csrf": token, "code": "X-1", "text": "x"})
         assert response.status_code == 303 and response.headers["location"] == "/clinic/login"
-    forged = httpx.Client(base_url=server.url, follow_redirects=False)
+    forged = httpx.Client(base_url=clinic_server.url, follow_redirects=False)
     forged.cookies.set("st_session", secrets.token_urlsafe(32))
     assert forged.get("/clinic").status_code == 303
 
 
-def test_login_session_cookie_and_logout(server: Server) -> None:
-    http = httpx.Client(base_url=server.url, follow_redirects=False, timeout=30)
+def test_login_session_cookie_and_logout(clinic_server: ClinicServer) -> None:
+    http = httpx.Client(base_url=clinic_server.url, follow_redirects=False, timeout=30)
     page = http.get("/clinic/login")
     response = http.post(
         "/clinic/login",
@@ -572,7 +377,7 @@ def test_login_session_cookie_and_logout(server: Server) -> None:
     assert cookie.startswith("st_session=") and "HttpOnly" in cookie
     assert "SameSite=strict" in cookie and "Path=/" in cookie
     token = http.cookies["st_session"]
-    with server.store().read() as session:
+    with clinic_server.store().read() as session:
         hashes = session.execute(sa.select(LoginSession.token_hash)).scalars().all()
     assert auth.token_hash(token) in hashes and token not in hashes
     assert http.get("/clinic").status_code == 200
@@ -588,41 +393,45 @@ def test_login_session_cookie_and_logout(server: Server) -> None:
 
 
 def test_used_expired_revoked_and_guessed_links_are_rejected(
-    server: Server, alice: httpx.Client
+    clinic_server: ClinicServer, alice: httpx.Client
 ) -> None:
-    store = server.store()
+    store = clinic_server.store()
     client = add_client(store, "C-LINKS")
-    used = make_link(server, alice, client.id, "mood", results=False)
+    used = make_link(clinic_server, alice, client.id, "mood", results=False)
     assert httpx.get(used).status_code == 303
-    expired = make_link(server, alice, client.id, "mood", results=False)
+    expired = make_link(clinic_server, alice, client.id, "mood", results=False)
     with store.write() as session:
         session.execute(
             sa.update(Link)
             .where(Link.token_hash == auth.token_hash(expired.rsplit("/", 1)[1]))
             .values(expires_at=utcnow() - timedelta(seconds=1))
         )
-    guessed = f"{server.url}/q/{secrets.token_urlsafe(32)}"
+    guessed = f"{clinic_server.url}/q/{secrets.token_urlsafe(32)}"
     bodies = set()
-    for url in (used, expired, guessed, f"{server.url}/q/short"):
+    for url in (used, expired, guessed, f"{clinic_server.url}/q/short"):
         response = httpx.get(url)
         assert response.status_code == 404, url
         assert "st_client" not in response.headers.get("set-cookie", "")
         bodies.add(re.sub(r'value="[^"]+"', "", response.text))
     assert len(bodies) == 1  # one answer for all: nothing to learn by guessing
     # no client session: the questionnaire pages refuse
-    stranger = httpx.Client(base_url=server.url, follow_redirects=False)
+    stranger = httpx.Client(base_url=clinic_server.url, follow_redirects=False)
     assert stranger.get("/q").status_code == 403
     stranger.cookies.set("st_client", secrets.token_urlsafe(32), path="/q")
     assert stranger.get("/q/done").status_code == 403
     store.dispose()
 
 
-def test_host_header_not_allowed_is_rejected(server: Server, alice: httpx.Client) -> None:
-    client = add_client(server.store(), "C-HOST")
-    url = make_link(server, alice, client.id, "mood", results=False)
-    path = url.removeprefix(server.url)
+def test_host_header_not_allowed_is_rejected(
+    clinic_server: ClinicServer, alice: httpx.Client
+) -> None:
+    client = add_client(clinic_server.store(), "C-HOST")
+    url = make_link(clinic_server, alice, client.id, "mood", results=False)
+    path = url.removeprefix(clinic_server.url)
     for method, target in (("GET", "/clinic"), ("GET", path), ("POST", "/clinic/login")):
-        response = alice.request(method, target, headers={"Host": f"evil.example:{server.port}"})
+        response = alice.request(
+            method, target, headers={"Host": f"evil.example:{clinic_server.port}"}
+        )
         assert response.status_code == 400 and "Invalid host header" in response.text
     assert httpx.get(url).status_code == 303  # the refused request did not use the link up
 
@@ -636,10 +445,10 @@ def _headers_ok(response: httpx.Response) -> None:
 
 
 def test_pages_with_client_data_carry_the_security_headers(
-    server: Server, alice: httpx.Client
+    clinic_server: ClinicServer, alice: httpx.Client
 ) -> None:
-    client = add_client(server.store(), "C-HEADERS")
-    url = make_link(server, alice, client.id, "ppai:screen", results=True)
+    client = add_client(clinic_server.store(), "C-HEADERS")
+    url = make_link(clinic_server, alice, client.id, "ppai:screen", results=True)
     responses = [
         alice.get("/clinic"),
         alice.get(f"/clinic/clients/{client.id}"),
@@ -649,7 +458,7 @@ def test_pages_with_client_data_carry_the_security_headers(
         ),
         httpx.get(url),
     ]
-    visit = open_link(make_link(server, alice, client.id, "ppai:screen", results=True))
+    visit = open_link(make_link(clinic_server, alice, client.id, "ppai:screen", results=True))
     responses.append(visit.intro)
     token = csrf_of(visit.intro.text)
     responses.append(
@@ -663,9 +472,11 @@ def test_pages_with_client_data_carry_the_security_headers(
         _headers_ok(response)
 
 
-def test_login_limit_cannot_lock_a_clinician_out_from_elsewhere(server: Server) -> None:
+def test_login_limit_cannot_lock_a_clinician_out_from_elsewhere(
+    clinic_server: ClinicServer,
+) -> None:
     attacker = httpx.Client(
-        base_url=server.url,
+        base_url=clinic_server.url,
         follow_redirects=False,
         timeout=30,
         transport=httpx.HTTPTransport(local_address="127.0.0.2"),
@@ -685,7 +496,7 @@ def test_login_limit_cannot_lock_a_clinician_out_from_elsewhere(server: Server) 
     )
     assert blocked.status_code == 429
     # ... but alice, from her own address, logs in at once
-    login(server).close()
+    login(clinic_server).close()
 
 
 def test_login_limiter_rules() -> None:
@@ -723,18 +534,20 @@ def test_login_limiter_rules() -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def _flow_for_logs(server: Server, choice: str, answers: dict[str, int | None]) -> list[str]:
+def _flow_for_logs(
+    clinic_server: ClinicServer, choice: str, answers: dict[str, int | None]
+) -> list[str]:
     """A whole visit with recognisable client data; returns what must not reach the log."""
     secret_name = "Zebulon Quaxley"
     code = "C-LOG" + secrets.token_hex(3).upper()
     note = "note-" + secrets.token_hex(8)
-    alice = login(server)
+    alice = login(clinic_server)
     made = alice.post(
         "/clinic/clients", data={"csrf": csrf(alice), "code": code, "display_name": secret_name}
     )
     client_id = int(made.headers["location"].rsplit("/", 1)[1])
     alice.post(f"/clinic/clients/{client_id}/notes", data={"csrf": csrf(alice), "text": note})
-    url = make_link(server, alice, client_id, choice, results=True)
+    url = make_link(clinic_server, alice, client_id, choice, results=True)
     visit = open_link(url)
     assert answer_all(visit, answers).status_code == 303
     assert "Thank you" in visit.http.get("/q/done").text
@@ -749,7 +562,7 @@ def test_no_client_data_or_token_in_the_logs_even_with_access_log_on(tmp_path: P
     store.ensure_ready()
     seed_clinician(store)
     store.dispose()
-    server = Server(tmp_path, verbose=True).start()
+    server = ClinicServer(tmp_path, verbose=True).start()
     try:
         secrets_shown = _flow_for_logs(server, "mood", mood_answers(5, 1))
     finally:
@@ -766,7 +579,7 @@ def test_no_client_data_or_token_in_the_logs_of_surveytool_serve(tmp_path: Path)
     store.ensure_ready()
     seed_clinician(store)
     store.dispose()
-    server = Server(tmp_path, cli=True).start()
+    server = ClinicServer(tmp_path, cli=True).start()
     screen = load_instrument("ppai").short_form_by_id["screen"].items
     try:
         secrets_shown = _flow_for_logs(server, "ppai:screen", dict.fromkeys(screen, 5))
@@ -783,7 +596,7 @@ def test_an_older_database_gives_one_clear_page(tmp_path: Path) -> None:
     store = ClinicStore(f"sqlite:///{tmp_path / 'clinic.sqlite3'}")
     store.upgrade("0001")
     store.dispose()
-    server = Server(tmp_path).start(ready=503)
+    server = ClinicServer(tmp_path).start(ready=503)
     try:
         response = httpx.get(server.url + "/clinic/login")
         assert response.status_code == 503

@@ -32,24 +32,25 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from surveytool.clinic import audit, links, service
+from surveytool.clinic import audit, links
+from surveytool.clinic.clients import add_client
 from surveytool.clinic.models import Administration, AuditEntry, Link
 from surveytool.clinic.store import ClinicStore
 from surveytool.registry import load_instrument
-from tests.test_clinic_store import write_mood
-from tests.test_clinic_web import free_port
+from tests.surveytool.clinic.helpers import write_mood
+from tests.surveytool.web.servers import free_port
 
 ROUNDS = int(os.environ.get("SURVEYTOOL_CRASH_ROUNDS", "20"))
 WORKERS = 3
 LINKS = 30 * ROUNDS
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[3]
 
 ZYGOTE = r"""
 import os, sys
 from pathlib import Path
 import uvicorn
 import surveytool.web.app as webapp
-import surveytool.web.clinic, surveytool.clinic.service, surveytool.clinic.report  # noqa
+import surveytool.clinic.administrations, surveytool.clinic.report  # noqa
 from surveytool.personal_store import PersonalStore
 from surveytool.registry import bundled_paths, load_instrument
 from surveytool.clinic.store import head_revision, known_revisions
@@ -180,7 +181,7 @@ def test_sigkill_during_submissions_loses_nothing_committed(tmp_path: Path) -> N
     made: list[tuple[int, str, dict[str, int]]] = []
     with store.write() as session:
         clients = [
-            service.add_client(session, f"C-CRASH{k}", display_name=None, clinician=None, actor="t")
+            add_client(session, f"C-CRASH{k}", display_name=None, clinician=None, actor="t")
             for k in range(10)
         ]
         for k in range(LINKS):

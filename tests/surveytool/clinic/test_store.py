@@ -6,7 +6,6 @@ is set (``make test-postgres`` sets it up); each PostgreSQL test gets its own sc
 
 from __future__ import annotations
 
-import functools
 import os
 import secrets
 import shutil
@@ -19,8 +18,13 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from surveytool.clinic import audit, auth, links, service
+from surveytool.clinic import audit, auth, links
+from surveytool.clinic.administrations import change_between, record_administration
+from surveytool.clinic.alerts import acknowledge_alert, open_alerts
+from surveytool.clinic.clients import add_client, get_client
+from surveytool.clinic.clinicians import find_clinician
 from surveytool.clinic.errors import ClinicError, LinkError, SchemaError
+from surveytool.clinic.export import export_client
 from surveytool.clinic.models import (
     BY_LINK,
     IN_PERSON,
@@ -28,82 +32,27 @@ from surveytool.clinic.models import (
     Alert,
     AuditEntry,
     Base,
-    Clinician,
     ItemAnswer,
     Link,
     LoginSession,
     Score,
     utcnow,
 )
+from surveytool.clinic.notes import add_note
+from surveytool.clinic.rescore import rescore
+from surveytool.clinic.scores import score_answers
 from surveytool.clinic.store import ClinicStore, head_revision, known_revisions, resolve_url
 from surveytool.instrument import Instrument
 from surveytool.registry import load_instrument
+from tests.surveytool.clinic.helpers import (
+    MOOD_YAML,
+    add_test_clinician,
+    alice_hash,
+    mood_answers,
+    write_mood,
+)
 
 PG_URL = os.environ.get("SURVEYTOOL_TEST_DATABASE_URL")
-
-# A small instrument with norms (so reliable change can be classified), a critical item and a
-# short form. Two subscales of three items, 1..5, one item reversed.
-MOOD_YAML = """\
-id: mood
-version: 1.0.0
-title: Mood check
-validation_status: validated
-provenance: Test fixture written for surveytool's clinic tests.
-response_scales:
-  freq:
-    min: 1
-    max: 5
-    labels: {1: Never, 2: Rarely, 3: Sometimes, 4: Often, 5: Always}
-    missing_codes: {9: Prefer not to say}
-items:
-  - {id: D1, text: I felt low., scale: freq}
-  - {id: D2, text: I lost interest in things., scale: freq}
-  - {id: D3, text: I felt hopeless., scale: freq}
-  - {id: W1, text: I felt calm., scale: freq}
-  - {id: W2, text: I slept well., scale: freq}
-  - {id: W3, text: I felt restless., scale: freq, reverse: true}
-subscales:
-  - id: low
-    label: Low mood
-    items: [D1, D2, D3]
-    better: lower
-    bands:
-      - {lower: 1, upper: 2.5, label: Mild}
-      - {lower: 2.5, upper: 3.5, label: Moderate}
-      - {lower: 3.5, upper: 5, label: Marked}
-  - id: wellbeing
-    label: Wellbeing
-    items: [W1, W2, W3]
-    better: higher
-    bands:
-      - {lower: 1, upper: 3, label: Low}
-      - {lower: 3, upper: 5, label: Good}
-critical_items:
-  - item: D3
-    threshold: 5
-    message: You said you felt hopeless all the time. Please reach out for support now.
-short_forms:
-  - {id: brief, label: Brief, items: [D1, D3, W1]}
-norms:
-  sample: Fixture sample
-  entries:
-    - {scale: low, mean: 2.5, sd: 0.8, n: 300, reliability: 0.85}
-    - {scale: wellbeing, mean: 3.2, sd: 0.7, n: 300, reliability: 0.8}
-"""
-
-
-def write_mood(folder: Path, text: str = MOOD_YAML) -> Path:
-    path = folder / "mood.yaml"
-    path.write_text(text, "utf-8")
-    return path
-
-
-def mood_answers(low: int, well: int, **extra: int | None) -> dict[str, int | None]:
-    answers: dict[str, int | None] = {"D1": low, "D2": low, "D3": low}
-    answers.update({"W1": well, "W2": well, "W3": 6 - well})
-    answers.update(extra)
-    return answers
-
 
 # ---------------------------------------------------------------------------------------------
 # backends
@@ -197,26 +146,11 @@ def mood(tmp_path: Path) -> Instrument:
     return load_instrument(write_mood(tmp_path))
 
 
-@functools.cache
-def alice_hash() -> str:
-    """argon2id takes most of a second by design: hash the test password once."""
-    return auth.hash_password("correct horse battery")
-
-
 def seed(store: ClinicStore, code: str = "C-001") -> tuple[int, int]:
     """A clinician 'alice' and a client; returns their ids."""
     with store.write() as session:
-        alice = Clinician(
-            username="alice",
-            display_name="Dr Alice",
-            password_hash=alice_hash(),
-            active=True,
-            created_at=utcnow(),
-        )
-        session.add(alice)
-        session.flush()
-        audit.append(session, "test", "clinician.add", f"clinician:{alice.id}")
-        client = service.add_client(
+        alice = add_test_clinician(session)
+        client = add_client(
             session, code, display_name="Jane Roe", clinician=alice, actor="clinician:alice"
         )
         return alice.id, client.id
@@ -232,8 +166,8 @@ def record(
     source: str | None = None,
 ) -> int:
     with store.write() as session:
-        client = service.get_client(session, client_id)
-        adm = service.record_administration(
+        client = get_client(session, client_id)
+        adm = record_administration(
             session,
             client,
             inst,
@@ -353,7 +287,7 @@ def _fill_at_0001(store: ClinicStore) -> dict[str, int]:
                     for k, item in enumerate(items)
                 ],
             )
-            scored = service.score_answers(inst, None, answers)
+            scored = score_answers(inst, None, answers)
             conn.execute(
                 sa.text(
                     "INSERT INTO scores (administration_id, scale_id, kind, value, n_answered, "
@@ -437,13 +371,13 @@ def test_upgrade_from_the_older_schema_keeps_every_row(empty_store: ClinicStore)
         assert audit.verify(session).ok
         assert audit.verify(session).rows == 5
         # the upgraded data is usable: scores re-computable, nothing changes
-        summary = service.rescore(session, apply=False, actor="test")
+        summary = rescore(session, apply=False, actor="test")
         assert summary.checked == 3 and summary.changes == [] and summary.skipped == []
         assert auth.authenticate(session, "alice", "correct horse battery") is not None
     # and new kinds of rows can be added
     _, client_id = 1, 1
     with store.write() as session:
-        client = service.get_client(session, client_id)
+        client = get_client(session, client_id)
         links.create_link(
             session,
             client,
@@ -502,8 +436,8 @@ def test_a_failure_mid_transaction_leaves_nothing(store: ClinicStore, mood: Inst
     _, client_id = seed(store)
     before = {m: count(store, m) for m in (Administration, ItemAnswer, Score, Alert, AuditEntry)}
     with pytest.raises(RuntimeError), store.write() as session:
-        client = service.get_client(session, client_id)
-        service.record_administration(
+        client = get_client(session, client_id)
+        record_administration(
             session,
             client,
             mood,
@@ -556,7 +490,7 @@ def test_reliable_change_uses_the_norms_and_is_honest_without(
         a, b = session.get(Administration, first), session.get(Administration, second)
         assert a is not None and b is not None
         _ = (a.scores, b.scores)
-        changes = {c.scale: c for c in service.change_between(mood, a, b)}
+        changes = {c.scale: c for c in change_between(mood, a, b)}
         s_diff = 2**0.5 * 0.8 * (1 - 0.85) ** 0.5
         assert changes["low"].rci == pytest.approx((2 - 5) / s_diff)
         assert changes["low"].classification is not None
@@ -566,11 +500,11 @@ def test_reliable_change_uses_the_norms_and_is_honest_without(
         c, d = session.get(Administration, p1), session.get(Administration, p2)
         assert c is not None and d is not None
         _ = (c.scores, d.scores)
-        unnormed = service.change_between(ppai, c, d)
+        unnormed = change_between(ppai, c, d)
         assert unnormed and all(x.classification is None for x in unnormed)
         assert all("no SD and reliability" in x.source for x in unnormed)
         with pytest.raises(ClinicError, match="same instrument"):
-            service.change_between(mood, a, d)
+            change_between(mood, a, d)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -586,7 +520,7 @@ def test_rescore_recomputes_from_answers_and_reports_changes(
     answers: dict[str, int | None] = {"D1": 3, "D2": 3, "D3": 3, "W1": 4, "W2": 4, "W3": 2}
     adm_id = record(store, client_id, load_instrument(path), answers, source=str(path))
     with store.write() as session:  # nothing changed: a rescore is a no-op
-        summary = service.rescore(session, actor="test")
+        summary = rescore(session, actor="test")
     assert (summary.checked, summary.unchanged, summary.changes) == (1, 1, [])
     # the scoring changes: W3 is no longer reversed, and the band edges of "low" move
     changed = (
@@ -600,7 +534,7 @@ def test_rescore_recomputes_from_answers_and_reports_changes(
     path.write_text(changed, "utf-8")
     os.utime(path, ns=(1, 2))  # a new mtime, so the instrument cache loads the file again
     with store.read() as session:
-        dry = service.rescore(session, apply=False, actor="test")
+        dry = rescore(session, apply=False, actor="test")
     found = {c.scale_id: c for c in dry.changes}
     assert not dry.applied and set(found) == {"low", "wellbeing"}
     assert found["wellbeing"].before == 4.0
@@ -616,7 +550,7 @@ def test_rescore_recomputes_from_answers_and_reports_changes(
         }
     assert stored["wellbeing"] == 4.0
     with store.write() as session:
-        summary = service.rescore(session, actor="test")
+        summary = rescore(session, actor="test")
     text = "\n".join(summary.lines())
     assert "1 changed" in text and "2 score(s) changed, 1 of them changed band" in text
     assert "wellbeing: 4 -> 3.333" in text and "(band Moderate -> Mild)" in text
@@ -648,7 +582,7 @@ def test_rescore_adds_alerts_for_newly_critical_answers(store: ClinicStore, tmp_
     path.write_text(MOOD_YAML.replace("threshold: 5", "threshold: 4"), "utf-8")
     os.utime(path, ns=(5, 6))
     with store.write() as session:
-        summary = service.rescore(session, actor="test")
+        summary = rescore(session, actor="test")
     assert summary.new_alerts == 1 and count(store, Alert) == 1
 
 
@@ -658,7 +592,7 @@ def test_rescore_skips_what_cannot_be_loaded(store: ClinicStore, tmp_path: Path)
     record(store, client_id, load_instrument(path), mood_answers(4, 3), source=str(path))
     path.unlink()
     with store.write() as session:
-        summary = service.rescore(session, actor="test")
+        summary = rescore(session, actor="test")
     assert summary.checked == 1 and len(summary.skipped) == 1
     assert "cannot load" in summary.skipped[0][1]
 
@@ -809,7 +743,7 @@ def _link(store: ClinicStore, client_id: int, mood: Instrument, **kw: object) ->
     with store.write() as session:
         new = links.create_link(
             session,
-            service.get_client(session, client_id),
+            get_client(session, client_id),
             mood,
             "mood",
             form=kw.get("form"),  # type: ignore[arg-type]
@@ -851,9 +785,9 @@ def test_link_is_single_use(store: ClinicStore, mood: Instrument) -> None:
     # the client session records once; a second submission is refused
     with store.write() as session:
         got = links.recording_link(session, client_token)
-        service.record_administration(
+        record_administration(
             session,
-            service.get_client(session, got.client_id),
+            get_client(session, got.client_id),
             mood,
             "mood",
             mood_answers(2, 3),
@@ -971,11 +905,11 @@ def test_clinician_and_client_validation(store: ClinicStore) -> None:
     with pytest.raises(ClinicError, match="invalid username"), store.write() as session:
         auth.add_clinician(session, "b b", "long enough password", display_name=None, actor="t")
     with pytest.raises(ClinicError, match="already exists"), store.write() as session:
-        service.add_client(session, "c-001", display_name=None, clinician=None, actor="t")
+        add_client(session, "c-001", display_name=None, clinician=None, actor="t")
     with pytest.raises(ClinicError, match="invalid client code"), store.write() as session:
-        service.add_client(session, "Jane Roe", display_name=None, clinician=None, actor="t")
+        add_client(session, "Jane Roe", display_name=None, clinician=None, actor="t")
     with store.write() as session:
-        made = service.add_client(session, None, display_name=None, clinician=None, actor="t")
+        made = add_client(session, None, display_name=None, clinician=None, actor="t")
         assert made.code.startswith("C-") and len(made.code) == 8
 
 
@@ -988,14 +922,14 @@ def test_acknowledging_an_alert_is_audited(store: ClinicStore, mood: Instrument)
     alice_id, client_id = seed(store)
     record(store, client_id, mood, mood_answers(5, 2))
     with store.read() as session:
-        (alert,) = service.open_alerts(session)
+        (alert,) = open_alerts(session)
     with store.write() as session:
-        alice = service.find_clinician(session, "alice")
-        service.acknowledge_alert(
+        alice = find_clinician(session, "alice")
+        acknowledge_alert(
             session, alert.id, clinician=alice, note="called the client", actor="clinician:alice"
         )
     with store.read() as session:
-        assert service.open_alerts(session) == []
+        assert open_alerts(session) == []
         done = session.get(Alert, alert.id)
         assert done is not None and done.acknowledged_by_id == alice_id
         assert done.acknowledgement_note == "called the client"
@@ -1008,14 +942,14 @@ def test_acknowledging_an_alert_is_audited(store: ClinicStore, mood: Instrument)
 def test_export_holds_everything_about_one_client(store: ClinicStore, mood: Instrument) -> None:
     _, client_id = seed(store)
     with store.write() as session:
-        other = service.add_client(session, "C-OTHER", display_name=None, clinician=None, actor="t")
+        other = add_client(session, "C-OTHER", display_name=None, clinician=None, actor="t")
     record(store, client_id, mood, mood_answers(5, 2))
     record(store, other.id, mood, mood_answers(1, 5))
     _link(store, client_id, mood)
     with store.write() as session:
-        client = service.get_client(session, client_id)
-        service.add_note(session, client, "a note", clinician=None, actor="t")
-        data = service.export_client(session, client, actor="t")
+        client = get_client(session, client_id)
+        add_note(session, client, "a note", clinician=None, actor="t")
+        data = export_client(session, client, actor="t")
     assert data["client"] == {
         "code": "C-001",
         "display_name": "Jane Roe",

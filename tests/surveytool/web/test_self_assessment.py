@@ -19,7 +19,8 @@ from fastapi.testclient import TestClient
 
 from surveytool.personal_store import PersonalStore
 from surveytool.registry import load_instrument
-from surveytool.web.app import PAGE_SIZE, create_app
+from surveytool.web.app import create_app
+from surveytool.web.forms import PAGE_SIZE
 from surveytool.web.security import CSRF_COOKIE
 from tests.test_report import (
     FULL,

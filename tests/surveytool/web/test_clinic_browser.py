@@ -10,50 +10,20 @@ pages must not need it. Every request the browsers make must go to the local ser
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, Page, Request, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Request, expect
 
 from surveytool.clinic import audit
 from surveytool.clinic.models import Administration, Alert
-from surveytool.clinic.store import ClinicStore
-from tests.test_clinic_web import PASSWORD, Server, seed_clinician
+from tests.surveytool.clinic.helpers import PASSWORD
+from tests.surveytool.web.servers import CHROMIUM, ClinicServer
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 STEP_MS = 20_000
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed")
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    folder = tmp_path_factory.mktemp("clinic-browser")
-    store = ClinicStore(f"sqlite:///{folder / 'clinic.sqlite3'}")
-    store.ensure_ready()
-    seed_clinician(store)
-    store.dispose()
-    running = Server(folder).start()
-    yield running
-    running.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as pw:
-        launched = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield launched
-        launched.close()
 
 
 def send_link(page: Page, choice: str, *, results: bool) -> str:
@@ -82,7 +52,7 @@ def answer(page: Page, url: str, answers: dict[str, int]) -> None:
 
 
 def test_clinician_and_client_in_the_browser(
-    server: Server, browser: Browser, tmp_path: Path
+    clinic_server: ClinicServer, browser: Browser, tmp_path: Path
 ) -> None:
     requests: list[str] = []
 
@@ -98,7 +68,7 @@ def test_clinician_and_client_in_the_browser(
     client = client_ctx.new_page()
 
     # the clinician logs in and adds a client
-    clinician.goto(server.url + "/clinic")
+    clinician.goto(clinic_server.url + "/clinic")
     assert urlsplit(clinician.url).path == "/clinic/login"
     clinician.fill("#username", "alice")
     clinician.fill("#password", PASSWORD)
@@ -128,7 +98,7 @@ def test_clinician_and_client_in_the_browser(
     client.screenshot(path=str(tmp_path / "client-done-2.png"), full_page=True)
 
     # the clinician sees the alert on the dashboard, the scores and the change
-    clinician.goto(server.url + "/clinic")
+    clinician.goto(clinic_server.url + "/clinic")
     expect(clinician.get_by_role("heading", name=re.compile("Open alerts"))).to_be_visible()
     row = clinician.get_by_role("row", name=re.compile("C-BROWSER"))
     expect(row).to_contain_text("1 open")
@@ -150,7 +120,7 @@ def test_clinician_and_client_in_the_browser(
     clinician.get_by_role("button", name="Acknowledge").click()
     expect(clinician.get_by_role("heading", name="Acknowledged alerts")).to_be_visible()
     expect(clinician.get_by_text("Called; safety plan in place.")).to_be_visible()
-    clinician.goto(server.url + "/clinic")
+    clinician.goto(clinic_server.url + "/clinic")
     expect(clinician.get_by_role("heading", name=re.compile("Open alerts"))).to_have_count(0)
 
     # the PDF report for the client's file
@@ -165,11 +135,11 @@ def test_clinician_and_client_in_the_browser(
 
     # nothing but the local server was ever asked for anything
     hosts = {urlsplit(u).netloc for u in requests if not u.startswith(("data:", "about:"))}
-    assert hosts == {f"127.0.0.1:{server.port}"}, hosts
+    assert hosts == {f"127.0.0.1:{clinic_server.port}"}, hosts
     clinician_ctx.close()
     client_ctx.close()
 
-    store = server.store()
+    store = clinic_server.store()
     with store.read() as session:
         adms = list(session.query(Administration).all())
         assert [a.mode for a in adms] == ["link", "link"]

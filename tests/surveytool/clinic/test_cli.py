@@ -23,7 +23,7 @@ from click.testing import CliRunner, Result
 from surveytool.cli import cli
 from surveytool.clinic.store import ClinicStore
 from surveytool.registry import load_instrument
-from tests.test_clinic_store import alice_hash, mood_answers, write_mood
+from tests.surveytool.clinic.helpers import add_test_clinician, mood_answers, write_mood
 
 PASSWORD = "correct horse battery"
 PPAI = load_instrument("ppai")
@@ -68,19 +68,7 @@ def clinic(env: dict[str, str]) -> dict[str, str]:
     ok(env, "init")
     store = ClinicStore(env["SURVEYTOOL_DATABASE_URL"])
     with store.write() as session:  # the account, without paying argon2id's cost again
-        from surveytool.clinic import audit
-        from surveytool.clinic.models import Clinician, utcnow
-
-        alice = Clinician(
-            username="alice",
-            display_name="Dr Alice",
-            password_hash=alice_hash(),
-            active=True,
-            created_at=utcnow(),
-        )
-        session.add(alice)
-        session.flush()
-        audit.append(session, "test", "clinician.add", f"clinician:{alice.id}")
+        add_test_clinician(session)
     store.dispose()
     assert ok(env, "clients", "add", "C-001", "--name", "Jane Roe").strip() == "C-001"
     return env

@@ -1,0 +1,131 @@
+"""Recording administrations (answers, scores and alerts with their audit row, in the caller's
+transaction) and reading a client's history and the change between two administrations."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, selectinload
+
+from surveytool.change import ReliableChange, reliable_change
+from surveytool.clinic import audit
+from surveytool.clinic.errors import ClinicError
+from surveytool.clinic.models import (
+    BY_LINK,
+    COMPLETE,
+    IN_PERSON,
+    PARTIAL,
+    Administration,
+    Alert,
+    Client,
+    Clinician,
+    ItemAnswer,
+    Link,
+    utcnow,
+)
+from surveytool.clinic.scores import alert_row, check_answers, score_answers, score_row
+from surveytool.instrument import Instrument
+
+
+def record_administration(
+    session: Session,
+    client: Client,
+    inst: Instrument,
+    source: str,
+    answers: Mapping[str, int | None],
+    *,
+    form: str | None,
+    mode: str,
+    clinician: Clinician | None,
+    actor: str,
+    started_at: datetime | None = None,
+    link: Link | None = None,
+) -> Administration:
+    """Store one administration: answers, scores and critical-item alerts, with its audit row.
+
+    All in the caller's transaction, so a crash leaves either all of it or none of it.
+    """
+    if mode not in (IN_PERSON, BY_LINK):
+        raise ClinicError(f"unknown mode {mode!r}")
+    checked = check_answers(inst, form, answers)
+    scored = score_answers(inst, form, checked)
+    now = utcnow()
+    adm = Administration(
+        client_id=client.id,
+        instrument_id=inst.id,
+        instrument_version=inst.version,
+        instrument_hash=inst.content_hash,
+        instrument_source=source,
+        form=form,
+        clinician_id=None if clinician is None else clinician.id,
+        actor=actor,
+        started_at=started_at,
+        administered_at=now,
+        mode=mode,
+        status=PARTIAL if any(v is None for v in checked.values()) else COMPLETE,
+    )
+    session.add(adm)
+    session.flush()
+    session.add_all(
+        ItemAnswer(administration_id=adm.id, item_id=item_id, position=k, value=value)
+        for k, (item_id, value) in enumerate(checked.items())
+    )
+    session.add_all(score_row(adm.id, v, inst.content_hash) for v in scored.scores)
+    alerts = [alert_row(adm.id, client.id, flag, now) for flag in scored.flags]
+    session.add_all(alerts)
+    if link is not None:
+        link.administration_id = adm.id
+    session.flush()
+    audit.append(
+        session,
+        actor,
+        "administration.record",
+        f"client:{client.id}",
+        {
+            "administration": adm.id,
+            "instrument": inst.id,
+            "version": inst.version,
+            "hash": inst.content_hash,
+            "form": form,
+            "mode": mode,
+            "status": adm.status,
+            "alerts": [a.id for a in alerts],
+            "link": None if link is None else link.id,
+        },
+    )
+    return adm
+
+
+def administrations_of(session: Session, client: Client) -> list[Administration]:
+    """A client's administrations, oldest first, with answers, scores and alerts loaded."""
+    return list(
+        session.execute(
+            sa.select(Administration)
+            .where(Administration.client_id == client.id)
+            .options(
+                selectinload(Administration.answers),
+                selectinload(Administration.scores),
+                selectinload(Administration.alerts).selectinload(Alert.acknowledged_by),
+            )
+            .order_by(Administration.administered_at, Administration.id)
+        ).scalars()
+    )
+
+
+def score_map(adm: Administration) -> dict[str, float]:
+    return {s.scale_id: s.value for s in adm.scores if s.value is not None}
+
+
+def change_between(
+    inst: Instrument, before: Administration, after: Administration
+) -> list[ReliableChange]:
+    """Reliable change (Jacobson–Truax) per scale between two stored administrations.
+
+    SD and reliability come from the instrument's norms; without them each scale's RCI is NaN and
+    its ``source`` says why (nothing is invented).
+    """
+    if before.instrument_id != after.instrument_id:
+        raise ClinicError("reliable change compares two administrations of the same instrument")
+    return reliable_change(inst, score_map(before), score_map(after))

@@ -1,0 +1,1 @@
+"""The routers, one per area; the app factory includes each (see :data:`ROUTERS`)."""

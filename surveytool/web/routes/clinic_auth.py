@@ -1,0 +1,88 @@
+"""Clinician login and logout.
+
+Login: argon2id; the session cookie is HttpOnly and SameSite=Strict, its token stored only as a
+SHA-256; attempts are rate limited per username and address, and per address, so that a guesser
+elsewhere cannot lock a clinician out.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from surveytool.clinic import auth
+from surveytool.clinic.models import Clinician
+from surveytool.web.deps import (
+    SESSION_COOKIE,
+    ClinicPages,
+    FormFields,
+    MaybeClinician,
+    ReadSession,
+    State,
+    WriteSession,
+)
+from surveytool.web.pages import LOGIN_PATH
+
+router = APIRouter()
+
+
+def any_account(session: Session) -> bool:
+    return bool(session.query(Clinician.id).first())
+
+
+@router.get(LOGIN_PATH, response_class=HTMLResponse)
+def login_form(me: MaybeClinician, pages: ClinicPages, session: ReadSession) -> Response:
+    if me is not None:
+        return RedirectResponse("/clinic", status_code=303)
+    return pages("clinic/login.html", has_accounts=any_account(session))
+
+
+@router.post(LOGIN_PATH, response_class=HTMLResponse)
+def login(
+    request: Request, data: FormFields, pages: ClinicPages, state: State, session: WriteSession
+) -> Response:
+    username = str(data.get("username") or "")[:64]
+    password = str(data.get("password") or "")[:1024]
+    address = request.client.host if request.client else "unknown"
+    limiter = state.clinic.limiter
+    wait = limiter.retry_after(username, address)
+    if wait > 0:
+        return pages(
+            "clinic/login.html",
+            429,
+            has_accounts=True,
+            error=f"Too many attempts. Please wait {auth.wait_text(wait)} and try again.",
+            username=username,
+        )
+    clinician = auth.authenticate(session, username, password)
+    if clinician is None:
+        limiter.failed(username, address)
+        return pages(
+            "clinic/login.html",
+            401,
+            has_accounts=True,
+            error="Wrong username or password.",
+            username=username,
+        )
+    token = auth.start_session(session, clinician)
+    limiter.succeeded(username, address)
+    response = RedirectResponse("/clinic", status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/",
+        max_age=int(auth.MAX_SESSION.total_seconds()),
+    )
+    return response
+
+
+@router.post("/clinic/logout")
+def logout(request: Request, session: WriteSession) -> Response:
+    auth.end_session(session, request.cookies.get(SESSION_COOKIE))
+    response = RedirectResponse(LOGIN_PATH, status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+    return response
