@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from analysis.suppression import DEFAULT_MIN_CELL
+from analysis.privacy.suppression import DEFAULT_MIN_CELL
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

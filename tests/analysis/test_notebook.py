@@ -18,7 +18,7 @@ from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
 
-NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "cohort_analysis.ipynb"
+NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "cohort_analysis.ipynb"
 KERNEL = "surveytool-test-python3"
 
 

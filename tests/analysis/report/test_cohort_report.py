@@ -23,15 +23,14 @@ from click.testing import CliRunner, Result
 
 import analysis
 import surveytool.io.tables
-from analysis.cohort_report import (
+from analysis.privacy.suppression import SUPPRESSED, hidden_columns
+from analysis.report import (
     MANIFEST_FILE,
     REPORT_FILE,
     build_cohort_report,
-    hidden_columns,
     read_cohort_file,
     write_report,
 )
-from analysis.suppression import SUPPRESSED
 from surveytool.cli import cli
 from surveytool.io.tables import write_table
 from surveytool.loader import load_text
@@ -162,9 +161,9 @@ def test_report_states_instrument_and_cohort_provenance(
     html = (report_dir / REPORT_FILE).read_text("utf-8")
     meta = read_cohort_file(cohort_file).metadata
     assert PPAI.version in html and PPAI.content_hash in html
-    assert meta["ledger"]["imports"][0]["sha256"] in html  # the import ledger
+    assert meta.ledger.imports[0].sha256 in html  # the import ledger
     assert "export.csv" in html
-    assert "HMAC-SHA-256" in html and meta["key_fingerprint"] in html  # disclosure summary
+    assert "HMAC-SHA-256" in html and meta.key_fingerprint in html  # disclosure summary
     overview = _csv(report_dir, "overview").set_index("field")["value"]
     assert overview["instrument content hash"] == PPAI.content_hash
     assert overview["cohort instrument hash"] == PPAI.content_hash

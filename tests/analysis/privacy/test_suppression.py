@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from analysis.suppression import apply_mask, primary, suppressed_groups, suppression_mask
+from analysis.privacy.suppression import apply_mask, primary, suppressed_groups, suppression_mask
 
 
 def test_hand_example():

@@ -90,3 +90,32 @@ def apply_mask(table: pd.DataFrame, mask: np.ndarray) -> pd.DataFrame:
     out = table.astype(object).copy()
     out = out.mask(pd.DataFrame(mask, index=table.index, columns=table.columns), SUPPRESSED)
     return out
+
+
+def hidden_columns(lines: np.ndarray, threshold: int = DEFAULT_MIN_CELL) -> np.ndarray:
+    """Columns (groups) to suppress in every line of a table whose lines each publish a total.
+
+    A column is hidden as a whole when any line has it as a small cell, or when
+    :func:`suppression_mask` picks it as the complement in a line where it
+    would otherwise leave a single hidden cell; and, as :mod:`analysis.stats.norms` does, while the
+    hidden cells of a line hold fewer than ``threshold`` respondents together (their sum is the
+    line's total minus the published cells), the smallest published cell of that line joins them.
+    Repeats until every line is safe.
+    """
+    counts = np.atleast_2d(np.asarray(lines, dtype=np.float64))
+    hidden = np.zeros(counts.shape[1], dtype=bool)
+    if threshold <= 1:
+        return hidden
+    while True:
+        # a column already hidden counts as a small cell wherever it has respondents
+        forced = np.where(hidden[None, :] & (counts > 0), np.minimum(counts, 1.0), counts)
+        mask = suppression_mask(forced, threshold, row_totals=True, column_totals=False)
+        grown = hidden | mask.any(axis=0)
+        for line in counts:
+            together = float(line[grown & (line > 0)].sum())
+            shown = np.flatnonzero(~grown & (line > 0))
+            if 0 < together < threshold and len(shown):
+                grown[shown[np.argmin(line[shown])]] = True
+        if (grown == hidden).all():
+            return hidden
+        hidden = grown

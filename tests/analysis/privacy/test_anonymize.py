@@ -25,21 +25,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import analysis
-from analysis.anonymize import (
-    PseudonymKey,
-    QuasiIdentifier,
-    class_sizes,
-    detect_identifiers,
-    generalize_column,
-    redact,
-)
 from analysis.errors import MappingError
 from analysis.mapping import load_mapping
+from analysis.privacy.generalize import QuasiIdentifier, generalize_column
+from analysis.privacy.identifiers import detect_identifiers, redact
+from analysis.privacy.kanonymity import class_sizes
+from analysis.privacy.pseudonyms import PseudonymKey
 from surveytool.cli import cli
 from surveytool.io.keys import KeyFileError
 from surveytool.registry import load_instrument
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "cohort"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "cohort"
 MINI = load_instrument(FIXTURES / "mini.yaml")
 
 
