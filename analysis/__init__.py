@@ -5,15 +5,15 @@
 
 from __future__ import annotations
 
-from analysis.anonymize import (
+from analysis.cohort import CohortImport, ImportReport, ImportWarning, import_cohort
+from analysis.mapping import CohortMapping, load_mapping, mapping_template
+from analysis.privacy import (
     Anonymized,
     DisclosureReport,
     PseudonymKey,
     QuasiIdentifier,
     anonymize,
 )
-from analysis.cohort_import import CohortImport, ImportReport, ImportWarning, import_cohort
-from analysis.mapping import CohortMapping, load_mapping, mapping_template
 
 __all__: list[str] = []
 __all__ += ["Anonymized", "DisclosureReport", "PseudonymKey", "QuasiIdentifier", "anonymize"]

@@ -1,12 +1,19 @@
-"""Exceptions and warnings of the ``analysis`` package.
+"""Exceptions and warnings of the ``analysis`` package, and messages that name parameters.
 
 Every class is a :class:`~surveytool.errors.SurveytoolError`, so the command line prints the message
 (what was wrong, where, how to fix it) and never a traceback.
+
+A message that tells the user to give or change an option names the *parameter* (``k=5``,
+``allow_instrument_mismatch=True``): it is a :class:`Phrase`, a ``str`` spelled for Python callers
+that keeps its :class:`Param` parts, so the command line (:mod:`analysis.cli`) spells the same
+message with its flags (``--k 5``, ``--allow-instrument-mismatch``) from one table.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final
 
 from surveytool.errors import SurveytoolError
 
@@ -14,8 +21,51 @@ if TYPE_CHECKING:
     from surveytool.problems import Report
 
 
+class _NoValue:
+    def __repr__(self) -> str:
+        return "<no value>"
+
+
+NO_VALUE: Final = _NoValue()
+
+
+@dataclass(frozen=True)
+class Param:
+    """A parameter named in a message, with the value to give it (if the message suggests one)."""
+
+    name: str
+    value: object = NO_VALUE
+
+    def python(self) -> str:
+        """``k=5``, ``strict=True``; the bare name when no value goes with it."""
+        return self.name if self.value is NO_VALUE else f"{self.name}={self.value!r}"
+
+
+class Phrase(str):
+    """A message as Python callers read it, keeping the parts that name parameters.
+
+    ``Phrase("add ", Param("k", 5), " to suppress them")`` is the string ``"add k=5 to suppress
+    them"``; :meth:`spell` writes it with another spelling of the parameters (the CLI's flags).
+    """
+
+    parts: tuple[str | Param, ...]
+
+    def __new__(cls, *parts: str | Param) -> Phrase:
+        text = "".join(p if isinstance(p, str) else p.python() for p in parts)
+        phrase = super().__new__(cls, text)
+        phrase.parts = parts
+        return phrase
+
+    def __getnewargs__(self) -> tuple[str]:  # pickling: one text part (the spelling is kept)
+        return (str(self),)
+
+    def spell(self, param: Callable[[Param], str]) -> str:
+        """The message with each parameter written by ``param``."""
+        return "".join(p if isinstance(p, str) else param(p) for p in self.parts)
+
+
 class AnalysisError(SurveytoolError):
-    """Base class of the research layer's user errors."""
+    """Base class of the research layer's user errors (the message may be a :class:`Phrase`)."""
 
 
 class MappingError(AnalysisError):

@@ -60,7 +60,7 @@ def _make_cohort(folder: Path, n: int) -> Path:
 
 def _one_report(cohort: Path, output: Path, figures: bool) -> dict[str, object]:
     """Build and write one report in this process; the step times (what --progress shows)."""
-    from analysis.cohort_report import build_cohort_report, write_report
+    from analysis.report import build_cohort_report, write_report
 
     steps: dict[str, float] = {}
     current: list[tuple[str, float]] = []

@@ -36,10 +36,10 @@ import pandas as pd
 import yaml
 
 from analysis.errors import AnalysisError
+from analysis.privacy.suppression import DEFAULT_MIN_CELL
 from analysis.stats._input import warn_problems
 from analysis.stats._result import Problems, Result
 from analysis.stats.reliability import reliability
-from analysis.suppression import DEFAULT_MIN_CELL
 from surveytool.instrument.model import Instrument, NormEntry, Norms, PercentilePoint
 from surveytool.instrument.model import score_ranges as instrument_score_ranges
 from surveytool.instrument.registry import load_instrument

@@ -1,18 +1,20 @@
 """The ``surveytool`` command line: thin wrappers that parse, call the library, print.
 
 Only click and the standard library load at start; each command imports what it needs, so
-``surveytool --help`` stays fast.
+``surveytool --help`` stays fast. The research layer owns its commands: the ``cohort`` group is
+:mod:`analysis.cli`, loaded by name (:data:`LAZY_GROUPS`) only when it is used, so ``surveytool``
+never imports ``analysis`` otherwise.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+from typing import Any, NamedTuple
 
 import click
 
 from surveytool import __version__
 from surveytool.cli.clinic import clinic
-from surveytool.cli.cohort import cohort
 from surveytool.cli.instruments import instruments
 from surveytool.cli.scoring import score, simulate
 from surveytool.cli.take import take
@@ -21,8 +23,56 @@ from surveytool.cli.web import serve
 from surveytool.errors import SurveytoolError
 
 
+class LazyGroup(NamedTuple):
+    """A command group of another package, imported only when it is used."""
+
+    module: str
+    attribute: str
+    help: str  # the one-line help of the listing, so ``surveytool --help`` imports nothing
+
+
+#: Commands that live in other packages: name -> where to load them from. The only place the
+#: core names ``analysis``.
+LAZY_GROUPS: dict[str, LazyGroup] = {
+    "cohort": LazyGroup(
+        "analysis.cli", "cohort", "Import, anonymize and analyze research cohorts."
+    ),
+}
+
+
 class _Group(click.Group):
-    """Turns a user mistake (:class:`SurveytoolError`) into a message and exit status 1."""
+    """Turns a user mistake (:class:`SurveytoolError`) into a message and exit status 1.
+
+    Lists the :data:`LAZY_GROUPS` with the others and imports one only when it is invoked.
+    """
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *LAZY_GROUPS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        lazy = LAZY_GROUPS.get(cmd_name)
+        if lazy is None:
+            return super().get_command(ctx, cmd_name)
+        command = getattr(importlib.import_module(lazy.module), lazy.attribute)
+        if not isinstance(command, click.Command):  # pragma: no cover - a packaging mistake
+            raise TypeError(f"{lazy.module}.{lazy.attribute} is not a click command")
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """click's listing, with the lazy groups' help from :data:`LAZY_GROUPS` (no import)."""
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(map(len, names), default=0)
+        rows = []
+        for name in names:
+            if name in LAZY_GROUPS:
+                rows.append((name, LAZY_GROUPS[name].help))
+                continue
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -52,7 +102,6 @@ cli.add_command(instruments)
 cli.add_command(score)
 cli.add_command(simulate)
 cli.add_command(demo)
-cli.add_command(cohort)
 cli.add_command(clinic)
 cli.add_command(serve)
 cli.add_command(take)

@@ -103,7 +103,7 @@ def test_a_crafted_answer_value_is_ignored_not_a_server_error(tmp_path, monkeypa
 
 
 def test_default_cohort_keys_live_in_the_data_folder_one_per_cohort_path(tmp_path, monkeypatch):
-    from analysis.anonymize import default_key_path
+    from analysis.privacy.pseudonyms import default_key_path
 
     monkeypatch.setenv("SURVEYTOOL_DATA_DIR", str(tmp_path / "data"))
     first = default_key_path(tmp_path / "study1" / "cohort.parquet")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from analysis.anonymize import PseudonymKey
+from analysis.privacy.pseudonyms import PseudonymKey
 from surveytool.io.keys import KeyFileError, open_key_file, read_key_file
 from surveytool.personal_store import PersonalStore
 

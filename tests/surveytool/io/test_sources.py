@@ -51,9 +51,13 @@ def test_formats_are_detected_and_said(name: str, fmt: str, variant: str) -> Non
 
 
 def test_cli_format_choices_match_the_library() -> None:
-    from surveytool.cli.cohort_import import SOURCE_FORMATS
+    import click
 
-    assert SOURCE_FORMATS == FORMATS
+    from analysis.cli import cohort
+
+    (option,) = [p for p in cohort.commands["import"].params if p.name == "source_format"]
+    assert isinstance(option.type, click.Choice)
+    assert tuple(option.type.choices) == FORMATS
 
 
 def test_qualtrics_export_headers_and_previews() -> None:
@@ -120,7 +124,7 @@ def test_one_spss_file_gives_the_same_cells_to_score_and_cohort_import(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import analysis
-    import analysis.cohort_import
+    import analysis.cohort.stages
     import surveytool.scoring.engine
 
     source = tmp_path / "r.sav"
@@ -141,7 +145,7 @@ def test_one_spss_file_gives_the_same_cells_to_score_and_cohort_import(
         return table
 
     monkeypatch.setattr(surveytool.scoring.engine, "score_responses", score_spy)
-    monkeypatch.setattr(analysis.cohort_import, "read_source", read_spy)
+    monkeypatch.setattr(analysis.cohort.stages, "read_source", read_spy)
     instrument = str(SCORING / "cli.yaml")
     scored = CliRunner().invoke(
         cli,

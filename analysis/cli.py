@@ -1,0 +1,454 @@
+"""``surveytool cohort ...``: the research layer's commands (import, map-template, report, norms).
+
+The core command line (:mod:`surveytool.cli`) loads this module by name only when ``cohort`` is
+used, so ``surveytool`` never imports ``analysis`` otherwise. The commands are thin wrappers that
+parse, call the library, print. Library messages name parameters (:class:`analysis.errors.Phrase`);
+:data:`FLAGS` spells them as this command line's flags, in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from analysis.errors import NO_VALUE, Param, Phrase
+from surveytool.errors import InvalidResponsesError, SurveytoolError
+from surveytool.io.sources import FORMATS
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+    from analysis.cohort import CohortImport
+
+#: Library parameter -> the flag that sets it (the one place the two spellings meet).
+FLAGS: dict[str, str] = {
+    "format": "--format",
+    "sheet": "--sheet",
+    "mapping": "--map",
+    "key_file": "--key-file",
+    "k": "--k",
+    "strict": "--strict",
+    "output": "--output",
+    "instrument": "--instrument",
+    "groups": "--group",
+    "min_cell": "--min-cell",
+    "allow_instrument_mismatch": "--allow-instrument-mismatch",
+    "figures": "--no-figures",
+    "sample": "--sample",
+}
+
+
+def flag(param: Param) -> str:
+    """``--k 5`` for ``k=5``; the bare flag for a switch or a parameter named without a value."""
+    name = FLAGS.get(param.name, "--" + param.name.replace("_", "-"))
+    if param.value is NO_VALUE or isinstance(param.value, bool):
+        return name
+    return f"{name} {param.value}"
+
+
+def spelled(message: object) -> str:
+    """A library message as this command line says it (parameters as flags)."""
+    return message.spell(flag) if isinstance(message, Phrase) else str(message)
+
+
+def _error_text(exc: BaseException) -> str:
+    return spelled(exc.args[0]) if exc.args and isinstance(exc.args[0], Phrase) else str(exc)
+
+
+class CohortGroup(click.Group):
+    """Prints a user mistake with its parameters spelled as flags (then exit status 1)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SurveytoolError as exc:
+            if isinstance(exc, InvalidResponsesError):
+                _echo_issues(exc.issues)
+            click.echo(f"error: {_error_text(exc)}", err=True)
+            ctx.exit(1)
+
+
+@click.group(cls=CohortGroup)
+def cohort() -> None:
+    """Import, anonymize and analyze research cohorts."""
+
+
+def _echo_issues(issues: Any) -> None:
+    from surveytool.problems import issue_lines
+
+    for line in issue_lines(issues):
+        click.echo(line, err=True)
+
+
+def _echo_result(result: CohortImport, output: Path) -> None:
+    report, disclosure = result.report, result.disclosure
+    click.echo(f"format: {report.format_line}")
+    click.echo(
+        f"instrument: {report.instrument_id} {report.instrument_version} "
+        f"(content hash {report.instrument_hash[:12]})"
+    )
+    if report.id_column:
+        click.echo(f"respondent ids: {report.id_column!r} ({report.id_note}) -> keyed pseudonyms")
+    else:
+        click.echo("respondent ids: none; pseudonyms are made from file and row")
+    if report.key_path:
+        made = (
+            " (created now: keep it apart from the data and back it up; without it later waves "
+            "cannot be linked)"
+            if report.key_created
+            else ""
+        )
+        click.echo(f"pseudonym key: {report.key_path}{made}")
+    click.echo(f"items: {len(report.items)} mapped, {len(report.recoded)} recoded")
+    click.echo(report.counts_line())
+    if disclosure.dropped:
+        click.echo(f"dropped {len(disclosure.dropped)} column(s); they are not in the cohort:")
+        for d in disclosure.dropped:
+            click.echo(f"  {d.column}: {d.reason}")
+    for g in disclosure.generalized:
+        click.echo(f"generalized {g.column}: {g.description}")
+    kanon = disclosure.k_anonymity
+    if kanon is not None and kanon.quasi_identifiers:
+        requested = f", k {kanon.k_requested} requested" if kanon.k_requested else ""
+        smallest = "none left" if kanon.smallest is None else kanon.smallest
+        click.echo(
+            f"k-anonymity over {', '.join(kanon.quasi_identifiers)}: smallest class "
+            f"{smallest}{requested}; {kanon.suppressed} record(s) suppressed"
+        )
+    if report.warnings:
+        click.echo(f"warnings ({len(report.warnings)}):", err=True)
+        for w in report.warnings:
+            click.echo(f"  {spelled(w.message)}", err=True)
+    for note in report.notes:
+        click.echo(f"note: {spelled(note)}")
+    if len(report.issues):
+        _echo_issues(report.issues)
+    state = "" if report.cohort_changed or not report.already_imported else " (unchanged)"
+    click.echo(f"cohort: {output}{state}: {report.cohort_rows} respondent row(s)")
+    others = [p for p in report.written if p != str(output)]
+    if others:
+        click.echo(f"reports: {', '.join(others)}")
+
+
+@cohort.command("import")
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option("--instrument", "-i", required=True, help="Bundled id or YAML path.")
+@click.option(
+    "--map",
+    "mapping",
+    type=click.Path(path_type=Path),
+    help="Mapping file (YAML); see map-template.",
+)
+@click.option(
+    "--key-file",
+    type=click.Path(path_type=Path),
+    help="Pseudonym key file, created (mode 0600) when missing. Keep it apart from the data. "
+    "Default: <user data folder>/surveytool/keys/<cohort name>.key.",
+)
+@click.option(
+    "--k",
+    "k",
+    type=click.IntRange(min=2),
+    help="Suppress records until every class over the quasi-identifiers has at least K.",
+)
+@click.option(
+    "--strict", is_flag=True, help="Fail on any invalid cell, row or column; import nothing."
+)
+@click.option(
+    "--format",
+    "source_format",
+    type=click.Choice(FORMATS),
+    default="auto",
+    show_default=True,
+    help="Source format; auto tells it from the extension and the first rows.",
+)
+@click.option("--sheet", help="Workbook sheet name or 0-based number (default: the first).")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Cohort file (.parquet); new respondents are appended when it exists.",
+)
+def import_command(
+    source: Path,
+    instrument: str,
+    mapping: Path | None,
+    key_file: Path | None,
+    k: int | None,
+    strict: bool,
+    source_format: str,
+    sheet: str | None,
+    output: Path,
+) -> None:
+    """Import SOURCE (CSV/TSV, XLSX, SPSS, Parquet, Qualtrics or REDCap export) into a cohort.
+
+    Direct identifiers are dropped, ids become keyed pseudonyms, quasi-identifiers are generalized.
+    Invalid cells count as missing and are listed in <cohort>.quarantine.csv (--strict stops);
+    the disclosure report goes to <cohort>.disclosure.json and .txt.
+    """
+    from analysis import import_cohort
+
+    result = import_cohort(
+        source,
+        instrument,
+        output=output,
+        mapping=mapping,
+        key_file=key_file,
+        k=k,
+        strict=strict,
+        format=source_format,
+        sheet=int(sheet) if sheet is not None and sheet.isdigit() else sheet,
+    )
+    _echo_result(result, output)
+
+
+@cohort.command("map-template")
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option("--instrument", "-i", required=True, help="Bundled id or YAML path.")
+@click.option(
+    "--format",
+    "source_format",
+    type=click.Choice(FORMATS),
+    default="auto",
+    show_default=True,
+    help="Source format; auto tells it from the extension and the first rows.",
+)
+@click.option("--sheet", help="Workbook sheet name or 0-based number (default: the first).")
+@click.option("--force", is_flag=True, help="Overwrite OUTPUT if it exists.")
+@click.option(
+    "-o", "--output", required=True, type=click.Path(path_type=Path), help="Mapping file to write."
+)
+def map_template(
+    source: Path,
+    instrument: str,
+    source_format: str,
+    sheet: str | None,
+    force: bool,
+    output: Path,
+) -> None:
+    """Write a starting mapping for SOURCE: items matched by id or question text, id, identifiers."""
+    from analysis.mapping import load_mapping, mapping_template
+    from surveytool.instrument.registry import load_instrument
+    from surveytool.io.files import write_text_atomic
+    from surveytool.io.sources import read_source
+
+    if output.exists() and not force:
+        raise SurveytoolError(f"{output} exists; give --force to overwrite it, or another path")
+    inst = load_instrument(instrument)
+    table = read_source(
+        source,
+        format=source_format,
+        sheet=int(sheet) if sheet is not None and sheet.isdigit() else sheet,
+    )
+    text = mapping_template(table, inst)
+    write_text_atomic(output, text)
+    mapping = load_mapping(output).mapping
+    click.echo(f"format: {table.format_line}")
+    click.echo(
+        f"matched {len(mapping.items)} of {len(inst.items)} items of {inst.id}; "
+        f"id column: {mapping.id_column or 'none'}; "
+        f"{len(mapping.identifiers)} identifier column(s) to drop"
+    )
+    click.echo(
+        f"mapping: {output} (check it, then: surveytool cohort import {source} "
+        f"--instrument {instrument} --map {output} -o COHORT.parquet)"
+    )
+
+
+NORMS_HELP = """Build norms from COHORT (a cohort Parquet file) and write the norms block.
+
+Per subscale and composite: mean, sd (n − 1), n, reliability (raw alpha) and a percentile table,
+for everyone and, with --group, per group (a group under --min-cell respondents gets no entry,
+nor does any group that would let it be recovered from the overall entry).
+
+\b
+To use the norms, paste the block into the instrument file:
+  1. open your instrument's YAML file (to norm a bundled instrument, copy its file
+     from surveytool's instruments/ folder and use the copy from now on);
+  2. make sure it has no `norms:` key yet (replace the old block if it has);
+  3. append OUTPUT at the end of the file as it is: it starts with `norms:` at the
+     top level (no indentation) and its entries are indented below it;
+  4. edit `sample:` to say who the normative sample is (who, where, when);
+  5. raise the instrument's `version` and check it: surveytool instruments validate FILE.
+From then on every score has T-scores and percentiles (with --group, the norm of the
+respondent's group when the scores are read with the same group columns). The content hash
+changes with the norms, so reports on this cohort then need --allow-instrument-mismatch.
+"""
+
+
+def _progress_bar() -> tuple[Progress, Callable[[str], None]]:
+    """A rich progress bar on stderr and the step callback that advances it."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from analysis.report import STEPS
+
+    progress = Progress(
+        TextColumn("[bold]cohort report[/bold]"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    task = progress.add_task("starting", total=len(STEPS) + 1)
+    started: list[str] = []
+
+    def step(name: str) -> None:
+        if started:
+            progress.advance(task)
+        started.append(name)
+        progress.update(task, description=name)
+
+    return progress, step
+
+
+@cohort.command("report")
+@click.argument("cohort_file", metavar="COHORT", type=click.Path(path_type=Path))
+@click.option("--instrument", "-i", required=True, help="Bundled id or YAML path.")
+@click.option(
+    "--group",
+    "groups",
+    multiple=True,
+    help="A group column of the cohort to compare (repeat for several; each on its own).",
+)
+@click.option(
+    "--min-cell",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    help="Smallest publishable cell: groups and counts below it show as suppressed, with "
+    "whatever would let them be recovered from a total (1 turns suppression off).",
+)
+@click.option(
+    "--allow-instrument-mismatch",
+    is_flag=True,
+    help="Report even when the instrument's content hash differs from the one the cohort "
+    "was imported with (the report says so).",
+)
+@click.option("--no-figures", is_flag=True, help="Tables only (faster).")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Report folder: report.html and one CSV per table (an earlier report there is replaced).",
+)
+def report_command(
+    cohort_file: Path,
+    instrument: str,
+    groups: tuple[str, ...],
+    min_cell: int,
+    allow_instrument_mismatch: bool,
+    no_figures: bool,
+    output: Path,
+) -> None:
+    """Write an HTML report of COHORT (a cohort Parquet file) with every table as CSV.
+
+    Reliability, item statistics, careless responding, scores and their correlations, group
+    comparisons, parallel analysis, EFA and CFA; figures as inline SVG (the page loads nothing
+    from anywhere). Small cells are suppressed (see --min-cell).
+    """
+    from analysis.report import REPORT_FILE, build_cohort_report, write_report
+
+    progress, step = _progress_bar()
+    with progress:
+        report = build_cohort_report(
+            cohort_file,
+            instrument,
+            groups=groups,
+            min_cell=min_cell,
+            allow_instrument_mismatch=allow_instrument_mismatch,
+            figures=not no_figures,
+            progress=step,
+        )
+        step("writing")
+        written = write_report(report, output)
+    for note in report.notes:
+        click.echo(f"note: {spelled(note)}", err=True)
+    suppressed = sum(
+        int((t.frame.astype(object) == "suppressed").to_numpy().sum()) for t in report.tables
+    )
+    click.echo(
+        f"report: {output / REPORT_FILE} ({len(written) - 2} tables as CSV beside it); "
+        f"{report.respondents} respondents of {report.instrument.id} {report.instrument.version}; "
+        + (
+            f"{suppressed} cell(s) suppressed (min cell {min_cell})"
+            if min_cell > 1
+            else "suppression off"
+        )
+    )
+
+
+@cohort.command("norms", help=NORMS_HELP)
+@click.argument("cohort_file", metavar="COHORT", type=click.Path(path_type=Path))
+@click.option("--instrument", "-i", required=True, help="Bundled id or YAML path.")
+@click.option(
+    "--group",
+    "groups",
+    multiple=True,
+    help="Group column that stratifies the norms (repeat for several: cells are combinations).",
+)
+@click.option(
+    "--min-cell",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    help="Smallest group that gets an entry.",
+)
+@click.option(
+    "--sample",
+    help="Who the normative sample is (default: the cohort file, its size and import dates).",
+)
+@click.option(
+    "--allow-instrument-mismatch",
+    is_flag=True,
+    help="Build norms even when the instrument's content hash differs from the cohort's.",
+)
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="The norms block to write (YAML).",
+)
+def norms_command(
+    cohort_file: Path,
+    instrument: str,
+    groups: tuple[str, ...],
+    min_cell: int,
+    sample: str | None,
+    allow_instrument_mismatch: bool,
+    output: Path,
+) -> None:
+    from analysis import norms_yaml
+    from analysis.report import cohort_norms
+    from surveytool.io.files import write_text_atomic
+
+    result = cohort_norms(
+        cohort_file,
+        instrument,
+        groups=groups,
+        min_cell=min_cell,
+        sample=sample,
+        allow_instrument_mismatch=allow_instrument_mismatch,
+    )
+    write_text_atomic(output, norms_yaml(result.norms))
+    entries = result.norms.entries
+    cells = sorted({tuple(sorted(e.group.items())) for e in entries})
+    click.echo(
+        f"norms: {output}: {len(entries)} entries for {len({e.scale for e in entries})} scale(s) "
+        f"in {len(cells)} cell(s); sample: {result.norms.sample}"
+    )
+    hidden = result.suppressed
+    if len(hidden):
+        for (cell, reason), part in hidden.groupby(["cell", "reason"], sort=True):
+            click.echo(f"  not published: {cell} ({reason}; {len(part)} scale(s))")
+    click.echo(
+        "paste it at the top level of the instrument file (see: surveytool cohort norms --help)"
+    )

@@ -1,0 +1,239 @@
+"""The cohort file, its metadata and its import ledger, as pydantic models that round-trip.
+
+A cohort is one Parquet file: the pseudonym column, wave, group and quasi-identifier columns (text),
+the item columns (numeric codes, NaN = missing) and ``import_batch``. Its Parquet metadata (key
+``surveytool``, see :func:`surveytool.io.tables.write_table`) is a :class:`CohortMetadata`: the
+instrument id, version and content hash, the :class:`Layout`, the key's fingerprint, the disclosure
+report of the last import, and the :class:`Ledger`: every imported file (:class:`ImportEntry`,
+SHA-256 of its bytes, counts) and the key of every respondent row ever accepted (pseudonym, plus
+wave values when the cohort has waves). Importing a row whose key is in the ledger adds nothing, so
+importing the same file twice adds nothing. ``CohortMetadata.model_validate(m.as_metadata())``
+gives ``m`` back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final, Literal
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
+
+from analysis.cells import as_text
+from analysis.errors import CohortFileError
+from analysis.privacy.pseudonyms import PSEUDONYM_COLUMN
+
+COHORT_KIND: Final = "surveytool.cohort"
+COHORT_FORMAT_VERSION: Final = 1
+BATCH_COLUMN = "import_batch"
+_KEY_SEPARATOR = "\x1f"
+
+
+def row_keys(pseudonyms: Sequence[str | None], waves: Sequence[Sequence[str | None]]) -> list[str]:
+    """Ledger keys: the pseudonym, then each wave value, joined by a unit separator."""
+    keys = []
+    for i, pseudonym in enumerate(pseudonyms):
+        parts = [pseudonym or ""] + [("" if w[i] is None else str(w[i])) for w in waves]
+        keys.append(_KEY_SEPARATOR.join(parts))
+    return keys
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ImportEntry(_Model):
+    """One imported file in the ledger: what it was and what it added."""
+
+    batch: int
+    source: str
+    sha256: str
+    format: str
+    format_variant: str
+    format_detected: str
+    mapping_sha256: str | None
+    imported_at: str
+    rows_read: int
+    rows_imported: int
+    rows_quarantined: int
+    duplicates: int
+    rows_excluded: int
+    rows_invalid_id: int
+    rows_suppressed: int
+    suppressed_from_existing: int
+    k: int | None
+
+
+class Ledger(_Model):
+    """Imported files and respondent keys, in the order they came."""
+
+    imports: list[ImportEntry] = Field(default_factory=list)
+    respondents: list[str] = Field(default_factory=list)
+    _seen: set[str] = PrivateAttr(default_factory=set)
+
+    def model_post_init(self, context: Any, /) -> None:
+        self._seen = set(self.respondents)
+
+    def knows(self, key: str) -> bool:
+        return key in self._seen
+
+    def add_respondents(self, keys: Iterable[str]) -> None:
+        for key in keys:
+            if key not in self._seen:
+                self._seen.add(key)
+                self.respondents.append(key)
+
+    def file_entry(self, sha256: str) -> ImportEntry | None:
+        """The first import of the file with this hash, if any."""
+        return next((e for e in self.imports if e.sha256 == sha256), None)
+
+    @property
+    def next_batch(self) -> int:
+        return 1 + max((e.batch for e in self.imports), default=0)
+
+
+class Layout(_Model):
+    """What must agree between a cohort file and a new import into it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    instrument_id: str
+    instrument_version: str
+    instrument_hash: str
+    key_fingerprint: str
+    id_column: Literal["pseudonym"] = PSEUDONYM_COLUMN
+    item_columns: tuple[str, ...]
+    wave_columns: tuple[str, ...]
+    group_columns: tuple[str, ...]
+    quasi_identifiers: dict[str, dict[str, Any]]
+
+    def columns(self) -> list[str]:
+        return [
+            PSEUDONYM_COLUMN,
+            *self.wave_columns,
+            *self.group_columns,
+            *self.quasi_identifiers,
+            *self.item_columns,
+            BATCH_COLUMN,
+        ]
+
+
+class CohortMetadata(Layout):
+    """The whole metadata of a cohort file (its Parquet ``surveytool`` key)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+    kind: Literal["surveytool.cohort"] = COHORT_KIND
+    cohort_format_version: Literal[1] = COHORT_FORMAT_VERSION
+    form: str | None = None
+    surveytool_version: str
+    k: int | None = None
+    ledger: Ledger = Field(default_factory=Ledger)
+    disclosure: dict[str, Any] = Field(default_factory=dict)
+    last_import: dict[str, Any] = Field(default_factory=dict)
+
+    def as_metadata(self) -> dict[str, Any]:
+        """The JSON-ready form written into the Parquet file."""
+        return self.model_dump(mode="json")
+
+
+@dataclass
+class Cohort:
+    """An existing cohort file: its table and metadata (with the ledger)."""
+
+    path: Path
+    frame: pd.DataFrame
+    metadata: CohortMetadata
+
+    @property
+    def ledger(self) -> Ledger:
+        return self.metadata.ledger
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def load_cohort(path: Path, *, as_output: bool = False) -> Cohort:
+    """The cohort file at ``path``; refuses a file that cannot be read or is not a cohort.
+
+    ``as_output``: the file is where an import would write, so the message says to choose another
+    output path (the file is left untouched).
+    """
+    import pyarrow.parquet as pq
+
+    from surveytool.io.tables import read_metadata
+
+    advice = "; choose another output path" if as_output else ""
+    try:
+        raw = read_metadata(path)
+        table = pq.read_table(path)
+    except Exception as exc:  # pyarrow's errors: one line
+        raise CohortFileError(
+            f"{path} exists but cannot be read as a cohort ({_first_line(exc)}){advice}"
+        ) from None
+    if not raw or raw.get("kind") != COHORT_KIND:
+        untouched = " (it is left untouched)" if as_output else ""
+        raise CohortFileError(f"{path} exists and is not a surveytool cohort{advice}{untouched}")
+    try:
+        metadata = CohortMetadata.model_validate(raw)
+    except ValidationError as exc:
+        where = ".".join(map(str, exc.errors()[0]["loc"]))
+        raise CohortFileError(
+            f"{path} exists but its cohort metadata does not fit this version of surveytool "
+            f"({where}: {exc.errors()[0]['msg']}){advice}"
+        ) from None
+    frame = table.to_pandas()
+    for col in [*metadata.wave_columns, *metadata.group_columns, *metadata.quasi_identifiers]:
+        if col in frame.columns:
+            frame[col] = _text(frame[col])
+    frame[PSEUDONYM_COLUMN] = _text(frame[PSEUDONYM_COLUMN])
+    return Cohort(path, frame, metadata)
+
+
+def read_cohort(path: Path) -> Cohort | None:
+    """The cohort an import writes to: None if there is no file yet (see :func:`load_cohort`)."""
+    return load_cohort(path, as_output=True) if path.exists() else None
+
+
+def _text(values: pd.Series) -> pd.Series:
+    text = as_text(values)
+    return text.astype(object).where(text.notna(), None)
+
+
+def check_layout(cohort: Cohort, layout: Layout) -> None:
+    """Refuse to append to a cohort made with another instrument, key or column layout."""
+    meta = cohort.metadata
+    problems = []
+    if (meta.instrument_id, meta.instrument_hash) != (layout.instrument_id, layout.instrument_hash):
+        problems.append(
+            f"it holds {meta.instrument_id} {meta.instrument_version} "
+            f"(hash {meta.instrument_hash[:12]}), this import is "
+            f"{layout.instrument_id} {layout.instrument_version} "
+            f"(hash {layout.instrument_hash[:12]})"
+        )
+    if meta.key_fingerprint != layout.key_fingerprint:
+        problems.append(
+            f"it was made with another pseudonym key (fingerprint {meta.key_fingerprint}, "
+            f"this key {layout.key_fingerprint}): give the key file it was made with"
+        )
+    for name in ("item_columns", "wave_columns", "group_columns"):
+        if list(getattr(meta, name)) != list(getattr(layout, name)):
+            problems.append(
+                f"its {name.replace('_', ' ')} are {list(getattr(meta, name))}, this import's are "
+                f"{list(getattr(layout, name))}"
+            )
+    if meta.quasi_identifiers != layout.quasi_identifiers:
+        problems.append(
+            "its quasi-identifiers or their generalization differ from this mapping's "
+            f"({sorted(meta.quasi_identifiers)} vs {sorted(layout.quasi_identifiers)})"
+        )
+    if problems:
+        raise CohortFileError(
+            f"cannot add to {cohort.path}: "
+            + "; ".join(problems)
+            + ". Use the same mapping and key, or import into a new cohort file."
+        )

@@ -1,0 +1,620 @@
+"""The stages of a cohort import, in order, each a small function over one :class:`ImportState`.
+
+read -> plan -> classify -> recode -> pseudonymize -> validate -> generalize -> deduplicate ->
+k-anonymity -> write (:data:`STAGES`). Each stage reads what the earlier ones put on the state and
+adds its own part (the fields of :class:`ImportState` are grouped by the stage that sets them).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from analysis.cells import as_text
+from analysis.cohort.checks import item_rest_warnings, off_by_one
+from analysis.cohort.issues import issues_for_rows
+from analysis.cohort.ledger import (
+    BATCH_COLUMN,
+    Cohort,
+    CohortMetadata,
+    ImportEntry,
+    Layout,
+    Ledger,
+    check_layout,
+    read_cohort,
+    row_keys,
+)
+from analysis.cohort.result import ImportReport, ImportWarning, sidecar_paths
+from analysis.cohort.values import (
+    as_numbers,
+    exact_numbers,
+    labels_to_text,
+    plain_number,
+    spss_item,
+)
+from analysis.errors import AnalysisError, Param, Phrase
+from analysis.mapping import (
+    ColumnPlan,
+    LoadedMapping,
+    RecodeRule,
+    apply_recode,
+    plan_columns,
+    spss_labels_are_scale,
+)
+from analysis.privacy.disclosure import DisclosureReport
+from analysis.privacy.generalize import (
+    Generalized,
+    QuasiIdentifier,
+    generalize_column,
+    merge_small_categories,
+)
+from analysis.privacy.identifiers import ColumnDecision, classify_columns, describe_findings, redact
+from analysis.privacy.kanonymity import KAnonymity, enforce_k
+from analysis.privacy.pseudonyms import PSEUDONYM_COLUMN, PseudonymKey, default_key_path, load_key
+from surveytool.errors import InvalidResponsesError
+from surveytool.instrument.model import Instrument
+from surveytool.io.files import write_text_atomic
+from surveytool.io.sources import SourceTable, read_source
+from surveytool.io.tables import write_table
+from surveytool.problems import concat_issues
+from surveytool.responses import Responses, read_responses
+from surveytool.scoring.engine import provenance
+
+
+@dataclass(eq=False, repr=False)
+class ImportState:
+    """One import: its inputs, then what each stage found (set by that stage)."""
+
+    source: Path
+    instrument: Instrument
+    loaded: LoadedMapping
+    output: Path | None
+    key_file: Path | None
+    key: PseudonymKey | bytes | None
+    k: int | None
+    strict: bool
+    format: str
+    sheet: str | int | None
+    # read
+    table: SourceTable = field(init=False)
+    # plan
+    plan: ColumnPlan = field(init=False)
+    existing: Cohort | None = field(init=False)
+    secret: PseudonymKey = field(init=False)
+    report: ImportReport = field(init=False)
+    # classify
+    decisions: list[ColumnDecision] = field(init=False)
+    waves: list[str] = field(init=False)
+    groups: list[str] = field(init=False)
+    qis: dict[str, QuasiIdentifier] = field(init=False)
+    # recode
+    item_values: dict[str, pd.Series] = field(init=False)
+    # pseudonymize
+    wave_text: list[list[object]] = field(init=False)
+    row_keys: list[str | None] = field(init=False)  # the id (and waves) each row is validated by
+    pseudonym_of_row: list[str | None] = field(init=False)
+    display: dict[str, str] = field(init=False)  # row key -> how issue reports show the respondent
+    # validate
+    responses: Responses = field(init=False)
+    issues: pd.DataFrame = field(init=False)
+    excluded_issues: pd.DataFrame = field(init=False)
+    # generalize
+    new: pd.DataFrame = field(init=False)
+    generalized: dict[str, Generalized] = field(init=False)
+    # deduplicate
+    ledger: Ledger = field(init=False)
+    first_time: bool = field(init=False)
+    fresh: pd.DataFrame = field(init=False)
+    fresh_keys: list[str] = field(init=False)
+    fresh_rows: np.ndarray = field(init=False)
+    # k-anonymity
+    layout: Layout = field(init=False)
+    final: pd.DataFrame = field(init=False)
+    kanon: KAnonymity = field(init=False)
+    suppressed_old: int = field(init=False)
+    disclosure: DisclosureReport = field(init=False)
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        return self.table.frame
+
+    def warn(self, code: str, column: str | None, message: str) -> None:
+        self.report.warnings.append(ImportWarning(code, column, message))
+
+
+def read(s: ImportState) -> None:
+    """Read the source (the format told or given, recorded); the call's format and sheet win."""
+    spec = s.loaded.mapping
+    s.table = read_source(
+        s.source,
+        format=s.format if s.format != "auto" else (spec.format or "auto"),
+        sheet=s.sheet if s.sheet is not None else spec.sheet,
+        keep_status=spec.qualtrics.keep_status,
+        given_by="the format parameter" if s.format != "auto" else "the mapping's format key",
+    )
+
+
+def plan(s: ImportState) -> None:
+    """Settle each column's role from the mapping; open the cohort and the key; start the report."""
+    table, inst = s.table, s.instrument
+    s.plan = plan_columns(table, inst, s.loaded)
+    if not s.plan.items:
+        raise AnalysisError(
+            f"no column of {table.path.name} matches an item of {inst.id} (by id, or under "
+            "items: in the mapping); write a starting mapping with mapping_template() "
+            "(the command: surveytool cohort map-template)"
+        )
+    s.existing = read_cohort(s.output) if s.output is not None else None
+    if s.key is not None:
+        s.secret = load_key(s.key)
+    elif s.key_file is not None:
+        s.secret = load_key(s.key_file)
+    else:
+        if s.output is None:
+            raise AnalysisError(
+                Phrase(
+                    "give ", Param("key_file"), " (or key) when importing without an output file"
+                )
+            )
+        s.secret = load_key(None, default_key_path(s.output))
+    s.report = ImportReport(
+        source=table.path.name,
+        sha256=table.sha256,
+        format=table.format,
+        variant=table.variant,
+        detected=table.detected,
+        instrument_id=inst.id,
+        instrument_version=inst.version,
+        instrument_hash=inst.content_hash,
+        rows_read=table.rows_read,
+        rows_excluded=table.rows_excluded,
+        excluded_by_status=dict(table.excluded),
+        id_column=s.plan.id_column,
+        id_note=s.plan.id_note,
+        items=dict(s.plan.items),
+        key_path=str(s.secret.path) if s.secret.path else None,
+        key_created=s.secret.created,
+    )
+    s.report.notes += table.notes + list(s.plan.notes) + s.secret.notes
+
+
+def classify(s: ImportState) -> None:
+    """Decide which columns may reach the output; warn about declared columns that cannot."""
+    table, p = s.table, s.plan
+    decisions = classify_columns(
+        s.frame,
+        items=p.items.values(),
+        id_column=p.id_column,
+        waves=p.waves,
+        groups=p.groups,
+        quasi_identifiers=p.quasi_identifiers,
+        identifiers=p.identifiers,
+        drop=p.drop,
+        metadata=table.metadata_columns,
+        metadata_source=f"the {table.format} export",
+        categorical=table.categorical_columns,
+    )
+    shadowed = set(p.shadowed)
+    s.decisions = [
+        ColumnDecision(
+            d.column,
+            "unmatched",
+            False,
+            f"named like item {d.column!r}, which is mapped from {p.items.get(d.column)!r}",
+            d.findings,
+        )
+        if d.column in shadowed and d.role == "unmatched"
+        else d
+        for d in decisions
+    ]
+    by_column = {d.column: d for d in s.decisions}
+    s.waves = [c for c in p.waves if by_column[c].kept]
+    s.groups = [c for c in p.groups if by_column[c].kept]
+    s.qis = {c: q for c, q in p.quasi_identifiers.items() if by_column[c].kept}
+    for d in s.decisions:
+        if d.role in ("wave", "group", "quasi_identifier") and not d.kept:
+            s.warn("declared_column_dropped", d.column, f"{d.column}: {d.reason}; it was dropped")
+        elif d.role == "unmatched":
+            s.warn(
+                "unmatched_column",
+                d.column,
+                f"column {d.column!r} matches no item of {s.instrument.id} and is not declared; it "
+                "was dropped (list it under drop: in the mapping to say so)",
+            )
+    if p.id_column and by_column[p.id_column].findings:
+        s.report.notes.append(
+            "the respondent ids look like "
+            + describe_findings(by_column[p.id_column].findings)
+            + ": they are replaced by pseudonyms and never written"
+        )
+
+
+def _item_values(s: ImportState, item_id: str, col: str) -> pd.Series:
+    """One item's column as codes: its SPSS value labels, then its recode rule."""
+    values = s.frame[col]
+    scale = s.instrument.scale_of(item_id)
+    rule = s.plan.rules.get(item_id)
+    recoded = s.report.recoded
+    labels = s.table.value_labels.get(col)
+    if labels is not None:
+        if rule is not None and spss_labels_are_scale(labels, scale):
+            # the labels place the codes: only the rule's missing values still apply
+            if rule.missing:
+                values, _ = apply_recode(values, RecodeRule(items=(item_id,), missing=rule.missing))
+            if rule.offset or rule.map:
+                s.warn(
+                    "recode_ignored",
+                    item_id,
+                    f"{item_id}: its SPSS value labels are the scale's labels and place "
+                    "the codes; the recode rule's offset and map are not applied",
+                )
+            rule = None
+        values, how = spss_item(values, labels, scale, rule)
+        if how:
+            recoded[item_id] = how
+    if rule is not None:
+        values, changed = apply_recode(values, rule)
+        what = f"{rule.describe()} ({changed} cell(s) changed)"
+        recoded[item_id] = f"{recoded[item_id]}; {what}" if item_id in recoded else what
+    return values
+
+
+def recode(s: ImportState) -> None:
+    """Item values as codes (SPSS labels, recoding); warn about off-by-one codings, missing items."""
+    s.item_values = {}
+    for item_id, col in s.plan.items.items():
+        values = _item_values(s, item_id, col)
+        exact = exact_numbers(values)  # all numbers: the scoring engine's fast numeric path
+        scale = s.instrument.scale_of(item_id)
+        warning = off_by_one(item_id, exact if exact is not None else as_numbers(values), scale)
+        if warning:
+            s.report.warnings.append(warning)
+        s.item_values[item_id] = (
+            pd.Series(exact) if exact is not None else values.reset_index(drop=True)
+        )
+    for item_id in s.instrument.item_by_id:
+        if item_id not in s.plan.items:
+            s.warn(
+                "missing_item",
+                item_id,
+                f"item {item_id} has no column in the source; its answers are missing",
+            )
+
+
+def pseudonymize(s: ImportState) -> None:
+    """Keyed pseudonyms of every row (of its id, else of file and row) and each row's key."""
+    frame, id_column = s.frame, s.plan.id_column
+    s.wave_text = [
+        as_text(frame[w]).astype(object).where(frame[w].notna(), None).tolist() for w in s.waves
+    ]
+    if id_column:
+        ids = as_text(frame[id_column]).reset_index(drop=True)
+        id_values: list[str | None] = [None if pd.isna(v) else str(v) for v in ids]
+        s.row_keys = [
+            None
+            if v is None
+            else "\x1f".join([v, *("" if w[i] is None else str(w[i]) for w in s.wave_text)])
+            for i, v in enumerate(id_values)
+        ]
+        s.pseudonym_of_row = s.secret.pseudonyms(id_values)
+    else:
+        rows = (f"{s.table.sha256}:row:{r}" for r in s.table.source_rows)
+        s.pseudonym_of_row = s.secret.pseudonyms(rows)
+        s.row_keys = [str(p) for p in s.pseudonym_of_row]
+    s.display = {}
+    for i, key_text in enumerate(s.row_keys):
+        pseudonym = s.pseudonym_of_row[i]
+        if key_text is None or pseudonym is None:
+            continue
+        suffix = "/".join("" if w[i] is None else str(w[i]) for w in s.wave_text)
+        s.display[key_text] = f"{pseudonym}@{suffix}" if s.waves else str(pseudonym)
+
+
+def _shown(s: ImportState, value: object) -> object:
+    """A row key in an issue report: the respondent's pseudonym, never the id."""
+    return None if value is None or pd.isna(value) else s.display.get(str(value), "<pseudonymized>")
+
+
+def _reported(s: ImportState, issues: pd.DataFrame) -> pd.DataFrame:
+    """Issues with the source's data rows, pseudonyms for ids, identifying values redacted."""
+    issues = issues.copy()
+    if not len(issues):
+        return issues
+    present = issues["row"].notna()
+    positions = issues.loc[present, "row"].astype(int).to_numpy() - 1
+    issues.loc[present, "row"] = s.table.source_rows[positions]
+    issues["respondent_id"] = issues["respondent_id"].map(lambda v: _shown(s, v))
+    row_kind = issues["kind"] == "row"
+    issues.loc[row_kind, "value"] = issues.loc[row_kind, "value"].map(lambda v: _shown(s, v))
+    cell_kind = issues["kind"] == "cell"
+    issues.loc[cell_kind, "value"] = issues.loc[cell_kind, "value"].map(plain_number)
+    issues["value"] = issues["value"].map(redact)
+    if not s.plan.id_column:
+        issues["respondent_id"] = None
+    return issues
+
+
+def validate(s: ImportState) -> None:
+    """Validate with the scoring engine's own reader, so issues read as ``surveytool score``'s."""
+    n = len(s.frame)
+    validation: dict[str, object] = dict(s.item_values)
+    carried = [*s.waves, *s.groups, *s.qis]
+    for col in carried:
+        values = s.frame[col]
+        if col in s.table.value_labels:
+            values = labels_to_text(values, s.table.value_labels[col])
+        validation[col] = values.reset_index(drop=True)
+    if s.plan.id_column:
+        validation[s.plan.id_column] = pd.Series(s.row_keys, dtype=object)
+    shadowed = set(s.plan.shadowed)
+    for d in s.decisions:
+        if d.role == "unmatched" and d.column not in validation and d.column not in shadowed:
+            validation[d.column] = pd.Series([None] * n, dtype=object)  # its name only
+    s.responses = read_responses(
+        s.instrument,
+        pd.DataFrame(validation, index=pd.RangeIndex(n)),
+        id_column=s.plan.id_column,
+        group_columns=carried,
+        ignore_columns=(),
+    )
+    s.issues = _reported(s, s.responses.issues)
+    s.excluded_issues = issues_for_rows(
+        "row_excluded",
+        [
+            (row, "Status", None, None, f"{why}: not an ordinary response; row excluded")
+            for row, why in s.table.excluded_rows
+        ],
+    )
+    s.report.rows_invalid_id = s.responses.rows_quarantined
+    if s.strict and len(s.issues):
+        _refuse(s)
+
+
+def _refuse(s: ImportState) -> None:
+    """``strict``: write the quarantine report and raise, importing nothing."""
+    report = s.report
+    report.issues = concat_issues([s.issues, s.excluded_issues])
+    if s.output is not None:
+        quarantine = sidecar_paths(s.output)["quarantine"]
+        write_table(report.issues, quarantine)
+        report.written.append(str(quarantine))
+    where = f"; the report is in {report.written[-1]}" if report.written else ""
+    message = Phrase(
+        f"{len(s.issues)} problem(s) in {s.table.path.name} (",
+        Param("strict", True),
+        f"); nothing was imported{where}",
+    )
+    raise InvalidResponsesError(message, report.issues)
+
+
+def generalize(s: ImportState) -> None:
+    """The new rows: pseudonym, waves, groups, generalized quasi-identifiers, item codes."""
+    responses = s.responses
+    pseudonyms = [s.pseudonym_of_row[p] for p in responses.rows - 1]
+    new = pd.DataFrame({PSEUDONYM_COLUMN: pd.Series(pseudonyms, dtype=object)})
+    for col in [*s.waves, *s.groups]:
+        text = as_text(responses.groups[col])
+        new[col] = text.astype(object).where(text.notna(), None).to_numpy()
+    s.generalized = {}
+    for col, qspec in s.qis.items():
+        values, unreadable = generalize_column(
+            responses.groups[col], qspec, respondents=[p or "" for p in pseudonyms], key=s.secret
+        )
+        new[col] = values.astype(object).where(values.notna(), None).to_numpy()
+        s.generalized[col] = Generalized(col, qspec.generalize, qspec.describe(), unreadable)
+        if unreadable:
+            s.warn(
+                "unreadable_quasi_identifier",
+                col,
+                f"{col}: {unreadable} value(s) could not be read for {qspec.generalize} and are missing",
+            )
+    for j, item_id in enumerate(responses.item_ids):
+        new[item_id] = responses.values[:, j]
+    s.report.warnings += item_rest_warnings(s.instrument, responses.item_ids, responses.values)
+    s.new = new
+
+
+def deduplicate(s: ImportState) -> None:
+    """Set aside rows the cohort's ledger already holds; the rest become the next batch."""
+    report, table = s.report, s.table
+    s.ledger = s.existing.ledger if s.existing is not None else Ledger()
+    earlier = s.ledger.file_entry(table.sha256)
+    s.first_time = earlier is None
+    if earlier is not None:
+        report.already_imported = True
+        report.notes.append(
+            f"this file (sha256 {table.sha256[:12]}...) was imported before as batch "
+            f"{earlier.batch} on {earlier.imported_at}; rows already in the cohort "
+            "are not added again"
+        )
+    new_keys = row_keys(s.new[PSEUDONYM_COLUMN].tolist(), [s.new[w].tolist() for w in s.waves])
+    duplicate = np.array([s.ledger.knows(kk) for kk in new_keys], dtype=bool)
+    report.duplicates = int(duplicate.sum())
+    report.batch = s.ledger.next_batch
+    s.new[BATCH_COLUMN] = report.batch
+    s.fresh = s.new.loc[~duplicate].reset_index(drop=True)
+    s.fresh_keys = [kk for kk, dup in zip(new_keys, duplicate, strict=True) if not dup]
+    s.fresh_rows = s.table.source_rows[s.responses.rows - 1][~duplicate]
+
+
+def _combined(s: ImportState) -> tuple[pd.DataFrame, int]:
+    """The cohort so far and the fresh rows in one table; how many rows were there before."""
+    columns = s.layout.columns()
+    if s.existing is None:
+        return s.fresh[columns].reset_index(drop=True), 0
+    check_layout(s.existing, s.layout)
+    stored_k = s.existing.metadata.k
+    if s.k is None and isinstance(stored_k, int):
+        s.k = stored_k  # a cohort made k-anonymous stays so
+        s.report.notes.append(
+            Phrase(f"k = {s.k} from the cohort file (it was made with ", Param("k", s.k), ")")
+        )
+    old = s.existing.frame[columns].reset_index(drop=True)
+    return pd.concat([old, s.fresh[columns]], ignore_index=True), len(old)
+
+
+def _merge_small(s: ImportState, combined: pd.DataFrame) -> None:
+    """Categories too small over the whole cohort become ``other`` (generalize: merge)."""
+    for col, qspec in s.qis.items():
+        if qspec.generalize == "merge":
+            merged, categories, merged_rows = merge_small_categories(combined[col], qspec)
+            combined[col] = merged
+            before = s.generalized[col]
+            s.generalized[col] = Generalized(
+                col, before.method, before.description, before.unreadable, categories, merged_rows
+            )
+
+
+def k_anonymity(s: ImportState) -> None:
+    """Combine with the cohort, merge small categories, suppress classes smaller than k."""
+    report, qis = s.report, s.qis
+    inst = s.instrument
+    s.layout = Layout(
+        instrument_id=inst.id,
+        instrument_version=inst.version,
+        instrument_hash=inst.content_hash,
+        key_fingerprint=s.secret.fingerprint,
+        item_columns=tuple(s.responses.item_ids),
+        wave_columns=tuple(s.waves),
+        group_columns=tuple(s.groups),
+        quasi_identifiers={c: q.model_dump(mode="json") for c, q in qis.items()},
+    )
+    combined, n_old = _combined(s)
+    _merge_small(s, combined)
+    keep, sizes, s.kanon = enforce_k(combined, list(qis), s.k, PSEUDONYM_COLUMN)
+    s.suppressed_old = int((~keep[:n_old]).sum())
+    suppressed_new = ~keep[n_old:]
+    report.rows_suppressed = int(suppressed_new.sum())
+    suppressed_issues = issues_for_rows(
+        "row_suppressed",
+        [
+            (
+                int(s.fresh_rows[i]),
+                ", ".join(qis),
+                s.fresh.loc[i, PSEUDONYM_COLUMN],
+                None,
+                f"suppressed for k-anonymity: its class over the quasi-identifiers has "
+                f"{int(sizes[n_old + i])} respondent(s), fewer than k = {s.k}",
+            )
+            for i in np.flatnonzero(suppressed_new)
+        ],
+    )
+    s.final = combined.loc[keep].reset_index(drop=True)
+    report.rows_imported = len(s.fresh) - report.rows_suppressed
+    report.rows_quarantined = report.rows_excluded + report.rows_invalid_id + report.rows_suppressed
+    if report.rows_read != report.rows_imported + report.rows_quarantined + report.duplicates:
+        raise RuntimeError(f"row counts do not add up: {report.counts_line()}")  # a bug, not input
+    report.issues = concat_issues([s.issues, s.excluded_issues, suppressed_issues])
+    report.cohort_rows = len(s.final)
+    if qis and s.kanon.smallest is not None and s.k is None and s.kanon.smallest < 5:
+        report.warnings.append(
+            ImportWarning(
+                "small_class",
+                None,
+                Phrase(
+                    f"the smallest class over the quasi-identifiers ({', '.join(qis)}) has "
+                    f"{s.kanon.smallest} record(s): those respondents may be recognizable; "
+                    "consider ",
+                    Param("k", 5),
+                ),
+            )
+        )
+    s.disclosure = DisclosureReport(
+        dropped=[d for d in s.decisions if not d.kept],
+        kept=[d for d in s.decisions if d.kept],
+        id_column=s.plan.id_column,
+        key_fingerprint=s.secret.fingerprint,
+        generalized=[s.generalized[c] for c in qis],
+        k_anonymity=s.kanon,
+        suppressed_existing=s.suppressed_old,
+        rows=len(s.final),
+        notes=list(s.secret.notes),
+    )
+    if not s.plan.id_column:
+        s.disclosure.notes.append("no respondent id column: pseudonyms are made from file and row")
+
+
+def _entry(s: ImportState) -> ImportEntry:
+    table, report = s.table, s.report
+    return ImportEntry(
+        batch=report.batch,
+        source=table.path.name,
+        sha256=table.sha256,
+        format=table.format,
+        format_variant=table.variant,
+        format_detected=table.detected,
+        mapping_sha256=s.loaded.sha256,
+        imported_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        rows_read=report.rows_read,
+        rows_imported=report.rows_imported,
+        rows_quarantined=report.rows_quarantined,
+        duplicates=report.duplicates,
+        rows_excluded=report.rows_excluded,
+        rows_invalid_id=report.rows_invalid_id,
+        rows_suppressed=report.rows_suppressed,
+        suppressed_from_existing=s.suppressed_old,
+        k=s.k,
+    )
+
+
+def _write_text(path: Path, text: str) -> None:
+    write_text_atomic(path, text)
+
+
+def write(s: ImportState) -> None:
+    """Add to the ledger; write the cohort, its disclosure report and the quarantine report."""
+    report = s.report
+    s.ledger.add_respondents(s.fresh_keys)
+    entry = _entry(s)
+    report.cohort_changed = report.rows_imported > 0 or s.suppressed_old > 0
+    if s.output is None:
+        return
+    paths = sidecar_paths(s.output)
+    if report.cohort_changed or s.first_time or s.existing is None:
+        s.ledger.imports.append(entry)
+        metadata = CohortMetadata.model_validate(
+            {
+                **provenance(s.instrument).as_metadata(),
+                **s.layout.model_dump(),
+                "k": s.k,
+                "ledger": s.ledger,
+                "disclosure": s.disclosure.as_dict(),
+                "last_import": report.as_dict(),
+            }
+        )
+        written = write_table(s.final, s.output, metadata=metadata.as_metadata())
+        report.written += [str(p) for p in written]
+        disclosure = s.disclosure
+        _write_text(paths["disclosure_json"], json.dumps(disclosure.as_dict(), indent=2) + "\n")
+        _write_text(paths["disclosure_text"], disclosure.format_text())
+        report.written += [str(paths["disclosure_json"]), str(paths["disclosure_text"])]
+    else:
+        report.notes.append(f"nothing new: {s.output} is unchanged")
+    if len(report.issues):
+        write_table(report.issues, paths["quarantine"])
+        report.written.append(str(paths["quarantine"]))
+    elif paths["quarantine"].exists():
+        paths["quarantine"].unlink()  # a report left by an earlier run would describe other data
+
+
+Stage = Callable[[ImportState], None]
+
+#: The stages of an import, in the order they run.
+STAGES: tuple[Stage, ...] = (
+    read,
+    plan,
+    classify,
+    recode,
+    pseudonymize,
+    validate,
+    generalize,
+    deduplicate,
+    k_anonymity,
+    write,
+)

@@ -1,0 +1,126 @@
+"""The mapping file's content as pydantic models, and where each value sits in the file."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from analysis.errors import MappingError
+from analysis.privacy.generalize import QuasiIdentifier
+from surveytool.problems import Loc, Problem, Report
+
+HINTS: dict[str, str] = {
+    "file_unreadable": "Check the path and that the file is readable UTF-8 text.",
+    "yaml_syntax": "Fix the YAML syntax at this line (indentation, a missing colon or quote).",
+    "yaml_alias": "Write the value out instead of using a YAML anchor (&) or alias (*).",
+    "yaml_duplicate_key": "Remove or rename one of the two keys; YAML would silently keep the last.",
+    "not_a_mapping": "A mapping file is a YAML mapping with keys such as items, recode, groups.",
+    "missing_field": "Add this field.",
+    "unknown_field": (
+        "Known keys: instrument, format, sheet, id_column, items, recode, groups, waves, "
+        "quasi_identifiers, identifiers, drop, qualtrics."
+    ),
+    "wrong_type": "Give a value of the type the field expects.",
+    "invalid_value": "Give a value the field accepts.",
+    "unknown_item": "Use an item id of the instrument.",
+    "unknown_column": "Use a column name of the source file (as its header row spells it).",
+    "duplicate_item": "Map each item from one source column.",
+    "column_roles": "Give each column one role: item, id, group, wave, quasi-identifier, identifier or drop.",
+    "recode_conflict": "Name each item in at most one recode rule (besides the rule for all items).",
+    "instrument_mismatch": "Import with the instrument the mapping was written for, or edit its instrument key.",
+}
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+Scalar = str | int | float
+
+
+class RecodeRule(_Model):
+    """How one or all items' raw values become codes (see the module docstring)."""
+
+    items: Literal["all"] | tuple[str, ...]
+    offset: int | None = None
+    map: dict[Scalar, int | None] | None = None
+    missing: tuple[Scalar, ...] = ()
+
+    @model_validator(mode="after")
+    def _does_something(self) -> RecodeRule:
+        if self.offset is None and not self.map and not self.missing:
+            raise ValueError("a recode rule needs offset, map or missing")
+        return self
+
+    def describe(self) -> str:
+        parts = []
+        if self.missing:
+            parts.append(f"{len(self.missing)} missing value(s)")
+        if self.map:
+            parts.append(f"{len(self.map)} value(s) mapped")
+        if self.offset:
+            parts.append(f"offset {self.offset:+d}")
+        return ", ".join(parts)
+
+
+class QualtricsOptions(_Model):
+    """Qualtrics-only settings."""
+
+    keep_status: tuple[str, ...] = Field(
+        default=(), description="Status values kept besides ordinary responses ('IP Address'/0)."
+    )
+
+
+class CohortMapping(_Model):
+    """A mapping file's content."""
+
+    instrument: str | None = None
+    format: Literal["csv", "tsv", "xlsx", "sav", "parquet", "qualtrics", "redcap"] | None = None
+    sheet: str | int | None = None
+    id_column: str | None = None
+    items: dict[str, str] = Field(default_factory=dict)
+    recode: tuple[RecodeRule, ...] = ()
+    groups: tuple[str, ...] = ()
+    waves: tuple[str, ...] | None = None
+    quasi_identifiers: dict[str, QuasiIdentifier] = Field(default_factory=dict)
+    identifiers: tuple[str, ...] = ()
+    drop: tuple[str, ...] = ()
+    qualtrics: QualtricsOptions = Field(default_factory=QualtricsOptions)
+
+
+@dataclass(frozen=True)
+class LoadedMapping:
+    """A validated mapping with where each value sits in its file (for located errors)."""
+
+    mapping: CohortMapping
+    file: str | None = None
+    positions: dict[Loc, tuple[int, int]] = field(default_factory=dict)
+    sha256: str | None = None
+
+    @property
+    def id_column_set(self) -> bool:
+        """Whether the file sets ``id_column`` (``null`` there means: no id column)."""
+        return "id_column" in self.mapping.model_fields_set
+
+    def problem(self, code: str, loc: Loc, message: str, hint: str | None = None) -> Problem:
+        """A problem located at ``loc`` (or the nearest enclosing value found in the file)."""
+        found = loc
+        while found and found not in self.positions:
+            found = found[:-1]
+        line, column = self.positions.get(found, (None, None))
+        return Problem(
+            code=code,
+            loc=loc,
+            message=message,
+            hint=HINTS.get(code, "") if hint is None else hint,
+            file=self.file,
+            line=line,
+            column=column,
+        )
+
+    def fail(self, problems: Sequence[Problem]) -> MappingError:
+        ordered = sorted(problems, key=lambda p: (p.line or 0, p.column or 0))
+        return MappingError(Report(file=self.file or "<mapping>", problems=list(ordered)))

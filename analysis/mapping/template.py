@@ -1,0 +1,223 @@
+"""A starting mapping for a source: items matched by id or question text, the id, identifiers."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from collections.abc import Mapping
+
+import pandas as pd
+
+from analysis.cells import as_text, snake_name
+from analysis.mapping.plan import fold, guess_id
+from analysis.mapping.recode import spss_labels_are_scale
+from analysis.privacy.identifiers import classify_columns, describe_findings
+from surveytool.instrument.model import Instrument
+from surveytool.io.sources import SourceTable
+
+_QUASI_HINTS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"(^|_)age(_|$)"), "{generalize: age_band, width: 10, top: 90}"),
+    (re.compile(r"(^|_)(dob|birth\w*)(_|$)"), "{generalize: year}"),
+    (
+        re.compile(r"(^|_)(zip|postcode|post_code|postal\w*)(_|$)"),
+        "{generalize: prefix, length: 3}",
+    ),
+    (re.compile(r"(^|_)(date|visit_date|\w+_date)(_|$)"), "{generalize: year}"),
+    (
+        re.compile(
+            r"(^|_)(sex|gender|country|region|state|ethnicity|race|education|occupation)(_|$)"
+        ),
+        "{generalize: merge, min_count: 10}",
+    ),
+)
+
+
+def _q(value: str) -> str:
+    """A YAML scalar: JSON's double-quoted strings are valid YAML."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _statement(question: str) -> str:
+    """The statement of a Qualtrics matrix row ("Question - Statement") or the question itself."""
+    return question.rsplit(" - ", 1)[-1].strip() if " - " in question else question.strip()
+
+
+def match_items(table: SourceTable, instrument: Instrument) -> dict[str, tuple[str, str]]:
+    """Item id -> (source column, how it matched) for every item the template can place.
+
+    Exact id, then case- and punctuation-insensitive id, then a Qualtrics ImportId equal to an item
+    id, then question text (Qualtrics row 2, SPSS variable labels, REDCap label headers) similar to
+    the item's text (difflib ratio >= 0.6, best pairs first, each used once).
+    """
+    columns = [str(c) for c in table.frame.columns]
+    skip = set(table.metadata_columns) | set(table.wave_columns)
+    if table.default_id_column:
+        skip.add(table.default_id_column)
+    found: dict[str, tuple[str, str]] = {}
+    used: set[str] = set()
+    folded = {fold(i): i for i in instrument.item_by_id}
+    for col in columns:
+        if col in skip:
+            continue
+        if col in instrument.item_by_id and col not in found:
+            found[col] = (col, "same id")
+            used.add(col)
+    for col in columns:
+        if col in skip or col in used:
+            continue
+        target = folded.get(fold(col))
+        if target and target not in found:
+            found[target] = (col, "same id but for case")
+            used.add(col)
+    for col, import_id in table.import_ids.items():
+        if col in used or col in skip:
+            continue
+        target = import_id if import_id in instrument.item_by_id else folded.get(fold(import_id))
+        if target and target not in found:
+            found[target] = (col, f"Qualtrics ImportId {import_id}")
+            used.add(col)
+    texts: dict[str, str] = {}
+    for col in columns:
+        if col in used or col in skip:
+            continue
+        question = table.question_text.get(col) or (col if len(col) >= 15 else "")
+        if question:
+            texts[col] = _statement(question).casefold()
+    exact: dict[str, str] = {}
+    for col, text in texts.items():
+        exact.setdefault(text.strip(), col)
+    for item in instrument.items:
+        same = exact.get(item.text.casefold().strip())
+        if item.id not in found and same is not None and same not in used:
+            found[item.id] = (same, "same question text")
+            used.add(same)
+    pairs: list[tuple[float, str, str]] = []
+    for item in instrument.items:
+        if item.id in found:
+            continue
+        wanted = item.text.casefold()
+        for col, text in texts.items():
+            if col in used:
+                continue
+            matcher = difflib.SequenceMatcher(None, wanted, text, autojunk=False)
+            if matcher.real_quick_ratio() < 0.6 or matcher.quick_ratio() < 0.6:
+                continue
+            ratio = matcher.ratio()
+            if ratio >= 0.6:
+                pairs.append((ratio, item.id, col))
+    for ratio, item_id, col in sorted(pairs, key=lambda p: (-p[0], p[1], p[2])):
+        if item_id in found or col in used:
+            continue
+        found[item_id] = (col, f"question text {round(ratio * 100)}% similar")
+        used.add(col)
+    return {i: found[i] for i in instrument.item_by_id if i in found}
+
+
+def _looks_zero_based(
+    table: SourceTable, instrument: Instrument, matched: Mapping[str, str]
+) -> bool:
+    lows, highs = [], []
+    for item_id, col in matched.items():
+        scale = instrument.scale_of(item_id)
+        if col in table.value_labels and spss_labels_are_scale(table.value_labels[col], scale):
+            continue  # codes are read through their labels
+        numbers = pd.to_numeric(as_text(table.frame[col]), errors="coerce").dropna()
+        numbers = numbers[~numbers.isin(list(scale.missing_codes))]
+        if numbers.empty:
+            continue
+        lows.append(float(numbers.min()) - scale.min)
+        highs.append(float(numbers.max()) - scale.max)
+    return bool(lows) and min(lows) == -1 and max(highs) <= -1
+
+
+def mapping_template(table: SourceTable, instrument: Instrument) -> str:
+    """A starting mapping for ``table``: every matched item, the id, identifiers and the rest.
+
+    The text is YAML with comments that say how each line was found; :func:`load_mapping` reads it
+    back and it fits the source, so it can be used as is and refined.
+    """
+    matched = match_items(table, instrument)
+    columns = [str(c) for c in table.frame.columns]
+    item_columns = {col for col, _ in matched.values()}
+    id_column = guess_id(table, columns, item_columns)
+    waves = [c for c in table.wave_columns if c != id_column]
+    decisions = classify_columns(
+        table.frame,
+        items=item_columns,
+        id_column=id_column,
+        waves=waves,
+        metadata=table.metadata_columns,
+        metadata_source=f"the {table.format} export",
+        categorical=table.categorical_columns,
+    )
+    identifiers = [d for d in decisions if d.role == "identifier"]
+    others = [d for d in decisions if d.role in ("metadata", "unmatched")]
+    waves = [d.column for d in decisions if d.role == "wave" and d.kept]
+    lines = [
+        "# Mapping for `surveytool cohort import`, written by `surveytool cohort map-template`.",
+        f"# Source: {table.path.name} ({table.format_line}).",
+        f"# Instrument: {instrument.id} {instrument.version}. Check every line before importing.",
+        f"instrument: {_q(instrument.id)}",
+    ]
+    if table.format in ("qualtrics", "redcap"):
+        lines.append(f"format: {_q(table.format)}   # told from the file's content")
+    if id_column:
+        lines.append(f"id_column: {_q(id_column)}   # respondent ids become keyed pseudonyms")
+    else:
+        lines.append(
+            "# id_column: ...   # no respondent id column found; rows are keyed by file and row"
+        )
+    lines.append("items:   # source column: item id")
+    if not matched:
+        lines[-1] = "items: {}   # no column matched an item: map them as `source column: item id`"
+    for item_id, (col, how) in matched.items():
+        lines.append(f"  {_q(col)}: {_q(item_id)}   # {how}")
+    missing = [i for i in instrument.item_by_id if i not in matched]
+    if missing:
+        lines.append(f"# items not found in the source ({len(missing)}): {', '.join(missing)}")
+    if _looks_zero_based(table, instrument, {i: c for i, (c, _) in matched.items()}):
+        lines += [
+            "recode:   # the answers look coded from one below the scale (e.g. 0..4 for 1..5)",
+            "  - items: all",
+            "    offset: 1",
+        ]
+    else:
+        lines.append("recode: []   # e.g. - {items: all, offset: 1} or a map of labels to codes")
+    suggested = [g for g in table.suggested_groups if g in columns]
+    lines.append(
+        "groups: []" + (f"   # perhaps {', '.join(map(_q, suggested))}" if suggested else "")
+    )
+    if waves:
+        lines.append(f"waves: [{', '.join(map(_q, waves))}]   # with the id, one row per wave")
+    quasi = []
+    for d in decisions:
+        snake = snake_name(d.column)
+        for pattern, spec in _QUASI_HINTS:
+            if d.role in ("identifier", "unmatched") and pattern.search(snake):
+                quasi.append(f"#   {_q(d.column)}: {spec}")
+                break
+    lines.append("quasi_identifiers: {}")
+    if quasi:
+        lines.append(
+            "# candidates (to keep one, generalized: declare it here and take it out of the lists"
+            " below):"
+        )
+        lines += quasi
+    if identifiers:
+        lines.append("identifiers:   # direct identifiers, dropped (detected by surveytool)")
+        for d in identifiers:
+            lines.append(f"  - {_q(d.column)}   # {describe_findings(d.findings)}")
+    else:
+        lines.append("identifiers: []")
+    if others:
+        lines.append("drop:   # not items; not needed")
+        for d in others:
+            lines.append(f"  - {_q(d.column)}   # {d.reason}")
+    else:
+        lines.append("drop: []")
+    if table.format == "qualtrics":
+        lines.append(
+            'qualtrics: {keep_status: []}   # ordinary responses only; e.g. ["Imported"] keeps more'
+        )
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,279 @@
+"""Building the cohort report: the cohort checks, then each section's tables in order."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from analysis.cohort.ledger import Cohort, CohortMetadata, load_cohort
+from analysis.errors import AnalysisError, CohortFileError, Param, Phrase
+from analysis.privacy.suppression import (
+    DEFAULT_MIN_CELL,
+)
+from surveytool.instrument.model import Instrument
+from surveytool.instrument.registry import load_instrument
+
+if TYPE_CHECKING:
+    pass
+from analysis.report import sections
+from analysis.report.sections import (
+    ReportTable,
+    TableBuilder,
+)
+
+#: The long steps, in order; ``progress`` is called with each as it starts.
+STEPS = (
+    "reading the cohort",
+    "scoring",
+    "reliability and item statistics",
+    "careless responding",
+    "score statistics",
+    "group comparisons",
+    "parallel analysis and EFA",
+    "CFA",
+    "figures",
+)
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class CohortReport:
+    """Everything the report shows; :func:`render_html` and :func:`write_report` present it."""
+
+    instrument: Instrument
+    cohort_file: str
+    metadata: CohortMetadata
+    respondents: int
+    min_cell: int
+    groups: tuple[str, ...]
+    tables: tuple[ReportTable, ...]
+    figures: dict[str, list[tuple[str, str]]]
+    notes: tuple[str, ...]
+    facts: dict[str, Any]
+    created: str
+    hash_matches: bool
+    model: str = ""
+    texts: dict[str, list[str]] = field(default_factory=dict)
+
+    def table(self, name: str) -> ReportTable:
+        for t in self.tables:
+            if t.name == name:
+                return t
+        raise KeyError(name)
+
+    def in_section(self, section: str) -> list[ReportTable]:
+        return [t for t in self.tables if t.section == section]
+
+
+def read_cohort_file(path: str | Path) -> Cohort:
+    """The cohort at ``path``; a missing file or one that is not a cohort is a clear error."""
+    path = Path(path)
+    if not path.is_file():
+        raise CohortFileError(
+            f"{path}: no such cohort file (make one with surveytool cohort import)"
+        )
+    return load_cohort(path)
+
+
+def instrument_check(
+    metadata: CohortMetadata, instrument: Instrument, *, allow: bool
+) -> str | None:
+    """None when the cohort was imported with this instrument (same content hash).
+
+    Otherwise raises :class:`CohortFileError`, or with ``allow`` returns the warning to show.
+    """
+    stored_id = metadata.instrument_id
+    stored_version = metadata.instrument_version
+    stored_hash = metadata.instrument_hash
+    if stored_hash == instrument.content_hash and stored_id == instrument.id:
+        return None
+    message = (
+        f"the cohort was imported with {stored_id} {stored_version} (content hash "
+        f"{stored_hash[:12] or 'unknown'}), but the instrument given is {instrument.id} "
+        f"{instrument.version} (content hash {instrument.content_hash[:12]})"
+    )
+    if not allow:
+        raise CohortFileError(
+            Phrase(
+                f"{message}. Give the instrument the cohort was imported with; if you know the "
+                "difference does not change scoring (for example norms were added), add ",
+                Param("allow_instrument_mismatch", True),
+            )
+        )
+    return f"Instrument mismatch allowed: {message}."
+
+
+def check_groups(cohort: Cohort, groups: Sequence[str], instrument: Instrument) -> list[str]:
+    meta = cohort.metadata
+    allowed = [*meta.group_columns, *meta.quasi_identifiers, *meta.wave_columns]
+    chosen = list(dict.fromkeys(groups))
+    for g in chosen:
+        if g not in cohort.frame.columns or g in instrument.item_by_id or g not in allowed:
+            known = ", ".join(allowed) or "none (import with groups: in the mapping)"
+            raise AnalysisError(
+                Phrase(
+                    f"{g!r} (",
+                    Param("groups"),
+                    f") is not a group column of the cohort; its group columns: {known}",
+                )
+            )
+    return chosen
+
+
+def non_item_columns(frame: pd.DataFrame, instrument: Instrument) -> list[str]:
+    return [str(c) for c in frame.columns if str(c) not in instrument.item_by_id]
+
+
+def _slug(text: str, taken: set[str]) -> str:
+    base = re.sub(r"[^A-Za-z0-9_-]+", "_", text).strip("_") or "group"
+    slug, k = base, 2
+    while slug in taken:
+        slug, k = f"{base}_{k}", k + 1
+    taken.add(slug)
+    return slug
+
+
+def build_cohort_report(
+    cohort: str | Path | Cohort,
+    instrument: Instrument | str | Path,
+    *,
+    groups: Sequence[str] = (),
+    min_cell: int = DEFAULT_MIN_CELL,
+    allow_instrument_mismatch: bool = False,
+    figures: bool = True,
+    progress: Progress | None = None,
+    n_iter: int = 20,
+    seed: int = 0,
+) -> CohortReport:
+    """Analyze a cohort for the report (see the module docstring).
+
+    Parameters
+    ----------
+    cohort
+        A cohort Parquet file (``surveytool cohort import``) or one read by
+        :func:`read_cohort_file`.
+    instrument
+        The instrument it was imported with (bundled id, path or model); a different content hash
+        is refused unless ``allow_instrument_mismatch``.
+    groups
+        Group columns of the cohort (groups, quasi-identifiers such as an age band, or waves) to
+        compare; each is compared on its own.
+    min_cell
+        Smallest publishable cell (1 turns suppression off).
+    figures
+        Draw the figures (matplotlib); off, the report has the tables only.
+    progress
+        Called with each of :data:`STEPS` as it starts.
+    n_iter, seed
+        Parallel analysis: random data sets and their seed.
+    """
+    from analysis import careless_responding, item_statistics, reliability, sufficient_statistics
+    from surveytool import __version__
+    from surveytool.scoring.engine import score_responses
+
+    step = progress or (lambda _name: None)
+    if min_cell < 1:
+        raise AnalysisError("min_cell must be at least 1")
+    step(STEPS[0])
+    coh = cohort if isinstance(cohort, Cohort) else read_cohort_file(cohort)
+    inst = load_instrument(instrument if not isinstance(instrument, Path) else str(instrument))
+    mismatch = instrument_check(coh.metadata, inst, allow=allow_instrument_mismatch)
+    chosen = check_groups(coh, groups, inst)
+    b = TableBuilder(min_cell)
+    if mismatch:
+        b.notes.append(mismatch)
+    frame = coh.frame
+    n_rows = len(frame)
+    if n_rows < max(min_cell, 3):
+        raise AnalysisError(
+            f"{coh.path.name} holds {n_rows} respondent row(s); a report needs at least "
+            f"{max(min_cell, 3)} (the smallest publishable cell is {min_cell})"
+        )
+    if coh.metadata.wave_columns:
+        b.notes.append(
+            "The cohort has waves ("
+            + ", ".join(coh.metadata.wave_columns)
+            + "): every row is analysed as its own respondent, so people seen in several waves "
+            "count more than once."
+        )
+    sections.cohort_tables(b, coh, inst, n_rows, mismatch is None)
+
+    step(STEPS[1])
+    ignore = [c for c in non_item_columns(frame, inst) if c not in chosen]
+    scored = score_responses(inst, frame, group_columns=chosen, ignore_columns=ignore)
+    responses, scores = scored.responses, scored.scores
+    scale_ids = [s for s in inst.scored_ids() if s in scores.columns]
+    if len(scored.issues):
+        kinds = scored.issues["kind"].value_counts().to_dict()
+        b.notes.append(
+            "Scoring reported "
+            + ", ".join(f"{v} {k} issue(s)" for k, v in sorted(kinds.items()))
+            + " (for example items the cohort has no column for); those answers count as missing."
+        )
+
+    step(STEPS[2])
+    sums = sufficient_statistics(inst, responses)
+    rel = reliability(inst, sums)
+    stats = item_statistics(inst, sums)
+    hidden_answers = sections.reliability_and_item_tables(b, inst, rel, stats)
+    sections.omega_table(b, inst, responses)
+
+    step(STEPS[3])
+    sections.careless_tables(b, careless_responding(inst, responses), n_rows)
+
+    step(STEPS[4])
+    correlations = sections.score_tables(b, inst, scores, scale_ids, rel)
+
+    step(STEPS[5])
+    shown_groups: list[tuple[str, str, pd.DataFrame]] = []
+    taken: set[str] = set()
+    for g in chosen:
+        slug = _slug(g, taken)
+        shown = sections.group_tables(b, scores, g, slug, scale_ids, n_rows)
+        if len(shown):
+            shown_groups.append((g, slug, shown))
+
+    step(STEPS[6])
+    parallel, fitted_efa = sections.efa_tables(b, inst, responses, n_iter=n_iter, seed=seed)
+
+    step(STEPS[7])
+    model = sections.cfa_tables(b, inst, responses)
+
+    step(STEPS[8])
+    svgs: dict[str, list[tuple[str, str]]] = {}
+    if figures:
+        svgs = sections.draw_figures(
+            inst, scores, scale_ids, correlations, stats, hidden_answers, n_rows, shown_groups,
+            parallel, fitted_efa, min_cell,
+        )  # fmt: skip
+
+    return CohortReport(
+        instrument=inst,
+        cohort_file=coh.path.name,
+        metadata=coh.metadata,
+        respondents=n_rows,
+        min_cell=min_cell,
+        groups=tuple(chosen),
+        tables=tuple(b.tables),
+        figures=svgs,
+        notes=tuple(b.notes),
+        facts={
+            "respondents": n_rows,
+            "rows_scored": scored.rows_scored,
+            "items": len(responses.item_ids),
+            "subscales": len(inst.subscales),
+            "composites": len(inst.composites),
+            "surveytool_version": __version__,
+        },
+        created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        hash_matches=mismatch is None,
+        model=model,
+        texts=b.texts,
+    )

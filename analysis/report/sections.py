@@ -1,0 +1,728 @@
+"""The sections of the cohort report and the tables (and figures) each one publishes.
+
+Every number comes from the analysis API; this module chooses, suppresses and lays out.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from analysis.cohort.ledger import Cohort
+from analysis.errors import AnalysisError
+from analysis.privacy.suppression import (
+    SUPPRESSED,
+    apply_mask,
+    hidden_columns,
+    suppression_mask,
+)
+from surveytool.instrument.model import Instrument
+
+if TYPE_CHECKING:
+    from analysis import (
+        CarelessResult,
+        EFAResult,
+        ItemStatistics,
+        ParallelAnalysis,
+        Reliability,
+        ScoreCorrelations,
+    )
+    from surveytool.responses import Responses
+
+
+NOT_RECORDED = "(not recorded)"
+
+#: Item-level columns that are suppressed with an item's hidden answer counts.
+ITEM_MOMENT_COLUMNS = (
+    "n",
+    "missing",
+    "missing_rate",
+    "mean",
+    "sd",
+    "median",
+    "skew",
+    "kurtosis",
+    "floor",
+    "ceiling",
+)
+
+
+@dataclass(frozen=True)
+class ReportTable:
+    """One published table: ``frame`` holds numbers, text, and ``suppressed`` where hidden."""
+
+    name: str
+    title: str
+    section: str
+    frame: pd.DataFrame
+    note: str = ""
+
+    @property
+    def csv(self) -> str:
+        return f"{self.name}.csv"
+
+
+@dataclass(frozen=True)
+class Section:
+    id: str
+    title: str
+    intro: str
+
+
+SECTIONS = (
+    Section(
+        "cohort",
+        "The cohort",
+        "Where the data came from and how it was anonymized, from the cohort file's own metadata.",
+    ),
+    Section(
+        "reliability",
+        "Reliability",
+        "Per subscale on the keyed items, pairwise-complete covariances (psych::alpha, "
+        'use = "pairwise"): raw and standardized alpha, Guttman\'s λ6 (g6), the average and '
+        "median inter-item correlation, signal-to-noise ratio s_n, the standard error ase "
+        "(Duhachek & Iacobucci) and Feldt's 95% interval (N = rows); omega_total of a one-factor "
+        "minres model of each subscale. For the whole inventory: Schmid–Leiman omega "
+        "hierarchical and total (psych::omega, minres, one group factor per subscale).",
+    ),
+    Section(
+        "items",
+        "Items",
+        "Raw answers (before reverse keying): n, missing, floor and ceiling shares of the "
+        "answered, skew and kurtosis (type 3); answer frequencies. Item–total statistics: "
+        "raw_r (with the subscale mean), std_r, r_cor, r_drop (item–rest) and alpha if the item "
+        "is deleted.",
+    ),
+    Section(
+        "careless",
+        "Careless responding",
+        "Long-string, intra-individual response variability (IRV), even–odd consistency and "
+        "Mahalanobis distance (R's careless package definitions). Flags suggest a closer look, "
+        "not an exclusion rule.",
+    ),
+    Section(
+        "scores",
+        "Scores",
+        "Subscale and composite scores as surveytool scores them (mean of answered keyed "
+        'items, psych::scoreItems with impute = "none"); descriptives (psych::describe, '
+        "type 3); Pearson intercorrelations with Fisher-z 95% intervals and Holm-adjusted p "
+        "(psych::corr.test); correlations disattenuated by raw alpha (r / √(r_xx r_yy)).",
+    ),
+    Section(
+        "groups",
+        "Group comparisons",
+        "Two groups: Welch's t with Hedges' g (noncentral-t interval) and Mann–Whitney U with "
+        "the rank-biserial r. Three or more: Welch's ANOVA, one-way ANOVA with η² and ω², "
+        "Kruskal–Wallis with ε². p_holm: Holm's correction across the scales, per test. "
+        "Suppressed groups are left out of the tests.",
+    ),
+    Section(
+        "efa",
+        "Exploratory factor analysis",
+        "Parallel analysis (20 random data sets, 95th percentile) suggests the number of "
+        "factors; minres extraction, oblimin rotation (Kaiser-normalised) on pairwise-complete "
+        "correlations of the keyed items; KMO and Bartlett's test of sphericity.",
+    ),
+    Section(
+        "cfa",
+        "Confirmatory factor analysis",
+        "The instrument's own structure: one factor per subscale, correlated factors, ML "
+        "estimation on complete respondents; fit indices as lavaan computes them (χ² = N·F_ML) "
+        "and standardized loadings (std.all).",
+    ),
+)
+
+
+def _mask_frame(frame: pd.DataFrame, mask: np.ndarray | pd.DataFrame) -> pd.DataFrame:
+    values = mask.to_numpy() if isinstance(mask, pd.DataFrame) else np.asarray(mask)
+    return apply_mask(frame, values.astype(bool))
+
+
+class TableBuilder:
+    def __init__(self, min_cell: int) -> None:
+        self.min_cell = min_cell
+        self.tables: list[ReportTable] = []
+        self.notes: list[str] = []
+        self.texts: dict[str, list[str]] = {}
+
+    def add(self, name: str, title: str, section: str, frame: pd.DataFrame, note: str = "") -> None:
+        out = (
+            frame.reset_index(drop=False)
+            if _has_named_index(frame)
+            else frame.reset_index(drop=True)
+        )
+        self.tables.append(ReportTable(name, title, section, out, note))
+
+    def text(self, section: str, line: str) -> None:
+        self.texts.setdefault(section, []).append(line)
+
+
+def _has_named_index(frame: pd.DataFrame) -> bool:
+    return any(n is not None for n in frame.index.names)
+
+
+def _labels(inst: Instrument) -> dict[str, str]:
+    return {s.id: s.label for s in inst.subscales} | {c.id: c.label for c in inst.composites}
+
+
+def omega_table(b: TableBuilder, inst: Instrument, responses: Responses) -> None:
+    from analysis import omega
+
+    try:
+        om = omega(inst, responses)
+    except (AnalysisError, np.linalg.LinAlgError) as exc:
+        b.text("reliability", f"Omega of the whole inventory could not be computed: {exc}")
+        return
+    row = {
+        "omega_h": om.omega_h,
+        "omega_total": om.omega_total,
+        "alpha": om.alpha,
+        "group_factors": om.n_factors,
+        "items_flipped": ", ".join(om.flipped),
+    }
+    b.add(
+        "omega",
+        "Omega of the whole inventory (Schmid–Leiman)",
+        "reliability",
+        pd.DataFrame([row]),
+        'psych::omega(keyed, nfactors = subscales, fm = "minres"); alpha is the standardized '
+        "alpha of all scored items.",
+    )
+
+
+def score_tables(
+    b: TableBuilder,
+    inst: Instrument,
+    scores: pd.DataFrame,
+    scale_ids: Sequence[str],
+    rel: Reliability,
+) -> ScoreCorrelations:
+    from analysis import describe_scores, score_correlations
+
+    labels = _labels(inst)
+    described = describe_scores(scores, list(scale_ids))
+    described.insert(0, "label", [labels.get(s, s) for s in described.index])
+    b.add("score_descriptives", "Score descriptives", "scores", described)
+    correlations = score_correlations(scores, list(scale_ids), reliabilities=rel)
+    b.add(
+        "score_correlations",
+        "Score intercorrelations (pairs)",
+        "scores",
+        correlations.pairs,
+        "r: Pearson, pairwise; ci: Fisher z, 95%; p_holm: Holm across all pairs; "
+        "disattenuated: r / √(alpha_x · alpha_y) (subscales only).",
+    )
+    matrix = correlations.matrix.rename_axis("scale")
+    b.add("score_correlation_matrix", "Score correlation matrix", "scores", matrix)
+    b.add(
+        "disattenuated_correlations",
+        "Disattenuated correlations (r / √(alpha_x alpha_y))",
+        "scores",
+        correlations.disattenuated.rename_axis("scale"),
+    )
+    return correlations
+
+
+def efa_tables(
+    b: TableBuilder, inst: Instrument, responses: Responses, *, n_iter: int, seed: int
+) -> tuple[ParallelAnalysis | None, EFAResult | None]:
+    from analysis import bartlett_sphericity, efa, keyed_items, kmo, parallel_analysis
+
+    keyed = keyed_items(inst, responses)
+    try:
+        pa = parallel_analysis(keyed, n_iter=n_iter, random_state=seed)
+    except (AnalysisError, np.linalg.LinAlgError) as exc:
+        b.text("efa", f"Parallel analysis could not be run: {exc}")
+        return None, None
+    b.add(
+        "parallel_analysis",
+        "Parallel analysis (eigenvalues)",
+        "efa",
+        pa.eigenvalues,
+        f"pc/fa: observed eigenvalues of R and of R with one-factor communalities; sim_*: "
+        f"{pa.n_iter} random normal data sets of the same size (seed {pa.random_state}). "
+        f"Suggested: {pa.n_factors} factor(s), {pa.n_components} component(s).",
+    )
+    n_factors = min(max(pa.n_factors, 1), max(keyed.shape[1] - 1, 1))
+    try:
+        fitted = efa(keyed, n_factors)
+        adequacy = kmo(keyed)
+        bartlett = bartlett_sphericity(keyed)
+    except (AnalysisError, np.linalg.LinAlgError) as exc:
+        b.text("efa", f"The factor analysis could not be run: {exc}")
+        return pa, None
+    summary = {
+        "kmo": adequacy.overall,
+        "bartlett_chisq": bartlett.statistic,
+        "bartlett_df": bartlett.df,
+        "bartlett_p": bartlett.pvalue,
+        "factors": n_factors,
+        "method": fitted.method,
+        "rotation": fitted.rotation,
+        "converged": fitted.converged,
+    }
+    b.add("efa_adequacy", "Sampling adequacy and the EFA", "efa", pd.DataFrame([summary]))
+    first_subscale = {i: s.id for s in reversed(inst.subscales) for i in s.items}
+    loadings = fitted.loadings.copy()
+    loadings.insert(0, "subscale", [first_subscale.get(str(i), "") for i in loadings.index])
+    loadings["communality"] = fitted.communalities["communality"]
+    loadings["uniqueness"] = fitted.communalities["uniqueness"]
+    loadings["msa"] = adequacy.items.reindex(loadings.index)
+    b.add("efa_loadings", "EFA pattern loadings", "efa", loadings, "msa: KMO per item.")
+    b.add("efa_factor_correlations", "EFA factor correlations (Φ)", "efa", fitted.phi)
+    b.add("efa_variance", "EFA variance accounted for", "efa", fitted.variance)
+    return pa, fitted
+
+
+def cfa_tables(b: TableBuilder, inst: Instrument, responses: Responses) -> str:
+    """CFA tables; returns the model in lavaan syntax ("" when it could not be fitted)."""
+    from analysis import cfa
+
+    try:
+        fitted = cfa(inst, responses)
+    except (AnalysisError, np.linalg.LinAlgError) as exc:
+        b.text("cfa", f"The CFA could not be fitted: {exc}")
+        return ""
+    skipped = (
+        f" Left out (fewer than two items): {', '.join(fitted.skipped)}." if fitted.skipped else ""
+    )
+    b.add(
+        "cfa_fit",
+        "CFA fit (lavaan's ML indices)",
+        "cfa",
+        fitted.fit.to_frame().T.assign(converged=fitted.converged),
+        "rmsea_ci: 90%; n_obs: complete respondents (listwise)." + skipped,
+    )
+    b.add("cfa_loadings", "CFA loadings", "cfa", fitted.loadings, "std_all: lavaan's std.all.")
+    corr = fitted.factor_correlations.rename_axis("factor")
+    b.add("cfa_factor_correlations", "CFA factor correlations", "cfa", corr)
+    return fitted.model
+
+
+def draw_figures(
+    inst: Instrument,
+    scores: pd.DataFrame,
+    scale_ids: Sequence[str],
+    correlations: ScoreCorrelations,
+    stats: ItemStatistics,
+    hidden_answers: pd.DataFrame,
+    n_rows: int,
+    shown_groups: Sequence[tuple[str, str, pd.DataFrame]],
+    parallel: ParallelAnalysis | None,
+    fitted_efa: EFAResult | None,
+    min_cell: int,
+) -> dict[str, list[tuple[str, str]]]:
+    """Every figure, by section; drawn from published numbers only."""
+    from analysis.report import figures as fig
+    from surveytool.instrument.model import score_ranges
+
+    distributions = fig.score_distributions(
+        {s: scores[s].to_numpy(dtype=np.float64) for s in scale_ids},
+        _labels(inst),
+        score_ranges(inst),
+        steps=_score_steps(inst),
+        min_cell=min_cell,
+    )
+    heat = fig.heatmap(correlations.matrix, "score-correlations", "Score intercorrelations (r)")
+    svgs: dict[str, list[tuple[str, str]]] = {
+        "scores": [("Score distributions", distributions), ("Correlation heat map", heat)],
+        "items": [
+            (
+                "Item responses",
+                fig.item_response_bars(
+                    stats.frequencies, stats.items["missing"], hidden_answers, n_rows
+                ),
+            )
+        ],
+        "groups": [
+            (
+                f"Group means: {g}",
+                fig.group_means(data, f"groups-{slug}", f"{g}: mean and 95% interval"),
+            )
+            for g, slug, data in shown_groups
+        ],
+    }
+    if parallel is not None:
+        scree = fig.scree_plot(parallel.eigenvalues, parallel.n_factors, parallel.quantile)
+        svgs["efa"] = [("Scree and parallel analysis", scree)]
+        if fitted_efa is not None:
+            loadings = fig.heatmap(
+                fitted_efa.loadings,
+                "efa-loadings",
+                "EFA pattern loadings (|λ| ≥ .30 written)",
+                annotate_above=0.30,
+            )
+            svgs["efa"].append(("Factor loadings", loadings))
+    return svgs
+
+
+def _score_steps(inst: Instrument) -> dict[str, float]:
+    """Spacing of a subscale's possible scores when every item is answered (unit weights)."""
+    steps: dict[str, float] = {}
+    for sub in inst.subscales:
+        if any(inst.item_by_id[i].weight != 1 for i in sub.items):
+            continue
+        if sub.method.value == "mean":
+            steps[sub.id] = 1.0 / len(sub.items)
+        else:  # sum, prorated_sum: whole numbers when every item is answered
+            steps[sub.id] = 1.0
+    return steps
+
+
+def cohort_tables(
+    b: TableBuilder, coh: Cohort, inst: Instrument, n_rows: int, matches: bool
+) -> None:
+    from surveytool import __version__
+
+    meta = coh.metadata
+    disclosure = meta.disclosure
+    kanon = disclosure.get("k_anonymity") or {}
+    pseudonyms = disclosure.get("pseudonyms") or {}
+    imports = meta.ledger.imports
+    smallest = kanon.get("smallest_class")
+    if isinstance(smallest, int) and 1 <= smallest < b.min_cell:
+        smallest_text: object = f"fewer than {b.min_cell}"
+    else:
+        smallest_text = smallest
+    rows: list[tuple[str, object]] = [
+        ("instrument", f"{inst.id}: {inst.title}"),
+        ("instrument version", inst.version),
+        ("instrument content hash", inst.content_hash),
+        ("cohort imported with", f"{meta.instrument_id} {meta.instrument_version}"),
+        ("cohort instrument hash", meta.instrument_hash),
+        ("hashes match", "yes" if matches else "no (allowed by allow_instrument_mismatch)"),
+        ("cohort file", coh.path.name),
+        ("respondent rows", n_rows),
+        ("import batches", len(imports)),
+        ("first import", imports[0].imported_at if imports else None),
+        ("last import", imports[-1].imported_at if imports else None),
+        ("group columns", ", ".join(meta.group_columns) or "none"),
+        ("quasi-identifiers", ", ".join(meta.quasi_identifiers) or "none"),
+        ("pseudonyms", pseudonyms.get("method")),
+        (
+            "pseudonym key fingerprint",
+            pseudonyms.get("key_fingerprint") or meta.key_fingerprint,
+        ),
+        ("k requested", meta.k),
+        (
+            "smallest class over the quasi-identifiers",
+            smallest_text if kanon.get("quasi_identifiers") else "no quasi-identifiers",
+        ),
+        ("columns dropped at import", len(disclosure.get("dropped_columns") or [])),
+        (
+            "small-cell suppression",
+            f"cells with fewer than {b.min_cell} respondents"
+            if b.min_cell > 1
+            else "off (smallest publishable cell: 1)",
+        ),
+        ("surveytool version", __version__),
+    ]
+    b.add(
+        "overview",
+        "Instrument and cohort",
+        "cohort",
+        pd.DataFrame(
+            [(k, "none" if v is None else str(v)) for k, v in rows], columns=["field", "value"]
+        ),
+    )
+    columns = (
+        "batch",
+        "source",
+        "sha256",
+        "format",
+        "imported_at",
+        "rows_read",
+        "rows_imported",
+        "rows_quarantined",
+        "duplicates",
+    )
+    batches = pd.DataFrame(
+        [{c: getattr(e, c) for c in columns} for e in imports], columns=list(columns)
+    )
+    b.add(
+        "imports",
+        "Imports (the cohort's ledger)",
+        "cohort",
+        batches,
+        "rows read = imported + quarantined + duplicates (these counts describe rows set aside, "
+        "not respondents in the cohort).",
+    )
+    dropped = pd.DataFrame(
+        [(d.get("column"), d.get("reason")) for d in disclosure.get("dropped_columns") or []],
+        columns=["column", "reason"],
+    )
+    b.add("disclosure_dropped", "Columns dropped at import", "cohort", dropped)
+    generalized = pd.DataFrame(
+        [(g.get("column"), g.get("description")) for g in disclosure.get("generalized") or []],
+        columns=["column", "generalization"],
+    )
+    if len(generalized):
+        b.add(
+            "disclosure_generalized",
+            "Quasi-identifiers generalized at import",
+            "cohort",
+            generalized,
+        )
+    for note in disclosure.get("notes") or []:
+        b.text("cohort", str(note))
+
+
+def reliability_and_item_tables(
+    b: TableBuilder, inst: Instrument, rel: Reliability, stats: ItemStatistics
+) -> pd.DataFrame:
+    """Reliability and item tables; returns the hidden-cell mask of the frequency table."""
+    frequencies: pd.DataFrame = stats.frequencies
+    counts = frequencies.copy()
+    counts["missing"] = stats.items["missing"]
+    values = counts.to_numpy(dtype=np.float64, na_value=np.nan)
+    hidden = (
+        suppression_mask(
+            np.nan_to_num(values, nan=0.0), b.min_cell, row_totals=True, column_totals=False
+        )
+        if b.min_cell > 1
+        else np.zeros(values.shape, dtype=bool)
+    )
+    hidden_frame = pd.DataFrame(hidden, index=counts.index, columns=counts.columns)
+    item_hidden = hidden_frame.any(axis=1)
+
+    published_counts = counts.astype(object).where(~np.isnan(values), None)
+    published_counts = _mask_frame(published_counts, hidden)
+    published_counts.columns = [str(c) for c in published_counts.columns]
+    published_counts.index.name = "item"
+    b.add(
+        "item_frequencies",
+        "Answer frequencies",
+        "items",
+        published_counts,
+        "Raw answers per scale point and missing; each row adds up to all respondents.",
+    )
+
+    items = stats.items.copy()
+    moment_mask = np.zeros(items.shape, dtype=bool)
+    for j, col in enumerate(items.columns):
+        if col in ITEM_MOMENT_COLUMNS:
+            moment_mask[:, j] = item_hidden.to_numpy()
+    b.add(
+        "item_statistics",
+        "Item statistics",
+        "items",
+        _mask_frame(items, moment_mask),
+        "floor/ceiling: shares of the answered at the scale's lowest/highest point. An item with "
+        "a suppressed answer count has its moments suppressed too.",
+    )
+
+    scales = rel.scales.copy()
+    item_lists = []
+    for sub in scales.index:
+        definition = inst.subscale_by_id[str(sub)]
+        item_lists.append(
+            ", ".join(f"{i} (r)" if inst.item_by_id[i].reverse else i for i in definition.items)
+        )
+    scales.insert(0, "items", item_lists)
+    scales.insert(0, "label", [inst.subscale_by_id[str(s)].label for s in scales.index])
+    b.add(
+        "reliability",
+        "Reliability per subscale",
+        "reliability",
+        scales,
+        "(r): reverse keyed. mean, sd: of the respondents' mean keyed answer.",
+    )
+    table = rel.items.copy()
+    item_level = table.index.get_level_values("item")
+    mask = np.zeros(table.shape, dtype=bool)
+    hidden_by_item = item_hidden.reindex(item_level).fillna(False).to_numpy(dtype=bool)
+    for j, col in enumerate(table.columns):
+        if col in ("n", "mean", "sd"):
+            mask[:, j] = hidden_by_item
+    b.add(
+        "reliability_items",
+        "Item–total statistics per subscale",
+        "reliability",
+        _mask_frame(table, mask),
+        "mean, sd: of the keyed item.",
+    )
+    return hidden_frame
+
+
+def careless_tables(b: TableBuilder, careless: CarelessResult, n_rows: int) -> None:
+    table: pd.DataFrame = careless.table
+    cut = careless.cutoffs
+    specs = (
+        ("longstring", "flag_longstring", f"long-string ≥ {cut['longstring_at_least']:g}"),
+        (
+            "irv",
+            "flag_irv",
+            f"IRV beyond {cut['irv_robust_z_beyond']:g} robust SDs of the median "
+            f"({cut['irv_median']:.3f})",
+        ),
+        ("even_odd", "flag_even_odd", f"even–odd consistency < {cut['even_odd_below']:g}"),
+        (
+            "mahalanobis",
+            "flag_mahalanobis",
+            f"Mahalanobis D² with χ²({cut['mahalanobis_df']:g}) p < {cut['mahalanobis_p_below']:g}",
+        ),
+    )
+    rows = []
+    lines = []
+    for index, flag, rule in specs:
+        computed = table[index].notna()
+        flagged = int((table[flag] & computed).sum())
+        evaluated = int(computed.sum())
+        lines.append([flagged, evaluated - flagged, n_rows - evaluated])
+        rows.append(
+            {
+                "index": index,
+                "cut_off": rule,
+                "median": float(table[index].median()) if evaluated else np.nan,
+                "flagged": flagged,
+                "not_flagged": evaluated - flagged,
+                "not_computed": n_rows - evaluated,
+                "share_flagged": flagged / evaluated if evaluated else np.nan,
+            }
+        )
+    frame = pd.DataFrame(rows)
+    count_mask = (
+        suppression_mask(np.array(lines), b.min_cell, row_totals=True, column_totals=False)
+        if b.min_cell > 1
+        else np.zeros((len(lines), 3), dtype=bool)
+    )
+    mask = np.zeros(frame.shape, dtype=bool)
+    columns = list(frame.columns)
+    for k, col in enumerate(("flagged", "not_flagged", "not_computed")):
+        mask[:, columns.index(col)] = count_mask[:, k]
+    mask[:, columns.index("share_flagged")] = count_mask[:, 0] | count_mask[:, 1]
+    b.add(
+        "careless",
+        "Careless responding: flags and cut-offs",
+        "careless",
+        _mask_frame(frame, mask),
+        "flagged + not flagged + not computed = all respondents; share: of those computed.",
+    )
+    counts = table["n_flags"].value_counts().reindex(range(len(specs) + 1), fill_value=0)
+    dist = pd.DataFrame({"flags": counts.index, "respondents": counts.to_numpy()})
+    dist_mask = np.zeros(dist.shape, dtype=bool)
+    if b.min_cell > 1:
+        dist_mask[:, 1] = suppression_mask(
+            counts.to_numpy()[None, :], b.min_cell, column_totals=False
+        )[0]
+        if count_mask[:, 0].any():
+            # the two tables are linked (Σ flagged over indices = Σ k · respondents with k
+            # flags): with any flagged count hidden, the distribution would give it back
+            dist_mask[:, 1] = True
+    b.add(
+        "careless_flags",
+        "Respondents by number of flags",
+        "careless",
+        _mask_frame(dist, dist_mask),
+    )
+
+
+def group_tables(
+    b: TableBuilder,
+    scores: pd.DataFrame,
+    group: str,
+    slug: str,
+    scale_ids: Sequence[str],
+    n_rows: int,
+) -> pd.DataFrame:
+    """Tables of one group column; returns the published descriptives for the figure."""
+    from scipy import stats as scipy_stats
+
+    from analysis import compare_groups
+
+    min_cell = b.min_cell
+    text = scores[group].astype("string")
+    values = sorted(text.dropna().unique().tolist())
+    cells = [*values, NOT_RECORDED]
+    code = text.fillna(NOT_RECORDED)
+    lines = [[int((code == c).sum()) for c in cells]]
+    for s in scale_ids:
+        has = scores[s].notna()
+        lines.append([int(((code == c) & has).sum()) for c in cells])
+    line_array = np.array(lines, dtype=np.int64)
+    hidden = hidden_columns(line_array, min_cell)
+    hidden_of = dict(zip(cells, hidden, strict=True))
+    published = [v for v in values if not hidden_of[v]]
+
+    sizes = pd.DataFrame({group: cells, "n": line_array[0]})
+    keep = sizes["n"] > 0
+    size_mask = np.zeros(sizes.shape, dtype=bool)
+    size_mask[:, 1] = hidden
+    sizes_published = _mask_frame(sizes, size_mask)[keep.to_numpy()]
+    total = pd.DataFrame({group: ["all respondents"], "n": [n_rows]})
+    b.add(
+        f"groups_{slug}",
+        f"Group sizes: {group}",
+        "groups",
+        pd.concat([sizes_published, total], ignore_index=True),
+        "The groups add up to all respondents.",
+    )
+
+    rows = []
+    for s in scale_ids:
+        x = scores[s].to_numpy(dtype=np.float64)
+        for v in values:
+            sample = x[(code == v).to_numpy() & ~np.isnan(x)]
+            n = len(sample)
+            mean = float(sample.mean()) if n else np.nan
+            sd = float(sample.std(ddof=1)) if n > 1 else np.nan
+            half = float(scipy_stats.t.ppf(0.975, n - 1)) * sd / math.sqrt(n) if n > 1 else np.nan
+            rows.append(
+                {
+                    "scale": s,
+                    "group": v,
+                    "n": n,
+                    "mean": mean,
+                    "sd": sd,
+                    "ci_lower": mean - half,
+                    "ci_upper": mean + half,
+                }
+            )
+    desc = pd.DataFrame(rows, columns=["scale", "group", "n", "mean", "sd", "ci_lower", "ci_upper"])
+    desc_mask = np.zeros(desc.shape, dtype=bool)
+    row_hidden = desc["group"].map(hidden_of).to_numpy(dtype=bool)
+    for j in range(2, desc.shape[1]):
+        desc_mask[:, j] = row_hidden
+    b.add(
+        f"group_descriptives_{slug}",
+        f"Scores by {group}",
+        "groups",
+        _mask_frame(desc, desc_mask),
+        "ci: 95% t interval of the mean.",
+    )
+
+    test_columns = ["scale", "test", "groups", "statistic", "df1", "df2", "p", "p_holm"]
+    effect_columns = ["scale", "effect", "groups", "estimate", "ci_lower", "ci_upper"]
+    if len(published) >= 2:
+        comparison = compare_groups(scores, group, list(scale_ids), levels=published)
+        compared = " vs ".join(published)
+        tests = comparison.tests.reset_index()
+        tests.insert(2, "groups", compared)
+        effects = comparison.effects.reset_index()
+        effects.insert(2, "groups", compared)
+        note = (
+            "Suppressed groups are left out: compared " + ", ".join(published) + "."
+            if any(hidden_of[v] for v in values)
+            else ""
+        )
+    else:
+        tests = pd.DataFrame(
+            [{"scale": s, "test": "all", "groups": SUPPRESSED} for s in scale_ids],
+            columns=test_columns,
+        ).fillna(SUPPRESSED)
+        effects = pd.DataFrame(
+            [{"scale": s, "effect": "all", "groups": SUPPRESSED} for s in scale_ids],
+            columns=effect_columns,
+        ).fillna(SUPPRESSED)
+        note = "Fewer than two groups can be published, so no comparison is shown."
+    b.add(f"group_tests_{slug}", f"Group comparisons: {group}", "groups", tests[test_columns], note)
+    b.add(
+        f"group_effects_{slug}", f"Effect sizes: {group}", "groups", effects[effect_columns], note
+    )
+    published_rows: pd.DataFrame = desc[~row_hidden & desc["n"].gt(1).to_numpy()]
+    return published_rows
