@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, SupportsInt, cast
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -288,7 +288,7 @@ def concat_issues(parts: Iterable[pd.DataFrame]) -> pd.DataFrame:
 def flatten(issues: pd.DataFrame) -> list[tuple[str, int | None, str | None]]:
     """``(code, row, column)`` of every issue, in order: what tests and programs compare."""
     return [
-        (str(code), None if _missing(row) else int(row), None if _missing(col) else str(col))
+        (str(code), None if is_missing(row) else int(row), None if is_missing(col) else str(col))
         for code, row, col in zip(issues["code"], issues["row"], issues["column"], strict=True)
     ]
 
@@ -304,10 +304,10 @@ def issue_problems(issues: pd.DataFrame, file: str | None = None) -> list[Proble
                 message=str(rec.reason),
                 hint=CODES.get(code, ""),
                 file=file,
-                row=None if _missing(rec.row) else int(rec.row),
-                field=None if _missing(rec.column) else str(rec.column),
-                value=None if _missing(rec.value) else str(rec.value),
-                respondent_id=None if _missing(rec.respondent_id) else str(rec.respondent_id),
+                row=None if is_missing(rec.row) else int(cast("SupportsInt", rec.row)),
+                field=None if is_missing(rec.column) else str(rec.column),
+                value=None if is_missing(rec.value) else str(rec.value),
+                respondent_id=None if is_missing(rec.respondent_id) else str(rec.respondent_id),
             )
         )
     return out
@@ -319,16 +319,17 @@ def issue_lines(issues: pd.DataFrame, limit: int = 20) -> list[str]:
     summary = ", ".join(f"{counts.get(k, 0)} {k}" for k in ISSUE_KINDS)
     lines = [f"{len(issues)} issue(s): {summary}"]
     for rec in issues.head(limit).itertuples(index=False):
-        where = f"row {rec.row}, " if not _missing(rec.row) else ""
-        value = f" {rec.value!r}" if not _missing(rec.value) else ""
-        code = f" [{rec.code}]" if not _missing(rec.code) else ""
+        where = f"row {rec.row}, " if not is_missing(rec.row) else ""
+        value = f" {rec.value!r}" if not is_missing(rec.value) else ""
+        code = f" [{rec.code}]" if not is_missing(rec.code) else ""
         lines.append(f"  {rec.kind}{code}: {where}column {rec.column!r}:{value} {rec.reason}")
     if len(issues) > limit:
         lines.append(f"  ... and {len(issues) - limit} more in the quarantine file")
     return lines
 
 
-def _missing(value: object) -> bool:
+def is_missing(value: object) -> bool:
+    """A cell that holds no value: None, NaN, pd.NA or NaT (any scalar that is not equal to itself)."""
     if value is None:
         return True
     try:

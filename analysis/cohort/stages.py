@@ -62,7 +62,7 @@ from surveytool.instrument.model import Instrument
 from surveytool.io.files import write_text_atomic
 from surveytool.io.sources import SourceTable, read_source
 from surveytool.io.tables import write_table
-from surveytool.problems import concat_issues
+from surveytool.problems import concat_issues, is_missing
 from surveytool.responses import Responses, read_responses
 from surveytool.scoring.engine import provenance
 
@@ -318,7 +318,7 @@ def pseudonymize(s: ImportState) -> None:
 
 def _shown(s: ImportState, value: object) -> object:
     """A row key in an issue report: the respondent's pseudonym, never the id."""
-    return None if value is None or pd.isna(value) else s.display.get(str(value), "<pseudonymized>")
+    return None if is_missing(value) else s.display.get(str(value), "<pseudonymized>")
 
 
 def _reported(s: ImportState, issues: pd.DataFrame) -> pd.DataFrame:
@@ -497,7 +497,7 @@ def k_anonymity(s: ImportState) -> None:
             (
                 int(s.fresh_rows[i]),
                 ", ".join(qis),
-                s.fresh.loc[i, PSEUDONYM_COLUMN],
+                str(s.fresh[PSEUDONYM_COLUMN].iat[int(i)]),
                 None,
                 f"suppressed for k-anonymity: its class over the quasi-identifiers has "
                 f"{int(sizes[n_old + i])} respondent(s), fewer than k = {s.k}",

@@ -45,7 +45,8 @@ def as_numbers(values: pd.Series) -> np.ndarray:
 def labels_to_text(values: pd.Series, labels: Mapping[float, str]) -> pd.Series:
     """SPSS codes that carry a value label replaced by the label text."""
     numbers = as_numbers(values)
-    out = values.to_numpy(dtype=object, na_value=None).copy()
+    out = values.to_numpy(dtype=object).copy()
+    out[pd.isna(out)] = None
     for code, label in labels.items():
         out[numbers == code] = label
     return pd.Series(out, index=values.index, dtype=object)

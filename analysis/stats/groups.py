@@ -232,17 +232,17 @@ def compare_groups(
                     add_effect("hedges_g", *hedges_g(x, y, level=level))
             elif test == "mann_whitney":
                 x, y = samples
-                res = stats.mannwhitneyu(
+                mwu = stats.mannwhitneyu(
                     x, y, alternative="two-sided", method="asymptotic", use_continuity=True
                 )
-                u = float(res.statistic)
-                add_test(test, u, np.nan, np.nan, float(res.pvalue))
+                u = float(mwu.statistic)
+                add_test(test, u, np.nan, np.nan, float(mwu.pvalue))
                 add_effect("rank_biserial", 2.0 * u / (len(x) * len(y)) - 1.0)
             elif test == "anova":
-                res = stats.f_oneway(*samples)
+                aov = stats.f_oneway(*samples)
                 df1 = len(samples) - 1
                 df2 = sum(len(s) for s in samples) - len(samples)
-                add_test(test, float(res.statistic), df1, df2, float(res.pvalue))
+                add_test(test, float(aov.statistic), df1, df2, float(aov.pvalue))
                 eta2, omega2 = _anova_effects(samples)
                 add_effect("eta2", eta2)
                 add_effect("omega2", omega2)
@@ -253,10 +253,10 @@ def compare_groups(
                 welch_df1, welch_df2 = (float(v) for v in res.df)
                 add_test(test, float(res.statistic), welch_df1, welch_df2, float(res.pvalue))
             elif test == "kruskal":
-                res = stats.kruskal(*samples)
+                kw = stats.kruskal(*samples)
                 n_total = sum(len(s) for s in samples)
-                h = float(res.statistic)
-                add_test(test, h, len(samples) - 1, np.nan, float(res.pvalue))
+                h = float(kw.statistic)
+                add_test(test, h, len(samples) - 1, np.nan, float(kw.pvalue))
                 add_effect("epsilon2", h / (n_total - 1))
 
     tests_table = pd.DataFrame(test_rows, columns=["scale", "test", "statistic", "df1", "df2", "p"])

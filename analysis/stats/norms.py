@@ -253,7 +253,7 @@ def norms_from_scores(
         )
     table = pd.DataFrame(records)
     # the n of an unpublished cell is itself disclosive: keep it out of the report
-    table["n"] = table["n"].astype("Int64").where(table["published"], pd.NA)
+    table["n"] = table["n"].astype("Int64").where(table["published"].astype(bool))
     return NormsResult(
         norms=Norms(sample=sample, group_columns=tuple(columns), entries=tuple(entries)),
         table=table,
@@ -322,7 +322,7 @@ def build_norms(
         sample=sample,
         group_columns=group_columns,
         min_cell=min_cell,
-        reliabilities=rel.scales["raw_alpha"].to_dict(),
+        reliabilities={str(k): float(v) for k, v in rel.scales["raw_alpha"].items()},
         max_points=max_points,
         score_ranges=instrument_score_ranges(inst),
     )

@@ -144,7 +144,9 @@ def score_correlations(
     values = scores[names].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
     r, n = pairwise_cor(values)
     if isinstance(reliabilities, Reliability):
-        rel_map: Mapping[str, float] = reliabilities.scales["raw_alpha"].to_dict()
+        rel_map: Mapping[str, float] = {
+            str(k): float(v) for k, v in reliabilities.scales["raw_alpha"].items()
+        }
     else:
         rel_map = reliabilities or {}
     i, j = np.triu_indices(len(names), 1)
@@ -152,7 +154,7 @@ def score_correlations(
     n_pairs = n[i, j]
     with np.errstate(invalid="ignore", divide="ignore"):
         t = r_pairs * np.sqrt((n_pairs - 2) / (1 - r_pairs**2))
-        p = 2 * stats.t.sf(np.abs(t), n_pairs - 2)
+        p = np.asarray(2 * stats.t.sf(np.abs(t), n_pairs - 2), dtype=np.float64)
         z = np.arctanh(r_pairs)
         half = stats.norm.ppf(0.5 + level / 2) / np.sqrt(n_pairs - 3)
     finite = ~np.isnan(p)

@@ -171,7 +171,7 @@ def _assemble(
         columns[scale.id] = scale.score
         columns[f"{scale.id}_n"] = scale.answered
         columns[f"{scale.id}_status"] = pd.Categorical.from_codes(
-            (~scale.scored).astype(np.int8), categories=list(STATUS_CATEGORIES)
+            (~scale.scored).astype(np.int8), categories=pd.Index(list(STATUS_CATEGORIES))
         )
         columns[f"{scale.id}_band"] = scale.band
         for key, values in (scale.norms or {}).items():

@@ -148,7 +148,7 @@ def _score_composites(
             answered[comp.id] = count.astype(np.int64)
 
 
-def band_labels(bands: Sequence[Band], scores: np.ndarray) -> pd.Categorical:
+def band_labels(bands: Sequence[Band], scores: np.ndarray) -> pd.Categorical[str]:
     """Band label of each score: half-open [lower, upper), the top band closed."""
     ordered = sorted(bands, key=lambda b: b.lower)
     labels = [b.label for b in ordered]
@@ -161,4 +161,4 @@ def band_labels(bands: Sequence[Band], scores: np.ndarray) -> pd.Categorical:
         ok = ~np.isnan(scores) & (idx >= 0) & (scores <= top + 1e-12)
         label_code = np.array([categories.index(lbl) for lbl in labels])
         codes[ok] = label_code[idx[ok]]
-    return pd.Categorical.from_codes(codes, categories=categories)
+    return pd.Categorical.from_codes(codes, categories=pd.Index(categories))

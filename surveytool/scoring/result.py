@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
-from surveytool.problems import Problem, issue_problems
+from surveytool.problems import Problem, is_missing, issue_problems
 
 if TYPE_CHECKING:
     from surveytool.responses import Responses
@@ -125,7 +125,7 @@ class ScaleColumns:
     kind: ScaleKind
     score: np.ndarray
     answered: np.ndarray
-    band: pd.Categorical
+    band: pd.Categorical[str]
     norms: Mapping[str, np.ndarray] | None = None
 
     @property
@@ -183,7 +183,7 @@ class ScoreResult:
                     score=value if ok else None,
                     answered=int(col.answered[i]),
                     status=Status.ok if ok else Status.insufficient,
-                    band=None if band is None or pd.isna(band) else str(band),
+                    band=None if is_missing(band) else str(band),
                     t=_number(norms.get("t"), i),
                     percentile=_number(norms.get("percentile"), i),
                     percentile_source=_text(norms.get("percentile_source"), i),

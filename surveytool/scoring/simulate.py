@@ -122,7 +122,8 @@ def simulate(instrument: Instrument, spec: SimulationSpec) -> pd.DataFrame:
         answers[rng.random(answers.shape) < spec.missing] = np.nan
 
     for j, item_id in enumerate(item_ids):
-        col = pd.array(answers[:, j], dtype="Int64")
+        gaps = np.isnan(answers[:, j])
+        col = pd.arrays.IntegerArray(np.where(gaps, 0, answers[:, j]).astype(np.int64), gaps)
         if spec.labels:
             labels = instrument.scale_of(item_id).labels
             columns[item_id] = pd.Series(col).map(

@@ -27,6 +27,7 @@ from surveytool.instrument.registry import load_instrument
 from surveytool.io.sources import detect_format, read_source
 from surveytool.io.tables import read_metadata
 from surveytool.scoring.engine import score_responses
+from tests import frames
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "cohort"
 PPAI = load_instrument("ppai")
@@ -79,7 +80,7 @@ def test_qualtrics_import_choice_text_previews_and_identifiers(tmp_path: Path, k
     assert report.format == "qualtrics"
     # choice text became codes: the source's first answer was a label of the scale
     source = table.frame
-    first = source.loc[0, "Q1_1"]
+    first = str(frames.cell(source, 0, "Q1_1"))
     expected = {v: k for k, v in PPAI.scale_of("FF1").labels.items()}[first]
     assert result.frame.loc[0, "FF1"] == expected
     dropped = {d.column for d in result.disclosure.dropped}
@@ -308,7 +309,7 @@ def _broken_csv(tmp_path: Path) -> Path:
     frame.loc[4, "M4"] = "Agree"  # a label: fine
     frame.loc[5, "M1"] = "9"  # the missing code: fine
     frame.loc[6, "respondent_id"] = ""  # empty id: row quarantined
-    frame.loc[7, "respondent_id"] = frame.loc[8, "respondent_id"]  # repeated id
+    frame.at[7, "respondent_id"] = str(frame.at[8, "respondent_id"])  # repeated id
     path = tmp_path / "broken.csv"
     frame.to_csv(path, index=False)
     return path

@@ -361,7 +361,7 @@ def test_no_suppressed_value_can_be_recovered_from_totals(report_dir: Path) -> N
     """Brute force over every line of the site group table with its published totals."""
     sizes = _csv(report_dir, "groups_site").set_index("site")["n"]
     total = float(sizes.pop("all respondents"))
-    size_cells = {g: None if v == SUPPRESSED else float(v) for g, v in sizes.items()}
+    size_cells = {str(g): None if v == SUPPRESSED else float(v) for g, v in sizes.items()}
     lines: list[tuple[float, dict[str, float | None]]] = [(total, size_cells)]
     scale_n = _csv(report_dir, "score_descriptives").set_index("scale")["n"].astype(float)
     desc = _csv(report_dir, "group_descriptives_site")
@@ -385,7 +385,7 @@ def test_no_suppressed_value_can_be_recovered_from_totals(report_dir: Path) -> N
 def test_frequency_and_careless_lines_are_safe(report_dir: Path) -> None:
     freq = _csv(report_dir, "item_frequencies").set_index("item")
     for _, row in freq.iterrows():
-        cells = {c: None if v == SUPPRESSED else float(v) for c, v in row.items()}
+        cells = {str(c): None if v == SUPPRESSED else float(v) for c, v in row.items()}
         _audit_lines([(400.0, cells)], {})
     careless = _csv(report_dir, "careless")
     for _, row in careless.iterrows():

@@ -19,6 +19,7 @@ import surveytool
 from analysis.errors import AnalysisError
 from analysis.stats.groups import hedges_g
 from surveytool.instrument.load import load_path
+from tests.frames import num
 
 ANALYSIS = Path(__file__).resolve().parents[2] / "golden" / "analysis"
 SCALES = ["calm", "drive", "ease"]
@@ -70,7 +71,7 @@ def test_score_correlations_match_corr_test(sim_scored: surveytool.ScoreResult) 
             err_msg=call,
         )
     # R: psych::corr.test(scores)$r["calm", "drive"] -> 0.35614...; the matrix is symmetric
-    assert got.matrix.loc["calm", "drive"] == got.matrix.loc["drive", "calm"]
+    assert num(got.matrix, "calm", "drive") == num(got.matrix, "drive", "calm")
     assert got.disattenuated.loc["calm", "calm"] == 1.0
 
 
@@ -119,7 +120,7 @@ def test_two_groups_match_r(sim_scored: surveytool.ScoreResult) -> None:
         )
     desc = got.descriptives
     # R: table(sex[!is.na(score)])
-    assert desc.loc[("drive", "f"), "n"] == expected.loc["drive", "n_f"] == 424
+    assert num(desc, ("drive", "f"), "n") == num(expected, "drive", "n_f") == 424
     # R: t.test(drive ~ sex)$statistic -> -4.3821734992112589
     assert tests.loc[("drive", "welch_t"), "statistic"] == pytest.approx(
         -4.3821734992112589, abs=1e-9

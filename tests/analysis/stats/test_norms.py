@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import pandas as pd
@@ -45,7 +45,7 @@ def test_norm_numbers_match_r(built: analysis.NormsResult) -> None:
     entries = {(_cell(e.group), e.scale): e for e in built.norms.entries}
     assert set(entries) == set(expected.index)  # every cell of the simulation has n >= 10
     for key, row in expected.iterrows():
-        entry = entries[key]
+        entry = entries[cast(tuple[str, str], key)]
         assert entry.n == row["n"]
         # R: mean(v); sd(v)
         assert entry.mean == pytest.approx(row["mean"], abs=1e-6)

@@ -25,6 +25,7 @@ from surveytool.instrument.model import Instrument
 from surveytool.instrument.registry import load_instrument
 from surveytool.responses import read_responses
 from surveytool.scoring.simulate import SimulationSpec, simulate
+from tests.frames import cell, num
 
 if TYPE_CHECKING:
     from tests.analysis.stats.conftest import Dataset
@@ -112,12 +113,12 @@ def test_bfi_alpha_spot_values(bfi: Dataset) -> None:
     # R: psych::alpha(...)$feldt: lower.ci 0.68526..., upper.ci 0.72006...
     assert agree["alpha_ci_lower"] == pytest.approx(0.68526432588639818, abs=1e-12)
     assert agree["alpha_ci_upper"] == pytest.approx(0.72006338989943208, abs=1e-12)
-    a1 = rel.items.loc[("agree", "A1")]
+    a1 = ("agree", "A1")
     # R: psych::alpha(...)$item.stats["A1", c("n", "raw.r", "r.drop")]: 2784, 0.5806903, 0.3084177
-    assert a1["n"] == 2784
-    assert a1["raw_r"] == pytest.approx(0.5806903, abs=5e-8)
-    assert a1["r_drop"] == pytest.approx(0.3084177, abs=5e-8)
-    assert bool(a1["reverse"]) is True
+    assert num(rel.items, a1, "n") == 2784
+    assert num(rel.items, a1, "raw_r") == pytest.approx(0.5806903, abs=5e-8)
+    assert num(rel.items, a1, "r_drop") == pytest.approx(0.3084177, abs=5e-8)
+    assert bool(cell(rel.items, a1, "reverse")) is True
 
 
 def test_sums_of_parts_add_up(sim: Dataset) -> None:
@@ -161,7 +162,7 @@ def test_scale_reliability_of_a_keyed_table_equals_the_instrument_path(bfi: Data
     keyed = analysis.keyed_items(inst, table, **kw)
     one = analysis.scale_reliability(keyed[["N1", "N2", "N3", "N4", "N5"]], name="neuroticism")
     pd.testing.assert_series_equal(
-        one.scales.loc["neuroticism"], rel.scales.loc["neuroticism"], rtol=1e-12
+        one.scales.loc[["neuroticism"]].iloc[0], rel.scales.loc[["neuroticism"]].iloc[0], rtol=1e-12
     )
 
 
@@ -210,10 +211,10 @@ def test_small_subscales_give_nan_not_errors() -> None:
     rng = np.random.default_rng(3)
     table = pd.DataFrame(rng.integers(1, 6, size=(50, 3)), columns=["a", "b", "c"])
     rel = analysis.reliability(inst, table)
-    assert np.isnan(rel.scales.loc["one", "raw_alpha"])
-    assert not np.isnan(rel.scales.loc["two", "raw_alpha"])
-    assert np.isnan(rel.items.loc[("two", "b"), "alpha_if_deleted"])
-    assert np.isnan(rel.scales.loc["two", "omega_total"])  # a factor needs three items
+    assert np.isnan(num(rel.scales, "one", "raw_alpha"))
+    assert not np.isnan(num(rel.scales, "two", "raw_alpha"))
+    assert np.isnan(num(rel.items, ("two", "b"), "alpha_if_deleted"))
+    assert np.isnan(num(rel.scales, "two", "omega_total"))  # a factor needs three items
 
 
 def test_omega_schmid_leiman_matches_psych(bfi: Dataset) -> None:

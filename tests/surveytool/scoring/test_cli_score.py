@@ -25,6 +25,7 @@ from surveytool.cli import cli
 from surveytool.instrument.registry import load_instrument
 from surveytool.io.sources import read_source
 from surveytool.io.tables import read_metadata
+from tests.frames import num
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "scoring"
 INSTRUMENT = FIXTURES / "cli.yaml"
@@ -235,7 +236,7 @@ def test_scores_by_hand_through_the_cli(tmp_path):
     assert got.loc["b1", "alpha_t"] == 60.0
     assert got.loc["b1", "alpha_norm_group"] == "all"
     # c2: Q7 missing -> beta (a sum) insufficient, and so the total (a sum)
-    assert np.isnan(got.loc["c2", "beta"])
+    assert np.isnan(num(got, "c2", "beta"))
     assert got.loc["c2", "beta_status"] == "insufficient"
     assert got.loc["c2", "total_status"] == "insufficient"
 

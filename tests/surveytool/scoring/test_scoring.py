@@ -18,12 +18,14 @@ import pandas as pd
 import pytest
 
 import surveytool
+from surveytool import problems
 from surveytool.errors import InvalidResponsesError, ScoringError
 from surveytool.instrument.model import Band, Instrument, required_count
 from surveytool.instrument.registry import load_instrument
 from surveytool.problems import flatten
 from surveytool.scoring.kernel import band_labels
 from surveytool.scoring.result import CRITICAL_COLUMN
+from tests.frames import num
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "scoring"
 SUBSCALES = ["mean_s", "sum_s", "pro_s", "w_s", "one_s"]
@@ -38,7 +40,7 @@ def one(instrument: Instrument, form: str | None = None, **answers: Any) -> pd.S
 
 
 def is_missing(value: object) -> bool:
-    return value is None or bool(pd.isna(value))
+    return problems.is_missing(value)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -517,14 +519,14 @@ def test_scale_without_norm_for_a_group_gets_nan(normed):
     assert t.loc["f1", "anx_t"] == 45.0
     assert t.loc["f1", "anx_percentile"] == pytest.approx(30.853753872598688, rel=1e-12)
     # f3: anx not answered -> no T or percentile although its group has a norm
-    assert math.isnan(t.loc["f3", "anx"])
-    assert math.isnan(t.loc["f3", "anx_t"])
-    assert math.isnan(t.loc["f3", "anx_percentile"])
+    assert math.isnan(num(t, "f3", "anx"))
+    assert math.isnan(num(t, "f3", "anx_t"))
+    assert math.isnan(num(t, "f3", "anx_percentile"))
     # m1, x1, n1: no entry for their group and no fallback -> NaN, no source, no group
     for pid in ("m1", "x1", "n1"):
-        assert not math.isnan(t.loc[pid, "anx"])
-        assert math.isnan(t.loc[pid, "anx_t"]), pid
-        assert math.isnan(t.loc[pid, "anx_percentile"]), pid
+        assert not math.isnan(num(t, pid, "anx"))
+        assert math.isnan(num(t, pid, "anx_t")), pid
+        assert math.isnan(num(t, pid, "anx_percentile")), pid
         assert is_missing(t.loc[pid, "anx_percentile_source"]), pid
         assert is_missing(t.loc[pid, "anx_norm_group"]), pid
     # a scale without any norm has no norm columns at all

@@ -21,6 +21,7 @@ from surveytool.errors import ScoringError
 from surveytool.instrument.model import Instrument
 from surveytool.instrument.registry import load_instrument
 from surveytool.scoring.simulate import SimulationSpec, simulate
+from tests.frames import num
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "scoring"
 INSTRUMENT = FIXTURES / "cli.yaml"
@@ -86,12 +87,12 @@ def test_reverse_keyed_items_run_against_their_subscale(inst):
     r = frame[ITEMS].astype(float).corr()
     # raw answers: the reversed item correlates negatively with the other items of its subscale
     for other in ("Q1", "Q2", "Q3"):
-        assert r.loc["Q4", other] < -0.1, (other, r.loc["Q4", other])
+        assert num(r, "Q4", other) < -0.1, (other, num(r, "Q4", other))
     for other in ("Q5", "Q6"):
-        assert r.loc["Q7", other] < -0.1, (other, r.loc["Q7", other])
+        assert num(r, "Q7", other) < -0.1, (other, num(r, "Q7", other))
     # forward items of a subscale correlate positively
-    assert r.loc["Q1", "Q2"] > 0.1
-    assert r.loc["Q5", "Q6"] > 0.1
+    assert num(r, "Q1", "Q2") > 0.1
+    assert num(r, "Q5", "Q6") > 0.1
     # once reverse-scored (6 - x), the reversed item runs with its subscale
     keyed = frame[ITEMS].astype(float)
     keyed["Q4"] = 6 - keyed["Q4"]
@@ -149,7 +150,7 @@ def test_group_shift_moves_the_mean_in_its_direction(inst):
         assert set(frame["grp"]) == {"a", "b"}
         scores = surveytool.score(inst, frame, id_column="respondent_id", group_columns=["grp"])
         means = scores.groupby("grp")[["alpha", "beta"]].mean()
-        diff = means.loc["b"] - means.loc["a"]
+        diff = means.loc["b"].astype(float) - means.loc["a"].astype(float)
         # keyed scores (reversed items reverse-scored) rise with the trait in group b
         assert (np.sign(diff) == np.sign(shift)).all(), (shift, diff.to_dict())
         assert (diff.abs() > 0.1).all()
