@@ -78,6 +78,10 @@ RESPONSE_CODES: dict[str, str] = {
     "off_scale": "Give a point of the item's response scale, or leave the cell empty.",
     "not_whole_number": "Answers are whole scale points; round or correct the value.",
     "not_an_answer": "Give a number or a label of the item's response scale.",
+    "formula_without_value": (
+        "Open the file in a spreadsheet program and save it (that computes the formulas), or "
+        "replace the formula by its value."
+    ),
     "duplicate_column": "Rename or remove one of the two columns; the first is used.",
     "item_not_in_form": "The item is not in the chosen short form; score the full form to use it.",
     "unmatched_column": "Name item columns by item id, or list the column in ignore_columns.",
@@ -125,6 +129,7 @@ RESPONSE_KIND: dict[str, IssueKind] = {
     "off_scale": "cell",
     "not_whole_number": "cell",
     "not_an_answer": "cell",
+    "formula_without_value": "cell",
     "duplicate_column": "column",
     "item_not_in_form": "column",
     "unmatched_column": "column",

@@ -127,6 +127,7 @@ def read_responses(
     id_column: str | None = None,
     group_columns: Sequence[str] = (),
     ignore_columns: Sequence[str] = (),
+    formula_cells: Mapping[str, Sequence[tuple[int, str]]] | None = None,
 ) -> Responses:
     """Validate a table of raw answers against ``instrument``.
 
@@ -146,6 +147,11 @@ def read_responses(
         Columns carried along for stratified norms and comparisons.
     ignore_columns
         Columns known not to be items (for example metadata), not reported as unknown.
+    formula_cells
+        Spreadsheet cells of ``frame`` that hold a formula without a computed value, per column as
+        ``(0-based row position, formula)`` (:attr:`surveytool.io.sources.SourceTable.formula_cells`):
+        missing in ``frame``, each is reported as ``formula_without_value`` (in an item column
+        its answer counts as missing, in the id column the row has no id).
     """
     from surveytool.instrument.registry import load_instrument
 
@@ -261,6 +267,7 @@ def read_responses(
                         value=_text(raw_col.iloc[r]),
                     )
                 )
+    records.extend(_formula_records(formula_cells or {}, wanted, id_column, group_columns, ids, n))
     records.extend(_critical_in_quarantine(instrument, wanted, values, keep, ids, id_column))
     kept_rows = np.flatnonzero(keep)
     all_kept = len(kept_rows) == n
@@ -275,6 +282,34 @@ def read_responses(
         rows_read=n,
         issues=issue_frame(records),
     )
+
+
+def _formula_records(
+    formula_cells: Mapping[str, Sequence[tuple[int, str]]],
+    wanted: Sequence[str],
+    id_column: str | None,
+    group_columns: Sequence[str],
+    ids: pd.Series,
+    n: int,
+) -> list[dict[str, object]]:
+    """One ``formula_without_value`` issue per such cell of an item, id or group column."""
+    read = {*wanted, *group_columns, *([id_column] if id_column else [])}
+    out: list[dict[str, object]] = []
+    for column in [c for c in formula_cells if c in read]:
+        for position, formula in sorted(formula_cells[column]):
+            if not 0 <= position < n:
+                continue
+            out.append(
+                issue_record(
+                    "formula_without_value",
+                    "a spreadsheet formula without a computed value; read as missing",
+                    row=position + 1,
+                    column=column,
+                    respondent_id=_text(ids.iloc[position]) if id_column else None,
+                    value=formula,
+                )
+            )
+    return out
 
 
 def critical_hits(crit: CriticalItem, answers: np.ndarray) -> np.ndarray:

@@ -340,6 +340,16 @@ def _reported(s: ImportState, issues: pd.DataFrame) -> pd.DataFrame:
     return issues
 
 
+def _formula_cells(s: ImportState) -> dict[str, tuple[tuple[int, str], ...]]:
+    """The source's formula cells without a value, under the names validation reads them by."""
+    cells = s.table.formula_cells
+    named = {item_id: cells[col] for item_id, col in s.plan.items.items() if col in cells}
+    for col in [*s.waves, *s.groups, *s.qis, *([s.plan.id_column] if s.plan.id_column else [])]:
+        if col in cells:
+            named[col] = cells[col]
+    return named
+
+
 def validate(s: ImportState) -> None:
     """Validate with the scoring engine's own reader, so issues read as ``surveytool score``'s."""
     n = len(s.frame)
@@ -362,6 +372,7 @@ def validate(s: ImportState) -> None:
         id_column=s.plan.id_column,
         group_columns=carried,
         ignore_columns=(),
+        formula_cells=_formula_cells(s),
     )
     s.issues = _reported(s, s.responses.issues)
     s.excluded_issues = issues_for_rows(

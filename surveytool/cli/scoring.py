@@ -81,6 +81,7 @@ def score(
             group_columns=groups,
             ignore_columns=ignored,
             strict=strict,
+            formula_cells=source.formula_cells,
         )
     except InvalidResponsesError as exc:
         write_table(exc.issues, quarantine)

@@ -74,6 +74,7 @@ def score_responses(
     group_columns: Sequence[str] = (),
     ignore_columns: Sequence[str] = (),
     strict: bool = False,
+    formula_cells: Mapping[str, Sequence[tuple[int, str]]] | None = None,
 ) -> ScoreResult:
     """Validate and score responses; see :class:`~surveytool.scoring.result.ScoreResult`.
 
@@ -84,7 +85,7 @@ def score_responses(
     responses
         One row per respondent, one column per item id (numbers or scale labels), or one person's
         answers as a mapping item id -> answer.
-    id_column, group_columns, ignore_columns
+    id_column, group_columns, ignore_columns, formula_cells
         See :func:`surveytool.responses.read_responses`.
     form
         Score a short form: each subscale on its items in the form (prorated sums to the full k).
@@ -107,6 +108,7 @@ def score_responses(
         id_column=id_column,
         group_columns=group_columns,
         ignore_columns=ignore_columns,
+        formula_cells=formula_cells,
     )
     if strict and len(validated.issues):
         raise InvalidResponsesError(
