@@ -532,6 +532,8 @@ def reliability_and_item_tables(
         scales,
         "(r): reverse keyed. mean, sd: of the respondents' mean keyed answer.",
     )
+    for line in not_computable(inst, rel, stats):
+        b.text("reliability", line)
     table = rel.items.copy()
     item_level = table.index.get_level_values("item")
     mask = np.zeros(table.shape, dtype=bool)
@@ -547,6 +549,42 @@ def reliability_and_item_tables(
         "mean, sd: of the keyed item.",
     )
     return hidden_frame
+
+
+def not_computable(inst: Instrument, rel: Reliability, stats: ItemStatistics) -> list[str]:
+    """Why statistics of a degenerate cohort are empty: items without answers or variance."""
+    items = stats.items
+    unanswered = [str(i) for i in items.index if int(items.at[i, "n"]) == 0]
+    constant = [
+        str(i)
+        for i in items.index
+        if int(items.at[i, "n"]) > 0 and not float(items.at[i, "sd"]) > 0
+    ]
+    lines = []
+    if unanswered:
+        lines.append(
+            "Not computable for items without any answer (" + ", ".join(unanswered) + "): "
+            "their statistics are left empty."
+        )
+    if constant:
+        lines.append(
+            "Not computable for items whose answers do not vary (" + ", ".join(constant) + "): "
+            "sd 0, so skew, kurtosis and correlations are left empty."
+        )
+    for sub in rel.scales.index:
+        if not np.isnan(float(rel.scales.at[sub, "raw_alpha"])):
+            continue
+        members = inst.subscale_by_id[str(sub)].items
+        usable = [i for i in members if i not in unanswered and i not in constant]
+        lines.append(
+            f"Reliability of {sub} is not computable: "
+            + (
+                f"only {len(usable)} of its {len(members)} items have answers that vary."
+                if len(usable) < 2
+                else "its items have no pairs of answers that vary together."
+            )
+        )
+    return lines
 
 
 def careless_tables(b: TableBuilder, careless: CarelessResult, n_rows: int) -> None:

@@ -116,6 +116,7 @@ def test_damaged_workbooks_are_one_clear_line(tmp_path: Path, make, command: str
     source = tmp_path / "r.xlsx"
     make(source)
     out = tmp_path / ("m.yaml" if command == "map-template" else "c.parquet")
+    args: list[str | Path]
     if command == "score":
         args = ["score", "-i", "ppai", source, "-o", tmp_path / "s.csv"]
     else:
