@@ -51,6 +51,10 @@ INSTRUMENT_CODES: dict[str, str] = {
     "wrong_type": "Give a value of the type the field expects.",
     "invalid_value": "Give a value the field accepts.",
     "duplicate_id": "Give every item, scale, subscale, composite and short form its own id.",
+    "folded_duplicate_id": (
+        "Make the ids differ in more than case and punctuation: imports match columns to ids "
+        "ignoring both."
+    ),
     "scale_range": "A response scale needs min < max.",
     "label_out_of_range": "Label only points between the scale's min and max.",
     "missing_code_in_range": "Missing codes must lie outside min..max, e.g. 9 for 'prefer not to say'.",

@@ -63,7 +63,7 @@ from surveytool.io.files import write_text_atomic
 from surveytool.io.sources import SourceTable, read_source
 from surveytool.io.tables import write_table
 from surveytool.problems import concat_issues, is_missing
-from surveytool.responses import Responses, read_responses
+from surveytool.responses import Responses, id_text, read_responses
 from surveytool.scoring.engine import provenance
 
 
@@ -294,7 +294,7 @@ def pseudonymize(s: ImportState) -> None:
         as_text(frame[w]).astype(object).where(frame[w].notna(), None).tolist() for w in s.waves
     ]
     if id_column:
-        ids = as_text(frame[id_column]).reset_index(drop=True)
+        ids = id_text(frame[id_column]).reset_index(drop=True)
         id_values: list[str | None] = [None if pd.isna(v) else str(v) for v in ids]
         s.row_keys = [
             None
@@ -322,13 +322,11 @@ def _shown(s: ImportState, value: object) -> object:
 
 
 def _reported(s: ImportState, issues: pd.DataFrame) -> pd.DataFrame:
-    """Issues with the source's data rows, pseudonyms for ids, identifying values redacted."""
+    """Issues (numbered by the source's data rows) with pseudonyms for ids, identifying values
+    redacted."""
     issues = issues.copy()
     if not len(issues):
         return issues
-    present = issues["row"].notna()
-    positions = issues.loc[present, "row"].astype(int).to_numpy() - 1
-    issues.loc[present, "row"] = s.table.source_rows[positions]
     issues["respondent_id"] = issues["respondent_id"].map(lambda v: _shown(s, v))
     row_kind = issues["kind"] == "row"
     issues.loc[row_kind, "value"] = issues.loc[row_kind, "value"].map(lambda v: _shown(s, v))
@@ -373,6 +371,7 @@ def validate(s: ImportState) -> None:
         group_columns=carried,
         ignore_columns=(),
         formula_cells=_formula_cells(s),
+        row_numbers=s.table.source_rows,
     )
     s.issues = _reported(s, s.responses.issues)
     s.excluded_issues = issues_for_rows(

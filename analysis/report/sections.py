@@ -554,11 +554,12 @@ def reliability_and_item_tables(
 def not_computable(inst: Instrument, rel: Reliability, stats: ItemStatistics) -> list[str]:
     """Why statistics of a degenerate cohort are empty: items without answers or variance."""
     items = stats.items
-    unanswered = [str(i) for i in items.index if int(items.at[i, "n"]) == 0]
+    answered = items["n"].to_numpy(dtype=np.int64)
+    spread = items["sd"].to_numpy(dtype=np.float64, na_value=np.nan)
+    names = [str(i) for i in items.index]
+    unanswered = [name for name, n in zip(names, answered, strict=True) if n == 0]
     constant = [
-        str(i)
-        for i in items.index
-        if int(items.at[i, "n"]) > 0 and not float(items.at[i, "sd"]) > 0
+        name for name, n, sd in zip(names, answered, spread, strict=True) if n > 0 and not sd > 0
     ]
     lines = []
     if unanswered:
@@ -571,8 +572,9 @@ def not_computable(inst: Instrument, rel: Reliability, stats: ItemStatistics) ->
             "Not computable for items whose answers do not vary (" + ", ".join(constant) + "): "
             "sd 0, so skew, kurtosis and correlations are left empty."
         )
-    for sub in rel.scales.index:
-        if not np.isnan(float(rel.scales.at[sub, "raw_alpha"])):
+    alphas = rel.scales["raw_alpha"].to_numpy(dtype=np.float64, na_value=np.nan)
+    for sub, alpha in zip(rel.scales.index, alphas, strict=True):
+        if not np.isnan(alpha):
             continue
         members = inst.subscale_by_id[str(sub)].items
         usable = [i for i in members if i not in unanswered and i not in constant]

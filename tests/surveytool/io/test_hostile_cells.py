@@ -5,6 +5,7 @@ Instrument: tests/fixtures/cohort/mini.yaml (M1..M4 on a 1..5 scale, M4 reversed
 
 from __future__ import annotations
 
+import json
 import zipfile
 from pathlib import Path
 
@@ -45,7 +46,7 @@ def test_score_reports_formulas_without_a_value(tmp_path: Path) -> None:
         "-o", out,
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    quarantine = pd.read_csv(tmp_path / "s.quarantine.csv", dtype=str, keep_default_na=False)
+    quarantine = pd.read_csv(tmp_path / "s.quarantine.csv", dtype=str)
     formulas = quarantine[quarantine["code"] == "formula_without_value"]
     assert sorted((r, c) for _, r, c in flatten(formulas)) == [
         (1, "M2"),
@@ -80,7 +81,7 @@ def test_cohort_import_reports_formulas_without_a_value(tmp_path: Path) -> None:
         tmp_path / "k.key", "-o", out,
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    quarantine = pd.read_csv(tmp_path / "c.quarantine.csv", dtype=str, keep_default_na=False)
+    quarantine = pd.read_csv(tmp_path / "c.quarantine.csv", dtype=str)
     formulas = quarantine[quarantine["code"] == "formula_without_value"]
     assert sorted((r, c) for _, r, c in flatten(formulas)) == [
         (1, "M2"),
@@ -128,3 +129,96 @@ def test_damaged_workbooks_are_one_clear_line(tmp_path: Path, make, command: str
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
     assert "Traceback" not in result.output
     assert "r.xlsx: cannot read it as an Excel workbook" in result.output, result.output
+
+
+def test_strict_after_a_good_run_leaves_no_old_scores(tmp_path: Path) -> None:
+    good = tmp_path / "good.csv"
+    good.write_text("respondent_id,M1,M2,M3,M4\na,1,2,3,4\n", "utf-8")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("respondent_id,M1,M2,M3,M4\na,1,2,3,9x\n", "utf-8")
+    out = tmp_path / "s.csv"
+    assert run("score", "-i", MINI, good, "-o", out).exit_code == 0
+    assert out.exists() and (tmp_path / "s.csv.meta.json").exists()
+    result = run("score", "-i", MINI, bad, "--strict", "-o", out)
+    assert result.exit_code == 1
+    assert (tmp_path / "s.quarantine.csv").exists()
+    assert not out.exists() and not (tmp_path / "s.csv.meta.json").exists()
+    # a file that is not a scores file is never removed
+    other = tmp_path / "notes.csv"
+    other.write_text("mine\n", "utf-8")
+    assert run("score", "-i", MINI, bad, "--strict", "-o", other).exit_code == 1
+    assert other.read_text("utf-8") == "mine\n"
+
+
+def test_score_reads_numbers_and_ids_exactly(tmp_path: Path) -> None:
+    source = tmp_path / "r.csv"
+    source.write_text(
+        "rid,M1,M2,M3,M4\n1,1,2,3,4\n1.0,2,3,4,5\n2,2.9999999999999999,3,3,3\n", "utf-8"
+    )
+    out = tmp_path / "s.csv"
+    result = run("score", "-i", MINI, source, "--id-column", "rid", "-o", out)
+    assert result.exit_code == 0, result.output
+    quarantine = pd.read_csv(tmp_path / "s.quarantine.csv", dtype=str)
+    assert sorted(flatten(quarantine)) == [
+        ("duplicate_respondent_id", 2, "rid"),
+        ("not_whole_number", 3, "M1"),
+    ]
+    assert "rows read 3 = rows scored 2 + rows quarantined 1" in result.output
+
+
+def test_score_refuses_a_group_column_named_like_a_score_column(tmp_path: Path) -> None:
+    source = tmp_path / "r.csv"
+    source.write_text("respondent_id,M1,M2,calm_n\na,1,2,x\n", "utf-8")
+    out = tmp_path / "s.csv"
+    result = run("score", "-i", MINI, source, "--group-columns", "calm_n", "-o", out)
+    assert result.exit_code == 1
+    assert "calm_n" in result.output and "scale calm" in result.output
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("suffix", [".json", ".yaml"])
+def test_take_refuses_an_answers_file_with_an_item_twice(tmp_path: Path, suffix: str) -> None:
+    answers = tmp_path / f"a{suffix}"
+    if suffix == ".json":
+        answers.write_text('{"M1": 1, "M2": 2, "M1": 5}', "utf-8")
+    else:
+        answers.write_text("M1: 1\nM2: 2\nM1: 5\n", "utf-8")
+    result = run("take", MINI, "--answers", answers)
+    assert result.exit_code == 1
+    assert "'M1' appears twice" in result.output and "give each item once" in result.output
+
+
+def _instrument(path: Path, items: list[str], subscales: list[str]) -> Path:
+    lines = [
+        "id: folded",
+        'version: "1.0.0"',
+        "title: Folded ids",
+        "response_scales:",
+        "  s: {min: 1, max: 5}",
+        "items:",
+        *[f"  - {{id: {i}, text: Statement {i}, scale: s}}" for i in items],
+        "subscales:",
+        *[
+            f"  - {{id: {s}, label: Scale {s}, items: [{', '.join(items)}], method: mean, "
+            "min_answered: 1}"
+            for s in subscales
+        ],
+    ]
+    path.write_text("\n".join(lines) + "\n", "utf-8")
+    return path
+
+
+def test_instruments_validate_refuses_ids_that_differ_only_in_case(tmp_path: Path) -> None:
+    path = _instrument(tmp_path / "f.yaml", ["A1", "a1", "A-1"], ["up", "UP"])
+    result = run("instruments", "validate", path, "--json")
+    assert result.exit_code == 1
+    found = [
+        (p["code"], p["path"])
+        for report in json.loads(result.output)["files"]
+        for p in report["problems"]
+    ]
+    assert ("folded_duplicate_id", "items[1].id") in found
+    assert ("folded_duplicate_id", "items[2].id") in found
+    assert ("folded_duplicate_id", "subscales[1].id") in found
+    fine = _instrument(tmp_path / "ok.yaml", ["A1", "A2"], ["up"])
+    assert run("instruments", "validate", fine).exit_code == 0
