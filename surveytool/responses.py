@@ -421,15 +421,17 @@ def id_text(values: pd.Series) -> pd.Series:
             else (str(int(x)) if x == np.round(x) and abs(x) < 2**53 else repr(float(x)))
             for x in numbers
         ]
-        return pd.Series(cells, index=values.index, dtype="string")
-    text = (
-        values.map(lambda v: v if isinstance(v, str) or v is None or v is pd.NA else _id_cell(v))
-        .astype("string")
-        .str.strip()
-    )
-    text = text.str.replace(
-        _ZERO_FRACTION, lambda m: m[1] + ("." + m[2] if m[2] else ""), regex=True
-    )
+        return pd.Series(cells, index=values.index, dtype="string", name=values.name)
+    if values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) != "string":
+        values = values.map(lambda v: v if isinstance(v, str) else _id_cell(v), na_action="ignore")
+    text = values.astype("string").str.strip()
+    zeros = text.str.endswith(("0", ".")).fillna(False).to_numpy(dtype=bool)
+    if zeros.any():
+        zeros[zeros] = text[zeros].str.fullmatch(_ZERO_FRACTION).fillna(False).to_numpy(dtype=bool)
+    if zeros.any():  # the few decimal ids: 1.0 -> 1, 1.50 -> 1.5
+        text[zeros] = text[zeros].str.replace(
+            _ZERO_FRACTION, lambda m: m[1] + ("." + m[2] if m[2] else ""), regex=True
+        )
     return text.mask(text == "", pd.NA)
 
 

@@ -54,7 +54,13 @@ from analysis.privacy.generalize import (
     generalize_column,
     merge_small_categories,
 )
-from analysis.privacy.identifiers import ColumnDecision, classify_columns, describe_findings, redact
+from analysis.privacy.identifiers import (
+    ColumnDecision,
+    classify_columns,
+    describe_findings,
+    redact,
+    safe_file_name,
+)
 from analysis.privacy.kanonymity import KAnonymity, enforce_k
 from analysis.privacy.pseudonyms import PSEUDONYM_COLUMN, PseudonymKey, default_key_path, load_key
 from surveytool.errors import InvalidResponsesError
@@ -164,7 +170,7 @@ def plan(s: ImportState) -> None:
             )
         s.secret = load_key(None, default_key_path(s.output))
     s.report = ImportReport(
-        source=table.path.name,
+        source=safe_file_name(table.path.name, s.secret),
         sha256=table.sha256,
         format=table.format,
         variant=table.variant,
@@ -554,7 +560,7 @@ def _entry(s: ImportState) -> ImportEntry:
     table, report = s.table, s.report
     return ImportEntry(
         batch=report.batch,
-        source=table.path.name,
+        source=report.source,
         sha256=table.sha256,
         format=table.format,
         format_variant=table.variant,
