@@ -33,6 +33,7 @@ from analysis.stats import (  # noqa: E402
     ItemStatistics,
     NormsResult,
     Omega,
+    OrdinalCFAResult,
     OrdinalReliability,
     ParallelAnalysis,
     Polychoric,
@@ -56,6 +57,7 @@ from analysis.stats import (  # noqa: E402
     norms_from_scores,
     norms_yaml,
     omega,
+    ordinal_cfa_model,
     ordinal_omega,
     ordinal_reliability,
     parallel_analysis,
@@ -85,8 +87,10 @@ __all__ += ["ScoreCorrelations", "describe_scores", "score_correlations"]
 __all__ += ["GroupComparison", "compare_groups"]
 __all__ += ["NormsResult", "build_norms", "norms_from_scores", "norms_yaml"]
 __all__ += [
+    "OrdinalCFAResult",
     "OrdinalReliability",
     "Polychoric",
+    "ordinal_cfa_model",
     "ordinal_omega",
     "ordinal_reliability",
     "polychoric",

@@ -33,6 +33,7 @@ from analysis.stats.efa import (
 from analysis.stats.groups import GroupComparison, compare_groups, hedges_g
 from analysis.stats.items import ItemStatistics, item_statistics, keyed_items
 from analysis.stats.norms import NormsResult, build_norms, norms_from_scores, norms_yaml
+from analysis.stats.ordinal_cfa import OrdinalCFAResult, ordinal_cfa_model
 from analysis.stats.polychoric import (
     OrdinalReliability,
     Polychoric,
@@ -70,6 +71,7 @@ __all__ = [
     "ItemSums",
     "NormsResult",
     "Omega",
+    "OrdinalCFAResult",
     "OrdinalReliability",
     "ParallelAnalysis",
     "Polychoric",
@@ -101,6 +103,7 @@ __all__ = [
     "omega",
     "omega_from_correlation",
     "ordinal_alpha",
+    "ordinal_cfa_model",
     "ordinal_omega",
     "ordinal_reliability",
     "parallel_analysis",
