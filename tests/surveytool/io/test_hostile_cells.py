@@ -38,6 +38,18 @@ def _formula_book(path: Path) -> Path:
     return path
 
 
+def _formula_issues(quarantine: pd.DataFrame) -> pd.DataFrame:
+    """The formula issues of a quarantine report: one per formula cell of _formula_book."""
+    formulas = quarantine[quarantine["code"] == "formula_without_value"]
+    assert sorted((r, c) for _, r, c in flatten(formulas)) == [
+        (1, "M2"),
+        (2, "M4"),
+        (2, "respondent_id"),
+        (3, "site"),
+    ]
+    return formulas
+
+
 def test_score_reports_formulas_without_a_value(tmp_path: Path) -> None:
     source = _formula_book(tmp_path / "r.xlsx")
     out = tmp_path / "s.csv"
@@ -47,13 +59,7 @@ def test_score_reports_formulas_without_a_value(tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     quarantine = pd.read_csv(tmp_path / "s.quarantine.csv", dtype=str)
-    formulas = quarantine[quarantine["code"] == "formula_without_value"]
-    assert sorted((r, c) for _, r, c in flatten(formulas)) == [
-        (1, "M2"),
-        (2, "M4"),
-        (2, "respondent_id"),
-        (3, "site"),
-    ]
+    formulas = _formula_issues(quarantine)
     assert set(formulas["kind"]) == {"cell"}
     assert "=B2+1" in formulas["value"].str.lstrip("'").tolist()
     # the row whose id is a formula has no id: quarantined, and said so
@@ -81,14 +87,7 @@ def test_cohort_import_reports_formulas_without_a_value(tmp_path: Path) -> None:
         tmp_path / "k.key", "-o", out,
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    quarantine = pd.read_csv(tmp_path / "c.quarantine.csv", dtype=str)
-    formulas = quarantine[quarantine["code"] == "formula_without_value"]
-    assert sorted((r, c) for _, r, c in flatten(formulas)) == [
-        (1, "M2"),
-        (2, "M4"),
-        (2, "respondent_id"),
-        (3, "site"),
-    ]
+    _formula_issues(pd.read_csv(tmp_path / "c.quarantine.csv", dtype=str))
 
 
 def _damaged_copy(path: Path, cut_member: str | None, drop: str | None = None) -> Path:
