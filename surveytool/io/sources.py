@@ -62,6 +62,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+from xml.etree import ElementTree
 
 import numpy as np
 import pandas as pd
@@ -538,7 +539,7 @@ def _uncached_formulas(
     """
     if not any(v is pd.NA for r in rows[1:] for v in r):
         return {}
-    found: dict[str, list[tuple[int, str]]] = {}
+    candidates: list[tuple[int, int, str, str]] = []  # row, column, coordinate, formula
     book = _open_workbook(path, data_only=False)
     try:
         for i, row in enumerate(book[chosen].iter_rows()):
@@ -549,12 +550,68 @@ def _uncached_formulas(
                 if j < len(read) and read[j] is pd.NA:
                     formula = _formula_text(getattr(cell, "value", None))
                     if formula is not None:
-                        found.setdefault(str(j), []).append((i - 1, formula))
+                        coordinate = str(getattr(cell, "coordinate", ""))
+                        candidates.append((i - 1, j, coordinate, formula))
+        cached = (
+            _cached_values(path, chosen, {c for _, _, c, _ in candidates}) if candidates else set()
+        )
     except _WORKBOOK_ERRORS as exc:
         raise _damaged(path, exc) from None
     finally:
         book.close()
+    found: dict[str, list[tuple[int, str]]] = {}
+    for position, j, coordinate, formula in candidates:
+        if coordinate not in cached:  # an empty text value (=IF(..., "", ...)) is a value
+            found.setdefault(str(j), []).append((position, formula))
     return {k: tuple(v) for k, v in found.items()}
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _holds_value(cell: ElementTree.Element) -> bool:
+    """A formula cell's cached value: text in ``<v>``, or an empty ``<v>`` of a text cell
+    (``t="str"``; openpyxl writes an empty ``<v/>`` with no type for "not computed")."""
+    for child in cell:
+        if _local(child.tag) == "v":
+            return bool(child.text) or cell.get("t") in ("str", "s", "inlineStr")
+    return False
+
+
+def _cached_values(path: Path, chosen: str, coordinates: set[str]) -> set[str]:
+    """Which of these formula cells of sheet ``chosen`` do hold a cached value, if an empty one.
+
+    openpyxl reads an empty cached text (``<c t="str"><f>..</f><v></v></c>``, what Excel saves
+    for a formula giving ``""``) as no value at all; the sheet's XML tells the two apart. Sheets are found as the workbook part
+    names them (transitional or strict OOXML alike).
+    """
+    with zipfile.ZipFile(path) as archive:
+        workbook = ElementTree.fromstring(archive.read("xl/workbook.xml"))
+        rid = next(
+            (
+                value
+                for sheet in workbook.iter()
+                if _local(sheet.tag) == "sheet" and sheet.get("name") == chosen
+                for key, value in sheet.attrib.items()
+                if _local(key) == "id"
+            ),
+            None,
+        )
+        rels = ElementTree.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
+        target = next((r.get("Target", "") for r in rels if r.get("Id") == rid), "")
+        if not target:
+            return set()
+        member = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+        cached: set[str] = set()
+        with archive.open(member) as sheet_xml:
+            for _event, element in ElementTree.iterparse(sheet_xml):
+                if _local(element.tag) != "c":
+                    continue
+                if element.get("r") in coordinates and _holds_value(element):
+                    cached.add(str(element.get("r")))
+                element.clear()
+    return cached
 
 
 def _read_xlsx(

@@ -221,3 +221,26 @@ def test_instruments_validate_refuses_ids_that_differ_only_in_case(tmp_path: Pat
     assert ("folded_duplicate_id", "subscales[1].id") in found
     fine = _instrument(tmp_path / "ok.yaml", ["A1", "A2"], ["up"])
     assert run("instruments", "validate", fine).exit_code == 0
+
+
+def test_a_formula_whose_value_is_empty_text_is_a_value(tmp_path: Path) -> None:
+    # Excel saves =IF(..., "", ...) as <c t="str"><f>..</f><v></v></c>: a computed empty text,
+    # an unanswered cell and no formula problem (openpyxl writes <v/> without t: not computed)
+    plain = _formula_book(tmp_path / "plain.xlsx")
+    source = tmp_path / "excel.xlsx"
+    with zipfile.ZipFile(plain) as src, zipfile.ZipFile(source, "w") as dst:
+        for name in src.namelist():
+            data = src.read(name)
+            if name == "xl/worksheets/sheet1.xml":
+                data = data.replace(
+                    b'<c r="C2"><f>B2+1</f><v /></c>',
+                    b'<c r="C2" t="str"><f>IF(B2&gt;9,1,"")</f><v></v></c>',
+                )
+                assert b'<c r="C2" t="str">' in data
+            dst.writestr(name, data)
+    out = tmp_path / "s.csv"
+    result = run("score", "-i", MINI, source, "--id-column", "respondent_id", "-o", out)
+    assert result.exit_code == 0, result.output
+    quarantine = pd.read_csv(tmp_path / "s.quarantine.csv", dtype=str)
+    formulas = quarantine[quarantine["code"] == "formula_without_value"]
+    assert sorted((r, c) for _, r, c in flatten(formulas)) == [(2, "M4"), (2, "respondent_id")]
