@@ -587,6 +587,8 @@ def _cached_values(path: Path, chosen: str, coordinates: set[str]) -> set[str]:
     names them (transitional or strict OOXML alike).
     """
     with zipfile.ZipFile(path) as archive:
+        if not {"xl/workbook.xml", "xl/_rels/workbook.xml.rels"} <= set(archive.namelist()):
+            return set()  # parts elsewhere: every candidate counts as not computed
         workbook = ElementTree.fromstring(archive.read("xl/workbook.xml"))
         rid = next(
             (
