@@ -204,13 +204,17 @@ class Visit:
     intro: httpx.Response
 
 
-def open_link(url: str) -> Visit:
-    http = httpx.Client(follow_redirects=False, timeout=30)
-    first = http.get(url)
-    assert first.status_code == 303 and first.headers["location"] == "/q", first.text
+def open_link(url: str, http: httpx.Client | None = None) -> Visit:
+    """Open the link (a GET: the start page, nothing used), then press Begin (a POST)."""
+    http = http or httpx.Client(follow_redirects=False, timeout=30)
+    start = http.get(url)
+    assert start.status_code == 200, start.text
+    assert ">Begin<" in start.text or ">Continue<" in start.text, start.text
+    begun = http.post(url, data={"csrf": csrf_of(start.text)})
+    assert begun.status_code == 303 and begun.headers["location"] == "/q", begun.text
     base = url.split("/q/")[0]
     http.base_url = httpx.URL(base)
-    return Visit(http, http.get("/q"))
+    return Visit(http, start)
 
 
 def answer_all(visit: Visit, answers: dict[str, int | None]) -> httpx.Response:

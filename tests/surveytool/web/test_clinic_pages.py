@@ -130,8 +130,9 @@ def test_link_flow_records_scores_alert_and_support(
         ).scalar_one()
         assert (last.action, last.actor) == ("alert.acknowledge", "clinician:alice")
         assert audit.verify(session).ok
-    # the link is used up; the client session cannot send twice
-    assert httpx.get(url).status_code == 404
+    # the link is used up (and says so); the client session cannot send twice
+    used = httpx.get(url)
+    assert used.status_code == 410 and "Your answers have been sent" in used.text
     again = visit.http.post(
         "/q/answer",
         data={"csrf": csrf_of(visit.intro.text), "page": "0", "action": "finish", "a_D1": "1"},
@@ -172,7 +173,8 @@ def test_pages_are_the_self_assessment_pages(
     assert 'action="/q/answer"' in html and "/i/ppai/answer" not in html
     assert 'class="item" id="q-FF1"' in html and "Page 1 of 9" in html
     assert '<link rel="stylesheet" href="/static/style.css">' in html
-    # the next page carries the answers given so far in hidden fields; nothing stored yet
+    # the next page carries the answers given so far in hidden fields (and the store keeps
+    # them as the link's progress); no administration is recorded yet
     second = visit.http.post(
         "/q/answer", data={"csrf": token, "page": "0", "action": "next", "a_FF1": "4"}
     )
@@ -251,7 +253,8 @@ def test_notes_links_and_reports(clinic_server: ClinicServer, alice: httpx.Clien
         link = session.execute(sa.select(Link).where(Link.client_id == client.id)).scalar_one()
     cancel = alice.post(f"/clinic/links/{link.id}/revoke", data={"csrf": csrf(alice)})
     assert cancel.status_code == 303
-    assert httpx.get(url).status_code == 404
+    cancelled = httpx.get(url)
+    assert cancelled.status_code == 410 and "This link was cancelled" in cancelled.text
     assert 'data-link-state="revoked"' in alice.get(f"/clinic/clients/{client.id}").text
     report = alice.post(
         f"/clinic/clients/{client.id}/report", data={"csrf": csrf(alice), "format": "html"}
@@ -319,6 +322,7 @@ def test_every_state_changing_request_needs_the_csrf_token(
     visit = open_link(clinic_server.url + new.path())  # a client session, for /q/answer
     assert visit.intro.status_code == 200
     ids = {"client_id": client.id, "link_id": new.link.id, "alert_id": alert_id, "inst_id": "ppai"}
+    ids["token"] = new.token
     routes = _post_routes()
     assert "/clinic/login" in routes and "/q/answer" in routes and len(routes) >= 12
     before = counts(store)
@@ -398,22 +402,44 @@ def test_used_expired_revoked_and_guessed_links_are_rejected(
     store = clinic_server.store()
     client = add_client(store, "C-LINKS")
     used = make_link(clinic_server, alice, client.id, "mood", results=False)
-    assert httpx.get(used).status_code == 303
+    assert answer_all(open_link(used), mood_answers(2, 3)).status_code == 303
     expired = make_link(clinic_server, alice, client.id, "mood", results=False)
+    revoked = make_link(clinic_server, alice, client.id, "mood", results=False)
     with store.write() as session:
         session.execute(
             sa.update(Link)
             .where(Link.token_hash == auth.token_hash(expired.rsplit("/", 1)[1]))
             .values(expires_at=utcnow() - timedelta(seconds=1))
         )
+        session.execute(
+            sa.update(Link)
+            .where(Link.token_hash == auth.token_hash(revoked.rsplit("/", 1)[1]))
+            .values(revoked_at=utcnow())
+        )
+    # a real link that has done its work, expired or was cancelled says so, and whom to ask
+    for url, title, status in (
+        (used, "Your answers have been sent", 410),
+        (expired, "This link has expired", 410),
+        (revoked, "This link was cancelled", 410),
+    ):
+        for _ in range(2):  # looking is harmless
+            response = httpx.get(url)
+            assert response.status_code == status, url
+            assert f"<h1>{title}</h1>" in response.text
+            assert "Dr Alice" in response.text  # the clinician who sent it
+            assert "st_client" not in response.headers.get("set-cookie", "")
+        begin = httpx.post(url, data={"csrf": "x"}, cookies={"st_csrf": "x"})
+        assert begin.status_code == status and "st_client" not in begin.headers.get(
+            "set-cookie", ""
+        )
     guessed = f"{clinic_server.url}/q/{secrets.token_urlsafe(32)}"
     bodies = set()
-    for url in (used, expired, guessed, f"{clinic_server.url}/q/short"):
+    for url in (guessed, f"{clinic_server.url}/q/short"):
         response = httpx.get(url)
         assert response.status_code == 404, url
         assert "st_client" not in response.headers.get("set-cookie", "")
         bodies.add(re.sub(r'value="[^"]+"', "", response.text))
-    assert len(bodies) == 1  # one answer for all: nothing to learn by guessing
+    assert len(bodies) == 1  # one answer for every unknown token: nothing to learn by guessing
     # no client session: the questionnaire pages refuse
     stranger = httpx.Client(base_url=clinic_server.url, follow_redirects=False)
     assert stranger.get("/q").status_code == 403
@@ -428,12 +454,13 @@ def test_host_header_not_allowed_is_rejected(
     client = add_client(clinic_server.store(), "C-HOST")
     url = make_link(clinic_server, alice, client.id, "mood", results=False)
     path = url.removeprefix(clinic_server.url)
-    for method, target in (("GET", "/clinic"), ("GET", path), ("POST", "/clinic/login")):
+    targets = (("GET", "/clinic"), ("GET", path), ("POST", path), ("POST", "/clinic/login"))
+    for method, target in targets:
         response = alice.request(
             method, target, headers={"Host": f"evil.example:{clinic_server.port}"}
         )
         assert response.status_code == 400 and "Invalid host header" in response.text
-    assert httpx.get(url).status_code == 303  # the refused request did not use the link up
+    open_link(url)  # the refused requests did not touch the link: it can be begun
 
 
 def _headers_ok(response: httpx.Response) -> None:
@@ -568,7 +595,8 @@ def test_no_client_data_or_token_in_the_logs_even_with_access_log_on(tmp_path: P
     finally:
         server.stop()
     log = server.log_text()
-    assert '"GET /q/[redacted] HTTP/1.1" 303' in log  # the access log was on, and redacted
+    assert '"GET /q/[redacted] HTTP/1.1" 200' in log  # the access log was on, and redacted
+    assert '"POST /q/[redacted] HTTP/1.1" 303' in log
     assert "POST /q/answer" in log
     for value in secrets_shown:
         assert value not in log, value
