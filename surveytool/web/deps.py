@@ -43,7 +43,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 @dataclass
 class ClinicState:
-    """The clinic database (opened on first use) and the login limiter."""
+    """The clinic database (opened on first use) and the login limiter's rules."""
 
     database_url: str | None
     limiter: auth.LoginLimiter = field(default_factory=auth.LoginLimiter)

@@ -13,7 +13,7 @@ import os
 import re
 import secrets
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -31,6 +31,7 @@ from surveytool.clinic.models import (
     Client,
     ItemAnswer,
     Link,
+    LoginAttempt,
     LoginSession,
     Note,
     utcnow,
@@ -526,34 +527,61 @@ def test_login_limit_cannot_lock_a_clinician_out_from_elsewhere(
     login(clinic_server).close()
 
 
-def test_login_limiter_rules() -> None:
-    now = [1000.0]
-    limiter = LoginLimiter(clock=lambda: now[0])
+def test_login_limiter_rules(tmp_path: Path) -> None:
+    """The limiter's rules, read from the login_attempts table (a real SQLite file)."""
+    store = ClinicStore(f"sqlite:///{tmp_path / 'clinic.sqlite3'}")
+    store.ensure_ready()
+    t0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    now = [t0]
+
+    def wait(limiter: LoginLimiter, name: str, address: str) -> float:
+        with store.read() as session:
+            return limiter.retry_after(session, name, address, now=now[0])
+
+    def fail(limiter: LoginLimiter, name: str, address: str, ok: bool = False) -> None:
+        with store.write() as session:
+            limiter.record(session, name, address, succeeded=ok, now=now[0])
+
+    limiter = LoginLimiter()
     for _ in range(3):
-        assert limiter.retry_after("alice", "10.0.0.9") == 0
-        limiter.failed("alice", "10.0.0.9")
-    assert limiter.retry_after("alice", "10.0.0.9") == 0
-    limiter.failed("alice", "10.0.0.9")  # fourth failure: 1 s
-    assert limiter.retry_after("alice", "10.0.0.9") == pytest.approx(1.0)
-    now[0] += 1.5
-    assert limiter.retry_after("alice", "10.0.0.9") == 0
-    limiter.failed("alice", "10.0.0.9")  # fifth: 2 s, then 4 s ... (exponential back-off)
-    assert limiter.retry_after("alice", "10.0.0.9") == pytest.approx(2.0)
-    assert limiter.retry_after("alice", "10.0.0.1") == 0  # another address is not affected
-    limiter.succeeded("alice", "10.0.0.1")
+        assert wait(limiter, "alice", "10.0.0.9") == 0
+        fail(limiter, "alice", "10.0.0.9")
+    assert wait(limiter, "alice", "10.0.0.9") == 0
+    fail(limiter, "alice", "10.0.0.9")  # fourth failure: 1 s
+    assert wait(limiter, "alice", "10.0.0.9") == pytest.approx(1.0)
+    now[0] += timedelta(seconds=1.5)
+    assert wait(limiter, "alice", "10.0.0.9") == 0
+    fail(limiter, "alice", "10.0.0.9")  # fifth: 2 s, then 4 s ... (exponential back-off)
+    assert wait(limiter, "alice", "10.0.0.9") == pytest.approx(2.0)
+    assert wait(limiter, "alice", "10.0.0.1") == 0  # another address is not affected
+    # a success clears the pair
+    now[0] += timedelta(seconds=3)
+    fail(limiter, "alice", "10.0.0.9", ok=True)
+    fail(limiter, "alice", "10.0.0.9")
+    assert wait(limiter, "alice", "10.0.0.9") == 0
+    # the rules hold across "restarts": a new limiter reads the same table
+    assert wait(LoginLimiter(), "alice", "10.0.0.9") == 0
     # per address: 5 attempts a minute whatever the usernames (password spraying)
-    spray = LoginLimiter(per_address=5, window=60, clock=lambda: now[0])
+    spray = LoginLimiter(per_address=5, window=60)
+    now[0] += timedelta(hours=1)
     for name in ("a1", "a2", "a3", "a4", "a5"):
-        assert spray.retry_after(name, "10.0.0.7") == 0
-    assert spray.retry_after("a6", "10.0.0.7") > 0
-    assert spray.retry_after("a6", "10.0.0.6") == 0
-    now[0] += 61
-    assert spray.retry_after("a6", "10.0.0.7") == 0
-    big = LoginLimiter(clock=lambda: now[0])
+        assert wait(spray, name, "10.0.0.7") == 0
+        fail(spray, name, "10.0.0.7")
+    assert wait(spray, "a6", "10.0.0.7") > 0
+    assert wait(spray, "a6", "10.0.0.6") == 0
+    now[0] += timedelta(seconds=61)
+    assert wait(spray, "a6", "10.0.0.7") == 0
+    big = LoginLimiter()
     for _ in range(40):
-        big.failed("bob", "10.0.0.8")
-    assert big.retry_after("bob", "10.0.0.8") == pytest.approx(900.0)  # capped at 15 minutes
+        fail(big, "bob", "10.0.0.8")
+    assert wait(big, "bob", "10.0.0.8") == pytest.approx(900.0)  # capped at 15 minutes
+    # attempts older than a day are forgotten as new ones come in
+    now[0] += timedelta(days=2)
+    fail(big, "carol", "10.0.0.5")
+    with store.read() as session:
+        assert session.execute(sa.select(sa.func.count()).select_from(LoginAttempt)).scalar() == 1
     assert auth.wait_text(1.2) == "2 seconds" and auth.wait_text(900) == "15 minutes"
+    store.dispose()
 
 
 # ---------------------------------------------------------------------------------------------
