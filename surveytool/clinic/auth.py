@@ -29,9 +29,18 @@ from sqlalchemy.orm import Session
 
 from surveytool.clinic import audit
 from surveytool.clinic.errors import ClinicError
-from surveytool.clinic.models import Clinician, LoginAttempt, LoginSession, utcnow
+from surveytool.clinic.models import (
+    ADMIN,
+    CLINICIAN,
+    ROLES,
+    Clinician,
+    LoginAttempt,
+    LoginSession,
+    utcnow,
+)
 
 MIN_PASSWORD = 10
+EMAIL_ADDRESS = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
 USERNAME = re.compile(r"^[a-z][a-z0-9_.-]{1,63}$")
 IDLE_TIMEOUT = timedelta(minutes=30)
 MAX_SESSION = timedelta(hours=12)
@@ -73,24 +82,49 @@ def hash_password(password: str) -> str:
 
 
 def add_clinician(
-    session: Session, username: str, password: str, *, display_name: str | None, actor: str
+    session: Session,
+    username: str,
+    password: str,
+    *,
+    display_name: str | None,
+    actor: str,
+    role: str | None = None,
+    email: str | None = None,
 ) -> Clinician:
-    """Create an account (the caller's transaction); refuses a taken name or a weak password."""
+    """Create an account (the caller's transaction); refuses a taken name or a weak password.
+
+    ``role``: ``admin`` or ``clinician``; by default the practice's first account is its admin
+    and later ones are clinicians."""
     name = normalize_username(username)
     check_password_strength(password, name)
     taken = session.execute(sa.select(Clinician.id).where(Clinician.username == name)).first()
     if taken is not None:
         raise ClinicError(f"a clinician {name!r} already exists; choose another username")
+    first = session.execute(sa.select(Clinician.id).limit(1)).first() is None
+    chosen = role or (ADMIN if first else CLINICIAN)
+    if chosen not in ROLES:
+        raise ClinicError(f"unknown role {chosen!r}; use {' or '.join(ROLES)}")
+    cleaned_email = (email or "").strip() or None
+    if cleaned_email is not None and not EMAIL_ADDRESS.match(cleaned_email):
+        raise ClinicError(f"{email!r} is not a mail address (name@example.org)")
     clinician = Clinician(
         username=name,
         display_name=(display_name or "").strip() or None,
         password_hash=hash_password(password),
         created_at=utcnow(),
         active=True,
+        role=chosen,
+        email=cleaned_email,
     )
     session.add(clinician)
     session.flush()
-    audit.append(session, actor, "clinician.add", f"clinician:{clinician.id}", {"username": name})
+    audit.append(
+        session,
+        actor,
+        "clinician.add",
+        f"clinician:{clinician.id}",
+        {"username": name, "role": chosen},
+    )
     return clinician
 
 

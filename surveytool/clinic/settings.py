@@ -34,10 +34,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from surveytool.clinic import audit
+from surveytool.clinic.auth import EMAIL_ADDRESS as EMAIL
 from surveytool.clinic.errors import ClinicError
 from surveytool.clinic.models import Setting, utcnow
 
-EMAIL = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
 SMTP_PASSWORD_ENV = "SURVEYTOOL_SMTP_PASSWORD"
 
 

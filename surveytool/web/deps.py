@@ -59,6 +59,15 @@ class ClinicState:
                 self._store = store
             return self._store
 
+    def existing_store(self) -> ClinicStore | None:
+        """The store when there is a clinic database already (never creates a SQLite file):
+        what the notification timer works on."""
+        if self._store is None:
+            probe = ClinicStore(self.database_url)
+            if probe.sqlite_path is not None and not probe.sqlite_path.exists():
+                return None
+        return self.store
+
 
 @dataclass(frozen=True)
 class WebState:

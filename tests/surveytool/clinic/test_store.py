@@ -355,11 +355,15 @@ def test_upgrade_from_the_older_schema_keeps_every_row(empty_store: ClinicStore)
         store.ensure_ready()
     assert store.upgrade() == ("0001", head_revision())
     after = _snapshot(store)
-    # every old row, every old column value, unchanged (new columns are appended at the end)
+    # every old row, every old column value, unchanged (new columns are appended at the end);
+    # the audit log gains one row: the commitment to the clinical record already there
     for table, rows in before.items():
-        assert len(after[table]) == len(rows), table
-        for old, new in zip(rows, after[table], strict=True):
+        added = 1 if table == "audit_log" else 0
+        assert len(after[table]) == len(rows) + added, table
+        for old, new in zip(rows, after[table][: len(rows)], strict=True):
             assert new[: len(old)] == old, table
+    baseline = after["audit_log"][-1]
+    assert baseline[3] == "record.baseline" and '"from_revision":"0001"' in str(baseline[5])
     assert len(before["item_answers"]) == expected["answers"]
     # new columns back-filled: mode in person, status from the answers
     with store.read() as session:
@@ -369,7 +373,9 @@ def test_upgrade_from_the_older_schema_keeps_every_row(empty_store: ClinicStore)
         alert = session.get(Alert, 1)
         assert alert is not None and alert.acknowledged_at is None
         assert audit.verify(session).ok
-        assert audit.verify(session).rows == 5
+        assert audit.verify(session).rows == 6
+        # 3 administrations (each with its answers and scores), 1 alert, 1 note
+        assert audit.verify(session).records_checked == 3 * 3 + 1 + 1
         # the upgraded data is usable: scores re-computable, nothing changes
         summary = rescore(session, apply=False, actor="test")
         assert summary.checked == 3 and summary.changes == [] and summary.skipped == []
