@@ -13,13 +13,7 @@ import pytest
 
 from surveytool.clinic import audit
 from surveytool.clinic.store import ClinicStore
-from tests.surveytool.clinic.test_cli import (  # noqa: F401 - fixtures
-    administer_mood,
-    clinic,
-    env,
-    fails,
-    ok,
-)
+from tests.surveytool.clinic.test_cli import administer_mood, fails, ok
 
 
 def _db(env: dict[str, str]) -> str:

@@ -23,23 +23,12 @@ from click.testing import CliRunner, Result
 from surveytool.cli import cli
 from surveytool.clinic.store import ClinicStore
 from surveytool.instrument.registry import load_instrument
-from tests.surveytool.clinic.helpers import add_test_clinician, mood_answers, write_mood
+from tests.surveytool.clinic.helpers import mood_answers, write_mood
 
 PASSWORD = "correct horse battery"
 PPAI = load_instrument("ppai")
 SCREEN = list(PPAI.short_form_by_id["screen"].items)
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-
-
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    return {
-        "SURVEYTOOL_DATA_DIR": str(tmp_path / "data"),
-        "SURVEYTOOL_DATABASE_URL": f"sqlite:///{tmp_path / 'clinic.sqlite3'}",
-        "SURVEYTOOL_CLINICIAN": "",
-        "COLUMNS": "200",
-        "NO_COLOR": "1",
-    }
 
 
 def run(env: dict[str, str], *args: str, input: str | None = None) -> Result:
@@ -60,18 +49,6 @@ def fails(env: dict[str, str], *args: str, match: str, input: str | None = None)
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
     assert re.search(match, lines[0]), lines[0]
-
-
-@pytest.fixture
-def clinic(env: dict[str, str]) -> dict[str, str]:
-    """An initialised database with clinician alice and client C-001."""
-    ok(env, "init")
-    store = ClinicStore(env["SURVEYTOOL_DATABASE_URL"])
-    with store.write() as session:  # the account, without paying argon2id's cost again
-        add_test_clinician(session)
-    store.dispose()
-    assert ok(env, "clients", "add", "C-001", "--name", "Jane Roe").strip() == "C-001"
-    return env
 
 
 def answers_file(folder: Path, answers: Mapping[str, object]) -> Path:
