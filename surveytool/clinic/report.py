@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import resources
@@ -28,6 +28,7 @@ from surveytool.clinic.clinicians import clinician_names
 from surveytool.clinic.errors import ClinicError
 from surveytool.clinic.instruments import load_source
 from surveytool.clinic.models import Administration, Alert, Client, utcnow
+from surveytool.clinic.references import Reference, references_for
 from surveytool.instrument.model import Instrument, score_ranges
 from surveytool.report import environment, stylesheet
 from surveytool.scoring.change import ReliableChange
@@ -89,6 +90,8 @@ class Section:
     charts: list[dict[str, Any]]
     changes: list[ChangeView]
     items: list[ItemRow]
+    #: the practice's SD and reliability per scale (for the change the clinician chooses)
+    references: dict[str, Reference] = field(default_factory=dict)
 
     @property
     def title(self) -> str:
@@ -263,7 +266,10 @@ def item_rows(inst: Instrument | None, adms: Sequence[Administration]) -> list[I
 
 
 def change_view(
-    inst: Instrument | None, before: Administration, after: Administration
+    inst: Instrument | None,
+    before: Administration,
+    after: Administration,
+    references: Mapping[str, Reference] | None = None,
 ) -> ChangeView:
     if inst is None:
         return ChangeView(before, after, (), "the instrument file cannot be loaded now")
@@ -275,10 +281,11 @@ def change_view(
         )
     if before.instrument_hash != after.instrument_hash:
         notes.append("the two were given with different versions of the instrument file")
-    return ChangeView(before, after, tuple(change_between(inst, before, after)), "; ".join(notes))
+    rows = tuple(change_between(inst, before, after, references))
+    return ChangeView(before, after, rows, "; ".join(notes))
 
 
-def build_section(instrument_id: str, adms: list[Administration]) -> Section:
+def build_section(session: Session, instrument_id: str, adms: list[Administration]) -> Section:
     source = adms[-1].instrument_source
     inst: Instrument | None
     try:
@@ -288,8 +295,13 @@ def build_section(instrument_id: str, adms: list[Administration]) -> Section:
         inst, error = None, str(exc)
     scales = scales_of(inst, adms)
     charts = [trend_chart(s, adms) for s in scales]
-    changes = [change_view(inst, a, b) for a, b in itertools.pairwise(adms)]
-    return Section(instrument_id, inst, error, adms, scales, charts, changes, item_rows(inst, adms))
+    refs = references_for(session, inst) if inst is not None else {}
+    changes = [change_view(inst, a, b, refs) for a, b in itertools.pairwise(adms)]
+    section = Section(
+        instrument_id, inst, error, adms, scales, charts, changes, item_rows(inst, adms)
+    )
+    section.references = refs
+    return section
 
 
 def build_client_report(session: Session, client: Client) -> ClientReport:
@@ -297,7 +309,7 @@ def build_client_report(session: Session, client: Client) -> ClientReport:
     by_instrument: dict[str, list[Administration]] = {}
     for adm in adms:
         by_instrument.setdefault(adm.instrument_id, []).append(adm)
-    sections = [build_section(k, v) for k, v in by_instrument.items()]
+    sections = [build_section(session, k, v) for k, v in by_instrument.items()]
     alerts = [al for adm in adms for al in adm.alerts]
     names = clinician_names(
         session,

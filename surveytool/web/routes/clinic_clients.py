@@ -242,4 +242,4 @@ def chosen_change(section: Section, a: int | None, b: int | None) -> ChangeView 
         first, second = pair[0], pair[1]
     else:
         first, second = adms[-2], adms[-1]
-    return change_view(section.inst, first, second)
+    return change_view(section.inst, first, second, section.references)
