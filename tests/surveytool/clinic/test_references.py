@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sqlalchemy.orm import Session
 
 from surveytool.clinic.administrations import (
     administrations_of,
@@ -18,6 +19,7 @@ from surveytool.clinic.administrations import (
 )
 from surveytool.clinic.clients import add_client
 from surveytool.clinic.errors import ClinicError
+from surveytool.clinic.models import Administration, Client
 from surveytool.clinic.references import (
     MIN_PRACTICE_N,
     cronbach_alpha,
@@ -40,7 +42,10 @@ def _store(tmp_path: Path) -> ClinicStore:
     return store
 
 
-def _two(store: ClinicStore, inst: Instrument, source: str, first: dict, second: dict) -> int:
+Answers = dict[str, int | None]
+
+
+def _two(store: ClinicStore, inst: Instrument, source: str, first: Answers, second: Answers) -> int:
     with store.write() as session:
         client = add_client(session, None, display_name=None, clinician=None, actor="t")
         for answers in (first, second):
@@ -179,14 +184,15 @@ def test_a_practice_based_estimate_needs_enough_first_administrations(tmp_path: 
     store.dispose()
 
 
-def _clients(session):  # type: ignore[no-untyped-def]
+def _clients(session: Session) -> list[Client]:
     from surveytool.clinic.clients import list_clients
 
     return list_clients(session)
 
 
-def _keyed(adm, item_id: str) -> float:  # type: ignore[no-untyped-def]
+def _keyed(adm: Administration, item_id: str) -> float:
     value = next(a.value for a in adm.answers if a.item_id == item_id)
+    assert value is not None
     points = PPAI.scale_of(item_id).points
     return float(min(points) + max(points) - value) if PPAI.item_by_id[item_id].reverse else value
 
