@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -353,8 +354,29 @@ def chromium_path() -> str:
     )
 
 
-def html_to_pdf(html: str, *, footer: str = "") -> bytes:
-    """Print HTML to PDF (A4) with headless Chromium: no scripts, no network."""
+#: Chromium processes printing PDFs at once in this process (each takes a few hundred MB and a
+#: core for seconds: four at once took 5–7 s each on two cores); more requests wait their turn
+MAX_PDF_PRINTS = 2
+PDF_SLOTS = threading.BoundedSemaphore(MAX_PDF_PRINTS)
+
+
+def html_to_pdf(html: str, *, footer: str = "", wait: float = 120.0) -> bytes:
+    """Print HTML to PDF (A4) with headless Chromium: no scripts, no network.
+
+    At most :data:`MAX_PDF_PRINTS` print at once; a request that waits ``wait`` seconds for its
+    turn is refused (:class:`ClinicError`) rather than piling up browsers."""
+    if not PDF_SLOTS.acquire(timeout=wait):
+        raise ClinicError(
+            f"{MAX_PDF_PRINTS} PDF reports are being printed already; please try again in a "
+            "minute (or download the HTML report)"
+        )
+    try:
+        return _print_pdf(html, footer)
+    finally:
+        PDF_SLOTS.release()
+
+
+def _print_pdf(html: str, footer: str) -> bytes:
     executable = chromium_path()
     try:
         from playwright.sync_api import Error as PlaywrightError
