@@ -169,7 +169,8 @@ def trend_chart(
     """Geometry of one scale's scores over time: bands as shaded stripes, scores as a line.
 
     x is proportional to time (evenly spaced when all administrations share one moment); y maps
-    the scale's score range onto the height, higher scores up.
+    the scale's score range onto the height, higher scores up. Each form (full, each short form)
+    has its own line, so scores resting on fewer items are never joined to the full form's.
     """
     times = [a.administered_at.timestamp() for a in adms]
     span_t = (max(times) - min(times)) if times else 0.0
@@ -210,8 +211,22 @@ def trend_chart(
                 "value": score.value,
                 "date": adm.administered_at.strftime("%Y-%m-%d"),
                 "band": score.band or "",
+                "form": adm.form or "",
             }
         )
+    # one line per form: a short form's score rests on fewer items, so it is not joined to the
+    # full form's scores (the dots stay on one time axis)
+    lines = []
+    for form in dict.fromkeys(p["form"] for p in points):
+        mine = [p for p in points if p["form"] == form]
+        if len(mine) > 1:
+            lines.append(
+                {
+                    "form": form,
+                    "label": f"short form {form}" if form else "full form",
+                    "points": " ".join(f"{p['x']},{p['y']}" for p in mine),
+                }
+            )
     return {
         "id": scale.id,
         "label": scale.label,
@@ -222,7 +237,8 @@ def trend_chart(
         "high": high,
         "stripes": stripes,
         "points": points,
-        "polyline": " ".join(f"{p['x']},{p['y']}" for p in points),
+        "lines": lines,
+        "forms": list(dict.fromkeys(p["form"] for p in points)),
     }
 
 
