@@ -40,12 +40,12 @@ def test_full_and_short_forms_are_separate_lines(tmp_path: Path) -> None:
     with store.read() as session:
         report = build_client_report(session, get_client(session, client.id))
     (section,) = report.sections
-    low = next(c for c in section.charts if c["id"] == "low")
-    assert [(line["form"], line["points"].count(",")) for line in low["lines"]] == [
+    chart = next(c for c in section.charts if c["id"] == "low")
+    assert [(line["form"], line["points"].count(",")) for line in chart["lines"]] == [
         ("", 3),
         ("brief", 2),
     ]
-    assert low["forms"] == ["", "brief"]
+    assert chart["forms"] == ["", "brief"]
     html = render_html(report)
     assert 'class="line short" data-form="brief"' in html and 'data-form="full"' in html
     assert "dashed line and open dots: short form (brief)" in html
