@@ -4,6 +4,7 @@ transaction) and reading a client's history and the change between two administr
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -135,11 +136,17 @@ def change_between(
     if before.instrument_id != after.instrument_id:
         raise ClinicError("reliable change compares two administrations of the same instrument")
     refs = references or {}
-    return reliable_change(
+    rows = reliable_change(
         inst,
         score_map(before),
         score_map(after),
         sd={k: r.sd for k, r in refs.items()},
         reliability={k: r.reliability for k, r in refs.items()},
-        given_by={k: r.label for k, r in refs.items()},
     )
+    # the SD and reliability given for a scale are the practice's: say which they are
+    return [
+        replace(row, source=f"SD and reliability from {refs[row.scale].label}")
+        if row.scale in refs
+        else row
+        for row in rows
+    ]

@@ -90,12 +90,8 @@ def reliable_change(
     sd: Mapping[str, float] | None = None,
     reliability: Mapping[str, float] | None = None,
     group: Mapping[str, str] | None = None,
-    given_by: Mapping[str, str] | None = None,
 ) -> list[ReliableChange]:
     """Reliable change for every scale scored in both administrations.
-
-    ``given_by`` names, per scale, where the given ``sd`` and ``reliability`` come from (the
-    ``source`` of the result says so; default "the caller").
 
     A scale without an SD and reliability (neither given nor in the norms) gets ``rci`` NaN and no
     classification, with ``source`` saying why: a number is never invented.
@@ -132,9 +128,8 @@ def reliable_change(
                 )
             )
             continue
-        caller = (given_by or {}).get(scale_id, "the caller")
-        sd_from = caller if given_sd is not None else norm
-        r_from = caller if given_r is not None else norm
+        sd_from = "the caller" if given_sd is not None else norm
+        r_from = "the caller" if given_r is not None else norm
         source = (
             f"SD and reliability from {sd_from}"
             if sd_from == r_from
