@@ -382,24 +382,27 @@ def inexact_whole_numbers(text: pd.Series) -> np.ndarray:
     point, but the text says it is not 3, so it is not a whole scale point. Checked once per
     distinct text (a column holds a few), with :class:`decimal.Decimal`.
     """
-    strings = text.astype("string").str.strip()
-    candidates = strings.str.contains(r"[.eE]", regex=True).fillna(False).to_numpy(dtype=bool)
-    out = np.zeros(len(strings), dtype=bool)
-    if not candidates.any():
-        return out
-    inexact: set[str] = set()
-    for value in pd.unique(strings[candidates].to_numpy(dtype=object)):
-        try:
-            number = decimal.Decimal(str(value))
-        except decimal.InvalidOperation:
-            continue
-        if number.is_finite() and number != number.to_integral_value():
-            close = float(number)
-            if close == round(close):
-                inexact.add(str(value))
-    if inexact:
-        out[candidates] = strings[candidates].isin(inexact).to_numpy(dtype=bool)
+    cells = text.to_numpy(dtype=object, na_value=None)
+    inexact = {v for v in pd.unique(cells) if isinstance(v, str) and _inexact_whole(v)}
+    if not inexact:
+        return np.zeros(len(cells), dtype=bool)
+    out: np.ndarray = text.isin(inexact).to_numpy(dtype=bool)
     return out
+
+
+def _inexact_whole(text: str) -> bool:
+    """Decimal text that is not a whole number but whose nearest float is one."""
+    stripped = text.strip()
+    if not any(ch in stripped for ch in ".eE"):
+        return False
+    try:
+        number = decimal.Decimal(stripped)
+    except decimal.InvalidOperation:
+        return False
+    if not number.is_finite() or number == number.to_integral_value():
+        return False
+    close = float(number)
+    return bool(np.isfinite(close)) and close == round(close)
 
 
 _ZERO_FRACTION = r"^([+-]?\d+)\.(\d*?)0*$"

@@ -152,7 +152,8 @@ def test_strict_after_a_good_run_leaves_no_old_scores(tmp_path: Path) -> None:
 def test_score_reads_numbers_and_ids_exactly(tmp_path: Path) -> None:
     source = tmp_path / "r.csv"
     source.write_text(
-        "rid,M1,M2,M3,M4\n1,1,2,3,4\n1.0,2,3,4,5\n2,2.9999999999999999,3,3,3\n", "utf-8"
+        "rid,M1,M2,M3,M4\n1,1,2,3,4\n1.0,2,3,4,5\n2,2.9999999999999999,3,3,3\n3,1e400,3,3,3\n",
+        "utf-8",
     )
     out = tmp_path / "s.csv"
     result = run("score", "-i", MINI, source, "--id-column", "rid", "-o", out)
@@ -161,8 +162,9 @@ def test_score_reads_numbers_and_ids_exactly(tmp_path: Path) -> None:
     assert sorted(flatten(quarantine)) == [
         ("duplicate_respondent_id", 2, "rid"),
         ("not_whole_number", 3, "M1"),
+        ("off_scale", 4, "M1"),
     ]
-    assert "rows read 3 = rows scored 2 + rows quarantined 1" in result.output
+    assert "rows read 4 = rows scored 3 + rows quarantined 1" in result.output
 
 
 def test_score_refuses_a_group_column_named_like_a_score_column(tmp_path: Path) -> None:
