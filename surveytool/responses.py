@@ -382,7 +382,7 @@ def inexact_whole_numbers(text: pd.Series) -> np.ndarray:
     point, but the text says it is not 3, so it is not a whole scale point. Checked once per
     distinct text (a column holds a few), with :class:`decimal.Decimal`.
     """
-    cells = text.to_numpy(dtype=object, na_value=None)
+    cells = text.astype(object).to_numpy()
     inexact = {v for v in pd.unique(cells) if isinstance(v, str) and _inexact_whole(v)}
     if not inexact:
         return np.zeros(len(cells), dtype=bool)
