@@ -126,11 +126,18 @@ class ImportResult:
             header += "\nNot imported (see the import report):\n" + "\n".join(
                 f"- {p.path or 'file'}: {p.message}" for p in self.not_mapped
             )
-        return dump_yaml(self.document, header)
+        document = instrument_document(self.instrument) if self.instrument else self.document
+        return dump_yaml(document, header)
 
 
 def finish_import(document: dict[str, Any], source: str, unmapped: list[Problem]) -> ImportResult:
-    """Validate an imported document as an instrument file would be validated."""
+    """Validate an imported document as an instrument file would be validated (keys in the
+    model's order, so every import writes its YAML the same way)."""
+    order = list(Instrument.model_fields)
+    document = {
+        **{k: document[k] for k in order if k in document},
+        **{k: v for k, v in document.items() if k not in order},
+    }
     instrument, problems = validate_document(document)
     report = Report(file=source, problems=[replace(p, file=source) for p in problems])
     return ImportResult(
@@ -139,4 +146,13 @@ def finish_import(document: dict[str, Any], source: str, unmapped: list[Problem]
         not_mapped=[replace(p, file=source) for p in unmapped],
         report=report,
         instrument=instrument,
+    )
+
+
+def refusal(source: str, code: str, message: str) -> ImportResult:
+    """The result of a file that gives no instrument at all (``not_an_instrument``, ...)."""
+    return ImportResult(
+        document={},
+        source=source,
+        report=Report(file=source, problems=[replace(problem(code, (), message), file=source)]),
     )

@@ -55,9 +55,10 @@ from surveytool.interchange._common import (
     not_mapped,
     number,
     plain,
+    refusal,
     semver,
 )
-from surveytool.problems import Problem, problem
+from surveytool.problems import Problem
 
 #: Our extensions: what FHIR has no element for.
 EXT = "urn:surveytool:fhir:extension:"
@@ -923,12 +924,9 @@ def import_questionnaire(data: Any, source: str = "questionnaire") -> ImportResu
     problems: list[Problem] = []
     if not isinstance(data, Mapping) or data.get("resourceType") != "Questionnaire":
         kind = data.get("resourceType") if isinstance(data, Mapping) else type(data).__name__
-        found = problem(
-            "not_an_instrument", (), f"the JSON is a {kind or 'document'}, not a FHIR Questionnaire"
+        return refusal(
+            source, "not_an_instrument", f"the JSON is a {kind or 'document'}, not a FHIR Questionnaire"
         )
-        result = finish_import({}, source, [])
-        result.report.problems.insert(0, found)
-        return result
     terms = _Terminology(data.get("contained") or ())
     ours = bool(_ours(data, "instrument-id"))
     raw_id = _first_value(data, "instrument-id") or data.get("name") or data.get("id") or "imported"

@@ -48,9 +48,10 @@ from surveytool.interchange._common import (
     instrument_document,
     not_mapped,
     number,
+    refusal,
     semver,
 )
-from surveytool.problems import Problem, problem
+from surveytool.problems import Problem
 
 COLUMNS: tuple[str, ...] = (
     "Variable / Field Name",
@@ -345,29 +346,11 @@ def import_dictionary(
     problems: list[Problem] = []
     name_col, form_col = COLUMNS[0], COLUMNS[1]
     if not rows or not any(_column(r, name_col) for r in rows):
-        result = finish_import({}, source, [])
-        result.report.problems.insert(
-            0,
-            problem(
-                "not_an_instrument",
-                (),
-                "the CSV has no 'Variable / Field Name' column: it is not a REDCap data dictionary",
-            ),
-        )
-        return result
+        return refusal(source, "not_an_instrument", "the CSV has no 'Variable / Field Name' column: it is not a REDCap data dictionary")
     forms = list(dict.fromkeys(_column(r, form_col) for r in rows))
     chosen = form if form is not None else forms[0]
     if chosen not in forms:
-        result = finish_import({}, source, [])
-        result.report.problems.insert(
-            0,
-            problem(
-                "unknown_form",
-                (),
-                f"the dictionary has no form {chosen!r}; its forms: {', '.join(forms)}",
-            ),
-        )
-        return result
+        return refusal(source, "unknown_form", f"the dictionary has no form {chosen!r}; its forms: {', '.join(forms)}")
     if form is None and len(forms) > 1:
         problems.append(
             not_mapped(
@@ -507,15 +490,7 @@ def import_dictionary(
     document["subscales"] = subscales
     if composites:
         document["composites"] = composites
-    order = [
-        "id", "version", "title", "description", "language", "instructions", "timeframe",
-        "source", "provenance", "licence", "validation_status", "disclaimer", "minutes",
-        "response_scales", "items", "subscales", "composites", "critical_items", "short_forms",
-        "norms",
-    ]
-    ordered = {k: document[k] for k in order if k in document}
-    ordered.update({k: v for k, v in document.items() if k not in ordered})
-    return finish_import(ordered, source, problems)
+    return finish_import(document, source, problems)
 
 
 def _scale(
@@ -524,14 +499,14 @@ def _scale(
     """A response scale from choices: the longest run of consecutive integer codes is the scale;
     other integer codes outside it are missing codes (reported); other codes are refused."""
     if not choices:
-        problems.append(not_mapped(loc, "the field has no choices"))
+        problems.append(not_mapped(loc, f"field {loc[-1]!r} has no choices"))
         return None
     if not all(re.fullmatch(r"-?\d+", code) for code, _ in choices):
         bad = [code for code, _ in choices if not re.fullmatch(r"-?\d+", code)]
         problems.append(
             not_mapped(
                 loc,
-                f"choice codes {bad} are not whole numbers, so the field cannot be scored; "
+                f"field {loc[-1]!r}: choice codes {bad} are not whole numbers, so the field cannot be scored; "
                 "give the choices numeric codes in REDCap",
             )
         )
@@ -547,7 +522,7 @@ def _scale(
     main = max(runs, key=len)
     low, high = main[0], main[-1]
     if low == high:
-        problems.append(not_mapped(loc, "the field has a single scored choice"))
+        problems.append(not_mapped(loc, f"field {loc[-1]!r} has a single scored choice"))
         return None
     labels = {c: label for c, label in coded if low <= c <= high and label != str(c)}
     missing = {c: label for c, label in coded if not low <= c <= high}

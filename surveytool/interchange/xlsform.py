@@ -30,7 +30,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from surveytool.instrument.model import Composite, Instrument, Item, Method, Subscale, required_count
+from surveytool.instrument.model import (
+    Composite,
+    Instrument,
+    Item,
+    Method,
+    Subscale,
+    required_count,
+)
 from surveytool.interchange._common import (
     ImportResult,
     finish_import,
@@ -38,9 +45,10 @@ from surveytool.interchange._common import (
     instrument_document,
     not_mapped,
     number,
+    refusal,
     semver,
 )
-from surveytool.problems import Problem, problem
+from surveytool.problems import Problem
 
 SURVEY_COLUMNS = ("type", "name", "label", "calculation", "surveytool")
 CHOICE_COLUMNS = ("list_name", "name", "label", "weight")
@@ -267,21 +275,13 @@ def import_workbook(path: str | Path, source: str | None = None) -> ImportResult
     try:
         book = load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds for a file that is no workbook
-        result = finish_import({}, name, [])
-        result.report.problems.insert(
-            0, problem("not_an_instrument", (), f"cannot read the workbook: {exc}")
-        )
-        return result
+        return refusal(name, "not_an_instrument", f"cannot read the workbook: {exc}")
     survey = _sheet_rows(book, "survey")
     choices = _sheet_rows(book, "choices")
     settings = _sheet_rows(book, "settings")
     book.close()
     if not survey:
-        result = finish_import({}, name, [])
-        result.report.problems.insert(
-            0, problem("not_an_instrument", (), "the workbook has no 'survey' sheet: no XLSForm")
-        )
-        return result
+        return refusal(name, "not_an_instrument", "the workbook has no 'survey' sheet: no XLSForm")
     problems: list[Problem] = []
     lists: dict[str, list[tuple[str, str, Any]]] = {}
     for row in choices:
@@ -397,15 +397,7 @@ def import_workbook(path: str | Path, source: str | None = None) -> ImportResult
     document["subscales"] = subscales
     if composites:
         document["composites"] = composites
-    order = [
-        "id", "version", "title", "description", "language", "instructions", "timeframe",
-        "source", "provenance", "licence", "validation_status", "disclaimer", "minutes",
-        "response_scales", "items", "subscales", "composites", "critical_items", "short_forms",
-        "norms",
-    ]
-    ordered = {k: document[k] for k in order if k in document}
-    ordered.update({k: v for k, v in document.items() if k not in ordered})
-    return finish_import(ordered, name, problems)
+    return finish_import(document, name, problems)
 
 
 def _scale(
