@@ -333,7 +333,10 @@ def _scored_item(
         "extension": [
             {"url": "key", "valueId": f"{_resource_id(scored.id)}-answered"[:64]},
             {"url": "severity", "valueCode": "warning"},
-            {"url": "expression", "valueExpression": _expression(None, f"({answered}).count() >= {needed}")},
+            {
+                "url": "expression",
+                "valueExpression": _expression(None, f"({answered}).count() >= {needed}"),
+            },
             {
                 "url": "human",
                 "valueString": f"{scored.label}: answer at least {needed} of its {len(members)} "
@@ -628,9 +631,7 @@ def response_rows(data: Any) -> list[dict[str, object]]:
 # ---------------------------------------------------------------------------------------------
 def _extensions(element: Mapping[str, Any], url: str) -> list[Mapping[str, Any]]:
     return [
-        e
-        for e in element.get("extension") or ()
-        if isinstance(e, Mapping) and e.get("url") == url
+        e for e in element.get("extension") or () if isinstance(e, Mapping) and e.get("url") == url
     ]
 
 
@@ -652,9 +653,7 @@ def _first_value(element: Mapping[str, Any], name: str) -> Any:
 
 def _parts(ext: Mapping[str, Any]) -> list[tuple[str, Any]]:
     return [
-        (str(p.get("url")), _value(p))
-        for p in ext.get("extension") or ()
-        if isinstance(p, Mapping)
+        (str(p.get("url")), _value(p)) for p in ext.get("extension") or () if isinstance(p, Mapping)
     ]
 
 
@@ -727,9 +726,7 @@ class _Terminology:
             cs = self.code_systems.get(reference)
             if cs is None:
                 return None
-            return [
-                self._option(cs.get("url"), c) for c in _walk_concepts(cs.get("concept") or ())
-            ]
+            return [self._option(cs.get("url"), c) for c in _walk_concepts(cs.get("concept") or ())]
         options: list[_Option] = []
         for contains in (vs.get("expansion") or {}).get("contains") or ():
             if isinstance(contains, Mapping):
@@ -796,7 +793,9 @@ def _item_options(item: Mapping[str, Any], terms: _Terminology) -> list[_Option]
             )
         elif "valueInteger" in option:
             value = option["valueInteger"]
-            options.append(_Option(str(value), None, float(value) if score is None else score, None))
+            options.append(
+                _Option(str(value), None, float(value) if score is None else score, None)
+            )
         elif "valueString" in option:
             text = str(option["valueString"])
             options.append(_Option(text, text, score, None))
@@ -855,7 +854,9 @@ def _sum_members(expression: str, variables: Mapping[str, str]) -> list[str] | N
 
 
 def _split_plus(text: str) -> list[str]:
-    parts, depth, current = [], 0, []
+    parts: list[str] = []
+    depth = 0
+    current: list[str] = []
     for char in text:
         if char in "([":
             depth += 1
@@ -925,7 +926,9 @@ def import_questionnaire(data: Any, source: str = "questionnaire") -> ImportResu
     if not isinstance(data, Mapping) or data.get("resourceType") != "Questionnaire":
         kind = data.get("resourceType") if isinstance(data, Mapping) else type(data).__name__
         return refusal(
-            source, "not_an_instrument", f"the JSON is a {kind or 'document'}, not a FHIR Questionnaire"
+            source,
+            "not_an_instrument",
+            f"the JSON is a {kind or 'document'}, not a FHIR Questionnaire",
         )
     terms = _Terminology(data.get("contained") or ())
     ours = bool(_ours(data, "instrument-id"))
@@ -1019,13 +1022,13 @@ def import_questionnaire(data: Any, source: str = "questionnaire") -> ImportResu
                     "(labels), so recode coded answers before scoring them",
                 )
             )
-        key = _scale_key(options)
+        options_key = _scale_key(options)
         scale_id = _first_value(item, "response-scale") if ours else None
         if scale_id is None:
-            scale_id = scale_keys.get(key)
+            scale_id = scale_keys.get(options_key)
         if scale_id is None:
             scale_id = f"scale{len(scales) + 1}"
-        scale_keys.setdefault(key, scale_id)
+        scale_keys.setdefault(options_key, scale_id)
         scales.setdefault(scale_id, scale)
         item_id = identifier(link, f"item{len(items) + 1}")
         text = item.get("text") if isinstance(item.get("text"), str) else link
@@ -1044,18 +1047,14 @@ def import_questionnaire(data: Any, source: str = "questionnaire") -> ImportResu
         else:
             note = _codes_note(item)
             if section or note:
-                entry["source"] = {
-                    k: v for k, v in (("section", section), ("note", note)) if v
-                }
+                entry["source"] = {k: v for k, v in (("section", section), ("note", note)) if v}
         item_systems[link] = next((o.system for o in options if o.system), None)
         items.append(entry)
     if instructions:
         document["instructions"] = "\n\n".join(instructions)
     document["response_scales"] = scales
     document["items"] = items
-    link_to_id = {
-        str(i["id"]): str(i["id"]) for i in items
-    }
+    link_to_id = {str(i["id"]): str(i["id"]) for i in items}
     subscales, composites = _import_scores(scored_items, data, items, link_to_id, ours, problems)
     if not subscales and items:
         subscales.append(
@@ -1158,8 +1157,7 @@ def _import_scores(
                 subscales.append(entry)
             continue
         expressions = [
-            e.get("valueExpression", {}).get("expression")
-            for e in _extensions(item, CALCULATED)
+            e.get("valueExpression", {}).get("expression") for e in _extensions(item, CALCULATED)
         ]
         local = {
             str(v.get("name")): str(v.get("expression"))
@@ -1202,7 +1200,9 @@ def _import_scores(
     return subscales, composites
 
 
-def _import_root(data: Mapping[str, Any], document: dict[str, Any], problems: list[Problem]) -> None:
+def _import_root(
+    data: Mapping[str, Any], document: dict[str, Any], problems: list[Problem]
+) -> None:
     critical = []
     for ext in _ours(data, "critical-item"):
         parts = dict(_parts(ext))
@@ -1218,15 +1218,15 @@ def _import_root(data: Mapping[str, Any], document: dict[str, Any], problems: li
         document["critical_items"] = critical
     forms = []
     for ext in _ours(data, "short-form"):
-        parts = _parts(ext)
-        single = dict(parts)
+        pairs = _parts(ext)
+        form_parts = dict(pairs)
         form: dict[str, Any] = {
-            "id": single["id"],
-            "label": single["label"],
-            "items": [v for k, v in parts if k == "item"],
+            "id": form_parts["id"],
+            "label": form_parts["label"],
+            "items": [v for k, v in pairs if k == "item"],
         }
-        if single.get("description"):
-            form["description"] = single["description"]
+        if form_parts.get("description"):
+            form["description"] = form_parts["description"]
         forms.append(form)
     if forms:
         document["short_forms"] = forms
@@ -1236,10 +1236,20 @@ def _import_root(data: Mapping[str, Any], document: dict[str, Any], problems: li
             document["norms"] = json.loads(norms)
         except json.JSONDecodeError:
             problems.append(not_mapped(("extension", "norms"), "the norms extension is not JSON"))
-    known = {EXT + n for n in (
-        "instrument-id", "timeframe", "source", "provenance", "validation-status", "minutes",
-        "critical-item", "short-form", "norms",
-    )} | {VARIABLE}
+    known = {
+        EXT + n
+        for n in (
+            "instrument-id",
+            "timeframe",
+            "source",
+            "provenance",
+            "validation-status",
+            "minutes",
+            "critical-item",
+            "short-form",
+            "norms",
+        )
+    } | {VARIABLE}
     for n, ext in enumerate(data.get("extension") or ()):
         if isinstance(ext, Mapping) and ext.get("url") not in known:
             problems.append(

@@ -294,7 +294,9 @@ def _read_rows(text: str) -> tuple[list[dict[str, str]], str]:
     if not rows:
         return [], sep
     header = [h.strip() for h in rows[0]]
-    return [dict(zip(header, (c.strip() for c in r), strict=False)) for r in rows[1:] if any(r)], sep
+    return [
+        dict(zip(header, (c.strip() for c in r), strict=False)) for r in rows[1:] if any(r)
+    ], sep
 
 
 def _column(row: Mapping[str, str], name: str) -> str:
@@ -346,11 +348,19 @@ def import_dictionary(
     problems: list[Problem] = []
     name_col, form_col = COLUMNS[0], COLUMNS[1]
     if not rows or not any(_column(r, name_col) for r in rows):
-        return refusal(source, "not_an_instrument", "the CSV has no 'Variable / Field Name' column: it is not a REDCap data dictionary")
+        return refusal(
+            source,
+            "not_an_instrument",
+            "the CSV has no 'Variable / Field Name' column: it is not a REDCap data dictionary",
+        )
     forms = list(dict.fromkeys(_column(r, form_col) for r in rows))
     chosen = form if form is not None else forms[0]
     if chosen not in forms:
-        return refusal(source, "unknown_form", f"the dictionary has no form {chosen!r}; its forms: {', '.join(forms)}")
+        return refusal(
+            source,
+            "unknown_form",
+            f"the dictionary has no form {chosen!r}; its forms: {', '.join(forms)}",
+        )
     if form is None and len(forms) > 1:
         problems.append(
             not_mapped(

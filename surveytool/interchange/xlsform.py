@@ -91,8 +91,10 @@ def _subscale_parts(instrument: Instrument, sub: Subscale) -> tuple[str, str]:
     if sub.method is Method.sum:
         return f"{count} = {k}", total
     needed = max(min(required_count(sub.min_answered, k), k), 1)
-    weights = count if all(m.weight == 1.0 for m in members) else (
-        "(" + " + ".join(t[2] for t in terms) + ")"
+    weights = (
+        count
+        if all(m.weight == 1.0 for m in members)
+        else ("(" + " + ".join(t[2] for t in terms) + ")")
     )
     mean = f"{total} div {weights}"
     if sub.method is Method.prorated_sum:
@@ -243,9 +245,7 @@ def _sheet_rows(book: Any, name: str) -> list[dict[str, Any]]:
     for values in rows[1:]:
         if all(v is None or str(v).strip() == "" for v in values):
             continue
-        out.append(
-            {h: ("" if v is None else v) for h, v in zip(header, values, strict=False) if h}
-        )
+        out.append({h: ("" if v is None else v) for h, v in zip(header, values, strict=False) if h})
     return out
 
 
@@ -304,14 +304,19 @@ def import_workbook(path: str | Path, source: str | None = None) -> ImportResult
     subscales: list[dict[str, Any]] = []
     composites: list[dict[str, Any]] = []
     texts: dict[str, str] = {}
-    calculates: list[tuple[int, Mapping[str, Any]]] = []
+    calculates: list[tuple[int, dict[str, Any]]] = []
     for n, row in enumerate(survey, 2):
         kind = _text(row.get("type", ""))
         field = _text(row.get("name", ""))
         ours = json.loads(str(row["surveytool"])) if row.get("surveytool") else {}
         loc: tuple[str | int, ...] = (f"survey row {n}", field)
         if kind in ("begin group", "end group", "begin_group", "end_group", "") or kind in (
-            "start", "end", "today", "deviceid", "username", "audit",
+            "start",
+            "end",
+            "today",
+            "deviceid",
+            "username",
+            "audit",
         ):
             continue
         if kind == "note":
@@ -339,16 +344,16 @@ def import_workbook(path: str | Path, source: str | None = None) -> ImportResult
         }
         entry.setdefault("scale", list_name)
         items.append(entry)
-    for n, row in calculates:
-        field = _text(row.get("name", ""))
-        ours = json.loads(str(row["surveytool"])) if row.get("surveytool") else {}
+    for n, calc_row in calculates:
+        field = _text(calc_row.get("name", ""))
+        ours = json.loads(str(calc_row["surveytool"])) if calc_row.get("surveytool") else {}
         if "subscale" in ours:
             subscales.append(ours["subscale"])
             continue
         if "composite" in ours:
             composites.append(ours["composite"])
             continue
-        formula = _text(row.get("calculation", ""))
+        formula = _text(calc_row.get("calculation", ""))
         if _SUM.match(formula):
             members = re.findall(r"\$\{([^}]+)\}", formula)
             known = {i["id"] for i in items}
@@ -356,7 +361,7 @@ def import_workbook(path: str | Path, source: str | None = None) -> ImportResult
                 subscales.append(
                     {
                         "id": identifier(field, f"score{len(subscales) + 1}"),
-                        "label": _label(row) or field,
+                        "label": _label(calc_row) or field,
                         "items": members,
                         "method": "sum",
                         "min_answered": len(members),
@@ -365,7 +370,7 @@ def import_workbook(path: str | Path, source: str | None = None) -> ImportResult
                 continue
         problems.append(
             not_mapped(
-                (f"survey row {n}", field),
+                (f"survey calc_row {n}", field),
                 f"calculate {field!r} is not a plain sum of items; add it by hand",
             )
         )

@@ -44,7 +44,7 @@ def our_scores(instrument: Instrument, items: pd.DataFrame) -> pd.DataFrame:
 
 def answer_dicts(items: pd.DataFrame) -> list[dict[str, int | None]]:
     return [
-        {k: (None if pd.isna(v) else int(v)) for k, v in row.items()}
+        {str(k): (None if pd.isna(v) else int(v)) for k, v in row.items()}
         for row in items.to_dict(orient="records")
     ]
 

@@ -31,7 +31,7 @@ def tokens(text: str) -> list[tuple[str, str]]:
     while pos < len(text):
         match = _TOKEN.match(text, pos)
         if not match or match.end() == pos:
-            raise SyntaxError(f"cannot read {text[pos:pos + 20]!r}")
+            raise SyntaxError(f"cannot read {text[pos : pos + 20]!r}")
         kind = match.lastgroup
         assert kind is not None
         out.append((kind, match.group(kind)))

@@ -31,7 +31,9 @@ def test_dictionary_has_redcaps_columns_and_rows(instrument: Instrument):
     assert len(radios) == len(instrument.items)
     for row, item in zip(radios, instrument.items, strict=True):
         scale = instrument.response_scales[item.scale]
-        codes = [int(c) for c, _ in redcap.parse_choices(row["Choices, Calculations, OR Slider Labels"])]
+        codes = [
+            int(c) for c, _ in redcap.parse_choices(row["Choices, Calculations, OR Slider Labels"])
+        ]
         assert codes == [*scale.points, *scale.missing_codes]
         assert row["Matrix Group Name"].startswith(redcap.variable(item.scale))
     calcs = [r for r in body if r["Field Type"] == "calc"]
@@ -71,7 +73,9 @@ def test_calc_formulas_give_our_scores_for_1000_respondents(instrument: Instrume
 
 def test_import_of_a_dictionary_written_by_others():
     path: Path = FIXTURES / "redcap_dictionary_others.csv"
-    result = redcap.import_dictionary(path.read_text(encoding="utf-8"), str(path), form="mood_check")
+    result = redcap.import_dictionary(
+        path.read_text(encoding="utf-8"), str(path), form="mood_check"
+    )
     assert result.ok, result.report.format_text()
     inst = result.instrument
     assert inst is not None
