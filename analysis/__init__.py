@@ -33,7 +33,10 @@ from analysis.stats import (  # noqa: E402
     ItemStatistics,
     NormsResult,
     Omega,
+    OrdinalCFAResult,
+    OrdinalReliability,
     ParallelAnalysis,
+    Polychoric,
     Problems,
     Reliability,
     Result,
@@ -54,7 +57,12 @@ from analysis.stats import (  # noqa: E402
     norms_from_scores,
     norms_yaml,
     omega,
+    ordinal_cfa_model,
+    ordinal_omega,
+    ordinal_reliability,
     parallel_analysis,
+    polychoric,
+    polychoric_matrix,
     reliability,
     scale_reliability,
     score_correlations,
@@ -78,3 +86,13 @@ __all__ += ["CFAResult", "cfa", "cfa_model"]
 __all__ += ["ScoreCorrelations", "describe_scores", "score_correlations"]
 __all__ += ["GroupComparison", "compare_groups"]
 __all__ += ["NormsResult", "build_norms", "norms_from_scores", "norms_yaml"]
+__all__ += [
+    "OrdinalCFAResult",
+    "OrdinalReliability",
+    "Polychoric",
+    "ordinal_cfa_model",
+    "ordinal_omega",
+    "ordinal_reliability",
+    "polychoric",
+    "polychoric_matrix",
+]
