@@ -38,6 +38,10 @@ Formats (FORMATS.md in the project's shared folder describes each export):
     A REDCap record export, raw (variable names, codes) or labels (field labels, choice labels).
     Checkbox fields (``field___code`` columns, or ``Label (choice=...)`` in labels exports) are
     collapsed into one column holding the checked codes (or labels) joined by ``;``.
+``fhir``
+    A FHIR QuestionnaireResponse (``.json``), a Bundle of them, or a JSON list: one row per
+    response, a column per answered ``linkId`` (a coded answer gives its code), and the columns
+    ``id`` (the default respondent id), ``questionnaire``, ``status``, ``subject``, ``authored``.
 
 :func:`detect_format` says which format a file is and why; :func:`read_source` reads it into a
 :class:`SourceTable`. Rows are numbered from 1 for the first data row, as the scoring engine does.
@@ -65,7 +69,7 @@ import pandas as pd
 
 from surveytool.errors import ResponsesError
 
-FormatName = Literal["csv", "tsv", "xlsx", "sav", "parquet", "jsonl", "qualtrics", "redcap"]
+FormatName = Literal["csv", "tsv", "xlsx", "sav", "parquet", "jsonl", "qualtrics", "redcap", "fhir"]
 FORMATS: tuple[str, ...] = (
     "auto",
     "csv",
@@ -76,6 +80,7 @@ FORMATS: tuple[str, ...] = (
     "jsonl",
     "qualtrics",
     "redcap",
+    "fhir",
 )
 
 #: Cells read as "not answered" in text files (FORMULAS.md: blank and NA count as missing).
@@ -99,6 +104,7 @@ _EXTENSIONS: dict[str, FormatName] = {
     ".pq": "parquet",
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
+    ".json": "fhir",
 }
 
 #: ``Status`` values of an ordinary Qualtrics response: "IP Address" in choice-text exports, 0 in
@@ -740,6 +746,26 @@ def _read_jsonl(path: Path) -> pd.DataFrame:
         raise SourceError(f"{path}: cannot read it as JSON lines: {reason}") from None
 
 
+def _read_fhir(path: Path) -> pd.DataFrame:
+    """QuestionnaireResponses (one, a Bundle, or a list) as rows of answers."""
+    from surveytool.interchange.fhir import ResponseFileError, response_rows
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        raise SourceError(f"{path}: not UTF-8 text ({exc.reason}); save it as UTF-8") from None
+    except json.JSONDecodeError as exc:
+        raise SourceError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    try:
+        rows = response_rows(data)
+    except ResponseFileError as exc:
+        raise SourceError(f"{path}: {exc}") from None
+    if not rows:
+        raise SourceError(f"{path}: the Bundle holds no QuestionnaireResponse")
+    frame = pd.DataFrame(rows, dtype=object)
+    return frame.astype(object).where(frame.notna(), pd.NA)
+
+
 def read_source(
     path: str | Path,
     *,
@@ -798,6 +824,8 @@ def read_source(
         frame = _iso_dates(frame)
     elif detection.format == "jsonl":
         frame = _iso_dates(_read_jsonl(path))
+    elif detection.format == "fhir":
+        frame = _read_fhir(path)
     else:
         try:
             frame = pd.read_parquet(path)
@@ -841,6 +869,11 @@ def read_source(
         _qualtrics(table, second, third, keep_status)
     elif detection.format == "redcap":
         _redcap(table, labels=detection.variant == "labels")
+    elif detection.format == "fhir":
+        from surveytool.interchange.fhir import RESPONSE_COLUMNS
+
+        table.metadata_columns = tuple(c for c in RESPONSE_COLUMNS if c in table.frame.columns)
+        table.default_id_column = "id"
     elif detection.format in ("csv", "tsv") and format != "auto":
         found = _sniff_text(*_sample(path))
         if found is not None:
