@@ -762,8 +762,7 @@ def _read_fhir(path: Path) -> pd.DataFrame:
         raise SourceError(f"{path}: {exc}") from None
     if not rows:
         raise SourceError(f"{path}: the Bundle holds no QuestionnaireResponse")
-    frame = pd.DataFrame(rows, dtype=object)
-    return frame.astype(object).where(frame.notna(), pd.NA)
+    return pd.DataFrame(rows, dtype=object)  # unanswered: NaN, made NA with the other formats
 
 
 def read_source(
