@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from pathlib import Path
 
 from pyxform.xls2xform import convert
 
 from surveytool.instrument.model import Instrument
 from surveytool.interchange import xlsform
+from tests.surveytool.interchange.conftest import (
+    HERE,
+    answer_dicts,
+    answers,
+    assert_same_scores,
+    our_scores,
+)
 
 
 def test_sheets_hold_select_ones_weights_and_calculates(instrument: Instrument):
@@ -49,3 +58,53 @@ def test_odk_validate_accepts_the_form(instrument: Instrument, tmp_path: Path):
     for scale_id in instrument.response_scales:
         assert f"instance('{scale_id}')/root/item[name=" in converted.xform
     assert not [w for w in converted.warnings if "error" in w.lower()]
+
+
+def _odk_validate_jar() -> Path:
+    import pyxform
+
+    jar = Path(pyxform.__file__).parent / "validators" / "odk_validate" / "bin" / "ODK_Validate.jar"
+    assert jar.is_file(), "pyxform ships ODK Validate; reinstall pyxform"
+    return jar
+
+
+def test_odk_engine_gives_our_scores_for_1000_respondents(instrument: Instrument, tmp_path: Path):
+    """JavaRosa (ODK Collect's engine, inside pyxform's ODK Validate jar) fills the converted
+    form for each respondent; its calculates (text) read as numbers equal our scores, and are
+    blank exactly where ours are insufficient."""
+    java = shutil.which("java")
+    assert java is not None, "a Java runtime is needed: run `make java`"
+    path = tmp_path / "form.xlsx"
+    path.write_bytes(xlsform.workbook_bytes(instrument))
+    xform = tmp_path / "form.xml"
+    xform.write_text(convert(xlsform=str(path), validate=False).xform, encoding="utf-8")
+    items = answers(instrument, n=1000)
+    ours = our_scores(instrument, items)
+    lines = [
+        ",".join("" if v is None else str(v) for v in row.values()) for row in answer_dicts(items)
+    ]
+    scored = instrument.scored_ids()
+    done = subprocess.run(
+        [
+            java,
+            "-cp",
+            str(_odk_validate_jar()),
+            str(HERE / "javarosa" / "EvaluateXForm.java"),
+            str(xform),
+            ",".join(items.columns),
+            ",".join(scored),
+            ",".join(dict.fromkeys(s.items[0] for s in instrument.subscales)),
+        ],
+        input="\n".join(lines) + "\n",
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = done.stdout.splitlines()
+    theirs = [
+        {s: (float(v) if v else None) for s, v in zip(scored, row.split("\t"), strict=True)}
+        for row in rows
+    ]
+    assert_same_scores(instrument, ours, theirs)
