@@ -13,8 +13,9 @@ Export (:func:`questionnaire`), one Questionnaire per instrument:
   (FHIRPath) gives exactly our score (see :func:`scoring_variables`): reverse keys on the declared
   range, weights, the method and ``min_answered`` (empty, not zero, when too few are answered),
   with a ``targetConstraint`` saying how many answers are needed;
-- what FHIR has no element for (reverse flag, weight, bands, guidance, critical items, short
-  forms, norms, provenance...) in extensions under :data:`EXT`, so that :func:`import_questionnaire`
+- what FHIR has no element for (reverse flag, weight, bands, guidance, short forms, norms,
+  provenance...) in extensions under :data:`EXT`, and any other field of the format (critical
+  checks, for example) as a ``field`` extension holding its name and JSON, so that :func:`import_questionnaire`
   of our own export gives back the same instrument.
 
 Import (:func:`import_questionnaire`) reads a Questionnaire written by anyone: scores under the
@@ -52,6 +53,7 @@ from surveytool.interchange._common import (
     ImportResult,
     finish_import,
     identifier,
+    instrument_document,
     not_mapped,
     number,
     plain,
@@ -302,8 +304,12 @@ def _min_answered_ext(value: int | float) -> dict[str, Any]:
 
 
 def _scored_item(
-    instrument: Instrument, scored: Subscale | Composite, names: Variables
+    instrument: Instrument,
+    scored: Subscale | Composite,
+    names: Variables,
+    fields: Mapping[str, Any],
 ) -> dict[str, Any]:
+    """The readOnly item of a subscale or composite; ``fields``: its entry in the document."""
     is_sub = isinstance(scored, Subscale)
     members = list(scored.items) if isinstance(scored, Subscale) else list(scored.components)
     method = scored.method.value if isinstance(scored, Subscale) else scored.method
@@ -344,6 +350,7 @@ def _scored_item(
             },
         ],
     }
+    extras = _field_extensions(fields, SCORED_FIELDS)
     return {
         "linkId": SCORE_PREFIX + scored.id,
         "text": scored.label,
@@ -354,6 +361,7 @@ def _scored_item(
             constraint,
             _ext("scale", extension=definition),
             *_bands_ext(scored),
+            *extras,
         ],
     }
 
@@ -373,7 +381,10 @@ def _translations(texts: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
-def _question(instrument: Instrument, item: Item, number_: int, url: str) -> dict[str, Any]:
+def _question(
+    instrument: Instrument, item: Item, number_: int, url: str, fields: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The choice item of an instrument item; ``fields``: its entry in the document."""
     scale = instrument.response_scales[item.scale]
     extensions: list[dict[str, Any]] = [_ext("response-scale", valueString=item.scale)]
     if item.reverse:
@@ -386,6 +397,7 @@ def _question(instrument: Instrument, item: Item, number_: int, url: str) -> dic
             for key, value in item.source.model_dump(exclude_none=True).items()
         ]
         extensions.append(_ext("source", extension=parts))
+    extensions += _field_extensions(fields, ITEM_FIELDS)
     question: dict[str, Any] = {
         "linkId": item.id,
         "prefix": f"{number_}.",
@@ -399,7 +411,47 @@ def _question(instrument: Instrument, item: Item, number_: int, url: str) -> dic
     return question
 
 
-def _root_extensions(instrument: Instrument) -> list[dict[str, Any]]:
+#: Fields written as FHIR elements or as their own extensions; any other field of the instrument
+#: (critical checks, for example) travels as a ``field`` extension: its name and its JSON.
+ROOT_FIELDS = frozenset(
+    {
+        "id", "version", "title", "description", "language", "instructions", "timeframe",
+        "source", "provenance", "licence", "validation_status", "disclaimer", "minutes",
+        "response_scales", "items", "subscales", "composites", "short_forms", "norms",
+    }
+)  # fmt: skip
+ITEM_FIELDS = frozenset({"id", "text", "translations", "scale", "reverse", "weight", "source"})
+SCORED_FIELDS = frozenset(
+    {
+        "id", "label", "description", "bands", "guidance", "better", "items", "components",
+        "method", "min_answered",
+    }
+)  # fmt: skip
+
+
+def _field_extensions(document: Mapping[str, Any], native: frozenset[str]) -> list[dict[str, Any]]:
+    return [
+        _ext(
+            "field",
+            extension=[
+                {"url": "name", "valueString": key},
+                {"url": "json", "valueString": json.dumps(value, ensure_ascii=False)},
+            ],
+        )
+        for key, value in document.items()
+        if key not in native
+    ]
+
+
+def _fields_from(element: Mapping[str, Any]) -> dict[str, Any]:
+    out = {}
+    for ext in _ours(element, "field"):
+        parts = dict(_parts(ext))
+        out[str(parts["name"])] = json.loads(str(parts["json"]))
+    return out
+
+
+def _root_extensions(instrument: Instrument, document: Mapping[str, Any]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = [_ext("instrument-id", valueString=instrument.id)]
     for key in ("timeframe", "source", "provenance"):
         value = getattr(instrument, key)
@@ -408,18 +460,7 @@ def _root_extensions(instrument: Instrument) -> list[dict[str, Any]]:
     out.append(_ext("validation-status", valueCode=instrument.validation_status.value))
     if instrument.minutes is not None:
         out.append(_ext("minutes", valueDecimal=_decimal(instrument.minutes)))
-    for crit in instrument.critical_items:
-        out.append(
-            _ext(
-                "critical-item",
-                extension=[
-                    {"url": "item", "valueString": crit.item},
-                    {"url": "threshold", "valueInteger": crit.threshold},
-                    {"url": "direction", "valueCode": crit.direction.value},
-                    {"url": "message", "valueString": crit.message},
-                ],
-            )
-        )
+    out += _field_extensions(document, ROOT_FIELDS)
     for form in instrument.short_forms:
         parts = [
             {"url": "id", "valueString": form.id},
@@ -452,9 +493,19 @@ def questionnaire(instrument: Instrument, *, base: str = DEFAULT_BASE) -> dict[s
         items.append({"linkId": INSTRUCTIONS, "text": instrument.instructions, "type": "display"})
     if instrument.disclaimer:
         items.append({"linkId": DISCLAIMER, "text": instrument.disclaimer, "type": "display"})
-    items += [_question(instrument, item, n, url) for n, item in enumerate(instrument.items, 1)]
-    scores = [_scored_item(instrument, s, names) for s in instrument.subscales]
-    scores += [_scored_item(instrument, c, names) for c in instrument.composites]
+    document = instrument_document(instrument)
+    items += [
+        _question(instrument, item, n, url, fields)
+        for n, (item, fields) in enumerate(zip(instrument.items, document["items"], strict=True), 1)
+    ]
+    scores = [
+        _scored_item(instrument, s, names, fields)
+        for s, fields in zip(instrument.subscales, document["subscales"], strict=True)
+    ]
+    scores += [
+        _scored_item(instrument, c, names, fields)
+        for c, fields in zip(instrument.composites, document.get("composites", []), strict=True)
+    ]
     items.append({"linkId": "scores", "text": "Scores", "type": "group", "item": scores})
     out: dict[str, Any] = {
         "resourceType": "Questionnaire",
@@ -465,7 +516,7 @@ def questionnaire(instrument: Instrument, *, base: str = DEFAULT_BASE) -> dict[s
             _code_system(url, scale_id, scale)
             for scale_id, scale in instrument.response_scales.items()
         ],
-        "extension": _root_extensions(instrument),
+        "extension": _root_extensions(instrument, document),
         "url": url,
         "version": instrument.version,
         "name": _VAR.sub("_", instrument.id),
@@ -1048,6 +1099,7 @@ def import_questionnaire(data: Any, source: str = "questionnaire") -> ImportResu
             note = _codes_note(item)
             if section or note:
                 entry["source"] = {k: v for k, v in (("section", section), ("note", note)) if v}
+        entry.update(_fields_from(item))
         item_systems[link] = next((o.system for o in options if o.system), None)
         items.append(entry)
     if instructions:
@@ -1149,6 +1201,7 @@ def _import_scores(
             entry["better"] = single.get("better", "lower")
             entry["method"] = single["method"]
             entry["min_answered"] = single["min-answered"]
+            entry.update(_fields_from(item))
             if single.get("kind") == "composite":
                 entry["components"] = [v for k, v in parts if k == "component"]
                 composites.append(entry)
@@ -1203,19 +1256,7 @@ def _import_scores(
 def _import_root(
     data: Mapping[str, Any], document: dict[str, Any], problems: list[Problem]
 ) -> None:
-    critical = []
-    for ext in _ours(data, "critical-item"):
-        parts = dict(_parts(ext))
-        critical.append(
-            {
-                "item": parts["item"],
-                "threshold": parts["threshold"],
-                "direction": parts.get("direction", "at_or_above"),
-                "message": parts["message"],
-            }
-        )
-    if critical:
-        document["critical_items"] = critical
+    document.update(_fields_from(data))
     forms = []
     for ext in _ours(data, "short-form"):
         pairs = _parts(ext)
@@ -1245,7 +1286,7 @@ def _import_root(
             "provenance",
             "validation-status",
             "minutes",
-            "critical-item",
+            "field",
             "short-form",
             "norms",
         )
