@@ -158,6 +158,10 @@ def import_cmd(source: Path, output: Path, form: str | None, as_json: bool) -> N
         raise SurveytoolError(f"{output}: the instrument file is YAML; name it .yaml")
     if output.exists() and output.resolve() == source.resolve():
         raise SurveytoolError(f"{output}: the output would overwrite the source; choose another")
+    if form is not None and source.suffix.lower() not in (".csv", ".txt", ".tsv"):
+        raise SurveytoolError(
+            f"--form picks a form of a REDCap data dictionary (.csv); {source} is not one"
+        )
     result = read_instrument_file(source, form=form)
     if as_json:
         click.echo(

@@ -108,3 +108,50 @@ def test_odk_engine_gives_our_scores_for_1000_respondents(instrument: Instrument
         for row in rows
     ]
     assert_same_scores(instrument, ours, theirs)
+
+
+def test_import_of_a_form_written_by_others(tmp_path: Path):
+    """An XLSForm in the shape ODK's and Kobo's documentation show: language columns, a group,
+    lists scored by their names, a text list, a plain-sum calculate and another calculate."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    survey = book.active
+    assert survey is not None
+    survey.title = "survey"
+    survey.append(["type", "name", "label::English (en)", "label::Français (fr)", "calculation"])
+    survey.append(["start", "start", "", "", ""])
+    survey.append(["begin_group", "week", "This week", "Cette semaine", ""])
+    survey.append(["select_one often", "w1", "I slept well", "J'ai bien dormi", ""])
+    survey.append(["select_one often", "w2", "I ate well", "J'ai bien mangé", ""])
+    survey.append(["select_one yn", "w3", "I went out", "Je suis sorti", ""])
+    survey.append(["text", "w4", "Anything else?", "Autre chose ?", ""])
+    survey.append(["end_group", "", "", "", ""])
+    survey.append(["calculate", "total", "", "", "${w1} + ${w2}"])
+    survey.append(["calculate", "double", "", "", "${w1} * 2"])
+    choices = book.create_sheet("choices")
+    choices.append(["list_name", "name", "label::English (en)", "label::Français (fr)"])
+    for code, label in [(0, "Never"), (1, "Sometimes"), (2, "Often"), (3, "Always")]:
+        choices.append(["often", code, label, label])
+    choices.append(["yn", "yes", "Yes", "Oui"])
+    choices.append(["yn", "no", "No", "Non"])
+    settings = book.create_sheet("settings")
+    settings.append(["form_title", "form_id", "version"])
+    settings.append(["Week check", "week_check", "2024061101"])
+    path = tmp_path / "theirs.xlsx"
+    book.save(path)
+    result = xlsform.import_workbook(path)
+    assert result.ok, result.report.format_text()
+    inst = result.instrument
+    assert inst is not None
+    assert (inst.id, inst.title) == ("week_check", "Week check")
+    assert [i.id for i in inst.items] == ["w1", "w2"]
+    assert inst.items[0].text == "I slept well"
+    scale = inst.response_scales["often"]
+    assert (scale.min, scale.max, scale.labels[3]) == (0, 3, "Always")
+    (total,) = inst.subscales
+    assert (total.id, total.method.value, list(total.items)) == ("total", "sum", ["w1", "w2"])
+    messages = " ".join(p.message for p in result.not_mapped)
+    assert "'yes'" in messages  # a list whose names are no numbers
+    assert "'w4'" in messages  # a text question
+    assert "'double'" in messages  # not a plain sum
