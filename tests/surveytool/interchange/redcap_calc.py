@@ -45,10 +45,10 @@ Node = Callable[[], Value]
 class _Parser:
     """Parses into closures, so ``if()`` evaluates only the branch it takes (as REDCap does)."""
 
-    def __init__(self, text: str, record: Mapping[str, float | None]) -> None:
+    def __init__(self, text: str) -> None:
         self.tokens = tokens(text)
         self.pos = 0
-        self.record = record
+        self.record: Mapping[str, float | None] = {}
 
     def peek(self) -> tuple[str, str] | None:
         return self.tokens[self.pos] if self.pos < len(self.tokens) else None
@@ -133,8 +133,7 @@ class _Parser:
             literal = text[1:-1]
             return lambda: literal
         if kind == "field":
-            record = self.record
-            return lambda: record[text]
+            return lambda: self.record[text]
         if text == "(":
             node = self.disjunction()
             self.take(")")
@@ -187,9 +186,20 @@ def _number(value: Value) -> float:
     return float(value)  # type: ignore[arg-type]
 
 
+class Formula:
+    """A calc formula parsed once, evaluated for many records."""
+
+    def __init__(self, text: str) -> None:
+        self._parser = _Parser(text)
+        self._node = self._parser.parse()
+
+    def __call__(self, record: Mapping[str, float | None]) -> float | None:
+        """The value for one record (field name -> value, None = blank)."""
+        self._parser.record = record
+        value = self._node()
+        return None if _blank(value) else _number(value)
+
+
 def evaluate(formula: str, record: Mapping[str, float | None]) -> float | None:
     """The value of a calc formula for one record (field name -> value, None = blank)."""
-    value = _Parser(formula, record).parse()()
-    if _blank(value):
-        return None
-    return _number(value)
+    return Formula(formula)(record)

@@ -16,7 +16,7 @@ from tests.surveytool.interchange.conftest import (
     assert_same_scores,
     our_scores,
 )
-from tests.surveytool.interchange.redcap_calc import evaluate
+from tests.surveytool.interchange.redcap_calc import Formula, evaluate
 
 
 def test_dictionary_has_redcaps_columns_and_rows(instrument: Instrument):
@@ -54,7 +54,7 @@ def test_calc_formulas_give_our_scores_for_1000_respondents(instrument: Instrume
     ours = our_scores(instrument, items)
     rows = redcap.dictionary_rows(instrument)
     calcs = [
-        (r["Variable / Field Name"], r["Choices, Calculations, OR Slider Labels"])
+        (r["Variable / Field Name"], Formula(r["Choices, Calculations, OR Slider Labels"]))
         for r in rows
         if r["Field Type"] == "calc"
     ]
@@ -66,7 +66,7 @@ def test_calc_formulas_give_our_scores_for_1000_respondents(instrument: Instrume
             fields[k]: (None if v is None else float(v)) for k, v in answer.items()
         }
         for name, formula in calcs:  # REDCap evaluates calc fields in dictionary order
-            record[name] = evaluate(formula, record)
+            record[name] = formula(record)
         theirs.append({scale_id: record[names[scale_id]] for scale_id in instrument.scored_ids()})
     assert_same_scores(instrument, ours, theirs)
 
@@ -104,3 +104,20 @@ def test_a_form_that_is_not_there_is_reported():
     assert not result.ok
     assert result.report.codes() == ["unknown_form"]
     assert "mood_check" in result.report.problems[0].message
+
+
+def test_the_test_evaluator_is_strict_about_blanks():
+    """A formula that leans on how REDCap treats blanks fails here instead of passing by luck."""
+    import pytest
+
+    from tests.surveytool.interchange.redcap_calc import BlankArithmetic
+
+    record = {"a": 2.0, "b": None, "c": 4.0}
+    assert evaluate("mean([a],[b],[c])", record) == 3.0  # mean() ignores blanks, as documented
+    assert evaluate('if([b]="",0,[b]+1)', record) == 0.0  # if() evaluates one branch only
+    assert evaluate('if([a]>=1 and [a]<=5,[a]*2,"")', record) == 4.0
+    assert evaluate('if([a]>5,1,"")', record) is None
+    with pytest.raises(BlankArithmetic):
+        evaluate("[a]+[b]", record)
+    with pytest.raises(BlankArithmetic):
+        evaluate("[b]>=1", record)
