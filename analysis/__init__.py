@@ -30,6 +30,7 @@ from analysis.stats import (  # noqa: E402
     CFAResult,
     EFAResult,
     GroupComparison,
+    InvarianceResult,
     ItemStatistics,
     NormsResult,
     Omega,
@@ -50,10 +51,12 @@ from analysis.stats import (  # noqa: E402
     correlation_matrix,
     describe_scores,
     efa,
+    invariance_model,
     item_statistics,
     keyed_items,
     kmo,
     match_factors,
+    measurement_invariance,
     norms_from_scores,
     norms_yaml,
     omega,
@@ -86,6 +89,7 @@ __all__ += ["CFAResult", "cfa", "cfa_model"]
 __all__ += ["ScoreCorrelations", "describe_scores", "score_correlations"]
 __all__ += ["GroupComparison", "compare_groups"]
 __all__ += ["NormsResult", "build_norms", "norms_from_scores", "norms_yaml"]
+__all__ += ["InvarianceResult", "invariance_model", "measurement_invariance"]
 __all__ += [
     "OrdinalCFAResult",
     "OrdinalReliability",

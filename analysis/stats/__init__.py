@@ -31,6 +31,7 @@ from analysis.stats.efa import (
     parallel_analysis,
 )
 from analysis.stats.groups import GroupComparison, compare_groups, hedges_g
+from analysis.stats.invariance import InvarianceResult, invariance_model, measurement_invariance
 from analysis.stats.items import ItemStatistics, item_statistics, keyed_items
 from analysis.stats.norms import NormsResult, build_norms, norms_from_scores, norms_yaml
 from analysis.stats.ordinal_cfa import OrdinalCFAResult, ordinal_cfa_model
@@ -67,6 +68,7 @@ __all__ = [
     "CarelessResult",
     "EFAResult",
     "GroupComparison",
+    "InvarianceResult",
     "ItemStatistics",
     "ItemSums",
     "NormsResult",
@@ -94,10 +96,12 @@ __all__ = [
     "efa_from_correlation",
     "fit_indices",
     "hedges_g",
+    "invariance_model",
     "item_statistics",
     "keyed_items",
     "kmo",
     "match_factors",
+    "measurement_invariance",
     "norms_from_scores",
     "norms_yaml",
     "omega",
