@@ -156,3 +156,27 @@ def refusal(source: str, code: str, message: str) -> ImportResult:
         source=source,
         report=Report(file=source, problems=[replace(problem(code, (), message), file=source)]),
     )
+
+
+def total_subscale(
+    items: Sequence[Mapping[str, Any]],
+    loc: Sequence[str | int],
+    what: str,
+    problems: list[Problem],
+) -> dict[str, Any]:
+    """A ``total`` (sum of every item) for a form without a score the import can read: an
+    instrument needs one subscale; the addition is reported, so that someone checks it."""
+    problems.append(
+        not_mapped(
+            loc,
+            f"{what} this import can read; a 'total' subscale (the sum of every item) was "
+            "added: check it",
+        )
+    )
+    return {
+        "id": "total",
+        "label": "Total",
+        "items": [i["id"] for i in items],
+        "method": "sum",
+        "min_answered": len(items),
+    }

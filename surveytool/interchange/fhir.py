@@ -59,6 +59,7 @@ from surveytool.interchange._common import (
     plain,
     refusal,
     semver,
+    total_subscale,
 )
 from surveytool.problems import Problem
 
@@ -1110,20 +1111,7 @@ def import_questionnaire(data: Any, source: str = "questionnaire") -> ImportResu
     subscales, composites = _import_scores(scored_items, data, items, link_to_id, ours, problems)
     if not subscales and items:
         subscales.append(
-            {
-                "id": "total",
-                "label": "Total",
-                "items": [i["id"] for i in items],
-                "method": "sum",
-                "min_answered": len(items),
-            }
-        )
-        problems.append(
-            not_mapped(
-                ("item",),
-                "the Questionnaire has no score this import can read; a 'total' subscale (the sum "
-                "of every item) was added: check it",
-            )
+            total_subscale(items, ("item",), "the Questionnaire has no score", problems)
         )
     document["subscales"] = subscales
     if composites:

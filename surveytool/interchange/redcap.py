@@ -50,6 +50,7 @@ from surveytool.interchange._common import (
     number,
     refusal,
     semver,
+    total_subscale,
 )
 from surveytool.problems import Problem
 
@@ -481,22 +482,7 @@ def import_dictionary(
     document["response_scales"] = meta.get("response_scales", scales)
     document["items"] = items
     if not subscales and items:
-        subscales.append(
-            {
-                "id": "total",
-                "label": "Total",
-                "items": [i["id"] for i in items],
-                "method": "sum",
-                "min_answered": len(items),
-            }
-        )
-        problems.append(
-            not_mapped(
-                (),
-                "the form has no calc field this import can read; a 'total' subscale (the sum of "
-                "every item) was added: check it",
-            )
-        )
+        subscales.append(total_subscale(items, (), "the form has no calc field", problems))
     document["subscales"] = subscales
     if composites:
         document["composites"] = composites
