@@ -301,10 +301,13 @@ def _warm_start(lay: _Layout, previous: GroupFit, x0: np.ndarray) -> np.ndarray:
     table = previous.parameters
     values: dict[tuple[str, str, str], list[float]] = {}
     exact: dict[tuple[str, str, str, str], float] = {}
-    for row in table.itertuples(index=False):
-        key = (str(row.lhs), str(row.op), str(row.rhs))
-        values.setdefault(key, []).append(float(row.estimate))
-        exact[(str(row.group), *key)] = float(row.estimate)
+    estimates = table["estimate"].to_numpy(dtype=np.float64)
+    for group, lhs, op, rhs, estimate in zip(
+        table["group"], table["lhs"], table["op"], table["rhs"], estimates, strict=True
+    ):
+        key = (str(lhs), str(op), str(rhs))
+        values.setdefault(key, []).append(float(estimate))
+        exact[(str(group), *key)] = float(estimate)
     x = x0.copy()
     for k, (group, lhs, op, rhs) in enumerate(lay.labels):
         if (group, lhs, op, rhs) in exact:
@@ -336,10 +339,15 @@ def _fit_one(
 
     # L-BFGS-B (limited memory: cheap steps for the hundreds of parameters of a multi-group
     # model), restarted from where it stopped until the gradient vanishes; BFGS as a last resort
-    options = {"ftol": 1e-15, "gtol": 1e-10, "maxiter": 50_000, "maxcor": 30}
     x = x0
     for _ in range(8):
-        step = minimize(objective, x, jac=True, method="L-BFGS-B", options=options)
+        step = minimize(
+            objective,
+            x,
+            jac=True,
+            method="L-BFGS-B",
+            options={"ftol": 1e-15, "gtol": 1e-10, "maxiter": 50_000, "maxcor": 30},
+        )
         x = np.asarray(step.x, dtype=np.float64)
         value, gradient = _objective(lay, data, x)
         if np.isfinite(value) and np.max(np.abs(gradient)) < 1e-6 * max(1.0, value):
