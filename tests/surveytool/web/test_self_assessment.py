@@ -614,7 +614,7 @@ def test_save_then_compare_with_the_same_code(client: TestClient, data_dir: Path
     assert db_files(data_dir) == []
     saved = save(client, first.text, code)
     assert (data_dir / DB_NAME).is_file()  # created on first save
-    assert "Saved under your code. You have 1 saved results" in saved.text
+    assert "Saved under your code. This is your first saved result" in saved.text
     assert "Change since last time" not in saved.text and 'class="history"' not in saved.text
     assert "/save" not in saved.text  # saved once: the save form is gone
     assert_page_matches_score(saved.text, PPAI, first_answers, "screen")
@@ -622,7 +622,7 @@ def test_save_then_compare_with_the_same_code(client: TestClient, data_dir: Path
     second = take(client, second_answers, "screen")
     compared = save(client, second.text, code)
     html = compared.text
-    assert "You have 2 saved results" in html
+    assert "You now have 2 saved results" in html
     assert "Change since last time" in html
     assert_page_matches_score(html, PPAI, second_answers, "screen")
     before = expected_scores(PPAI, first_answers, "screen")
@@ -653,8 +653,8 @@ def test_save_then_compare_with_the_same_code(client: TestClient, data_dir: Path
     assert change_rows(downloaded.text) == rows
 
     # another code does not see these results
-    other = save(client, take(client, second_answers, "screen").text, "other-code-7")
-    assert "You have 1 saved results" in other.text and "Change since last time" not in other.text
+    other = save(client, take(client, second_answers, "screen").text, "other-code-seven-77")
+    assert "your first saved result" in other.text and "Change since last time" not in other.text
 
 
 def test_code_is_normalised(client: TestClient) -> None:
@@ -669,6 +669,18 @@ def test_too_short_code_is_explained_and_nothing_saved(client: TestClient, data_
     assert "at least 6 characters" in response.text
     assert "Save to compare later" in response.text  # can try again
     assert not data_dir.exists()  # neither the database nor the key file
+
+
+def test_guessable_code_is_explained_and_nothing_saved(client: TestClient, data_dir: Path) -> None:
+    results = take(client, dict.fromkeys(SCREEN, 2), "screen")
+    offered = form_of(results.text, "/save").fields
+    suggested = dict(offered)["code"]  # the page offers a generated code by default
+    assert re.fullmatch(r"[a-z2-9]{4}-[a-z2-9]{4}-[a-z2-9]{4}", suggested)
+    response = save(client, results.text, "123456")
+    assert "too easy to guess" in response.text
+    assert "Save to compare later" in response.text  # can try again, with a new code offered
+    assert not data_dir.exists()
+    assert "first saved result" in save(client, response.text, suggested).text
 
 
 def test_deleting_before_anything_was_saved_creates_nothing(
@@ -696,16 +708,22 @@ def test_delete_removes_only_that_codes_results(client: TestClient, data_dir: Pa
 
     page = client.get("/saved")
     assert f"{data_dir / DB_NAME}" in page.text
-    deleted = submit(
+    asked = submit(
         client, page.text, "/saved/delete", fill={"code": mine}, button="Delete my saved results"
     )
+    assert asked.status_code == 200
+    assert "There are 2 saved results under this code" in asked.text
+    assert len(store.history(mine, "ppai")) == 2  # nothing deleted before the confirmation
+    kept = client.get("/saved")  # "No, keep them" is a link back: still all there
+    assert kept.status_code == 200 and len(store.history(mine, "ppai")) == 2
+    deleted = submit(client, asked.text, "/saved/delete", button="Yes, delete 2 saved results")
     assert deleted.status_code == 200
     assert "Deleted 2 saved results." in deleted.text
     assert store.history(mine, "ppai") == [] and len(store.history(theirs, "ppai")) == 1
 
     # with the same code again: a fresh start, no comparison
     fresh = save(client, take(client, dict.fromkeys(SCREEN, 2), "screen").text, mine)
-    assert "You have 1 saved results" in fresh.text and "Change since last time" not in fresh.text
+    assert "your first saved result" in fresh.text and "Change since last time" not in fresh.text
     # the other code still compares with its earlier result
     later = save(client, take(client, dict.fromkeys(SCREEN, 5), "screen").text, theirs)
     assert "Change since last time" in later.text
@@ -718,9 +736,10 @@ def test_delete_removes_only_that_codes_results(client: TestClient, data_dir: Pa
         button="Delete my saved results",
     )
     assert "Nothing was saved under that code." in nothing.text
-    one = submit(
+    asked = submit(
         client, page.text, "/saved/delete", fill={"code": theirs}, button="Delete my saved results"
     )
+    one = submit(client, asked.text, "/saved/delete", button="Yes, delete 2 saved results")
     assert "Deleted 2 saved results." in one.text
     assert store.history(mine, "ppai") != []
 
