@@ -16,7 +16,9 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from fastapi import Depends, FastAPI
+from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
 
 from surveytool.clinic.errors import ClinicError
 from surveytool.clinic.report import clinic_environment
@@ -80,4 +82,7 @@ def create_app(
     app.add_exception_handler(pages.LoginRequired, pages.to_login)
     app.add_exception_handler(ClinicError, pages.clinic_error_page)
     app.add_exception_handler(sa.exc.SQLAlchemyError, pages.database_error_page)
+    app.add_exception_handler(HTTPException, pages.http_error_page)
+    app.add_exception_handler(RequestValidationError, pages.validation_error_page)
+    app.add_exception_handler(Exception, pages.server_error_page)
     return app
