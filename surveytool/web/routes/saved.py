@@ -36,11 +36,11 @@ def delete_saved(data: FormFields, pages: SelfPages, state: State) -> HTMLRespon
         normalize_code(code)
         count = personal.count(code)
         if count and not confirmed:
-            return pages(
-                "saved_confirm.html", code=code, count=count, what=results_phrase(count)
-            )
+            return pages("saved_confirm.html", code=code, count=count, what=results_phrase(count))
         deleted = personal.delete(code) if count else 0
     except SurveytoolError as exc:
         return pages("saved.html", message=str(exc), db_path=str(personal.path))
-    text = f"Deleted {results_phrase(deleted)}." if deleted else "Nothing was saved under that code."
+    text = (
+        f"Deleted {results_phrase(deleted)}." if deleted else "Nothing was saved under that code."
+    )
     return pages("saved.html", message=text, db_path=str(personal.path))

@@ -7,6 +7,7 @@ pressed button, so "back keeps the answers" is tested through the pages themselv
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from fastapi.testclient import TestClient
 from surveytool.instrument.registry import load_instrument
 from surveytool.personal_store import PersonalStore
 from surveytool.web.app import create_app
-from surveytool.web.forms import PAGE_SIZE
+from surveytool.web.forms import PAGE_SIZE, page_bounds
 from surveytool.web.security import CSRF_COOKIE
 from tests.surveytool.test_report import (
     FULL,
@@ -252,7 +253,7 @@ def test_pages_progress_back_keeps_answers_and_skip(client: TestClient) -> None:
     page1 = start(client, "screen")
     html = page1.text
     assert "Page 1 of 3" in html and "0 of 15 answered" in html
-    assert items_on_page(html) == SCREEN[:PAGE_SIZE]
+    assert items_on_page(html) == SCREEN[:5]  # 15 statements: three pages of 5, not 7, 7 and 1
     assert checked_radios(html) == {}  # nothing chosen for the person
     assert "Back" not in [b[2] for b in form_of(html, "/answer").buttons]
     # every item offers the scale, the missing code and skip, with visible labels
@@ -260,14 +261,15 @@ def test_pages_progress_back_keeps_answers_and_skip(client: TestClient) -> None:
     assert "<legend>When someone starts to matter to me" in html
     assert "Prefer not to say" in html and "<span>Skip</span>" in html
 
-    first = {"FF1": "4", "DW1": "2", "EC1": "9", "SB1": "skip", "CE1": "5"}  # PH1, FV1 untouched
+    first = {"FF1": "4", "DW1": "2", "EC1": "9", "SB1": "skip", "CE1": "5"}
     page2 = submit(
         client, html, "/answer", choose={f"a_{k}": v for k, v in first.items()}, button="Next"
     )
     html2 = page2.text
     assert "Page 2 of 3" in html2
-    assert "4 of 15 answered" in html2  # the skip does not count, the missing code does
-    assert items_on_page(html2) == SCREEN[PAGE_SIZE : 2 * PAGE_SIZE]
+    # one count, the report's: neither the skip nor "Prefer not to say" is an answer
+    assert "3 of 15 answered (1 “Prefer not to say”, 1 skipped)" in html2
+    assert items_on_page(html2) == SCREEN[5:10]
     assert hidden_answers(html2) == first  # carried in the form, nothing on the server
 
     second = {"FR1": "3", "FA1": "1"}
@@ -284,12 +286,45 @@ def test_pages_progress_back_keeps_answers_and_skip(client: TestClient) -> None:
     assert checked_radios(again.text) == second
     page3 = submit(client, again.text, "/answer", button="Next")
     assert "Page 3 of 3" in page3.text
-    assert items_on_page(page3.text) == SCREEN[2 * PAGE_SIZE :]
+    assert items_on_page(page3.text) == SCREEN[10:]
     assert "See my results" in [b[2] for b in form_of(page3.text, "/answer").buttons]
     results = submit(client, page3.text, "/answer", choose={"a_TB1": "5"}, button="See my results")
     answers = {**first, "FF1": "1", **second, "TB1": "5"}
     numeric = {k: (None if v == "skip" else int(v)) for k, v in answers.items()}
     assert_page_matches_score(results.text, PPAI, numeric, "screen")
+
+
+@pytest.mark.parametrize("n_items", [1, 6, 7, 8, 14, 15, 29, 58, 100])
+def test_pages_are_balanced(n_items: int) -> None:
+    bounds = [page_bounds(n_items, k) for k in range(-(-n_items // PAGE_SIZE))]
+    sizes = [last - first for first, last in bounds]
+    assert bounds[0][0] == 0 and bounds[-1][1] == n_items
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(bounds))  # no gap
+    assert max(sizes) <= PAGE_SIZE and max(sizes) - min(sizes) <= 1
+
+
+def test_the_full_form_has_no_short_last_page(client: TestClient) -> None:
+    html = start(client).text
+    assert "Page 1 of 9" in html and len(items_on_page(html)) == 7
+    sizes = []
+    while "See my results" not in [b[2] for b in form_of(html, "/answer").buttons]:
+        sizes.append(len(items_on_page(html)))
+        html = submit(client, html, "/answer", button="Next").text
+    sizes.append(len(items_on_page(html)))
+    assert sizes == [7, 7, 7, 7, 6, 6, 6, 6, 6] and sum(sizes) == len(FULL)
+
+
+def test_next_is_the_default_button_and_both_non_answers_are_explained(
+    client: TestClient,
+) -> None:
+    page2 = submit(client, start(client, "screen").text, "/answer", button="Next").text
+    buttons = [b[2] for b in form_of(page2, "/answer").buttons]
+    assert buttons == ["Next", "Back"]  # Enter submits with the first: forward, never back
+    explained = re.search(r'<p class="muted" id="not-answering">(.*?)</p>', page2, re.S)
+    assert explained is not None
+    assert "“Prefer not to say” says that you chose not to answer" in explained.group(1)
+    assert "“Skip” leaves it open for now" in explained.group(1)
+    assert "Neither counts toward a score" in explained.group(1)
 
 
 def test_invalid_posted_answers_are_dropped(client: TestClient) -> None:
