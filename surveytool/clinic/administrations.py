@@ -27,6 +27,7 @@ from surveytool.clinic.models import (
 from surveytool.clinic.scores import alert_row, check_answers, score_answers, score_row
 from surveytool.instrument.model import Instrument
 from surveytool.scoring.change import ReliableChange, reliable_change
+from surveytool.scoring.engine import provenance
 
 
 def record_administration(
@@ -50,11 +51,11 @@ def record_administration(
     if mode not in (IN_PERSON, BY_LINK):
         raise ClinicError(f"unknown mode {mode!r}")
     checked = check_answers(inst, form, answers)
-    scored = score_answers(inst, form, checked)
+    person = score_answers(inst, form, checked)
     now = utcnow()
     adm = Administration(
         client_id=client.id,
-        **scored.provenance.record_fields(),
+        **provenance(inst, form).record_fields(),
         instrument_source=source,
         clinician_id=None if clinician is None else clinician.id,
         actor=actor,
@@ -69,8 +70,8 @@ def record_administration(
         ItemAnswer(administration_id=adm.id, item_id=item_id, position=k, value=value)
         for k, (item_id, value) in enumerate(checked.items())
     )
-    session.add_all(score_row(adm.id, v, inst.content_hash) for v in scored.scores)
-    alerts = [alert_row(adm.id, client.id, flag, now) for flag in scored.flags]
+    session.add_all(score_row(adm.id, scale, inst.content_hash) for scale in person.scales)
+    alerts = [alert_row(adm.id, client.id, hit, now) for hit in person.critical]
     session.add_all(alerts)
     if link is not None:
         link.administration_id = adm.id

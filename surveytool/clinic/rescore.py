@@ -133,9 +133,9 @@ def rescore(
         summary.instruments[inst.id] = f"{inst.version} (hash {inst.content_hash[:12]})"
         answers = {a.item_id: a.value for a in adm.answers}
         valid = set(form_items(inst, adm.form))
-        scored = score_answers(inst, adm.form, {k: v for k, v in answers.items() if k in valid})
+        person = score_answers(inst, adm.form, {k: v for k, v in answers.items() if k in valid})
         old = {s.scale_id: s for s in adm.scores}
-        new = {v.scale_id: v for v in scored.scores}
+        new = {scale.id: scale for scale in person.scales}
         changed = False
         for scale_id, value in new.items():
             before = old.get(scale_id)
@@ -145,7 +145,8 @@ def rescore(
                 if apply:
                     session.add(score_row(adm.id, value, inst.content_hash))
                 continue
-            differs = not _same(before.value, value.value) or before.band != value.band
+            band = value.band if value.ok else None
+            differs = not _same(before.value, value.score) or before.band != band
             if differs:
                 summary.changes.append(
                     ScoreChange(
@@ -153,21 +154,23 @@ def rescore(
                         adm.client.code,
                         scale_id,
                         before.value,
-                        value.value,
+                        value.score,
                         before.band,
-                        value.band,
+                        band,
                     )
                 )
             row_differs = (
-                differs or before.status != value.status or before.n_answered != value.n_answered
+                differs
+                or before.status != value.status.value
+                or before.n_answered != value.answered
             )
             changed = changed or row_differs
             if apply and (row_differs or before.instrument_hash != inst.content_hash):
-                before.value = value.value
-                before.band = value.band
-                before.status = value.status
-                before.n_answered = value.n_answered
-                before.t_score = value.t_score
+                before.value = value.score
+                before.band = band
+                before.status = value.status.value
+                before.n_answered = value.answered
+                before.t_score = value.t
                 before.percentile = value.percentile
                 before.instrument_hash = inst.content_hash
                 before.computed_at = utcnow()
@@ -178,11 +181,11 @@ def rescore(
                 if apply:
                     session.delete(row)
         alerted = {a.item_id for a in adm.alerts}
-        for flag in scored.flags:
-            if flag.item_id not in alerted:
+        for hit in person.critical:
+            if hit.item not in alerted:
                 summary.new_alerts += 1
                 if apply:
-                    session.add(alert_row(adm.id, adm.client_id, flag, utcnow()))
+                    session.add(alert_row(adm.id, adm.client_id, hit, utcnow()))
         if changed:
             summary.changed_administrations += 1
         else:

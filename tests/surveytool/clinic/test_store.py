@@ -287,7 +287,7 @@ def _fill_at_0001(store: ClinicStore) -> dict[str, int]:
                     for k, item in enumerate(items)
                 ],
             )
-            scored = score_answers(inst, None, answers)
+            person = score_answers(inst, None, answers)
             conn.execute(
                 sa.text(
                     "INSERT INTO scores (administration_id, scale_id, kind, value, n_answered, "
@@ -297,16 +297,16 @@ def _fill_at_0001(store: ClinicStore) -> dict[str, int]:
                 [
                     {
                         "a": adm_id,
-                        "s": v.scale_id,
-                        "k": v.kind,
-                        "v": v.value,
-                        "n": v.n_answered,
-                        "st": v.status,
-                        "b": v.band,
+                        "s": scale.id,
+                        "k": scale.kind,
+                        "v": scale.score,
+                        "n": scale.answered,
+                        "st": scale.status.value,
+                        "b": scale.band if scale.ok else None,
                         "h": inst.content_hash,
                         "now": now,
                     }
-                    for v in scored.scores
+                    for scale in person.scales
                 ],
             )
         conn.execute(
