@@ -21,7 +21,13 @@ from surveytool.errors import SurveytoolError
 from surveytool.instrument.model import Instrument
 from surveytool.instrument.registry import load_instrument
 from surveytool.personal_store import check_new_code, new_code
-from surveytool.report import PersonalReport, build_report, render_report, report_context
+from surveytool.report import (
+    Attempt,
+    PersonalReport,
+    build_report,
+    render_report,
+    report_context,
+)
 from surveytool.scoring.change import reliable_change
 from surveytool.web.deps import FormFields, SelfPages, State
 from surveytool.web.forms import answers_from_form, next_page, numeric
@@ -164,7 +170,7 @@ def with_history(inst: Instrument, report: PersonalReport, earlier: list[Any]) -
     after = {k: v for k, v in now.items() if v is not None}
     change = tuple(reliable_change(inst, before, after))
     history = (
-        *tuple((r.created_at.strftime("%Y-%m-%d"), dict(r.scores)) for r in earlier),
-        (report.created.astimezone(UTC).strftime("%Y-%m-%d"), now),
+        *(Attempt(r.created_at, r.form, dict(r.scores)) for r in earlier),
+        Attempt(report.created.astimezone(UTC), report.form, now),
     )
     return replace(report, change=change, history=history)

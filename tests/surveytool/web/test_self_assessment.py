@@ -370,7 +370,8 @@ def test_page_numbers_equal_surveytool_score(
     # and in the profile chart's text alternative
     for sub in PPAI.subscales:
         value = expected[sub.id]
-        assert f"{sub.label}: {value if value is not None else '—'}." in results.text
+        said = f"{value} on 1 to 5" if value is not None else "not enough answers for a score"
+        assert f'aria-label="{sub.label}: {said}' in results.text
 
 
 def test_insufficient_subscales_say_so(client: TestClient) -> None:
@@ -650,7 +651,7 @@ def test_save_then_compare_with_the_same_code(client: TestClient, data_dir: Path
     saved = save(client, first.text, code)
     assert (data_dir / DB_NAME).is_file()  # created on first save
     assert "Saved under your code. This is your first saved result" in saved.text
-    assert "Change since last time" not in saved.text and 'class="history"' not in saved.text
+    assert "Change since last time" not in saved.text and "history-panel" not in saved.text
     assert "/save" not in saved.text  # saved once: the save form is gone
     assert_page_matches_score(saved.text, PPAI, first_answers, "screen")
 
@@ -670,12 +671,17 @@ def test_save_then_compare_with_the_same_code(client: TestClient, data_dir: Path
         assert b is not None and n is not None
         assert rows[sub.label][:2] == (b, n), sub.id
         assert float(rows[sub.label][2]) == pytest.approx(float(n) - float(b), abs=0.011)
-    for scale_id in ("fault_finding", "withdrawal"):  # scored only once: no change row
+    for scale_id, when in (("fault_finding", "last time"), ("withdrawal", "this time")):
+        # scored only once: no numbers compared, the row says which time had too few answers
         assert PPAI.subscale_by_id[scale_id].label not in rows
-    assert "Cannot be judged yet*" in html and "does not have yet" in html  # no norms yet
-    assert "Your history" in html and '<svg class="history"' in html
-    assert html.count("<polyline") == len(PPAI.subscales)
-    assert re.search(r"Attempts: \d{4}-\d{2}-\d{2}, \d{4}-\d{2}-\d{2}", html)
+        row = re.search(rf'<tr data-area="{scale_id}">(.*?)</tr>', html, re.S)
+        assert row and f"Not enough answers {when}, so there is no change to show" in row.group(1)
+    assert "not known*" in html and "does not have yet" in html  # no reliability yet
+    assert "Your history" in html
+    assert html.count('<figure class="history-panel"') == len(PPAI.subscales) + len(PPAI.composites)
+    stamps = re.findall(r'<span class="attempt-when">([^<]+)</span>, short form', html)
+    assert len(stamps) == 2
+    assert all(re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC", s) for s in stamps)
 
     # the report downloaded from this page shows the same change table and history
     report_form = re.search(r'<form method="post" action="/i/ppai/report">(.*?)</form>', html, re.S)
