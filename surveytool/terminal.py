@@ -58,24 +58,27 @@ def _save_progress(path: Path, inst: Instrument, answers: Mapping[str, int | Non
 def parse_answer(text: str, inst: Instrument, item_id: str) -> int | str | None:
     """A typed answer: a scale point or missing code, a label, ``s`` (skip) or ``b`` (back).
 
-    Returns the code, None for skip, "back", or raises ValueError with what to type instead
-    (also for an empty answer: Enter alone is not an answer).
+    Returns the code, None for skip (``s``, or an empty cell of an answers file), "back", or
+    raises ValueError with what to type instead. (In the interview Enter alone is not an answer:
+    :func:`interview` asks again before parsing.)
     """
     raw = text.strip()
     folded = raw.casefold()
     scale = inst.scale_of(item_id)
     if folded in ("b", "back"):
         return "back"
-    if folded in ("s", "skip"):
+    if folded in ("s", "skip", ""):
         return None
-    extra = "".join(f", {c}" for c in scale.missing_codes)
-    hint = f"type a number from {scale.min} to {scale.max}{extra}, s to skip or b to go back"
-    if raw == "":
-        raise ValueError(f"Enter alone is not an answer: {hint}")
     try:
         return scale.code_for(raw)
     except ValueError:
-        raise ValueError(hint) from None
+        raise ValueError(answer_hint(inst, item_id)) from None
+
+
+def answer_hint(inst: Instrument, item_id: str) -> str:
+    scale = inst.scale_of(item_id)
+    extra = "".join(f", {c}" for c in scale.missing_codes)
+    return f"type a number from {scale.min} to {scale.max}{extra}, s to skip or b to go back"
 
 
 def interview(
@@ -113,8 +116,13 @@ def interview(
             text = ask(f"answer (s skip, b back){hint}: ")
         except (KeyboardInterrupt, EOFError):
             raise Interrupted from None
-        if text.strip() == "" and given:
-            index += 1  # Enter keeps the answer given before (after going back)
+        if text.strip() == "":
+            if given:
+                index += 1  # Enter keeps the answer given before (after going back)
+            else:
+                console.print(
+                    f"  Enter alone is not an answer: {answer_hint(inst, item_id)}", markup=False
+                )
             continue
         try:
             parsed = parse_answer(text, inst, item_id)
