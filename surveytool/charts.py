@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
+from surveytool.scoring.change import Change
+
 if TYPE_CHECKING:
     from surveytool.instrument.model import Instrument
     from surveytool.report import Attempt, BandView, PersonalReport, ScaleResult
@@ -379,7 +381,7 @@ class ChangeRow:
         (None otherwise: nothing is claimed)."""
         if self.reliable is None or self.reliable.classification is None:
             return None
-        if self.reliable.classification.name == "no_change":
+        if self.reliable.classification is Change.no_change:
             return "no: within measurement noise"
         return f"yes: more than measurement noise ({self.reliable.classification.value})"
 
