@@ -21,6 +21,7 @@ Privacy, as the design asks ("files only they can read, and deletion deletes"):
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -34,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from surveytool.errors import SurveytoolError
-from surveytool.io.files import ensure_secret_file
+from surveytool.io.files import SECRET_MODE, create_secret_file
 from surveytool.io.keys import open_key_file
 
 if TYPE_CHECKING:
@@ -167,10 +168,11 @@ class PersonalStore:
     @property
     def engine(self) -> sa.Engine:
         if self._engine is None:
-            # owner-only before SQLite opens it; -wal and -shm then get the same mode
-            ensure_secret_file(self.path)
+            # owner-only before SQLite opens it (folder 0700); -wal and -shm get the same mode
+            with contextlib.suppress(FileExistsError):
+                create_secret_file(self.path, b"")
             for path in self.files:  # made by an earlier version with the umask's mode
-                os.chmod(path, 0o600)
+                os.chmod(path, SECRET_MODE)
             engine = sa.create_engine(f"sqlite:///{self.path}")
 
             @sa.event.listens_for(engine, "connect")

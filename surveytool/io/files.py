@@ -168,19 +168,3 @@ def create_secret_file(path: str | Path, data: bytes) -> Path:
         raise
     _fsync_folder(path.parent)
     return path
-
-
-def ensure_secret_file(path: str | Path) -> Path:
-    """Make ``path`` a file only its owner can read and write (mode 0600).
-
-    A missing file is created empty, 0600 from creation (its folder 0700 when missing), so a
-    program that opens it afterwards (SQLite) never finds it readable by others; an existing one
-    is narrowed to 0600 (files written by earlier versions with the umask's mode).
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    try:
-        os.close(_create_exclusive(path, SECRET_MODE))
-    except FileExistsError:
-        os.chmod(path, SECRET_MODE)
-    return path
