@@ -427,12 +427,17 @@ def test_phone_width_has_no_horizontal_scroll(
         save_with_code(page, "phone-width-code-1")
         expect(page.get_by_role("heading", name="Change since last time")).to_be_visible()
         widths["results with change"] = scroll_width(page)
+        wide = page.evaluate(
+            """() => [...document.querySelectorAll('body *')]
+                .filter(e => e.getBoundingClientRect().right > innerWidth)
+                .slice(0, 5).map(e => e.outerHTML.slice(0, 120))"""
+        )
         axe_check(page, "results with change (phone)", {})
         page.screenshot(path=str(tmp_path / "phone-results.png"), full_page=True)
         assert_chart_text_fits(page)
         page.goto(assessment_server.base + "/saved")
         widths["saved"] = scroll_width(page)
-        assert {k: v for k, v in widths.items() if v > PHONE["width"]} == {}
+        assert {k: v for k, v in widths.items() if v > PHONE["width"]} == {}, wide
     finally:
         context.close()
     recorder.assert_only(assessment_server.netloc)
