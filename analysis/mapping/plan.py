@@ -17,7 +17,7 @@ from analysis.cells import as_text, snake_name
 from analysis.mapping.model import HINTS, LoadedMapping, RecodeRule
 from analysis.privacy.generalize import QuasiIdentifier
 from surveytool.instrument.model import Instrument
-from surveytool.io.sources import SourceTable
+from surveytool.io.sources import SourceTable, ungrouped
 from surveytool.problems import Loc, Problem, format_loc
 from surveytool.scoring.engine import output_columns
 
@@ -214,6 +214,8 @@ def _match_by_name(p: _Planner, items: dict[str, str]) -> list[str]:
     alike = [c for c in p.columns if c not in used and c not in p.instrument.item_by_id]
     for col in [*exact, *alike]:  # an exact id wins over a column named alike (ff1 vs FF1)
         target = col if col in p.instrument.item_by_id else folded.get(fold(col))
+        if target is None:  # an ODK/Kobo column inside groups: grp-q, grp/q
+            target = ungrouped(p.table, col, p.instrument.item_by_id)
         if target is None:
             continue
         if target in items:
