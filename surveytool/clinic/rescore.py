@@ -180,9 +180,10 @@ def rescore(
                 changed = True
                 if apply:
                     session.delete(row)
-        alerted = {a.item_id for a in adm.alerts}
-        for hit in person.critical:
-            if hit.item not in alerted:
+        # an alert stored before checks had ids (revision 0002) is known by its item
+        alerted = {a.check_id or a.item_id for a in adm.alerts}
+        for hit in person.alerts:
+            if hit.check not in alerted and hit.item not in {a.item_id for a in adm.alerts}:
                 summary.new_alerts += 1
                 if apply:
                     session.add(alert_row(adm.id, adm.client_id, hit, utcnow()))

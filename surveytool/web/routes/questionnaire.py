@@ -10,7 +10,6 @@ answer was critical, and their results if the clinician chose so.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -24,6 +23,8 @@ from surveytool.clinic.instruments import form_items, load_source
 from surveytool.clinic.models import BY_LINK, Administration, Link
 from surveytool.instrument.model import Instrument
 from surveytool.report import build_report, report_context
+from surveytool.safety.checks import check_answers
+from surveytool.safety.support import normalize_country, support_view
 from surveytool.web.deps import (
     CLIENT_COOKIE,
     ClinicPages,
@@ -148,16 +149,21 @@ def done(request: Request, pages: ClinicPages, session: ReadSession) -> Response
     inst = instrument_or_none(adm.instrument_source)
     if inst is None:
         return pages.message("Thank you", "Your answers have been sent to your clinician.", 200)
+    answers = {a.item_id: a.value for a in adm.answers}
+    country = normalize_country(request.query_params.get("country"))
     context: dict[str, Any] = {
         "inst": inst,
         "lang": inst.language,
-        "critical": [a.message for a in adm.alerts],
         "show_results": link.show_results,
     }
     if link.show_results:
-        personal = build_report(inst, {a.item_id: a.value for a in adm.answers}, form=adm.form)
-        # the support for critical answers is already at the top of the page
-        context.update(report_context(replace(personal, critical_messages=())))
+        personal = build_report(inst, answers, form=adm.form, country=country)
+        context.update(report_context(personal))
+    # support first when a check was met (the same hits the clinic's alerts came from)
+    context["support"] = support_view(
+        inst, check_answers(inst, answers), country, path="link", review=""
+    )
+    context["chooser_action"] = None
     return pages("clinic/q_done.html", **context)
 
 

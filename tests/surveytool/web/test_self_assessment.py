@@ -113,8 +113,15 @@ def submit(
     button: str | None = None,
     fill: Mapping[str, str] | None = None,
 ) -> httpx.Response:
-    """Submit a form of the page: radios as checked on the page plus ``choose``, then ``button``."""
-    form = form_of(html, action_part)
+    """Submit a form of the page: radios as checked on the page plus ``choose``, then ``button``
+    (of several forms posting to ``action_part``, the one with that button)."""
+    matching = [f for f in forms(html) if action_part in f.action]
+    with_button = [f for f in matching if any(b[2] == button for b in f.buttons)]
+    form = (
+        with_button[0]
+        if len(matching) > 1 and len(with_button) == 1
+        else form_of(html, action_part)
+    )
     checked = dict(form.checked)
     for name, value in (choose or {}).items():
         assert value in form.radios[name], f"{value!r} is not offered for {name}"
@@ -180,14 +187,41 @@ def start(client: TestClient, form: str = "", inst_id: str = "ppai") -> httpx.Re
     return submit(client, intro.text, "/answer", choose={"form": form}, button="Start")
 
 
+CONTINUE = "Continue with the questions"
+
+
+def is_support_page(html: str) -> bool:
+    return 'id="choices-title"' in html
+
+
+def past_support(client: TestClient, response: httpx.Response) -> httpx.Response:
+    """On the support page (a check was met on the page before), continue with the questions."""
+    if is_support_page(response.text):
+        return submit(client, response.text, "/answer", button=CONTINUE)
+    return response
+
+
 def take(
-    client: TestClient, answers: Answers, form: str = "", inst_id: str = "ppai"
+    client: TestClient,
+    answers: Answers,
+    form: str = "",
+    inst_id: str = "ppai",
+    supported: list[str] | None = None,
 ) -> httpx.Response:
-    """Answer every page through the forms and finish; returns the results page."""
+    """Answer every page through the forms and finish; returns the results page. A support page
+    on the way (a check met) is continued past; ``supported`` collects the items of the page
+    before each one."""
     response = start(client, form, inst_id)
+    page_items: list[str] = []
     while "your results" not in response.text:
         assert response.status_code == 200, response.text
         html = response.text
+        if is_support_page(html):
+            if supported is not None:
+                supported.append(",".join(page_items))
+            response = submit(client, html, "/answer", button=CONTINUE)
+            continue
+        page_items = items_on_page(html)
         on_page = items_on_page(html)
         choose = {k: v for k, v in as_choices(answers).items() if k[2:] in on_page}
         last = "See my results" in html
@@ -282,7 +316,10 @@ def test_pages_progress_back_keeps_answers_and_skip(client: TestClient) -> None:
     # change an answer on the way back, then forward again: both pages kept
     again = submit(client, html1, "/answer", choose={"a_FF1": "1"}, button="Next")
     assert checked_radios(again.text) == second
-    page3 = submit(client, again.text, "/answer", button="Next")
+    # LS5 (the distress check) is on page 2 and was left unanswered: a gentle support page first
+    support = submit(client, again.text, "/answer", button="Next")
+    assert is_support_page(support.text) and "Support, first" not in support.text
+    page3 = past_support(client, support)
     assert "Page 3 of 3" in page3.text
     assert items_on_page(page3.text) == SCREEN[2 * PAGE_SIZE :]
     assert "See my results" in [b[2] for b in form_of(page3.text, "/answer").buttons]
@@ -348,12 +385,19 @@ def test_insufficient_subscales_say_so(client: TestClient) -> None:
 
 
 def test_critical_answer_puts_support_first(client: TestClient) -> None:
-    results = take(client, dict.fromkeys(SCREEN, 2) | {"LS5": 5}, "screen").text
-    main = results[results.index("<main") :]
-    assert sections(main)[0] == "support-first"
-    assert main.index("Support, first") < main.index("What this is and is not")
-    assert main.index("Support, first") < main.index("<svg")
-    calm = take(client, dict.fromkeys(SCREEN, 2) | {"LS5": 4}, "screen").text
+    for critical in (5, 4):  # "Mostly like me" is below the top answer, and critical
+        supported: list[str] = []
+        results = take(
+            client, dict.fromkeys(SCREEN, 2) | {"LS5": critical}, "screen", supported=supported
+        ).text
+        assert supported == [",".join(SCREEN[PAGE_SIZE : 2 * PAGE_SIZE])]  # after LS5's page
+        main = results[results.index("<main") :]
+        assert sections(main)[0] == "support-first"
+        assert main.index("Support, first") < main.index("What this is and is not")
+        assert main.index("Support, first") < main.index("<svg")
+    supported = []
+    calm = take(client, dict.fromkeys(SCREEN, 2) | {"LS5": 3}, "screen", supported=supported).text
+    assert supported == []
     assert "Support, first" not in calm
     assert sections(calm[calm.index("<main") :])[0] == "what-this-is"
 
@@ -369,7 +413,10 @@ def test_instrument_text_is_escaped_on_every_page(tmp_path: Path) -> None:
             page = start(c, form, "hostile")
             assert_escaped(page.text)
             assert "&lt;script&gt;alert(1)&lt;/script&gt; not said" in page.text  # missing code
-            results = submit(c, page.text, "/answer", choose={"a_H1": "3"}, button="See my results")
+            support = submit(c, page.text, "/answer", choose={"a_H1": "3"}, button="See my results")
+            assert is_support_page(support.text)  # H1 = 3 meets the check: support first
+            assert_escaped(support.text)
+            results = past_support(c, support)
             assert_escaped(results.text)
             assert "Support, first" in results.text  # the hostile critical message is shown
             report = submit(
