@@ -13,7 +13,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
-from surveytool.clinic import audit
+from surveytool.clinic import audit, record
 from surveytool.clinic.errors import ClinicError, NotFoundError
 from surveytool.clinic.models import Alert, Client, Clinician, utcnow
 from surveytool.clinic.notes import MAX_NOTE
@@ -35,7 +35,7 @@ def alert_text(alert: Alert) -> str:
         what = f"answered{label or ' ' + str(alert.answer)} (not answered), which this check treats as an alert"
     elif alert.rule:
         what = f"answered {alert.answer}{label}, which meets the rule: {alert.rule}"
-    else:  # stored before revision 0003: no rule was kept
+    else:  # stored before revision 0004: no rule was kept
         what = f"answered {alert.answer}{label}"
     return f"{item}: {what}."
 
@@ -51,8 +51,11 @@ def alert_age(alert: Alert, now: datetime | None = None) -> str:
     return "under a minute"
 
 
-def open_alerts(session: Session, client: Client | None = None) -> list[Alert]:
-    """Alerts not acknowledged yet, the oldest first (it has waited longest)."""
+def open_alerts(
+    session: Session, client: Client | None = None, me: Clinician | None = None
+) -> list[Alert]:
+    """Open alerts (of one client; of the clients ``me`` may see), the oldest first (it has
+    waited longest)."""
     query = (
         sa.select(Alert)
         .where(Alert.acknowledged_at.is_(None))
@@ -61,6 +64,8 @@ def open_alerts(session: Session, client: Client | None = None) -> list[Alert]:
     )
     if client is not None:
         query = query.where(Alert.client_id == client.id)
+    if me is not None and not me.is_admin:
+        query = query.where(Alert.client.has(Client.clinician_id == me.id))
     return list(session.execute(query).scalars())
 
 
@@ -84,6 +89,10 @@ def acknowledge_alert(
         actor,
         "alert.acknowledge",
         f"client:{alert.client_id}",
-        {"alert": alert.id, "administration": alert.administration_id},
+        {
+            "alert": alert.id,
+            "administration": alert.administration_id,
+            audit.RECORD: record.of_alert(session, alert),
+        },
     )
     return alert

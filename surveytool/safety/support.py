@@ -28,10 +28,11 @@ GENTLE = (
     "If any of it weighs on you, here is where you can find someone to talk to."
 )
 
-#: On a clinician's link: who sees the answers, when, and that it is not an emergency service.
+#: On a clinician's link: who sees the answers, when (the practice's sentence, from
+#: :func:`surveytool.clinic.settings.review_sentence`), and that it is not an emergency service.
 LINK_NOTE = (
-    "Your clinician will see your answers {review}, not as you give them. This is not an "
-    "emergency service: if you need help now, contact one of the services above."
+    "{review} Nobody watches your answers as you give them, and this is not an emergency "
+    "service: if you need help now, contact one of the services above."
 )
 
 
@@ -69,7 +70,8 @@ class SupportView:
         items = self.texts.about_this_tool.is_not
         if self.path == "self":
             return items
-        return (*items[:-1], LINK_NOTE.format(review=self.review or "when they next review it"))
+        review = self.review or "Your clinician will see your answers when they next review them."
+        return (*items[:-1], LINK_NOTE.format(review=review))
 
     @property
     def alert(self) -> bool:

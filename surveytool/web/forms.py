@@ -48,6 +48,11 @@ def numeric(answers: Mapping[str, str]) -> dict[str, int | None]:
     return {k: (None if v == SKIP else int(v)) for k, v in answers.items()}
 
 
+def page_count(item_ids: list[str]) -> int:
+    """How many pages the items take."""
+    return math.ceil(len(item_ids) / PAGE_SIZE)
+
+
 def carried(data: Mapping[str, Any]) -> dict[str, str]:
     """The page state to post again with the next page (see :data:`CARRIED`)."""
     country = normalize_country(str(data.get("country") or ""))  # "ZZ": another country
@@ -120,7 +125,7 @@ def next_page(
 ) -> dict[str, Any] | None:
     """Where a posted page leads: None when the person finished, else the next ``page.html``
     context (``action`` back, next or finish; answers outside the shown page kept hidden)."""
-    pages = math.ceil(len(item_ids) / PAGE_SIZE)
+    pages = page_count(item_ids)
     current = _posted_page(data)
     action = str(data.get("action", "next"))
     if action == "finish" or (action == "next" and current + 1 >= pages):

@@ -1,11 +1,15 @@
 """The client's side of a questionnaire link (``/q``).
 
-``GET /q/<token>`` uses the token up, sets a client-session cookie and redirects (303) to
-``/q``, a URL without the token. The client answers on the self-assessment page template
-(answers travel in hidden fields; nothing is stored until the last page), and the answers,
-scores, critical-item alerts and audit row are stored in one transaction, committed before the
-answer is acknowledged. The client then sees a thank-you page, support information at once if an
-answer was critical, and their results if the clinician chose so.
+``GET /q/<token>`` only shows the start page (what the questionnaire is, until when the link
+works): a mail scanner or a link preview that fetches it consumes nothing. Begin (``POST
+/q/<token>``, with the CSRF token) sets a client-session cookie and redirects (303) to ``/q``, a
+URL without the token. The client answers on the self-assessment page template; every page's
+answers are also kept in the store, so a client who closes the tab and opens the link again
+continues where they stopped, on the page they reached, with their answers. The last page stores
+the answers, scores, critical-item alerts and audit row in one transaction, committed before the
+answer is acknowledged. The client then sees a thank-you page that says when their clinician
+will see the answers, support information at once if an answer was critical, and their results
+if the clinician chose so.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from surveytool.clinic import links
+from surveytool.clinic import links, settings
 from surveytool.clinic.administrations import record_administration
 from surveytool.clinic.clients import get_client
 from surveytool.clinic.errors import ClinicError, LinkError
@@ -24,7 +28,7 @@ from surveytool.clinic.models import BY_LINK, Administration, Link
 from surveytool.instrument.model import Instrument
 from surveytool.report import build_report, report_context
 from surveytool.safety.checks import check_answers
-from surveytool.safety.support import normalize_country, support_view
+from surveytool.safety.support import domestic_abuse_lines, normalize_country, support_view
 from surveytool.web.deps import (
     CLIENT_COOKIE,
     ClinicPages,
@@ -33,7 +37,15 @@ from surveytool.web.deps import (
     Store,
     WriteSession,
 )
-from surveytool.web.forms import answers_from_form, next_page, numeric
+from surveytool.web.forms import (
+    answers_from_form,
+    carried,
+    next_page,
+    numeric,
+    page_count,
+    page_hits,
+    support_page,
+)
 from surveytool.web.pages import Refusal
 
 router = APIRouter()
@@ -85,13 +97,17 @@ def link_instrument(link: Link) -> Instrument:
 
 @router.get("/q", response_class=HTMLResponse)
 def questionnaire(link: ClientLink, pages: ClinicPages) -> Response:
+    """The page the client reached (the first after Begin), with the answers kept so far."""
     if link.completed_at is not None:
         return RedirectResponse(DONE, status_code=303)
     inst = link_instrument(link)
-    items = form_items(inst, link.form)
-    return pages(
-        "clinic/q_intro.html", inst=inst, lang=inst.language, form=link.form, count=len(items)
-    )
+    item_ids = form_items(inst, link.form)
+    saved = links.Progress.of(link)
+    answers = {k: v for k, v in saved.answers.items() if k in item_ids}
+    # "next" from the page before the one reached shows the page reached
+    step = next_page(inst, link.form, item_ids, answers, {"page": max(saved.page, 0) - 1})
+    assert step is not None
+    return pages("page.html", form_action="/q/answer", **step)
 
 
 @router.post("/q/answer", response_class=HTMLResponse)
@@ -107,9 +123,40 @@ def answer(
     inst = link_instrument(link)
     form = link.form  # fixed by the clinician; a posted "form" field is ignored
     item_ids = form_items(inst, form)
-    answers = answers_from_form(inst, data, item_ids)
+    # the answers kept in the store, then what this page posted (a newer choice wins)
+    saved = links.Progress.of(link).answers
+    answers = {k: v for k, v in saved.items() if k in item_ids}
+    answers.update(answers_from_form(inst, data, item_ids))
+    # a check met on the page just posted: the support page comes before anything else; the
+    # answers so far are kept, so coming back later continues after that page
+    hits = page_hits(inst, item_ids, answers, data)
+    if hits:
+        context = support_page(inst, form, answers, data, hits)
+        reached = min(int(context["hidden"]["page"]) + 1, page_count(item_ids) - 1)
+        links.save_progress(session, link, answers, reached)
+        view = support_view(
+            inst,
+            hits,
+            context["country"],
+            path="link",
+            review=settings.review_sentence(session),
+        )
+        return pages(
+            "support.html",
+            support=view,
+            form_action="/q/answer",
+            stop_label="Stop here and send my answers so far",
+            leave_text=(
+                "You can also come back later: your answers so far are kept, and the same link "
+                "continues where you stopped until it expires. Your clinician sees your answers "
+                "only once you send them."
+            ),
+            leave_href="",
+            **context,
+        )
     step = next_page(inst, form, item_ids, answers, data)
     if step is not None:
+        links.save_progress(session, link, answers, step["page"])
         return pages("page.html", form_action="/q/answer", **step)
     # the last page: everything is stored in the route's one transaction (committed before
     # the 303 is sent), or nothing is
@@ -131,7 +178,8 @@ def answer(
         started_at=link.used_at,
         link=current,
     )
-    return RedirectResponse(DONE, status_code=303)
+    country = carried(data).get("country")
+    return RedirectResponse(DONE + (f"?country={country}" if country else ""), status_code=303)
 
 
 @router.get(DONE, response_class=HTMLResponse)
@@ -147,34 +195,68 @@ def done(request: Request, pages: ClinicPages, session: ReadSession) -> Response
     if adm is None:
         return RedirectResponse("/q", status_code=303)
     inst = instrument_or_none(adm.instrument_source)
+    review = settings.review_sentence(session)
     if inst is None:
-        return pages.message("Thank you", "Your answers have been sent to your clinician.", 200)
+        return pages.message(
+            "Thank you", f"Your answers have been sent to your clinician. {review}", 200
+        )
     answers = {a.item_id: a.value for a in adm.answers}
     country = normalize_country(request.query_params.get("country"))
     context: dict[str, Any] = {
         "inst": inst,
         "lang": inst.language,
         "show_results": link.show_results,
+        "review": review,
     }
     if link.show_results:
         personal = build_report(inst, answers, form=adm.form, country=country)
         context.update(report_context(personal))
     # support first when a check was met (the same hits the clinic's alerts came from)
     context["support"] = support_view(
-        inst, check_answers(inst, answers), country, path="link", review=""
+        inst, check_answers(inst, answers), country, path="link", review=review
     )
     context["chooser_action"] = None
     return pages("clinic/q_done.html", **context)
 
 
+def link_refused(exc: LinkError) -> Refusal:
+    unknown = str(exc) == links.UNKNOWN
+    return Refusal(exc.title, str(exc), 404 if unknown else 410)
+
+
 # after /q/done and /q/answer, so that those paths are not taken for tokens
-@router.get("/q/{token}")
-def open_link(token: str, request: Request, session: WriteSession) -> Response:
+@router.get("/q/{token}", response_class=HTMLResponse)
+def start_page(token: str, pages: ClinicPages, session: ReadSession) -> Response:
+    """What the questionnaire is and until when the link works; looking consumes nothing."""
     try:
-        _link, client_token = links.redeem(session, token)
+        link = links.lookup(session, token)
     except LinkError as exc:
-        # one answer for unknown, used, expired and cancelled links: it tells a guesser nothing
-        raise Refusal("This link cannot be used", str(exc), 404) from exc
+        raise link_refused(exc) from exc
+    inst = link_instrument(link)
+    saved = links.Progress.of(link)
+    return pages(
+        "clinic/q_intro.html",
+        inst=inst,
+        lang=inst.language,
+        form=link.form,
+        count=len(form_items(inst, link.form)),
+        answered=sum(1 for v in saved.answers.values() if v != "skip"),
+        resuming=link.used_at is not None,
+        expires=links.when_text(link.expires_at),
+        practice=settings.get_setting(session, "practice_name"),
+        review=settings.review_sentence(session),
+        support=support_view(inst, path="link"),
+        abuse_lines=domestic_abuse_lines(),
+    )
+
+
+@router.post("/q/{token}")
+def begin(token: str, request: Request, session: WriteSession) -> Response:
+    """Begin (or continue): a client session in a cookie, then the page reached."""
+    try:
+        _link, client_token = links.begin(session, token)
+    except LinkError as exc:
+        raise link_refused(exc) from exc
     response = RedirectResponse("/q", status_code=303)
     response.set_cookie(
         CLIENT_COOKIE,

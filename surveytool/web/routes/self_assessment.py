@@ -144,7 +144,19 @@ def answer(post: Post, pages: SelfPages, state: State) -> HTMLResponse:
     if hits:
         context = support_page(post.inst, post.form, post.answers, post.data, hits)
         view = support_view(post.inst, hits, context["country"])
-        return pages("support.html", support=view, **context)
+        country = view.country
+        return pages(
+            "support.html",
+            support=view,
+            stop_label="Stop here and see my results so far",
+            leave_text=(
+                "You can also take a break. Nothing you have answered is kept on this computer "
+                "unless you choose to save it: to keep your answers so far, choose 'Stop here' "
+                "above, then save them on the page that follows."
+            ),
+            leave_href="/support" + (f"?country={country}" if country else ""),
+            **context,
+        )
     step = next_page(post.inst, post.form, post.item_ids, post.answers, post.data)
     if step is None:
         shown = carried(post.data).get("shown", "")
