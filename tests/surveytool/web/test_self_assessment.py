@@ -190,6 +190,20 @@ def start(client: TestClient, form: str = "", inst_id: str = "ppai") -> httpx.Re
 CONTINUE = "Continue with the questions"
 
 
+def submit_country(client: TestClient, html: str, code: str) -> httpx.Response:
+    """The country chooser of a support section: choose ``code`` and show the numbers."""
+    chooser = [f for f in forms(html) if any(b[2] == "Show the numbers" for b in f.buttons)]
+    assert len(chooser) == 1
+    data = [*chooser[0].fields, ("country", code), ("action", "country")]
+    posted: dict[str, list[str]] = {}
+    for name, value in data:
+        if name == "country" and value != code:
+            continue
+        posted.setdefault(name, []).append(value)
+    response: httpx.Response = client.post(chooser[0].action, data=posted)
+    return response
+
+
 def is_support_page(html: str) -> bool:
     return 'id="choices-title"' in html
 
@@ -319,6 +333,17 @@ def test_pages_progress_back_keeps_answers_and_skip(client: TestClient) -> None:
     # LS5 (the distress check) is on page 2 and was left unanswered: a gentle support page first
     support = submit(client, again.text, "/answer", button="Next")
     assert is_support_page(support.text) and "Support, first" not in support.text
+    assert items_on_page(support.text) == []  # no further item before support
+    # loads nothing from another host: every reference is a path on this server
+    assert [r for r in external_references(support.text) if not r.startswith("/")] == []
+    # choosing a country shows its numbers with their check dates, and keeps the answers
+    ie = submit_country(client, support.text, "IE")
+    assert 'Samaritans Ireland: call <strong class="number">116 123</strong>' in ie.text
+    assert "(checked 2026-12-02)" in ie.text and "112" in ie.text
+    kept = [{k: v for k, v in f.fields if k.startswith("a_")} for f in forms(ie.text)]
+    assert kept == [{k: v for k, v in f.fields if k.startswith("a_")} for f in forms(support.text)]
+    assert kept[0] and kept[0] == kept[1]  # the chooser and the choices carry the answers
+    support = ie
     page3 = past_support(client, support)
     assert "Page 3 of 3" in page3.text
     assert items_on_page(page3.text) == SCREEN[2 * PAGE_SIZE :]
