@@ -116,6 +116,11 @@ class SupportView:
             return ()
         return _lines(self.entry.domestic_abuse)
 
+    def other_abuse_lines(self) -> tuple[tuple[str, Line], ...]:
+        """With no domestic-abuse line for the chosen country (or none chosen): every line we
+        list, by country, so the distance statement always comes with a number."""
+        return () if self.domestic_abuse() else domestic_abuse_lines()
+
 
 def _lines(services: tuple[Service, ...]) -> tuple[Line, ...]:
     return tuple(
@@ -201,6 +206,8 @@ def support_lines(view: SupportView, *, full: bool = True) -> list[str]:
     else:
         out.append(f"Other helplines: {fb.name}, {fb.website} (checked {fb.checked.isoformat()})")
     out += ["", t.distance_is_protection.title + ":", t.distance_is_protection.text.strip()]
+    for country, line in view.other_abuse_lines():
+        out.append(f"  {country}: " + _number_line(line).strip())
     if full:
         out += ["", t.finding_help.title + ":"]
         out += [f"  - {k.name}: {k.text.strip()}" for k in t.finding_help.kinds]

@@ -326,6 +326,9 @@ def test_prefer_not_to_say_or_a_skip_bring_gentle_support_first(ls5: int | None)
     assert sections(html[html.index("<main>") :])[0] == "support-first"  # but support first
     assert "You left a question about how you have been feeling unanswered" in html
     assert "You said that lately" not in html
+    # no country chosen: the distance statement still comes with the domestic-abuse lines
+    distance = html[html.index("Keeping distance can be protection") :]
+    assert "0808 2000 247" in distance and "1800 737 732" in distance
 
 
 @pytest.mark.parametrize("ls5", [1, 2, 3])
