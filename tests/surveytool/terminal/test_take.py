@@ -304,6 +304,8 @@ def test_stop_at_the_support_prompt_shows_the_results_so_far(
     run.child.expect(r"Press Enter to continue")
     run.child.sendline("r")
     run.child.expect("your results")
+    run.child.expect(r"File name for the report \(Enter for none\): ")
+    run.child.sendline("")
     assert run.finish() == 0
     text = run.text
     assert "[12/15]" not in text
