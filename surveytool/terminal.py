@@ -119,7 +119,7 @@ def results_table(report: PersonalReport) -> Table:
     table = Table(title=f"{report.instrument.title}: your results")
     for col in ("area", "score", "answered", "band"):
         table.add_column(col)
-    for area in (*report.by_concern, *report.composites):
+    for area in (*report.subscales, *report.composites):
         table.add_row(
             area.label,
             "—" if area.score is None else f"{area.score:.2f}",

@@ -282,7 +282,7 @@ def build_section(instrument_id: str, adms: list[Administration]) -> Section:
     source = adms[-1].instrument_source
     inst: Instrument | None
     try:
-        inst = load_source(source)
+        inst = load_source(source, adms[-1].instrument_version)
         error = ""
     except ClinicError as exc:
         inst, error = None, str(exc)

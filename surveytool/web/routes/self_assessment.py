@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse, Response
 from surveytool.errors import SurveytoolError
 from surveytool.instrument.model import Instrument
 from surveytool.instrument.registry import load_instrument
-from surveytool.personal_store import new_code, normalize_code
+from surveytool.personal_store import SavedResult, new_code, normalize_code
 from surveytool.report import PersonalReport, build_report, render_report, report_context
 from surveytool.scoring.change import reliable_change
 from surveytool.web.deps import FormFields, SelfPages, State
@@ -151,8 +151,18 @@ def scores_of(report: PersonalReport) -> dict[str, float | None]:
     return {s.id: s.score for s in (*report.subscales, *report.composites)}
 
 
-def with_history(inst: Instrument, report: PersonalReport, earlier: list[Any]) -> PersonalReport:
-    """Add change since the last saved result and the history of saved results."""
+def with_history(
+    inst: Instrument, report: PersonalReport, saved: list[SavedResult]
+) -> PersonalReport:
+    """Add change since the last saved result and the history of saved results.
+
+    Only results made with the same version of the questionnaire are compared: another
+    version's scales hold other items, so its numbers are not comparable (they are counted in
+    ``other_versions``, which the page mentions).
+    """
+    earlier = [r for r in saved if r.instrument_version in ("", inst.version)]
+    if len(earlier) < len(saved):
+        report = replace(report, other_versions=len(saved) - len(earlier))
     if not earlier:
         return report
     last = earlier[-1]
