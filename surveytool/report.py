@@ -27,7 +27,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from surveytool.instrument.model import Instrument, score_ranges
+from surveytool.instrument.model import Better, Instrument, score_ranges
 from surveytool.scoring.change import NOT_TRACKED, ReliableChange
 from surveytool.scoring.engine import score_responses
 from surveytool.scoring.result import Provenance, ScaleScore
@@ -72,6 +72,19 @@ class ScaleResult:
     @property
     def ok(self) -> bool:
         return self.score is not None
+
+    @property
+    def in_best_band(self) -> bool:
+        """The score is in the band its direction calls best (the lowest when lower is better,
+        the highest when higher is better); always for a neutral scale, which has no better
+        end. Such an area's ideas are offered, not pressed (the page shows them folded)."""
+        if self.better == Better.NEUTRAL.value:
+            return True
+        if self.score is None or not self.bands:
+            return False
+        ordered = sorted(self.bands, key=lambda b: b.lower)
+        best = ordered[0] if self.better == Better.LOWER.value else ordered[-1]
+        return self.band == best.label
 
     @property
     def top_band(self) -> bool:

@@ -26,11 +26,31 @@ import click
     help="Clinic database for the clinician pages (/clinic): sqlite:///PATH or postgresql://... "
     "(default: clinic.sqlite3 in the data folder).",
 )
-def serve(host: str, port: int, data_dir: Path | None, database_url: str | None) -> None:
+@click.option(
+    "--offer",
+    "offers",
+    multiple=True,
+    metavar="INSTRUMENT",
+    help="Offer this instrument instead of the bundled ones: a bundled id, an id@version such "
+    "as ppai@1.0.0 (e.g. to finish a study begun with it), or a YAML file; repeat for several.",
+)
+def serve(
+    host: str,
+    port: int,
+    data_dir: Path | None,
+    database_url: str | None,
+    offers: tuple[str, ...],
+) -> None:
     """Start the self-assessment pages (and the clinician pages, /clinic) on this computer."""
+    from surveytool.errors import InstrumentNotFoundError
+    from surveytool.instrument.registry import offered_sources
     from surveytool.personal_store import PersonalStore
     from surveytool.web.server import run_server
 
+    try:
+        sources = offered_sources(offers) if offers else None
+    except InstrumentNotFoundError as exc:
+        raise click.BadParameter(str(exc), param_hint="--offer") from None
     if database_url is None and data_dir is not None:
         database_url = f"sqlite:///{data_dir.resolve() / 'clinic.sqlite3'}"
-    run_server(host, port, PersonalStore(data_dir) if data_dir else None, database_url)
+    run_server(host, port, PersonalStore(data_dir) if data_dir else None, database_url, sources)

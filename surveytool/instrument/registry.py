@@ -20,6 +20,7 @@ the answers were given with.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -126,6 +127,15 @@ def bundled_ref_path(text: str) -> Path | None:
     return None
 
 
+def bundled_file(ref: str) -> Path:
+    """The bundled file of ``id`` or ``id@version``; InstrumentNotFoundError when there is none."""
+    path = bundled_ref_path(ref)
+    if path is None:
+        load_instrument(ref)  # raises with the message that names the bundled versions
+        raise InstrumentNotFoundError(f"{ref!r} is not a bundled instrument")
+    return path
+
+
 def load_instrument(id_or_path: str | Path | Instrument) -> Instrument:
     """An instrument from a bundled id (``ppai``: the newest version), an id and version
     (``ppai@1.0.0``), a file path, or an Instrument as is."""
@@ -152,6 +162,31 @@ def load_instrument(id_or_path: str | Path | Instrument) -> Instrument:
         f"no instrument {text!r}: {what} ({known}) and not a file; give a bundled id, "
         "an id@version such as ppai@1.0.0, or the path to a YAML instrument file"
     )
+
+
+def bundled_file_ref(path: Path) -> str | None:
+    """``id@version`` of a bundled file (any version), None for a file of one's own."""
+    resolved = path.resolve()
+    for versions in bundled_versions().values():
+        for entry in versions:
+            if entry.path.resolve() == resolved:
+                return entry.ref
+    return None
+
+
+def offered_sources(refs: Iterable[str]) -> dict[str, Path]:
+    """The files to offer for references (bundled id, id@version or path), by instrument id;
+    two references to the same id are refused."""
+    sources: dict[str, Path] = {}
+    for ref in refs:
+        path = None if Path(ref).is_file() else bundled_ref_path(ref)
+        inst = load_instrument(path or ref)
+        if inst.id in sources:
+            raise InstrumentNotFoundError(
+                f"{ref!r}: an instrument {inst.id!r} is offered already; offer one version of it"
+            )
+        sources[inst.id] = path or Path(ref)
+    return sources
 
 
 def versioned_ref(instrument: Instrument) -> str | None:

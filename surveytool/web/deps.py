@@ -26,7 +26,7 @@ from surveytool.clinic import auth
 from surveytool.clinic.models import Clinician
 from surveytool.clinic.store import ClinicStore
 from surveytool.instrument.model import Instrument
-from surveytool.instrument.registry import bundled_paths, load_instrument, versioned_ref
+from surveytool.instrument.registry import bundled_file_ref, load_instrument, versioned_ref
 from surveytool.personal_store import PersonalStore
 from surveytool.web.pages import LoginRequired, Pages, Refusal, is_clinic_path, pages_for
 from surveytool.web.security import check_csrf
@@ -82,8 +82,7 @@ class WebState:
         if path is None:
             return None
         inst = load_instrument(path)
-        bundled = bundled_paths().get(inst_id)
-        ref = versioned_ref(inst) if bundled is not None and bundled == path else None
+        ref = versioned_ref(inst) if bundled_file_ref(path) is not None else None
         return inst, ref or str(path.resolve())
 
 

@@ -239,7 +239,7 @@ def test_bad_urls_are_refused_clearly() -> None:
 
 def _fill_at_0001(store: ClinicStore) -> dict[str, int]:
     """Rows written with the 0001 schema's shape (plain SQL, as an older surveytool did)."""
-    inst = load_instrument("ppai")
+    inst = load_instrument("ppai@1.0.0")
     now = datetime(2026, 1, 5, 9, 30, tzinfo=UTC).replace(tzinfo=None)
     items = [i.id for i in inst.items]
     with store.engine.execution_options(clinic_write=True).begin() as conn:
@@ -381,8 +381,8 @@ def test_upgrade_from_the_older_schema_keeps_every_row(empty_store: ClinicStore)
         links.create_link(
             session,
             client,
-            load_instrument("ppai"),
-            "ppai",
+            load_instrument("ppai@1.0.0"),
+            "ppai@1.0.0",
             form="screen",
             show_results=False,
             expires_in=timedelta(hours=1),
@@ -483,7 +483,7 @@ def test_reliable_change_uses_the_norms_and_is_honest_without(
     _, client_id = seed(store)
     first = record(store, client_id, mood, mood_answers(5, 2))
     second = record(store, client_id, mood, mood_answers(2, 4))
-    ppai = load_instrument("ppai")
+    ppai = load_instrument("ppai@1.0.0")
     p1 = record(store, client_id, ppai, {i.id: 4 for i in ppai.items}, source="ppai")
     p2 = record(store, client_id, ppai, {i.id: 2 for i in ppai.items}, source="ppai")
     with store.read() as session:

@@ -77,7 +77,9 @@ def test_a_version_1_result_can_be_rescored_from_what_is_stored(tmp_path):
     """Saved personal results keep their version; re-scoring loads that version."""
     old = load_instrument("ppai@1.0.0")
     answers = pd.read_csv(FIXTURE / "answers_full.csv").iloc[10]
-    row = {k: (None if pd.isna(v) else int(v)) for k, v in answers.items() if k in old.item_by_id}
+    row: dict[str, float | None] = {
+        k: (None if pd.isna(v) else float(v)) for k, v in answers.items() if k in old.item_by_id
+    }
     report = build_report(old, row)
     store = PersonalStore(tmp_path)
     scores = {s.id: s.score for s in (*report.subscales, *report.composites)}
