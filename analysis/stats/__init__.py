@@ -31,8 +31,19 @@ from analysis.stats.efa import (
     parallel_analysis,
 )
 from analysis.stats.groups import GroupComparison, compare_groups, hedges_g
+from analysis.stats.invariance import InvarianceResult, invariance_model, measurement_invariance
 from analysis.stats.items import ItemStatistics, item_statistics, keyed_items
 from analysis.stats.norms import NormsResult, build_norms, norms_from_scores, norms_yaml
+from analysis.stats.ordinal_cfa import OrdinalCFAResult, ordinal_cfa_model
+from analysis.stats.polychoric import (
+    OrdinalReliability,
+    Polychoric,
+    ordinal_alpha,
+    ordinal_omega,
+    ordinal_reliability,
+    polychoric,
+    polychoric_matrix,
+)
 from analysis.stats.reliability import (
     Omega,
     Reliability,
@@ -57,11 +68,15 @@ __all__ = [
     "CarelessResult",
     "EFAResult",
     "GroupComparison",
+    "InvarianceResult",
     "ItemStatistics",
     "ItemSums",
     "NormsResult",
     "Omega",
+    "OrdinalCFAResult",
+    "OrdinalReliability",
     "ParallelAnalysis",
+    "Polychoric",
     "Problems",
     "ReadOptions",
     "Reliability",
@@ -81,15 +96,23 @@ __all__ = [
     "efa_from_correlation",
     "fit_indices",
     "hedges_g",
+    "invariance_model",
     "item_statistics",
     "keyed_items",
     "kmo",
     "match_factors",
+    "measurement_invariance",
     "norms_from_scores",
     "norms_yaml",
     "omega",
     "omega_from_correlation",
+    "ordinal_alpha",
+    "ordinal_cfa_model",
+    "ordinal_omega",
+    "ordinal_reliability",
     "parallel_analysis",
+    "polychoric",
+    "polychoric_matrix",
     "reliability",
     "scale_reliability",
     "score_correlations",

@@ -27,6 +27,15 @@ import click
     "(default: clinic.sqlite3 in the data folder).",
 )
 @click.option(
+    "--trusted-proxy",
+    "trusted_proxies",
+    multiple=True,
+    metavar="ADDRESS",
+    help="The reverse proxy (IP address or network) whose X-Forwarded-For and "
+    "X-Forwarded-Proto headers are believed; repeatable. Without it, forwarded headers are "
+    "ignored.",
+)
+@click.option(
     "--offer",
     "offers",
     multiple=True,
@@ -39,13 +48,14 @@ def serve(
     port: int,
     data_dir: Path | None,
     database_url: str | None,
+    trusted_proxies: tuple[str, ...],
     offers: tuple[str, ...],
 ) -> None:
     """Start the self-assessment pages (and the clinician pages, /clinic) on this computer."""
     from surveytool.errors import InstrumentNotFoundError
     from surveytool.instrument.registry import offered_sources
     from surveytool.personal_store import PersonalStore
-    from surveytool.web.server import run_server
+    from surveytool.web.server import check_proxies, run_server
 
     try:
         sources = offered_sources(offers) if offers else None
@@ -53,4 +63,12 @@ def serve(
         raise click.BadParameter(str(exc), param_hint="--offer") from None
     if database_url is None and data_dir is not None:
         database_url = f"sqlite:///{data_dir.resolve() / 'clinic.sqlite3'}"
-    run_server(host, port, PersonalStore(data_dir) if data_dir else None, database_url, sources)
+    check_proxies(trusted_proxies)
+    run_server(
+        host,
+        port,
+        PersonalStore(data_dir) if data_dir else None,
+        database_url,
+        trusted_proxies,
+        instruments=sources,
+    )
