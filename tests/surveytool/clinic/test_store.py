@@ -580,6 +580,33 @@ def test_rescore_recomputes_from_answers_and_reports_changes(
         assert last.action == "rescore" and audit.verify(session).ok
 
 
+def test_rescore_uses_the_version_each_administration_was_given_with(store: ClinicStore) -> None:
+    """ppai 1.0.0 answers stay scored by 1.0.0 after 2.0.0 is bundled: a record naming the bare
+    id (made before versions were stored) and one naming ppai@1.0.0 both re-score unchanged, and
+    new records store the versioned reference."""
+    from surveytool.clinic.instruments import instrument_source, load_source
+
+    old = load_instrument("ppai@1.0.0")
+    assert instrument_source("ppai") == "ppai@2.0.0"
+    assert instrument_source("ppai@1.0.0") == "ppai@1.0.0"
+    assert load_source("ppai", "1.0.0").content_hash == old.content_hash
+    assert load_source("ppai").version == "2.0.0"
+    _, client_id = seed(store)
+    answers: dict[str, int | None] = {i.id: (k % 5) + 1 for k, i in enumerate(old.items)}
+    record(store, client_id, old, answers, source="ppai")
+    record(store, client_id, old, answers, source="ppai@1.0.0")
+    with store.write() as session:
+        summary = rescore(session, actor="test")
+    assert (summary.checked, summary.unchanged, summary.changes) == (2, 2, [])
+    assert summary.instruments == {"ppai": f"1.0.0 (hash {old.content_hash[:12]})"}
+    with store.write() as session:  # --instrument ppai: the newest version's administrations only
+        newest = load_instrument("ppai")
+        summary = rescore(
+            session, instrument=newest, source=instrument_source("ppai"), actor="test"
+        )
+    assert summary.checked == 0
+
+
 def test_rescore_adds_alerts_for_newly_critical_answers(store: ClinicStore, tmp_path: Path) -> None:
     path = write_mood(tmp_path)
     _, client_id = seed(store)
