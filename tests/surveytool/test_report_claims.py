@@ -5,6 +5,7 @@ paradox summary, the response-style note, and no "problem" for a person without 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +14,12 @@ from surveytool.instrument.registry import load_instrument
 from surveytool.report import build_report, render_report, response_style
 
 from .test_report import area_html, assert_page_matches_score
+
+if not (Path(__file__).resolve().parents[2] / "instruments" / "ppai@2.0.0.yaml").exists():
+    pytest.skip(
+        "instruments/ppai@2.0.0.yaml is not bundled yet (it waits for the checks format)",
+        allow_module_level=True,
+    )
 
 PPAI = load_instrument("ppai@2.0.0")
 LOWER = [s.id for s in PPAI.subscales if s.better is Better.LOWER]

@@ -517,9 +517,7 @@ def test_norms_block_validates_and_gives_t_scores(workspace: Path, cohort_file: 
     assert result.exit_code == 0, result.output
     block = out.read_text("utf-8")
     assert block.startswith("norms:\n")
-    normed = load_text(
-        bundled_file("ppai@1.0.0").read_text("utf-8") + "\n" + block, "ppai+norms"
-    )
+    normed = load_text(bundled_file("ppai@1.0.0").read_text("utf-8") + "\n" + block, "ppai+norms")
     assert normed.norms is not None and normed.norms.group_columns == ("site",)
     cells = {e.group.get("site", "all") for e in normed.norms.entries}
     assert "d" not in cells and "all" in cells  # the group of 5 has no entry

@@ -19,13 +19,18 @@ from surveytool.instrument.model import Instrument, instrument_json_schema
 ROOT = Path(__file__).resolve().parents[3]
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "instruments"
 BAD = FIXTURES / "bad"
-PPAI = ROOT / "instruments" / "ppai@2.0.0.yaml"  # the newest version: what `ppai` names
+PPAI_2 = ROOT / "instruments" / "ppai@2.0.0.yaml"
+PPAI = PPAI_2 if PPAI_2.exists() else ROOT / "instruments" / "ppai.yaml"  # what `ppai` names
 PPAI_1 = ROOT / "instruments" / "ppai.yaml"  # version 1.0.0, kept to re-score old results
 WIDE = {"COLUMNS": "220"}  # rich wraps to the terminal width; keep table rows on one line
 
 needs_ppai = pytest.mark.skipif(
     not PPAI.exists(),
-    reason="instruments/ppai@2.0.0.yaml is not written yet (it is being added in parallel)",
+    reason="instruments/ppai.yaml is not written yet (it is being added in parallel)",
+)
+needs_v2 = pytest.mark.skipif(
+    not PPAI_2.exists(),
+    reason="instruments/ppai@2.0.0.yaml is not bundled yet (it waits for the checks format)",
 )
 
 
@@ -68,6 +73,7 @@ def test_list_shows_the_bundled_instruments():
     ]
 
 
+@needs_v2
 def test_list_all_versions_shows_the_older_bundled_versions_too():
     result = run("instruments", "list")
     assert PPAI_1.exists()
@@ -84,6 +90,7 @@ def test_list_all_versions_shows_the_older_bundled_versions_too():
     assert "superseded by 2.0.0" in result.stdout
 
 
+@needs_v2
 def test_show_an_older_version_by_id_at_version():
     result = run("instruments", "show", "ppai@1.0.0")
     assert result.exit_code == 0, result.output
