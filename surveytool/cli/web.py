@@ -36,6 +36,13 @@ import click
     "ignored.",
 )
 @click.option(
+    "--instrument",
+    "instrument_files",
+    multiple=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="An instrument file to offer besides the bundled ones (checked first); repeatable.",
+)
+@click.option(
     "--offer",
     "offers",
     multiple=True,
@@ -49,13 +56,14 @@ def serve(
     data_dir: Path | None,
     database_url: str | None,
     trusted_proxies: tuple[str, ...],
+    instrument_files: tuple[Path, ...],
     offers: tuple[str, ...],
 ) -> None:
     """Start the self-assessment pages (and the clinician pages, /clinic) on this computer."""
     from surveytool.errors import InstrumentNotFoundError
     from surveytool.instrument.registry import offered_sources
     from surveytool.personal_store import PersonalStore
-    from surveytool.web.server import check_proxies, run_server
+    from surveytool.web.server import check_proxies, offered_instruments, run_server
 
     try:
         sources = offered_sources(offers) if offers else None
@@ -70,5 +78,5 @@ def serve(
         PersonalStore(data_dir) if data_dir else None,
         database_url,
         trusted_proxies,
-        instruments=sources,
+        offered_instruments(instrument_files, sources),
     )
