@@ -13,6 +13,7 @@ import pytest
 import surveytool
 from surveytool.errors import InstrumentNotFoundError
 from surveytool.instrument.registry import (
+    bundled_file,
     bundled_paths,
     bundled_versions,
     list_bundled,
@@ -99,3 +100,23 @@ def test_a_version_1_result_can_be_rescored_from_what_is_stored(tmp_path):
     assert saved.instrument_ref == "ppai@1.0.0"
     again = build_report(load_instrument(saved.instrument_ref), saved.answers)
     assert {s.id: s.score for s in (*again.subscales, *again.composites)} == saved.scores
+
+
+@needs_v2
+def test_the_pages_offer_the_newest_version_only(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from surveytool.web.app import create_app
+
+    app = create_app(store=PersonalStore(tmp_path / "data"))
+    with TestClient(app, base_url="http://127.0.0.1") as client:
+        start = client.get("/").text
+        assert start.count('href="/i/ppai"') == 1
+        intro = client.get("/i/ppai").text
+        assert "PPAI brief form" in intro and "PPAI screen" not in intro
+        assert client.get("/i/ppai@1.0.0").status_code == 404  # kept for re-scoring, not offered
+    old = create_app(
+        store=PersonalStore(tmp_path / "data"), instruments={"ppai": bundled_file("ppai@1.0.0")}
+    )
+    with TestClient(old, base_url="http://127.0.0.1") as client:
+        assert "PPAI screen" in client.get("/i/ppai").text  # serve --offer ppai@1.0.0
