@@ -49,6 +49,17 @@ class BandView:
 
 
 @dataclass(frozen=True)
+class Statement:
+    """One statement of an area as the person answered it (shown, not scored, per facet)."""
+
+    item_id: str
+    text: str
+    answer: str  # the answer's label, "Prefer not to say", or "no answer"
+    facet: str  # the element of the instrument's source the statement belongs to ("" if none)
+    reverse: bool
+
+
+@dataclass(frozen=True)
 class ScaleResult:
     """One subscale or composite, ready to show (``better``: lower, higher or neutral)."""
 
@@ -68,6 +79,7 @@ class ScaleResult:
     bands: tuple[BandView, ...]
     section: str = ""
     track_change: bool = True
+    statements: tuple[Statement, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -256,6 +268,26 @@ class PersonalReport:
         return sum(v is not None for v in self.answers.values())
 
 
+def answer_label(instrument: Instrument, item_id: str, raw: object) -> str:
+    """The label of a raw answer (a code, or the label itself), "no answer" for none."""
+    scale = instrument.scale_of(item_id)
+    if raw is None or (isinstance(raw, float) and math.isnan(raw)) or raw == "":
+        return "no answer"
+    try:
+        code = scale.code_for(str(int(raw)) if isinstance(raw, float) else str(raw))
+    except ValueError:
+        return "no answer"
+    return scale.labels.get(code) or scale.missing_codes.get(code) or str(code)
+
+
+def facet_of(instrument: Instrument, item_id: str) -> str:
+    """The element of the instrument's source an item belongs to (its sign, cause or practice)."""
+    source = instrument.item_by_id[item_id].source
+    if source is None:
+        return ""
+    return source.sign or source.cause or source.practice or ""
+
+
 def build_report(
     instrument: Instrument,
     answers: Mapping[str, object],
@@ -304,7 +336,25 @@ def build_report(
             bands=tuple(BandView(b.lower, b.upper, b.label) for b in definition.bands),
             section=definition.section,
             track_change=definition.track_change,
+            statements=statements(scored.id) if scored.kind == "subscale" else (),
         )
+
+    def statements(subscale_id: str) -> tuple[Statement, ...]:
+        out = []
+        for item_id in instrument.subscale_by_id[subscale_id].items:
+            if item_id not in row:
+                continue
+            item = instrument.item_by_id[item_id]
+            out.append(
+                Statement(
+                    item_id,
+                    item.text,
+                    answer_label(instrument, item_id, row.get(item_id)),
+                    facet_of(instrument, item_id),
+                    item.reverse,
+                )
+            )
+        return tuple(out)
 
     subs = tuple(view(s) for s in person.scales if s.kind == "subscale")
     comps = tuple(view(s) for s in person.scales if s.kind == "composite")
