@@ -28,6 +28,7 @@ from analysis.stats import (  # noqa: E402
     Bartlett,
     CarelessResult,
     CFAResult,
+    DIFResult,
     EFAResult,
     GRMResult,
     GroupComparison,
@@ -51,6 +52,8 @@ from analysis.stats import (  # noqa: E402
     compare_groups,
     correlation_matrix,
     describe_scores,
+    dif,
+    dif_model,
     efa,
     grm,
     grm_model,
@@ -93,6 +96,7 @@ __all__ += ["CFAResult", "cfa", "cfa_model"]
 __all__ += ["ScoreCorrelations", "describe_scores", "score_correlations"]
 __all__ += ["GroupComparison", "compare_groups"]
 __all__ += ["NormsResult", "build_norms", "norms_from_scores", "norms_yaml"]
+__all__ += ["DIFResult", "dif", "dif_model"]
 __all__ += ["GRMResult", "grm", "grm_model", "score_with_parameters"]
 __all__ += ["InvarianceResult", "invariance_model", "measurement_invariance"]
 __all__ += [

@@ -17,6 +17,7 @@ from analysis.stats._matrix import ItemSums
 from analysis.stats._result import Problems, Result
 from analysis.stats.careless import CarelessResult, careless_responding
 from analysis.stats.cfa import CFAResult, cfa, cfa_model, fit_indices
+from analysis.stats.dif import DIFResult, dif, dif_model
 from analysis.stats.efa import (
     KMO,
     Bartlett,
@@ -67,6 +68,7 @@ __all__ = [
     "Bartlett",
     "CFAResult",
     "CarelessResult",
+    "DIFResult",
     "EFAResult",
     "GRMResult",
     "GroupComparison",
@@ -93,6 +95,8 @@ __all__ = [
     "compare_groups",
     "correlation_matrix",
     "describe_scores",
+    "dif",
+    "dif_model",
     "disattenuate",
     "efa",
     "efa_from_correlation",
