@@ -30,6 +30,7 @@ from analysis.stats import (  # noqa: E402
     CFAResult,
     DIFResult,
     EFAResult,
+    FIMLResult,
     GRMResult,
     GroupComparison,
     InvarianceResult,
@@ -55,6 +56,7 @@ from analysis.stats import (  # noqa: E402
     dif,
     dif_model,
     efa,
+    fiml_cfa_model,
     grm,
     grm_model,
     invariance_model,
@@ -96,6 +98,7 @@ __all__ += ["CFAResult", "cfa", "cfa_model"]
 __all__ += ["ScoreCorrelations", "describe_scores", "score_correlations"]
 __all__ += ["GroupComparison", "compare_groups"]
 __all__ += ["NormsResult", "build_norms", "norms_from_scores", "norms_yaml"]
+__all__ += ["FIMLResult", "fiml_cfa_model"]
 __all__ += ["DIFResult", "dif", "dif_model"]
 __all__ += ["GRMResult", "grm", "grm_model", "score_with_parameters"]
 __all__ += ["InvarianceResult", "invariance_model", "measurement_invariance"]

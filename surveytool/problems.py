@@ -114,8 +114,28 @@ IMPORT_CODES: dict[str, str] = {
     "row_suppressed": "Generalize the quasi-identifiers further to keep more respondents.",
 }
 
+#: Codes of instrument imports from other systems (FHIR Questionnaire, REDCap, XLSForm).
+INTERCHANGE_CODES: dict[str, str] = {
+    "not_an_instrument": (
+        "Give a FHIR Questionnaire (.json), a REDCap data dictionary (.csv) or an XLSForm (.xlsx)."
+    ),
+    "not_mapped": (
+        "Nothing to do if this part is not needed; otherwise add it to the instrument file by hand."
+    ),
+    "no_scored_items": (
+        "Only single-choice questions with numeric (or scored) options become items; check the form."
+    ),
+    "unknown_form": "Give the name of a form (instrument) of the data dictionary.",
+}
+
 #: Every code with its default hint: one list for instruments, responses, mappings and imports.
-CODES: dict[str, str] = {**INSTRUMENT_CODES, **RESPONSE_CODES, **MAPPING_CODES, **IMPORT_CODES}
+CODES: dict[str, str] = {
+    **INSTRUMENT_CODES,
+    **RESPONSE_CODES,
+    **MAPPING_CODES,
+    **IMPORT_CODES,
+    **INTERCHANGE_CODES,
+}
 
 IssueKind = Literal["cell", "row", "column"]
 ISSUE_KINDS: tuple[IssueKind, ...] = ("cell", "row", "column")

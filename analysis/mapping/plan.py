@@ -17,7 +17,7 @@ from analysis.cells import as_text, snake_name
 from analysis.mapping.model import HINTS, LoadedMapping, RecodeRule
 from analysis.privacy.generalize import QuasiIdentifier
 from surveytool.instrument.model import Instrument
-from surveytool.io.sources import SourceTable
+from surveytool.io.sources import SourceTable, ungrouped
 from surveytool.problems import Loc, Problem, format_loc
 
 _ID_GUESSES = (
@@ -213,6 +213,8 @@ def _match_by_name(p: _Planner, items: dict[str, str]) -> list[str]:
         if col in used:
             continue
         target = col if col in p.instrument.item_by_id else folded.get(fold(col))
+        if target is None:  # an ODK/Kobo column inside groups: grp-q, grp/q
+            target = ungrouped(p.table, col, p.instrument.item_by_id)
         if target is None:
             continue
         if target in items:

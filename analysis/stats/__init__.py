@@ -31,6 +31,7 @@ from analysis.stats.efa import (
     match_factors,
     parallel_analysis,
 )
+from analysis.stats.fiml import FIMLResult, fiml_cfa_model
 from analysis.stats.groups import GroupComparison, compare_groups, hedges_g
 from analysis.stats.invariance import InvarianceResult, invariance_model, measurement_invariance
 from analysis.stats.irt import GRMResult, grm, grm_model, score_with_parameters
@@ -70,6 +71,7 @@ __all__ = [
     "CarelessResult",
     "DIFResult",
     "EFAResult",
+    "FIMLResult",
     "GRMResult",
     "GroupComparison",
     "InvarianceResult",
@@ -100,6 +102,7 @@ __all__ = [
     "disattenuate",
     "efa",
     "efa_from_correlation",
+    "fiml_cfa_model",
     "fit_indices",
     "grm",
     "grm_model",

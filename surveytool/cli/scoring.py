@@ -48,7 +48,8 @@ def score(
     strict: bool,
     output: Path,
 ) -> None:
-    """Score a responses file (CSV, TSV, XLSX, Parquet, SPSS .sav or JSON lines).
+    """Score a responses file (CSV, TSV, XLSX, Parquet, SPSS .sav, JSON lines, or FHIR
+    QuestionnaireResponses: one, or a Bundle, as .json).
 
     Invalid cells count as missing and are listed, with every unknown column and quarantined row,
     in OUTPUT's quarantine file (<name>.quarantine.csv); --strict stops instead.
@@ -70,6 +71,9 @@ def score(
     source = read_source(responses, text_columns=[c for c in [id_column, *groups] if c])
     for note in source.notes:
         click.echo(f"note: {note}", err=True)
+    if source.format == "fhir":  # QuestionnaireResponses: their id, and no other metadata
+        id_column = id_column or source.default_id_column
+        ignored += [c for c in source.metadata_columns if c != id_column]
     frame = source.frame
     quarantine = _quarantine_path(output)
     try:

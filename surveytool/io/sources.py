@@ -38,6 +38,16 @@ Formats (FORMATS.md in the project's shared folder describes each export):
     A REDCap record export, raw (variable names, codes) or labels (field labels, choice labels).
     Checkbox fields (``field___code`` columns, or ``Label (choice=...)`` in labels exports) are
     collapsed into one column holding the checked codes (or labels) joined by ``;``.
+``odk``
+    An ODK Central / Briefcase CSV export (``KEY``, ``SubmissionDate``; groups joined with ``-``:
+    ``grp-q``) or a KoboToolbox export (``_uuid``, ``_submission_time``; groups joined with ``/``).
+    ``KEY`` / ``_uuid`` is the default respondent id; the submission metadata are metadata
+    columns; :func:`ungrouped` names the item a group-prefixed column holds; ``select_multiple``
+    answers of numeric choices (``1 3``) are joined with ``;`` like REDCap checkboxes.
+``fhir``
+    A FHIR QuestionnaireResponse (``.json``), a Bundle of them, or a JSON list: one row per
+    response, a column per answered ``linkId`` (a coded answer gives its code), and the columns
+    ``id`` (the default respondent id), ``questionnaire``, ``status``, ``subject``, ``authored``.
 
 :func:`detect_format` says which format a file is and why; :func:`read_source` reads it into a
 :class:`SourceTable`. Rows are numbered from 1 for the first data row, as the scoring engine does.
@@ -55,7 +65,7 @@ import json
 import re
 import zipfile
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -65,7 +75,9 @@ import pandas as pd
 
 from surveytool.errors import ResponsesError
 
-FormatName = Literal["csv", "tsv", "xlsx", "sav", "parquet", "jsonl", "qualtrics", "redcap"]
+FormatName = Literal[
+    "csv", "tsv", "xlsx", "sav", "parquet", "jsonl", "qualtrics", "redcap", "fhir", "odk"
+]
 FORMATS: tuple[str, ...] = (
     "auto",
     "csv",
@@ -76,6 +88,8 @@ FORMATS: tuple[str, ...] = (
     "jsonl",
     "qualtrics",
     "redcap",
+    "fhir",
+    "odk",
 )
 
 #: Cells read as "not answered" in text files (FORMULAS.md: blank and NA count as missing).
@@ -99,6 +113,7 @@ _EXTENSIONS: dict[str, FormatName] = {
     ".pq": "parquet",
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
+    ".json": "fhir",
 }
 
 #: ``Status`` values of an ordinary Qualtrics response: "IP Address" in choice-text exports, 0 in
@@ -162,6 +177,35 @@ REDCAP_LABEL_METADATA: frozenset[str] = frozenset(
 )
 _REDCAP_WAVES_RAW = ("redcap_event_name", "redcap_repeat_instrument", "redcap_repeat_instance")
 _REDCAP_WAVES_LABELS = ("Event Name", "Repeat Instrument", "Repeat Instance")
+#: Submission metadata of ODK Central / Briefcase and KoboToolbox exports (besides meta groups).
+ODK_METADATA: frozenset[str] = frozenset(
+    {
+        "KEY",
+        "PARENT_KEY",
+        "SubmissionDate",
+        "SubmitterID",
+        "SubmitterName",
+        "AttachmentsPresent",
+        "AttachmentsExpected",
+        "Status",
+        "ReviewState",
+        "DeviceID",
+        "Edits",
+        "FormVersion",
+        "start",
+        "end",
+        "today",
+        "deviceid",
+        "username",
+        "phonenumber",
+        "simserial",
+        "subscriberid",
+        "audit",
+        "__version__",
+    }
+)
+_ODK_MARKERS = frozenset({"SubmissionDate", "meta-instanceID", "SubmitterID", "ReviewState"})
+_KOBO_MARKERS = frozenset({"_submission_time", "_id", "_index", "_validation_status"})
 _CHECKBOX_RAW = re.compile(r"^(?P<field>.+?)___(?P<code>[^_].*)$")
 _CHECKBOX_LABEL = re.compile(r"^(?P<field>.+?) \(choice=(?P<code>.*)\)$")
 
@@ -334,6 +378,10 @@ def _sniff_text(head: str, sep: str) -> Detection | None:
                 "two header rows",
                 f"Qualtrics metadata columns ({', '.join(sorted(markers))}) with question text in row 2",
             )
+    if "KEY" in first and _ODK_MARKERS.intersection(first):
+        return Detection("odk", "ODK Central/Briefcase", "KEY and SubmissionDate columns")
+    if "_uuid" in first and _KOBO_MARKERS.intersection(first):
+        return Detection("odk", "KoboToolbox", "_uuid and _submission_time columns")
     if first and (first[0] == "record_id" or REDCAP_RAW_METADATA.intersection(first)):
         return Detection("redcap", "raw", "REDCap column names (record_id, redcap_*)")
     if first and (first[0] == "Record ID" or {"Event Name", "Complete?"}.intersection(first)):
@@ -359,12 +407,14 @@ def detect_format(
     if requested != "auto":
         fmt: FormatName = requested  # type: ignore[assignment]
         variant = ""
-        if fmt in ("qualtrics", "redcap"):
+        if fmt in ("qualtrics", "redcap", "odk"):
             found = _sniff_text(*_sample(path))
             if found is not None and found.format == fmt:
                 variant = found.variant
             elif fmt == "qualtrics":
                 variant = "two header rows"
+            elif fmt == "odk":
+                variant = "KoboToolbox" if "/" in _sample(path)[0].split("\n", 1)[0] else "ODK"
             else:
                 variant = "labels" if "Record ID" in _sample(path)[0].split("\n", 1)[0] else "raw"
         return Detection(fmt, variant, f"given by {given_by}")
@@ -683,6 +733,52 @@ def _redcap(table: SourceTable, labels: bool) -> None:
     table.suggested_groups = (dag,) if dag in names else ()
 
 
+def _odk_separator(table: SourceTable) -> str:
+    return "/" if table.variant.startswith("Kobo") else "-"
+
+
+def _odk(table: SourceTable) -> None:
+    names = [str(c) for c in table.frame.columns]
+    sep = _odk_separator(table)
+    table.metadata_columns = tuple(
+        c
+        for c in names
+        if c in ODK_METADATA or c.startswith("_") or c.split(sep)[0] in ("meta", "formhub")
+    )
+    table.default_id_column = next((c for c in ("KEY", "_uuid") if c in names), None)
+    multiple = re.compile(r"^-?\d+(?:\s+-?\d+)+$")
+    for col in names:
+        if col in table.metadata_columns:
+            continue
+        values = table.frame[col].dropna().astype(str).str.strip()
+        many = values.str.fullmatch(multiple.pattern)
+        if len(values) and bool(many.any()) and bool((many | values.str.fullmatch(r"-?\d+")).all()):
+            joined = (
+                table.frame[col]
+                .astype(object)
+                .map(lambda v: ";".join(str(v).split()) if isinstance(v, str) else v)
+            )
+            table.frame[col] = joined
+            table.categorical_columns = (*table.categorical_columns, col)
+            table.notes.append(
+                f"select_multiple column {col!r}: choices separated by spaces joined by ';'"
+            )
+
+
+def ungrouped(table: SourceTable, column: str, known: Container[str]) -> str | None:
+    """The item a group-prefixed ODK/Kobo column holds (``grp-sub-q`` -> ``q``), when the rest
+    of its name (after one or more group names) is in ``known``; None otherwise."""
+    if table.format != "odk":
+        return None
+    sep = _odk_separator(table)
+    parts = column.split(sep)
+    for start in range(1, len(parts)):
+        rest = sep.join(parts[start:])
+        if rest in known:
+            return rest
+    return None
+
+
 def _text_columns(frame: pd.DataFrame) -> pd.DataFrame:
     """Blank text cells as missing in text columns (readers differ on this): object, pd.NA."""
     out = frame
@@ -740,6 +836,25 @@ def _read_jsonl(path: Path) -> pd.DataFrame:
         raise SourceError(f"{path}: cannot read it as JSON lines: {reason}") from None
 
 
+def _read_fhir(path: Path) -> pd.DataFrame:
+    """QuestionnaireResponses (one, a Bundle, or a list) as rows of answers."""
+    from surveytool.interchange.fhir import ResponseFileError, response_rows
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        raise SourceError(f"{path}: not UTF-8 text ({exc.reason}); save it as UTF-8") from None
+    except json.JSONDecodeError as exc:
+        raise SourceError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    try:
+        rows = response_rows(data)
+    except ResponseFileError as exc:
+        raise SourceError(f"{path}: {exc}") from None
+    if not rows:
+        raise SourceError(f"{path}: the Bundle holds no QuestionnaireResponse")
+    return pd.DataFrame(rows, dtype=object)  # unanswered: NaN, made NA with the other formats
+
+
 def read_source(
     path: str | Path,
     *,
@@ -774,7 +889,7 @@ def read_source(
     labels: dict[str, dict[float, str]] = {}
     questions: dict[str, str] = {}
     missing: dict[str, int] = {}
-    if detection.format in ("csv", "tsv", "qualtrics", "redcap"):
+    if detection.format in ("csv", "tsv", "qualtrics", "redcap", "odk"):
         if _EXTENSIONS.get(path.suffix.lower(), "csv") not in ("csv", "tsv"):
             raise SourceError(
                 f"{path}: the format {detection.format!r} reads delimited text (.csv, .tsv), "
@@ -798,6 +913,8 @@ def read_source(
         frame = _iso_dates(frame)
     elif detection.format == "jsonl":
         frame = _iso_dates(_read_jsonl(path))
+    elif detection.format == "fhir":
+        frame = _read_fhir(path)
     else:
         try:
             frame = pd.read_parquet(path)
@@ -841,6 +958,13 @@ def read_source(
         _qualtrics(table, second, third, keep_status)
     elif detection.format == "redcap":
         _redcap(table, labels=detection.variant == "labels")
+    elif detection.format == "odk":
+        _odk(table)
+    elif detection.format == "fhir":
+        from surveytool.interchange.fhir import RESPONSE_COLUMNS
+
+        table.metadata_columns = tuple(c for c in RESPONSE_COLUMNS if c in table.frame.columns)
+        table.default_id_column = "id"
     elif detection.format in ("csv", "tsv") and format != "auto":
         found = _sniff_text(*_sample(path))
         if found is not None:
