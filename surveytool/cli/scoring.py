@@ -85,8 +85,10 @@ def score(
             group_columns=groups,
             ignore_columns=ignored,
             strict=strict,
+            formula_cells=source.formula_cells,
         )
     except InvalidResponsesError as exc:
+        _remove_stale_scores(output)
         write_table(exc.issues, quarantine)
         _print_issues(exc.issues)
         click.echo(f"error: {exc}; the report is in {quarantine}", err=True)
@@ -100,6 +102,27 @@ def score(
         quarantine.unlink()  # a report left by an earlier run would describe other data
     click.echo(f"scores: {', '.join(str(p) for p in written)}")
     click.echo(result.counts_line())
+
+
+def _remove_stale_scores(output: Path) -> None:
+    """``--strict`` wrote no scores: scores left there by an earlier run would sit beside the new
+    quarantine report as if they were this run's. Only a scores file (its metadata says so) goes.
+    """
+    from surveytool.io.tables import read_metadata
+
+    if not output.is_file():
+        return
+    try:
+        metadata = read_metadata(output)
+    except (OSError, ValueError):
+        return  # not a scores file we can recognize: leave it
+    if not metadata or "instrument_hash" not in metadata:
+        return
+    sidecar = output.with_name(output.name + ".meta.json")
+    output.unlink()
+    if sidecar.is_file():
+        sidecar.unlink()
+    click.echo(f"note: removed the scores of an earlier run, {output}", err=True)
 
 
 def _print_issues(issues: pd.DataFrame) -> None:

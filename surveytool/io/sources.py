@@ -21,6 +21,8 @@ Formats (FORMATS.md in the project's shared folder describes each export):
 ``xlsx``
     The first sheet (or the one asked for). Text cells stay text; a number shown with a
     zero-padding format (``00000``) is read as the padded text; date cells become ISO dates.
+    A formula cell reads as its computed (cached) value; a formula saved without one (openpyxl and
+    many generators write them so) reads as missing and is listed in ``formula_cells``.
 ``sav``
     SPSS, read with pyreadstat ``user_missing=True``: declared missing values (discrete or ranges)
     are then set to missing here and counted; value labels and variable labels (the question text)
@@ -64,11 +66,13 @@ import itertools
 import json
 import re
 import zipfile
+import zlib
 from collections import Counter
 from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+from xml.etree import ElementTree
 
 import numpy as np
 import pandas as pd
@@ -226,6 +230,9 @@ class SourceTable:
     ``frame`` holds the data rows (every column, nothing dropped yet); ``source_rows`` the 1-based
     data-row number of each of its rows in the file (rows excluded by the reader, such as Qualtrics
     previews, leave gaps); ``rows_read`` counts every data row of the file.
+    ``formula_cells`` lists, per column, the workbook cells that hold a formula without a computed
+    value as ``(0-based position in frame, formula)``: they read as missing in ``frame`` and are
+    reported by :func:`surveytool.responses.read_responses` (its ``formula_cells`` parameter).
     """
 
     path: Path
@@ -246,6 +253,7 @@ class SourceTable:
     excluded: dict[str, int] = field(default_factory=dict)
     excluded_rows: tuple[tuple[int, str], ...] = ()
     missing_declared: dict[str, int] = field(default_factory=dict)
+    formula_cells: dict[str, tuple[tuple[int, str], ...]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
     @functools.cached_property
@@ -508,39 +516,173 @@ def _excel_cell(value: object, number_format: str) -> object:
     return text if text.strip() else pd.NA
 
 
-def _read_xlsx(path: Path, sheet: str | int | None) -> tuple[pd.DataFrame, list[str]]:
+#: What a damaged workbook raises while its sheets are read (openpyxl reads them lazily): a zip
+#: member cut short or failing its CRC, XML that does not parse, an attribute out of range.
+_WORKBOOK_ERRORS: tuple[type[BaseException], ...] = (
+    zipfile.BadZipFile,
+    zlib.error,
+    EOFError,
+    SyntaxError,  # XML that does not parse (ElementTree's and lxml's errors)
+    OSError,
+    KeyError,
+    ValueError,
+    TypeError,
+    IndexError,
+)
+
+
+def _open_workbook(path: Path, *, data_only: bool) -> Any:
     import openpyxl
     from openpyxl.utils.exceptions import InvalidFileException
 
-    notes: list[str] = []
     try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (InvalidFileException, zipfile.BadZipFile, OSError, KeyError, ValueError) as exc:
+        return openpyxl.load_workbook(path, read_only=True, data_only=data_only)
+    except (InvalidFileException, *_WORKBOOK_ERRORS) as exc:
         raise SourceError(f"{path}: cannot read it as an Excel workbook: {exc}") from None
+
+
+def _sheet_name(path: Path, names: list[str], sheet: str | int | None) -> str:
+    if sheet is None:
+        return names[0]
+    if isinstance(sheet, int) or (isinstance(sheet, str) and sheet.isdigit()):
+        index = int(sheet)
+        if not 0 <= index < len(names):
+            raise SourceError(
+                f"{path}: there is no sheet number {index}; its sheets (from 0) are: "
+                + ", ".join(f"{i}={n!r}" for i, n in enumerate(names))
+            )
+        return names[index]
+    if sheet in names:
+        return sheet
+    raise SourceError(
+        f"{path}: there is no sheet {sheet!r}; its sheets are: {', '.join(map(repr, names))}"
+    )
+
+
+def _damaged(path: Path, exc: BaseException) -> SourceError:
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return SourceError(
+        f"{path}: cannot read it as an Excel workbook, it is damaged ({reason}); "
+        "open it in a spreadsheet program and save it again, or export the data as CSV"
+    )
+
+
+def _formula_text(value: object) -> str | None:
+    """The formula of a cell read with ``data_only=False`` (None for a cell that holds a value)."""
+    text = getattr(value, "text", value)  # ArrayFormula keeps its formula in .text
+    if isinstance(text, str) and text.startswith("="):
+        return text
+    if type(value).__name__ == "DataTableFormula":
+        return "=TABLE()"
+    return None
+
+
+def _uncached_formulas(
+    path: Path, chosen: str, rows: list[list[object]]
+) -> dict[str, tuple[tuple[int, str], ...]]:
+    """Data cells read as empty whose workbook cell holds a formula without a computed value.
+
+    ``data_only=True`` gives a formula cell's cached value; files written by openpyxl and many
+    generators hold the formula alone, which then reads as empty. A second pass over the sheet
+    with the formulas finds those cells, so they are reported rather than taken as unanswered.
+    Keys are column positions as text until the header is known (see :func:`_read_xlsx`).
+    """
+    if not any(v is pd.NA for r in rows[1:] for v in r):
+        return {}
+    candidates: list[tuple[int, int, str, str]] = []  # row, column, coordinate, formula
+    book = _open_workbook(path, data_only=False)
+    try:
+        for i, row in enumerate(book[chosen].iter_rows()):
+            if i == 0 or i >= len(rows):
+                continue
+            read = rows[i]
+            for j, cell in enumerate(row):
+                if j < len(read) and read[j] is pd.NA:
+                    formula = _formula_text(getattr(cell, "value", None))
+                    if formula is not None:
+                        coordinate = str(getattr(cell, "coordinate", ""))
+                        candidates.append((i - 1, j, coordinate, formula))
+        cached = (
+            _cached_values(path, chosen, {c for _, _, c, _ in candidates}) if candidates else set()
+        )
+    except _WORKBOOK_ERRORS as exc:
+        raise _damaged(path, exc) from None
+    finally:
+        book.close()
+    found: dict[str, list[tuple[int, str]]] = {}
+    for position, j, coordinate, formula in candidates:
+        if coordinate not in cached:  # an empty text value (=IF(..., "", ...)) is a value
+            found.setdefault(str(j), []).append((position, formula))
+    return {k: tuple(v) for k, v in found.items()}
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _holds_value(cell: ElementTree.Element) -> bool:
+    """A formula cell's cached value: text in ``<v>``, or an empty ``<v>`` of a text cell
+    (``t="str"``; openpyxl writes an empty ``<v/>`` with no type for "not computed")."""
+    for child in cell:
+        if _local(child.tag) == "v":
+            return bool(child.text) or cell.get("t") in ("str", "s", "inlineStr")
+    return False
+
+
+def _cached_values(path: Path, chosen: str, coordinates: set[str]) -> set[str]:
+    """Which of these formula cells of sheet ``chosen`` do hold a cached value, if an empty one.
+
+    openpyxl reads an empty cached text (``<c t="str"><f>..</f><v></v></c>``, what Excel saves
+    for a formula giving ``""``) as no value at all; the sheet's XML tells the two apart. Sheets are found as the workbook part
+    names them (transitional or strict OOXML alike).
+    """
+    with zipfile.ZipFile(path) as archive:
+        if not {"xl/workbook.xml", "xl/_rels/workbook.xml.rels"} <= set(archive.namelist()):
+            return set()  # parts elsewhere: every candidate counts as not computed
+        workbook = ElementTree.fromstring(archive.read("xl/workbook.xml"))
+        rid = next(
+            (
+                value
+                for sheet in workbook.iter()
+                if _local(sheet.tag) == "sheet" and sheet.get("name") == chosen
+                for key, value in sheet.attrib.items()
+                if _local(key) == "id"
+            ),
+            None,
+        )
+        rels = ElementTree.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
+        target = next((r.get("Target", "") for r in rels if r.get("Id") == rid), "")
+        if not target:
+            return set()
+        member = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+        cached: set[str] = set()
+        with archive.open(member) as sheet_xml:
+            for _event, element in ElementTree.iterparse(sheet_xml):
+                if _local(element.tag) != "c":
+                    continue
+                if element.get("r") in coordinates and _holds_value(element):
+                    cached.add(str(element.get("r")))
+                element.clear()
+    return cached
+
+
+def _read_xlsx(
+    path: Path, sheet: str | int | None
+) -> tuple[pd.DataFrame, list[str], dict[str, tuple[tuple[int, str], ...]]]:
+    """The chosen sheet as text cells, notes, and its formula cells without a value (by column)."""
+    notes: list[str] = []
+    book = _open_workbook(path, data_only=True)
     try:
         names = book.sheetnames
-        if sheet is None:
-            chosen = names[0]
-        elif isinstance(sheet, int) or (isinstance(sheet, str) and sheet.isdigit()):
-            index = int(sheet)
-            if not 0 <= index < len(names):
-                raise SourceError(
-                    f"{path}: there is no sheet number {index}; its sheets (from 0) are: "
-                    + ", ".join(f"{i}={n!r}" for i, n in enumerate(names))
-                )
-            chosen = names[index]
-        elif sheet in names:
-            chosen = sheet
-        else:
-            raise SourceError(
-                f"{path}: there is no sheet {sheet!r}; its sheets are: {', '.join(map(repr, names))}"
-            )
+        chosen = _sheet_name(path, names, sheet)
         rows: list[list[object]] = []
         for row in book[chosen].iter_rows():
             cells = [
                 _excel_cell(getattr(c, "value", None), getattr(c, "number_format", "")) for c in row
             ]
             rows.append(cells)
+    except _WORKBOOK_ERRORS as exc:
+        raise _damaged(path, exc) from None
     finally:
         book.close()
     while rows and all(v is pd.NA for v in rows[-1]):
@@ -555,7 +697,16 @@ def _read_xlsx(path: Path, sheet: str | int | None) -> tuple[pd.DataFrame, list[
     padded = [r + [pd.NA] * (width - len(r)) for r in rows]
     header = _header(padded[0])
     frame = pd.DataFrame(padded[1:], columns=header, dtype=object)
-    return frame, notes
+    formulas = {
+        header[int(j)]: cells for j, cells in _uncached_formulas(path, chosen, padded).items()
+    }
+    if formulas:
+        count = sum(len(v) for v in formulas.values())
+        notes.append(
+            f"{count} cell(s) hold a formula without a computed value (the program that wrote the "
+            "file did not compute it); they are reported and count as missing"
+        )
+    return frame, notes, formulas
 
 
 def _iso_dates(frame: pd.DataFrame) -> pd.DataFrame:
@@ -889,6 +1040,7 @@ def read_source(
     labels: dict[str, dict[float, str]] = {}
     questions: dict[str, str] = {}
     missing: dict[str, int] = {}
+    formulas: dict[str, tuple[tuple[int, str], ...]] = {}
     if detection.format in ("csv", "tsv", "qualtrics", "redcap", "odk"):
         if _EXTENSIONS.get(path.suffix.lower(), "csv") not in ("csv", "tsv"):
             raise SourceError(
@@ -897,7 +1049,7 @@ def read_source(
             )
         frame, second, third = _read_delimited(path, detection)
     elif detection.format == "xlsx":
-        frame, notes = _read_xlsx(path, sheet)
+        frame, notes, formulas = _read_xlsx(path, sheet)
     elif detection.format == "sav":
         frame, meta = _read_sav(path)
         missing = _declared_missing(frame, meta)
@@ -944,6 +1096,7 @@ def read_source(
         question_text=questions,
         value_labels=labels,
         missing_declared=missing,
+        formula_cells=formulas,
         notes=notes,
     )
     if labels:
