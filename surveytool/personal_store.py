@@ -143,6 +143,14 @@ class SavedResult:
     form: str | None
     answers: dict[str, float | None]
     scores: dict[str, float | None]
+    instrument_id: str = ""
+    instrument_version: str = ""
+    instrument_hash: str = ""
+
+    @property
+    def instrument_ref(self) -> str:
+        """``id@version``: the bundled version the result was made with, to re-score it with."""
+        return f"{self.instrument_id}@{self.instrument_version}"
 
 
 class CheckpointError(SurveytoolError):
@@ -247,6 +255,9 @@ class PersonalStore:
                 form=row["form"],
                 answers=json.loads(row["answers"]),
                 scores=json.loads(row["scores"]),
+                instrument_id=row["instrument_id"],
+                instrument_version=row["instrument_version"],
+                instrument_hash=row["instrument_hash"],
             )
             for row in rows
         ]

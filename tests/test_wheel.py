@@ -17,7 +17,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-BUNDLED_IDS = sorted(p.stem for p in (ROOT / "instruments").glob("*.yaml"))
+#: Bundled files: ``<id>.yaml`` or ``<id>@<version>.yaml`` (older versions kept for re-scoring).
+BUNDLED_FILES = sorted(p.stem for p in (ROOT / "instruments").glob("*.yaml"))
+BUNDLED_IDS = sorted({stem.partition("@")[0] for stem in BUNDLED_FILES})
 
 pytestmark = pytest.mark.slow
 
@@ -68,8 +70,8 @@ def test_wheel_contents(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     assert "surveytool/cli/__init__.py" in names
     assert "surveytool/instrument/model.py" in names
-    for ident in BUNDLED_IDS:
-        assert f"surveytool/_bundled_instruments/{ident}.yaml" in names
+    for stem in BUNDLED_FILES:
+        assert f"surveytool/_bundled_instruments/{stem}.yaml" in names
     assert not [n for n in names if n.startswith(("tests/", "instruments/", "benchmarks/"))]
     entry_points = zipfile.ZipFile(wheel).read(
         next(n for n in names if n.endswith(".dist-info/entry_points.txt"))

@@ -15,35 +15,45 @@ def instruments() -> None:
 
 
 @instruments.command("list")
-def list_cmd() -> None:
-    """List the bundled instruments."""
+@click.option(
+    "--all-versions",
+    is_flag=True,
+    help="Also list older bundled versions (kept so results made with them re-score exactly).",
+)
+def list_cmd(all_versions: bool) -> None:
+    """List the bundled instruments (the newest version of each, unless --all-versions)."""
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
-    from surveytool.instrument.registry import bundled_paths, load_instrument
+    from surveytool.instrument.registry import bundled_versions, load_instrument
 
     table = Table(title="Bundled instruments")
     for col in ("id", "version", "title", "items", "subscales", "minutes", "status"):
         table.add_column(col)
-    for path in bundled_paths().values():
-        inst = load_instrument(path)
-        table.add_row(
-            escape(inst.id),
-            inst.version,
-            escape(inst.title),
-            str(len(inst.items)),
-            str(len(inst.subscales)),
-            f"{inst.minutes:g}" if inst.minutes else "",
-            inst.validation_status.value,
-        )
+    for versions in bundled_versions().values():
+        newest = versions[-1]
+        for entry in versions if all_versions else [newest]:
+            inst = load_instrument(entry.path)
+            older = entry is not newest
+            table.add_row(
+                escape(entry.ref if older else inst.id),
+                inst.version,
+                escape(inst.title),
+                str(len(inst.items)),
+                str(len(inst.subscales)),
+                f"{inst.minutes:g}" if inst.minutes else "",
+                f"superseded by {newest.version}" if older else inst.validation_status.value,
+            )
     Console().print(table)
 
 
 @instruments.command("show")
 @click.argument("instrument")
 def show_cmd(instrument: str) -> None:
-    """Show an instrument's items grouped by subscale, with reverse marks and provenance."""
+    """Show an instrument's items grouped by subscale, with reverse marks and provenance.
+
+    INSTRUMENT: a bundled id (the newest version), id@version (e.g. ppai@1.0.0) or a file."""
     from rich.console import Console
 
     from surveytool.instrument.registry import load_instrument

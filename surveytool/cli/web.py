@@ -42,6 +42,14 @@ import click
     type=click.Path(path_type=Path, dir_okay=False),
     help="An instrument file to offer besides the bundled ones (checked first); repeatable.",
 )
+@click.option(
+    "--offer",
+    "offers",
+    multiple=True,
+    metavar="INSTRUMENT",
+    help="Offer this instrument instead of the bundled ones: a bundled id, an id@version such "
+    "as ppai@1.0.0 (e.g. to finish a study begun with it), or a YAML file; repeat for several.",
+)
 def serve(
     host: str,
     port: int,
@@ -49,11 +57,18 @@ def serve(
     database_url: str | None,
     trusted_proxies: tuple[str, ...],
     instrument_files: tuple[Path, ...],
+    offers: tuple[str, ...],
 ) -> None:
     """Start the self-assessment pages (and the clinician pages, /clinic) on this computer."""
+    from surveytool.errors import InstrumentNotFoundError
+    from surveytool.instrument.registry import offered_sources
     from surveytool.personal_store import PersonalStore
     from surveytool.web.server import check_proxies, offered_instruments, run_server
 
+    try:
+        sources = offered_sources(offers) if offers else None
+    except InstrumentNotFoundError as exc:
+        raise click.BadParameter(str(exc), param_hint="--offer") from None
     if database_url is None and data_dir is not None:
         database_url = f"sqlite:///{data_dir.resolve() / 'clinic.sqlite3'}"
     check_proxies(trusted_proxies)
@@ -63,5 +78,5 @@ def serve(
         PersonalStore(data_dir) if data_dir else None,
         database_url,
         trusted_proxies,
-        offered_instruments(instrument_files),
+        offered_instruments(instrument_files, sources),
     )

@@ -318,7 +318,7 @@ def build_section(session: Session, instrument_id: str, adms: list[Administratio
     source = adms[-1].instrument_source
     inst: Instrument | None
     try:
-        inst = load_source(source)
+        inst = load_source(source, adms[-1].instrument_version)
         error = ""
     except ClinicError as exc:
         inst, error = None, str(exc)

@@ -14,6 +14,7 @@ from surveytool.clinic.instruments import form_items, load_source
 from surveytool.clinic.models import Administration, utcnow
 from surveytool.clinic.scores import alert_row, score_answers, score_row
 from surveytool.instrument.model import Instrument
+from surveytool.instrument.registry import bundled_ref_path
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,9 @@ def rescore(
     """Recompute every stored score from its answers with the instrument file as it is now.
 
     ``instrument`` (with its ``source``): rescore only that instrument's administrations, with
-    that file; otherwise each administration's own instrument file. Scores that changed are
+    that file (a bundled ``id@version`` source: only the administrations given with that
+    version); otherwise each administration's own instrument file, in the version it was given
+    with. Scores that changed are
     updated (``apply``) and listed; critical items newly flagged get alerts.
     """
     summary = RescoreSummary(applied=apply)
@@ -112,6 +115,8 @@ def rescore(
     )
     if instrument is not None:
         query = query.where(Administration.instrument_id == instrument.id)
+        if source is not None and bundled_ref_path(source) is not None:
+            query = query.where(Administration.instrument_version == instrument.version)
     cache: dict[str, Instrument | str] = {}
     touched: list[int] = []  # administrations whose scores or alerts were written
     for adm in session.execute(query).scalars():
@@ -119,12 +124,13 @@ def rescore(
         if instrument is not None:
             inst: Instrument | str = instrument
         else:
-            if adm.instrument_source not in cache:
+            key = f"{adm.instrument_source}\n{adm.instrument_version}"
+            if key not in cache:
                 try:
-                    cache[adm.instrument_source] = load_source(adm.instrument_source)
+                    cache[key] = load_source(adm.instrument_source, adm.instrument_version)
                 except ClinicError as exc:
-                    cache[adm.instrument_source] = str(exc)
-            inst = cache[adm.instrument_source]
+                    cache[key] = str(exc)
+            inst = cache[key]
         if isinstance(inst, str):
             summary.skipped.append((adm.id, inst))
             continue

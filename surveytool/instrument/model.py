@@ -66,10 +66,13 @@ class Method(StrEnum):
 
 
 class Better(StrEnum):
-    """Which direction of change counts as improvement for a scale."""
+    """Which direction of a score counts as better: ``lower``, ``higher``, or ``neutral`` (neither:
+    e.g. how much closeness someone wants; a change is then reported without calling it better or
+    worse, and a high or low score is never shown as a concern)."""
 
     LOWER = "lower"
     HIGHER = "higher"
+    NEUTRAL = "neutral"
 
 
 def fold_label(text: str) -> str:
@@ -164,6 +167,17 @@ class _Scored(_Model):
     bands: tuple[Band, ...] = ()
     guidance: str = ""
     better: Better = Better.LOWER
+    section: str = Field(
+        default="",
+        description="The instrument's section the scale belongs to (reports group by it).",
+    )
+    track_change: StrictBool = Field(
+        default=True,
+        description=(
+            "False when the scale's timeframe ('in general', a history) does not allow reading "
+            "a difference between two attempts as change; reports then show no change for it."
+        ),
+    )
 
 
 class Subscale(_Scored):

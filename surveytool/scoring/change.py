@@ -2,7 +2,10 @@
 
     S_diff = √2 · SD · √(1 − r_xx),   RCI = (x₂ − x₁) / S_diff,   |RCI| ≥ 1.96 is reliable.
 
-Whether a rise is improvement or deterioration follows each scale's declared ``better``. SD and
+Whether a rise is improvement or deterioration follows each scale's declared ``better``; a
+``neutral`` scale's reliable change is an increase or a decrease, never called better or worse. A
+scale declared ``track_change: false`` (its timeframe is "in general" or a history) gets no RCI,
+with ``source`` saying so. SD and
 r_xx come from the caller, else from the instrument's norms (the entry for the respondent's group,
 else the fallback entry); the result says which.
 """
@@ -20,11 +23,19 @@ from surveytool.scoring.norms import entry_for
 
 CRITICAL_RCI = 1.96
 
+#: ``ReliableChange.source`` of a scale whose timeframe does not allow reading change.
+NOT_TRACKED = (
+    "change not tracked: the scale asks how things are in general, so a difference between two "
+    "attempts is not read as change"
+)
+
 
 class Change(StrEnum):
     improvement = "reliable improvement"
     no_change = "no reliable change"
     deterioration = "reliable deterioration"
+    increase = "reliable increase"
+    decrease = "reliable decrease"
 
 
 @dataclass(frozen=True)
@@ -74,10 +85,13 @@ def reliable_change_index(before: float, after: float, sd: float, reliability: f
 
 
 def classify(rci: float, better: Better) -> Change:
-    """Improvement or deterioration by the scale's direction of better; |RCI| < 1.96: no change."""
+    """Improvement or deterioration by the scale's direction of better (increase or decrease for
+    a neutral scale); |RCI| < 1.96: no change."""
     if abs(rci) < CRITICAL_RCI:
         return Change.no_change
     rising = rci > 0
+    if better is Better.NEUTRAL:
+        return Change.increase if rising else Change.decrease
     improved = rising if better is Better.HIGHER else not rising
     return Change.improvement if improved else Change.deterioration
 
@@ -102,6 +116,20 @@ def reliable_change(
         if x1 is None or x2 is None or math.isnan(x1) or math.isnan(x2):
             continue
         definition = instrument.subscale_by_id.get(scale_id) or instrument.composite_by_id[scale_id]
+        if not definition.track_change:
+            out.append(
+                ReliableChange(
+                    scale_id,
+                    x1,
+                    x2,
+                    x2 - x1,
+                    math.nan,
+                    math.nan,
+                    None,
+                    NOT_TRACKED,
+                )
+            )
+            continue
         given_sd = (sd or {}).get(scale_id)
         given_r = (reliability or {}).get(scale_id)
         entry = entry_for(instrument, scale_id, dict(group or {}))

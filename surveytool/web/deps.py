@@ -26,7 +26,7 @@ from surveytool.clinic import auth
 from surveytool.clinic.models import Clinician
 from surveytool.clinic.store import ClinicStore
 from surveytool.instrument.model import Instrument
-from surveytool.instrument.registry import bundled_paths, load_instrument
+from surveytool.instrument.registry import bundled_file_ref, load_instrument, versioned_ref
 from surveytool.personal_store import PersonalStore
 from surveytool.web.pages import LoginRequired, Pages, Refusal, is_clinic_path, pages_for
 from surveytool.web.security import check_csrf
@@ -85,13 +85,14 @@ class WebState:
         return None if path is None else load_instrument(path)
 
     def offered(self, inst_id: str) -> tuple[Instrument, str] | None:
-        """An offered instrument and what to store to find it again (bundled id or path)."""
+        """An offered instrument and what to store to find it again (bundled ``id@version`` or
+        path)."""
         path = self.sources.get(inst_id)
         if path is None:
             return None
-        bundled = bundled_paths().get(inst_id)
-        source = inst_id if bundled is not None and bundled == path else str(path.resolve())
-        return load_instrument(path), source
+        inst = load_instrument(path)
+        ref = versioned_ref(inst) if bundled_file_ref(path) is not None else None
+        return inst, ref or str(path.resolve())
 
 
 def web_state(request: Request) -> WebState:

@@ -9,6 +9,7 @@ that login throttling counts by.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -31,12 +32,15 @@ def check_proxies(proxies: tuple[str, ...]) -> tuple[str, ...]:
     return proxies
 
 
-def offered_instruments(files: tuple[Path, ...]) -> dict[str, Path]:
-    """The bundled instruments and the given files, by id; each file is loaded and checked
-    now, so a mistake stops ``serve`` with the file's problems instead of failing a page."""
+def offered_instruments(
+    files: tuple[Path, ...], base: Mapping[str, Path] | None = None
+) -> dict[str, Path]:
+    """The bundled instruments (or ``base``: those chosen with ``--offer``) and the given files,
+    by id; each file is loaded and checked now, so a mistake stops ``serve`` with the file's
+    problems instead of failing a page."""
     from surveytool.instrument.registry import bundled_paths, load_instrument
 
-    offered = dict(bundled_paths())
+    offered = dict(bundled_paths() if base is None else base)
     given: dict[str, Path] = {}
     for path in files:
         if not path.is_file():
@@ -68,9 +72,10 @@ def run_server(
     store: PersonalStore | None = None,
     database_url: str | None = None,
     trusted_proxies: tuple[str, ...] = (),
-    instruments: dict[str, Path] | None = None,
+    instruments: Mapping[str, Path] | None = None,
 ) -> None:  # pragma: no cover
-    """Serve the app with uvicorn (blocking)."""
+    """Serve the app with uvicorn (blocking); ``instruments``: the offered files by id (default:
+    the bundled ones, newest versions)."""
     import uvicorn
 
     options = uvicorn_options(trusted_proxies)

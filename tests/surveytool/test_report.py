@@ -26,7 +26,7 @@ from surveytool.report import (
     render_report,
 )
 
-PPAI = load_instrument("ppai")
+PPAI = load_instrument("ppai@1.0.0")  # the tests below use its items and short form
 SCREEN = list(PPAI.short_form_by_id["screen"].items)
 FULL = [i.id for i in PPAI.items]
 SCALE_IDS = [s.id for s in PPAI.subscales] + [c.id for c in PPAI.composites]
@@ -244,9 +244,8 @@ def test_insufficient_subscales_say_so_instead_of_a_number() -> None:
         article = area_html(html, scale_id)
         assert "Not enough answers to show a score here (2 of 4 statements answered)" in article
         assert "data-score" not in article
-    # the unscored areas come last in "area by area"
-    order = [s.id for s in report.by_concern]
-    assert order[-2:] == ["fault_finding", "withdrawal"]
+    # unscored areas keep their place: the instrument's order, nothing moved or ranked
+    assert [s.id for s in report.subscales] == [s.id for s in PPAI.subscales]
     assert_page_matches_score(html, PPAI, answers)
 
 
@@ -258,18 +257,20 @@ def test_nothing_answered_shows_no_number_at_all() -> None:
     assert "Not enough answers to show this summary" in html
 
 
-def test_areas_come_highest_concern_first() -> None:
+def test_areas_keep_the_instruments_order_whatever_the_scores() -> None:
+    """No cross-scale ranking: the highest and lowest scores do not move an area."""
     answers = dict.fromkeys(FULL, 3)
     for item_id in PPAI.subscale_by_id["fear_rejection"].items:
-        answers[item_id] = 1 if PPAI.item_by_id[item_id].reverse else 5  # worst possible
+        answers[item_id] = 1 if PPAI.item_by_id[item_id].reverse else 5
     for item_id in PPAI.subscale_by_id["trust_building"].items:
-        answers[item_id] = 5 if PPAI.item_by_id[item_id].reverse else 1  # lowest, better: higher
+        answers[item_id] = 5 if PPAI.item_by_id[item_id].reverse else 1
     report = build_report(PPAI, answers)
-    first_two = {s.id for s in report.by_concern[:2]}
-    assert first_two == {"fear_rejection", "trust_building"}
+    assert [s.id for s in report.subscales] == [s.id for s in PPAI.subscales]
     html = render_report(report)
-    positions = [html.index(f'id="area-{s.id}"') for s in report.by_concern]
+    positions = [html.index(f'id="area-{s.id}"') for s in PPAI.subscales]
     assert positions == sorted(positions)
+    assert "ask most for your attention" not in html
+    assert "none is ranked above another" in html
 
 
 # ---------------------------------------------------------------------------------------------

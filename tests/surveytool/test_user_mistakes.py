@@ -26,7 +26,17 @@ def test_output_that_is_a_folder_is_one_line_not_a_traceback(tmp_path):
     folder = tmp_path / "out.csv"
     folder.mkdir()
     done = subprocess.run(
-        [sys.executable, "-m", "surveytool", "score", "-i", "ppai", str(source), "-o", str(folder)],
+        [
+            sys.executable,
+            "-m",
+            "surveytool",
+            "score",
+            "-i",
+            "ppai@1.0.0",
+            str(source),
+            "-o",
+            str(folder),
+        ],
         capture_output=True,
         text=True,
     )
@@ -38,7 +48,7 @@ def test_output_that_is_a_folder_is_one_line_not_a_traceback(tmp_path):
 def test_score_refuses_to_overwrite_its_input(tmp_path):
     source = _responses(tmp_path / "r.csv")
     before = source.read_bytes()
-    result = CliRunner().invoke(cli, ["score", "-i", "ppai", str(source), "-o", str(source)])
+    result = CliRunner().invoke(cli, ["score", "-i", "ppai@1.0.0", str(source), "-o", str(source)])
     assert result.exit_code == 1
     assert "would overwrite the responses" in result.output
     assert source.read_bytes() == before
@@ -47,7 +57,7 @@ def test_score_refuses_to_overwrite_its_input(tmp_path):
 def test_na_text_is_missing_in_every_format(tmp_path):
     # FORMULAS.md: blank and NA count as not answered, whatever the file format
     for value in ("NA", "N/A", "", None):
-        scored = surveytool.score_responses("ppai", {"FF1": value, "FF2": 4, "FF3": 4})
+        scored = surveytool.score_responses("ppai@1.0.0", {"FF1": value, "FF2": 4, "FF3": 4})
         assert scored.issues.query("kind == 'cell'").empty
         assert scored.scores["fault_finding_n"].tolist() == [2]
     lines = tmp_path / "r.jsonl"
@@ -57,7 +67,7 @@ def test_na_text_is_missing_in_every_format(tmp_path):
         [
             "score",
             "-i",
-            "ppai",
+            "ppai@1.0.0",
             str(lines),
             "--id-column",
             "respondent_id",
@@ -76,7 +86,7 @@ def test_take_answers_file_names_every_invalid_answer(tmp_path, monkeypatch):
     answers = tmp_path / "a.json"
     answers.write_text(json.dumps({"FF1": 7, "DW1": "x", "EC1": 3}), "utf-8")
     result = CliRunner().invoke(
-        cli, ["take", "ppai", "--form", "screen", "--answers", str(answers)]
+        cli, ["take", "ppai@1.0.0", "--form", "screen", "--answers", str(answers)]
     )
     assert result.exit_code == 1
     assert "2 invalid answer(s)" in result.output

@@ -21,7 +21,7 @@ from fastapi.responses import HTMLResponse, Response
 from surveytool.errors import SurveytoolError
 from surveytool.instrument.model import Instrument
 from surveytool.instrument.registry import load_instrument
-from surveytool.personal_store import check_new_code, new_code
+from surveytool.personal_store import SavedResult, check_new_code, new_code
 from surveytool.report import (
     Attempt,
     PersonalReport,
@@ -239,8 +239,18 @@ def scores_of(report: PersonalReport) -> dict[str, float | None]:
     return {s.id: s.score for s in (*report.subscales, *report.composites)}
 
 
-def with_history(inst: Instrument, report: PersonalReport, earlier: list[Any]) -> PersonalReport:
-    """Add change since the last saved result and the history of saved results."""
+def with_history(
+    inst: Instrument, report: PersonalReport, saved: list[SavedResult]
+) -> PersonalReport:
+    """Add change since the last saved result and the history of saved results.
+
+    Only results made with the same version of the questionnaire are compared: another
+    version's scales hold other items, so its numbers are not comparable (they are counted in
+    ``other_versions``, which the page mentions).
+    """
+    earlier = [r for r in saved if r.instrument_version in ("", inst.version)]
+    if len(earlier) < len(saved):
+        report = replace(report, other_versions=len(saved) - len(earlier))
     if not earlier:
         return report
     last = earlier[-1]

@@ -30,7 +30,7 @@ from surveytool.scoring.engine import score_responses
 from tests import frames
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "cohort"
-PPAI = load_instrument("ppai")
+PPAI = load_instrument("ppai@1.0.0")
 MINI = load_instrument(FIXTURES / "mini.yaml")
 ITEMS = [i.id for i in PPAI.items]
 QUALTRICS_MAP = FIXTURES / "qualtrics_ppai.map.yaml"
@@ -68,7 +68,7 @@ def test_qualtrics_import_choice_text_previews_and_identifiers(tmp_path: Path, k
     mapping = _write_yaml(tmp_path / "map.yaml", mapping_template(table, PPAI))
     result = analysis.import_cohort(
         FIXTURES / "qualtrics_ppai.csv",
-        "ppai",
+        "ppai@1.0.0",
         mapping=mapping,
         key_file=key,
         output=tmp_path / "c.parquet",
@@ -100,7 +100,7 @@ def test_qualtrics_keep_status_keeps_the_preview(tmp_path: Path, key: Path) -> N
     mapping = load_mapping(QUALTRICS_MAP).mapping.model_dump(exclude_unset=True)
     mapping["qualtrics"] = {"keep_status": ["Survey Preview"]}
     result = analysis.import_cohort(
-        FIXTURES / "qualtrics_ppai.csv", "ppai", mapping=mapping, key_file=key
+        FIXTURES / "qualtrics_ppai.csv", "ppai@1.0.0", mapping=mapping, key_file=key
     )
     assert result.report.rows_excluded == 0
     assert result.report.rows_read == 13
@@ -116,7 +116,7 @@ def test_legacy_qualtrics_zero_based_codes(tmp_path: Path, key: Path) -> None:
     # without the offset every item warns (observed 0..4 on 1..5)
     plain = {"items": load_mapping(_write_yaml(tmp_path / "m.yaml", template)).mapping.items}
     result = analysis.import_cohort(
-        FIXTURES / "qualtrics_legacy.csv", "ppai", mapping=plain, key_file=key
+        FIXTURES / "qualtrics_legacy.csv", "ppai@1.0.0", mapping=plain, key_file=key
     )
     off = [w for w in result.report.warnings if w.code == "off_by_one"]
     zero = {
@@ -130,7 +130,7 @@ def test_legacy_qualtrics_zero_based_codes(tmp_path: Path, key: Path) -> None:
     assert (result.report.issues["reason"] == "off the scale 1..5").any()
     # with the template's offset, the codes land on the scale
     fixed = analysis.import_cohort(
-        FIXTURES / "qualtrics_legacy.csv", "ppai", mapping=tmp_path / "m.yaml", key_file=key
+        FIXTURES / "qualtrics_legacy.csv", "ppai@1.0.0", mapping=tmp_path / "m.yaml", key_file=key
     )
     assert not [w for w in fixed.report.warnings if w.code == "off_by_one"]
     assert not (fixed.issues["kind"] == "cell").any()
@@ -145,7 +145,7 @@ def test_redcap_raw_and_labels_give_the_same_cohort(tmp_path: Path, key: Path) -
     assert raw_table.wave_columns == ("redcap_event_name",)
     raw = analysis.import_cohort(
         FIXTURES / "redcap_raw.csv",
-        "ppai",
+        "ppai@1.0.0",
         mapping={"groups": ["redcap_data_access_group"]},
         key_file=key,
     )
@@ -165,7 +165,7 @@ def test_redcap_raw_and_labels_give_the_same_cohort(tmp_path: Path, key: Path) -
     template = _write_yaml(tmp_path / "labels.yaml", mapping_template(labels_table, PPAI))
     assert len(load_mapping(template).mapping.items) == len(ITEMS)  # matched by question text
     labels = analysis.import_cohort(
-        FIXTURES / "redcap_labels.csv", "ppai", mapping=template, key_file=key
+        FIXTURES / "redcap_labels.csv", "ppai@1.0.0", mapping=template, key_file=key
     )
     _identity(labels.report)
     assert labels.report.rows_imported == 17
@@ -227,7 +227,7 @@ def test_spss_value_labels_and_user_missing(tmp_path: Path, key: Path) -> None:
     assert meta.missing_ranges["FF1"]  # the fixture declares 99 missing
     result = analysis.import_cohort(
         FIXTURES / "spss_ppai.sav",
-        "ppai",
+        "ppai@1.0.0",
         mapping={"groups": ["sex"], "quasi_identifiers": {"age": {"generalize": "age_band"}}},
         key_file=key,
     )
@@ -271,7 +271,7 @@ def test_xlsx_leading_zero_ids_and_date_cells(tmp_path: Path, key: Path) -> None
     # how the workbook's cells are read: tests/surveytool/io/test_sources.py
     result = analysis.import_cohort(
         FIXTURES / "xlsx_ppai.xlsx",
-        "ppai",
+        "ppai@1.0.0",
         mapping={"groups": ["site"], "quasi_identifiers": {"visit_date": {"generalize": "year"}}},
         key_file=key,
     )
@@ -391,7 +391,7 @@ def test_off_by_one_warning(key: Path) -> None:
 
 
 def test_unreversed_item_warning(key: Path) -> None:
-    result = analysis.import_cohort(FIXTURES / "unreversed_ppai.csv", "ppai", key_file=key)
+    result = analysis.import_cohort(FIXTURES / "unreversed_ppai.csv", "ppai@1.0.0", key_file=key)
     negative = [w for w in result.report.warnings if w.code == "negative_item_rest"]
     assert [w.column for w in negative] == ["FF4"]
     assert "reversed twice" in negative[0].message
@@ -452,11 +452,19 @@ def test_cohort_file_metadata(tmp_path: Path, key: Path) -> None:
 def test_second_import_of_the_same_file_adds_nothing(tmp_path: Path, key: Path) -> None:
     out = tmp_path / "c.parquet"
     first = analysis.import_cohort(
-        FIXTURES / "qualtrics_ppai.csv", "ppai", mapping=QUALTRICS_MAP, key_file=key, output=out
+        FIXTURES / "qualtrics_ppai.csv",
+        "ppai@1.0.0",
+        mapping=QUALTRICS_MAP,
+        key_file=key,
+        output=out,
     )
     before = out.read_bytes()
     second = analysis.import_cohort(
-        FIXTURES / "qualtrics_ppai.csv", "ppai", mapping=QUALTRICS_MAP, key_file=key, output=out
+        FIXTURES / "qualtrics_ppai.csv",
+        "ppai@1.0.0",
+        mapping=QUALTRICS_MAP,
+        key_file=key,
+        output=out,
     )
     report = second.report
     _identity(report)
@@ -511,7 +519,9 @@ def test_appending_refuses_another_key_or_layout(tmp_path: Path, key: Path) -> N
             mapping={"groups": ["site"]},
         )
     with pytest.raises(CohortFileError, match="holds mini"):
-        analysis.import_cohort(FIXTURES / "unreversed_ppai.csv", "ppai", key_file=key, output=out)
+        analysis.import_cohort(
+            FIXTURES / "unreversed_ppai.csv", "ppai@1.0.0", key_file=key, output=out
+        )
 
 
 def test_output_that_is_not_a_cohort_is_left_alone(tmp_path: Path, key: Path) -> None:
@@ -626,7 +636,7 @@ def test_cli_import_and_map_template(tmp_path: Path) -> None:
             "map-template",
             str(FIXTURES / "qualtrics_ppai.csv"),
             "-i",
-            "ppai",
+            "ppai@1.0.0",
             "-o",
             str(mapping),
         ],
@@ -639,7 +649,7 @@ def test_cli_import_and_map_template(tmp_path: Path) -> None:
         "import",
         str(FIXTURES / "qualtrics_ppai.csv"),
         "-i",
-        "ppai",
+        "ppai@1.0.0",
         "--map",
         str(mapping),
     ]
@@ -660,7 +670,7 @@ def test_cli_import_and_map_template(tmp_path: Path) -> None:
             "map-template",
             str(FIXTURES / "qualtrics_ppai.csv"),
             "-i",
-            "ppai",
+            "ppai@1.0.0",
             "-o",
             str(mapping),
         ],
@@ -681,7 +691,7 @@ def test_cli_import_and_map_template(tmp_path: Path) -> None:
         (["{fx}/mini.yaml", "-i", "{fx}/mini.yaml"], "cannot tell the format"),
         (["{fx}/plain_mini.csv", "-i", "{fx}/mini.yaml", "--strict"], "--strict"),
         (["{tmp}/latin1.csv", "-i", "{fx}/mini.yaml"], "not UTF-8"),
-        (["{fx}/qualtrics_ppai.csv", "-i", "ppai"], "cohort map-template"),
+        (["{fx}/qualtrics_ppai.csv", "-i", "ppai@1.0.0"], "cohort map-template"),
         (["{fx}/plain_mini.csv", "-i", "{fx}/mini.yaml", "--format", "xlsx"], "Excel workbook"),
     ],
 )
@@ -711,7 +721,7 @@ def test_surveytool_help_does_not_import_analysis() -> None:
 
 def test_parquet_metadata_holds_the_disclosure_report(tmp_path: Path, key: Path) -> None:
     out = tmp_path / "c.parquet"
-    analysis.import_cohort(FIXTURES / "redcap_raw.csv", "ppai", key_file=key, output=out)
+    analysis.import_cohort(FIXTURES / "redcap_raw.csv", "ppai@1.0.0", key_file=key, output=out)
     schema = pq.read_schema(out)
     meta = json.loads(schema.metadata[b"surveytool"])
     dropped = {d["column"] for d in meta["disclosure"]["dropped_columns"]}

@@ -22,7 +22,7 @@ FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "cohort"
 @pytest.fixture
 def cohort(tmp_path: Path, key: Path) -> Path:
     out = tmp_path / "c.parquet"
-    analysis.import_cohort(FIXTURES / "redcap_raw.csv", "ppai", key_file=key, output=out)
+    analysis.import_cohort(FIXTURES / "redcap_raw.csv", "ppai@1.0.0", key_file=key, output=out)
     return out
 
 

@@ -330,7 +330,7 @@ def test_k_anonymity_counts_respondents_not_waves(tmp_path: Path) -> None:
     assert result.frame["site"].tolist() == ["y", "y"]  # two waves of one person are one person
     raw = analysis.import_cohort(
         FIXTURES / "redcap_raw.csv",
-        "ppai",
+        "ppai@1.0.0",
         mapping={
             "quasi_identifiers": {
                 "redcap_data_access_group": {"generalize": "none"},

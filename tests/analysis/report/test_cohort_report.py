@@ -35,12 +35,12 @@ from analysis.report import (
 )
 from surveytool.cli import cli
 from surveytool.instrument.load import load_text
-from surveytool.instrument.registry import bundled_paths, load_instrument
+from surveytool.instrument.registry import bundled_file, load_instrument
 from surveytool.io.tables import write_table
 from surveytool.scoring.engine import score_responses
 from surveytool.scoring.simulate import SimulationSpec, simulate
 
-PPAI = load_instrument("ppai")
+PPAI = load_instrument("ppai@1.0.0")
 ARM_ODD = "treat <b>&</b>"
 MIN_CELL = 10
 RTOL = 1e-12  # CSV floats are written with every digit (shortest round-trip repr)
@@ -98,7 +98,7 @@ def cohort_file(workspace: Path) -> Path:
 def report_dir(workspace: Path, cohort_file: Path) -> Path:
     out = workspace / "report"
     result = _run(
-        "cohort", "report", str(cohort_file), "-i", "ppai", "--group", "site", "--group", "arm",
+        "cohort", "report", str(cohort_file), "-i", "ppai@1.0.0", "--group", "site", "--group", "arm",
         "-o", str(out),
     )  # fmt: skip
     assert result.exit_code == 0, result.output
@@ -422,14 +422,16 @@ def test_hidden_columns_keeps_every_line_safe() -> None:
 # ---------------------------------------------------------------------------------------------
 def test_cli_errors_are_messages_not_tracebacks(workspace: Path, cohort_file: Path) -> None:
     out = str(workspace / "never")
-    missing = _run("cohort", "report", str(workspace / "nope.parquet"), "-i", "ppai", "-o", out)
+    missing = _run(
+        "cohort", "report", str(workspace / "nope.parquet"), "-i", "ppai@1.0.0", "-o", out
+    )
     assert missing.exit_code == 1 and "no such cohort file" in missing.output
     plain = workspace / "plain.csv"
     plain.write_text("a,b\n1,2\n", "utf-8")
-    not_cohort = _run("cohort", "report", str(plain), "-i", "ppai", "-o", out)
+    not_cohort = _run("cohort", "report", str(plain), "-i", "ppai@1.0.0", "-o", out)
     assert not_cohort.exit_code == 1 and "cohort" in not_cohort.output
     bad_group = _run(
-        "cohort", "report", str(cohort_file), "-i", "ppai", "--group", "FF1", "-o", out
+        "cohort", "report", str(cohort_file), "-i", "ppai@1.0.0", "--group", "FF1", "-o", out
     )
     assert bad_group.exit_code == 1 and "site, arm" in bad_group.output
     unknown = _run("cohort", "report", str(cohort_file), "-i", "nosuch", "-o", out)
@@ -437,10 +439,12 @@ def test_cli_errors_are_messages_not_tracebacks(workspace: Path, cohort_file: Pa
     occupied = workspace / "occupied"
     occupied.mkdir()
     (occupied / "thesis.docx").write_text("precious", "utf-8")
-    refused = _run("cohort", "report", str(cohort_file), "-i", "ppai", "-o", str(occupied))
+    refused = _run("cohort", "report", str(cohort_file), "-i", "ppai@1.0.0", "-o", str(occupied))
     assert refused.exit_code == 1 and "other files" in refused.output
     assert (occupied / "thesis.docx").read_text("utf-8") == "precious"
-    zero = _run("cohort", "report", str(cohort_file), "-i", "ppai", "--min-cell", "0", "-o", out)
+    zero = _run(
+        "cohort", "report", str(cohort_file), "-i", "ppai@1.0.0", "--min-cell", "0", "-o", out
+    )
     assert zero.exit_code == 2
     for result in (missing, not_cohort, bad_group, unknown, refused):
         assert result.output.startswith("error: ") or "\nerror: " in result.output
@@ -450,7 +454,7 @@ def test_cli_errors_are_messages_not_tracebacks(workspace: Path, cohort_file: Pa
 
 def test_instrument_mismatch_is_refused_unless_allowed(workspace: Path, cohort_file: Path) -> None:
     changed = workspace / "ppai_changed.yaml"
-    text = bundled_paths()["ppai"].read_text("utf-8")
+    text = bundled_file("ppai@1.0.0").read_text("utf-8")
     changed.write_text(text.replace('version: "1.0.0"', 'version: "1.0.1"', 1), "utf-8")
     assert load_instrument(changed).content_hash != PPAI.content_hash
     out = workspace / "mismatch"
@@ -478,7 +482,7 @@ def test_instrument_mismatch_is_refused_unless_allowed(workspace: Path, cohort_f
 def test_writes_are_atomic(
     workspace: Path, cohort_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    report = build_cohort_report(cohort_file, "ppai", groups=["site"], figures=False)
+    report = build_cohort_report(cohort_file, "ppai@1.0.0", groups=["site"], figures=False)
     out = workspace / "atomic"
     first = write_report(report, out)
     before = {p.name: p.read_bytes() for p in out.iterdir()}
@@ -513,12 +517,12 @@ def test_norms_block_validates_and_gives_t_scores(workspace: Path, cohort_file: 
     assert "norms:" in help_text and "paste" in help_text.lower() and "version" in help_text
     out = workspace / "norms.yaml"
     result = _run(
-        "cohort", "norms", str(cohort_file), "-i", "ppai", "--group", "site", "-o", str(out)
+        "cohort", "norms", str(cohort_file), "-i", "ppai@1.0.0", "--group", "site", "-o", str(out)
     )
     assert result.exit_code == 0, result.output
     block = out.read_text("utf-8")
     assert block.startswith("norms:\n")
-    normed = load_text(bundled_paths()["ppai"].read_text("utf-8") + "\n" + block, "ppai+norms")
+    normed = load_text(bundled_file("ppai@1.0.0").read_text("utf-8") + "\n" + block, "ppai+norms")
     assert normed.norms is not None and normed.norms.group_columns == ("site",)
     cells = {e.group.get("site", "all") for e in normed.norms.entries}
     assert "d" not in cells and "all" in cells  # the group of 5 has no entry

@@ -256,14 +256,14 @@ def test_omega_defaults_to_one_factor_per_subscale(sim: Dataset) -> None:
 
 def test_off_scale_answers_are_reported_not_dropped_silently() -> None:
     """20 answers of 99 in one item of 50 rows: counted (count and codes) and warned about."""
-    inst = load_instrument("ppai")
+    inst = load_instrument("ppai@1.0.0")
     table = simulate(inst, SimulationSpec(n=50, seed=4)).drop(columns="respondent_id")
     item = inst.subscales[0].items[0]
     table.loc[table.index[:20], item] = 99
     with pytest.warns(
         ResponseProblemsWarning, match=r"reliability: .*20 problem\(s\) \(20 off_scale\)"
     ):
-        rel = analysis.reliability("ppai", table)
+        rel = analysis.reliability("ppai@1.0.0", table)
     assert rel.problems.count == 20
     assert dict(rel.problems.codes) == {"off_scale": 20}
     assert set(rel.problems.table["kind"]) == {"cell"}
@@ -286,7 +286,7 @@ def test_off_scale_answers_are_reported_not_dropped_silently() -> None:
 
 
 def test_every_statistic_that_validates_reports_the_problems() -> None:
-    inst = load_instrument("ppai")
+    inst = load_instrument("ppai@1.0.0")
     table = simulate(inst, SimulationSpec(n=120, seed=5)).drop(columns="respondent_id")
     table.loc[table.index[:3], inst.subscales[1].items[0]] = 0
     calls: dict[str, Callable[[], Result]] = {

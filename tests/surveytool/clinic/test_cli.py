@@ -26,7 +26,7 @@ from surveytool.instrument.registry import load_instrument
 from tests.surveytool.clinic.helpers import mood_answers, write_mood
 
 PASSWORD = "correct horse battery"
-PPAI = load_instrument("ppai")
+PPAI = load_instrument("ppai@1.0.0")
 SCREEN = list(PPAI.short_form_by_id["screen"].items)
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
@@ -164,7 +164,7 @@ def test_administer_from_a_file_stores_scores_and_alert(
         "alice",
         "administer",
         "C-001",
-        "ppai",
+        "ppai@1.0.0",
         "--form",
         "screen",
         "--answers",
@@ -201,13 +201,13 @@ def test_administer_from_a_file_stores_scores_and_alert(
 
 def test_administer_mistakes(clinic: dict[str, str], tmp_path: Path) -> None:
     good = answers_file(tmp_path, {"FF1": 3})
-    fails(clinic, "administer", "C-404", "ppai", "--answers", str(good), match="no client")
+    fails(clinic, "administer", "C-404", "ppai@1.0.0", "--answers", str(good), match="no client")
     fails(clinic, "administer", "C-001", "nope", "--answers", str(good), match="no instrument")
     fails(
         clinic,
         "administer",
         "C-001",
-        "ppai",
+        "ppai@1.0.0",
         "--form",
         "long",
         "--answers",
@@ -218,7 +218,7 @@ def test_administer_mistakes(clinic: dict[str, str], tmp_path: Path) -> None:
         clinic,
         "administer",
         "C-001",
-        "ppai",
+        "ppai@1.0.0",
         "--answers",
         str(answers_file(tmp_path, {"FF1": 7})),
         match="FF1: type a number from 1 to 5",
@@ -227,7 +227,7 @@ def test_administer_mistakes(clinic: dict[str, str], tmp_path: Path) -> None:
         clinic,
         "administer",
         "C-001",
-        "ppai",
+        "ppai@1.0.0",
         "--form",
         "screen",
         "--answers",
@@ -240,7 +240,7 @@ def test_administer_mistakes(clinic: dict[str, str], tmp_path: Path) -> None:
         "zed",
         "administer",
         "C-001",
-        "ppai",
+        "ppai@1.0.0",
         "--answers",
         str(good),
         match="no clinician 'zed'",
@@ -254,7 +254,7 @@ def terminal_env(clinic: dict[str, str]) -> Iterator[dict[str, str]]:
 
 
 def test_administer_in_person_in_the_terminal(terminal_env: dict[str, str]) -> None:
-    child, log = spawn(terminal_env, "administer", "C-001", "ppai", "--form", "screen")
+    child, log = spawn(terminal_env, "administer", "C-001", "ppai@1.0.0", "--form", "screen")
     child.expect("Nothing is stored until the last item is answered")
     given: dict[str, int | None] = {}
     for k, item_id in enumerate(SCREEN):
@@ -296,7 +296,7 @@ def test_administer_in_person_in_the_terminal(terminal_env: dict[str, str]) -> N
 
 
 def test_administer_interrupted_stores_nothing(terminal_env: dict[str, str]) -> None:
-    child, _ = spawn(terminal_env, "administer", "C-001", "ppai", "--form", "screen")
+    child, _ = spawn(terminal_env, "administer", "C-001", "ppai@1.0.0", "--form", "screen")
     child.expect(r"answer \(s skip, b back\)")
     child.sendline("3")
     child.expect(r"\[2/15\]")
@@ -337,7 +337,14 @@ def test_history_shows_scores_and_reliable_change(clinic: dict[str, str], tmp_pa
     assert "5.00 Marked" in out and "2.00 Mild" in out
     assert "-3.00 reliable improvement (RCI -6.85)" in out
     for answers in ({i.id: 4 for i in PPAI.items}, {i.id: 2 for i in PPAI.items}):
-        ok(clinic, "administer", "C-001", "ppai", "--answers", str(answers_file(tmp_path, answers)))
+        ok(
+            clinic,
+            "administer",
+            "C-001",
+            "ppai@1.0.0",
+            "--answers",
+            str(answers_file(tmp_path, answers)),
+        )
     out = ok(clinic, "history", "C-001", "--instrument", "ppai")
     assert "not judged: no SD/reliability" in out
     assert "reliable change: no SD and reliability" in out

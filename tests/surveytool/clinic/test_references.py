@@ -73,6 +73,8 @@ def _changes(store: ClinicStore, inst: Instrument, client_id: int) -> dict[str, 
 
 
 def test_the_bundled_inventory_says_why_and_published_values_judge(tmp_path: Path) -> None:
+    # ppai 1.0.0: every scale tracks change (2.0.0's "in general" scales say they do not)
+    PPAI = load_instrument("ppai@1.0.0")
     store = _store(tmp_path)
     items = [i.id for i in PPAI.items]
     client_id = _two(store, PPAI, "ppai", dict.fromkeys(items, 4), dict.fromkeys(items, 2))

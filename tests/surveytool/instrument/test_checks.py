@@ -481,7 +481,20 @@ def test_bundled_instruments_validate_clean(path):
     instrument, report = validate_path(path)
     assert report.ok, report.format_text()
     assert instrument is not None
-    assert instrument.id == path.stem, "a bundled file is named after its instrument id"
+    name_id, _, name_version = path.stem.partition("@")
+    assert instrument.id == name_id, "a bundled file is named after its instrument id"
+    if name_version:  # <id>@<version>.yaml: the version in the name is the file's
+        assert instrument.version == name_version, "a bundled file's name gives its version"
+
+
+def test_bundled_versions_are_distinct_and_the_bare_file_is_the_oldest():
+    """One file per (id, version); ``<id>.yaml`` is the oldest bundled version of that id."""
+    from surveytool.instrument.registry import bundled_versions
+
+    for inst_id, versions in bundled_versions().items():
+        assert len({v.version for v in versions}) == len(versions), inst_id
+        bare = [v for v in versions if v.path.stem == inst_id]
+        assert not bare or bare[0] is versions[0], inst_id
 
 
 def test_dense_composite_graph_validates_quickly():

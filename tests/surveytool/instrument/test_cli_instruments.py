@@ -19,12 +19,18 @@ from surveytool.instrument.model import Instrument, instrument_json_schema
 ROOT = Path(__file__).resolve().parents[3]
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "instruments"
 BAD = FIXTURES / "bad"
-PPAI = ROOT / "instruments" / "ppai.yaml"
+PPAI_2 = ROOT / "instruments" / "ppai@2.0.0.yaml"
+PPAI = PPAI_2 if PPAI_2.exists() else ROOT / "instruments" / "ppai.yaml"  # what `ppai` names
+PPAI_1 = ROOT / "instruments" / "ppai.yaml"  # version 1.0.0, kept to re-score old results
 WIDE = {"COLUMNS": "220"}  # rich wraps to the terminal width; keep table rows on one line
 
 needs_ppai = pytest.mark.skipif(
     not PPAI.exists(),
     reason="instruments/ppai.yaml is not written yet (it is being added in parallel)",
+)
+needs_v2 = pytest.mark.skipif(
+    not PPAI_2.exists(),
+    reason="instruments/ppai@2.0.0.yaml is not bundled yet (it waits for the checks format)",
 )
 
 
@@ -65,6 +71,35 @@ def test_list_shows_the_bundled_instruments():
         f"{ppai.minutes:g}" if ppai.minutes else "",
         ppai.validation_status.value,
     ]
+
+
+@needs_v2
+def test_list_all_versions_shows_the_older_bundled_versions_too():
+    result = run("instruments", "list")
+    assert PPAI_1.exists()
+    old = load_path(PPAI_1)
+    assert f"ppai@{old.version}" not in result.stdout  # hidden from the default listing
+    result = run("instruments", "list", "--all-versions")
+    assert result.exit_code == 0, result.output
+    rows = [
+        [c.strip() for c in line.split("│")[1:-1]]
+        for line in result.stdout.splitlines()
+        if re.search(r"\bppai\b", line)
+    ]
+    assert [r[:2] for r in rows] == [["ppai@1.0.0", "1.0.0"], ["ppai", "2.0.0"]]
+    assert "superseded by 2.0.0" in result.stdout
+
+
+@needs_v2
+def test_show_an_older_version_by_id_at_version():
+    result = run("instruments", "show", "ppai@1.0.0")
+    assert result.exit_code == 0, result.output
+    check_show(result.stdout, load_path(PPAI_1))
+    result = run("instruments", "show", "ppai@9.9.9")
+    assert result.exit_code != 0
+    assert_no_traceback(result)
+    assert "no version '9.9.9' of the bundled instrument 'ppai'" in result.output
+    assert "ppai@1.0.0, ppai@2.0.0" in result.output
 
 
 # ---- show ---------------------------------------------------------------------------------------

@@ -112,6 +112,8 @@ def test_minimal_example_subscale(minimal):
     assert sub.bands == ()
     assert sub.guidance == ""
     assert sub.better is Better.LOWER
+    assert sub.section == ""
+    assert sub.track_change is True
     assert minimal.subscale_by_id == {"agree": sub}
     assert minimal.scored_ids() == ["agree"]
     assert score_ranges(minimal) == {"agree": (1.0, 6.0)}
@@ -173,6 +175,8 @@ def test_minimal_example_full_dump(minimal):
                 "bands": [],
                 "guidance": "",
                 "better": "lower",
+                "section": "",
+                "track_change": True,
                 "items": ["A1", "A2"],
                 "method": "mean",
                 "min_answered": 1,

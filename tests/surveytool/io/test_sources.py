@@ -23,7 +23,7 @@ from surveytool.io.sources import FORMATS, SourceError, detect_format, read_sour
 TESTS = Path(__file__).resolve().parents[2]
 FIXTURES = TESTS / "fixtures" / "cohort"
 SCORING = TESTS / "fixtures" / "scoring"
-PPAI = load_instrument("ppai")
+PPAI = load_instrument("ppai@1.0.0")  # the fixtures hold its items
 
 
 # ---------------------------------------------------------------------------------------------

@@ -55,7 +55,7 @@ class Take:
         self.log = io.StringIO()
         self.child = pexpect.spawn(
             sys.executable,
-            ["-m", "surveytool", "take", "ppai", *args],
+            ["-m", "surveytool", "take", "ppai@1.0.0", *args],
             env=env,
             cwd=str(data_dir.parent),
             encoding="utf-8",
@@ -381,7 +381,7 @@ def test_progress_of_another_instrument_version_is_not_offered(
 def scripted(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, SURVEYTOOL_DATA_DIR=str(data_dir), NO_COLOR="1", COLUMNS="220")
     return subprocess.run(
-        [sys.executable, "-m", "surveytool", "take", "ppai", *args],
+        [sys.executable, "-m", "surveytool", "take", "ppai@1.0.0", *args],
         env=env,
         stdin=subprocess.DEVNULL,  # any prompt would meet end of input and stop with 130
         capture_output=True,
@@ -420,7 +420,7 @@ def test_answers_file_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("SURVEYTOOL_DATA_DIR", str(tmp_path / "data"))
 
     def run(*args: str) -> tuple[int, str]:
-        result = CliRunner().invoke(cli, ["take", "ppai", *args])
+        result = CliRunner().invoke(cli, ["take", "ppai@1.0.0", *args])
         return result.exit_code, result.output
 
     code, out = run("--answers", str(tmp_path / "nope.json"))

@@ -17,6 +17,7 @@ from surveytool.clinic.report import CHROMIUM_ARGS
 from surveytool.clinic.store import ClinicStore
 from tests.surveytool.web.servers import (
     CHROMIUM,
+    OFFER_PPAI_1,
     AssessmentServer,
     ClinicServer,
     free_port,
@@ -41,6 +42,7 @@ def assessment_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Asse
                 str(port),
                 "--data-dir",
                 str(folder / "data"),
+                *OFFER_PPAI_1,
             ],
             stdout=out,
             stderr=subprocess.STDOUT,

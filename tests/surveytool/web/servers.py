@@ -49,16 +49,19 @@ class AssessmentServer:
 
 ROOT = Path(__file__).resolve().parents[3]
 
+#: ``surveytool serve`` options offering ppai 1.0.0, whose items and short form the tests use.
+OFFER_PPAI_1 = ("--offer", "ppai@1.0.0")
+
 LAUNCH = """
 import sys
 from pathlib import Path
 import uvicorn
 from surveytool.personal_store import PersonalStore
-from surveytool.instrument.registry import bundled_paths
+from surveytool.instrument.registry import bundled_file
 from surveytool.web.app import create_app
 from surveytool.web.server import uvicorn_options
 port, url, data, mood, verbose = sys.argv[1:6]
-sources = dict(bundled_paths())
+sources = {"ppai": bundled_file("ppai@1.0.0")}  # the tests use its items and short form
 sources["mood"] = Path(mood)
 app = create_app(store=PersonalStore(Path(data)), instruments=sources, clinic_database_url=url)
 uvicorn.run(app, host="127.0.0.1", port=int(port), access_log=verbose == "1", **uvicorn_options(),
@@ -102,7 +105,7 @@ class ClinicServer:
         log = self.folder / f"server-{self.starts}.log"
         self.logs.append(log)
         if self.cli:
-            args = ["-m", "surveytool", "serve", "--port", str(self.port)]
+            args = ["-m", "surveytool", "serve", "--port", str(self.port), *OFFER_PPAI_1]
             args += ["--data-dir", str(self.folder / "data"), "--database-url", self.db_url]
             args += list(self.extra)
         else:

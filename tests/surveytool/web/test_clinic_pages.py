@@ -167,7 +167,7 @@ def test_client_sees_results_when_the_clinician_chose_so(
 ) -> None:
     client = add_client(clinic_server.store(), "C-RESULTS")
     visit = open_link(make_link(clinic_server, alice, client.id, "ppai:screen", results=True))
-    screen = load_instrument("ppai").short_form_by_id["screen"].items
+    screen = load_instrument("ppai@1.0.0").short_form_by_id["screen"].items
     assert "15 statements" in visit.intro.text
     done = answer_all(visit, dict.fromkeys(screen, 2))
     assert done.status_code == 303
@@ -233,7 +233,7 @@ def test_reliable_change_between_chosen_administrations(
     assert "no reliable change" in row.group(1)
     assert "<svg" in chosen and 'class="trend"' in chosen and "<polyline" in chosen
     # PPAI has no norms: the change is shown, its classification honestly withheld
-    ppai = load_instrument("ppai")
+    ppai = load_instrument("ppai@1.0.0")
     for value in (4, 2):
         with store.write() as session:
             record_administration(
@@ -506,7 +506,7 @@ def test_pages_with_client_data_carry_the_security_headers(
     responses.append(
         visit.http.post("/q/answer", data={"csrf": token, "page": "-1", "action": "next"})
     )
-    screen = load_instrument("ppai").short_form_by_id["screen"].items
+    screen = load_instrument("ppai@1.0.0").short_form_by_id["screen"].items
     responses.append(answer_all(visit, dict.fromkeys(screen, 5)))
     responses.append(visit.http.get("/q/done"))
     assert "Your results" in responses[-1].text
@@ -650,7 +650,7 @@ def test_no_client_data_or_token_in_the_logs_of_surveytool_serve(tmp_path: Path)
     seed_clinician(store)
     store.dispose()
     server = ClinicServer(tmp_path, cli=True).start()
-    screen = load_instrument("ppai").short_form_by_id["screen"].items
+    screen = load_instrument("ppai@1.0.0").short_form_by_id["screen"].items
     try:
         secrets_shown = _flow_for_logs(server, "ppai:screen", dict.fromkeys(screen, 5))
     finally:

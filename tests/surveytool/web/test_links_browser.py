@@ -78,7 +78,7 @@ def test_close_the_tab_and_resume_after_a_restart(browser: Browser, tmp_path: Pa
     client = add_client(store, "C-RESUME")
     store.dispose()
     server = ClinicServer(tmp_path).start()
-    screen = load_instrument("ppai").short_form_by_id["screen"].items
+    screen = load_instrument("ppai@1.0.0").short_form_by_id["screen"].items
     try:
         alice = login(server)
         url = make_link(server, alice, client.id, "ppai:screen", results=False)

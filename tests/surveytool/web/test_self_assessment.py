@@ -18,7 +18,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from surveytool.instrument.registry import load_instrument
+from surveytool.instrument.registry import bundled_file, bundled_versions, load_instrument
 from surveytool.personal_store import PersonalStore
 from surveytool.web.app import create_app
 from surveytool.web.forms import PAGE_SIZE, page_bounds
@@ -39,6 +39,8 @@ from tests.surveytool.test_report import (
 )
 
 BASE = "http://127.0.0.1"
+#: The pages offer ppai 1.0.0 here: these tests use its items and short form ("screen").
+PPAI_1 = {"ppai": bundled_file("ppai@1.0.0")}
 ANSWER_URL = "/i/ppai/answer"
 POST_URLS = ["/i/ppai/answer", "/i/ppai/report", "/i/ppai/save", "/saved/delete"]
 DB_NAME = "surveytool.sqlite3"
@@ -176,7 +178,7 @@ def data_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def client(data_dir: Path) -> Iterator[TestClient]:
-    app = create_app(store=PersonalStore(data_dir))
+    app = create_app(store=PersonalStore(data_dir), instruments=PPAI_1)
     with TestClient(app, base_url=BASE) as c:
         yield c
 
@@ -638,14 +640,18 @@ def test_every_page_has_the_security_headers(client: TestClient) -> None:
 
 
 def test_csrf_cookie_is_strict_and_http_only(data_dir: Path) -> None:
-    with TestClient(create_app(store=PersonalStore(data_dir)), base_url=BASE) as c:
+    with TestClient(
+        create_app(store=PersonalStore(data_dir), instruments=PPAI_1), base_url=BASE
+    ) as c:
         cookie = c.get("/").headers["set-cookie"]
         assert cookie.startswith(f"{CSRF_COOKIE}=")
         assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/" in cookie
         # issued once: the next page does not set it again, and the token stays the same
         assert "set-cookie" not in c.get("/i/ppai").headers
         assert csrf_token(c) == csrf_token(c)
-    with TestClient(create_app(store=PersonalStore(data_dir)), base_url=BASE) as other:
+    with TestClient(
+        create_app(store=PersonalStore(data_dir), instruments=PPAI_1), base_url=BASE
+    ) as other:
         assert csrf_token(other) != c.cookies.get(CSRF_COOKIE)  # one token per browser
 
 
@@ -877,7 +883,7 @@ def test_database_is_created_in_surveytool_data_dir_on_first_save(
 ) -> None:
     folder = tmp_path / "from-env"
     monkeypatch.setenv("SURVEYTOOL_DATA_DIR", str(folder))
-    with TestClient(create_app(), base_url=BASE) as c:
+    with TestClient(create_app(instruments=PPAI_1), base_url=BASE) as c:
         results = take(c, dict.fromkeys(SCREEN, 3), "screen")
         assert f"{folder / DB_NAME}" in results.text
         c.get("/saved")
@@ -887,5 +893,10 @@ def test_database_is_created_in_surveytool_data_dir_on_first_save(
 
 
 def test_load_instrument_is_what_the_pages_use() -> None:
-    """The bundled instrument the pages serve is the one the tests score with."""
-    assert load_instrument("ppai").content_hash == PPAI.content_hash
+    """The instrument the pages serve here is the one the tests score with; by default the
+    pages offer the newest bundled version."""
+    app = create_app(instruments=PPAI_1)
+    assert app.state.web.instrument("ppai").content_hash == PPAI.content_hash
+    default = create_app().state.web
+    assert default.instrument("ppai").content_hash == load_instrument("ppai").content_hash
+    assert default.instrument("ppai").version == bundled_versions()["ppai"][-1].version
