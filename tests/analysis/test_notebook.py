@@ -75,5 +75,5 @@ def test_notebook_runs_without_errors(tmp_path: Path) -> None:
         if cell.cell_type == "code"
         for out in cell.get("outputs", [])
     )
-    assert "fault_finding_percentile" in text
+    assert "distancing_percentile" in text
     assert "parallel analysis suggests" in text
