@@ -217,7 +217,7 @@ def test_unscored_item_keeps_its_timeframe(inst: surveytool.Instrument) -> None:
 
 
 def test_bundled_ppai_check() -> None:
-    ppai = surveytool.load_instrument("ppai")
+    ppai = surveytool.load_instrument("ppai@1.0.0")
     (check,) = ppai.checks
     assert (check.item, check.rule.at_or_above, check.level) == ("LS5", 4, Level.alert)
     assert (check.on_skip, check.on_missing_code) == (Level.support, Level.support)
