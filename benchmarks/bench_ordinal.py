@@ -38,7 +38,7 @@ def _data(n: int) -> tuple[pd.DataFrame, dict[str, list[str]], str]:
     from surveytool.instrument.registry import load_instrument
     from surveytool.scoring.simulate import SimulationSpec, simulate
 
-    inst = load_instrument("ppai")
+    inst = load_instrument("ppai@1.0.0")
     spec = SimulationSpec(
         n=n, seed=17, missing=0.0, group_column="site", groups=("a", "b"), group_shift=0.2
     )

@@ -1,6 +1,6 @@
 """The full cohort report for 100,000 respondents (target ≤ 30 s).
 
-Data: ``surveytool simulate`` of the bundled PPAI (58 items, 14 subscales, 2 composites), 2%
+Data: ``surveytool simulate`` of the bundled PPAI 1.0.0 (58 items, 14 subscales, 2 composites), 2%
 missing answers, 3% careless responders, a three-group ``site`` column; imported into a cohort
 with :func:`analysis.import_cohort` (setup, not timed). Timed: ``build_cohort_report`` +
 ``write_report`` as ``surveytool cohort report COHORT --group site`` runs them: reading the
@@ -35,7 +35,7 @@ def _make_cohort(folder: Path, n: int) -> Path:
     from surveytool.io.tables import write_table
     from surveytool.scoring.simulate import SimulationSpec, simulate
 
-    inst = load_instrument("ppai")
+    inst = load_instrument("ppai@1.0.0")
     spec = SimulationSpec(
         n=n,
         seed=3,
@@ -72,7 +72,7 @@ def _one_report(cohort: Path, output: Path, figures: bool) -> dict[str, object]:
         current.append((name, now))
 
     report = build_cohort_report(
-        cohort, "ppai", groups=["site"], figures=figures, progress=progress
+        cohort, "ppai@1.0.0", groups=["site"], figures=figures, progress=progress
     )
     progress("writing")
     write_report(report, output)
@@ -93,7 +93,7 @@ def _fresh_process(cohort: Path, output: Path, *, figures: bool) -> tuple[float,
 
 def run(n: int = N_DEFAULT) -> list[str]:
     lines = [
-        f"cohort report: {n:,} respondents x 58 items (PPAI), one group column "
+        f"cohort report: {n:,} respondents x 58 items (PPAI 1.0.0), one group column "
         f"(target <= {TARGET_SECONDS:.0f} s; each run in a fresh process, imports included)"
     ]
     with tempfile.TemporaryDirectory(prefix="surveytool-bench-report-") as tmp:
