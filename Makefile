@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint types pytest bench clean venv browser
+.PHONY: run test lint types pytest bench clean venv browser java fhirpath
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,29 @@ browser:
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium is missing: run 'sudo apt-get install chromium'"; exit 1; fi; }
 
+# ODK Validate (run by pyxform in the XLSForm tests) needs a Java runtime: Debian's
+# default-jre-headless, installed as root when java is missing.
+java:
+	@command -v java >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian's default-jre-headless (ODK Validate in the XLSForm tests)"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq default-jre-headless >/dev/null; \
+	  else echo "java is missing: run 'sudo apt-get install default-jre-headless'"; exit 1; fi; }
+
+# HL7's fhirpath.js checks the exported FHIR scoring in the tests: Node and npm (Debian's nodejs
+# and npm when missing, as root), then the version pinned by the lock file, in the test folder.
+FHIRPATH_DIR := tests/surveytool/interchange/fhirpath
+fhirpath:
+	@command -v node >/dev/null && command -v npm >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian's nodejs and npm (the FHIRPath oracle of the tests)"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; \
+	  else echo "node is missing: run 'sudo apt-get install nodejs npm'"; exit 1; fi; }
+	@test -d $(FHIRPATH_DIR)/node_modules/fhirpath || \
+	  (cd $(FHIRPATH_DIR) && npm ci --ignore-scripts --no-audit --no-fund --silent)
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -38,7 +61,7 @@ lint: $(STAMP)
 types: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP) browser
+pytest: $(STAMP) browser java fhirpath
 	$(BIN)/pytest -q
 
 test: lint types pytest

@@ -51,6 +51,10 @@ INSTRUMENT_CODES: dict[str, str] = {
     "wrong_type": "Give a value of the type the field expects.",
     "invalid_value": "Give a value the field accepts.",
     "duplicate_id": "Give every item, scale, subscale, composite and short form its own id.",
+    "folded_duplicate_id": (
+        "Make the ids differ in more than case and punctuation: imports match columns to ids "
+        "ignoring both."
+    ),
     "scale_range": "A response scale needs min < max.",
     "label_out_of_range": "Label only points between the scale's min and max.",
     "missing_code_in_range": "Missing codes must lie outside min..max, e.g. 9 for 'prefer not to say'.",
@@ -83,6 +87,10 @@ RESPONSE_CODES: dict[str, str] = {
     "off_scale": "Give a point of the item's response scale, or leave the cell empty.",
     "not_whole_number": "Answers are whole scale points; round or correct the value.",
     "not_an_answer": "Give a number or a label of the item's response scale.",
+    "formula_without_value": (
+        "Open the file in a spreadsheet program and save it (that computes the formulas), or "
+        "replace the formula by its value."
+    ),
     "duplicate_column": "Rename or remove one of the two columns; the first is used.",
     "item_not_in_form": "The item is not in the chosen short form; score the full form to use it.",
     "unmatched_column": "Name item columns by item id, or list the column in ignore_columns.",
@@ -119,8 +127,28 @@ IMPORT_CODES: dict[str, str] = {
     "row_suppressed": "Generalize the quasi-identifiers further to keep more respondents.",
 }
 
+#: Codes of instrument imports from other systems (FHIR Questionnaire, REDCap, XLSForm).
+INTERCHANGE_CODES: dict[str, str] = {
+    "not_an_instrument": (
+        "Give a FHIR Questionnaire (.json), a REDCap data dictionary (.csv) or an XLSForm (.xlsx)."
+    ),
+    "not_mapped": (
+        "Nothing to do if this part is not needed; otherwise add it to the instrument file by hand."
+    ),
+    "no_scored_items": (
+        "Only single-choice questions with numeric (or scored) options become items; check the form."
+    ),
+    "unknown_form": "Give the name of a form (instrument) of the data dictionary.",
+}
+
 #: Every code with its default hint: one list for instruments, responses, mappings and imports.
-CODES: dict[str, str] = {**INSTRUMENT_CODES, **RESPONSE_CODES, **MAPPING_CODES, **IMPORT_CODES}
+CODES: dict[str, str] = {
+    **INSTRUMENT_CODES,
+    **RESPONSE_CODES,
+    **MAPPING_CODES,
+    **IMPORT_CODES,
+    **INTERCHANGE_CODES,
+}
 
 IssueKind = Literal["cell", "row", "column"]
 ISSUE_KINDS: tuple[IssueKind, ...] = ("cell", "row", "column")
@@ -130,6 +158,7 @@ RESPONSE_KIND: dict[str, IssueKind] = {
     "off_scale": "cell",
     "not_whole_number": "cell",
     "not_an_answer": "cell",
+    "formula_without_value": "cell",
     "duplicate_column": "column",
     "item_not_in_form": "column",
     "unmatched_column": "column",

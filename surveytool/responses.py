@@ -11,6 +11,7 @@ second.
 
 from __future__ import annotations
 
+import decimal
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -96,14 +97,18 @@ def _validate_column(
             idx = np.flatnonzero(unparsed)
             values[idx] = mapped.to_numpy(dtype=np.float64, na_value=np.nan)
             text_invalid[idx[~known]] = True
+    inexact = np.zeros(n, dtype=bool)
+    if not pd.api.types.is_numeric_dtype(raw.dtype):
+        inexact = ~text_invalid & inexact_whole_numbers(text)
     coded = np.full(n, np.nan)
     if scale.missing_codes:
-        declared = np.isin(values, list(scale.missing_codes))
+        declared = np.isin(values, list(scale.missing_codes)) & ~inexact
         coded[declared] = values[declared]
         values[declared] = np.nan
     with np.errstate(invalid="ignore"):
         off_scale = (values < scale.min) | (values > scale.max) | np.isinf(values)
         fractional = ~off_scale & (values != np.round(values)) & ~np.isnan(values)
+        fractional |= inexact & ~off_scale
     reason[off_scale] = 1
     reason[fractional] = 2
     reason[text_invalid] = 3
@@ -128,6 +133,8 @@ def read_responses(
     id_column: str | None = None,
     group_columns: Sequence[str] = (),
     ignore_columns: Sequence[str] = (),
+    formula_cells: Mapping[str, Sequence[tuple[int, str]]] | None = None,
+    row_numbers: Sequence[int] | np.ndarray | None = None,
 ) -> Responses:
     """Validate a table of raw answers against ``instrument``.
 
@@ -147,12 +154,28 @@ def read_responses(
         Columns carried along for stratified norms and comparisons.
     ignore_columns
         Columns known not to be items (for example metadata), not reported as unknown.
+    formula_cells
+        Spreadsheet cells of ``frame`` that hold a formula without a computed value, per column as
+        ``(0-based row position, formula)`` (:attr:`surveytool.io.sources.SourceTable.formula_cells`):
+        missing in ``frame``, each is reported as ``formula_without_value`` (in an item column
+        its answer counts as missing, in the id column the row has no id).
+    row_numbers
+        The number each row of ``frame`` has in its file, for the issues (default 1, 2, ...):
+        the source's data rows when its reader set some aside (Qualtrics previews).
+
+    Respondent ids are compared as :func:`id_text` writes them: ``1``, ``1.0`` and `` 1 `` are one
+    respondent in every format; ``007`` and ``7`` are two.
     """
     from surveytool.instrument.registry import load_instrument
 
     instrument = load_instrument(instrument)
     wanted = list(item_ids) if item_ids is not None else [i.id for i in instrument.items]
     n = len(frame)
+    numbers = (
+        np.arange(1, n + 1) if row_numbers is None else np.asarray(row_numbers, dtype=np.int64)
+    )
+    if len(numbers) != n:
+        raise ValueError(f"row_numbers has {len(numbers)} numbers for {n} rows")
     records: list[dict[str, object]] = []
     columns = [str(c) for c in frame.columns]
     frame = frame.set_axis(columns, axis=1)
@@ -203,7 +226,7 @@ def read_responses(
     # respondent ids
     if id_column:
         ids_raw = frame[id_column]
-        ids_text = ids_raw.astype("string").str.strip()
+        ids_text = id_text(ids_raw)
         empty = (ids_text.isna() | (ids_text == "")).to_numpy(dtype=bool)
         dup = (ids_text.duplicated(keep="first") & ~ids_text.isna()).to_numpy(dtype=bool) & ~empty
         for r in np.flatnonzero(empty):
@@ -211,21 +234,21 @@ def read_responses(
                 issue_record(
                     "empty_respondent_id",
                     "empty respondent id; row quarantined",
-                    row=int(r) + 1,
+                    row=int(numbers[r]),
                     column=id_column,
                 )
             )
         first_row: dict[str, int] = {}
         repeated = (ids_text.duplicated(keep=False)).to_numpy(dtype=bool) & ~empty
         for r in np.flatnonzero(repeated):
-            first_row.setdefault(str(ids_text.iloc[r]), int(r) + 1)
+            first_row.setdefault(str(ids_text.iloc[r]), int(numbers[r]))
         for r in np.flatnonzero(dup):
             first = first_row[str(ids_text.iloc[r])]
             records.append(
                 issue_record(
                     "duplicate_respondent_id",
                     f"duplicate respondent id (first at row {first}); row quarantined",
-                    row=int(r) + 1,
+                    row=int(numbers[r]),
                     column=id_column,
                     respondent_id=str(ids_text.iloc[r]),
                     value=str(ids_text.iloc[r]),
@@ -260,14 +283,19 @@ def read_responses(
                         message.format(
                             lo=scale.min, hi=scale.max, scale=instrument.item_by_id[item_id].scale
                         ),
-                        row=int(r) + 1,
+                        row=int(numbers[r]),
                         column=item_id,
                         respondent_id=None if not id_column else _text(ids.iloc[r]),
                         value=_text(raw_col.iloc[r]),
                     )
                 )
     records.extend(
-        _critical_in_quarantine(instrument, wanted, values, coded_missing, keep, ids, id_column)
+        _formula_records(formula_cells or {}, wanted, id_column, group_columns, ids, numbers)
+    )
+    records.extend(
+        _critical_in_quarantine(
+            instrument, wanted, values, coded_missing, keep, ids, id_column, numbers
+        )
     )
     kept_rows = np.flatnonzero(keep)
     all_kept = len(kept_rows) == n
@@ -289,6 +317,34 @@ def read_responses(
     )
 
 
+def _formula_records(
+    formula_cells: Mapping[str, Sequence[tuple[int, str]]],
+    wanted: Sequence[str],
+    id_column: str | None,
+    group_columns: Sequence[str],
+    ids: pd.Series,
+    numbers: np.ndarray,
+) -> list[dict[str, object]]:
+    """One ``formula_without_value`` issue per such cell of an item, id or group column."""
+    read = {*wanted, *group_columns, *([id_column] if id_column else [])}
+    out: list[dict[str, object]] = []
+    for column in [c for c in formula_cells if c in read]:
+        for position, formula in sorted(formula_cells[column]):
+            if not 0 <= position < len(numbers):
+                continue
+            out.append(
+                issue_record(
+                    "formula_without_value",
+                    "a spreadsheet formula without a computed value; read as missing",
+                    row=int(numbers[position]),
+                    column=column,
+                    respondent_id=_text(ids.iloc[position]) if id_column else None,
+                    value=formula,
+                )
+            )
+    return out
+
+
 def _critical_in_quarantine(
     instrument: Instrument,
     wanted: Sequence[str],
@@ -297,6 +353,7 @@ def _critical_in_quarantine(
     keep: np.ndarray,
     ids: pd.Series,
     id_column: str | None,
+    numbers: np.ndarray,
 ) -> list[dict[str, object]]:
     """A quarantined row is not scored, but a check met at level alert in it must not go unseen."""
     out: list[dict[str, object]] = []
@@ -320,13 +377,84 @@ def _critical_in_quarantine(
                     "critical_in_quarantine",
                     f"check {check.id!r} met (level {Level.alert.value}) in a quarantined row: "
                     "review this respondent",
-                    row=int(r) + 1,
+                    row=int(numbers[r]),
                     column=check.item,
                     respondent_id=_text(ids.iloc[r]) if id_column else None,
                     value=None if np.isnan(value) else f"{value:g}",
                 )
             )
     return out
+
+
+def inexact_whole_numbers(text: pd.Series) -> np.ndarray:
+    """Cells whose decimal text is not a whole number although its nearest float is one.
+
+    Answers are read from decimal text exactly: ``2.9999999999999999`` is 3.0 in binary floating
+    point, but the text says it is not 3, so it is not a whole scale point. Checked once per
+    distinct text (a column holds a few), with :class:`decimal.Decimal`.
+    """
+    cells = text.astype(object).to_numpy()
+    inexact = {v for v in pd.unique(cells) if isinstance(v, str) and _inexact_whole(v)}
+    if not inexact:
+        return np.zeros(len(cells), dtype=bool)
+    out: np.ndarray = text.isin(inexact).to_numpy(dtype=bool)
+    return out
+
+
+def _inexact_whole(text: str) -> bool:
+    """Decimal text that is not a whole number but whose nearest float is one."""
+    stripped = text.strip()
+    if not any(ch in stripped for ch in ".eE"):
+        return False
+    try:
+        number = decimal.Decimal(stripped)
+    except decimal.InvalidOperation:
+        return False
+    if not number.is_finite() or number == number.to_integral_value():
+        return False
+    close = float(number)
+    return bool(np.isfinite(close)) and close == round(close)
+
+
+_ZERO_FRACTION = r"^([+-]?\d+)\.(\d*?)0*$"
+
+
+def id_text(values: pd.Series) -> pd.Series:
+    """Respondent ids as every reader and check compares them (the documented normalization).
+
+    Stripped text; a number from a typed format (Parquet, SPSS, JSON) as its shortest text (``7.0``
+    as ``7``); a decimal written with zeros after the point as without them, so that the text
+    ``1.0`` of a CSV is the id ``1`` of a Parquet or Excel file (``1.50`` is ``1.5``). Leading
+    zeros are kept (``007`` and ``7`` are two ids); blank and missing cells are ``<NA>``.
+    """
+    if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
+        numbers = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        cells: list[object] = [
+            pd.NA
+            if np.isnan(x)
+            else (str(int(x)) if x == np.round(x) and abs(x) < 2**53 else repr(float(x)))
+            for x in numbers
+        ]
+        return pd.Series(cells, index=values.index, dtype="string", name=values.name)
+    if values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) != "string":
+        values = values.map(lambda v: v if isinstance(v, str) else _id_cell(v), na_action="ignore")
+    text = values.astype("string").str.strip()
+    zeros = text.str.endswith(("0", ".")).fillna(False).to_numpy(dtype=bool)
+    if zeros.any():
+        zeros[zeros] = text[zeros].str.fullmatch(_ZERO_FRACTION).fillna(False).to_numpy(dtype=bool)
+    if zeros.any():  # the few decimal ids: 1.0 -> 1, 1.50 -> 1.5
+        text[zeros] = text[zeros].str.replace(
+            _ZERO_FRACTION, lambda m: m[1] + ("." + m[2] if m[2] else ""), regex=True
+        )
+    return text.mask(text == "", pd.NA)
+
+
+def _id_cell(value: object) -> object:
+    if isinstance(value, float):
+        if np.isnan(value):
+            return pd.NA
+        return str(int(value)) if value.is_integer() and abs(value) < 2**53 else repr(value)
+    return str(value)
 
 
 def _text(value: object) -> str | None:

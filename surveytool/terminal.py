@@ -266,6 +266,27 @@ def print_results(report: PersonalReport, console: Console) -> None:
         print_support(report, console, full=False)
 
 
+def _mapping_file(path: Path) -> object:
+    """A JSON or YAML answers file, read as instrument files are: an item given twice (JSON and
+    YAML would silently keep the last answer), aliases and syntax errors are refused, located."""
+    from surveytool.instrument.load import Refusal, parse_text
+
+    try:
+        data, _ = parse_text(path.read_text("utf-8"))
+    except UnicodeDecodeError:
+        raise SurveytoolError(f"{path}: not UTF-8 text; save it as UTF-8") from None
+    except Refusal as refused:
+        found = refused.problem
+        where = f":{found.line}" if found.line is not None else ""
+        what = (
+            f"{found.message}; give each item once"
+            if found.code == "yaml_duplicate_key"
+            else f"not valid JSON/YAML: {found.message}"
+        )
+        raise SurveytoolError(f"{path}{where}: {what}") from None
+    return data
+
+
 def print_intro(inst: Instrument, console: Console) -> None:
     """Title, what this is, the instructions and the timeframe: before the first statement."""
     console.rule(inst.title)
@@ -326,12 +347,7 @@ def answers_from_file(path: Path) -> dict[str, object]:
     if not path.is_file():
         raise SurveytoolError(f"{path}: no such file")
     if suffix in (".json", ".yaml", ".yml"):
-        import yaml
-
-        try:
-            data = yaml.safe_load(path.read_text("utf-8"))
-        except (yaml.YAMLError, UnicodeDecodeError) as exc:
-            raise SurveytoolError(f"{path}: not valid JSON/YAML: {exc}") from None
+        data = _mapping_file(path)
         if not isinstance(data, dict):
             raise SurveytoolError(f"{path}: expected a mapping of item id to answer")
         return {str(k): v for k, v in data.items()}

@@ -54,7 +54,13 @@ from analysis.privacy.generalize import (
     generalize_column,
     merge_small_categories,
 )
-from analysis.privacy.identifiers import ColumnDecision, classify_columns, describe_findings, redact
+from analysis.privacy.identifiers import (
+    ColumnDecision,
+    classify_columns,
+    describe_findings,
+    redact,
+    safe_file_name,
+)
 from analysis.privacy.kanonymity import KAnonymity, enforce_k
 from analysis.privacy.pseudonyms import PSEUDONYM_COLUMN, PseudonymKey, default_key_path, load_key
 from surveytool.errors import InvalidResponsesError
@@ -63,7 +69,7 @@ from surveytool.io.files import write_text_atomic
 from surveytool.io.sources import SourceTable, read_source
 from surveytool.io.tables import write_table
 from surveytool.problems import concat_issues, is_missing
-from surveytool.responses import Responses, read_responses
+from surveytool.responses import Responses, id_text, read_responses
 from surveytool.scoring.engine import provenance
 
 
@@ -164,7 +170,7 @@ def plan(s: ImportState) -> None:
             )
         s.secret = load_key(None, default_key_path(s.output))
     s.report = ImportReport(
-        source=table.path.name,
+        source=safe_file_name(table.path.name, s.secret),
         sha256=table.sha256,
         format=table.format,
         variant=table.variant,
@@ -294,7 +300,7 @@ def pseudonymize(s: ImportState) -> None:
         as_text(frame[w]).astype(object).where(frame[w].notna(), None).tolist() for w in s.waves
     ]
     if id_column:
-        ids = as_text(frame[id_column]).reset_index(drop=True)
+        ids = id_text(frame[id_column]).reset_index(drop=True)
         id_values: list[str | None] = [None if pd.isna(v) else str(v) for v in ids]
         s.row_keys = [
             None
@@ -322,13 +328,11 @@ def _shown(s: ImportState, value: object) -> object:
 
 
 def _reported(s: ImportState, issues: pd.DataFrame) -> pd.DataFrame:
-    """Issues with the source's data rows, pseudonyms for ids, identifying values redacted."""
+    """Issues (numbered by the source's data rows) with pseudonyms for ids, identifying values
+    redacted."""
     issues = issues.copy()
     if not len(issues):
         return issues
-    present = issues["row"].notna()
-    positions = issues.loc[present, "row"].astype(int).to_numpy() - 1
-    issues.loc[present, "row"] = s.table.source_rows[positions]
     issues["respondent_id"] = issues["respondent_id"].map(lambda v: _shown(s, v))
     row_kind = issues["kind"] == "row"
     issues.loc[row_kind, "value"] = issues.loc[row_kind, "value"].map(lambda v: _shown(s, v))
@@ -338,6 +342,16 @@ def _reported(s: ImportState, issues: pd.DataFrame) -> pd.DataFrame:
     if not s.plan.id_column:
         issues["respondent_id"] = None
     return issues
+
+
+def _formula_cells(s: ImportState) -> dict[str, tuple[tuple[int, str], ...]]:
+    """The source's formula cells without a value, under the names validation reads them by."""
+    cells = s.table.formula_cells
+    named = {item_id: cells[col] for item_id, col in s.plan.items.items() if col in cells}
+    for col in [*s.waves, *s.groups, *s.qis, *([s.plan.id_column] if s.plan.id_column else [])]:
+        if col in cells:
+            named[col] = cells[col]
+    return named
 
 
 def validate(s: ImportState) -> None:
@@ -362,6 +376,8 @@ def validate(s: ImportState) -> None:
         id_column=s.plan.id_column,
         group_columns=carried,
         ignore_columns=(),
+        formula_cells=_formula_cells(s),
+        row_numbers=s.table.source_rows,
     )
     s.issues = _reported(s, s.responses.issues)
     s.excluded_issues = issues_for_rows(
@@ -544,7 +560,7 @@ def _entry(s: ImportState) -> ImportEntry:
     table, report = s.table, s.report
     return ImportEntry(
         batch=report.batch,
-        source=table.path.name,
+        source=report.source,
         sha256=table.sha256,
         format=table.format,
         format_variant=table.variant,

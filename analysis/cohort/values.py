@@ -11,6 +11,7 @@ import pandas as pd
 from analysis.cells import as_text
 from analysis.mapping import spss_labels_are_scale
 from surveytool.instrument.model import ResponseScale
+from surveytool.responses import inexact_whole_numbers
 
 
 def exact_numbers(values: pd.Series) -> np.ndarray | None:
@@ -28,6 +29,8 @@ def exact_numbers(values: pd.Series) -> np.ndarray | None:
         cast: np.ndarray = pc.cast(text, pa.float64()).to_numpy(zero_copy_only=False)
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
         return None
+    if inexact_whole_numbers(values).any():
+        return None  # 2.9999999999999999 is no whole number: validation reads the text exactly
     return cast
 
 

@@ -17,8 +17,9 @@ from analysis.cells import as_text, snake_name
 from analysis.mapping.model import HINTS, LoadedMapping, RecodeRule
 from analysis.privacy.generalize import QuasiIdentifier
 from surveytool.instrument.model import Instrument
-from surveytool.io.sources import SourceTable
+from surveytool.io.sources import SourceTable, ungrouped
 from surveytool.problems import Loc, Problem, format_loc
+from surveytool.scoring.engine import output_columns
 
 _ID_GUESSES = (
     "respondent_id",
@@ -209,10 +210,12 @@ def _match_by_name(p: _Planner, items: dict[str, str]) -> list[str]:
     shadowed: list[str] = []
     by_case: list[str] = []
     folded = {fold(i): i for i in p.instrument.item_by_id}
-    for col in p.columns:
-        if col in used:
-            continue
+    exact = [c for c in p.columns if c not in used and c in p.instrument.item_by_id]
+    alike = [c for c in p.columns if c not in used and c not in p.instrument.item_by_id]
+    for col in [*exact, *alike]:  # an exact id wins over a column named alike (ff1 vs FF1)
         target = col if col in p.instrument.item_by_id else folded.get(fold(col))
+        if target is None:  # an ODK/Kobo column inside groups: grp-q, grp/q
+            target = ungrouped(p.table, col, p.instrument.item_by_id)
         if target is None:
             continue
         if target in items:
@@ -234,11 +237,18 @@ def _check_output_names(
 ) -> None:
     """Carried columns must not be named like an item or a column surveytool adds."""
     items = p.instrument.item_by_id
+    scores = output_columns(p.instrument)
     for key, names in (("groups", groups), ("waves", waves), ("quasi_identifiers", qis)):
         for i, col in enumerate(names):
-            if col in items or col in RESERVED_COLUMNS:
+            if col in items or col in RESERVED_COLUMNS or col in scores:
                 where: Loc = (key, col) if key == "quasi_identifiers" else (key, i)
-                like = "an item" if col in items else "a column surveytool adds"
+                like = (
+                    "an item"
+                    if col in items
+                    else (
+                        scores[col] + " in scores" if col in scores else "a column surveytool adds"
+                    )
+                )
                 message = f"column {col!r} would be named like {like}"
                 p.problem(
                     "column_roles",

@@ -14,7 +14,7 @@ from analysis.mapping.plan import fold, guess_id
 from analysis.mapping.recode import spss_labels_are_scale
 from analysis.privacy.identifiers import classify_columns, describe_findings
 from surveytool.instrument.model import Instrument
-from surveytool.io.sources import SourceTable
+from surveytool.io.sources import SourceTable, ungrouped
 
 _QUASI_HINTS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(^|_)age(_|$)"), "{generalize: age_band, width: 10, top: 90}"),
@@ -46,7 +46,8 @@ def _statement(question: str) -> str:
 def match_items(table: SourceTable, instrument: Instrument) -> dict[str, tuple[str, str]]:
     """Item id -> (source column, how it matched) for every item the template can place.
 
-    Exact id, then case- and punctuation-insensitive id, then a Qualtrics ImportId equal to an item
+    Exact id, then case- and punctuation-insensitive id, then an ODK/Kobo column inside groups
+    (``grp-q``, ``grp/q``) whose rest is an item id, then a Qualtrics ImportId equal to an item
     id, then question text (Qualtrics row 2, SPSS variable labels, REDCap label headers) similar to
     the item's text (difflib ratio >= 0.6, best pairs first, each used once).
     """
@@ -69,6 +70,13 @@ def match_items(table: SourceTable, instrument: Instrument) -> dict[str, tuple[s
         target = folded.get(fold(col))
         if target and target not in found:
             found[target] = (col, "same id but for case")
+            used.add(col)
+    for col in columns:
+        if col in skip or col in used:
+            continue
+        target = ungrouped(table, col, instrument.item_by_id)
+        if target and target not in found:
+            found[target] = (col, "same id inside a group")
             used.add(col)
     for col, import_id in table.import_ids.items():
         if col in used or col in skip:

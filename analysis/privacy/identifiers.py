@@ -13,17 +13,23 @@ reason for every dropped column.
 
 from __future__ import annotations
 
+import functools
+import importlib
 import ipaddress
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from pathlib import PurePath
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from analysis.cells import cell_text, snake_name
 from analysis.privacy.generalize import QuasiIdentifier
+
+if TYPE_CHECKING:
+    from analysis.privacy.pseudonyms import PseudonymKey
 
 CATEGORY_LABELS: dict[str, str] = {
     "email": "e-mail addresses",
@@ -88,7 +94,28 @@ _STREET = re.compile(
     re.IGNORECASE,
 )
 _PERSON = re.compile(r"^[A-Z][a-zà-öø-ÿ'’-]+(,?\s+[A-Z][a-zà-öø-ÿ'’.-]*){1,3}$")
+_GIVEN = re.compile(r"^[A-ZÀ-ÖØ-Þ][a-zà-öø-ÿ'’]+(-[A-ZÀ-ÖØ-Þ]?[a-zà-öø-ÿ'’]+)?$")
+#: A phone number inside text ("call 07700 900123"): a run of digits and separators.
+_PHONE_IN_TEXT = re.compile(r"(?<![\w.])\+?\(?\d[\d\s().\-/]{5,}\d(?![\w.])")
+#: A number written as phone numbers are and ids or answers are not: a leading 0 or +.
+_PHONE_DIGITS = re.compile(r"^(\+|00?)[1-9]\d{7,13}$")
+#: Postal codes with a shape of their own (a plain five-digit number is too often something
+#: else): UK, Canada, US ZIP+4, the Netherlands.
+_POSTCODES = (
+    re.compile(
+        r"\b(GIR ?0AA|[A-PR-UWYZ][A-HK-Y]?\d[A-Z\d]? ?\d[ABD-HJLNP-UW-Z]{2})\b", re.IGNORECASE
+    ),
+    re.compile(r"\b[ABCEGHJ-NPRSTVXY]\d[ABCEGHJ-NPRSTV-Z] ?\d[ABCEGHJ-NPRSTV-Z]\d\b"),
+    re.compile(r"\b\d{5}-\d{4}\b"),
+    re.compile(r"^\d{4} ?[A-Z]{2}$"),
+)
 _SAMPLE = 5000
+
+#: Locales whose given names are known (Faker's person providers, MIT licence).
+_NAME_LOCALES = (
+    "en_US", "en_GB", "en_IE", "en_IN", "de_DE", "fr_FR", "es_ES", "it_IT", "nl_NL", "pt_PT",
+    "pt_BR", "sv_SE", "pl_PL",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -131,6 +158,54 @@ def _is_phone(text: str) -> bool:
     return 7 <= digits <= 15
 
 
+@functools.cache
+def given_names() -> frozenset[str]:
+    """Given names of the :data:`_NAME_LOCALES` (case-folded), from Faker's name lists."""
+    names: set[str] = set()
+    for locale in _NAME_LOCALES:
+        provider = importlib.import_module(f"faker.providers.person.{locale}").Provider
+        for attribute in ("first_names", "first_names_male", "first_names_female"):
+            value = vars(provider).get(attribute, ())
+            if isinstance(value, Mapping):
+                value = tuple(value)  # weighted lists: name -> frequency
+            if isinstance(value, list | tuple | set | frozenset):
+                names.update(str(v).casefold() for v in value if len(str(v)) >= 2)
+    return frozenset(names)
+
+
+def _is_given_name(text: str) -> bool:
+    """One capitalised word that is a known given name (``Maria``, ``Jean-Luc``)."""
+    return bool(_GIVEN.match(text)) and text.casefold() in given_names()
+
+
+def _is_person_name(text: str) -> bool:
+    """A given name alone, or two to four capitalised words of which one is a given name
+    (``Maria Gonzalez``, ``Gonzalez, Maria``)."""
+    if _is_given_name(text):
+        return True
+    if not _PERSON.match(text):
+        return False
+    return any(_is_given_name(w.strip(",.")) for w in text.split())
+
+
+def _has_phone(text: str) -> bool:
+    """A phone number, alone or inside text (``call 07700900123``)."""
+    if _is_phone(text) or _PHONE_DIGITS.match(text.replace(" ", "")):
+        return True
+    if not any(ch.isalpha() for ch in text):
+        return False
+    for match in _PHONE_IN_TEXT.finditer(text):
+        found = match.group().strip()
+        digits = sum(ch.isdigit() for ch in found)
+        if 7 <= digits <= 15 and not _DATE.match(found) and not _is_ip(found):
+            return True
+    return False
+
+
+def _has_postcode(text: str) -> bool:
+    return any(p.search(text) for p in _POSTCODES)
+
+
 def _is_free_text(text: str) -> bool:
     """Prose: at least four words with letters in them, or 40 characters with letters."""
     words = [w for w in text.split() if any(ch.isalpha() for ch in w)]
@@ -162,12 +237,17 @@ def value_findings(values: pd.Series) -> list[str]:
         found.append("email")
     if any(_is_ip(c) for c in cells):
         found.append("ip_address")
-    if any(_is_phone(c) for c in cells):
+    if any(_has_phone(c) for c in cells):
         found.append("phone")
     if any(_STREET.search(c) for c in cells):
         found.append("street_address")
+    if any(_has_postcode(c) for c in cells):
+        found.append("postal_code")
     distinct = len(set(cells)) / n
-    if n >= 3 and distinct >= 0.5 and sum(bool(_PERSON.match(c)) for c in cells) >= 0.5 * n:
+    if n >= 3 and (
+        (distinct >= 0.5 and sum(bool(_PERSON.match(c)) for c in cells) >= 0.5 * n)
+        or _mostly_names(cells)
+    ):
         found.append("person_name")
     if sum(bool(_DATE.match(c)) for c in cells) >= 0.5 * n:
         found.append("exact_date")
@@ -177,6 +257,18 @@ def value_findings(values: pd.Series) -> list[str]:
     if n >= 10 and len(set(cells)) == n:
         found.append("unique_values")
     return found
+
+
+def _mostly_names(cells: Sequence[str]) -> bool:
+    """Half the cells are person names, however often each repeats (a therapist per client):
+    two different given names, or one full name (a given name and a surname)."""
+    names = [c for c in set(cells) if _is_person_name(c)]
+    if not names:
+        return False
+    known = set(names)
+    share = sum(c in known for c in cells) / len(cells)
+    full = any(not _is_given_name(c) for c in names)
+    return share >= 0.5 and (len(names) >= 2 or full)
 
 
 def name_findings(name: str) -> list[str]:
@@ -332,15 +424,74 @@ def redact(value: object) -> object:
     if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
         return value
     text = str(value).strip()
+    category = identifier_category(text)
+    if category is not None:
+        return f"<redacted: looks like {CATEGORY_LABELS[category]}>"
+    return value
+
+
+def identifier_category(text: str) -> str | None:
+    """The identifier category one piece of text looks like (the rules of the value checks,
+    applied to a single cell), or None."""
     for category, test in (
         ("email", lambda t: bool(_EMAIL.search(t))),
         ("ip_address", _is_ip),
-        ("phone", _is_phone),
+        ("phone", _has_phone),
         ("street_address", lambda t: bool(_STREET.search(t))),
+        ("postal_code", _has_postcode),
         ("exact_date", lambda t: bool(_DATE.match(t))),
         ("free_text", _is_free_text),
-        ("person_name", lambda t: bool(_PERSON.match(t))),
+        ("person_name", lambda t: bool(_PERSON.match(t)) or _is_person_name(t)),
     ):
         if test(text):
-            return f"<redacted: looks like {CATEGORY_LABELS[category]}>"
-    return value
+            return category
+    return None
+
+
+def _digits(text: str) -> int:
+    return sum(ch.isdigit() for ch in text)
+
+
+def _identifying_part(part: str) -> bool:
+    """One part of a file name (or a word of it) looks like an identifier."""
+    return identifier_category(part) is not None or any(
+        identifier_category(w) is not None for w in re.split(r"[.\-]+", part) if w
+    )
+
+
+def safe_file_name(name: str, key: PseudonymKey) -> str:
+    """A source file's name as cohort metadata, reports and the ledger keep it.
+
+    File names often carry who the data is about (``jane.doe@example.com_wave1.csv``). The parts
+    of the name that look like identifiers (by :func:`identifier_category`: e-mail addresses,
+    names, phone numbers, postcodes, dates ...) are left out, the rest is reduced to letters,
+    digits, ``-`` and ``_``, and a keyed hash of the whole name (HMAC with the cohort's key, so
+    nobody without the key can test a guess) tells files apart: ``wave1-3fa9c1d2e4b5.csv``.
+    """
+    base = PurePath(name).name
+    suffix = (
+        PurePath(base).suffix if re.fullmatch(r"\.[A-Za-z0-9]{1,8}", PurePath(base).suffix) else ""
+    )
+    stem = base[: len(base) - len(suffix)] if suffix else base
+    stem = _EMAIL.sub(" ", stem)
+    for pattern in _POSTCODES:
+        stem = pattern.sub(" ", stem)
+    stem = _PHONE_IN_TEXT.sub(lambda m: " " if _digits(m.group()) >= 7 else m.group(), stem)
+    parts = [p for p in re.split(r"[\s_]+", stem) if p]
+    dropped = {i for i, part in enumerate(parts) if _identifying_part(part)}
+    for i, part in enumerate(parts):  # jane_doe, doe_jane: a given name in any case, and the
+        if part.isalpha() and part.casefold() in given_names():  # words beside it (a surname)
+            dropped.update(
+                j for j in (i - 1, i, i + 1) if 0 <= j < len(parts) and parts[j].isalpha()
+            )
+    for width in (2, 3):  # a name written over several parts: Maria_Gonzalez
+        for i in range(len(parts) - width + 1):
+            if _is_person_name(" ".join(parts[i : i + width])):
+                dropped.update(range(i, i + width))
+    kept = [
+        clean
+        for i, part in enumerate(parts)
+        if i not in dropped and (clean := re.sub(r"[^A-Za-z0-9-]+", "", part))
+    ]
+    digest = key.pseudonym("source file name\x00" + base)[:12]
+    return f"{'_'.join(kept) or 'source'}-{digest}{suffix.lower()}"

@@ -20,6 +20,7 @@ from analysis.privacy.generalize import (
 from analysis.privacy.identifiers import classify_columns
 from analysis.privacy.kanonymity import enforce_k
 from analysis.privacy.pseudonyms import PSEUDONYM_COLUMN, PseudonymKey, load_key
+from surveytool.responses import id_text
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,7 @@ def anonymize(
     )
     kept = {d.column for d in decisions if d.kept}
     if id_column:
-        raw_ids = as_text(frame[id_column]).tolist()
+        raw_ids = [None if pd.isna(v) else str(v) for v in id_text(frame[id_column])]
     else:
         raw_ids = [f"row:{i + 1}" for i in range(len(frame))]
     pseudonyms = secret.pseudonyms(raw_ids)

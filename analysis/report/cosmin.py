@@ -32,7 +32,7 @@ from analysis.stats.reliability import Reliability
 from surveytool.instrument.model import Instrument
 from surveytool.responses import Responses
 
-CFA_SAMPLE = 20_000
+CFA_SAMPLE = 10_000
 DIF_SAMPLE = 1_000
 
 

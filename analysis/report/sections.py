@@ -540,6 +540,8 @@ def reliability_and_item_tables(
         scales,
         "(r): reverse keyed. mean, sd: of the respondents' mean keyed answer.",
     )
+    for line in not_computable(inst, rel, stats):
+        b.text("reliability", line)
     table = rel.items.copy()
     item_level = table.index.get_level_values("item")
     mask = np.zeros(table.shape, dtype=bool)
@@ -555,6 +557,44 @@ def reliability_and_item_tables(
         "mean, sd: of the keyed item.",
     )
     return hidden_frame
+
+
+def not_computable(inst: Instrument, rel: Reliability, stats: ItemStatistics) -> list[str]:
+    """Why statistics of a degenerate cohort are empty: items without answers or variance."""
+    items = stats.items
+    answered = items["n"].to_numpy(dtype=np.int64)
+    spread = items["sd"].to_numpy(dtype=np.float64, na_value=np.nan)
+    names = [str(i) for i in items.index]
+    unanswered = [name for name, n in zip(names, answered, strict=True) if n == 0]
+    constant = [
+        name for name, n, sd in zip(names, answered, spread, strict=True) if n > 0 and not sd > 0
+    ]
+    lines = []
+    if unanswered:
+        lines.append(
+            "Not computable for items without any answer (" + ", ".join(unanswered) + "): "
+            "their statistics are left empty."
+        )
+    if constant:
+        lines.append(
+            "Not computable for items whose answers do not vary (" + ", ".join(constant) + "): "
+            "sd 0, so skew, kurtosis and correlations are left empty."
+        )
+    alphas = rel.scales["raw_alpha"].to_numpy(dtype=np.float64, na_value=np.nan)
+    for sub, alpha in zip(rel.scales.index, alphas, strict=True):
+        if not np.isnan(alpha):
+            continue
+        members = inst.subscale_by_id[str(sub)].items
+        usable = [i for i in members if i not in unanswered and i not in constant]
+        lines.append(
+            f"Reliability of {sub} is not computable: "
+            + (
+                f"only {len(usable)} of its {len(members)} items have answers that vary."
+                if len(usable) < 2
+                else "its items have no pairs of answers that vary together."
+            )
+        )
+    return lines
 
 
 def careless_tables(b: TableBuilder, careless: CarelessResult, n_rows: int) -> None:

@@ -485,7 +485,7 @@ def pairwise_cor(values: np.ndarray, chunk_rows: int = 65536) -> tuple[np.ndarra
     """
     values = np.asarray(values, dtype=np.float64)
     n, p = values.shape
-    centre = np.nan_to_num(np.round(np.nanmean(values, axis=0))) if n else np.zeros(p)
+    centre = _column_centre(values)
     count = np.zeros((p, p))
     sums = np.zeros((p, p))
     cross = np.zeros((p, p))
@@ -505,3 +505,12 @@ def pairwise_cor(values: np.ndarray, chunk_rows: int = 65536) -> tuple[np.ndarra
         r = centred / np.sqrt(var * var.T)
     np.fill_diagonal(r, 1.0)
     return r, count
+
+
+def _column_centre(values: np.ndarray) -> np.ndarray:
+    """Each column's mean rounded to a whole number (0 for a column without values), no warning."""
+    present = ~np.isnan(values)
+    counts = present.sum(axis=0)
+    totals = np.where(present, values, 0.0).sum(axis=0)
+    means = np.divide(totals, counts, out=np.zeros(values.shape[1]), where=counts > 0)
+    return np.asarray(np.round(means), dtype=np.float64)

@@ -29,7 +29,7 @@ import pandas as pd
 from analysis.errors import AnalysisError
 from analysis.stats._matrix import one_blas_thread
 from analysis.stats._result import Result
-from analysis.stats.invariance import _Group, _layout, _matrices, _start
+from analysis.stats.invariance import WALL, _Group, _layout, _matrices, _start, minimize_ml
 
 
 @dataclass(frozen=True, repr=False)
@@ -89,7 +89,7 @@ def _minus2ll(
         s_oo = sigma[np.ix_(o, o)]
         sign, logdet = np.linalg.slogdet(s_oo)
         if sign <= 0:
-            return 1e15, g_sigma, g_mu
+            return WALL, g_sigma, g_mu
         inv = np.linalg.inv(s_oo)
         d = pat.mean - mu[o]
         w = pat.cov + np.outer(d, d)
@@ -154,7 +154,6 @@ def fiml_cfa_model(data: pd.DataFrame, factors: Mapping[str, Sequence[str]]) -> 
     """CFA of ``factors`` (factor → items, the first its marker) on ``data`` (numbers, NaN
     missing) by FIML, every row with at least one answer kept. See the module docstring."""
     from scipy import stats
-    from scipy.optimize import minimize
 
     names = [n for items in factors.values() for n in items]
     if len(set(names)) != len(names):
@@ -195,21 +194,9 @@ def fiml_cfa_model(data: pd.DataFrame, factors: Mapping[str, Sequence[str]]) -> 
             np.add.at(grad, index[mask], values_[mask])
         return value, grad
 
-    x = x0
-    for _ in range(8):
-        step = minimize(
-            objective,
-            x,
-            jac=True,
-            method="L-BFGS-B",
-            options={"ftol": 1e-15, "gtol": 1e-10, "maxiter": 50_000, "maxcor": 30},
-        )
-        x = np.asarray(step.x, dtype=np.float64)
-        value, gradient = objective(x)
-        if value < 1e14 and np.max(np.abs(gradient)) < 1e-6 * max(1.0, value):
-            break
+    x = minimize_ml(objective, x0)
     h0, gradient = objective(x)
-    converged = bool(h0 < 1e14 and np.max(np.abs(gradient)) < 1e-4 * max(1.0, h0))
+    converged = bool(h0 < WALL / 10 and np.max(np.abs(gradient)) < 1e-4 * max(1.0, h0))
 
     # baseline: independent items, each with its own mean and variance (closed form per item)
     base_mu = np.nanmean(values, axis=0)

@@ -39,7 +39,7 @@ In R: ``lavaan::cfa(model, data, group = "g", group.equal = c(...), group.partia
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Unpack
 
@@ -295,6 +295,37 @@ def _start(
     return x / np.maximum(count, 1.0)
 
 
+#: The "outside the model" value of an ML discrepancy (Σ not positive definite): a wall, finite so
+#: that the line search of L-BFGS-B backs off from it.
+WALL = 1e15
+
+
+def minimize_ml(
+    objective: Callable[[np.ndarray], tuple[float, np.ndarray]], x0: np.ndarray
+) -> np.ndarray:
+    """Minimize an ML discrepancy with its analytic gradient: L-BFGS-B (limited memory: cheap
+    steps for the hundreds of parameters of a multi-group model), restarted from where it
+    stopped until the gradient vanishes, and BFGS as a last resort."""
+    from scipy.optimize import minimize
+
+    x = x0
+    value = WALL
+    for _ in range(8):
+        step = minimize(
+            objective,
+            x,
+            jac=True,
+            method="L-BFGS-B",
+            options={"ftol": 1e-15, "gtol": 1e-10, "maxiter": 50_000, "maxcor": 30},
+        )
+        x = np.asarray(step.x, dtype=np.float64)
+        value, gradient = objective(x)
+        if value < WALL / 10 and np.max(np.abs(gradient)) < 1e-6 * max(1.0, value):
+            return x
+    step = minimize(objective, x, jac=True, method="BFGS", options={"gtol": 1e-9})
+    return np.asarray(step.x, dtype=np.float64) if step.fun <= value else x
+
+
 def _warm_start(lay: _Layout, previous: GroupFit, x0: np.ndarray) -> np.ndarray:
     """Start a more constrained model from the previous model's estimates: a parameter now shared
     across groups starts at the mean of its groups' estimates."""
@@ -327,7 +358,6 @@ def _fit_one(
     previous: GroupFit | None = None,
 ) -> GroupFit:
     from scipy import stats
-    from scipy.optimize import minimize
 
     lay = _layout(names, factors, groups, _EQUAL[name], partial)
     x0 = _start(lay, data, factors)
@@ -337,29 +367,11 @@ def _fit_one(
     def objective(x: np.ndarray) -> tuple[float, np.ndarray]:
         return _objective(lay, data, x)
 
-    # L-BFGS-B (limited memory: cheap steps for the hundreds of parameters of a multi-group
-    # model), restarted from where it stopped until the gradient vanishes; BFGS as a last resort
-    x = x0
-    for _ in range(8):
-        step = minimize(
-            objective,
-            x,
-            jac=True,
-            method="L-BFGS-B",
-            options={"ftol": 1e-15, "gtol": 1e-10, "maxiter": 50_000, "maxcor": 30},
-        )
-        x = np.asarray(step.x, dtype=np.float64)
-        value, gradient = _objective(lay, data, x)
-        if np.isfinite(value) and np.max(np.abs(gradient)) < 1e-6 * max(1.0, value):
-            break
-    else:
-        step = minimize(objective, x, jac=True, method="BFGS", options={"gtol": 1e-9})
-        if step.fun <= value:
-            x = np.asarray(step.x, dtype=np.float64)
+    x = minimize_ml(objective, x0)
     chisq, gradient = _objective(lay, data, x)
     # converged: the gradient of χ² vanishes (the optimizers' own flags also report a loss of
     # precision near the optimum, where no step can improve χ² any more)
-    converged = bool(chisq < 1e14 and np.max(np.abs(gradient)) < 1e-4 * max(1.0, chisq))
+    converged = bool(chisq < WALL / 10 and np.max(np.abs(gradient)) < 1e-4 * max(1.0, chisq))
     p, n_groups = len(names), len(groups)
     df = n_groups * (p * (p + 1) // 2 + p) - lay.size
     n_total = sum(grp.n for grp in data)

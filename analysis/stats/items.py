@@ -124,8 +124,9 @@ def item_statistics_from_sums(sums: ItemSums) -> ItemStatistics:
             m4 = s4 - 4 * mean_y * s3 + 6 * mean_y**2 * s2 - 3 * mean_y**4
             with np.errstate(invalid="ignore", divide="ignore"):
                 sd = float(np.sqrt(m2 * n / (n - 1))) if n > 1 else np.nan
-                skew = sign * m3 / sd**3
-                kurtosis = m4 / sd**4 - 3.0
+                spread = sd > 0  # skew and kurtosis are not computable without variance
+                skew = sign * m3 / sd**3 if spread else np.nan
+                kurtosis = m4 / sd**4 - 3.0 if spread else np.nan
             keyed_mean = mean_y + centre
             answered = counts > 0
             row = {

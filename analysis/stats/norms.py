@@ -248,8 +248,10 @@ def norms_from_scores(
                     )
                 )
     if not entries:
+        why = sorted({str(r["reason"]) for r in records if r["reason"]})
         raise AnalysisError(
-            f"no cell has {min_cell} or more respondents with a score; nothing can be normed"
+            f"nothing can be normed: no cell has {min_cell} or more respondents with a score "
+            f"and an sd above 0 ({'; '.join(why) or 'no scores'})"
         )
     table = pd.DataFrame(records)
     # the n of an unpublished cell is itself disclosive: keep it out of the report

@@ -335,10 +335,11 @@ def ordinal_cfa_model(data: pd.DataFrame, factors: Mapping[str, Sequence[str]]) 
     delta = np.zeros((n_s, n_th + n_struct))
     delta[:n_th, :n_th] = np.eye(n_th)
     delta[n_th:, n_th:] = _jacobian(model, theta, pairs)
-    w = np.diag(weights)
+    # W is diagonal: products with it are row scalings (WΔ), never dense matrix products
     gamma = moments.gamma
-    bread = np.linalg.inv(delta.T @ w @ delta)
-    meat = delta.T @ w @ gamma @ w @ delta
+    w_delta = delta * weights[:, None]
+    bread = np.linalg.inv(delta.T @ w_delta)
+    meat = w_delta.T @ gamma @ w_delta
     # lavaan's conventions for ordered data: the estimates' covariance with N/(N − 1), and the
     # statistic (N − 1)·F with F = rᵀ diag(N·Γ)⁻¹ r
     cov = bread @ meat @ bread * (n_obs / (n_obs - 1))
@@ -348,13 +349,14 @@ def ordinal_cfa_model(data: pd.DataFrame, factors: Mapping[str, Sequence[str]]) 
     resid = moments.s - np.concatenate([moments.s[:n_th], sigma[rows, cols]])
     chisq = to_stat * float(resid @ (weights * resid))
     df = n_s - (n_th + n_struct)
-    u = w - w @ delta @ bread @ delta.T @ w
-    a, b = _scaled_shifted(u @ gamma, df)
+    # UΓ = WΓ − WΔ (ΔᵀWΔ)⁻¹ (WΔ)ᵀΓ, the second term through the thin (q-column) factors
+    ug = weights[:, None] * gamma - w_delta @ (bread @ (w_delta.T @ gamma))
+    a, b = _scaled_shifted(ug, df)
     chisq_ss = a * chisq + b
 
     base_chisq = to_stat * float(rho_s @ (w_rho * rho_s))
     base_df = len(pairs)
-    a0, b0 = _scaled_shifted(np.diag(w_rho) @ gamma[n_th:, n_th:], base_df)
+    a0, b0 = _scaled_shifted(w_rho[:, None] * gamma[n_th:, n_th:], base_df)
     base_ss = a0 * base_chisq + b0
 
     def cfi_tli(t: float, t0: float) -> tuple[float, float]:
@@ -544,8 +546,13 @@ def _cat_robust(
     )
     n_gamma = n_obs * gamma_r
     w_scaled = w_rho / n_obs  # the weights of NΓ
-    u = np.eye(len(pairs)) - delta_r @ (bread * n_obs) @ delta_r.T * w_scaled[None, :]
-    c = float(np.trace(u.T @ v @ u @ n_gamma)) / df
+    # U = I − D K with D = Δ (thin) and K = (ΔᵀWΔ)⁻¹ΔᵀW; tr(UᵀVUNΓ) = Σ V ∘ (U NΓ Uᵀ), with
+    # U NΓ Uᵀ = NΓ − D(K NΓ) − (K NΓ)ᵀDᵀ + D (K NΓ Kᵀ) Dᵀ
+    k = (bread * n_obs) @ (delta_r.T * w_scaled[None, :])
+    kg = k @ n_gamma
+    dkg = delta_r @ kg
+    ugu = n_gamma - dkg - dkg.T + delta_r @ (kg @ k.T) @ delta_r.T
+    c = float(np.sum(v * ugu)) / df
     df0 = len(pairs)
     c0 = float(np.trace(n_gamma)) / df0
     excess = t_ml - c * df

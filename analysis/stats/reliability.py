@@ -190,8 +190,8 @@ def alpha_from_covariance(cov: pd.DataFrame, n_rows: int) -> tuple[dict[str, flo
     scale["n_rows"] = n_rows
     names = list(cov.index)
     items = pd.DataFrame(np.nan, index=pd.Index(names, name="item"), columns=list(ITEM_COLUMNS[5:]))
-    if k < 2 or np.isnan(c).any():
-        return scale, items
+    if k < 2 or np.isnan(c).any() or not total > 0 or not sum_r > 0 or np.isnan(r).any():
+        return scale, items  # not computable: fewer than two items, no pairs, or no variance
     f = k / (k - 1)
     raw_alpha = f * (1.0 - trace / total)
     squared_multiple = smc(r)
@@ -250,11 +250,16 @@ def _block_reliability(
         defined = float(b.part("d", "d")[0, 0])
         total_t = float(b.part("d", "t")[0, 0])
         total_tt = float(b.part("d", "t2")[0, 0])
-        scale["mean"] = total_t / defined + b.mean_centre
-        scale["sd"] = float(np.sqrt((total_tt - total_t**2 / defined) / (defined - 1.0)))
+        scale["mean"] = total_t / defined + b.mean_centre if defined > 0 else np.nan
+        scale["sd"] = (
+            float(np.sqrt((total_tt - total_t**2 / defined) / (defined - 1.0)))
+            if defined > 1
+            else np.nan
+        )
+        item_mean = sum_y / n_item + b.centre
     table.insert(0, "raw_r", raw_r)
     table.insert(0, "sd", np.sqrt(np.diag(cov)))
-    table.insert(0, "mean", sum_y / n_item + b.centre)
+    table.insert(0, "mean", item_mean)
     table.insert(0, "n", n_item.astype(np.int64))
     table.insert(0, "reverse", sums.reverse[b.columns])
     return scale, table[list(ITEM_COLUMNS)], cov

@@ -525,9 +525,17 @@ def report_command(ctx: click.Context, client: str, output: Path) -> None:
 @clinic.command()
 @click.argument("client")
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to FILE.json.")
+@click.option(
+    "--fhir",
+    "as_fhir",
+    is_flag=True,
+    help="A FHIR Bundle instead: a QuestionnaireResponse per administration, an Observation "
+    "per score.",
+)
 @click.pass_context
-def export(ctx: click.Context, client: str, output: Path | None) -> None:
-    """Everything stored about CLIENT, as JSON (to stdout, or -o FILE)."""
+def export(ctx: click.Context, client: str, output: Path | None, as_fhir: bool) -> None:
+    """Everything stored about CLIENT, as JSON (to stdout, or -o FILE); --fhir: its answers and
+    scores as a FHIR R4 Bundle."""
     import json
 
     from surveytool.clinic.clients import find_client
@@ -540,12 +548,17 @@ def export(ctx: click.Context, client: str, output: Path | None) -> None:
     with settings.store().write() as session:
         _, actor = settings.who(session)
         data = export_client(session, find_client(session, client), actor=actor)
+    code = data["client"]["code"]
+    if as_fhir:
+        from surveytool.interchange.clinic import client_bundle
+
+        data = client_bundle(data)
     text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
     if output is None:
         click.echo(text, nl=False)
     else:
         output.write_text(text, "utf-8")
-        click.echo(f"exported client {data['client']['code']} to {output}", err=True)
+        click.echo(f"exported client {code} to {output}", err=True)
 
 
 @clinic.command()

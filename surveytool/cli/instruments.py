@@ -1,4 +1,4 @@
-"""``surveytool instruments list | show | validate | schema``."""
+"""``surveytool instruments list | show | validate | schema | export | import``."""
 
 from __future__ import annotations
 
@@ -85,3 +85,109 @@ def schema_cmd(output: Path | None) -> None:
         output.write_text(text + "\n", encoding="utf-8")
     else:
         click.echo(text)
+
+
+_EXPORT_SUFFIX = {"fhir": ".json", "redcap": ".csv", "xlsform": ".xlsx"}
+
+
+@instruments.command("export")
+@click.argument("instrument")
+@click.option(
+    "--to",
+    "target",
+    required=True,
+    type=click.Choice(["fhir", "redcap", "xlsform"]),
+    help="fhir: a FHIR R4 Questionnaire (.json); redcap: a data dictionary (.csv); "
+    "xlsform: an ODK/KoboToolbox form (.xlsx).",
+)
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="File.")
+@click.option(
+    "--url",
+    "base",
+    default=None,
+    help="Canonical base of the FHIR Questionnaire (default urn:surveytool:instrument:).",
+)
+def export_cmd(instrument: str, target: str, output: Path, base: str | None) -> None:
+    """Export an instrument with its scoring, for FHIR systems, REDCap or ODK/KoboToolbox."""
+    from surveytool.errors import SurveytoolError
+    from surveytool.instrument.registry import load_instrument
+    from surveytool.io.files import write_bytes_atomic, write_text_atomic
+
+    if output.suffix.lower() != _EXPORT_SUFFIX[target]:
+        raise SurveytoolError(
+            f"{output}: --to {target} writes a {_EXPORT_SUFFIX[target]} file; "
+            f"name the output with that extension"
+        )
+    inst = load_instrument(instrument)
+    if target == "fhir":
+        from surveytool.interchange import fhir
+
+        text = fhir.questionnaire_json(inst, base=base or fhir.DEFAULT_BASE)
+        write_text_atomic(output, text)
+    elif target == "redcap":
+        from surveytool.interchange import redcap
+
+        write_text_atomic(output, redcap.data_dictionary(inst))
+    else:
+        from surveytool.interchange import xlsform
+
+        write_bytes_atomic(output, xlsform.workbook_bytes(inst))
+    scores = len(inst.subscales) + len(inst.composites)
+    click.echo(
+        f"wrote {inst.id} {inst.version} as {target} to {output}: "
+        f"{len(inst.items)} items, {scores} scores"
+    )
+
+
+@instruments.command("import")
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="YAML file.")
+@click.option("--form", help="REDCap: the form (instrument) of the dictionary to import.")
+@click.option("--json", "as_json", is_flag=True, help="Print the import report as JSON.")
+def import_cmd(source: Path, output: Path, form: str | None, as_json: bool) -> None:
+    """Import a FHIR Questionnaire (.json), REDCap data dictionary (.csv) or XLSForm (.xlsx).
+
+    Writes an instrument file; what could not be mapped is listed (and noted in the file's
+    header). Exit 1, writing nothing, when the result is no valid instrument.
+    """
+    from surveytool.errors import SurveytoolError
+    from surveytool.interchange import read_instrument_file
+    from surveytool.io.files import write_text_atomic
+
+    if output.suffix.lower() not in (".yaml", ".yml"):
+        raise SurveytoolError(f"{output}: the instrument file is YAML; name it .yaml")
+    if output.exists() and output.resolve() == source.resolve():
+        raise SurveytoolError(f"{output}: the output would overwrite the source; choose another")
+    if form is not None and source.suffix.lower() not in (".csv", ".txt", ".tsv"):
+        raise SurveytoolError(
+            f"--form picks a form of a REDCap data dictionary (.csv); {source} is not one"
+        )
+    result = read_instrument_file(source, form=form)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "ok": result.ok,
+                    "not_mapped": [p.as_dict() for p in result.not_mapped],
+                    "report": result.report.as_dict(),
+                },
+                indent=2,
+            )
+        )
+    else:
+        for p in result.not_mapped:
+            where = f" at {p.path}" if p.path else ""
+            click.echo(f"not imported{where}: {p.message}", err=True)
+    if not result.ok:
+        if not as_json:
+            click.echo(result.report.format_text(), err=True)
+        click.echo(f"error: {source} gives no valid instrument; nothing was written", err=True)
+        sys.exit(1)
+    write_text_atomic(output, result.yaml_text())
+    assert result.instrument is not None
+    inst = result.instrument
+    click.echo(
+        f"wrote {output}: {inst.id} {inst.version}, {len(inst.items)} items, "
+        f"{len(inst.subscales)} subscales, {len(inst.composites)} composites; "
+        f"{len(result.not_mapped)} part(s) not imported"
+    )

@@ -48,7 +48,8 @@ def score(
     strict: bool,
     output: Path,
 ) -> None:
-    """Score a responses file (CSV, TSV, XLSX, Parquet, SPSS .sav or JSON lines).
+    """Score a responses file (CSV, TSV, XLSX, Parquet, SPSS .sav, JSON lines, or FHIR
+    QuestionnaireResponses: one, or a Bundle, as .json).
 
     Invalid cells count as missing and are listed, with every unknown column and quarantined row,
     in OUTPUT's quarantine file (<name>.quarantine.csv); --strict stops instead.
@@ -70,6 +71,9 @@ def score(
     source = read_source(responses, text_columns=[c for c in [id_column, *groups] if c])
     for note in source.notes:
         click.echo(f"note: {note}", err=True)
+    if source.format == "fhir":  # QuestionnaireResponses: their id, and no other metadata
+        id_column = id_column or source.default_id_column
+        ignored += [c for c in source.metadata_columns if c != id_column]
     frame = source.frame
     quarantine = _quarantine_path(output)
     try:
@@ -81,8 +85,10 @@ def score(
             group_columns=groups,
             ignore_columns=ignored,
             strict=strict,
+            formula_cells=source.formula_cells,
         )
     except InvalidResponsesError as exc:
+        _remove_stale_scores(output)
         write_table(exc.issues, quarantine)
         _print_issues(exc.issues)
         click.echo(f"error: {exc}; the report is in {quarantine}", err=True)
@@ -96,6 +102,27 @@ def score(
         quarantine.unlink()  # a report left by an earlier run would describe other data
     click.echo(f"scores: {', '.join(str(p) for p in written)}")
     click.echo(result.counts_line())
+
+
+def _remove_stale_scores(output: Path) -> None:
+    """``--strict`` wrote no scores: scores left there by an earlier run would sit beside the new
+    quarantine report as if they were this run's. Only a scores file (its metadata says so) goes.
+    """
+    from surveytool.io.tables import read_metadata
+
+    if not output.is_file():
+        return
+    try:
+        metadata = read_metadata(output)
+    except (OSError, ValueError):
+        return  # not a scores file we can recognize: leave it
+    if not metadata or "instrument_hash" not in metadata:
+        return
+    sidecar = output.with_name(output.name + ".meta.json")
+    output.unlink()
+    if sidecar.is_file():
+        sidecar.unlink()
+    click.echo(f"note: removed the scores of an earlier run, {output}", err=True)
 
 
 def _print_issues(issues: pd.DataFrame) -> None:

@@ -17,6 +17,7 @@ import difflib
 import itertools
 import json
 import math
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sized
 from dataclasses import dataclass, field
@@ -264,6 +265,40 @@ def _check_duplicate_ids(data: Mapping[str, Any]) -> Iterable[Problem]:
                         )
                     else:
                         first[ident] = (key, i, "id")
+
+
+def _folded(ident: str) -> str:
+    """An id as imports match column names: without case and punctuation (``A-1`` -> ``a1``)."""
+    return re.sub(r"[^0-9a-z]", "", ident.casefold())
+
+
+def _check_folded_ids(data: Mapping[str, Any]) -> Iterable[Problem]:
+    """Ids that differ only in case or punctuation (``A1``, ``a1``, ``A-1``; ``up``, ``UP``).
+
+    Source columns are matched to items case- and punctuation-insensitively, and spreadsheet
+    programs and databases often fold case, so such ids could not be told apart there.
+    """
+    for keys in (("items",), ("subscales", "composites"), ("short_forms",)):
+        first: dict[str, tuple[str, Loc]] = {}
+        for key in keys:
+            raw = data.get(key)
+            if not isinstance(raw, list):
+                continue
+            for i, entry in enumerate(raw):
+                if not (isinstance(entry, Mapping) and isinstance(entry.get("id"), str)):
+                    continue
+                ident = entry["id"]
+                folded = _folded(ident)
+                if folded in first and first[folded][0] != ident:
+                    other, where = first[folded]
+                    yield problem(
+                        "folded_duplicate_id",
+                        (key, i, "id"),
+                        f"id {ident!r} differs from {other!r} (at {format_loc(where)}) only in "
+                        "case or punctuation",
+                    )
+                else:
+                    first.setdefault(folded, (ident, (key, i, "id")))
 
 
 def _check_scales(parts: _Parts) -> Iterable[Problem]:
@@ -646,6 +681,7 @@ def semantic_problems(data: Mapping[str, Any]) -> list[Problem]:
     """Every cross-reference and range problem among the well-formed parts of the document."""
     parts = _parts(data)
     problems = list(_check_duplicate_ids(data))
+    problems.extend(_check_folded_ids(data))
     for check in _CHECKS:
         problems.extend(check(parts))
     return problems

@@ -21,6 +21,8 @@ Formats (FORMATS.md in the project's shared folder describes each export):
 ``xlsx``
     The first sheet (or the one asked for). Text cells stay text; a number shown with a
     zero-padding format (``00000``) is read as the padded text; date cells become ISO dates.
+    A formula cell reads as its computed (cached) value; a formula saved without one (openpyxl and
+    many generators write them so) reads as missing and is listed in ``formula_cells``.
 ``sav``
     SPSS, read with pyreadstat ``user_missing=True``: declared missing values (discrete or ranges)
     are then set to missing here and counted; value labels and variable labels (the question text)
@@ -38,6 +40,16 @@ Formats (FORMATS.md in the project's shared folder describes each export):
     A REDCap record export, raw (variable names, codes) or labels (field labels, choice labels).
     Checkbox fields (``field___code`` columns, or ``Label (choice=...)`` in labels exports) are
     collapsed into one column holding the checked codes (or labels) joined by ``;``.
+``odk``
+    An ODK Central / Briefcase CSV export (``KEY``, ``SubmissionDate``; groups joined with ``-``:
+    ``grp-q``) or a KoboToolbox export (``_uuid``, ``_submission_time``; groups joined with ``/``).
+    ``KEY`` / ``_uuid`` is the default respondent id; the submission metadata are metadata
+    columns; :func:`ungrouped` names the item a group-prefixed column holds; ``select_multiple``
+    answers of numeric choices (``1 3``) are joined with ``;`` like REDCap checkboxes.
+``fhir``
+    A FHIR QuestionnaireResponse (``.json``), a Bundle of them, or a JSON list: one row per
+    response, a column per answered ``linkId`` (a coded answer gives its code), and the columns
+    ``id`` (the default respondent id), ``questionnaire``, ``status``, ``subject``, ``authored``.
 
 :func:`detect_format` says which format a file is and why; :func:`read_source` reads it into a
 :class:`SourceTable`. Rows are numbered from 1 for the first data row, as the scoring engine does.
@@ -54,18 +66,22 @@ import itertools
 import json
 import re
 import zipfile
+import zlib
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+from xml.etree import ElementTree
 
 import numpy as np
 import pandas as pd
 
 from surveytool.errors import ResponsesError
 
-FormatName = Literal["csv", "tsv", "xlsx", "sav", "parquet", "jsonl", "qualtrics", "redcap"]
+FormatName = Literal[
+    "csv", "tsv", "xlsx", "sav", "parquet", "jsonl", "qualtrics", "redcap", "fhir", "odk"
+]
 FORMATS: tuple[str, ...] = (
     "auto",
     "csv",
@@ -76,6 +92,8 @@ FORMATS: tuple[str, ...] = (
     "jsonl",
     "qualtrics",
     "redcap",
+    "fhir",
+    "odk",
 )
 
 #: Cells read as "not answered" in text files (FORMULAS.md: blank and NA count as missing).
@@ -99,6 +117,7 @@ _EXTENSIONS: dict[str, FormatName] = {
     ".pq": "parquet",
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
+    ".json": "fhir",
 }
 
 #: ``Status`` values of an ordinary Qualtrics response: "IP Address" in choice-text exports, 0 in
@@ -162,6 +181,35 @@ REDCAP_LABEL_METADATA: frozenset[str] = frozenset(
 )
 _REDCAP_WAVES_RAW = ("redcap_event_name", "redcap_repeat_instrument", "redcap_repeat_instance")
 _REDCAP_WAVES_LABELS = ("Event Name", "Repeat Instrument", "Repeat Instance")
+#: Submission metadata of ODK Central / Briefcase and KoboToolbox exports (besides meta groups).
+ODK_METADATA: frozenset[str] = frozenset(
+    {
+        "KEY",
+        "PARENT_KEY",
+        "SubmissionDate",
+        "SubmitterID",
+        "SubmitterName",
+        "AttachmentsPresent",
+        "AttachmentsExpected",
+        "Status",
+        "ReviewState",
+        "DeviceID",
+        "Edits",
+        "FormVersion",
+        "start",
+        "end",
+        "today",
+        "deviceid",
+        "username",
+        "phonenumber",
+        "simserial",
+        "subscriberid",
+        "audit",
+        "__version__",
+    }
+)
+_ODK_MARKERS = frozenset({"SubmissionDate", "meta-instanceID", "SubmitterID", "ReviewState"})
+_KOBO_MARKERS = frozenset({"_submission_time", "_id", "_index", "_validation_status"})
 _CHECKBOX_RAW = re.compile(r"^(?P<field>.+?)___(?P<code>[^_].*)$")
 _CHECKBOX_LABEL = re.compile(r"^(?P<field>.+?) \(choice=(?P<code>.*)\)$")
 
@@ -182,6 +230,9 @@ class SourceTable:
     ``frame`` holds the data rows (every column, nothing dropped yet); ``source_rows`` the 1-based
     data-row number of each of its rows in the file (rows excluded by the reader, such as Qualtrics
     previews, leave gaps); ``rows_read`` counts every data row of the file.
+    ``formula_cells`` lists, per column, the workbook cells that hold a formula without a computed
+    value as ``(0-based position in frame, formula)``: they read as missing in ``frame`` and are
+    reported by :func:`surveytool.responses.read_responses` (its ``formula_cells`` parameter).
     """
 
     path: Path
@@ -202,6 +253,7 @@ class SourceTable:
     excluded: dict[str, int] = field(default_factory=dict)
     excluded_rows: tuple[tuple[int, str], ...] = ()
     missing_declared: dict[str, int] = field(default_factory=dict)
+    formula_cells: dict[str, tuple[tuple[int, str], ...]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
     @functools.cached_property
@@ -334,6 +386,10 @@ def _sniff_text(head: str, sep: str) -> Detection | None:
                 "two header rows",
                 f"Qualtrics metadata columns ({', '.join(sorted(markers))}) with question text in row 2",
             )
+    if "KEY" in first and _ODK_MARKERS.intersection(first):
+        return Detection("odk", "ODK Central/Briefcase", "KEY and SubmissionDate columns")
+    if "_uuid" in first and _KOBO_MARKERS.intersection(first):
+        return Detection("odk", "KoboToolbox", "_uuid and _submission_time columns")
     if first and (first[0] == "record_id" or REDCAP_RAW_METADATA.intersection(first)):
         return Detection("redcap", "raw", "REDCap column names (record_id, redcap_*)")
     if first and (first[0] == "Record ID" or {"Event Name", "Complete?"}.intersection(first)):
@@ -359,12 +415,14 @@ def detect_format(
     if requested != "auto":
         fmt: FormatName = requested  # type: ignore[assignment]
         variant = ""
-        if fmt in ("qualtrics", "redcap"):
+        if fmt in ("qualtrics", "redcap", "odk"):
             found = _sniff_text(*_sample(path))
             if found is not None and found.format == fmt:
                 variant = found.variant
             elif fmt == "qualtrics":
                 variant = "two header rows"
+            elif fmt == "odk":
+                variant = "KoboToolbox" if "/" in _sample(path)[0].split("\n", 1)[0] else "ODK"
             else:
                 variant = "labels" if "Record ID" in _sample(path)[0].split("\n", 1)[0] else "raw"
         return Detection(fmt, variant, f"given by {given_by}")
@@ -458,39 +516,173 @@ def _excel_cell(value: object, number_format: str) -> object:
     return text if text.strip() else pd.NA
 
 
-def _read_xlsx(path: Path, sheet: str | int | None) -> tuple[pd.DataFrame, list[str]]:
+#: What a damaged workbook raises while its sheets are read (openpyxl reads them lazily): a zip
+#: member cut short or failing its CRC, XML that does not parse, an attribute out of range.
+_WORKBOOK_ERRORS: tuple[type[BaseException], ...] = (
+    zipfile.BadZipFile,
+    zlib.error,
+    EOFError,
+    SyntaxError,  # XML that does not parse (ElementTree's and lxml's errors)
+    OSError,
+    KeyError,
+    ValueError,
+    TypeError,
+    IndexError,
+)
+
+
+def _open_workbook(path: Path, *, data_only: bool) -> Any:
     import openpyxl
     from openpyxl.utils.exceptions import InvalidFileException
 
-    notes: list[str] = []
     try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (InvalidFileException, zipfile.BadZipFile, OSError, KeyError, ValueError) as exc:
+        return openpyxl.load_workbook(path, read_only=True, data_only=data_only)
+    except (InvalidFileException, *_WORKBOOK_ERRORS) as exc:
         raise SourceError(f"{path}: cannot read it as an Excel workbook: {exc}") from None
+
+
+def _sheet_name(path: Path, names: list[str], sheet: str | int | None) -> str:
+    if sheet is None:
+        return names[0]
+    if isinstance(sheet, int) or (isinstance(sheet, str) and sheet.isdigit()):
+        index = int(sheet)
+        if not 0 <= index < len(names):
+            raise SourceError(
+                f"{path}: there is no sheet number {index}; its sheets (from 0) are: "
+                + ", ".join(f"{i}={n!r}" for i, n in enumerate(names))
+            )
+        return names[index]
+    if sheet in names:
+        return sheet
+    raise SourceError(
+        f"{path}: there is no sheet {sheet!r}; its sheets are: {', '.join(map(repr, names))}"
+    )
+
+
+def _damaged(path: Path, exc: BaseException) -> SourceError:
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return SourceError(
+        f"{path}: cannot read it as an Excel workbook, it is damaged ({reason}); "
+        "open it in a spreadsheet program and save it again, or export the data as CSV"
+    )
+
+
+def _formula_text(value: object) -> str | None:
+    """The formula of a cell read with ``data_only=False`` (None for a cell that holds a value)."""
+    text = getattr(value, "text", value)  # ArrayFormula keeps its formula in .text
+    if isinstance(text, str) and text.startswith("="):
+        return text
+    if type(value).__name__ == "DataTableFormula":
+        return "=TABLE()"
+    return None
+
+
+def _uncached_formulas(
+    path: Path, chosen: str, rows: list[list[object]]
+) -> dict[str, tuple[tuple[int, str], ...]]:
+    """Data cells read as empty whose workbook cell holds a formula without a computed value.
+
+    ``data_only=True`` gives a formula cell's cached value; files written by openpyxl and many
+    generators hold the formula alone, which then reads as empty. A second pass over the sheet
+    with the formulas finds those cells, so they are reported rather than taken as unanswered.
+    Keys are column positions as text until the header is known (see :func:`_read_xlsx`).
+    """
+    if not any(v is pd.NA for r in rows[1:] for v in r):
+        return {}
+    candidates: list[tuple[int, int, str, str]] = []  # row, column, coordinate, formula
+    book = _open_workbook(path, data_only=False)
+    try:
+        for i, row in enumerate(book[chosen].iter_rows()):
+            if i == 0 or i >= len(rows):
+                continue
+            read = rows[i]
+            for j, cell in enumerate(row):
+                if j < len(read) and read[j] is pd.NA:
+                    formula = _formula_text(getattr(cell, "value", None))
+                    if formula is not None:
+                        coordinate = str(getattr(cell, "coordinate", ""))
+                        candidates.append((i - 1, j, coordinate, formula))
+        cached = (
+            _cached_values(path, chosen, {c for _, _, c, _ in candidates}) if candidates else set()
+        )
+    except _WORKBOOK_ERRORS as exc:
+        raise _damaged(path, exc) from None
+    finally:
+        book.close()
+    found: dict[str, list[tuple[int, str]]] = {}
+    for position, j, coordinate, formula in candidates:
+        if coordinate not in cached:  # an empty text value (=IF(..., "", ...)) is a value
+            found.setdefault(str(j), []).append((position, formula))
+    return {k: tuple(v) for k, v in found.items()}
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _holds_value(cell: ElementTree.Element) -> bool:
+    """A formula cell's cached value: text in ``<v>``, or an empty ``<v>`` of a text cell
+    (``t="str"``; openpyxl writes an empty ``<v/>`` with no type for "not computed")."""
+    for child in cell:
+        if _local(child.tag) == "v":
+            return bool(child.text) or cell.get("t") in ("str", "s", "inlineStr")
+    return False
+
+
+def _cached_values(path: Path, chosen: str, coordinates: set[str]) -> set[str]:
+    """Which of these formula cells of sheet ``chosen`` do hold a cached value, if an empty one.
+
+    openpyxl reads an empty cached text (``<c t="str"><f>..</f><v></v></c>``, what Excel saves
+    for a formula giving ``""``) as no value at all; the sheet's XML tells the two apart. Sheets are found as the workbook part
+    names them (transitional or strict OOXML alike).
+    """
+    with zipfile.ZipFile(path) as archive:
+        if not {"xl/workbook.xml", "xl/_rels/workbook.xml.rels"} <= set(archive.namelist()):
+            return set()  # parts elsewhere: every candidate counts as not computed
+        workbook = ElementTree.fromstring(archive.read("xl/workbook.xml"))
+        rid = next(
+            (
+                value
+                for sheet in workbook.iter()
+                if _local(sheet.tag) == "sheet" and sheet.get("name") == chosen
+                for key, value in sheet.attrib.items()
+                if _local(key) == "id"
+            ),
+            None,
+        )
+        rels = ElementTree.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
+        target = next((r.get("Target", "") for r in rels if r.get("Id") == rid), "")
+        if not target:
+            return set()
+        member = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+        cached: set[str] = set()
+        with archive.open(member) as sheet_xml:
+            for _event, element in ElementTree.iterparse(sheet_xml):
+                if _local(element.tag) != "c":
+                    continue
+                if element.get("r") in coordinates and _holds_value(element):
+                    cached.add(str(element.get("r")))
+                element.clear()
+    return cached
+
+
+def _read_xlsx(
+    path: Path, sheet: str | int | None
+) -> tuple[pd.DataFrame, list[str], dict[str, tuple[tuple[int, str], ...]]]:
+    """The chosen sheet as text cells, notes, and its formula cells without a value (by column)."""
+    notes: list[str] = []
+    book = _open_workbook(path, data_only=True)
     try:
         names = book.sheetnames
-        if sheet is None:
-            chosen = names[0]
-        elif isinstance(sheet, int) or (isinstance(sheet, str) and sheet.isdigit()):
-            index = int(sheet)
-            if not 0 <= index < len(names):
-                raise SourceError(
-                    f"{path}: there is no sheet number {index}; its sheets (from 0) are: "
-                    + ", ".join(f"{i}={n!r}" for i, n in enumerate(names))
-                )
-            chosen = names[index]
-        elif sheet in names:
-            chosen = sheet
-        else:
-            raise SourceError(
-                f"{path}: there is no sheet {sheet!r}; its sheets are: {', '.join(map(repr, names))}"
-            )
+        chosen = _sheet_name(path, names, sheet)
         rows: list[list[object]] = []
         for row in book[chosen].iter_rows():
             cells = [
                 _excel_cell(getattr(c, "value", None), getattr(c, "number_format", "")) for c in row
             ]
             rows.append(cells)
+    except _WORKBOOK_ERRORS as exc:
+        raise _damaged(path, exc) from None
     finally:
         book.close()
     while rows and all(v is pd.NA for v in rows[-1]):
@@ -505,7 +697,16 @@ def _read_xlsx(path: Path, sheet: str | int | None) -> tuple[pd.DataFrame, list[
     padded = [r + [pd.NA] * (width - len(r)) for r in rows]
     header = _header(padded[0])
     frame = pd.DataFrame(padded[1:], columns=header, dtype=object)
-    return frame, notes
+    formulas = {
+        header[int(j)]: cells for j, cells in _uncached_formulas(path, chosen, padded).items()
+    }
+    if formulas:
+        count = sum(len(v) for v in formulas.values())
+        notes.append(
+            f"{count} cell(s) hold a formula without a computed value (the program that wrote the "
+            "file did not compute it); they are reported and count as missing"
+        )
+    return frame, notes, formulas
 
 
 def _iso_dates(frame: pd.DataFrame) -> pd.DataFrame:
@@ -683,6 +884,52 @@ def _redcap(table: SourceTable, labels: bool) -> None:
     table.suggested_groups = (dag,) if dag in names else ()
 
 
+def _odk_separator(table: SourceTable) -> str:
+    return "/" if table.variant.startswith("Kobo") else "-"
+
+
+def _odk(table: SourceTable) -> None:
+    names = [str(c) for c in table.frame.columns]
+    sep = _odk_separator(table)
+    table.metadata_columns = tuple(
+        c
+        for c in names
+        if c in ODK_METADATA or c.startswith("_") or c.split(sep)[0] in ("meta", "formhub")
+    )
+    table.default_id_column = next((c for c in ("KEY", "_uuid") if c in names), None)
+    multiple = re.compile(r"^-?\d+(?:\s+-?\d+)+$")
+    for col in names:
+        if col in table.metadata_columns:
+            continue
+        values = table.frame[col].dropna().astype(str).str.strip()
+        many = values.str.fullmatch(multiple.pattern)
+        if len(values) and bool(many.any()) and bool((many | values.str.fullmatch(r"-?\d+")).all()):
+            joined = (
+                table.frame[col]
+                .astype(object)
+                .map(lambda v: ";".join(str(v).split()) if isinstance(v, str) else v)
+            )
+            table.frame[col] = joined
+            table.categorical_columns = (*table.categorical_columns, col)
+            table.notes.append(
+                f"select_multiple column {col!r}: choices separated by spaces joined by ';'"
+            )
+
+
+def ungrouped(table: SourceTable, column: str, known: Container[str]) -> str | None:
+    """The item a group-prefixed ODK/Kobo column holds (``grp-sub-q`` -> ``q``), when the rest
+    of its name (after one or more group names) is in ``known``; None otherwise."""
+    if table.format != "odk":
+        return None
+    sep = _odk_separator(table)
+    parts = column.split(sep)
+    for start in range(1, len(parts)):
+        rest = sep.join(parts[start:])
+        if rest in known:
+            return rest
+    return None
+
+
 def _text_columns(frame: pd.DataFrame) -> pd.DataFrame:
     """Blank text cells as missing in text columns (readers differ on this): object, pd.NA."""
     out = frame
@@ -740,6 +987,25 @@ def _read_jsonl(path: Path) -> pd.DataFrame:
         raise SourceError(f"{path}: cannot read it as JSON lines: {reason}") from None
 
 
+def _read_fhir(path: Path) -> pd.DataFrame:
+    """QuestionnaireResponses (one, a Bundle, or a list) as rows of answers."""
+    from surveytool.interchange.fhir import ResponseFileError, response_rows
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        raise SourceError(f"{path}: not UTF-8 text ({exc.reason}); save it as UTF-8") from None
+    except json.JSONDecodeError as exc:
+        raise SourceError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    try:
+        rows = response_rows(data)
+    except ResponseFileError as exc:
+        raise SourceError(f"{path}: {exc}") from None
+    if not rows:
+        raise SourceError(f"{path}: the Bundle holds no QuestionnaireResponse")
+    return pd.DataFrame(rows, dtype=object)  # unanswered: NaN, made NA with the other formats
+
+
 def read_source(
     path: str | Path,
     *,
@@ -774,7 +1040,8 @@ def read_source(
     labels: dict[str, dict[float, str]] = {}
     questions: dict[str, str] = {}
     missing: dict[str, int] = {}
-    if detection.format in ("csv", "tsv", "qualtrics", "redcap"):
+    formulas: dict[str, tuple[tuple[int, str], ...]] = {}
+    if detection.format in ("csv", "tsv", "qualtrics", "redcap", "odk"):
         if _EXTENSIONS.get(path.suffix.lower(), "csv") not in ("csv", "tsv"):
             raise SourceError(
                 f"{path}: the format {detection.format!r} reads delimited text (.csv, .tsv), "
@@ -782,7 +1049,7 @@ def read_source(
             )
         frame, second, third = _read_delimited(path, detection)
     elif detection.format == "xlsx":
-        frame, notes = _read_xlsx(path, sheet)
+        frame, notes, formulas = _read_xlsx(path, sheet)
     elif detection.format == "sav":
         frame, meta = _read_sav(path)
         missing = _declared_missing(frame, meta)
@@ -798,6 +1065,8 @@ def read_source(
         frame = _iso_dates(frame)
     elif detection.format == "jsonl":
         frame = _iso_dates(_read_jsonl(path))
+    elif detection.format == "fhir":
+        frame = _read_fhir(path)
     else:
         try:
             frame = pd.read_parquet(path)
@@ -827,6 +1096,7 @@ def read_source(
         question_text=questions,
         value_labels=labels,
         missing_declared=missing,
+        formula_cells=formulas,
         notes=notes,
     )
     if labels:
@@ -841,6 +1111,13 @@ def read_source(
         _qualtrics(table, second, third, keep_status)
     elif detection.format == "redcap":
         _redcap(table, labels=detection.variant == "labels")
+    elif detection.format == "odk":
+        _odk(table)
+    elif detection.format == "fhir":
+        from surveytool.interchange.fhir import RESPONSE_COLUMNS
+
+        table.metadata_columns = tuple(c for c in RESPONSE_COLUMNS if c in table.frame.columns)
+        table.default_id_column = "id"
     elif detection.format in ("csv", "tsv") and format != "auto":
         found = _sniff_text(*_sample(path))
         if found is not None:

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from surveytool.errors import InvalidResponsesError
+from surveytool.errors import InvalidResponsesError, ResponsesError
 from surveytool.instrument.model import Instrument
 from surveytool.instrument.registry import load_instrument
 from surveytool.responses import Responses, answers_frame, read_responses
@@ -41,6 +41,47 @@ def provenance(instrument: Instrument, form: str | None = None) -> Provenance:
     )
 
 
+#: Suffixes of the columns written for each scale (score, answered, status, band, norms).
+_SCALE_SUFFIXES = ("", "_n", "_status", "_band", "_t", "_percentile", "_percentile_source")
+
+
+def output_columns(instrument: Instrument) -> dict[str, str]:
+    """Every column name a scores table of ``instrument`` may hold -> what it is (for messages)."""
+    out: dict[str, str] = {"row": "the row number"}
+    for scale_id in instrument.scored_ids():
+        for suffix in _SCALE_SUFFIXES:
+            out[f"{scale_id}{suffix}"] = f"a column of scale {scale_id}"
+        out[f"{scale_id}_norm_group"] = f"a column of scale {scale_id}"
+    for check in instrument.checks:
+        out[f"{check.id}{CHECK_SUFFIX}"] = f"the column of check {check.id}"
+    return out
+
+
+def _check_carried_names(
+    instrument: Instrument, id_column: str | None, group_columns: Sequence[str]
+) -> None:
+    """An id or group column named like a score column would be lost in the scores table."""
+    taken = output_columns(instrument)
+    for role, names in (
+        ("id column", [id_column] if id_column else []),
+        ("group column", group_columns),
+    ):
+        for name in names:
+            if name in taken and not (role == "id column" and name == "row"):
+                raise ResponsesError(
+                    f"the {role} {name!r} has the name of {taken[name]} in the scores; rename "
+                    "the column in the file (or leave it out) so that neither is lost"
+                )
+    repeated = [
+        g for g in dict.fromkeys(group_columns) if group_columns.count(g) > 1 or g == id_column
+    ]
+    if repeated:
+        raise ResponsesError(
+            f"the column {repeated[0]!r} is given twice (as id and group column, or as two "
+            "group columns); give each column once"
+        )
+
+
 def score_responses(
     instrument: Instrument | str,
     responses: pd.DataFrame | Mapping[str, object],
@@ -50,6 +91,7 @@ def score_responses(
     group_columns: Sequence[str] = (),
     ignore_columns: Sequence[str] = (),
     strict: bool = False,
+    formula_cells: Mapping[str, Sequence[tuple[int, str]]] | None = None,
 ) -> ScoreResult:
     """Validate and score responses; see :class:`~surveytool.scoring.result.ScoreResult`.
 
@@ -60,7 +102,7 @@ def score_responses(
     responses
         One row per respondent, one column per item id (numbers or scale labels), or one person's
         answers as a mapping item id -> answer.
-    id_column, group_columns, ignore_columns
+    id_column, group_columns, ignore_columns, formula_cells
         See :func:`surveytool.responses.read_responses`.
     form
         Score a short form: each subscale on its items in the form (prorated sums to the full k).
@@ -68,6 +110,7 @@ def score_responses(
         Raise :class:`InvalidResponsesError` (with the issues) if any cell, row or column is bad.
     """
     inst = load_instrument(instrument)
+    _check_carried_names(inst, id_column, list(group_columns))
     frame = responses if isinstance(responses, pd.DataFrame) else answers_frame(responses)
     plan = ScoringPlan.build(inst, form)
     # checked items outside a short form are still read and checked when the data has them
@@ -79,6 +122,7 @@ def score_responses(
         id_column=id_column,
         group_columns=group_columns,
         ignore_columns=ignore_columns,
+        formula_cells=formula_cells,
     )
     if strict and len(validated.issues):
         raise InvalidResponsesError(

@@ -13,6 +13,7 @@ column whose groups differ in mean by a shift on every trait. The same seed give
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -24,6 +25,10 @@ from surveytool.errors import ScoringError
 from surveytool.instrument.model import Instrument
 
 CarelessKind = Literal["mixed", "straightline", "random"]
+
+#: The most answers one call simulates (respondents x items): about 400 MB of float64 answers.
+#: Larger samples are drawn as several runs with different seeds, refused before any allocation.
+MAX_ANSWERS = 50_000_000
 
 
 @dataclass(frozen=True)
@@ -45,9 +50,19 @@ class SimulationSpec:
     mark_careless: bool = False
 
 
-def _check(spec: SimulationSpec, n_traits: int) -> None:
+def _check(spec: SimulationSpec, n_traits: int, n_items: int) -> None:
     if spec.n < 1:
         raise ScoringError("n must be at least 1")
+    if spec.n * max(n_items, 1) > MAX_ANSWERS:
+        most = MAX_ANSWERS // max(n_items, 1)
+        raise ScoringError(
+            f"n = {spec.n} respondents x {n_items} items is more than the {MAX_ANSWERS:,} answers "
+            f"one run simulates; give n at most {most:,} and combine runs with different seeds"
+        )
+    if not 0 <= spec.seed < 2**128:
+        raise ScoringError(f"the seed must be a whole number from 0 (got {spec.seed})")
+    if not math.isfinite(spec.trait_correlation):
+        raise ScoringError("the trait correlation must be a number, e.g. 0.3")
     if not 0.0 <= spec.missing < 1.0:
         raise ScoringError("missing is a share from 0 to below 1, e.g. 0.02")
     if not 0.0 <= spec.careless <= 1.0:
@@ -60,13 +75,32 @@ def _check(spec: SimulationSpec, n_traits: int) -> None:
         )
     if spec.group_column and len(spec.groups) < 2:
         raise ScoringError("a group_column needs at least two groups, e.g. groups=('a', 'b')")
+    if not math.isfinite(spec.group_shift):
+        raise ScoringError(
+            f"the group shift must be a finite number of SDs (got {spec.group_shift})"
+        )
+
+
+def _check_names(spec: SimulationSpec, item_ids: Sequence[str]) -> None:
+    """The group column must not share its name with another column of the table."""
+    if not spec.group_column:
+        return
+    others = {spec.id_column: "the id column", **{i: "an item" for i in item_ids}}
+    if spec.mark_careless:
+        others["simulated_careless"] = "the careless-responder column"
+    if spec.group_column in others:
+        raise ScoringError(
+            f"the group column {spec.group_column!r} has the name of {others[spec.group_column]} "
+            "of the simulated table; give it another name"
+        )
 
 
 def simulate(instrument: Instrument, spec: SimulationSpec) -> pd.DataFrame:
     """Simulate ``spec.n`` respondents; one column per item (codes, or labels), plus id and group."""
     item_ids: Sequence[str] = instrument.form_items(spec.form)
     traits = [s.id for s in instrument.subscales]
-    _check(spec, len(traits))
+    _check(spec, len(traits), len(item_ids))
+    _check_names(spec, item_ids)
     rng = np.random.default_rng(spec.seed)
     n, k = spec.n, len(traits)
 

@@ -8,6 +8,7 @@ from surveytool.problems import (
     CODES,
     IMPORT_CODES,
     INSTRUMENT_CODES,
+    INTERCHANGE_CODES,
     ISSUE_COLUMNS,
     MAPPING_CODES,
     RESPONSE_CODES,
@@ -24,7 +25,7 @@ from surveytool.problems import (
 
 
 def test_one_code_list_without_clashes():
-    lists = (INSTRUMENT_CODES, RESPONSE_CODES, MAPPING_CODES, IMPORT_CODES)
+    lists = (INSTRUMENT_CODES, RESPONSE_CODES, MAPPING_CODES, IMPORT_CODES, INTERCHANGE_CODES)
     assert sum(len(codes) for codes in lists) == len(CODES)  # no code in two lists
     assert all(hint.strip() for hint in CODES.values())
     assert set(RESPONSE_CODES) <= set(RESPONSE_KIND) <= set(CODES)

@@ -9,9 +9,10 @@ later"), in the local SQLite database.
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
@@ -185,6 +186,25 @@ def download(post: Post, state: State) -> Response:
         render_report(report, standalone=True),
         media_type="text/html; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{inst.id}-report-{stamp}.html"'},
+    )
+
+
+@router.post("/i/{inst_id}/response")
+def download_response(post: Post) -> Response:
+    """The answers as a FHIR QuestionnaireResponse (JSON), to bring to a clinician's system."""
+    from surveytool.interchange.fhir import questionnaire_response
+
+    inst = post.inst
+    now = datetime.now(UTC)
+    response = questionnaire_response(inst, numeric(post.answers), authored=now)
+    return Response(
+        json.dumps(response, indent=2, ensure_ascii=False) + "\n",
+        media_type="application/fhir+json; charset=utf-8",
+        headers={
+            "Content-Disposition": (
+                f'attachment; filename="{inst.id}-answers-{now:%Y%m%d-%H%M}.fhir.json"'
+            )
+        },
     )
 
 

@@ -12,6 +12,8 @@ import pytest
 import analysis
 from analysis.cohort import CohortMetadata, ImportEntry, Ledger, load_cohort, read_cohort
 from analysis.errors import CohortFileError
+from analysis.privacy.identifiers import safe_file_name
+from analysis.privacy.pseudonyms import PseudonymKey
 from surveytool.io.tables import write_table
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "cohort"
@@ -24,7 +26,7 @@ def cohort(tmp_path: Path, key: Path) -> Path:
     return out
 
 
-def test_metadata_round_trips(cohort: Path) -> None:
+def test_metadata_round_trips(cohort: Path, key: Path) -> None:
     raw = json.loads(pq.read_schema(cohort).metadata[b"surveytool"])
     metadata = CohortMetadata.model_validate(raw)
     assert metadata.as_metadata() == raw
@@ -32,7 +34,10 @@ def test_metadata_round_trips(cohort: Path) -> None:
     assert metadata.kind == "surveytool.cohort" and metadata.cohort_format_version == 1
     assert metadata.wave_columns == ("redcap_event_name",)
     (entry,) = metadata.ledger.imports
-    assert isinstance(entry, ImportEntry) and entry.batch == 1 and entry.source == "redcap_raw.csv"
+    # the source's name is kept as a safe basename and a keyed hash (issue 12, finding 8)
+    source = safe_file_name("redcap_raw.csv", PseudonymKey.from_file(key, create=False))
+    assert isinstance(entry, ImportEntry) and entry.batch == 1 and entry.source == source
+    assert source.startswith("redcap_raw-") and source.endswith(".csv")
     assert len(metadata.ledger.respondents) == entry.rows_imported
 
 

@@ -23,6 +23,8 @@ from click.testing import CliRunner, Result
 
 import analysis
 import surveytool.io.tables
+from analysis.privacy.identifiers import safe_file_name
+from analysis.privacy.pseudonyms import PseudonymKey
 from analysis.privacy.suppression import SUPPRESSED, hidden_columns
 from analysis.report import (
     MANIFEST_FILE,
@@ -157,13 +159,15 @@ def test_report_and_every_csv_are_written(report_dir: Path) -> None:
 
 
 def test_report_states_instrument_and_cohort_provenance(
-    report_dir: Path, cohort_file: Path
+    report_dir: Path, cohort_file: Path, workspace: Path
 ) -> None:
     html = (report_dir / REPORT_FILE).read_text("utf-8")
     meta = read_cohort_file(cohort_file).metadata
     assert PPAI.version in html and PPAI.content_hash in html
     assert meta.ledger.imports[0].sha256 in html  # the import ledger
-    assert "export.csv" in html
+    # the source by its safe basename and keyed hash (issue 12, finding 8)
+    key = PseudonymKey.from_file(workspace / "cohort.key", create=False)
+    assert safe_file_name("export.csv", key) in html
     assert "HMAC-SHA-256" in html and meta.key_fingerprint in html  # disclosure summary
     overview = _csv(report_dir, "overview").set_index("field")["value"]
     assert overview["instrument content hash"] == PPAI.content_hash

@@ -92,3 +92,38 @@ def test_through_the_instrument_and_refusals() -> None:
         assert result.items["n"].min() > 2700
     with pytest.raises(AnalysisError, match="no subscale"):
         analysis.dif(inst, table, "gender", scale="nope", id_column="id", ignore_columns=["age"])
+
+
+def test_the_proportional_odds_fit_matches_statsmodels() -> None:
+    import warnings
+
+    from statsmodels.miscmodels.ordinal_model import OrderedModel  # type: ignore[import-untyped]
+
+    from analysis.stats.dif import _ordered_llf
+
+    rng = np.random.default_rng(4)
+    n = 3000
+    theta = rng.normal(size=n)
+    group = (rng.random(n) < 0.4).astype(float)
+    y = np.digitize(theta + 0.5 * group + rng.logistic(size=n) * 0.7, [-1.5, -0.3, 0.6, 1.8])
+    for exog in (theta[:, None], np.column_stack([theta, group, theta * group])):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            theirs = OrderedModel(y, exog, distr="logit").fit(
+                method="bfgs", disp=False, maxiter=5000, gtol=1e-10
+            )
+        assert _ordered_llf(y, exog) == pytest.approx(float(theirs.llf), abs=1e-6)
+
+
+def test_holm_matches_statsmodels() -> None:
+    from statsmodels.stats.multitest import multipletests  # type: ignore[import-untyped]
+
+    from analysis.stats.dif import _holm
+
+    rng = np.random.default_rng(2)
+    p = rng.random(40) ** 3
+    p[[3, 17]] = np.nan
+    ok = ~np.isnan(p)
+    expected = multipletests(p[ok], method="holm")[1]
+    assert np.allclose(_holm(p)[ok], expected, rtol=0, atol=1e-15)
+    assert np.isnan(_holm(p)[[3, 17]]).all()

@@ -63,6 +63,11 @@ CASES: dict[str, Flat] = {
         ("duplicate_id", 9, "items[1].id"),
         ("duplicate_id", 14, "composites[0].id"),
     ],
+    "folded_duplicate_id": [
+        ("folded_duplicate_id", 9, "items[1].id"),
+        ("folded_duplicate_id", 10, "items[2].id"),
+        ("folded_duplicate_id", 13, "subscales[1].id"),
+    ],
     "scale_range": [("scale_range", 6, "response_scales.agree6.max")],
     "label_out_of_range": [("label_out_of_range", 11, "response_scales.agree6.labels[7]")],
     "missing_code_in_range": [

@@ -252,3 +252,37 @@ def test_cli_simulate_subprocess(tmp_path):
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert len(pd.read_csv(out)) == 40
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--seed", "-1"], "seed"),
+        (["--n", "2000000000"], "at most"),
+        (["--group-column", "respondent_id"], "respondent_id"),
+        (["--group-column", "Q3"], "Q3"),
+        (["--group-column", "g", "--group-shift", "nan"], "group shift"),
+        (["--group-column", "g", "--group-shift", "inf"], "group shift"),
+        (["--trait-correlation", "nan"], "trait correlation"),
+    ],
+)
+def test_cli_simulate_refuses_bad_arguments_before_any_work(tmp_path, args, says):
+    # issue 12, findings 12 and 13: a negative seed was a numpy traceback, 2e9 respondents a
+    # 209 GiB allocation, a group column named like the id column replaced the ids, and a NaN
+    # shift made every answer 1
+    out = tmp_path / "s.csv"
+    result = run("simulate", INSTRUMENT, "--n", "10", *args, "-o", out)
+    assert result.exit_code != 0, (args, result.output)
+    assert "Traceback" not in result.output
+    assert says in result.output, result.output
+    assert len(result.output.strip().splitlines()) <= 3, result.output
+    assert not out.exists()
+
+
+def test_simulate_refuses_a_group_column_named_like_another_column(inst):
+    for name in ("respondent_id", "Q1", "simulated_careless"):
+        with pytest.raises(ScoringError, match=name):
+            simulate(
+                inst,
+                SimulationSpec(n=5, group_column=name, groups=("a", "b"), mark_careless=True),
+            )

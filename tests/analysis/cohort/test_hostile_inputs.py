@@ -1,0 +1,142 @@
+"""``cohort import`` and ``map-template`` on ids, names and numbers that used to go wrong
+(issue 12, finding 12). Real files in a temporary folder, through the command line.
+
+Instrument: tests/fixtures/cohort/mini.yaml (M1..M4 on a 1..5 scale, M4 reversed, subscale calm).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+from click.testing import CliRunner, Result
+
+from surveytool.cli import cli
+from surveytool.problems import flatten
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "cohort"
+MINI = FIXTURES / "mini.yaml"
+
+
+def run(*args: str | Path) -> Result:
+    result = CliRunner().invoke(cli, [str(a) for a in args])
+    assert "Traceback" not in result.output, result.output
+    return result
+
+
+def _import(tmp_path: Path, source: Path, *more: str | Path, out: str = "c.parquet") -> Result:
+    return run(
+        "cohort", "import", source, "-i", MINI, "--key-file", tmp_path / "k.key",
+        "-o", tmp_path / out, *more,
+    )  # fmt: skip
+
+
+def _quarantine(tmp_path: Path, stem: str = "c") -> pd.DataFrame:
+    return pd.read_csv(tmp_path / f"{stem}.quarantine.csv", dtype=str)
+
+
+def test_an_exact_item_id_wins_over_a_column_named_alike(tmp_path: Path) -> None:
+    source = tmp_path / "r.csv"
+    source.write_text("respondent_id,m1,M1,M2,M3,M4\na,5,1,2,3,4\nb,5,2,3,4,5\n", "utf-8")
+    result = _import(tmp_path, source)
+    assert result.exit_code == 0, result.output
+    cohort = pd.read_parquet(tmp_path / "c.parquet")
+    assert cohort["M1"].tolist() == [1.0, 2.0]  # M1, not m1
+    template = run("cohort", "map-template", source, "-i", MINI, "-o", tmp_path / "m.yaml")
+    assert template.exit_code == 0, template.output
+    text = (tmp_path / "m.yaml").read_text("utf-8")
+    assert '"M1": "M1"' in text or "M1: M1" in text, text
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet", ".xlsx"])
+def test_float_ids_are_one_respondent_in_every_format(tmp_path: Path, suffix: str) -> None:
+    rows = {"respondent_id": ["1", "1.0", "2"], "M1": [1, 2, 3], "M2": [1, 2, 3]}
+    source = tmp_path / f"r{suffix}"
+    if suffix == ".csv":
+        source.write_text("respondent_id,M1,M2\n1,1,1\n1.0,2,2\n2,3,3\n", "utf-8")
+    elif suffix == ".parquet":
+        pd.DataFrame({**rows, "respondent_id": [1.0, 1.0, 2.0]}).to_parquet(source)
+    else:
+        book = openpyxl.Workbook()
+        sheet = book.active
+        assert sheet is not None
+        sheet.append(["respondent_id", "M1", "M2"])
+        for values in ([1.0, 1, 1], ["1.0", 2, 2], [2, 3, 3]):  # a number, then text
+            sheet.append(values)
+        book.save(source)
+    result = _import(tmp_path, source)
+    assert result.exit_code == 0, result.output
+    dup = [f for f in flatten(_quarantine(tmp_path)) if f[0] == "duplicate_respondent_id"]
+    assert [(code, row) for code, row, _ in dup] == [("duplicate_respondent_id", 2)]
+    assert "first at row 1" in _quarantine(tmp_path)["reason"].str.cat()
+
+
+def test_ids_keep_their_leading_zeros(tmp_path: Path) -> None:
+    source = tmp_path / "r.csv"
+    source.write_text("respondent_id,M1\n007,1\n7,2\n7.0,3\n", "utf-8")
+    result = _import(tmp_path, source)
+    assert result.exit_code == 0, result.output
+    dup = [f for f in flatten(_quarantine(tmp_path)) if f[0] == "duplicate_respondent_id"]
+    assert [row for _, row, _ in dup] == [3]  # 7.0 repeats 7; 007 is another respondent
+
+
+def test_a_group_column_named_like_a_score_column_is_refused(tmp_path: Path) -> None:
+    source = tmp_path / "r.csv"
+    source.write_text("respondent_id,M1,M2,calm\na,1,2,x\nb,2,3,y\n", "utf-8")
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text("instrument: mini\ngroups: [calm]\n", "utf-8")
+    result = _import(tmp_path, source, "--map", mapping)
+    assert result.exit_code == 1
+    assert "calm" in result.output and "scale calm" in result.output
+    assert not (tmp_path / "c.parquet").exists()
+
+
+def test_a_number_is_read_from_its_decimal_text(tmp_path: Path) -> None:
+    source = tmp_path / "r.csv"
+    source.write_text(
+        "respondent_id,M1,M2,M3\na,2.9999999999999999,3,3.0\nb,3.0000000000000001,1e0,2\n", "utf-8"
+    )
+    result = _import(tmp_path, source)
+    assert result.exit_code == 0, result.output
+    bad = [(c, r, col) for c, r, col in flatten(_quarantine(tmp_path)) if col == "M1"]
+    assert bad == [("not_whole_number", 1, "M1"), ("not_whole_number", 2, "M1")]
+    cohort = pd.read_parquet(tmp_path / "c.parquet")
+    assert cohort["M3"].tolist() == [3.0, 2.0] and cohort["M2"].tolist() == [3.0, 1.0]
+
+
+def test_a_duplicate_id_in_a_qualtrics_export_points_at_the_first_row(tmp_path: Path) -> None:
+    header = "StartDate,EndDate,Status,ResponseId,Finished,M1,M2\n"
+    text = "Start Date,End Date,Response Type,Response ID,Finished,First,Second\n"
+    blobs = ",".join(f'"{{""ImportId"":""{n}""}}"' for n in ("a", "b", "c", "d", "e", "f", "g"))
+    rows = [
+        "2026-01-01,2026-01-01,Survey Preview,R_p,True,1,1",
+        "2026-01-01,2026-01-01,IP Address,R_a,True,2,2",
+        "2026-01-01,2026-01-01,IP Address,R_b,True,3,3",
+        "2026-01-01,2026-01-01,IP Address,R_a,True,4,4",
+    ]
+    source = tmp_path / "q.csv"
+    source.write_text(header + text + blobs + "\n" + "\n".join(rows) + "\n", "utf-8")
+    result = _import(tmp_path, source)
+    assert result.exit_code == 0, result.output
+    quarantine = _quarantine(tmp_path)
+    dup = quarantine[quarantine["code"] == "duplicate_respondent_id"]
+    assert dup["row"].tolist() == ["4"]
+    assert "first at row 2" in dup["reason"].iloc[0], dup["reason"].iloc[0]
+    excluded = quarantine[quarantine["code"] == "row_excluded"]
+    assert excluded["row"].tolist() == ["1"]
+
+
+def test_the_ledger_and_report_agree_on_counts_after_float_ids(tmp_path: Path) -> None:
+    source = tmp_path / "r.csv"
+    source.write_text("respondent_id,M1\n1,1\n1.0,2\n", "utf-8")
+    assert _import(tmp_path, source).exit_code == 0
+    again = tmp_path / "r2.parquet"
+    pd.DataFrame({"respondent_id": [1.0], "M1": [3]}).to_parquet(again)
+    result = _import(tmp_path, again)
+    assert result.exit_code == 0, result.output
+    assert "rows imported 0" in result.output, result.output  # the same respondent 1
+    meta = json.loads(json.dumps(pd.read_parquet(tmp_path / "c.parquet").shape))
+    assert meta[0] == 1
