@@ -48,12 +48,12 @@ _SCALE_SUFFIXES = ("", "_n", "_status", "_band", "_t", "_percentile", "_percenti
 def output_columns(instrument: Instrument) -> dict[str, str]:
     """Every column name a scores table of ``instrument`` may hold -> what it is (for messages)."""
     out: dict[str, str] = {"row": "the row number"}
-    for check in instrument.checks:
-        out[f"{check.id}{CHECK_SUFFIX}"] = f"the column of check {check.id}"
     for scale_id in instrument.scored_ids():
         for suffix in _SCALE_SUFFIXES:
             out[f"{scale_id}{suffix}"] = f"a column of scale {scale_id}"
         out[f"{scale_id}_norm_group"] = f"a column of scale {scale_id}"
+    for check in instrument.checks:
+        out[f"{check.id}{CHECK_SUFFIX}"] = f"the column of check {check.id}"
     return out
 
 
