@@ -900,3 +900,31 @@ def test_load_instrument_is_what_the_pages_use() -> None:
     default = create_app().state.web
     assert default.instrument("ppai").content_hash == load_instrument("ppai").content_hash
     assert default.instrument("ppai").version == bundled_versions()["ppai"][-1].version
+
+
+def test_the_newest_ppai_puts_support_first_after_the_page_with_its_distress_item(
+    data_dir: Path,
+) -> None:
+    """The pages offer ppai 2.0.0 by default; its distress check (DX1, in no scale) brings the
+    support page right after the page holding DX1, and "Support, first" on the results."""
+    newest = load_instrument("ppai")
+    (check,) = newest.checks
+    order = [i.id for i in newest.items]
+    with TestClient(create_app(store=PersonalStore(data_dir)), base_url=BASE) as c:
+        supported: list[str] = []
+        answers = dict.fromkeys(order, 2) | {check.item: 5}
+        results = take(c, answers, supported=supported).text
+        k = next(
+            p
+            for p in range(-(-len(order) // PAGE_SIZE))
+            if page_bounds(len(order), p)[0]
+            <= order.index(check.item)
+            < page_bounds(len(order), p)[1]
+        )
+        first, last = page_bounds(len(order), k)
+        assert supported == [",".join(order[first:last])]
+        main = results[results.index("<main") :]
+        assert sections(main)[0] == "support-first"
+        supported = []
+        calm = take(c, dict.fromkeys(order, 2), supported=supported).text
+        assert supported == [] and "Support, first" not in calm
