@@ -38,6 +38,7 @@ FLAGS: dict[str, str] = {
     "allow_instrument_mismatch": "--allow-instrument-mismatch",
     "figures": "--no-figures",
     "sample": "--sample",
+    "dictionary": "--dictionary",
 }
 
 
@@ -167,6 +168,11 @@ def _echo_result(result: CohortImport, output: Path) -> None:
 )
 @click.option("--sheet", help="Workbook sheet name or 0-based number (default: the first).")
 @click.option(
+    "--dictionary",
+    type=click.Path(path_type=Path),
+    help="REDCap data dictionary (CSV): field and choice labels, identifier flags, forms.",
+)
+@click.option(
     "-o",
     "--output",
     required=True,
@@ -182,6 +188,7 @@ def import_command(
     strict: bool,
     source_format: str,
     sheet: str | None,
+    dictionary: Path | None,
     output: Path,
 ) -> None:
     """Import SOURCE (CSV/TSV, XLSX, SPSS, Parquet, Qualtrics or REDCap export) into a cohort.
@@ -202,6 +209,7 @@ def import_command(
         strict=strict,
         format=source_format,
         sheet=int(sheet) if sheet is not None and sheet.isdigit() else sheet,
+        dictionary=dictionary,
     )
     _echo_result(result, output)
 
@@ -220,6 +228,11 @@ def import_command(
 @click.option("--sheet", help="Workbook sheet name or 0-based number (default: the first).")
 @click.option("--force", is_flag=True, help="Overwrite OUTPUT if it exists.")
 @click.option(
+    "--dictionary",
+    type=click.Path(path_type=Path),
+    help="REDCap data dictionary (CSV): field and choice labels, identifier flags, forms.",
+)
+@click.option(
     "-o", "--output", required=True, type=click.Path(path_type=Path), help="Mapping file to write."
 )
 def map_template(
@@ -228,6 +241,7 @@ def map_template(
     source_format: str,
     sheet: str | None,
     force: bool,
+    dictionary: Path | None,
     output: Path,
 ) -> None:
     """Write a starting mapping for SOURCE: items matched by id or question text, id, identifiers."""
@@ -243,8 +257,9 @@ def map_template(
         source,
         format=source_format,
         sheet=int(sheet) if sheet is not None and sheet.isdigit() else sheet,
+        dictionary=dictionary,
     )
-    text = mapping_template(table, inst)
+    text = mapping_template(table, inst, dictionary=_relative(dictionary, output))
     write_text_atomic(output, text)
     mapping = load_mapping(output).mapping
     click.echo(f"format: {table.format_line}")
@@ -257,6 +272,16 @@ def map_template(
         f"mapping: {output} (check it, then: surveytool cohort import {source} "
         f"--instrument {instrument} --map {output} -o COHORT.parquet)"
     )
+
+
+def _relative(path: Path | None, to: Path) -> str | None:
+    """``path`` as the mapping file ``to`` should name it (relative to the mapping's folder)."""
+    if path is None:
+        return None
+    try:
+        return str(path.resolve().relative_to(to.resolve().parent))
+    except ValueError:
+        return str(path.resolve())
 
 
 NORMS_HELP = """Build norms from COHORT (a cohort Parquet file) and write the norms block.

@@ -1,6 +1,6 @@
 """The stages of a cohort import, in order, each a small function over one :class:`ImportState`.
 
-read -> plan -> classify -> recode -> pseudonymize -> validate -> generalize -> deduplicate ->
+read -> plan -> classify -> recode -> set aside -> pseudonymize -> validate -> generalize -> deduplicate ->
 k-anonymity -> write (:data:`STAGES`). Each stage reads what the earlier ones put on the state and
 adds its own part (the fields of :class:`ImportState` are grouped by the stage that sets them).
 """
@@ -47,6 +47,7 @@ from analysis.mapping import (
     plan_columns,
     spss_labels_are_scale,
 )
+from analysis.mapping.model import REDCAP_STATUS
 from analysis.privacy.disclosure import DisclosureReport
 from analysis.privacy.generalize import (
     Generalized,
@@ -81,6 +82,7 @@ class ImportState:
     strict: bool
     format: str
     sheet: str | int | None
+    dictionary: Path | None = None
     # read
     table: SourceTable = field(init=False)
     # plan
@@ -95,6 +97,9 @@ class ImportState:
     qis: dict[str, QuasiIdentifier] = field(init=False)
     # recode
     item_values: dict[str, pd.Series] = field(init=False)
+    # set aside
+    filtered_rows: tuple[tuple[int, str, str], ...] = field(init=False)
+    unanswered_issues: pd.DataFrame = field(init=False)
     # pseudonymize
     wave_text: list[list[object]] = field(init=False)
     row_keys: list[str | None] = field(init=False)  # the id (and waves) each row is validated by
@@ -128,6 +133,19 @@ class ImportState:
         self.report.warnings.append(ImportWarning(code, column, message))
 
 
+def _dictionary(s: ImportState) -> Path | None:
+    """The REDCap data dictionary: the call's, else the mapping's (relative to the mapping file)."""
+    if s.dictionary is not None:
+        return s.dictionary
+    given = s.loaded.mapping.redcap.dictionary
+    if given is None:
+        return None
+    path = Path(given)
+    if not path.is_absolute() and s.loaded.file and Path(s.loaded.file).is_file():
+        path = Path(s.loaded.file).parent / path
+    return path
+
+
 def read(s: ImportState) -> None:
     """Read the source (the format told or given, recorded); the call's format and sheet win."""
     spec = s.loaded.mapping
@@ -137,6 +155,7 @@ def read(s: ImportState) -> None:
         sheet=s.sheet if s.sheet is not None else spec.sheet,
         keep_status=spec.qualtrics.keep_status,
         given_by="the format parameter" if s.format != "auto" else "the mapping's format key",
+        dictionary=_dictionary(s),
     )
 
 
@@ -194,7 +213,7 @@ def classify(s: ImportState) -> None:
         waves=p.waves,
         groups=p.groups,
         quasi_identifiers=p.quasi_identifiers,
-        identifiers=p.identifiers,
+        identifiers=[*p.identifiers, *table.identifier_columns],
         drop=p.drop,
         metadata=table.metadata_columns,
         metadata_source=f"the {table.format} export",
@@ -287,6 +306,135 @@ def recode(s: ImportState) -> None:
             )
 
 
+def _status_column(s: ImportState) -> str | None:
+    """The ``<form>_complete`` column of the items' form (REDCap), or None when not told."""
+    table, columns = s.table, [str(c) for c in s.frame.columns]
+    forms = {table.field_forms[c] for c in s.plan.items.values() if c in table.field_forms}
+    if len(forms) == 1:
+        name = f"{forms.pop()}_complete"
+        if name in columns:
+            return name
+    # without a dictionary: REDCap writes each form's status right after the form's fields
+    after = max(columns.index(c) for c in s.plan.items.values())
+    for col in columns[after + 1 :]:
+        if col.endswith("_complete") or col.split(".")[0] == "Complete?":
+            return col
+    return None
+
+
+def _redcap_status(values: pd.Series) -> np.ndarray:
+    """REDCap form status codes (0, 1, 2) from raw codes or labels; NaN when blank."""
+    by_label = {v.casefold(): float(k) for k, v in REDCAP_STATUS.items()}
+    text = as_text(values).str.strip()
+    numbers = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    labelled = text.str.casefold().map(by_label).to_numpy(dtype=np.float64, na_value=np.nan)
+    return np.where(np.isnan(numbers), labelled, numbers)
+
+
+def _qualtrics_filters(s: ImportState) -> list[tuple[np.ndarray, str, list[str]]]:
+    """Rows left out by the mapping's ``qualtrics`` filters: (mask, column, reason per row)."""
+    options, frame = s.loaded.mapping.qualtrics, s.frame
+    found: list[tuple[np.ndarray, str, list[str]]] = []
+    checks: list[tuple[str, object, str]] = []
+    if options.finished:
+        checks.append(("Finished", None, "not finished"))
+    if options.min_progress is not None:
+        checks.append(("Progress", options.min_progress, "progress below {limit:g}%"))
+    if options.min_duration is not None:
+        checks.append(("Duration (in seconds)", options.min_duration, "took under {limit:g} s"))
+    for col, limit, why in checks:
+        if col not in frame.columns:
+            raise AnalysisError(
+                f"{s.table.path.name} has no {col!r} column, which the mapping's qualtrics "
+                "filters need; remove the filter or export the survey with its metadata"
+            )
+        text = as_text(frame[col]).str.strip()
+        if limit is None:
+            finished = text.str.casefold().isin(["1", "true"]).to_numpy(dtype=bool, na_value=False)
+            mask = ~finished
+        else:
+            numbers = pd.to_numeric(text, errors="coerce").to_numpy(np.float64, na_value=np.nan)
+            mask = ~(numbers >= float(limit))  # type: ignore[arg-type]
+        shown = why.format(limit=limit) if limit is not None else why
+        reasons = [f"Qualtrics {col} {v if isinstance(v, str) else 'blank'}: {shown}" for v in text]
+        found.append((mask, col, reasons))
+    return found
+
+
+def set_aside(s: ImportState) -> None:
+    """Leave out rows that are not respondents, each counted with its reason.
+
+    Rows the mapping's filters leave out (Qualtrics ``finished``, ``min_progress``,
+    ``min_duration``; REDCap ``complete``) are *excluded*; rows with no item answered are not
+    respondents either (a REDCap event or repeat row where the instrument is not collected, an
+    empty line of a spreadsheet): they are counted as *unanswered*.
+    """
+    frame, n = s.frame, len(s.frame)
+    excluded = np.zeros(n, dtype=bool)
+    records: list[tuple[int, str, str]] = []
+    rows = s.table.source_rows
+    reasons: dict[str, int] = {}
+    filters = _qualtrics_filters(s) if s.table.format == "qualtrics" else []
+    kept = s.loaded.mapping.redcap.kept_codes()
+    if kept:
+        status_col = _status_column(s)
+        if status_col is None:
+            raise AnalysisError(
+                f"{s.table.path.name}: the mapping's redcap complete filter needs the form "
+                "status column (<form>_complete) of the items; export it with the records, "
+                "or give the data dictionary"
+            )
+        status = _redcap_status(frame[status_col])
+        mask = ~np.isin(status, sorted(kept))
+        shown = [REDCAP_STATUS.get(int(v), str(v)) if not np.isnan(v) else "blank" for v in status]
+        wanted = ", ".join(REDCAP_STATUS[c] for c in sorted(kept))
+        filters.append(
+            (mask, status_col, [f"REDCap {status_col} {v}: not {wanted}" for v in shown])
+        )
+    answered = np.zeros(n, dtype=bool)
+    for values in s.item_values.values():
+        answered |= ~np.asarray(pd.isna(values.to_numpy(dtype=object)), dtype=bool)
+    unanswered = ~answered
+    for mask, col, why in filters:
+        for p in np.flatnonzero(mask & ~excluded & answered):
+            records.append((int(rows[p]), col, f"{why[p]}; row excluded"))
+            key = why[p].split(":")[0]
+            reasons[key] = reasons.get(key, 0) + 1
+        excluded |= mask & answered
+    s.unanswered_issues = issues_for_rows(
+        "row_unanswered",
+        [
+            (int(rows[p]), None, None, None, _unanswered_reason(s, int(p)))
+            for p in np.flatnonzero(unanswered)
+        ],
+    )
+    s.filtered_rows = tuple(records)
+    s.report.rows_excluded += int(excluded.sum())
+    for key, count in reasons.items():
+        s.report.excluded_by_status[key] = s.report.excluded_by_status.get(key, 0) + count
+    s.report.rows_unanswered = int(unanswered.sum())
+    keep = ~(excluded | unanswered)
+    if keep.all():
+        return
+    if s.report.rows_unanswered:
+        s.report.notes.append(
+            f"{s.report.rows_unanswered} row(s) with no item answered are not respondents "
+            "(REDCap: events or repeat rows where the instrument is not collected); "
+            "they are listed in the quarantine report"
+        )
+    s.table.frame = frame.loc[keep].reset_index(drop=True)
+    s.table.source_rows = rows[keep]
+    s.item_values = {k: v[keep].reset_index(drop=True) for k, v in s.item_values.items()}
+
+
+def _unanswered_reason(s: ImportState, position: int) -> str:
+    waves = [w for w in s.table.wave_columns if w in s.frame.columns]
+    where = ", ".join(
+        f"{w} {s.frame[w].iat[position]}" for w in waves if not is_missing(s.frame[w].iat[position])
+    )
+    return f"no item answered{f' ({where})' if where else ''}: not a respondent; row left out"
+
+
 def pseudonymize(s: ImportState) -> None:
     """Keyed pseudonyms of every row (of its id, else of file and row) and each row's key."""
     frame, id_column = s.frame, s.plan.id_column
@@ -364,12 +512,17 @@ def validate(s: ImportState) -> None:
         ignore_columns=(),
     )
     s.issues = _reported(s, s.responses.issues)
-    s.excluded_issues = issues_for_rows(
-        "row_excluded",
+    s.excluded_issues = concat_issues(
         [
-            (row, "Status", None, None, f"{why}: not an ordinary response; row excluded")
-            for row, why in s.table.excluded_rows
-        ],
+            issues_for_rows(
+                "row_excluded",
+                [
+                    (row, col, None, None, why)
+                    for row, col, why in (*s.table.excluded_rows, *s.filtered_rows)
+                ],
+            ),
+            s.unanswered_issues,
+        ]
     )
     s.report.rows_invalid_id = s.responses.rows_quarantined
     if s.strict and len(s.issues):
@@ -507,7 +660,12 @@ def k_anonymity(s: ImportState) -> None:
     )
     s.final = combined.loc[keep].reset_index(drop=True)
     report.rows_imported = len(s.fresh) - report.rows_suppressed
-    report.rows_quarantined = report.rows_excluded + report.rows_invalid_id + report.rows_suppressed
+    report.rows_quarantined = (
+        report.rows_excluded
+        + report.rows_unanswered
+        + report.rows_invalid_id
+        + report.rows_suppressed
+    )
     if report.rows_read != report.rows_imported + report.rows_quarantined + report.duplicates:
         raise RuntimeError(f"row counts do not add up: {report.counts_line()}")  # a bug, not input
     report.issues = concat_issues([s.issues, s.excluded_issues, suppressed_issues])
@@ -556,6 +714,7 @@ def _entry(s: ImportState) -> ImportEntry:
         rows_quarantined=report.rows_quarantined,
         duplicates=report.duplicates,
         rows_excluded=report.rows_excluded,
+        rows_unanswered=report.rows_unanswered,
         rows_invalid_id=report.rows_invalid_id,
         rows_suppressed=report.rows_suppressed,
         suppressed_from_existing=s.suppressed_old,
@@ -567,9 +726,36 @@ def _write_text(path: Path, text: str) -> None:
     write_text_atomic(path, text)
 
 
+def _nothing_imported(s: ImportState) -> None:
+    """Fail loudly when no row of the file is a respondent (the quarantine report says why)."""
+    report = s.report
+    where = ""
+    if s.output is not None and len(report.issues):
+        quarantine = sidecar_paths(s.output)["quarantine"]
+        write_table(report.issues, quarantine)
+        report.written.append(str(quarantine))
+        where = f"; each row and its reason is in {quarantine}"
+    reasons = dict(report.excluded_by_status)
+    if report.rows_unanswered:
+        reasons["no item answered"] = report.rows_unanswered
+    if report.rows_invalid_id:
+        reasons["empty or repeated id"] = report.rows_invalid_id
+    if report.rows_suppressed:
+        reasons["suppressed for k-anonymity"] = report.rows_suppressed
+    why = ", ".join(f"{n} {k}" for k, n in sorted(reasons.items(), key=lambda kv: -kv[1]))
+    raise AnalysisError(
+        f"nothing to import from {s.table.path.name}: none of its {report.rows_read} row(s) is a "
+        f"respondent ({why or 'no rows'}){where}; check the file is the survey's responses, "
+        "or relax the mapping's filters (qualtrics.keep_status, finished, min_progress, "
+        "min_duration; redcap.complete)"
+    )
+
+
 def write(s: ImportState) -> None:
     """Add to the ledger; write the cohort, its disclosure report and the quarantine report."""
     report = s.report
+    if report.rows_imported == 0 and report.duplicates == 0 and s.suppressed_old == 0:
+        _nothing_imported(s)
     s.ledger.add_respondents(s.fresh_keys)
     entry = _entry(s)
     report.cohort_changed = report.rows_imported > 0 or s.suppressed_old > 0
@@ -611,6 +797,7 @@ STAGES: tuple[Stage, ...] = (
     plan,
     classify,
     recode,
+    set_aside,
     pseudonymize,
     validate,
     generalize,

@@ -131,11 +131,14 @@ def _looks_zero_based(
     return bool(lows) and min(lows) == -1 and max(highs) <= -1
 
 
-def mapping_template(table: SourceTable, instrument: Instrument) -> str:
+def mapping_template(
+    table: SourceTable, instrument: Instrument, *, dictionary: str | None = None
+) -> str:
     """A starting mapping for ``table``: every matched item, the id, identifiers and the rest.
 
     The text is YAML with comments that say how each line was found; :func:`load_mapping` reads it
-    back and it fits the source, so it can be used as is and refined.
+    back and it fits the source, so it can be used as is and refined. ``dictionary``: the REDCap
+    data dictionary the table was read with, as the mapping should name it.
     """
     matched = match_items(table, instrument)
     columns = [str(c) for c in table.frame.columns]
@@ -150,6 +153,7 @@ def mapping_template(table: SourceTable, instrument: Instrument) -> str:
         metadata=table.metadata_columns,
         metadata_source=f"the {table.format} export",
         categorical=table.categorical_columns,
+        identifiers=table.identifier_columns,
     )
     identifiers = [d for d in decisions if d.role == "identifier"]
     others = [d for d in decisions if d.role in ("metadata", "unmatched")]
@@ -207,7 +211,14 @@ def mapping_template(table: SourceTable, instrument: Instrument) -> str:
     if identifiers:
         lines.append("identifiers:   # direct identifiers, dropped (detected by surveytool)")
         for d in identifiers:
-            lines.append(f"  - {_q(d.column)}   # {describe_findings(d.findings)}")
+            flagged = d.column in table.identifier_columns
+            why = describe_findings(d.findings) if d.findings else ""
+            why = "; ".join(
+                p
+                for p in ("flagged Identifier? in the data dictionary" if flagged else "", why)
+                if p
+            )
+            lines.append(f"  - {_q(d.column)}   # {why}")
     else:
         lines.append("identifiers: []")
     if others:
@@ -219,5 +230,13 @@ def mapping_template(table: SourceTable, instrument: Instrument) -> str:
     if table.format == "qualtrics":
         lines.append(
             'qualtrics: {keep_status: []}   # ordinary responses only; e.g. ["Imported"] keeps more'
+        )
+        lines.append(
+            "#   more filters: finished: true, min_progress: 90, min_duration: 60 (seconds)"
+        )
+    if table.format == "redcap":
+        where = f"dictionary: {_q(dictionary)}, " if dictionary else ""
+        lines.append(
+            f"redcap: {{{where}complete: []}}   # form status kept, e.g. [Complete]; [] keeps all"
         )
     return "\n".join(lines) + "\n"

@@ -37,7 +37,15 @@ Formats (FORMATS.md in the project's shared folder describes each export):
 ``redcap``
     A REDCap record export, raw (variable names, codes) or labels (field labels, choice labels).
     Checkbox fields (``field___code`` columns, or ``Label (choice=...)`` in labels exports) are
-    collapsed into one column holding the checked codes (or labels) joined by ``;``.
+    collapsed into one column holding the checked codes (or labels) joined by ``;``. REDCap writes
+    a code's characters other than letters and digits as ``_`` (code -99 of ``race`` is the column
+    ``race____99``): with the project's data dictionary (``dictionary``, see
+    :func:`read_redcap_dictionary`) the codes are the dictionary's; without it, a code written
+    with a leading ``_`` before digits is read as negative (``-99``) and a note says so. The
+    event, arm and repeat-instrument columns are coded choices (never free text); the arm is
+    separated from the event into its own column (``redcap_arm``, or ``Arm`` in labels exports).
+    The dictionary also gives field labels (question text), choice labels (value labels, as SPSS
+    value labels are used), the fields flagged "Identifier?" and the form of each field.
 
 :func:`detect_format` says which format a file is and why; :func:`read_source` reads it into a
 :class:`SourceTable`. Rows are numbered from 1 for the first data row, as the scoring engine does.
@@ -45,6 +53,7 @@ Formats (FORMATS.md in the project's shared folder describes each export):
 
 from __future__ import annotations
 
+import ast
 import csv
 import datetime as dt
 import functools
@@ -55,7 +64,7 @@ import json
 import re
 import zipfile
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -162,7 +171,7 @@ REDCAP_LABEL_METADATA: frozenset[str] = frozenset(
 )
 _REDCAP_WAVES_RAW = ("redcap_event_name", "redcap_repeat_instrument", "redcap_repeat_instance")
 _REDCAP_WAVES_LABELS = ("Event Name", "Repeat Instrument", "Repeat Instance")
-_CHECKBOX_RAW = re.compile(r"^(?P<field>.+?)___(?P<code>[^_].*)$")
+_CHECKBOX_RAW = re.compile(r"^(?P<field>[A-Za-z][A-Za-z0-9_]*?)___(?P<code>.+)$")
 _CHECKBOX_LABEL = re.compile(r"^(?P<field>.+?) \(choice=(?P<code>.*)\)$")
 
 
@@ -200,7 +209,12 @@ class SourceTable:
     suggested_groups: tuple[str, ...] = ()
     categorical_columns: tuple[str, ...] = ()
     excluded: dict[str, int] = field(default_factory=dict)
-    excluded_rows: tuple[tuple[int, str], ...] = ()
+    excluded_rows: tuple[tuple[int, str, str], ...] = ()  # (data row, column, reason)
+    identifier_columns: tuple[
+        str, ...
+    ] = ()  # flagged identifiers by the format (REDCap "Identifier?")
+    field_forms: dict[str, str] = field(default_factory=dict)  # REDCap: field -> its form
+    seen_unanswered: dict[str, int] = field(default_factory=dict)  # Qualtrics -99 cells per column
     missing_declared: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
@@ -321,6 +335,12 @@ def _sniff_text(head: str, sep: str) -> Detection | None:
     first, second, third = rows[0], rows[1], rows[2]
     if any(cell.lstrip().startswith('{"ImportId"') for cell in third):
         return Detection("qualtrics", "three header rows", 'row 3 holds {"ImportId": ...} blobs')
+    if any(cell.lstrip().startswith("{'ImportId'") for cell in third):
+        return Detection(
+            "qualtrics",
+            "three header rows, 2017-2020",
+            "row 3 holds {'ImportId': ...} blobs (single quotes, as exports of 2017-2020)",
+        )
     if first[:3] == ["V1", "V2", "V3"] and "ResponseID" in second:
         return Detection(
             "qualtrics", "legacy two header rows", "row 1 is V1, V2, ... and row 2 names ResponseID"
@@ -411,7 +431,7 @@ def _read_delimited(path: Path, detection: Detection) -> tuple[pd.DataFrame, lis
     names_row = _row_texts(rows, 0)
     if detection.format == "qualtrics":
         second = _row_texts(rows, 1)
-        if detection.variant == "three header rows":
+        if detection.variant.startswith("three header rows"):
             third = _row_texts(rows, 2)
             header_rows = 3
         else:
@@ -580,6 +600,18 @@ def _is_declared_missing(meta: Any, column: str, code: float) -> bool:
 # ---------------------------------------------------------------------------------------------
 # format-specific shaping
 # ---------------------------------------------------------------------------------------------
+def _import_blob(text: str) -> object:
+    """Row 3 of a Qualtrics export: JSON (current) or a Python-style dict (2017-2020 exports)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        pass
+    try:
+        return ast.literal_eval(text.strip())
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return None
+
+
 def _qualtrics(
     table: SourceTable, second: list[str], third: list[str], keep_status: Sequence[str]
 ) -> None:
@@ -588,14 +620,23 @@ def _qualtrics(
         if i < len(second) and second[i]:
             table.question_text[name] = second[i]
         if i < len(third) and third[i]:
-            try:
-                blob = json.loads(third[i])
-            except json.JSONDecodeError:
-                continue
+            blob = _import_blob(third[i])
             if isinstance(blob, dict) and isinstance(blob.get("ImportId"), str):
                 table.import_ids[name] = blob["ImportId"]
+    display_order = {
+        c
+        for c in names
+        if re.search(r"_DO(_|$)", c) or "_DO" in table.import_ids.get(c, "").upper()
+    }
     table.metadata_columns = tuple(
-        c for c in names if c in QUALTRICS_METADATA or c.startswith("Q_")
+        c for c in names if c in QUALTRICS_METADATA or c.startswith("Q_") or c in display_order
+    )
+    # embedded data: the ImportId is the field's own name (questions have QID...; metadata a
+    # camelCase name of their own); such a column may be a group (condition, site, panel)
+    table.suggested_groups = tuple(
+        c
+        for c, import_id in table.import_ids.items()
+        if import_id == c and c not in table.metadata_columns and not import_id.startswith("QID")
     )
     table.default_id_column = next((c for c in ("ResponseId", "ResponseID") if c in names), None)
     if "Status" not in names:
@@ -610,7 +651,12 @@ def _qualtrics(
     table.excluded = {str(k): int(v) for k, v in Counter(dropped.tolist()).items()}
     positions = np.flatnonzero(~keep)
     table.excluded_rows = tuple(
-        (int(table.source_rows[p]), f"Qualtrics Status {status.iloc[p]!r}") for p in positions
+        (
+            int(table.source_rows[p]),
+            "Status",
+            f"Qualtrics Status {status.iloc[p]!r}: not an ordinary response; row excluded",
+        )
+        for p in positions
     )
     table.frame = table.frame.loc[keep].reset_index(drop=True)
     table.source_rows = table.source_rows[keep]
@@ -621,45 +667,150 @@ def _qualtrics(
     )
 
 
-def _collapse_checkboxes(table: SourceTable, labels: bool) -> None:
-    """REDCap checkbox options -> one column per field with the checked options joined by ``;``."""
-    pattern = _CHECKBOX_LABEL if labels else _CHECKBOX_RAW
+def _redcap_code_name(code: str) -> str:
+    """How REDCap writes a checkbox code in a column name: other than letters and digits as ``_``."""
+    return re.sub(r"[^0-9a-z]", "_", code.casefold())
+
+
+def _guessed_code(written: str) -> str:
+    """A checkbox code read back from its column name without a dictionary (``_99`` is -99)."""
+    if re.fullmatch(r"_\d+(_\d+)?", written):
+        return "-" + written[1:].replace("_", ".")
+    return written
+
+
+def _checkbox_options(
+    columns: Sequence[str], labels: bool, dictionary: Mapping[str, RedcapField]
+) -> tuple[dict[str, list[tuple[str, str]]], list[str]]:
+    """Checkbox field -> its option columns with their codes; and the codes that were guessed."""
     groups: dict[str, list[tuple[str, str]]] = {}
-    for col in table.frame.columns:
-        match = pattern.match(str(col))
-        if match:
-            groups.setdefault(match["field"], []).append((str(col), match["code"]))
+    guessed: list[str] = []
+    if labels:
+        for col in columns:
+            match = _CHECKBOX_LABEL.match(str(col))
+            if match:
+                groups.setdefault(match["field"], []).append((str(col), match["code"]))
+        return groups, guessed
+    by_column: dict[str, tuple[str, str]] = {}
+    for name, spec in dictionary.items():
+        if spec.field_type == "checkbox":
+            for code in spec.choices:
+                by_column[f"{name}___{_redcap_code_name(code)}".casefold()] = (name, code)
+    for col in columns:
+        known = by_column.get(str(col).casefold())
+        if known is not None:
+            groups.setdefault(known[0], []).append((str(col), known[1]))
+            continue
+        match = _CHECKBOX_RAW.match(str(col))
+        if match and (not dictionary or match["field"] not in dictionary):
+            code = _guessed_code(match["code"])
+            if code != match["code"]:
+                guessed.append(f"{col} -> {match['field']} code {code}")
+            groups.setdefault(match["field"], []).append((str(col), code))
+    return groups, guessed
+
+
+#: What Qualtrics writes for a question seen but not answered (an export option), not-shown is blank.
+QUALTRICS_SEEN_UNANSWERED = "-99"
+
+
+def _qualtrics_unanswered(table: SourceTable) -> None:
+    """Seen-but-unanswered (-99) cells as missing, counted apart from not-shown (blank) cells."""
+    meta = set(table.metadata_columns)
+    seen: dict[str, int] = {}
+    blank = 0
+    for col in map(str, table.frame.columns):
+        if col in meta:
+            continue
+        values = table.frame[col]
+        hit = values.astype("string").str.strip().eq(QUALTRICS_SEEN_UNANSWERED)
+        mask = hit.to_numpy(dtype=bool, na_value=False)
+        blank += int(values.isna().sum())
+        if mask.any():
+            seen[col] = int(mask.sum())
+            table.frame.loc[mask, col] = pd.NA
+    table.seen_unanswered = seen
+    if seen:
+        table.notes.append(
+            f"Qualtrics seen but unanswered ({QUALTRICS_SEEN_UNANSWERED}): {sum(seen.values())} "
+            f"cell(s) in {len(seen)} column(s) read as missing; not shown (blank): {blank} cell(s); "
+            "both are missing for scoring"
+        )
+
+
+def _collapse_checkboxes(
+    table: SourceTable, labels: bool, dictionary: Mapping[str, RedcapField]
+) -> None:
+    """REDCap checkbox options -> one column per field with the checked options joined by ``;``."""
+    groups, guessed = _checkbox_options(list(map(str, table.frame.columns)), labels, dictionary)
     frame = table.frame
+    checked_values = {"checked", "1", "1.0", "true", "yes"}
+    collapsed: dict[str, pd.Series] = {}
+    replaced: dict[str, str] = {}  # first option column -> field
+    gone: set[str] = set()
     for field_name, options in groups.items():
         if field_name in frame.columns and field_name not in [c for c, _ in options]:
             continue  # a real column already has this name: leave the options alone
-        checked_values = {"checked", "1", "1.0", "true", "yes"}
         parts = []
+        answered_any = np.zeros(len(frame), dtype=bool)
         for col, code in options:
             on = frame[col].astype("string").str.strip().str.casefold().isin(checked_values)
             parts.append(np.where(on.to_numpy(dtype=bool, na_value=False), code, ""))
+            answered_any |= frame[col].notna().to_numpy(dtype=bool)
         stacked = np.column_stack(parts)
         joined = [";".join(x for x in row if x) for row in stacked]
-        answered_any = np.zeros(len(frame), dtype=bool)
-        for col, _ in options:
-            answered_any |= frame[col].notna().to_numpy(dtype=bool)
-        answered = [bool(a) for a in answered_any]
-        values = pd.Series(
-            [j if a else pd.NA for j, a in zip(joined, answered, strict=True)], dtype=object
+        collapsed[field_name] = pd.Series(
+            [j if a else pd.NA for j, a in zip(joined, answered_any.tolist(), strict=True)],
+            index=frame.index,
+            dtype=object,
         )
-        position = list(frame.columns).index(options[0][0])
-        frame = frame.drop(columns=[c for c, _ in options])
-        frame.insert(min(position, len(frame.columns)), field_name, values)
+        replaced[options[0][0]] = field_name
+        gone.update(c for c, _ in options)
         table.categorical_columns = (*table.categorical_columns, field_name)
         table.notes.append(
             f"REDCap checkbox field {field_name!r}: {len(options)} option columns collapsed into "
             "one column of checked options joined by ';'"
         )
-    table.frame = frame
+    if collapsed:  # one new frame (inserting column by column fragments it)
+        pieces: dict[str, pd.Series] = {}
+        for col in map(str, frame.columns):
+            if col in replaced:
+                pieces[replaced[col]] = collapsed[replaced[col]]
+            elif col not in gone:
+                pieces[col] = frame[col]
+        table.frame = pd.DataFrame(pieces, index=frame.index)
+    if guessed:
+        table.notes.append(
+            "REDCap checkbox codes read from column names (REDCap writes '-' as '_'; give the "
+            "data dictionary to be sure): " + ", ".join(guessed)
+        )
 
 
-def _redcap(table: SourceTable, labels: bool) -> None:
-    _collapse_checkboxes(table, labels)
+_ARM_RAW = re.compile(r"^(?P<event>.+)_arm_(?P<arm>\d+)$")
+_ARM_LABEL = re.compile(r"^(?P<event>.+?) \((?P<arm>Arm \d+(?::[^)]*)?)\)$")
+
+
+def _separate_arms(table: SourceTable, event_column: str, labels: bool) -> str | None:
+    """A column of each row's arm, told from its event name (``visit_1_arm_2``); its name."""
+    events = table.frame[event_column].astype("string")
+    present = events.dropna()
+    pattern = _ARM_LABEL if labels else _ARM_RAW
+    if present.empty or not present.str.match(pattern).all():
+        return None
+    name = "Arm" if labels else "redcap_arm"
+    if name in table.frame.columns:
+        return None
+    arms = events.str.extract(pattern)["arm"]
+    position = list(table.frame.columns).index(event_column) + 1
+    table.frame.insert(position, name, arms.astype(object).where(arms.notna(), pd.NA))
+    return name
+
+
+def _redcap(
+    table: SourceTable, labels: bool, dictionary: Mapping[str, RedcapField] | None = None
+) -> None:
+    fields = dict(dictionary or {})
+    _collapse_checkboxes(table, labels, fields)
     names = [str(c) for c in table.frame.columns]
     if labels:
         meta = [
@@ -677,10 +828,155 @@ def _redcap(table: SourceTable, labels: bool) -> None:
         waves = tuple(c for c in _REDCAP_WAVES_RAW if c in names)
         dag = "redcap_data_access_group"
         first = names[0] if names else None
+    groups: tuple[str, ...] = (dag,) if dag in names else ()
+    coded = [c for c in (*waves, dag) if c in names]
+    event = (
+        waves[0] if waves and waves[0] in (_REDCAP_WAVES_RAW[0], _REDCAP_WAVES_LABELS[0]) else None
+    )
+    if event is not None:
+        arm = _separate_arms(table, event, labels)
+        if arm is not None:
+            coded.append(arm)
+            if table.frame[arm].nunique() > 1:
+                groups = (*groups, arm)
+            else:
+                meta.append(arm)
+            table.notes.append(
+                f"REDCap arms separated from the events into the column {arm!r} "
+                f"({table.frame[arm].nunique()} arm(s))"
+            )
+    if fields:
+        present = set(table.frame.columns)
+        for name, spec in fields.items():
+            if name not in present:
+                continue
+            table.field_forms[name] = spec.form
+            if spec.label:
+                table.question_text.setdefault(name, spec.label)
+            numeric = {}
+            for code, text in spec.choices.items():
+                try:
+                    numeric[float(code)] = text
+                except ValueError:
+                    continue
+            if numeric and spec.field_type in ("radio", "dropdown", "yesno", "truefalse"):
+                table.value_labels.setdefault(name, numeric)
+                coded.append(name)
+        table.identifier_columns = tuple(
+            n for n, spec in fields.items() if spec.identifier and n in present
+        )
+        table.notes.append(
+            f"REDCap data dictionary: {len(table.field_forms)} field(s) of the export described; "
+            f"{len(table.identifier_columns)} flagged as identifiers"
+        )
     table.metadata_columns = tuple(meta)
     table.wave_columns = waves
     table.default_id_column = first
-    table.suggested_groups = (dag,) if dag in names else ()
+    table.suggested_groups = groups
+    table.categorical_columns = (*table.categorical_columns, *coded)
+
+
+# ---------------------------------------------------------------------------------------------
+# REDCap data dictionary
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RedcapField:
+    """One row of a REDCap data dictionary (the parts an import uses)."""
+
+    name: str
+    form: str
+    field_type: str
+    label: str
+    choices: dict[str, str]
+    identifier: bool
+
+
+#: Data dictionary columns: the CSV download's header, and the API's metadata names.
+_DICTIONARY_COLUMNS: dict[str, tuple[str, ...]] = {
+    "name": ("variable / field name", "field_name"),
+    "form": ("form name", "form_name"),
+    "type": ("field type", "field_type"),
+    "label": ("field label", "field_label"),
+    "choices": ("choices, calculations, or slider labels", "select_choices_or_calculations"),
+    "identifier": ("identifier?", "identifier"),
+}
+_TAG = re.compile(r"<[^>]+>")
+
+
+def _plain_label(text: str) -> str:
+    """A field or choice label without HTML tags and with single spaces."""
+    return " ".join(_TAG.sub(" ", text).split())
+
+
+def parse_choices(text: str, field_type: str = "radio") -> dict[str, str]:
+    """REDCap choices ``code, label | code, label`` (legacy ``A | B``: the label is the code).
+
+    Only the first comma of each choice separates code and label (labels may hold commas); calc
+    fields and sliders have no choices here.
+    """
+    if not text or field_type in ("calc", "slider", "sql", "descriptive"):
+        if field_type == "yesno":
+            return {"1": "Yes", "0": "No"}
+        if field_type == "truefalse":
+            return {"1": "True", "0": "False"}
+        return {}
+    choices: dict[str, str] = {}
+    for part in text.split("|"):
+        part = part.strip()
+        if not part:
+            continue
+        code, sep, label = part.partition(",")
+        code = code.strip()
+        choices[code] = _plain_label(label) if sep else _plain_label(code)
+    return choices
+
+
+def read_redcap_dictionary(path: str | Path) -> dict[str, RedcapField]:
+    """A REDCap data dictionary (the CSV of "Download the Data Dictionary", or the API's metadata).
+
+    Comma or semicolon separated, UTF-8 with or without a BOM; HTML in labels is removed; yes/no
+    and true/false fields get their fixed choices.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise SourceError(f"{path}: no such data dictionary file; check the path")
+    text = _decode(path)
+    rows = _parse_rows(path, text, _delimiter(path, text))
+    header = [str(v).strip().casefold() for v in _row_texts(rows, 0)]
+    where: dict[str, int] = {}
+    for key, spellings in _DICTIONARY_COLUMNS.items():
+        for spelling in spellings:
+            if spelling in header:
+                where[key] = header.index(spelling)
+                break
+    missing = [k for k in ("name", "form", "type") if k not in where]
+    if missing:
+        raise SourceError(
+            f"{path}: not a REDCap data dictionary (no {', '.join(missing)} column; the first "
+            "columns should be 'Variable / Field Name', 'Form Name', ...); download it from "
+            "REDCap's Dictionary page"
+        )
+    fields: dict[str, RedcapField] = {}
+    for i in range(1, len(rows)):
+        cells = _row_texts(rows, i)
+
+        def cell(key: str, cells: list[str] = cells) -> str:
+            j = where.get(key)
+            return cells[j].strip() if j is not None and j < len(cells) else ""
+
+        name = cell("name")
+        if not name:
+            continue
+        field_type = cell("type").casefold()
+        fields[name] = RedcapField(
+            name=name,
+            form=cell("form"),
+            field_type=field_type,
+            label=_plain_label(cell("label")),
+            choices=parse_choices(cell("choices"), field_type),
+            identifier=cell("identifier").casefold() in ("y", "yes", "1"),
+        )
+    return fields
 
 
 def _text_columns(frame: pd.DataFrame) -> pd.DataFrame:
@@ -748,6 +1044,7 @@ def read_source(
     keep_status: Sequence[str] = (),
     given_by: str = "the format parameter",
     text_columns: Sequence[str] = (),
+    dictionary: str | Path | None = None,
 ) -> SourceTable:
     """Read a source file (see the module docstring for each format).
 
@@ -765,9 +1062,17 @@ def read_source(
         Where a format other than ``auto`` came from (``the format parameter``, ``the mapping``).
     text_columns
         Columns read as text in every format (ids, groups): whole numbers without ``.0``.
+    dictionary
+        A REDCap export's data dictionary (CSV), see :func:`read_redcap_dictionary`.
     """
     path = Path(path)
     detection = detect_format(path, format, given_by)
+    if dictionary is not None and detection.format != "redcap":
+        raise SourceError(
+            f"{path}: a data dictionary describes a REDCap export, but this file is read as "
+            f"{detection.format}; give the format 'redcap' or leave the dictionary out"
+        )
+    fields = read_redcap_dictionary(dictionary) if dictionary is not None else None
     second: list[str] = []
     third: list[str] = []
     notes: list[str] = []
@@ -839,8 +1144,9 @@ def read_source(
         )
     if detection.format == "qualtrics":
         _qualtrics(table, second, third, keep_status)
+        _qualtrics_unanswered(table)
     elif detection.format == "redcap":
-        _redcap(table, labels=detection.variant == "labels")
+        _redcap(table, labels=detection.variant == "labels", dictionary=fields)
     elif detection.format in ("csv", "tsv") and format != "auto":
         found = _sniff_text(*_sample(path))
         if found is not None:
