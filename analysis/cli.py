@@ -39,6 +39,8 @@ FLAGS: dict[str, str] = {
     "figures": "--no-figures",
     "sample": "--sample",
     "dictionary": "--dictionary",
+    "wave": "--wave",
+    "pool_waves": "--pool-waves",
 }
 
 
@@ -274,6 +276,17 @@ def map_template(
     )
 
 
+def _wave_values(given: tuple[str, ...]) -> dict[str, str] | None:
+    """``--wave COLUMN=VALUE`` options as a mapping."""
+    values: dict[str, str] = {}
+    for text in given:
+        column, sep, value = text.partition("=")
+        if not sep or not column.strip():
+            raise click.BadParameter(f"{text!r}: give it as COLUMN=VALUE", param_hint="--wave")
+        values[column.strip()] = value.strip()
+    return values or None
+
+
 def _relative(path: Path | None, to: Path) -> str | None:
     """``path`` as the mapping file ``to`` should name it (relative to the mapping's folder)."""
     if path is None:
@@ -288,7 +301,9 @@ NORMS_HELP = """Build norms from COHORT (a cohort Parquet file) and write the no
 
 Per subscale and composite: mean, sd (n − 1), n, reliability (raw alpha) and a percentile table,
 for everyone and, with --group, per group (a group under --min-cell respondents gets no entry,
-nor does any group that would let it be recovered from the overall entry).
+nor does any group that would let it be recovered from the overall entry). A cohort with waves
+in which the same people repeat is normed from one wave (--wave COLUMN=VALUE), per wave (--group
+on the wave column), or pooled only with --pool-waves.
 
 \b
 To use the norms, paste the block into the instrument file:
@@ -436,6 +451,18 @@ def report_command(
     help="Build norms even when the instrument's content hash differs from the cohort's.",
 )
 @click.option(
+    "--wave",
+    "waves",
+    multiple=True,
+    metavar="COLUMN=VALUE",
+    help="Norm one wave of a cohort with waves (repeat for several wave columns).",
+)
+@click.option(
+    "--pool-waves",
+    is_flag=True,
+    help="Pool every wave although the same people repeat (they then count more than once).",
+)
+@click.option(
     "-o",
     "--output",
     required=True,
@@ -449,6 +476,8 @@ def norms_command(
     min_cell: int,
     sample: str | None,
     allow_instrument_mismatch: bool,
+    waves: tuple[str, ...],
+    pool_waves: bool,
     output: Path,
 ) -> None:
     from analysis import norms_yaml
@@ -462,6 +491,8 @@ def norms_command(
         min_cell=min_cell,
         sample=sample,
         allow_instrument_mismatch=allow_instrument_mismatch,
+        wave=_wave_values(waves),
+        pool_waves=pool_waves,
     )
     write_text_atomic(output, norms_yaml(result.norms))
     entries = result.norms.entries

@@ -740,8 +740,6 @@ def _nothing_imported(s: ImportState) -> None:
         reasons["no item answered"] = report.rows_unanswered
     if report.rows_invalid_id:
         reasons["empty or repeated id"] = report.rows_invalid_id
-    if report.rows_suppressed:
-        reasons["suppressed for k-anonymity"] = report.rows_suppressed
     why = ", ".join(f"{n} {k}" for k, n in sorted(reasons.items(), key=lambda kv: -kv[1]))
     raise AnalysisError(
         f"nothing to import from {s.table.path.name}: none of its {report.rows_read} row(s) is a "
@@ -754,8 +752,15 @@ def _nothing_imported(s: ImportState) -> None:
 def write(s: ImportState) -> None:
     """Add to the ledger; write the cohort, its disclosure report and the quarantine report."""
     report = s.report
-    if report.rows_imported == 0 and report.duplicates == 0 and s.suppressed_old == 0:
+    if report.rows_imported + report.rows_suppressed == 0 and report.duplicates == 0:
         _nothing_imported(s)
+    if report.rows_imported == 0 and report.rows_suppressed:
+        s.warn(
+            "small_class",
+            None,
+            f"every new row ({report.rows_suppressed}) was suppressed for k-anonymity: "
+            "nothing was added; generalize the quasi-identifiers further",
+        )
     s.ledger.add_respondents(s.fresh_keys)
     entry = _entry(s)
     report.cohort_changed = report.rows_imported > 0 or s.suppressed_old > 0

@@ -19,6 +19,7 @@ from analysis.privacy.suppression import (
     SUPPRESSED,
     apply_mask,
     hidden_columns,
+    line_mask,
     suppression_mask,
 )
 from surveytool.instrument.model import Instrument
@@ -207,23 +208,53 @@ def score_tables(
     labels = _labels(inst)
     described = describe_scores(scores, list(scale_ids))
     described.insert(0, "label", [labels.get(s, s) for s in described.index])
-    b.add("score_descriptives", "Score descriptives", "scores", described)
+    # no descriptive from fewer than the minimum cell (n itself included: with the cohort's
+    # size it tells how many have no score)
+    few = (described["n"] < b.min_cell).to_numpy() & (described["n"] > 0).to_numpy()
+    desc_mask = np.zeros(described.shape, dtype=bool)
+    for j, col in enumerate(described.columns):
+        if col != "label":
+            desc_mask[:, j] = few
+    b.add(
+        "score_descriptives",
+        "Score descriptives",
+        "scores",
+        _mask_frame(described, desc_mask),
+        f"Scales scored for fewer than {b.min_cell} respondents are suppressed."
+        if few.any()
+        else "",
+    )
     correlations = score_correlations(scores, list(scale_ids), reliabilities=rel)
+    pairs = correlations.pairs
+    pair_mask = np.zeros(pairs.shape, dtype=bool)
+    few_pairs = (pairs["n"] < b.min_cell).to_numpy()
+    for j, col in enumerate(pairs.columns):
+        if col not in ("x", "y", "scale_x", "scale_y"):
+            pair_mask[:, j] = few_pairs
     b.add(
         "score_correlations",
         "Score intercorrelations (pairs)",
         "scores",
-        correlations.pairs,
+        _mask_frame(pairs, pair_mask),
         "r: Pearson, pairwise; ci: Fisher z, 95%; p_holm: Holm across all pairs; "
         "disattenuated: r / √(alpha_x · alpha_y) (subscales only).",
     )
     matrix = correlations.matrix.rename_axis("scale")
+    disattenuated = correlations.disattenuated.rename_axis("scale")
+    if b.min_cell > 1:
+
+        def small_pairs(frame: pd.DataFrame) -> np.ndarray:
+            n = correlations.n.reindex(index=frame.index, columns=frame.columns)
+            return np.asarray(n.to_numpy(dtype=np.float64, na_value=0.0) < b.min_cell)
+
+        matrix = _mask_frame(matrix, small_pairs(matrix))
+        disattenuated = _mask_frame(disattenuated, small_pairs(disattenuated))
     b.add("score_correlation_matrix", "Score correlation matrix", "scores", matrix)
     b.add(
         "disattenuated_correlations",
         "Disattenuated correlations (r / √(alpha_x alpha_y))",
         "scores",
-        correlations.disattenuated.rename_axis("scale"),
+        disattenuated,
     )
     return correlations
 
@@ -480,13 +511,10 @@ def reliability_and_item_tables(
     counts = frequencies.copy()
     counts["missing"] = stats.items["missing"]
     values = counts.to_numpy(dtype=np.float64, na_value=np.nan)
-    hidden = (
-        suppression_mask(
-            np.nan_to_num(values, nan=0.0), b.min_cell, row_totals=True, column_totals=False
-        )
-        if b.min_cell > 1
-        else np.zeros(values.shape, dtype=bool)
-    )
+    # answer counts are the cells to protect; the missing count is derived (all respondents
+    # minus the answered), hidden only as a complement (a small "missing" alone hides nothing)
+    answers = np.array([c != "missing" for c in counts.columns])
+    hidden = line_mask(values, b.min_cell, sensitive=answers)
     hidden_frame = pd.DataFrame(hidden, index=counts.index, columns=counts.columns)
     item_hidden = hidden_frame.any(axis=1)
 
@@ -517,6 +545,9 @@ def reliability_and_item_tables(
     )
 
     scales = rel.scales.copy()
+    # the respondents that enter a subscale's statistics: at most its least answered item's n
+    entering = rel.items["n"].groupby(level="subscale").min()
+    small = [str(sub) for sub in scales.index if int(entering.get(sub, 0)) < b.min_cell]
     item_lists = []
     for sub in scales.index:
         definition = inst.subscale_by_id[str(sub)]
@@ -525,20 +556,35 @@ def reliability_and_item_tables(
         )
     scales.insert(0, "items", item_lists)
     scales.insert(0, "label", [inst.subscale_by_id[str(s)].label for s in scales.index])
+    numbers = [c for c in scales.columns if c not in ("label", "items", "k")]
+    scale_mask = np.zeros(scales.shape, dtype=bool)
+    small_rows = scales.index.astype(str).isin(small)
+    for j, col in enumerate(scales.columns):
+        if col in numbers:
+            scale_mask[:, j] = small_rows
     b.add(
         "reliability",
         "Reliability per subscale",
         "reliability",
-        scales,
-        "(r): reverse keyed. mean, sd: of the respondents' mean keyed answer.",
+        _mask_frame(scales, scale_mask),
+        "(r): reverse keyed. mean, sd: of the respondents' mean keyed answer."
+        + (
+            f" Subscales with an item answered by fewer than {b.min_cell} respondents are "
+            "suppressed."
+            if small
+            else ""
+        ),
     )
     table = rel.items.copy()
     item_level = table.index.get_level_values("item")
     mask = np.zeros(table.shape, dtype=bool)
     hidden_by_item = item_hidden.reindex(item_level).fillna(False).to_numpy(dtype=bool)
+    small_subscale = table.index.get_level_values("subscale").astype(str).isin(small)
     for j, col in enumerate(table.columns):
         if col in ("n", "mean", "sd"):
             mask[:, j] = hidden_by_item
+        if col != "reverse":
+            mask[:, j] |= small_subscale
     b.add(
         "reliability_items",
         "Item–total statistics per subscale",
@@ -586,11 +632,9 @@ def careless_tables(b: TableBuilder, careless: CarelessResult, n_rows: int) -> N
             }
         )
     frame = pd.DataFrame(rows)
-    count_mask = (
-        suppression_mask(np.array(lines), b.min_cell, row_totals=True, column_totals=False)
-        if b.min_cell > 1
-        else np.zeros((len(lines), 3), dtype=bool)
-    )
+    # flagged and not flagged describe respondents; "not computed" is derived (too few answers)
+    # and hidden only as a complement, so an index with a few rows not computed hides nothing
+    count_mask = line_mask(np.array(lines), b.min_cell, sensitive=np.array([True, True, False]))
     mask = np.zeros(frame.shape, dtype=bool)
     columns = list(frame.columns)
     for k, col in enumerate(("flagged", "not_flagged", "not_computed")):

@@ -1,0 +1,147 @@
+"""Disclosure control of ``cohort report`` that holds, and is no broader than the rule requires.
+
+The cohorts are imported through the CLI from CSV files written here (the ``mini`` instrument of the
+cohort fixtures: four items 1-5, a mean score that needs two answers).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from click.testing import CliRunner, Result
+
+from analysis.privacy.suppression import SUPPRESSED, line_mask
+from surveytool.cli import cli
+
+MINI = str(Path(__file__).resolve().parents[2] / "fixtures" / "cohort" / "mini.yaml")
+ITEMS = ["M1", "M2", "M3", "M4"]
+
+
+def _run(*args: object) -> Result:
+    result = CliRunner().invoke(cli, [str(a) for a in args])
+    assert "Traceback" not in result.output, result.output
+    return result
+
+
+def _report(tmp_path: Path, rows: pd.DataFrame) -> Path:
+    source = tmp_path / "answers.csv"
+    rows.to_csv(source, index=False)
+    cohort = tmp_path / "cohort.parquet"
+    imported = _run(
+        "cohort", "import", source, "-i", MINI, "--key-file", tmp_path / "k.key", "-o", cohort
+    )
+    assert imported.exit_code == 0, imported.output
+    out = tmp_path / "report"
+    made = _run("cohort", "report", cohort, "-i", MINI, "--no-figures", "-o", out)
+    assert made.exit_code == 0, made.output
+    return out
+
+
+def _csv(folder: Path, name: str) -> pd.DataFrame:
+    return pd.read_csv(folder / f"{name}.csv", dtype=str, keep_default_na=False)
+
+
+def _answers(n: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(rng.integers(1, 6, size=(n, 4)).astype(object), columns=ITEMS)
+    frame.insert(0, "respondent_id", [f"r{i:03d}" for i in range(n)])
+    return frame
+
+
+def test_no_statistic_from_fewer_than_the_minimum_cell(tmp_path: Path) -> None:
+    # 18 respondents answered M1; only 4 answered the other items (a score needs two answers)
+    rows = _answers(18, 1)
+    rows.loc[4:, ["M2", "M3", "M4"]] = None
+    out = _report(tmp_path, rows)
+    desc = _csv(out, "score_descriptives").set_index("scale")
+    assert (desc.loc["calm"].drop("label") == SUPPRESSED).all()  # n = 4: no mean, sd, min, max
+    reliability = _csv(out, "reliability").set_index("subscale")
+    assert reliability.loc["calm", "raw_alpha"] == SUPPRESSED
+    items = _csv(out, "item_statistics").set_index("item")
+    frequencies = _csv(out, "item_frequencies").set_index("item")
+    for item in ("M2", "M3", "M4"):
+        # 4 answers: every answer count is small, and the missing count (14 of 18) would give
+        # their sum back, so it is suppressed with them
+        assert frequencies.loc[item, "missing"] == SUPPRESSED
+        assert items.loc[item, "missing"] == SUPPRESSED
+        assert items.loc[item, "mean"] == SUPPRESSED
+    assert items.loc["M1", "n"] == SUPPRESSED  # 18 answers over 5 points: every cell is small
+
+
+def test_a_few_missing_answers_hide_nothing(tmp_path: Path) -> None:
+    rows = _answers(200, 2)
+    rows.loc[:8, "M2"] = None  # 9 respondents skipped M2
+    out = _report(tmp_path, rows)
+    items = _csv(out, "item_statistics").set_index("item")
+    assert items.loc["M2", "n"] == "191"
+    assert items.loc["M2", "missing"] == "9"
+    assert items.loc["M2", "mean"] != SUPPRESSED and items.loc["M2", "sd"] != SUPPRESSED
+    frequencies = _csv(out, "item_frequencies").set_index("item")
+    assert frequencies.loc["M2", "missing"] == "9"
+    assert SUPPRESSED not in frequencies.loc["M2"].to_numpy().tolist()
+
+
+def test_an_index_with_a_few_rows_not_computed_hides_no_table(tmp_path: Path) -> None:
+    rows = _answers(200, 3)
+    rows.loc[:8, ["M2", "M3", "M4"]] = None  # 9 respondents with one answer: indices not computed
+    out = _report(tmp_path, rows)
+    careless = _csv(out, "careless").set_index("index")
+    not_computed = careless["not_computed"]
+    assert "9" in not_computed.tolist()
+    flags = _csv(out, "careless_flags")
+    assert SUPPRESSED not in flags["respondents"].tolist()
+
+
+def test_line_mask_primary_on_answer_cells_and_complements_that_hold() -> None:
+    answers = np.array([True, True, True, False])
+    # a small missing count alone: nothing hidden
+    assert not line_mask(np.array([[50, 60, 70, 9]]), 10, sensitive=answers).any()
+    # one small answer cell: a complement joins it (the smallest other non-zero cell)
+    assert line_mask(np.array([[3, 60, 70, 12]]), 10, sensitive=answers).tolist() == [
+        [True, False, False, True]
+    ]
+    # answers that hold fewer than 10 together: the missing count joins them
+    assert line_mask(np.array([[1, 2, 1, 14]]), 10, sensitive=answers).tolist() == [
+        [True, True, True, True]
+    ]
+
+
+def _two_waves(tmp_path: Path) -> Path:
+    first, second = _answers(30, 4), _answers(30, 5)
+    first.insert(1, "wave", "baseline")
+    second.insert(1, "wave", "follow-up")
+    source = tmp_path / "waves.csv"
+    pd.concat([first, second]).to_csv(source, index=False)
+    mapping = tmp_path / "waves.yaml"
+    mapping.write_text("id_column: respondent_id\nwaves: [wave]\n", "utf-8")
+    cohort = tmp_path / "waves.parquet"
+    imported = _run(
+        "cohort", "import", source, "-i", MINI, "--map", mapping,
+        "--key-file", tmp_path / "k.key", "-o", cohort,
+    )  # fmt: skip
+    assert imported.exit_code == 0, imported.output
+    assert "rows imported 60" in imported.output
+    return cohort
+
+
+def test_norms_refuse_to_pool_repeated_measures_unless_told(tmp_path: Path) -> None:
+    cohort = _two_waves(tmp_path)
+    out = tmp_path / "norms.yaml"
+    refused = _run("cohort", "norms", cohort, "-i", MINI, "-o", out)
+    assert refused.exit_code == 1
+    assert "60 rows of 30 people in several waves" in refused.output
+    assert "--wave wave=VALUE" in refused.output and "--pool-waves" in refused.output
+    assert not out.exists()
+    one = _run("cohort", "norms", cohort, "-i", MINI, "--wave", "wave=baseline", "-o", out)
+    assert one.exit_code == 0, one.output
+    text = out.read_text("utf-8")
+    assert "n: 30" in text and "wave = baseline" in text
+    per_wave = _run("cohort", "norms", cohort, "-i", MINI, "--group", "wave", "-o", out)
+    assert per_wave.exit_code == 0, per_wave.output
+    pooled = _run("cohort", "norms", cohort, "-i", MINI, "--pool-waves", "-o", out)
+    assert pooled.exit_code == 0, pooled.output
+    assert "all waves pooled" in out.read_text("utf-8")
+    unknown = _run("cohort", "norms", cohort, "-i", MINI, "--wave", "wave=later", "-o", out)
+    assert unknown.exit_code == 1 and "its values: baseline, follow-up" in unknown.output
