@@ -33,7 +33,9 @@ from analysis.stats import (  # noqa: E402
     ItemStatistics,
     NormsResult,
     Omega,
+    OrdinalReliability,
     ParallelAnalysis,
+    Polychoric,
     Problems,
     Reliability,
     Result,
@@ -54,7 +56,11 @@ from analysis.stats import (  # noqa: E402
     norms_from_scores,
     norms_yaml,
     omega,
+    ordinal_omega,
+    ordinal_reliability,
     parallel_analysis,
+    polychoric,
+    polychoric_matrix,
     reliability,
     scale_reliability,
     score_correlations,
@@ -78,3 +84,11 @@ __all__ += ["CFAResult", "cfa", "cfa_model"]
 __all__ += ["ScoreCorrelations", "describe_scores", "score_correlations"]
 __all__ += ["GroupComparison", "compare_groups"]
 __all__ += ["NormsResult", "build_norms", "norms_from_scores", "norms_yaml"]
+__all__ += [
+    "OrdinalReliability",
+    "Polychoric",
+    "ordinal_omega",
+    "ordinal_reliability",
+    "polychoric",
+    "polychoric_matrix",
+]

@@ -58,7 +58,7 @@ def run(n: int = 1_000_000) -> list[str]:
     plan = ScoringPlan.build(inst)
     validated = read_responses(inst, items)
     ours = best_of(lambda: score_matrix(plan, validated.values))
-    base = best_of(lambda: pandas_baseline(inst, items), repeat=2)
+    base = best_of(lambda: pandas_baseline(inst, items), repeat=5)
     lines.append("  " + report("kernel score_matrix", ours, base, "pandas baseline"))
 
     # agreement of the two, so the comparison is of equal work
@@ -69,7 +69,7 @@ def run(n: int = 1_000_000) -> list[str]:
     )
     lines.append(f"  max |kernel - pandas| = {worst:.3g}")
 
-    full = best_of(lambda: score_responses(inst, items), repeat=2)
+    full = best_of(lambda: score_responses(inst, items), repeat=5)
     lines.append(
         "  " + report("score_responses (validate + score + table)", full, base, "pandas baseline")
     )

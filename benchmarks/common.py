@@ -9,8 +9,15 @@ from typing import Any
 from surveytool.instrument.model import Instrument
 
 
-def best_of(fn: Callable[[], Any], repeat: int = 3) -> float:
-    """Fastest wall time of ``repeat`` runs (seconds): the least disturbed by other processes."""
+def best_of(fn: Callable[[], Any], repeat: int = 3, *, warmup: bool = True) -> float:
+    """Fastest wall time of ``repeat`` runs (seconds): the least disturbed by other processes.
+
+    With ``warmup`` one untimed run comes first, so the first timed run does not pay for the
+    process's first large allocations (page faults of fresh memory, which on a 1M-row table cost
+    more than the work itself and made a best of two runs depend on which function ran first).
+    """
+    if warmup:
+        fn()
     times = []
     for _ in range(repeat):
         start = time.perf_counter()

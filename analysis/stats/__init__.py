@@ -33,6 +33,15 @@ from analysis.stats.efa import (
 from analysis.stats.groups import GroupComparison, compare_groups, hedges_g
 from analysis.stats.items import ItemStatistics, item_statistics, keyed_items
 from analysis.stats.norms import NormsResult, build_norms, norms_from_scores, norms_yaml
+from analysis.stats.polychoric import (
+    OrdinalReliability,
+    Polychoric,
+    ordinal_alpha,
+    ordinal_omega,
+    ordinal_reliability,
+    polychoric,
+    polychoric_matrix,
+)
 from analysis.stats.reliability import (
     Omega,
     Reliability,
@@ -61,7 +70,9 @@ __all__ = [
     "ItemSums",
     "NormsResult",
     "Omega",
+    "OrdinalReliability",
     "ParallelAnalysis",
+    "Polychoric",
     "Problems",
     "ReadOptions",
     "Reliability",
@@ -89,7 +100,12 @@ __all__ = [
     "norms_yaml",
     "omega",
     "omega_from_correlation",
+    "ordinal_alpha",
+    "ordinal_omega",
+    "ordinal_reliability",
     "parallel_analysis",
+    "polychoric",
+    "polychoric_matrix",
     "reliability",
     "scale_reliability",
     "score_correlations",

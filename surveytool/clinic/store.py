@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
 from surveytool.clinic.errors import ClinicError, SchemaError
+from surveytool.io.files import create_secret_file
 
 DEFAULT_FILE = "clinic.sqlite3"
 ENV_URL = "SURVEYTOOL_DATABASE_URL"
@@ -140,10 +141,9 @@ class ClinicStore:
                 raise ClinicError(f"the PostgreSQL driver is missing ({exc.name})") from None
         path = self.sqlite_path
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
             if not path.exists():
-                # owner-only from the first byte: the file holds clients' answers
-                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+                # owner-only from the first byte (in a new folder, 0700): it holds clients' answers
+                create_secret_file(path, b"")
         except FileExistsError:
             pass
         except OSError as exc:
@@ -212,7 +212,7 @@ class ClinicStore:
                 if before is None and tables:
                     raise SchemaError(
                         f"{display_url(self.url)} holds tables but no clinic schema revision; "
-                        "it is not a surveytool clinic database (give another --database-url)"
+                        "it is not a surveytool clinic database; point surveytool at another database"
                     )
                 if before is not None and before not in known_revisions():
                     raise SchemaError(_newer(before))
