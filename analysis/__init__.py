@@ -40,12 +40,14 @@ from analysis.stats import (  # noqa: E402
     Reliability,
     Result,
     ScoreCorrelations,
+    WaveComparison,
     bartlett_sphericity,
     build_norms,
     careless_responding,
     cfa,
     cfa_model,
     compare_groups,
+    compare_waves,
     correlation_matrix,
     describe_scores,
     efa,
@@ -83,6 +85,7 @@ __all__ += [
 __all__ += ["CFAResult", "cfa", "cfa_model"]
 __all__ += ["ScoreCorrelations", "describe_scores", "score_correlations"]
 __all__ += ["GroupComparison", "compare_groups"]
+__all__ += ["WaveComparison", "compare_waves"]
 __all__ += ["NormsResult", "build_norms", "norms_from_scores", "norms_yaml"]
 __all__ += [
     "OrdinalReliability",

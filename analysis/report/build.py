@@ -13,6 +13,7 @@ import pandas as pd
 
 from analysis.cohort.ledger import Cohort, CohortMetadata, load_cohort
 from analysis.errors import AnalysisError, CohortFileError, Param, Phrase
+from analysis.privacy.pseudonyms import PSEUDONYM_COLUMN
 from analysis.privacy.suppression import (
     DEFAULT_MIN_CELL,
 )
@@ -131,6 +132,14 @@ def non_item_columns(frame: pd.DataFrame, instrument: Instrument) -> list[str]:
     return [str(c) for c in frame.columns if str(c) not in instrument.item_by_id]
 
 
+def _repeats_over(frame: pd.DataFrame, column: str, waves: Sequence[str]) -> bool:
+    """Whether ``column`` is a wave column over which the same people repeat."""
+    if column not in waves or PSEUDONYM_COLUMN not in frame:
+        return False
+    seen = frame[[PSEUDONYM_COLUMN, column]].dropna()
+    return bool(seen.groupby(PSEUDONYM_COLUMN)[column].nunique().gt(1).any())
+
+
 def _slug(text: str, taken: set[str]) -> str:
     base = re.sub(r"[^A-Za-z0-9_-]+", "_", text).strip("_") or "group"
     slug, k = base, 2
@@ -234,8 +243,14 @@ def build_cohort_report(
     step(STEPS[5])
     shown_groups: list[tuple[str, str, pd.DataFrame]] = []
     taken: set[str] = set()
+    people = frame[PSEUDONYM_COLUMN].to_numpy() if PSEUDONYM_COLUMN in frame else None
     for g in chosen:
         slug = _slug(g, taken)
+        if _repeats_over(frame, g, coh.metadata.wave_columns) and people is not None:
+            # the same people in several waves: within person, never as independent groups
+            with_people = scores.assign(**{PSEUDONYM_COLUMN: people})
+            sections.wave_tables(b, with_people, PSEUDONYM_COLUMN, g, slug, scale_ids)
+            continue
         shown = sections.group_tables(b, scores, g, slug, scale_ids, n_rows)
         if len(shown):
             shown_groups.append((g, slug, shown))

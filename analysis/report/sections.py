@@ -770,3 +770,71 @@ def group_tables(
     )
     published_rows: pd.DataFrame = desc[~row_hidden & desc["n"].gt(1).to_numpy()]
     return published_rows
+
+
+def wave_tables(
+    b: TableBuilder,
+    scores: pd.DataFrame,
+    person: str,
+    wave: str,
+    slug: str,
+    scale_ids: Sequence[str],
+) -> None:
+    """Tables of a wave column whose people repeat: within-person comparisons and retest.
+
+    Waves of the same people are no independent groups: consecutive waves are compared within
+    person (:func:`analysis.stats.retest.compare_waves`). A wave pair with fewer than the minimum
+    cell of people in both waves publishes nothing but its name.
+    """
+    from analysis.stats.retest import compare_waves
+
+    text = scores[wave].astype("string")
+    values = sorted(text.dropna().unique().tolist())
+    cells = [*values, NOT_RECORDED]
+    code = text.fillna(NOT_RECORDED)
+    line = np.array([[int((code == c).sum()) for c in cells]], dtype=np.int64)
+    hidden = hidden_columns(line, b.min_cell)
+    sizes = pd.DataFrame({wave: cells, "rows": line[0]})
+    size_mask = np.zeros(sizes.shape, dtype=bool)
+    size_mask[:, 1] = hidden
+    keep = (sizes["rows"] > 0).to_numpy()
+    b.add(
+        f"waves_{slug}",
+        f"Rows per wave: {wave}",
+        "groups",
+        _mask_frame(sizes, size_mask)[keep],
+        "The same people answer in several waves: the waves are compared within person.",
+    )
+    if len(values) < 2:
+        return
+    comparison = compare_waves(scores, person, wave, list(scale_ids), levels=values)
+    for name, title, frame, note in (
+        (
+            f"wave_tests_{slug}",
+            f"Within-person comparisons: {wave}",
+            comparison.tests.reset_index(),
+            "Consecutive waves, people with a score in both: paired t and Wilcoxon signed-rank "
+            "(normal approximation, continuity correction); p_holm: Holm across the scales.",
+        ),
+        (
+            f"wave_effects_{slug}",
+            f"Change between waves: {wave}",
+            comparison.effects.reset_index(),
+            "mean_diff: later − earlier with its 95% t interval; d_z = mean(d)/sd(d); "
+            "d_av = mean(d)/mean of the two sds.",
+        ),
+        (
+            f"retest_{slug}",
+            f"Test–retest reliability: {wave}",
+            comparison.retest.reset_index(),
+            "ICC(A,1): two-way random, absolute agreement, single measure (psych::ICC ICC2); "
+            "ICC(C,1): two-way mixed, consistency (ICC3); SEM = sd of the earlier wave × "
+            "√(1 − ICC(A,1)).",
+        ),
+    ):
+        mask = np.zeros(frame.shape, dtype=bool)
+        small = (frame["n"] < b.min_cell).to_numpy()
+        for j, col in enumerate(frame.columns):
+            if col not in ("scale", "waves", "test"):
+                mask[:, j] = small
+        b.add(name, title, "groups", _mask_frame(frame, mask), note)

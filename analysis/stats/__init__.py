@@ -52,6 +52,7 @@ from analysis.stats.reliability import (
     scale_reliability,
     sufficient_statistics,
 )
+from analysis.stats.retest import WaveComparison, compare_waves, icc
 from analysis.stats.scores import (
     ScoreCorrelations,
     describe_scores,
@@ -78,6 +79,7 @@ __all__ = [
     "Reliability",
     "Result",
     "ScoreCorrelations",
+    "WaveComparison",
     "alpha_from_covariance",
     "bartlett_sphericity",
     "build_norms",
@@ -85,6 +87,7 @@ __all__ = [
     "cfa",
     "cfa_model",
     "compare_groups",
+    "compare_waves",
     "correlation_matrix",
     "describe_scores",
     "disattenuate",
@@ -92,6 +95,7 @@ __all__ = [
     "efa_from_correlation",
     "fit_indices",
     "hedges_g",
+    "icc",
     "item_statistics",
     "keyed_items",
     "kmo",

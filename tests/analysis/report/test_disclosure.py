@@ -145,3 +145,19 @@ def test_norms_refuse_to_pool_repeated_measures_unless_told(tmp_path: Path) -> N
     assert "all waves pooled" in out.read_text("utf-8")
     unknown = _run("cohort", "norms", cohort, "-i", MINI, "--wave", "wave=later", "-o", out)
     assert unknown.exit_code == 1 and "its values: baseline, follow-up" in unknown.output
+
+
+def test_report_compares_waves_within_person(tmp_path: Path) -> None:
+    cohort = _two_waves(tmp_path)
+    out = tmp_path / "report"
+    made = _run(
+        "cohort", "report", cohort, "-i", MINI, "--group", "wave", "--no-figures", "-o", out
+    )  # fmt: skip
+    assert made.exit_code == 0, made.output
+    assert not (out / "group_tests_wave.csv").exists()  # no independent-groups tests
+    tests = _csv(out, "wave_tests_wave")
+    assert set(tests["test"]) == {"paired_t", "wilcoxon"}
+    assert tests["n"].tolist() == ["30", "30"]
+    retest = _csv(out, "retest_wave")
+    assert retest["waves"].tolist() == ["baseline -> follow-up"]
+    assert retest["icc_a1"].iloc[0] != SUPPRESSED
