@@ -119,7 +119,8 @@ def _echo_result(result: CohortImport, output: Path) -> None:
         smallest = "none left" if kanon.smallest is None else kanon.smallest
         click.echo(
             f"k-anonymity over {', '.join(kanon.quasi_identifiers)}: smallest class "
-            f"{smallest}{requested}; {kanon.suppressed} record(s) suppressed"
+            f"{smallest}{requested}; {sum(kanon.blanked.values())} value(s) blanked, "
+            f"{kanon.suppressed} record(s) suppressed"
         )
     if report.warnings:
         click.echo(f"warnings ({len(report.warnings)}):", err=True)

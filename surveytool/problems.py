@@ -110,6 +110,8 @@ IMPORT_CODES: dict[str, str] = {
     "recode_ignored": "The value labels place the codes; remove the recode rule for this item.",
     "unreadable_quasi_identifier": "Correct the unreadable values or generalize them otherwise.",
     "small_class": "Generalize the quasi-identifiers further or raise k.",
+    "local_suppression": "Generalize the quasi-identifiers further to blank fewer values.",
+    "category_lost": "Merge small categories (generalize: merge) or generalize further.",
     "row_excluded": (
         "Nothing to do: previews, test responses and rows the mapping's filters leave out are "
         "not respondents."

@@ -640,7 +640,25 @@ def k_anonymity(s: ImportState) -> None:
     )
     combined, n_old = _combined(s)
     _merge_small(s, combined)
-    keep, sizes, s.kanon = enforce_k(combined, list(qis), s.k, PSEUDONYM_COLUMN)
+    combined, keep, sizes, s.kanon = enforce_k(
+        combined, list(qis), s.k, PSEUDONYM_COLUMN, method=s.loaded.mapping.k_suppression
+    )
+    for col, n in s.kanon.blanked.items():
+        s.warn(
+            "local_suppression",
+            col,
+            f"{col}: {n} value(s) blanked for k-anonymity (local suppression), so those "
+            "respondents are kept",
+        )
+    for col, categories in s.kanon.lost_categories.items():
+        s.warn(
+            "category_lost",
+            col,
+            f"{col}: the categor{'y' if len(categories) == 1 else 'ies'} "
+            f"{', '.join(map(repr, categories))} no longer appear in the cohort (k-anonymity); "
+            "analyses by this column cannot show them; merge small categories "
+            "(generalize: merge) to keep their respondents under a wider category",
+        )
     s.suppressed_old = int((~keep[:n_old]).sum())
     suppressed_new = ~keep[n_old:]
     report.rows_suppressed = int(suppressed_new.sum())

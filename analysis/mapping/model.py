@@ -21,7 +21,7 @@ HINTS: dict[str, str] = {
     "missing_field": "Add this field.",
     "unknown_field": (
         "Known keys: instrument, format, sheet, id_column, items, recode, groups, waves, "
-        "quasi_identifiers, identifiers, drop, qualtrics, redcap."
+        "quasi_identifiers, identifiers, drop, qualtrics, redcap, k_suppression."
     ),
     "wrong_type": "Give a value of the type the field expects.",
     "invalid_value": "Give a value the field accepts.",
@@ -122,6 +122,11 @@ class CohortMapping(_Model):
     drop: tuple[str, ...] = ()
     qualtrics: QualtricsOptions = Field(default_factory=QualtricsOptions)
     redcap: RedcapOptions = Field(default_factory=RedcapOptions)
+    k_suppression: Literal["local", "records"] = Field(
+        default="local",
+        description="k-anonymity: blank single quasi-identifier values first (local), or "
+        "suppress whole records (records).",
+    )
 
 
 @dataclass(frozen=True)
