@@ -30,9 +30,11 @@ from analysis.stats import (  # noqa: E402
     CFAResult,
     EFAResult,
     GroupComparison,
+    InvarianceResult,
     ItemStatistics,
     NormsResult,
     Omega,
+    OrdinalCFAResult,
     OrdinalReliability,
     ParallelAnalysis,
     Polychoric,
@@ -51,13 +53,16 @@ from analysis.stats import (  # noqa: E402
     correlation_matrix,
     describe_scores,
     efa,
+    invariance_model,
     item_statistics,
     keyed_items,
     kmo,
     match_factors,
+    measurement_invariance,
     norms_from_scores,
     norms_yaml,
     omega,
+    ordinal_cfa_model,
     ordinal_omega,
     ordinal_reliability,
     parallel_analysis,
@@ -87,9 +92,12 @@ __all__ += ["ScoreCorrelations", "describe_scores", "score_correlations"]
 __all__ += ["GroupComparison", "compare_groups"]
 __all__ += ["WaveComparison", "compare_waves"]
 __all__ += ["NormsResult", "build_norms", "norms_from_scores", "norms_yaml"]
+__all__ += ["InvarianceResult", "invariance_model", "measurement_invariance"]
 __all__ += [
+    "OrdinalCFAResult",
     "OrdinalReliability",
     "Polychoric",
+    "ordinal_cfa_model",
     "ordinal_omega",
     "ordinal_reliability",
     "polychoric",

@@ -31,8 +31,10 @@ from analysis.stats.efa import (
     parallel_analysis,
 )
 from analysis.stats.groups import GroupComparison, compare_groups, hedges_g
+from analysis.stats.invariance import InvarianceResult, invariance_model, measurement_invariance
 from analysis.stats.items import ItemStatistics, item_statistics, keyed_items
 from analysis.stats.norms import NormsResult, build_norms, norms_from_scores, norms_yaml
+from analysis.stats.ordinal_cfa import OrdinalCFAResult, ordinal_cfa_model
 from analysis.stats.polychoric import (
     OrdinalReliability,
     Polychoric,
@@ -67,10 +69,12 @@ __all__ = [
     "CarelessResult",
     "EFAResult",
     "GroupComparison",
+    "InvarianceResult",
     "ItemStatistics",
     "ItemSums",
     "NormsResult",
     "Omega",
+    "OrdinalCFAResult",
     "OrdinalReliability",
     "ParallelAnalysis",
     "Polychoric",
@@ -96,15 +100,18 @@ __all__ = [
     "fit_indices",
     "hedges_g",
     "icc",
+    "invariance_model",
     "item_statistics",
     "keyed_items",
     "kmo",
     "match_factors",
+    "measurement_invariance",
     "norms_from_scores",
     "norms_yaml",
     "omega",
     "omega_from_correlation",
     "ordinal_alpha",
+    "ordinal_cfa_model",
     "ordinal_omega",
     "ordinal_reliability",
     "parallel_analysis",

@@ -25,7 +25,7 @@ import logging
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Unpack
+from typing import TYPE_CHECKING, Literal, Unpack, overload
 
 import numpy as np
 import pandas as pd
@@ -39,6 +39,9 @@ from surveytool.instrument.model import Instrument
 from surveytool.instrument.registry import load_instrument
 from surveytool.responses import Responses
 from surveytool.scoring.plan import ScoringPlan
+
+if TYPE_CHECKING:
+    from analysis.stats.ordinal_cfa import OrdinalCFAResult
 
 FIT_COLUMNS = (
     "chisq",
@@ -258,16 +261,47 @@ def cfa_model(data: pd.DataFrame, factors: Mapping[str, Sequence[str]]) -> CFARe
     )
 
 
+@overload
 def cfa(
     instrument: Instrument | str,
     responses: pd.DataFrame | Responses,
+    *,
+    ordered: Literal[False] = False,
     **read: Unpack[ReadOptions],
-) -> CFAResult:
+) -> CFAResult: ...
+
+
+@overload
+def cfa(
+    instrument: Instrument | str,
+    responses: pd.DataFrame | Responses,
+    *,
+    ordered: Literal[True],
+    **read: Unpack[ReadOptions],
+) -> OrdinalCFAResult: ...
+
+
+def cfa(
+    instrument: Instrument | str,
+    responses: pd.DataFrame | Responses,
+    *,
+    ordered: bool = False,
+    **read: Unpack[ReadOptions],
+) -> CFAResult | OrdinalCFAResult:
     """CFA of the instrument's subscale structure on keyed items (see the module docstring).
 
-    In R: ``lavaan::cfa("subscale =~ item1 + item2 + ...", data = keyed)``.
+    ``ordered=True`` treats the items as ordered categories: DWLS on polychoric correlations with
+    robust standard errors and the mean-and-variance adjusted test (WLSMV), see
+    :mod:`analysis.stats.ordinal_cfa`.
+
+    In R: ``lavaan::cfa("subscale =~ item1 + item2 + ...", data = keyed)``, or with
+    ``ordered = TRUE, estimator = "WLSMV"``.
     """
     keyed, problems = keyed_answers(instrument, responses, **read)
     plan = ScoringPlan.build(load_instrument(instrument), read.get("form"))
     factors = {sub.id: [plan.item_ids[j] for j in sub.columns] for sub in plan.subscales}
+    if ordered:
+        from analysis.stats.ordinal_cfa import ordinal_cfa_model
+
+        return dataclasses.replace(ordinal_cfa_model(keyed, factors), problems=problems)
     return dataclasses.replace(cfa_model(keyed, factors), problems=problems)

@@ -119,9 +119,21 @@ def init(ctx: click.Context) -> None:
 @click.option(
     "--password-stdin", is_flag=True, help="Read the password from the first line of stdin."
 )
+@click.option(
+    "--role",
+    type=click.Choice(["admin", "clinician"]),
+    help="A practice admin sees every client and runs the accounts (default: admin for the "
+    "first account, clinician after).",
+)
+@click.option("--email", help="Where this clinician's alert notifications go.")
 @click.pass_context
 def add_clinician(
-    ctx: click.Context, username: str, display_name: str | None, password_stdin: bool
+    ctx: click.Context,
+    username: str,
+    display_name: str | None,
+    password_stdin: bool,
+    role: str | None,
+    email: str | None,
 ) -> None:
     """Create a clinician account (the password is asked twice, hidden)."""
     import sqlalchemy as sa
@@ -149,11 +161,11 @@ def add_clinician(
     with store.write() as session:
         _, actor = settings.who(session)
         clinician = auth.add_clinician(
-            session, name, password, display_name=display_name, actor=actor
+            session, name, password, display_name=display_name, actor=actor, role=role, email=email
         )
     click.echo(
-        f"clinician {clinician.username!r} created; start the pages with `surveytool serve` "
-        "and log in at http://127.0.0.1:8000/clinic"
+        f"clinician {clinician.username!r} created ({clinician.role}); start the pages with "
+        "`surveytool serve` and log in at http://127.0.0.1:8000/clinic"
     )
 
 
@@ -581,16 +593,31 @@ def rescore(ctx: click.Context, instrument: str | None, dry_run: bool) -> None:
 
 @clinic.command("verify-audit")
 @click.pass_context
-def verify_audit(ctx: click.Context) -> None:
-    """Check the audit log's hash chain; exit 1 at the first row that does not verify."""
-    from surveytool.clinic.audit import verify
+@click.option(
+    "--head",
+    "head_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="A copy of the audit head kept elsewhere (from `surveytool clinic audit-head`) to "
+    "check against as well.",
+)
+def verify_audit(ctx: click.Context, head_file: Path | None) -> None:
+    """Check the audit log's hash chain, the clinical record it covers, and its head file;
+    exit 1 at the first thing that does not verify."""
+    from surveytool.clinic.audit import check_head, read_head, verify
     from surveytool.clinic.errors import AuditError
 
-    with _settings(ctx).store().read() as session:
+    store = _settings(ctx).store()
+    heads = [store.head_path()] + ([head_file] if head_file is not None else [])
+    if head_file is not None and not head_file.exists():
+        raise AuditError(f"--head {head_file}: no such file")
+    with store.read() as session:
         result = verify(session)
+        for path in heads:
+            result = check_head(result, session, read_head(path))
     if not result.ok:
         raise AuditError(result.message)
     click.echo(result.message)
+    click.echo(f"head file: {store.head_path()}")
 
 
 @clinic.command()
@@ -640,3 +667,244 @@ def note(ctx: click.Context, client: str, text: str) -> None:
         clinician, actor = settings.who(session)
         add_note(session, find_client(session, client), text, clinician=clinician, actor=actor)
     click.echo("note added")
+
+
+# ---------------------------------------------------------------------------------------------
+# running a practice: the audit head, settings, accounts, assignment, notifications
+# ---------------------------------------------------------------------------------------------
+
+
+@clinic.command("audit-head")
+@click.option(
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Also write the head to this file (keep it elsewhere; check with verify-audit --head).",
+)
+@click.pass_context
+def audit_head(ctx: click.Context, output: Path | None) -> None:
+    """Print the audit log's head (newest row and hash), which detects removed rows."""
+    from surveytool.clinic.audit import current_head
+    from surveytool.io.files import write_text_atomic
+
+    store = _settings(ctx).store()
+    with store.read() as session:
+        head = current_head(session)
+    if head is None:
+        click.echo("the audit log is empty")
+        return
+    click.echo(head.text().strip())
+    click.echo(f"kept in {store.head_path()}")
+    if output is not None:
+        write_text_atomic(output, head.text(), secret=True)
+        click.echo(f"written to {output}")
+
+
+@clinic.group("settings")
+def settings_group() -> None:
+    """The practice's settings: mail server, escalation, review time, second factor."""
+
+
+@settings_group.command("show")
+@click.pass_context
+def settings_show(ctx: click.Context) -> None:
+    """Every setting, with what it means (unset ones too)."""
+    from surveytool.clinic.settings import KEYS, all_settings
+
+    with _settings(ctx).store().read() as session:
+        values = all_settings(session)
+    for key, spec in KEYS.items():
+        click.echo(f"{key} = {values.get(key, '(not set)')}    # {spec.help}")
+
+
+@settings_group.command("set")
+@click.argument("key")
+@click.argument("value")
+@click.pass_context
+def settings_set(ctx: click.Context, key: str, value: str) -> None:
+    """Set KEY to VALUE (an empty VALUE removes it). `surveytool clinic settings show` lists
+    the keys."""
+    from surveytool.clinic.settings import set_setting
+
+    settings = _settings(ctx)
+    with settings.store().write() as session:
+        _, actor = settings.who(session)
+        stored = set_setting(session, key, value, actor=actor)
+    click.echo(f"{key} = {stored}" if stored else f"{key} removed")
+
+
+@clinic.group()
+def accounts() -> None:
+    """Clinician accounts: roles, deactivation, password resets, second factor, mail."""
+
+
+def _account(session: Session, username: str) -> Clinician:
+    from surveytool.clinic.clinicians import find_clinician
+
+    return find_clinician(session, username)
+
+
+@accounts.command("list")
+@click.pass_context
+def accounts_list(ctx: click.Context) -> None:
+    """Every account with its role, state, mail address and second factor."""
+    from surveytool.clinic.accounts import clinicians
+
+    with _settings(ctx).store().read() as session:
+        rows = clinicians(session)
+    for c in rows:
+        state = "active" if c.active else "deactivated"
+        totp = "second factor on" if c.totp_secret else "no second factor"
+        click.echo(f"{c.username}: {c.role}, {state}, {c.email or 'no mail address'}, {totp}")
+
+
+@accounts.command("role")
+@click.argument("username")
+@click.argument("role", type=click.Choice(["admin", "clinician"]))
+@click.pass_context
+def accounts_role(ctx: click.Context, username: str, role: str) -> None:
+    """Make USERNAME a practice admin or a clinician."""
+    from surveytool.clinic.accounts import set_role
+
+    settings = _settings(ctx)
+    with settings.store().write() as session:
+        _, actor = settings.who(session)
+        set_role(session, _account(session, username), role, actor=actor)
+    click.echo(f"{username} is now {role}")
+
+
+@accounts.command("deactivate")
+@click.argument("username")
+@click.pass_context
+def accounts_deactivate(ctx: click.Context, username: str) -> None:
+    """Stop USERNAME from logging in (their sessions end now; their records stay)."""
+    from surveytool.clinic.accounts import set_active
+
+    settings = _settings(ctx)
+    with settings.store().write() as session:
+        _, actor = settings.who(session)
+        set_active(session, _account(session, username), False, actor=actor)
+    click.echo(f"{username} is deactivated")
+
+
+@accounts.command("reactivate")
+@click.argument("username")
+@click.pass_context
+def accounts_reactivate(ctx: click.Context, username: str) -> None:
+    """Let USERNAME log in again."""
+    from surveytool.clinic.accounts import set_active
+
+    settings = _settings(ctx)
+    with settings.store().write() as session:
+        _, actor = settings.who(session)
+        set_active(session, _account(session, username), True, actor=actor)
+    click.echo(f"{username} is active again")
+
+
+@accounts.command("email")
+@click.argument("username")
+@click.argument("address", required=False, default="")
+@click.pass_context
+def accounts_email(ctx: click.Context, username: str, address: str) -> None:
+    """Where USERNAME's alert notifications go (no ADDRESS: none)."""
+    from surveytool.clinic.accounts import set_email
+
+    settings = _settings(ctx)
+    with settings.store().write() as session:
+        _, actor = settings.who(session)
+        set_email(session, _account(session, username), address, actor=actor)
+    click.echo(f"{username}: {address or 'no mail address'}")
+
+
+@accounts.command("reset-password")
+@click.argument("username")
+@click.pass_context
+def accounts_reset(ctx: click.Context, username: str) -> None:
+    """Issue a one-time reset code (24 hours); the old password stops working now."""
+    from surveytool.clinic import auth
+
+    settings = _settings(ctx)
+    with settings.store().write() as session:
+        _, actor = settings.who(session)
+        code = auth.issue_reset_code(session, _account(session, username), actor=actor)
+    click.echo(f"reset code for {username}: {code}")
+    click.echo("give it to them in person or by phone; they choose a new password at /clinic/reset")
+
+
+@accounts.command("totp")
+@click.argument("username")
+@click.option("--off", is_flag=True, help="Turn the second factor off.")
+@click.option("--code-stdin", is_flag=True, help="Read the confirming code from stdin.")
+@click.pass_context
+def accounts_totp(ctx: click.Context, username: str, off: bool, code_stdin: bool) -> None:
+    """Set up USERNAME's second factor (TOTP): add the key to an authenticator app, then type
+    the code it shows."""
+    from surveytool.clinic import auth
+
+    settings = _settings(ctx)
+    store = settings.store()
+    if off:
+        with store.write() as session:
+            _, actor = settings.who(session)
+            auth.disable_totp(session, _account(session, username), actor=actor)
+        click.echo(f"{username}: second factor off")
+        return
+    with store.read() as session:
+        name = _account(session, username).username
+    secret = auth.new_totp_secret()
+    click.echo(f"key: {secret}")
+    click.echo(f"or this address, as a QR code: {auth.totp_uri(secret, name)}")
+    if code_stdin:
+        code = sys.stdin.readline().strip()
+    else:
+        code = click.prompt("Code shown by the app", err=True)
+    with store.write() as session:
+        _, actor = settings.who(session)
+        auth.enable_totp(session, _account(session, username), secret, code, actor=actor)
+    click.echo(f"{name}: second factor on")
+
+
+@clinic.command()
+@click.argument("client")
+@click.argument("username", required=False)
+@click.option("--nobody", is_flag=True, help="Assign to nobody (only admins see the client).")
+@click.pass_context
+def assign(ctx: click.Context, client: str, username: str | None, nobody: bool) -> None:
+    """Assign CLIENT to the clinician USERNAME (they alone, and the admins, see the client)."""
+    from surveytool.clinic.accounts import assign as assign_client
+    from surveytool.clinic.clients import find_client
+    from surveytool.clinic.errors import ClinicError
+
+    if (username is None) == (not nobody):
+        raise ClinicError("give a USERNAME, or --nobody")
+    settings = _settings(ctx)
+    with settings.store().write() as session:
+        _, actor = settings.who(session)
+        target = None if nobody or username is None else _account(session, username)
+        found = find_client(session, client)
+        assign_client(session, found, target, actor=actor)
+        code = found.code
+    click.echo(f"client {code} assigned to {username or 'nobody'}")
+
+
+@clinic.command()
+@click.pass_context
+def notify(ctx: click.Context) -> None:
+    """Send the alert notifications and escalations that are due (once; the server does this
+    on its own timer)."""
+    from surveytool.clinic.notify import run_once
+
+    summary = run_once(_settings(ctx).store())
+    if not summary.configured:
+        click.echo(
+            "no mail server configured: set smtp_host and mail_from with "
+            "`surveytool clinic settings set`"
+        )
+        return
+    for job in summary.sent:
+        click.echo(f"alert {job.alert_id}: {job.kind} sent to {job.recipient}")
+    for job, error in summary.failed:
+        click.echo(f"alert {job.alert_id}: {job.kind} to {job.recipient} failed: {error}", err=True)
+    if not summary.sent and not summary.failed:
+        click.echo("nothing to send")
+    if summary.failed:
+        ctx.exit(1)

@@ -26,11 +26,29 @@ import click
     help="Clinic database for the clinician pages (/clinic): sqlite:///PATH or postgresql://... "
     "(default: clinic.sqlite3 in the data folder).",
 )
-def serve(host: str, port: int, data_dir: Path | None, database_url: str | None) -> None:
+@click.option(
+    "--trusted-proxy",
+    "trusted_proxies",
+    multiple=True,
+    metavar="ADDRESS",
+    help="The reverse proxy (IP address or network) whose X-Forwarded-For and "
+    "X-Forwarded-Proto headers are believed; repeatable. Without it, forwarded headers are "
+    "ignored.",
+)
+def serve(
+    host: str,
+    port: int,
+    data_dir: Path | None,
+    database_url: str | None,
+    trusted_proxies: tuple[str, ...],
+) -> None:
     """Start the self-assessment pages (and the clinician pages, /clinic) on this computer."""
     from surveytool.personal_store import PersonalStore
-    from surveytool.web.server import run_server
+    from surveytool.web.server import check_proxies, run_server
 
     if database_url is None and data_dir is not None:
         database_url = f"sqlite:///{data_dir.resolve() / 'clinic.sqlite3'}"
-    run_server(host, port, PersonalStore(data_dir) if data_dir else None, database_url)
+    check_proxies(trusted_proxies)
+    run_server(
+        host, port, PersonalStore(data_dir) if data_dir else None, database_url, trusted_proxies
+    )

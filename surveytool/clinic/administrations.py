@@ -9,7 +9,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
-from surveytool.clinic import audit
+from surveytool.clinic import audit, record
 from surveytool.clinic.errors import ClinicError
 from surveytool.clinic.models import (
     BY_LINK,
@@ -91,6 +91,7 @@ def record_administration(
             "status": adm.status,
             "alerts": [a.id for a in alerts],
             "link": None if link is None else link.id,
+            audit.RECORD: record.of_administrations(session, [adm.id]),
         },
     )
     return adm

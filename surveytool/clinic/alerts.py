@@ -5,13 +5,16 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
-from surveytool.clinic import audit
+from surveytool.clinic import audit, record
 from surveytool.clinic.errors import ClinicError, NotFoundError
 from surveytool.clinic.models import Alert, Client, Clinician, utcnow
 from surveytool.clinic.notes import MAX_NOTE
 
 
-def open_alerts(session: Session, client: Client | None = None) -> list[Alert]:
+def open_alerts(
+    session: Session, client: Client | None = None, me: Clinician | None = None
+) -> list[Alert]:
+    """Open alerts (of one client; of the clients ``me`` may see)."""
     query = (
         sa.select(Alert)
         .where(Alert.acknowledged_at.is_(None))
@@ -20,6 +23,8 @@ def open_alerts(session: Session, client: Client | None = None) -> list[Alert]:
     )
     if client is not None:
         query = query.where(Alert.client_id == client.id)
+    if me is not None and not me.is_admin:
+        query = query.where(Alert.client.has(Client.clinician_id == me.id))
     return list(session.execute(query).scalars())
 
 
@@ -43,6 +48,10 @@ def acknowledge_alert(
         actor,
         "alert.acknowledge",
         f"client:{alert.client_id}",
-        {"alert": alert.id, "administration": alert.administration_id},
+        {
+            "alert": alert.id,
+            "administration": alert.administration_id,
+            audit.RECORD: record.of_alert(session, alert),
+        },
     )
     return alert

@@ -9,8 +9,17 @@ with sorted keys, no white space, UTF-8, ``at`` as ISO 8601 UTC to the microseco
 ``details`` as the stored text (itself canonical JSON). Changing, inserting or deleting a row
 breaks the chain at that row, which :func:`verify` reports. The database refuses UPDATE and
 DELETE on the table (triggers made by the first migration), so changes need deliberate effort;
-the chain makes them detectable. Truncating the newest rows cannot be told from the chain alone:
-compare :attr:`VerifyResult.head` with one noted earlier (a backup keeps one too).
+the chain makes them detectable.
+
+The chain covers the clinical record: each act's audit row names the content hashes of the
+clinical rows it wrote (administration, answers, scores, alerts, notes; see
+:mod:`surveytool.clinic.record`), and :func:`verify` compares every clinical row with the newest
+hash committed to it, so a row changed, deleted or added directly in the database fails too.
+
+Truncating the newest rows cannot be told from the chain alone, so after every committed change
+the head (newest row id and hash) is written to a file outside the database (:func:`write_head`;
+see :meth:`surveytool.clinic.store.ClinicStore.head_path`), which ``verify-audit`` checks
+(:func:`check_head`); ``surveytool clinic audit-head`` prints it, to be kept elsewhere too.
 
 Rows are appended inside the caller's transaction, so an audit row commits together with the
 change it describes. Appends are serialized: SQLite write transactions start with BEGIN
@@ -24,16 +33,22 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from surveytool.clinic.errors import AuditError
 from surveytool.clinic.models import AuditEntry, utcnow
 
 GENESIS = "0" * 64
+#: the key of an audit row's details that names the clinical rows' content hashes
+RECORD = "record"
+APPENDED = "audit_appended"  # session.info: the transaction added audit rows
 _PG_LOCK_KEY = 0x5355525645  # "SURVE": one advisory lock for the audit chain
 
 
@@ -98,32 +113,47 @@ def append(
     )
     session.add(entry)
     session.flush()
+    session.info[APPENDED] = True
     return entry
 
 
 @dataclass(frozen=True)
 class VerifyResult:
-    """What :func:`verify` found: ``ok``, rows checked, the head hash, the first bad row."""
+    """What :func:`verify` found: ``ok``, rows checked, the head hash, the first bad row, and
+    the clinical rows that differ from what the chain committed to (``record``)."""
 
     ok: bool
     rows: int
     head: str
     bad_id: int | None = None
     reason: str = ""
+    record: tuple[str, ...] = ()
+    records_checked: int = 0
 
     @property
     def message(self) -> str:
         if self.ok:
-            return f"audit log verified: {self.rows} rows, head {self.head}"
-        return f"audit log broken at row {self.bad_id}: {self.reason}"
+            return (
+                f"audit log verified: {self.rows} rows, {self.records_checked} clinical records "
+                f"match, head {self.head}"
+            )
+        if self.bad_id is not None:
+            return f"audit log broken at row {self.bad_id}: {self.reason}"
+        shown = "; ".join(self.record[:10])
+        more = f" (and {len(self.record) - 10} more)" if len(self.record) > 10 else ""
+        return f"the clinical record does not match the audit log: {shown}{more}"
 
 
 def verify(session: Session, *, batch: int = 2000) -> VerifyResult:
-    """Walk the chain from the first row; stop at the first row that does not verify."""
+    """Walk the chain from the first row, stopping at the first row that does not verify; then
+    compare every clinical row with the newest commitment to it (:mod:`~surveytool.clinic.record`)."""
+    from surveytool.clinic import record
+
     prev = GENESIS
     expected_id = 1
     rows = 0
     last_id = 0
+    committed: dict[str, tuple[str, int]] = {}
     while True:
         chunk = session.execute(
             sa.select(AuditEntry)
@@ -154,13 +184,108 @@ def verify(session: Session, *, batch: int = 2000) -> VerifyResult:
                 return VerifyResult(
                     False, rows, prev, entry.id, "its content does not match its hash"
                 )
+            if '"record"' in entry.details:
+                for key, value in json.loads(entry.details).get(RECORD, {}).items():
+                    committed[key] = (value, entry.id)
             prev = entry.hash
             expected_id += 1
             rows += 1
             last_id = entry.id
         session.expunge_all()
         if seen < batch:
-            return VerifyResult(True, rows, prev)
+            break
+    problems = record.check(session, committed)
+    session.expunge_all()
+    return VerifyResult(
+        not problems, rows, prev, record=tuple(problems), records_checked=len(committed)
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# The head, kept outside the database
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Head:
+    """The newest audit row's id and hash, as written to the head file after a change."""
+
+    id: int
+    hash: str
+    at: str = ""
+
+    def text(self) -> str:
+        return canonical_json({"id": self.id, "hash": self.hash, "at": self.at}) + "\n"
+
+
+def current_head(session: Session) -> Head | None:
+    last = session.execute(
+        sa.select(AuditEntry.id, AuditEntry.hash, AuditEntry.at)
+        .order_by(AuditEntry.id.desc())
+        .limit(1)
+    ).first()
+    return None if last is None else Head(last.id, last.hash, _timestamp(last.at))
+
+
+def read_head(path: Path) -> Head | None:
+    """The head file's content; None when there is none yet. Unreadable: :class:`AuditError`."""
+    try:
+        data = json.loads(path.read_text("utf-8"))
+        return Head(int(data["id"]), str(data["hash"]), str(data.get("at", "")))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise AuditError(
+            f"cannot read the audit head file {path} ({exc}); restore it from a copy, or "
+            "compare the head printed by `surveytool clinic audit-head` with one kept elsewhere"
+        ) from None
+
+
+def write_head(path: Path, head: Head) -> None:
+    """Write the head file atomically (owner-only), never moving it backwards."""
+    import fcntl
+
+    from surveytool.io.files import write_text_atomic
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = path.with_name(path.name + ".lock")
+    fd = os.open(lock, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            known = read_head(path)
+        except AuditError:
+            known = None
+        if known is None or known.id <= head.id:
+            write_text_atomic(path, head.text(), secret=True)
+    finally:
+        os.close(fd)
+
+
+def check_head(result: VerifyResult, session: Session, head: Head | None) -> VerifyResult:
+    """Compare the chain with the head kept outside the database: rows deleted from the end
+    of the log (the head names a row the database no longer has, or another hash) fail."""
+    if head is None or not result.ok:
+        return result
+    if head.id > result.rows:
+        return VerifyResult(
+            False,
+            result.rows,
+            result.head,
+            head.id,
+            f"the newest rows were removed: the head file names row {head.id} ({head.at}), the "
+            f"log ends at row {result.rows}",
+        )
+    stored = session.execute(sa.select(AuditEntry.hash).where(AuditEntry.id == head.id)).scalar()
+    if stored != head.hash:
+        return VerifyResult(
+            False,
+            result.rows,
+            result.head,
+            head.id,
+            "its hash is not the one the head file names (the log was rewritten)",
+        )
+    return result
 
 
 def entries_for(session: Session, target_prefixes: list[str]) -> list[AuditEntry]:

@@ -57,6 +57,8 @@ def add_client(
         display_name=name,
         created_at=utcnow(),
         created_by_id=None if clinician is None else clinician.id,
+        # a clinician's new client is theirs; an admin's too, until assigned to another
+        clinician_id=None if clinician is None else clinician.id,
     )
     session.add(client)
     session.flush()
@@ -82,5 +84,9 @@ def get_client(session: Session, client_id: int) -> Client:
     return client
 
 
-def list_clients(session: Session) -> list[Client]:
-    return list(session.execute(sa.select(Client).order_by(Client.code)).scalars())
+def list_clients(session: Session, me: Clinician | None = None) -> list[Client]:
+    """Every client, or those ``me`` may see (an admin: all; a clinician: their own)."""
+    query = sa.select(Client).order_by(Client.code)
+    if me is not None and not me.is_admin:
+        query = query.where(Client.clinician_id == me.id)
+    return list(session.execute(query).scalars())

@@ -18,7 +18,11 @@ class SchemaError(ClinicError):
 
 
 class LinkError(ClinicError):
-    """A questionnaire link that is unknown, used, expired or revoked."""
+    """A questionnaire link that is unknown, used, expired or revoked (``title``: for the page)."""
+
+    def __init__(self, message: str, *, title: str = "This link cannot be used") -> None:
+        super().__init__(message)
+        self.title = title
 
 
 class AuditError(ClinicError):

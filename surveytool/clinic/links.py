@@ -1,18 +1,26 @@
-"""Questionnaire links: single use, with an expiry; only a hash of the token is kept.
+"""Questionnaire links that survive real inboxes; only a hash of the token is kept.
 
 A clinician "sends a questionnaire": :func:`create_link` makes a token with
 ``secrets.token_urlsafe(32)`` (256 bits) and stores its SHA-256; the URL ``/q/<token>`` is shown
-to the clinician once and never stored or logged. The client's first visit :func:`redeem` s the
-token (it can never be used again) and receives a client session (another random token, hashed in
-the same row) in a cookie; the browser is redirected to ``/q``, a URL without the token. That
-session can submit the answers once (:func:`recording_link`), before ``session_expires_at``.
+to the clinician once and never stored or logged.
+
+- Opening the link (a GET) only *looks* (:func:`lookup`): a mail scanner or a link preview that
+  fetches it consumes nothing.
+- The client presses Begin (a POST with the CSRF token): :func:`begin` issues a client session
+  (another random token, hashed in the same row) in a cookie; the browser goes on at ``/q``, a
+  URL without the token.
+- Each page's answers are kept in the store (:func:`save_progress`), so a client who closes the
+  tab and opens the link again continues where they stopped, until the link expires.
+- Sending the answers uses the link up, once (:func:`recording_link`).
 """
 
 from __future__ import annotations
 
+import json
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -26,9 +34,13 @@ from surveytool.instrument.model import Instrument
 #: Choices offered for a link's life, in hours.
 EXPIRY_CHOICES = (24, 72, 168, 336)
 DEFAULT_EXPIRY_HOURS = 72
-#: How long a client has to answer once the link is opened.
+#: How long one client session lasts (a client can begin again by the link until it expires).
 SESSION_HOURS = 4
 MAX_TOKEN = 200
+UNKNOWN = (
+    "This link is not known here. Please check that the whole link was copied, or ask your "
+    "clinician for a new one."
+)
 
 
 @dataclass(frozen=True)
@@ -88,39 +100,107 @@ def create_link(
     return NewLink(link, token)
 
 
-def redeem(session: Session, token: str) -> tuple[Link, str]:
-    """Use a link's token up; returns the link and a new client-session token.
+def _who(link: Link) -> str:
+    return link.created_by.name if link.created_by is not None else "your clinician"
 
-    Refuses (:class:`LinkError`, one message for all, so the answer tells a guesser nothing) a
-    token that is unknown, already used, revoked or expired.
+
+def _contact(link: Link) -> str:
+    return f"Please contact {_who(link)} for a new link."
+
+
+def when_text(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%d %B %Y, %H:%M UTC").lstrip("0")
+
+
+def lookup(session: Session, token: str) -> Link:
+    """The link of a token, usable for answering (read-only: looking consumes nothing).
+
+    A mail scanner or a link preview that fetches the URL changes nothing. Refuses with
+    :class:`LinkError`: an unknown token with one message that tells a guesser nothing; a real
+    link that has been completed, cancelled or has expired with what happened and whom to ask
+    (whoever holds the token may know that much).
     """
-    refused = LinkError(
-        "This link cannot be used: it may have been used already, have expired or been "
-        "cancelled. Please ask your clinician for a new link."
-    )
     if not token or len(token) > MAX_TOKEN:
-        raise refused
+        raise LinkError(UNKNOWN)
+    link = session.execute(
+        sa.select(Link).where(Link.token_hash == token_hash(token))
+    ).scalar_one_or_none()
+    if link is None:
+        raise LinkError(UNKNOWN)
     now = utcnow()
-    # one UPDATE guarded by its WHERE: two simultaneous first visits cannot both win
-    result = session.execute(
-        sa.update(Link)
-        .where(
-            Link.token_hash == token_hash(token),
-            Link.used_at.is_(None),
-            Link.revoked_at.is_(None),
-            Link.expires_at > now,
+    if link.completed_at is not None:
+        raise LinkError(
+            f"Your answers were sent on {when_text(link.completed_at)}, so this link has done its "
+            f"work. Thank you. If you want to add or change something, please contact {_who(link)}.",
+            title="Your answers have been sent",
         )
-        .values(used_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise refused
-    link = session.execute(sa.select(Link).where(Link.token_hash == token_hash(token))).scalar_one()
+    if link.revoked_at is not None:
+        raise LinkError(
+            f"This link was cancelled by the practice. {_contact(link)}",
+            title="This link was cancelled",
+        )
+    if link.expires_at <= now:
+        raise LinkError(
+            f"This link was valid until {when_text(link.expires_at)}. Links expire so that your "
+            f"answers cannot be reached by someone else later. {_contact(link)}",
+            title="This link has expired",
+        )
+    return link
+
+
+def begin(session: Session, token: str) -> tuple[Link, str]:
+    """The client pressed Begin (or Continue): a new client session for a usable link.
+
+    The link is *not* used up: the client can come back by the same link until it expires or
+    the answers are sent (:func:`recording_link`). Each Begin issues a new session token (only
+    its hash is kept) and ends the previous one, so only the newest tab can send answers; the
+    answers saved so far (:func:`save_progress`) are kept.
+    """
+    link = lookup(session, token)
+    now = utcnow()
+    first = link.used_at is None
+    if first:
+        link.used_at = now
     client_token = secrets.token_urlsafe(32)
     link.session_hash = token_hash(client_token)
-    link.session_expires_at = now + timedelta(hours=SESSION_HOURS)
-    audit.append(session, f"link:{link.id}", "link.open", f"client:{link.client_id}")
+    link.session_expires_at = min(now + timedelta(hours=SESSION_HOURS), link.expires_at)
+    session.flush()
+    audit.append(
+        session,
+        f"link:{link.id}",
+        "link.open" if first else "link.resume",
+        f"client:{link.client_id}",
+    )
     return link, client_token
+
+
+@dataclass(frozen=True)
+class Progress:
+    """The answers given so far (item id -> posted code or ``skip``) and the page reached."""
+
+    answers: dict[str, str]
+    page: int
+
+    @classmethod
+    def of(cls, link: Link) -> Progress:
+        if not link.progress:
+            return cls({}, -1)
+        data = json.loads(link.progress)
+        answers = data.get("answers", {})
+        return cls({str(k): str(v) for k, v in answers.items()}, int(data.get("page", -1)))
+
+
+def save_progress(session: Session, link: Link, answers: Mapping[str, str], page: int) -> None:
+    """Keep the answers so far in the store (never in logs or the audit), page by page."""
+    session.execute(
+        sa.update(Link)
+        .where(Link.id == link.id, Link.completed_at.is_(None))
+        .values(
+            progress=json.dumps({"answers": dict(answers), "page": page}, sort_keys=True),
+            progress_at=utcnow(),
+        )
+        .execution_options(synchronize_session=False)
+    )
 
 
 def session_link(session: Session, client_token: str | None) -> Link | None:
@@ -158,6 +238,7 @@ def recording_link(session: Session, client_token: str | None) -> Link:
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise LinkError("These answers have already been sent. Thank you.")
     session.refresh(link)
+    link.progress = None  # the answers now live in the administration
     return link
 
 

@@ -55,6 +55,12 @@ class Base(DeclarativeBase):
     metadata = sa.MetaData(naming_convention=NAMING)
 
 
+# Roles of an account: a practice admin sees every client and runs the accounts; a clinician
+# sees the clients assigned to them.
+ADMIN = "admin"
+CLINICIAN = "clinician"
+ROLES = (ADMIN, CLINICIAN)
+
 # Modes of an administration and their statuses.
 IN_PERSON = "in_person"
 BY_LINK = "link"
@@ -71,6 +77,20 @@ class Clinician(Base):
     password_hash: Mapped[str] = mapped_column(sa.String(255))
     active: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.true())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    role: Mapped[str] = mapped_column(sa.String(16), server_default=ADMIN)
+    email: Mapped[str | None] = mapped_column(sa.String(254))
+    totp_secret: Mapped[str | None] = mapped_column(sa.String(64))
+    reset_hash: Mapped[str | None] = mapped_column(sa.String(64))
+    reset_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == ADMIN
+
+    @property
+    def name(self) -> str:
+        return self.display_name or self.username
 
 
 class Client(Base):
@@ -83,6 +103,8 @@ class Client(Base):
     display_name: Mapped[str | None] = mapped_column(sa.String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("clinicians.id"))
+    #: the clinician this client is assigned to (None: only admins see the client)
+    clinician_id: Mapped[int | None] = mapped_column(sa.ForeignKey("clinicians.id"), index=True)
 
     administrations: Mapped[list[Administration]] = relationship(
         back_populates="client", order_by="Administration.administered_at"
@@ -205,8 +227,12 @@ class Link(Base):
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     administration_id: Mapped[int | None] = mapped_column(sa.ForeignKey("administrations.id"))
+    #: the answers given so far and the page reached (JSON), until the answers are sent
+    progress: Mapped[str | None] = mapped_column(sa.Text)
+    progress_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     client: Mapped[Client] = relationship()
+    created_by: Mapped[Clinician | None] = relationship()
 
     def state(self, now: datetime) -> str:
         """``completed``, ``revoked``, ``opened``, ``expired`` or ``waiting``."""
@@ -234,6 +260,58 @@ class LoginSession(Base):
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     clinician: Mapped[Clinician] = relationship()
+
+
+class LoginAttempt(Base):
+    """One login attempt (throttling reads these; failures are audited too)."""
+
+    __tablename__ = "login_attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    username: Mapped[str] = mapped_column(sa.String(64), index=True)
+    address: Mapped[str] = mapped_column(sa.String(64), index=True)
+    succeeded: Mapped[bool] = mapped_column(sa.Boolean)
+
+
+class Notification(Base):
+    """One attempt to tell someone that an alert needs attention (no client data is sent)."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alert_id: Mapped[int] = mapped_column(sa.ForeignKey("alerts.id"), index=True)
+    kind: Mapped[str] = mapped_column(sa.String(16))  # "notify" or "escalate"
+    recipient: Mapped[str] = mapped_column(sa.String(254))
+    attempted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    error: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class Setting(Base):
+    """One of the practice's settings (see :mod:`surveytool.clinic.settings`)."""
+
+    __tablename__ = "settings"
+
+    key: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(sa.Text)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ScaleReference(Base):
+    """Reliability and SD of one scale, with where they come from (for reliable change)."""
+
+    __tablename__ = "scale_references"
+    __table_args__ = (sa.UniqueConstraint("instrument_id", "scale_id", name="uq_scale_reference"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instrument_id: Mapped[str] = mapped_column(sa.String(64))
+    scale_id: Mapped[str] = mapped_column(sa.String(64))
+    reliability: Mapped[float] = mapped_column(sa.Float)
+    sd: Mapped[float] = mapped_column(sa.Float)
+    source: Mapped[str] = mapped_column(sa.Text)
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    added_by: Mapped[str] = mapped_column(sa.String(200))
 
 
 class AuditEntry(Base):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from surveytool.clinic import audit
+from surveytool.clinic import audit, record
 from surveytool.clinic.errors import ClinicError
 from surveytool.clinic.models import Client, Clinician, Note, utcnow
 
@@ -29,7 +29,13 @@ def add_note(
     )
     session.add(note)
     session.flush()
-    audit.append(session, actor, "note.add", f"client:{client.id}", {"note": note.id})
+    audit.append(
+        session,
+        actor,
+        "note.add",
+        f"client:{client.id}",
+        {"note": note.id, audit.RECORD: record.of_note(session, note)},
+    )
     return note
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
-from surveytool.clinic import audit
+from surveytool.clinic import audit, record
 from surveytool.clinic.errors import ClinicError
 from surveytool.clinic.instruments import form_items, load_source
 from surveytool.clinic.models import Administration, utcnow
@@ -113,6 +113,7 @@ def rescore(
     if instrument is not None:
         query = query.where(Administration.instrument_id == instrument.id)
     cache: dict[str, Instrument | str] = {}
+    touched: list[int] = []  # administrations whose scores or alerts were written
     for adm in session.execute(query).scalars():
         summary.checked += 1
         if instrument is not None:
@@ -137,6 +138,7 @@ def rescore(
         old = {s.scale_id: s for s in adm.scores}
         new = {scale.id: scale for scale in person.scales}
         changed = False
+        rewritten = False
         for scale_id, value in new.items():
             before = old.get(scale_id)
             if before is None:
@@ -166,6 +168,7 @@ def rescore(
             )
             changed = changed or row_differs
             if apply and (row_differs or before.instrument_hash != inst.content_hash):
+                rewritten = True
                 before.value = value.score
                 before.band = band
                 before.status = value.status.value
@@ -181,11 +184,15 @@ def rescore(
                 if apply:
                     session.delete(row)
         alerted = {a.item_id for a in adm.alerts}
+        new_alerts_here = False
         for hit in person.critical:
             if hit.item not in alerted:
                 summary.new_alerts += 1
+                new_alerts_here = True
                 if apply:
                     session.add(alert_row(adm.id, adm.client_id, hit, utcnow()))
+        if apply and (changed or new_alerts_here or rewritten):
+            touched.append(adm.id)
         if changed:
             summary.changed_administrations += 1
         else:
@@ -204,6 +211,7 @@ def rescore(
                 "new_alerts": summary.new_alerts,
                 "skipped": len(summary.skipped),
                 "instruments": summary.instruments,
+                audit.RECORD: record.of_administrations(session, touched) if touched else {},
             },
         )
     return summary

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sqlite3
 from collections.abc import Iterator
@@ -23,11 +24,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
+from surveytool.clinic.audit import APPENDED
 from surveytool.clinic.errors import ClinicError, SchemaError
 from surveytool.io.files import create_secret_file
 
 DEFAULT_FILE = "clinic.sqlite3"
 ENV_URL = "SURVEYTOOL_DATABASE_URL"
+ENV_HEAD = "SURVEYTOOL_AUDIT_HEAD"
 MIGRATIONS = "surveytool.clinic:migrations"
 _WRITE = "clinic_write"
 _PG_MIGRATE = 0x5355525646  # advisory lock key: one migration at a time
@@ -219,10 +222,14 @@ class ClinicStore:
                 config.attributes["connection"] = conn
                 command.upgrade(config, target)
                 after = MigrationContext.configure(conn).get_current_revision()
+                if before in BEFORE_RECORD_COVERAGE and after not in BEFORE_RECORD_COVERAGE:
+                    _commit_existing_record(conn, before)
         except sa.exc.OperationalError as exc:
             raise ClinicError(f"cannot open the clinic database: {_reason(exc)}") from None
         assert after is not None
         self._ready = after == head_revision()
+        if after != before:
+            self.write_head()
         return before, after
 
     def ensure_ready(self) -> None:
@@ -261,10 +268,41 @@ class ClinicStore:
         try:
             with session.begin():
                 yield session
+            if session.info.get(APPENDED):
+                self.write_head()
         except sa.exc.OperationalError as exc:
             raise ClinicError(f"the clinic database refused the change: {_reason(exc)}") from None
         finally:
             session.close()
+
+    # ---- the audit head, outside the database --------------------------------------------
+    def head_path(self) -> Path:
+        """Where the audit chain's head is kept: ``SURVEYTOOL_AUDIT_HEAD``, else beside the
+        SQLite file (``clinic.sqlite3.audit-head``), else (PostgreSQL) in the data folder."""
+        explicit = os.environ.get(ENV_HEAD)
+        if explicit:
+            return Path(explicit)
+        if self.sqlite_path is not None:
+            return self.sqlite_path.with_name(self.sqlite_path.name + ".audit-head")
+        from surveytool.personal_store import data_dir
+
+        key = hashlib.sha256(display_url(self.url).encode("utf-8")).hexdigest()[:16]
+        return data_dir() / f"clinic-{key}.audit-head"
+
+    def write_head(self) -> None:
+        """Write the newest audit row's id and hash to :meth:`head_path` (after a commit)."""
+        from surveytool.clinic.audit import current_head, write_head
+
+        with self._maker()() as session:
+            head = current_head(session)
+        if head is not None:
+            try:
+                write_head(self.head_path(), head)
+            except OSError as exc:
+                raise ClinicError(
+                    f"the change was saved, but the audit head file {self.head_path()} could "
+                    f"not be written ({exc.strerror}); check the folder's permissions"
+                ) from None
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -336,6 +374,27 @@ class ClinicStore:
             partial.unlink(missing_ok=True)
             raise
         return BackupResult(destination, destination.stat().st_size, integrity, result.rows)
+
+
+#: revisions whose audit rows did not yet commit to the clinical rows' content hashes
+BEFORE_RECORD_COVERAGE = ("0001", "0002")
+
+
+def _commit_existing_record(conn: sa.Connection, before: str) -> None:
+    """One audit row that commits to every clinical row already there (upgrading a database
+    from before the record was covered); from then on a change to them is detected."""
+    from surveytool.clinic import audit, record
+
+    with Session(bind=conn) as session:
+        existing = record.current(session)
+        audit.append(
+            session,
+            "surveytool clinic init",
+            "record.baseline",
+            "",
+            {"from_revision": before, "rows": len(existing), audit.RECORD: existing},
+        )
+        session.flush()
 
 
 def _reason(exc: sa.exc.DBAPIError) -> str:

@@ -10,7 +10,8 @@ filter of :mod:`surveytool.web.logs`. What the routes share lives in ``app.state
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from surveytool.clinic.errors import ClinicError
+from surveytool.clinic.notify import Timer
 from surveytool.clinic.report import clinic_environment
 from surveytool.instrument.registry import bundled_paths
 from surveytool.personal_store import PersonalStore
@@ -52,17 +54,34 @@ def create_app(
     allowed_hosts: tuple[str, ...] = DEFAULT_HOSTS,
     instruments: Mapping[str, Path] | None = None,
     clinic_database_url: str | None = None,
+    notify: bool = True,
 ) -> FastAPI:
     """The web application. ``store`` holds saved results (default: the user's data folder);
     ``instruments`` the offered instrument files by id (default: the bundled ones);
-    ``clinic_database_url`` is the clinician pages' database (default: the clinic SQLite file)."""
+    ``clinic_database_url`` is the clinician pages' database (default: the clinic SQLite file);
+    ``notify``: run the alert-notification timer while the app runs
+    (:class:`surveytool.clinic.notify.Timer`)."""
     install_log_filter()
+    clinic = ClinicState(clinic_database_url)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        timer = Timer(clinic.existing_store) if notify else None
+        if timer is not None:
+            timer.start()
+        try:
+            yield
+        finally:
+            if timer is not None:
+                timer.stop()
+
     app = FastAPI(
         title="surveytool",
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
         dependencies=[Depends(require_csrf)],
+        lifespan=lifespan,
     )
     app.add_middleware(SecurityMiddleware, allowed_hosts=allowed_hosts)
     app.state.web = WebState(
@@ -70,7 +89,7 @@ def create_app(
         sources=dict(instruments) if instruments is not None else bundled_paths(),
         env=environment(),
         clinic_env=clinic_environment(),
-        clinic=ClinicState(clinic_database_url),
+        clinic=clinic,
     )
     static = resources.files("surveytool").joinpath("static")
     app.mount("/static", StaticFiles(directory=str(static)), name="static")

@@ -43,7 +43,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 @dataclass
 class ClinicState:
-    """The clinic database (opened on first use) and the login limiter."""
+    """The clinic database (opened on first use) and the login limiter's rules."""
 
     database_url: str | None
     limiter: auth.LoginLimiter = field(default_factory=auth.LoginLimiter)
@@ -58,6 +58,15 @@ class ClinicState:
                 store.ensure_ready()
                 self._store = store
             return self._store
+
+    def existing_store(self) -> ClinicStore | None:
+        """The store when there is a clinic database already (never creates a SQLite file):
+        what the notification timer works on."""
+        if self._store is None:
+            probe = ClinicStore(self.database_url)
+            if probe.sqlite_path is not None and not probe.sqlite_path.exists():
+                return None
+        return self.store
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@
 - Host headers outside the allowed list are rejected (DNS-rebinding protection).
 - State-changing requests need a CSRF token equal to the ``st_csrf`` cookie (double submit; the
   cookie is SameSite=Strict and HttpOnly) and are refused when the browser says the request is
-  cross-site (Sec-Fetch-Site) or its Origin is another host.
+  cross-site (Sec-Fetch-Site) or its Origin is another origin (scheme, host and port).
 """
 
 from __future__ import annotations
@@ -75,10 +75,8 @@ class SecurityMiddleware(BaseHTTPMiddleware):
         if request.headers.get("sec-fetch-site") == "cross-site":
             return PlainTextResponse("Cross-site request refused", status_code=403)
         origin = request.headers.get("origin")
-        if origin and origin != "null":
-            origin_host = (urlsplit(origin).hostname or "").lower()
-            if origin_host != host.strip("[]"):
-                return PlainTextResponse("Cross-origin request refused", status_code=403)
+        if origin and origin != "null" and not same_origin(origin, request):
+            return PlainTextResponse("Cross-origin request refused", status_code=403)
         return None
 
     @staticmethod
@@ -86,6 +84,36 @@ class SecurityMiddleware(BaseHTTPMiddleware):
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
         return response
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _origin_of(scheme: str, netloc: str) -> tuple[str, str, int] | None:
+    try:
+        parts = urlsplit(f"{scheme}://{netloc}")
+        port = parts.port or _DEFAULT_PORTS.get(scheme)
+    except ValueError:
+        return None
+    if port is None or not parts.hostname:
+        return None
+    return scheme, parts.hostname.lower(), port
+
+
+def same_origin(origin: str, request: Request) -> bool:
+    """True when the Origin header names this server: the same scheme, host AND port.
+
+    The server's own origin is the request's scheme (``X-Forwarded-Proto`` only through a
+    trusted proxy) and its Host header (host and port); a page served by another program on
+    another port of the same host is another origin (RFC 6454) and is refused.
+    """
+    try:
+        parts = urlsplit(origin)
+    except ValueError:
+        return False
+    theirs = _origin_of(parts.scheme.lower(), parts.netloc)
+    ours = _origin_of(request.url.scheme, request.headers.get("host", ""))
+    return theirs is not None and theirs == ours
 
 
 def check_csrf(request: Request, submitted: str | None) -> bool:

@@ -127,6 +127,28 @@ write.csv(cbind(id = seq_len(nrow(b)), b), file.path(out_dir, "binary_zero.csv")
           row.names = FALSE, quote = FALSE)
 write_matrix(lavCor(b, ordered = names(b)), "binary_lavcor_rho.csv")
 
+# d. ordinal CFA (WLSMV) ------------------------------------------------------------------------
+# lavaan::cfa(model, data, ordered = names(data), estimator = "WLSMV") on the complete rows
+wlsmv <- function(data, model, name) {
+  fit <- cfa(model, data = data, ordered = names(data), estimator = "WLSMV")
+  pe <- parameterEstimates(fit)
+  pe <- pe[pe$op %in% c("=~", "~~", "|") & !(pe$op == "~~" & pe$lhs %in% names(data)), ]
+  out <- data.frame(lhs = pe$lhs, op = pe$op, rhs = pe$rhs, est = num(pe$est), se = num(pe$se))
+  write.csv(out, file.path(out_dir, paste0(name, "_wlsmv_parameters.csv")), row.names = FALSE,
+            quote = FALSE)
+  keys <- c("chisq", "df", "pvalue", "chisq.scaled", "pvalue.scaled", "chisq.scaling.factor",
+            "baseline.chisq", "baseline.chisq.scaled", "cfi", "tli", "rmsea", "cfi.scaled",
+            "tli.scaled", "rmsea.scaled", "cfi.robust", "tli.robust", "rmsea.robust", "srmr")
+  fm <- fitMeasures(fit, keys)
+  shift <- fit@test[[2]]$shift.parameter
+  write.csv(data.frame(measure = c(keys, "chisq.shift", "ntotal"),
+                       value = num(c(unname(fm), shift, lavInspect(fit, "ntotal")))),
+            file.path(out_dir, paste0(name, "_wlsmv_fit.csv")), row.names = FALSE, quote = FALSE)
+}
+ten <- na.omit(x[, c("A1", "A2", "A3", "A4", "A5", "C1", "C2", "C3", "C4", "C5")])
+wlsmv(ten, "agree =~ A1 + A2 + A3 + A4 + A5\n consc =~ C1 + C2 + C3 + C4 + C5", "bfi")
+wlsmv(na.omit(sim), "f1 =~ Q1 + Q2 + Q3 + Q4\n f2 =~ Q5 + Q6 + Q7 + Q8", "sim")
+
 writeLines(c(
   paste("R", R.version$major, R.version$minor),
   paste("lavaan", as.character(packageVersion("lavaan"))),

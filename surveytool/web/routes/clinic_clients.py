@@ -11,9 +11,10 @@ from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from surveytool.clinic import audit, links
+from surveytool.clinic.accounts import alert_of, client_of
 from surveytool.clinic.administrations import administrations_of
 from surveytool.clinic.alerts import acknowledge_alert, open_alerts
-from surveytool.clinic.clients import add_client, get_client, list_clients
+from surveytool.clinic.clients import add_client, list_clients
 from surveytool.clinic.clinicians import actor_of, clinician_names
 from surveytool.clinic.errors import ClinicError, NotFoundError
 from surveytool.clinic.instruments import load_source
@@ -56,7 +57,7 @@ def css() -> Response:
 def dashboard(me: CurrentClinician, pages: ClinicPages, session: ReadSession) -> HTMLResponse:
     rows = []
     labels: dict[str, dict[str, str]] = {}
-    for client in list_clients(session):
+    for client in list_clients(session, me):
         adms = administrations_of(session, client)
         latest = adms[-1] if adms else None
         if latest is not None and latest.instrument_source not in labels:
@@ -70,7 +71,7 @@ def dashboard(me: CurrentClinician, pages: ClinicPages, session: ReadSession) ->
                 "open": sum(1 for a in adms for al in a.alerts if al.acknowledged_at is None),
             }
         )
-    alerts = open_alerts(session)
+    alerts = open_alerts(session, me=me)
     return pages("clinic/dashboard.html", me=me, rows=rows, alerts=alerts)
 
 
@@ -100,7 +101,7 @@ def client_page(
     b: str | None = None,
 ) -> HTMLResponse:
     try:
-        client = get_client(session, client_id)
+        client = client_of(session, me, client_id)
     except NotFoundError as exc:
         raise no_client() from exc
     built = build_client_report(session, client)
@@ -128,8 +129,10 @@ def new_note(
 ) -> Response:
     back = f"/clinic/clients/{client_id}"
     try:
-        client = get_client(session, client_id)
+        client = client_of(session, me, client_id)
         add_note(session, client, str(data.get("text") or ""), clinician=me, actor=actor_of(me, ""))
+    except NotFoundError as exc:
+        raise no_client() from exc
     except ClinicError as exc:
         raise Refusal("The note was not added", str(exc), 400, back=back) from exc
     return RedirectResponse(back + "#notes", status_code=303)
@@ -140,6 +143,7 @@ def acknowledge(
     alert_id: int, me: CurrentClinician, data: FormFields, session: WriteSession
 ) -> Response:
     try:
+        alert_of(session, me, alert_id)
         acknowledge_alert(
             session,
             alert_id,
@@ -147,6 +151,8 @@ def acknowledge(
             note=str(data.get("note") or ""),
             actor=actor_of(me, ""),
         )
+    except NotFoundError as exc:
+        raise Refusal("Not found", "There is no such alert.", 404, back="/clinic") from exc
     except ClinicError as exc:
         raise Refusal("Not acknowledged", str(exc), 400, back="/clinic") from exc
     back = str(data.get("next") or "/clinic")
@@ -164,7 +170,7 @@ def download_report(
     kind = "pdf" if data.get("format") == "pdf" else "html"
     try:
         with store.read() as session:
-            client = get_client(session, client_id)
+            client = client_of(session, me, client_id)
             html = render_html(build_client_report(session, client), pages.env)
         body = (
             html_to_pdf(html, footer=f"Client {client.code} · confidential")

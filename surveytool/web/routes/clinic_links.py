@@ -8,10 +8,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from surveytool.clinic import links
-from surveytool.clinic.clients import get_client
+from surveytool.clinic.accounts import client_of, link_of
 from surveytool.clinic.clinicians import actor_of
 from surveytool.clinic.errors import ClinicError, NotFoundError
-from surveytool.clinic.models import Link
 from surveytool.web.deps import ClinicPages, CurrentClinician, FormFields, State, WriteSession
 from surveytool.web.pages import Refusal
 
@@ -31,6 +30,10 @@ def send_questionnaire(
     session: WriteSession,
 ) -> Response:
     back = f"/clinic/clients/{client_id}"
+    try:
+        client = client_of(session, me, client_id)
+    except NotFoundError as exc:
+        raise Refusal("Not found", "There is no such client.", 404, back="/clinic") from exc
     choice = str(data.get("questionnaire") or "")
     inst_id, _, form = choice.partition(":")
     found = state.offered(inst_id)
@@ -44,7 +47,6 @@ def send_questionnaire(
     if hours not in links.EXPIRY_CHOICES:
         raise Refusal("Invalid expiry", "Choose an expiry from the list.", 400, back=back)
     try:
-        client = get_client(session, client_id)
         new = links.create_link(
             session,
             client,
@@ -75,10 +77,10 @@ def send_questionnaire(
 @router.post("/clinic/links/{link_id}/revoke")
 def revoke_link(link_id: int, me: CurrentClinician, session: WriteSession) -> Response:
     try:
-        link = session.get(Link, link_id)
-        if link is None:
-            raise NotFoundError("no such link")
+        link = link_of(session, me, link_id)
         links.revoke(session, link, actor_of(me, ""))
+    except NotFoundError as exc:
+        raise Refusal("Not found", "There is no such link.", 404, back="/clinic") from exc
     except ClinicError as exc:
         raise Refusal("The link was not cancelled", str(exc), 400, back="/clinic") from exc
     return RedirectResponse(f"/clinic/clients/{link.client_id}#links", status_code=303)

@@ -1,11 +1,15 @@
 """The client's side of a questionnaire link (``/q``).
 
-``GET /q/<token>`` uses the token up, sets a client-session cookie and redirects (303) to
-``/q``, a URL without the token. The client answers on the self-assessment page template
-(answers travel in hidden fields; nothing is stored until the last page), and the answers,
-scores, critical-item alerts and audit row are stored in one transaction, committed before the
-answer is acknowledged. The client then sees a thank-you page, support information at once if an
-answer was critical, and their results if the clinician chose so.
+``GET /q/<token>`` only shows the start page (what the questionnaire is, until when the link
+works): a mail scanner or a link preview that fetches it consumes nothing. Begin (``POST
+/q/<token>``, with the CSRF token) sets a client-session cookie and redirects (303) to ``/q``, a
+URL without the token. The client answers on the self-assessment page template; every page's
+answers are also kept in the store, so a client who closes the tab and opens the link again
+continues where they stopped, on the page they reached, with their answers. The last page stores
+the answers, scores, critical-item alerts and audit row in one transaction, committed before the
+answer is acknowledged. The client then sees a thank-you page that says when their clinician
+will see the answers, support information at once if an answer was critical, and their results
+if the clinician chose so.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from surveytool.clinic import links
+from surveytool.clinic import links, settings
 from surveytool.clinic.administrations import record_administration
 from surveytool.clinic.clients import get_client
 from surveytool.clinic.errors import ClinicError, LinkError
@@ -84,13 +88,17 @@ def link_instrument(link: Link) -> Instrument:
 
 @router.get("/q", response_class=HTMLResponse)
 def questionnaire(link: ClientLink, pages: ClinicPages) -> Response:
+    """The page the client reached (the first after Begin), with the answers kept so far."""
     if link.completed_at is not None:
         return RedirectResponse(DONE, status_code=303)
     inst = link_instrument(link)
-    items = form_items(inst, link.form)
-    return pages(
-        "clinic/q_intro.html", inst=inst, lang=inst.language, form=link.form, count=len(items)
-    )
+    item_ids = form_items(inst, link.form)
+    saved = links.Progress.of(link)
+    answers = {k: v for k, v in saved.answers.items() if k in item_ids}
+    # "next" from the page before the one reached shows the page reached
+    step = next_page(inst, link.form, item_ids, answers, {"page": max(saved.page, 0) - 1})
+    assert step is not None
+    return pages("page.html", form_action="/q/answer", **step)
 
 
 @router.post("/q/answer", response_class=HTMLResponse)
@@ -106,9 +114,13 @@ def answer(
     inst = link_instrument(link)
     form = link.form  # fixed by the clinician; a posted "form" field is ignored
     item_ids = form_items(inst, form)
-    answers = answers_from_form(inst, data, item_ids)
+    # the answers kept in the store, then what this page posted (a newer choice wins)
+    saved = links.Progress.of(link).answers
+    answers = {k: v for k, v in saved.items() if k in item_ids}
+    answers.update(answers_from_form(inst, data, item_ids))
     step = next_page(inst, form, item_ids, answers, data)
     if step is not None:
+        links.save_progress(session, link, answers, step["page"])
         return pages("page.html", form_action="/q/answer", **step)
     # the last page: everything is stored in the route's one transaction (committed before
     # the 303 is sent), or nothing is
@@ -146,13 +158,17 @@ def done(request: Request, pages: ClinicPages, session: ReadSession) -> Response
     if adm is None:
         return RedirectResponse("/q", status_code=303)
     inst = instrument_or_none(adm.instrument_source)
+    review = settings.review_sentence(session)
     if inst is None:
-        return pages.message("Thank you", "Your answers have been sent to your clinician.", 200)
+        return pages.message(
+            "Thank you", f"Your answers have been sent to your clinician. {review}", 200
+        )
     context: dict[str, Any] = {
         "inst": inst,
         "lang": inst.language,
         "critical": [a.message for a in adm.alerts],
         "show_results": link.show_results,
+        "review": review,
     }
     if link.show_results:
         personal = build_report(inst, {a.item_id: a.value for a in adm.answers}, form=adm.form)
@@ -161,14 +177,41 @@ def done(request: Request, pages: ClinicPages, session: ReadSession) -> Response
     return pages("clinic/q_done.html", **context)
 
 
+def link_refused(exc: LinkError) -> Refusal:
+    unknown = str(exc) == links.UNKNOWN
+    return Refusal(exc.title, str(exc), 404 if unknown else 410)
+
+
 # after /q/done and /q/answer, so that those paths are not taken for tokens
-@router.get("/q/{token}")
-def open_link(token: str, request: Request, session: WriteSession) -> Response:
+@router.get("/q/{token}", response_class=HTMLResponse)
+def start_page(token: str, pages: ClinicPages, session: ReadSession) -> Response:
+    """What the questionnaire is and until when the link works; looking consumes nothing."""
     try:
-        _link, client_token = links.redeem(session, token)
+        link = links.lookup(session, token)
     except LinkError as exc:
-        # one answer for unknown, used, expired and cancelled links: it tells a guesser nothing
-        raise Refusal("This link cannot be used", str(exc), 404) from exc
+        raise link_refused(exc) from exc
+    inst = link_instrument(link)
+    saved = links.Progress.of(link)
+    return pages(
+        "clinic/q_intro.html",
+        inst=inst,
+        lang=inst.language,
+        form=link.form,
+        count=len(form_items(inst, link.form)),
+        answered=sum(1 for v in saved.answers.values() if v != "skip"),
+        resuming=link.used_at is not None,
+        expires=links.when_text(link.expires_at),
+        practice=settings.get_setting(session, "practice_name"),
+    )
+
+
+@router.post("/q/{token}")
+def begin(token: str, request: Request, session: WriteSession) -> Response:
+    """Begin (or continue): a client session in a cookie, then the page reached."""
+    try:
+        _link, client_token = links.begin(session, token)
+    except LinkError as exc:
+        raise link_refused(exc) from exc
     response = RedirectResponse("/q", status_code=303)
     response.set_cookie(
         CLIENT_COOKIE,

@@ -23,23 +23,12 @@ from click.testing import CliRunner, Result
 from surveytool.cli import cli
 from surveytool.clinic.store import ClinicStore
 from surveytool.instrument.registry import load_instrument
-from tests.surveytool.clinic.helpers import add_test_clinician, mood_answers, write_mood
+from tests.surveytool.clinic.helpers import mood_answers, write_mood
 
 PASSWORD = "correct horse battery"
 PPAI = load_instrument("ppai")
 SCREEN = list(PPAI.short_form_by_id["screen"].items)
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-
-
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    return {
-        "SURVEYTOOL_DATA_DIR": str(tmp_path / "data"),
-        "SURVEYTOOL_DATABASE_URL": f"sqlite:///{tmp_path / 'clinic.sqlite3'}",
-        "SURVEYTOOL_CLINICIAN": "",
-        "COLUMNS": "200",
-        "NO_COLOR": "1",
-    }
 
 
 def run(env: dict[str, str], *args: str, input: str | None = None) -> Result:
@@ -62,18 +51,6 @@ def fails(env: dict[str, str], *args: str, match: str, input: str | None = None)
     assert re.search(match, lines[0]), lines[0]
 
 
-@pytest.fixture
-def clinic(env: dict[str, str]) -> dict[str, str]:
-    """An initialised database with clinician alice and client C-001."""
-    ok(env, "init")
-    store = ClinicStore(env["SURVEYTOOL_DATABASE_URL"])
-    with store.write() as session:  # the account, without paying argon2id's cost again
-        add_test_clinician(session)
-    store.dispose()
-    assert ok(env, "clients", "add", "C-001", "--name", "Jane Roe").strip() == "C-001"
-    return env
-
-
 def answers_file(folder: Path, answers: Mapping[str, object]) -> Path:
     path = folder / f"answers-{len(list(folder.glob('answers-*')))}.json"
     path.write_text(json.dumps(answers), "utf-8")
@@ -93,13 +70,13 @@ def db_rows(env: dict[str, str], query: str) -> list[tuple[object, ...]]:
 
 def test_init_creates_then_is_idempotent_and_upgrades(env: dict[str, str], tmp_path: Path) -> None:
     assert "created the clinic database" in ok(env, "init")
-    assert "up to date (schema revision 0002)" in ok(env, "init")
+    assert "up to date (schema revision 0003)" in ok(env, "init")
     old = dict(env, SURVEYTOOL_DATABASE_URL=f"sqlite:///{tmp_path / 'old.sqlite3'}")
     store = ClinicStore(old["SURVEYTOOL_DATABASE_URL"])
     store.upgrade("0001")
     store.dispose()
     fails(old, "clients", "list", match="revision 0001.*clinic init")
-    assert "from revision 0001 to 0002" in ok(old, "init")
+    assert "from revision 0001 to 0003" in ok(old, "init")
     assert "no clients yet" in ok(old, "clients", "list")
 
 

@@ -106,9 +106,10 @@ def submit(base: str, token: str, answers: dict[str, int]) -> bool:
     """One client: open the link, start, send everything; True when the server said 303."""
     with httpx.Client(base_url=base, follow_redirects=False, timeout=5) as http:
         opened = http.get(f"/q/{token}")
-        assert opened.status_code == 303, opened.status_code
-        intro = http.get("/q")
-        csrf = intro.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+        assert opened.status_code == 200, opened.status_code
+        csrf = opened.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+        begun = http.post(f"/q/{token}", data={"csrf": csrf})
+        assert begun.status_code == 303, begun.status_code
         data = {"csrf": csrf, "page": "0", "action": "finish"}
         data.update({f"a_{k}": str(v) for k, v in answers.items()})
         done = http.post("/q/answer", data=data)

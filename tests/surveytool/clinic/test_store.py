@@ -195,7 +195,7 @@ def test_empty_database_gets_the_newest_schema(empty_store: ClinicStore) -> None
     assert empty_store.revision() is None
     empty_store.ensure_ready()
     assert empty_store.revision() == head_revision()
-    assert known_revisions() == ("0001", "0002")
+    assert known_revisions() == ("0001", "0002", "0003")
 
 
 def test_models_match_the_migrated_schema(store: ClinicStore) -> None:
@@ -355,11 +355,15 @@ def test_upgrade_from_the_older_schema_keeps_every_row(empty_store: ClinicStore)
         store.ensure_ready()
     assert store.upgrade() == ("0001", head_revision())
     after = _snapshot(store)
-    # every old row, every old column value, unchanged (new columns are appended at the end)
+    # every old row, every old column value, unchanged (new columns are appended at the end);
+    # the audit log gains one row: the commitment to the clinical record already there
     for table, rows in before.items():
-        assert len(after[table]) == len(rows), table
-        for old, new in zip(rows, after[table], strict=True):
+        added = 1 if table == "audit_log" else 0
+        assert len(after[table]) == len(rows) + added, table
+        for old, new in zip(rows, after[table][: len(rows)], strict=True):
             assert new[: len(old)] == old, table
+    baseline = after["audit_log"][-1]
+    assert baseline[3] == "record.baseline" and '"from_revision":"0001"' in str(baseline[5])
     assert len(before["item_answers"]) == expected["answers"]
     # new columns back-filled: mode in person, status from the answers
     with store.read() as session:
@@ -369,7 +373,9 @@ def test_upgrade_from_the_older_schema_keeps_every_row(empty_store: ClinicStore)
         alert = session.get(Alert, 1)
         assert alert is not None and alert.acknowledged_at is None
         assert audit.verify(session).ok
-        assert audit.verify(session).rows == 5
+        assert audit.verify(session).rows == 6
+        # 3 administrations (each with its answers and scores), 1 alert, 1 note
+        assert audit.verify(session).records_checked == 3 * 3 + 1 + 1
         # the upgraded data is usable: scores re-computable, nothing changes
         summary = rescore(session, apply=False, actor="test")
         assert summary.checked == 3 and summary.changes == [] and summary.skipped == []
@@ -775,13 +781,30 @@ def _dump(store: ClinicStore) -> str:
     return "\n".join(out)
 
 
-def test_link_is_single_use(store: ClinicStore, mood: Instrument) -> None:
+def test_link_is_used_up_by_sending_only(store: ClinicStore, mood: Instrument) -> None:
     _, client_id = seed(store)
-    _, token = _link(store, client_id, mood)
+    link_id, token = _link(store, client_id, mood)
+    # looking (a mail scanner's GET) changes nothing
+    for _ in range(3):
+        with store.read() as session:
+            assert links.lookup(session, token).id == link_id
+    with store.read() as session:
+        looked = session.get(Link, link_id)
+        assert looked is not None and looked.used_at is None and looked.session_hash is None
+    # Begin twice (the client closed the tab and clicked again): the newest session counts
     with store.write() as session:
-        link, client_token = links.redeem(session, token)
-    with pytest.raises(LinkError), store.write() as session:
-        links.redeem(session, token)
+        _, stale_token = links.begin(session, token)
+        links.save_progress(session, looked, {"D1": "2", "D2": "skip"}, 1)
+    with store.write() as session:
+        link, client_token = links.begin(session, token)
+    assert client_token != stale_token
+    with store.read() as session:
+        assert links.session_link(session, stale_token) is None
+        resumed = links.session_link(session, client_token)
+        assert resumed is not None
+        assert links.Progress.of(resumed) == links.Progress({"D1": "2", "D2": "skip"}, 1)
+        actions = [e.action for e in session.execute(sa.select(AuditEntry)).scalars()]
+        assert actions[-2:] == ["link.open", "link.resume"]
     # the client session records once; a second submission is refused
     with store.write() as session:
         got = links.recording_link(session, client_token)
@@ -804,6 +827,11 @@ def test_link_is_single_use(store: ClinicStore, mood: Instrument) -> None:
         done = session.get(Link, link.id)
         assert done is not None and done.state(utcnow()) == "completed"
         assert done.administration_id is not None
+        assert done.progress is None  # the answers now live in the administration
+    # now the link is used up, and says so
+    with pytest.raises(LinkError, match="were sent on") as refused, store.write() as session:
+        links.begin(session, token)
+    assert refused.value.title == "Your answers have been sent"
 
 
 def test_expired_revoked_and_guessed_links_are_refused(
@@ -822,16 +850,19 @@ def test_expired_revoked_and_guessed_links_are_refused(
         link = session.get(Link, revoked_id)
         assert link is not None
         links.revoke(session, link, "test")
-    for token in (expired, revoked, secrets.token_urlsafe(32), "", "x" * 500):
-        with pytest.raises(LinkError, match="cannot be used"), store.write() as session:
-            links.redeem(session, token)
+    for token, reason in ((expired, "was valid until"), (revoked, "was cancelled")):
+        with pytest.raises(LinkError, match=reason), store.write() as session:
+            links.begin(session, token)
+    for token in (secrets.token_urlsafe(32), "", "x" * 500):
+        with pytest.raises(LinkError, match="not known here"), store.write() as session:
+            links.begin(session, token)
 
 
 def test_expired_client_session_cannot_submit(store: ClinicStore, mood: Instrument) -> None:
     _, client_id = seed(store)
     link_id, token = _link(store, client_id, mood)
     with store.write() as session:
-        _, client_token = links.redeem(session, token)
+        _, client_token = links.begin(session, token)
         session.execute(
             sa.update(Link)
             .where(Link.id == link_id)
@@ -841,27 +872,42 @@ def test_expired_client_session_cannot_submit(store: ClinicStore, mood: Instrume
         links.recording_link(session, client_token)
 
 
-def test_simultaneous_first_visits_only_one_wins(store: ClinicStore, mood: Instrument) -> None:
+def test_simultaneous_submissions_only_one_records(store: ClinicStore, mood: Instrument) -> None:
     _, client_id = seed(store)
     _, token = _link(store, client_id, mood)
+    with store.write() as session:
+        _, client_token = links.begin(session, token)
     results: list[str] = []
     barrier = threading.Barrier(4)
 
-    def visit() -> None:
+    def send() -> None:
         barrier.wait()
         try:
             with store.write() as session:
-                links.redeem(session, token)
+                got = links.recording_link(session, client_token)
+                record_administration(
+                    session,
+                    get_client(session, got.client_id),
+                    mood,
+                    "mood",
+                    mood_answers(2, 3),
+                    form=None,
+                    mode=BY_LINK,
+                    clinician=None,
+                    actor=f"link:{got.id}",
+                    link=got,
+                )
             results.append("ok")
         except LinkError:
             results.append("refused")
 
-    threads = [threading.Thread(target=visit) for _ in range(4)]
+    threads = [threading.Thread(target=send) for _ in range(4)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     assert sorted(results) == ["ok", "refused", "refused", "refused"]
+    assert count(store, Administration) == 1
 
 
 def test_link_limits(store: ClinicStore, mood: Instrument) -> None:

@@ -56,11 +56,12 @@ import uvicorn
 from surveytool.personal_store import PersonalStore
 from surveytool.instrument.registry import bundled_paths
 from surveytool.web.app import create_app
+from surveytool.web.server import uvicorn_options
 port, url, data, mood, verbose = sys.argv[1:6]
 sources = dict(bundled_paths())
 sources["mood"] = Path(mood)
 app = create_app(store=PersonalStore(Path(data)), instruments=sources, clinic_database_url=url)
-uvicorn.run(app, host="127.0.0.1", port=int(port), access_log=verbose == "1",
+uvicorn.run(app, host="127.0.0.1", port=int(port), access_log=verbose == "1", **uvicorn_options(),
             log_level="debug" if verbose == "1" else "warning")
 """
 
@@ -76,6 +77,8 @@ class ClinicServer:
     proc: subprocess.Popen[bytes] | None = None
     starts: int = 0
     logs: list[Path] = field(default_factory=list)
+    #: more ``surveytool serve`` options (with ``cli``)
+    extra: tuple[str, ...] = ()
 
     @property
     def db_url(self) -> str:
@@ -101,6 +104,7 @@ class ClinicServer:
         if self.cli:
             args = ["-m", "surveytool", "serve", "--port", str(self.port)]
             args += ["--data-dir", str(self.folder / "data"), "--database-url", self.db_url]
+            args += list(self.extra)
         else:
             args = ["-c", LAUNCH, str(self.port), self.db_url, str(self.folder / "data")]
             args += [str(self.mood_path), "1" if self.verbose else "0"]
@@ -204,13 +208,17 @@ class Visit:
     intro: httpx.Response
 
 
-def open_link(url: str) -> Visit:
-    http = httpx.Client(follow_redirects=False, timeout=30)
-    first = http.get(url)
-    assert first.status_code == 303 and first.headers["location"] == "/q", first.text
+def open_link(url: str, http: httpx.Client | None = None) -> Visit:
+    """Open the link (a GET: the start page, nothing used), then press Begin (a POST)."""
+    http = http or httpx.Client(follow_redirects=False, timeout=30)
+    start = http.get(url)
+    assert start.status_code == 200, start.text
+    assert ">Begin<" in start.text or ">Continue<" in start.text, start.text
+    begun = http.post(url, data={"csrf": csrf_of(start.text)})
+    assert begun.status_code == 303 and begun.headers["location"] == "/q", begun.text
     base = url.split("/q/")[0]
     http.base_url = httpx.URL(base)
-    return Visit(http, http.get("/q"))
+    return Visit(http, start)
 
 
 def answer_all(visit: Visit, answers: dict[str, int | None]) -> httpx.Response:

@@ -39,11 +39,12 @@ def send_link(page: Page, choice: str, *, results: bool) -> str:
 
 
 def answer(page: Page, url: str, answers: dict[str, int]) -> None:
-    """The client's side: open the link, start, choose every answer, finish."""
+    """The client's side: open the link, begin, choose every answer, finish."""
     page.goto(url)
-    assert urlsplit(page.url).path == "/q"  # redirected to a URL without the token
     expect(page.get_by_role("heading", level=1)).to_have_text("Mood check")
-    page.get_by_role("button", name="Start").click()
+    expect(page.locator("#link-expiry")).to_contain_text("This link works until")
+    page.get_by_role("button", name="Begin").click()
+    assert urlsplit(page.url).path == "/q"  # redirected to a URL without the token
     for item_id, value in answers.items():
         page.check(f"input[name=a_{item_id}][value='{value}']")
     page.get_by_role("button", name="See my results").click()
@@ -85,8 +86,9 @@ def test_clinician_and_client_in_the_browser(
     answer(client, first, {"D1": 4, "D2": 4, "D3": 4, "W1": 2, "W2": 2, "W3": 4})
     expect(client.get_by_text("Support, first")).to_have_count(0)
     client.screenshot(path=str(tmp_path / "client-done-1.png"), full_page=True)
-    client.goto(first)  # the link is used up
-    expect(client.get_by_role("heading", level=1)).to_have_text("This link cannot be used")
+    client.goto(first)  # the answers were sent: the link says so, kindly, and whom to ask
+    expect(client.get_by_role("heading", level=1)).to_have_text("Your answers have been sent")
+    expect(client.get_by_text("please contact")).to_be_visible()
 
     # second questionnaire, with results, and a critical answer: support at once
     clinician.goto(client_page)

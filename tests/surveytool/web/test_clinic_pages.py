@@ -13,7 +13,7 @@ import os
 import re
 import secrets
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -31,6 +31,7 @@ from surveytool.clinic.models import (
     Client,
     ItemAnswer,
     Link,
+    LoginAttempt,
     LoginSession,
     Note,
     utcnow,
@@ -130,8 +131,9 @@ def test_link_flow_records_scores_alert_and_support(
         ).scalar_one()
         assert (last.action, last.actor) == ("alert.acknowledge", "clinician:alice")
         assert audit.verify(session).ok
-    # the link is used up; the client session cannot send twice
-    assert httpx.get(url).status_code == 404
+    # the link is used up (and says so); the client session cannot send twice
+    used = httpx.get(url)
+    assert used.status_code == 410 and "Your answers have been sent" in used.text
     again = visit.http.post(
         "/q/answer",
         data={"csrf": csrf_of(visit.intro.text), "page": "0", "action": "finish", "a_D1": "1"},
@@ -172,7 +174,8 @@ def test_pages_are_the_self_assessment_pages(
     assert 'action="/q/answer"' in html and "/i/ppai/answer" not in html
     assert 'class="item" id="q-FF1"' in html and "Page 1 of 9" in html
     assert '<link rel="stylesheet" href="/static/style.css">' in html
-    # the next page carries the answers given so far in hidden fields; nothing stored yet
+    # the next page carries the answers given so far in hidden fields (and the store keeps
+    # them as the link's progress); no administration is recorded yet
     second = visit.http.post(
         "/q/answer", data={"csrf": token, "page": "0", "action": "next", "a_FF1": "4"}
     )
@@ -251,7 +254,8 @@ def test_notes_links_and_reports(clinic_server: ClinicServer, alice: httpx.Clien
         link = session.execute(sa.select(Link).where(Link.client_id == client.id)).scalar_one()
     cancel = alice.post(f"/clinic/links/{link.id}/revoke", data={"csrf": csrf(alice)})
     assert cancel.status_code == 303
-    assert httpx.get(url).status_code == 404
+    cancelled = httpx.get(url)
+    assert cancelled.status_code == 410 and "This link was cancelled" in cancelled.text
     assert 'data-link-state="revoked"' in alice.get(f"/clinic/clients/{client.id}").text
     report = alice.post(
         f"/clinic/clients/{client.id}/report", data={"csrf": csrf(alice), "format": "html"}
@@ -319,6 +323,7 @@ def test_every_state_changing_request_needs_the_csrf_token(
     visit = open_link(clinic_server.url + new.path())  # a client session, for /q/answer
     assert visit.intro.status_code == 200
     ids = {"client_id": client.id, "link_id": new.link.id, "alert_id": alert_id, "inst_id": "ppai"}
+    ids["token"] = new.token
     routes = _post_routes()
     assert "/clinic/login" in routes and "/q/answer" in routes and len(routes) >= 12
     before = counts(store)
@@ -398,22 +403,44 @@ def test_used_expired_revoked_and_guessed_links_are_rejected(
     store = clinic_server.store()
     client = add_client(store, "C-LINKS")
     used = make_link(clinic_server, alice, client.id, "mood", results=False)
-    assert httpx.get(used).status_code == 303
+    assert answer_all(open_link(used), mood_answers(2, 3)).status_code == 303
     expired = make_link(clinic_server, alice, client.id, "mood", results=False)
+    revoked = make_link(clinic_server, alice, client.id, "mood", results=False)
     with store.write() as session:
         session.execute(
             sa.update(Link)
             .where(Link.token_hash == auth.token_hash(expired.rsplit("/", 1)[1]))
             .values(expires_at=utcnow() - timedelta(seconds=1))
         )
+        session.execute(
+            sa.update(Link)
+            .where(Link.token_hash == auth.token_hash(revoked.rsplit("/", 1)[1]))
+            .values(revoked_at=utcnow())
+        )
+    # a real link that has done its work, expired or was cancelled says so, and whom to ask
+    for url, title, status in (
+        (used, "Your answers have been sent", 410),
+        (expired, "This link has expired", 410),
+        (revoked, "This link was cancelled", 410),
+    ):
+        for _ in range(2):  # looking is harmless
+            response = httpx.get(url)
+            assert response.status_code == status, url
+            assert f"<h1>{title}</h1>" in response.text
+            assert "Dr Alice" in response.text  # the clinician who sent it
+            assert "st_client" not in response.headers.get("set-cookie", "")
+        begin = httpx.post(url, data={"csrf": "x"}, cookies={"st_csrf": "x"})
+        assert begin.status_code == status and "st_client" not in begin.headers.get(
+            "set-cookie", ""
+        )
     guessed = f"{clinic_server.url}/q/{secrets.token_urlsafe(32)}"
     bodies = set()
-    for url in (used, expired, guessed, f"{clinic_server.url}/q/short"):
+    for url in (guessed, f"{clinic_server.url}/q/short"):
         response = httpx.get(url)
         assert response.status_code == 404, url
         assert "st_client" not in response.headers.get("set-cookie", "")
         bodies.add(re.sub(r'value="[^"]+"', "", response.text))
-    assert len(bodies) == 1  # one answer for all: nothing to learn by guessing
+    assert len(bodies) == 1  # one answer for every unknown token: nothing to learn by guessing
     # no client session: the questionnaire pages refuse
     stranger = httpx.Client(base_url=clinic_server.url, follow_redirects=False)
     assert stranger.get("/q").status_code == 403
@@ -428,12 +455,13 @@ def test_host_header_not_allowed_is_rejected(
     client = add_client(clinic_server.store(), "C-HOST")
     url = make_link(clinic_server, alice, client.id, "mood", results=False)
     path = url.removeprefix(clinic_server.url)
-    for method, target in (("GET", "/clinic"), ("GET", path), ("POST", "/clinic/login")):
+    targets = (("GET", "/clinic"), ("GET", path), ("POST", path), ("POST", "/clinic/login"))
+    for method, target in targets:
         response = alice.request(
             method, target, headers={"Host": f"evil.example:{clinic_server.port}"}
         )
         assert response.status_code == 400 and "Invalid host header" in response.text
-    assert httpx.get(url).status_code == 303  # the refused request did not use the link up
+    open_link(url)  # the refused requests did not touch the link: it can be begun
 
 
 def _headers_ok(response: httpx.Response) -> None:
@@ -499,34 +527,61 @@ def test_login_limit_cannot_lock_a_clinician_out_from_elsewhere(
     login(clinic_server).close()
 
 
-def test_login_limiter_rules() -> None:
-    now = [1000.0]
-    limiter = LoginLimiter(clock=lambda: now[0])
+def test_login_limiter_rules(tmp_path: Path) -> None:
+    """The limiter's rules, read from the login_attempts table (a real SQLite file)."""
+    store = ClinicStore(f"sqlite:///{tmp_path / 'clinic.sqlite3'}")
+    store.ensure_ready()
+    t0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    now = [t0]
+
+    def wait(limiter: LoginLimiter, name: str, address: str) -> float:
+        with store.read() as session:
+            return limiter.retry_after(session, name, address, now=now[0])
+
+    def fail(limiter: LoginLimiter, name: str, address: str, ok: bool = False) -> None:
+        with store.write() as session:
+            limiter.record(session, name, address, succeeded=ok, now=now[0])
+
+    limiter = LoginLimiter()
     for _ in range(3):
-        assert limiter.retry_after("alice", "10.0.0.9") == 0
-        limiter.failed("alice", "10.0.0.9")
-    assert limiter.retry_after("alice", "10.0.0.9") == 0
-    limiter.failed("alice", "10.0.0.9")  # fourth failure: 1 s
-    assert limiter.retry_after("alice", "10.0.0.9") == pytest.approx(1.0)
-    now[0] += 1.5
-    assert limiter.retry_after("alice", "10.0.0.9") == 0
-    limiter.failed("alice", "10.0.0.9")  # fifth: 2 s, then 4 s ... (exponential back-off)
-    assert limiter.retry_after("alice", "10.0.0.9") == pytest.approx(2.0)
-    assert limiter.retry_after("alice", "10.0.0.1") == 0  # another address is not affected
-    limiter.succeeded("alice", "10.0.0.1")
+        assert wait(limiter, "alice", "10.0.0.9") == 0
+        fail(limiter, "alice", "10.0.0.9")
+    assert wait(limiter, "alice", "10.0.0.9") == 0
+    fail(limiter, "alice", "10.0.0.9")  # fourth failure: 1 s
+    assert wait(limiter, "alice", "10.0.0.9") == pytest.approx(1.0)
+    now[0] += timedelta(seconds=1.5)
+    assert wait(limiter, "alice", "10.0.0.9") == 0
+    fail(limiter, "alice", "10.0.0.9")  # fifth: 2 s, then 4 s ... (exponential back-off)
+    assert wait(limiter, "alice", "10.0.0.9") == pytest.approx(2.0)
+    assert wait(limiter, "alice", "10.0.0.1") == 0  # another address is not affected
+    # a success clears the pair
+    now[0] += timedelta(seconds=3)
+    fail(limiter, "alice", "10.0.0.9", ok=True)
+    fail(limiter, "alice", "10.0.0.9")
+    assert wait(limiter, "alice", "10.0.0.9") == 0
+    # the rules hold across "restarts": a new limiter reads the same table
+    assert wait(LoginLimiter(), "alice", "10.0.0.9") == 0
     # per address: 5 attempts a minute whatever the usernames (password spraying)
-    spray = LoginLimiter(per_address=5, window=60, clock=lambda: now[0])
+    spray = LoginLimiter(per_address=5, window=60)
+    now[0] += timedelta(hours=1)
     for name in ("a1", "a2", "a3", "a4", "a5"):
-        assert spray.retry_after(name, "10.0.0.7") == 0
-    assert spray.retry_after("a6", "10.0.0.7") > 0
-    assert spray.retry_after("a6", "10.0.0.6") == 0
-    now[0] += 61
-    assert spray.retry_after("a6", "10.0.0.7") == 0
-    big = LoginLimiter(clock=lambda: now[0])
+        assert wait(spray, name, "10.0.0.7") == 0
+        fail(spray, name, "10.0.0.7")
+    assert wait(spray, "a6", "10.0.0.7") > 0
+    assert wait(spray, "a6", "10.0.0.6") == 0
+    now[0] += timedelta(seconds=61)
+    assert wait(spray, "a6", "10.0.0.7") == 0
+    big = LoginLimiter()
     for _ in range(40):
-        big.failed("bob", "10.0.0.8")
-    assert big.retry_after("bob", "10.0.0.8") == pytest.approx(900.0)  # capped at 15 minutes
+        fail(big, "bob", "10.0.0.8")
+    assert wait(big, "bob", "10.0.0.8") == pytest.approx(900.0)  # capped at 15 minutes
+    # attempts older than a day are forgotten as new ones come in
+    now[0] += timedelta(days=2)
+    fail(big, "carol", "10.0.0.5")
+    with store.read() as session:
+        assert session.execute(sa.select(sa.func.count()).select_from(LoginAttempt)).scalar() == 1
     assert auth.wait_text(1.2) == "2 seconds" and auth.wait_text(900) == "15 minutes"
+    store.dispose()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -568,7 +623,8 @@ def test_no_client_data_or_token_in_the_logs_even_with_access_log_on(tmp_path: P
     finally:
         server.stop()
     log = server.log_text()
-    assert '"GET /q/[redacted] HTTP/1.1" 303' in log  # the access log was on, and redacted
+    assert '"GET /q/[redacted] HTTP/1.1" 200' in log  # the access log was on, and redacted
+    assert '"POST /q/[redacted] HTTP/1.1" 303' in log
     assert "POST /q/answer" in log
     for value in secrets_shown:
         assert value not in log, value

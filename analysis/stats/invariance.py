@@ -1,0 +1,520 @@
+"""Measurement invariance across groups: configural, metric, scalar and strict multi-group CFA.
+
+The same factor structure (one factor per subscale, the first loading of each factor fixed to 1)
+is fitted in every group by maximum likelihood with a mean structure, with more and more
+parameters held equal across groups (lavaan's ``group.equal``):
+
+=========== ==================================== ===============================================
+model       equal across groups                   free in every group
+=========== ==================================== ===============================================
+configural  nothing                               loadings, intercepts, residual variances, Φ
+metric      loadings                              intercepts, residual variances, Φ
+scalar      loadings, intercepts                  residual variances, Φ, latent means (0 in the
+                                                  first group)
+strict      loadings, intercepts, residual vars   Φ, latent means (0 in the first group)
+=========== ==================================== ===============================================
+
+Partial invariance: parameters named in ``partial`` (lavaan syntax: ``"x3 ~ 1"`` an intercept,
+``"visual =~ x3"`` a loading, ``"x3 ~~ x3"`` a residual variance) stay free in every group.
+
+Estimation: per group g with N_g complete rows, covariance S_g (divisor N_g) and means m_g,
+F_g = ln|Σ_g| + tr(S_gΣ_g⁻¹) − ln|S_g| − p + (m_g − μ_g)ᵀΣ_g⁻¹(m_g − μ_g), Σ_g = Λ_gΦ_gΛ_gᵀ + Θ_g,
+μ_g = ν_g + Λ_gα_g; θ̂ minimizes χ² = Σ_g N_g F_g (BFGS with the analytic gradient).
+df = G·(p(p + 1)/2 + p) − #θ. Baseline: every group's independence model (free means and
+variances), χ²₀ = Σ_g N_g (Σ_i ln s_ii − ln|S_g|), df₀ = G·p(p − 1)/2. CFI and TLI as for one
+group; RMSEA = √G · √max(χ²/(N·df) − 1/N, 0) with N = Σ N_g (lavaan's multi-group RMSEA); SRMR
+the N_g-weighted mean of each group's SRMR (Bentler's: residuals divided by the sample standard
+deviations) over its p(p + 1)/2 covariance residuals and p mean residuals.
+
+The comparison of each model with the previous one: Δχ², Δdf and its p value (the likelihood
+ratio test, ``lavaan::lavTestLRT``), ΔCFI, ΔRMSEA, ΔSRMR, and two verdicts by stated cut-offs:
+Chen (2007): metric holds when ΔCFI ≥ −.010, ΔRMSEA ≤ .015 and ΔSRMR ≤ .030; scalar and strict
+when ΔCFI ≥ −.010, ΔRMSEA ≤ .015 and ΔSRMR ≤ .010. Cheung & Rensvold (2002): ΔCFI ≥ −.01.
+
+In R: ``lavaan::cfa(model, data, group = "g", group.equal = c(...), group.partial = c(...))``,
+``fitMeasures(fit, c("chisq", "df", "pvalue", "cfi", "tli", "rmsea", "srmr", "npar"))`` and
+``lavTestLRT(configural, metric, scalar, strict)``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Unpack
+
+import numpy as np
+import pandas as pd
+
+from analysis.errors import AnalysisError
+from analysis.stats._input import ReadOptions, validated
+from analysis.stats._matrix import keyed_matrix, one_blas_thread
+from analysis.stats._result import Result
+from surveytool.instrument.model import Instrument
+from surveytool.responses import Responses
+
+MODELS = ("configural", "metric", "scalar", "strict")
+_EQUAL = {
+    "configural": frozenset(),
+    "metric": frozenset({"loadings"}),
+    "scalar": frozenset({"loadings", "intercepts"}),
+    "strict": frozenset({"loadings", "intercepts", "residuals"}),
+}
+#: Chen (2007) cut-offs: (ΔCFI at least, ΔRMSEA at most, ΔSRMR at most), by model.
+CHEN_2007 = {
+    "metric": (-0.010, 0.015, 0.030),
+    "scalar": (-0.010, 0.015, 0.010),
+    "strict": (-0.010, 0.015, 0.010),
+}
+#: Cheung & Rensvold (2002): ΔCFI at least.
+CHEUNG_RENSVOLD_2002 = -0.01
+
+_PARTIAL = re.compile(r"^\s*(\w+)\s*(=~|~~|~)\s*(\w+)\s*$")
+
+
+@dataclass(frozen=True)
+class GroupFit:
+    """One multi-group model: its fit and estimates."""
+
+    name: str
+    fit: pd.Series
+    parameters: pd.DataFrame
+    converged: bool
+
+
+@dataclass(frozen=True, repr=False)
+class InvarianceResult(Result):
+    """The invariance sequence: ``table`` (one row per model: ``chisq``, ``df``, ``pvalue``,
+    ``cfi``, ``tli``, ``rmsea``, ``srmr``, ``npar``, then against the previous model
+    ``chisq_diff``, ``df_diff``, ``p_diff``, ``cfi_diff``, ``rmsea_diff``, ``srmr_diff``,
+    ``holds_chen2007``, ``holds_cheung_rensvold2002``), each model's :class:`GroupFit`, the groups
+    and their sizes."""
+
+    table: pd.DataFrame
+    models: dict[str, GroupFit]
+    groups: tuple[str, ...]
+    n_per_group: dict[str, int]
+    partial: tuple[str, ...] = field(default=())
+
+    def summary(self) -> pd.DataFrame:
+        return self.table
+
+
+@dataclass
+class _Layout:
+    """Where each free parameter sits: per group, the θ index of every matrix element."""
+
+    p: int
+    m: int
+    n_groups: int
+    lam: np.ndarray  # (G, p, m) index into theta, -1 fixed (value in lam_fixed)
+    lam_fixed: np.ndarray  # (p, m) 1 for markers, 0 elsewhere
+    phi: np.ndarray  # (G, m, m) symmetric
+    theta: np.ndarray  # (G, p)
+    nu: np.ndarray  # (G, p)
+    alpha: np.ndarray  # (G, m) -1 fixed at 0
+    labels: list[tuple[str, str, str, str]]  # (group, lhs, op, rhs) of each θ entry
+    size: int
+
+
+def _parse_partial(partial: Sequence[str]) -> set[tuple[str, str, str]]:
+    out = set()
+    for text in partial:
+        match = _PARTIAL.match(text)
+        if match is None:
+            raise AnalysisError(
+                f"partial: cannot read {text!r}; write 'item ~ 1' (an intercept), "
+                "'factor =~ item' (a loading) or 'item ~~ item' (a residual variance)"
+            )
+        lhs, op, rhs = match.groups()
+        out.add((lhs, op, rhs))
+    return out
+
+
+def _layout(
+    names: Sequence[str],
+    factors: Mapping[str, Sequence[str]],
+    groups: Sequence[str],
+    equal: frozenset[str],
+    partial: set[tuple[str, str, str]],
+) -> _Layout:
+    p, m, n_groups = len(names), len(factors), len(groups)
+    position = {n: j for j, n in enumerate(names)}
+    factor_names = list(factors)
+    lam = np.full((n_groups, p, m), -1, dtype=np.int64)
+    lam_fixed = np.zeros((p, m))
+    phi = np.full((n_groups, m, m), -1, dtype=np.int64)
+    theta = np.full((n_groups, p), -1, dtype=np.int64)
+    nu = np.full((n_groups, p), -1, dtype=np.int64)
+    alpha = np.full((n_groups, m), -1, dtype=np.int64)
+    labels: list[tuple[str, str, str, str]] = []
+
+    def new(label: tuple[str, str, str, str]) -> int:
+        labels.append(label)
+        return len(labels) - 1
+
+    for f, (factor, items) in enumerate(factors.items()):
+        for i, item in enumerate(items):
+            j = position[item]
+            if i == 0:
+                lam_fixed[j, f] = 1.0
+                continue
+            shared = "loadings" in equal and (factor, "=~", item) not in partial
+            if shared:
+                k = new(("all", factor, "=~", item))
+                lam[:, j, f] = k
+            else:
+                for g, group in enumerate(groups):
+                    lam[g, j, f] = new((group, factor, "=~", item))
+    for g, group in enumerate(groups):
+        for f in range(m):
+            for h in range(f, m):
+                k = new((group, factor_names[f], "~~", factor_names[h]))
+                phi[g, f, h] = phi[g, h, f] = k
+    for j, item in enumerate(names):
+        if "residuals" in equal and (item, "~~", item) not in partial:
+            theta[:, j] = new(("all", item, "~~", item))
+        else:
+            for g, group in enumerate(groups):
+                theta[g, j] = new((group, item, "~~", item))
+        if "intercepts" in equal and (item, "~", "1") not in partial:
+            nu[:, j] = new(("all", item, "~1", ""))
+        else:
+            for g, group in enumerate(groups):
+                nu[g, j] = new((group, item, "~1", ""))
+    if "intercepts" in equal:
+        for g, group in enumerate(groups[1:], start=1):
+            for f in range(m):
+                alpha[g, f] = new((group, factor_names[f], "~1", ""))
+    return _Layout(p, m, n_groups, lam, lam_fixed, phi, theta, nu, alpha, labels, len(labels))
+
+
+def _matrices(
+    lay: _Layout, x: np.ndarray, g: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def take(index: np.ndarray, fixed: np.ndarray | float) -> np.ndarray:
+        return np.where(index >= 0, x[np.clip(index, 0, None)], fixed)
+
+    lam = take(lay.lam[g], lay.lam_fixed)
+    phi = take(lay.phi[g], 0.0)
+    theta = take(lay.theta[g], 0.0)
+    nu = take(lay.nu[g], 0.0)
+    alpha = take(lay.alpha[g], 0.0)
+    return lam, phi, theta, nu, alpha
+
+
+@dataclass
+class _Group:
+    n: int
+    cov: np.ndarray
+    mean: np.ndarray
+    logdet: float
+
+
+def _objective(lay: _Layout, data: Sequence[_Group], x: np.ndarray) -> tuple[float, np.ndarray]:
+    """χ² = Σ N_g F_g and its gradient in θ."""
+    total = 0.0
+    grad = np.zeros(lay.size)
+    p = lay.p
+    for g, grp in enumerate(data):
+        lam, phi, theta, nu, alpha = _matrices(lay, x, g)
+        sigma = lam @ phi @ lam.T + np.diag(theta)
+        sign, logdet = np.linalg.slogdet(sigma)
+        if sign <= 0:
+            return np.inf, grad
+        inv = np.linalg.inv(sigma)
+        mu = nu + lam @ alpha
+        d = grp.mean - mu
+        w = grp.cov + np.outer(d, d)
+        f = logdet + float(np.sum(w * inv)) - grp.logdet - p
+        total += grp.n * f
+        g_sigma = grp.n * (inv - inv @ w @ inv)  # dF/dΣ (symmetric matrix derivative)
+        g_mu = grp.n * (-2.0 * inv @ d)
+        d_lam = 2.0 * g_sigma @ lam @ phi + np.outer(g_mu, alpha)
+        d_phi = lam.T @ g_sigma @ lam
+        d_phi = 2.0 * d_phi - np.diag(np.diag(d_phi))  # a symmetric pair counts twice
+        d_theta = np.diag(g_sigma)
+        d_nu = g_mu
+        d_alpha = lam.T @ g_mu
+        for index, values in (
+            (lay.lam[g], d_lam),
+            (np.triu(lay.phi[g] + 1) - 1, d_phi),
+            (lay.theta[g], d_theta),
+            (lay.nu[g], d_nu),
+            (lay.alpha[g], d_alpha),
+        ):
+            mask = index >= 0
+            np.add.at(grad, index[mask], values[mask])
+    return total, grad
+
+
+def _start(
+    lay: _Layout, data: Sequence[_Group], factors: Mapping[str, Sequence[str]]
+) -> np.ndarray:
+    x = np.zeros(lay.size)
+    count = np.zeros(lay.size)
+    names_per_factor = list(factors.values())
+    for g, grp in enumerate(data):
+        lam = lay.lam_fixed.copy()
+        cursor = 0
+        for f, items in enumerate(names_per_factor):
+            idx = list(range(cursor, cursor + len(items)))
+            cursor += len(items)
+            block = grp.cov[np.ix_(idx, idx)]
+            _, vecs = np.linalg.eigh(block)
+            vec = vecs[:, -1]
+            if abs(vec[0]) < 1e-8:
+                vec = np.ones(len(idx))
+            lam[idx, f] = vec / vec[0]
+        est_phi = np.zeros((lay.m, lay.m))
+        cursor = 0
+        for f, items in enumerate(names_per_factor):
+            j = cursor
+            cursor += len(items)
+            est_phi[f, f] = max(0.5 * grp.cov[j, j], 0.05)
+        values = {
+            "lam": lam,
+            "phi": est_phi,
+            "theta": 0.5 * np.diag(grp.cov),
+            "nu": grp.mean,
+            "alpha": np.zeros(lay.m),
+        }
+        for key, index in (
+            ("lam", lay.lam[g]),
+            ("phi", lay.phi[g]),
+            ("theta", lay.theta[g]),
+            ("nu", lay.nu[g]),
+            ("alpha", lay.alpha[g]),
+        ):
+            mask = index >= 0
+            np.add.at(x, index[mask], values[key][mask])
+            np.add.at(count, index[mask], 1.0)
+    return x / np.maximum(count, 1.0)
+
+
+def _fit_one(
+    name: str,
+    names: Sequence[str],
+    factors: Mapping[str, Sequence[str]],
+    groups: Sequence[str],
+    data: Sequence[_Group],
+    partial: set[tuple[str, str, str]],
+) -> GroupFit:
+    from scipy import stats
+    from scipy.optimize import minimize
+
+    lay = _layout(names, factors, groups, _EQUAL[name], partial)
+    x0 = _start(lay, data, factors)
+
+    def objective(x: np.ndarray) -> tuple[float, np.ndarray]:
+        return _objective(lay, data, x)
+
+    result = minimize(
+        objective,
+        x0,
+        jac=True,
+        method="BFGS",
+        options={"gtol": 1e-9, "maxiter": 20_000},
+    )
+    # BFGS, then L-BFGS-B from its end point to squeeze out the last digits
+    refine = minimize(
+        objective,
+        np.asarray(result.x, dtype=np.float64),
+        jac=True,
+        method="L-BFGS-B",
+        options={"ftol": 1e-15, "gtol": 1e-10, "maxiter": 20_000},
+    )
+    x = refine.x if refine.fun <= result.fun else result.x
+    chisq, gradient = _objective(lay, data, x)
+    # converged: the gradient of χ² vanishes (the optimizers' own flags also report a loss of
+    # precision near the optimum, where no step can improve χ² any more)
+    converged = bool(np.isfinite(chisq) and np.max(np.abs(gradient)) < 1e-4 * max(1.0, chisq))
+    p, n_groups = len(names), len(groups)
+    df = n_groups * (p * (p + 1) // 2 + p) - lay.size
+    n_total = sum(grp.n for grp in data)
+    base = sum(grp.n * (float(np.sum(np.log(np.diag(grp.cov)))) - grp.logdet) for grp in data)
+    base_df = n_groups * p * (p - 1) // 2
+    cfi = 1.0 - max(chisq - df, 0.0) / max(chisq - df, base - base_df, 0.0)
+    tli = (base / base_df - chisq / df) / (base / base_df - 1.0) if df > 0 else 1.0
+    rmsea = (
+        float(np.sqrt(n_groups) * np.sqrt(max(chisq / (n_total * df) - 1.0 / n_total, 0.0)))
+        if df > 0
+        else 0.0
+    )
+    srmr = 0.0
+    for g, grp in enumerate(data):
+        lam, phi, theta, nu, alpha = _matrices(lay, x, g)
+        sigma = lam @ phi @ lam.T + np.diag(theta)
+        mu = nu + lam @ alpha
+        sd = np.sqrt(np.diag(grp.cov))
+        resid = (grp.cov - sigma) / np.outer(sd, sd)
+        iu = np.triu_indices(p)
+        mean_resid = (grp.mean - mu) / sd
+        squares = np.concatenate([resid[iu] ** 2, mean_resid**2])
+        srmr += grp.n / n_total * float(np.sqrt(np.mean(squares)))
+    fit = pd.Series(
+        {
+            "chisq": chisq,
+            "df": float(df),
+            "pvalue": float(stats.chi2.sf(chisq, df)) if df > 0 else float("nan"),
+            "cfi": cfi,
+            "tli": tli,
+            "rmsea": rmsea,
+            "srmr": srmr,
+            "npar": float(lay.size),
+            "baseline_chisq": base,
+            "baseline_df": float(base_df),
+            "n_obs": float(n_total),
+        }
+    )
+    parameters = pd.DataFrame(lay.labels, columns=["group", "lhs", "op", "rhs"])
+    parameters["estimate"] = x
+    return GroupFit(name=name, fit=fit, parameters=parameters, converged=converged)
+
+
+@one_blas_thread
+def invariance_model(
+    data: pd.DataFrame,
+    factors: Mapping[str, Sequence[str]],
+    group: str,
+    *,
+    partial: Sequence[str] = (),
+    models: Sequence[str] = MODELS,
+) -> InvarianceResult:
+    """The invariance sequence of ``factors`` (factor → items, the first its marker) across the
+    values of ``data[group]``; rows with a missing item are left out (listwise, per group).
+
+    In R: ``lavaan::cfa(model, data, group = group, group.equal = ...)`` for each model and
+    ``lavaan::lavTestLRT(...)``; see the module docstring.
+    """
+    from scipy import stats
+
+    unknown = [m for m in models if m not in MODELS]
+    if unknown:
+        raise AnalysisError(
+            f"models: unknown {', '.join(unknown)}; choose from {', '.join(MODELS)}"
+        )
+    names = [n for items in factors.values() for n in items]
+    if len(set(names)) != len(names):
+        raise AnalysisError(
+            "an item is in two factors; the invariance models need a simple structure"
+        )
+    if group not in data.columns:
+        raise AnalysisError(f"no group column {group!r}")
+    missing = [n for n in names if n not in data.columns]
+    if missing:
+        raise AnalysisError(f"no column for {', '.join(missing)}")
+    parsed = _parse_partial(partial)
+    known = set(names) | set(factors)
+    for lhs, _, rhs in parsed:
+        if lhs not in known or (rhs != "1" and rhs not in known):
+            raise AnalysisError(f"partial: {lhs} or {rhs} is not an item or factor of the model")
+    values = data[names].apply(pd.to_numeric, errors="coerce")
+    labels = data[group]
+    keep = values.notna().all(axis=1) & labels.notna()
+    values, labels = values[keep], labels[keep].astype(str)
+    groups = tuple(sorted(labels.unique(), key=lambda v: list(labels).index(v)))
+    if len(groups) < 2:
+        raise AnalysisError(f"{group!r} has fewer than two groups among the complete rows")
+    prepared = []
+    sizes = {}
+    for value in groups:
+        block = values[labels == value].to_numpy(dtype=np.float64)
+        n = block.shape[0]
+        sizes[value] = n
+        if n <= len(names):
+            raise AnalysisError(
+                f"group {value!r} has {n} complete rows, too few for {len(names)} items"
+            )
+        mean = block.mean(axis=0)
+        cov = np.cov(block, rowvar=False, bias=True)
+        sign, logdet = np.linalg.slogdet(cov)
+        if sign <= 0:
+            raise AnalysisError(f"group {value!r}: the items' covariance matrix is singular")
+        prepared.append(_Group(n=n, cov=cov, mean=mean, logdet=float(logdet)))
+    fits = {name: _fit_one(name, names, factors, groups, prepared, parsed) for name in models}
+    rows = []
+    previous: GroupFit | None = None
+    for name in models:
+        current = fits[name]
+        row: dict[str, object] = {"model": name}
+        row.update({str(key): value for key, value in current.fit.items()})
+        if previous is None:
+            row.update(
+                chisq_diff=np.nan,
+                df_diff=np.nan,
+                p_diff=np.nan,
+                cfi_diff=np.nan,
+                rmsea_diff=np.nan,
+                srmr_diff=np.nan,
+                holds_chen2007=None,
+                holds_cheung_rensvold2002=None,
+            )
+        else:
+            a, b = previous.fit, current.fit
+            d_chi = float(b["chisq"] - a["chisq"])
+            d_df = float(b["df"] - a["df"])
+            d_cfi = float(b["cfi"] - a["cfi"])
+            d_rmsea = float(b["rmsea"] - a["rmsea"])
+            d_srmr = float(b["srmr"] - a["srmr"])
+            cfi_cut, rmsea_cut, srmr_cut = CHEN_2007.get(name, CHEN_2007["scalar"])
+            row.update(
+                chisq_diff=d_chi,
+                df_diff=d_df,
+                p_diff=float(stats.chi2.sf(d_chi, d_df)) if d_df > 0 else np.nan,
+                cfi_diff=d_cfi,
+                rmsea_diff=d_rmsea,
+                srmr_diff=d_srmr,
+                holds_chen2007=bool(
+                    d_cfi >= cfi_cut and d_rmsea <= rmsea_cut and d_srmr <= srmr_cut
+                ),
+                holds_cheung_rensvold2002=bool(d_cfi >= CHEUNG_RENSVOLD_2002),
+            )
+        rows.append(row)
+        previous = current
+    table = pd.DataFrame(rows).set_index("model")
+    return InvarianceResult(
+        table=table,
+        models=fits,
+        groups=groups,
+        n_per_group=sizes,
+        partial=tuple(partial),
+    )
+
+
+def measurement_invariance(
+    instrument: Instrument | str,
+    responses: pd.DataFrame | Responses,
+    group_column: str,
+    *,
+    partial: Sequence[str] = (),
+    models: Sequence[str] = MODELS,
+    **read: Unpack[ReadOptions],
+) -> InvarianceResult:
+    """Measurement invariance of the instrument's subscale structure (keyed items) across the
+    groups of ``group_column`` (a group column of the responses; for waves, the wave column —
+    each wave then counts as an independent group, which ignores that the same people answer
+    again).
+
+    In R: ``lavaan::cfa("subscale =~ item1 + ...", data = keyed, group = group_column,
+    group.equal = ...)``.
+    """
+    from surveytool.instrument.registry import load_instrument
+    from surveytool.scoring.plan import ScoringPlan
+
+    options: ReadOptions = {**read}
+    groups = list(options.get("group_columns", ()))
+    options["group_columns"] = groups if group_column in groups else [*groups, group_column]
+    plan, answers, problems = validated(instrument, responses, **options)
+    if group_column not in answers.groups.columns:
+        raise AnalysisError(f"no group column {group_column!r} in the responses")
+    inst = load_instrument(instrument)
+    full = ScoringPlan.build(inst, read.get("form"))
+    factors = {sub.id: [full.item_ids[j] for j in sub.columns] for sub in full.subscales}
+    keyed = keyed_matrix(plan, answers.values)
+    frame = pd.DataFrame(keyed, columns=list(plan.item_ids))
+    frame[group_column] = answers.groups[group_column].to_numpy()
+    result = invariance_model(frame, factors, group_column, partial=partial, models=models)
+    import dataclasses
+
+    return dataclasses.replace(result, problems=problems)
