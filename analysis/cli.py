@@ -231,6 +231,12 @@ def import_command(
 @click.option("--sheet", help="Workbook sheet name or 0-based number (default: the first).")
 @click.option("--force", is_flag=True, help="Overwrite OUTPUT if it exists.")
 @click.option(
+    "--wide-waves",
+    metavar="PATTERN",
+    help="Waves side by side: a regular expression with (?P<wave>...) and (?P<column>...), "
+    "e.g. '^s(?P<wave>\\d+)_(?P<column>.+)$'; the rows are reshaped to one per wave.",
+)
+@click.option(
     "--dictionary",
     type=click.Path(path_type=Path),
     help="REDCap data dictionary (CSV): field and choice labels, identifier flags, forms.",
@@ -244,6 +250,7 @@ def map_template(
     source_format: str,
     sheet: str | None,
     force: bool,
+    wide_waves: str | None,
     dictionary: Path | None,
     output: Path,
 ) -> None:
@@ -251,7 +258,7 @@ def map_template(
     from analysis.mapping import load_mapping, mapping_template
     from surveytool.instrument.registry import load_instrument
     from surveytool.io.files import write_text_atomic
-    from surveytool.io.sources import read_source
+    from surveytool.io.sources import read_source, reshape_wide_waves
 
     if output.exists() and not force:
         raise SurveytoolError(f"{output} exists; give --force to overwrite it, or another path")
@@ -262,7 +269,11 @@ def map_template(
         sheet=int(sheet) if sheet is not None and sheet.isdigit() else sheet,
         dictionary=dictionary,
     )
-    text = mapping_template(table, inst, dictionary=_relative(dictionary, output))
+    if wide_waves:
+        reshape_wide_waves(table, wide_waves)
+    text = mapping_template(
+        table, inst, dictionary=_relative(dictionary, output), wide_waves=wide_waves
+    )
     write_text_atomic(output, text)
     mapping = load_mapping(output).mapping
     click.echo(f"format: {table.format_line}")

@@ -37,7 +37,7 @@ from typing import Any
 
 from analysis.cohort.result import CohortImport
 from analysis.cohort.stages import STAGES, ImportState
-from analysis.errors import AnalysisError, CohortFileError
+from analysis.errors import AnalysisError, CohortFileError, computation_warnings
 from analysis.mapping import CohortMapping, LoadedMapping, load_mapping
 from analysis.privacy.pseudonyms import PseudonymKey
 from surveytool.instrument.model import Instrument
@@ -114,6 +114,8 @@ def import_cohort(
         sheet=sheet,
         dictionary=Path(dictionary) if dictionary is not None else None,
     )
-    for stage in STAGES:
-        stage(state)
+    with computation_warnings() as numeric:
+        for stage in STAGES:
+            stage(state)
+    state.report.notes += [f"computation warning: {text}" for text in numeric]
     return CohortImport(frame=state.final, report=state.report, disclosure=state.disclosure)

@@ -61,7 +61,7 @@ from analysis.privacy.pseudonyms import PSEUDONYM_COLUMN, PseudonymKey, default_
 from surveytool.errors import InvalidResponsesError
 from surveytool.instrument.model import Instrument
 from surveytool.io.files import write_text_atomic
-from surveytool.io.sources import SourceTable, read_source
+from surveytool.io.sources import SourceTable, read_source, reshape_wide_waves
 from surveytool.io.tables import write_table
 from surveytool.problems import concat_issues, is_missing
 from surveytool.responses import Responses, read_responses
@@ -157,6 +157,34 @@ def read(s: ImportState) -> None:
         given_by="the format parameter" if s.format != "auto" else "the mapping's format key",
         dictionary=_dictionary(s),
     )
+    if spec.wide_waves is not None:
+        reshape_wide_waves(s.table, spec.wide_waves.pattern, spec.wide_waves.wave_column)
+    _missing_codes(s)
+
+
+def _missing_codes(s: ImportState) -> None:
+    """The mapping's ``missing`` codes of group, wave and quasi-identifier columns as missing."""
+    frame = s.table.frame
+    for col, codes in s.loaded.mapping.missing.items():
+        if col not in frame.columns:
+            raise AnalysisError(
+                f"the mapping's missing: names the column {col!r}, which is not in "
+                f"{s.table.path.name}; use a column name as the header row spells it"
+            )
+        text = as_text(frame[col]).str.strip()
+        wanted = {str(c).strip() for c in codes}
+        numbers = pd.to_numeric(text, errors="coerce")
+        numeric = [float(c) for c in codes if isinstance(c, int | float)]
+        hit = np.array(text.isin(wanted).to_numpy(dtype=bool, na_value=False))
+        if numeric:
+            hit = hit | numbers.isin(numeric).to_numpy(dtype=bool, na_value=False)
+        if hit.any():
+            frame[col] = frame[col].astype(object).mask(hit, pd.NA)
+            shown = ", ".join(map(str, codes))
+            s.table.notes.append(
+                f"{col}: {int(hit.sum())} cell(s) with a declared missing code ({shown}) read as "
+                "missing"
+            )
 
 
 def plan(s: ImportState) -> None:

@@ -21,7 +21,7 @@ HINTS: dict[str, str] = {
     "missing_field": "Add this field.",
     "unknown_field": (
         "Known keys: instrument, format, sheet, id_column, items, recode, groups, waves, "
-        "quasi_identifiers, identifiers, drop, qualtrics, redcap, k_suppression."
+        "quasi_identifiers, identifiers, drop, qualtrics, redcap, k_suppression, wide_waves, missing."
     ),
     "wrong_type": "Give a value of the type the field expects.",
     "invalid_value": "Give a value the field accepts.",
@@ -106,6 +106,15 @@ class RedcapOptions(_Model):
         return frozenset(c if isinstance(c, int) else by_label[c] for c in self.complete)
 
 
+class WideWaves(_Model):
+    """Waves side by side in one row (``s1_q1, s2_q1, ...``), reshaped to a row per wave."""
+
+    pattern: str = Field(
+        description="Regular expression with the groups (?P<wave>...) and (?P<column>...)."
+    )
+    wave_column: str = Field(default="wave", description="Name of the new wave column.")
+
+
 class CohortMapping(_Model):
     """A mapping file's content."""
 
@@ -117,6 +126,11 @@ class CohortMapping(_Model):
     recode: tuple[RecodeRule, ...] = ()
     groups: tuple[str, ...] = ()
     waves: tuple[str, ...] | None = None
+    wide_waves: WideWaves | None = None
+    missing: dict[str, tuple[Scalar, ...]] = Field(
+        default_factory=dict,
+        description="Missing codes of group, wave and quasi-identifier columns (e.g. 999).",
+    )
     quasi_identifiers: dict[str, QuasiIdentifier] = Field(default_factory=dict)
     identifiers: tuple[str, ...] = ()
     drop: tuple[str, ...] = ()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from collections.abc import Callable, Sequence
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from analysis.cohort.ledger import Cohort, CohortMetadata, load_cohort
-from analysis.errors import AnalysisError, CohortFileError, Param, Phrase
+from analysis.errors import AnalysisError, CohortFileError, Param, Phrase, computation_warnings
 from analysis.privacy.pseudonyms import PSEUDONYM_COLUMN
 from analysis.privacy.suppression import (
     DEFAULT_MIN_CELL,
@@ -183,6 +184,37 @@ def build_cohort_report(
     n_iter, seed
         Parallel analysis: random data sets and their seed.
     """
+    with computation_warnings() as numeric:
+        report = _analyse(
+            cohort,
+            instrument,
+            groups=groups,
+            min_cell=min_cell,
+            allow_instrument_mismatch=allow_instrument_mismatch,
+            figures=figures,
+            progress=progress,
+            n_iter=n_iter,
+            seed=seed,
+        )
+    if not numeric:
+        return report
+    extra = tuple(f"Computation warning (numpy or pandas, for the analyst): {t}." for t in numeric)
+    return dataclasses.replace(report, notes=report.notes + extra)
+
+
+def _analyse(
+    cohort: str | Path | Cohort,
+    instrument: Instrument | str | Path,
+    *,
+    groups: Sequence[str] = (),
+    min_cell: int = DEFAULT_MIN_CELL,
+    allow_instrument_mismatch: bool = False,
+    figures: bool = True,
+    progress: Progress | None = None,
+    n_iter: int = 20,
+    seed: int = 0,
+) -> CohortReport:
+    """The analysis of :func:`build_cohort_report`."""
     from analysis import careless_responding, item_statistics, reliability, sufficient_statistics
     from surveytool import __version__
     from surveytool.scoring.engine import score_responses

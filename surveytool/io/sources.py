@@ -582,6 +582,13 @@ def _declared_missing(frame: pd.DataFrame, meta: Any) -> dict[str, int]:
             mask |= text.isin(wanted).to_numpy(dtype=bool, na_value=False)
         if mask.any():
             counts[col] = int(mask.sum())
+            reasons = getattr(meta, "missing_reasons", None)
+            if isinstance(reasons, dict):
+                labels = (getattr(meta, "variable_value_labels", {}) or {}).get(col, {})
+                for value in series[mask].tolist():
+                    label = labels.get(value, "")
+                    key = f"{_cell_text(value)} {label!r}" if label else str(_cell_text(value))
+                    reasons[key] = reasons.get(key, 0) + 1
             frame.loc[mask, col] = np.nan
     return counts
 
@@ -1036,6 +1043,96 @@ def _read_jsonl(path: Path) -> pd.DataFrame:
         raise SourceError(f"{path}: cannot read it as JSON lines: {reason}") from None
 
 
+def _natural(text: str) -> tuple[int, float, str]:
+    """Sort key: numbers by value (wave 2 before wave 10), then text."""
+    try:
+        return (0, float(text), "")
+    except ValueError:
+        return (1, 0.0, text)
+
+
+def reshape_wide_waves(table: SourceTable, pattern: str, wave_column: str = "wave") -> None:
+    """Waves side by side (``s1_q1, s2_q1, ...``) as one row per respondent and wave, in place.
+
+    ``pattern`` is a regular expression with the named groups ``wave`` and ``column``; each
+    matching column becomes column ``column`` of wave ``wave``. The other columns (the id,
+    background variables) are repeated in every wave. Rows keep the data-row number of the file;
+    ``rows_read`` becomes the number of respondent × wave rows, with a note saying so.
+    """
+    try:
+        regex = re.compile(pattern)
+    except re.error as exc:
+        raise SourceError(
+            f"wide_waves pattern {pattern!r} is not a regular expression: {exc}"
+        ) from None
+    if {"wave", "column"} - set(regex.groupindex):
+        raise SourceError(
+            f"wide_waves pattern {pattern!r} needs the named groups (?P<wave>...) and "
+            "(?P<column>...), e.g. '^s(?P<wave>\\d+)_(?P<column>.+)$'"
+        )
+    if table.excluded:
+        raise SourceError(
+            f"{table.path}: wide waves cannot be reshaped after rows were excluded "
+            f"({table.rows_excluded}); export the responses without previews and tests"
+        )
+    frame = table.frame
+    placed: dict[str, dict[str, str]] = {}  # wave -> new column -> source column
+    constant: list[str] = []
+    for col in map(str, frame.columns):
+        match = regex.fullmatch(col)
+        if match:
+            placed.setdefault(match["wave"], {})[match["column"]] = col
+        else:
+            constant.append(col)
+    if not placed:
+        raise SourceError(
+            f"{table.path}: no column matches the wide_waves pattern {pattern!r}; its columns "
+            f"begin {', '.join(map(str, frame.columns[:6]))}"
+        )
+    names = list(dict.fromkeys(c for cols in placed.values() for c in cols))
+    clash = sorted({*names, wave_column} & set(constant))
+    if clash:
+        raise SourceError(
+            f"{table.path}: the wide_waves columns would be named like existing columns "
+            f"({', '.join(clash)}); change the pattern or the wave column name"
+        )
+    waves = sorted(placed, key=_natural)
+    n = len(frame)
+    parts = []
+    for w in waves:
+        part = frame[constant].copy()
+        part.insert(0, wave_column, w)
+        for name in names:
+            source = placed[w].get(name)
+            part[name] = frame[source] if source is not None else pd.NA
+        part["\x00order"] = np.arange(n) * len(waves) + waves.index(w)
+        parts.append(part)
+    stacked = pd.concat(parts, ignore_index=True).sort_values("\x00order", kind="stable")
+    stacked = stacked.drop(columns="\x00order").reset_index(drop=True)
+    first = {name: next(placed[w][name] for w in waves if name in placed[w]) for name in names}
+    for name, source in first.items():
+        if source in table.question_text:
+            table.question_text[name] = table.question_text[source]
+        if source in table.value_labels:
+            table.value_labels[name] = table.value_labels[source]
+    if table.categorical_columns:
+        table.categorical_columns = tuple(
+            dict.fromkeys(
+                next((nm for nm, src in first.items() if src == c), c)
+                for c in table.categorical_columns
+            )
+        )
+    table.frame = stacked
+    table.source_rows = np.repeat(table.source_rows, len(waves))
+    table.wave_columns = (wave_column, *table.wave_columns)
+    table.notes.append(
+        f"wide waves reshaped: {n} row(s) x {len(waves)} wave(s) ({', '.join(waves)}) = "
+        f"{len(stacked)} respondent-wave row(s) in the column {wave_column!r}; the row counts "
+        "below count respondent-wave rows"
+    )
+    table.rows_read = len(stacked)
+
+
 def read_source(
     path: str | Path,
     *,
@@ -1079,6 +1176,7 @@ def read_source(
     labels: dict[str, dict[float, str]] = {}
     questions: dict[str, str] = {}
     missing: dict[str, int] = {}
+    missing_reasons: dict[str, int] = {}
     if detection.format in ("csv", "tsv", "qualtrics", "redcap"):
         if _EXTENSIONS.get(path.suffix.lower(), "csv") not in ("csv", "tsv"):
             raise SourceError(
@@ -1090,6 +1188,7 @@ def read_source(
         frame, notes = _read_xlsx(path, sheet)
     elif detection.format == "sav":
         frame, meta = _read_sav(path)
+        meta.missing_reasons = missing_reasons  # filled by _declared_missing: code -> cells
         missing = _declared_missing(frame, meta)
         labels = {
             str(k): {
@@ -1138,9 +1237,12 @@ def read_source(
         table.categorical_columns = tuple(c for c in labels if c in table.frame.columns)
     if missing:
         total = sum(missing.values())
+        by_code = "; ".join(
+            f"{k}: {v}" for k, v in sorted(missing_reasons.items(), key=lambda kv: -kv[1])
+        )
         table.notes.append(
             f"SPSS declared missing values read as missing: {total} cell(s) in {len(missing)} "
-            "column(s)"
+            "column(s)" + (f", by code: {by_code}" if by_code else "")
         )
     if detection.format == "qualtrics":
         _qualtrics(table, second, third, keep_status)

@@ -296,3 +296,46 @@ def test_qualtrics_filters_and_seen_but_unanswered(tmp_path: Path) -> None:
     assert table.seen_unanswered == {"Q1": 1}
     assert pd.isna(table.frame["Q1"].iloc[0])
     assert any("seen but unanswered (-99): 1 cell(s)" in n for n in table.notes)
+
+
+def test_template_leaves_a_statement_shared_by_several_columns_to_the_researcher(
+    tmp_path: Path,
+) -> None:
+    # a Qualtrics layout where one matrix statement is asked about four people
+    header = ["ResponseId", "StartDate", "Status", "Q1_1", "Q2_1", "Q3_1", "Q4_1", "Q5"]
+    text = ["Response ID", "Start Date", "Response Type"]
+    text += [f"About {who} - I feel calm most days." for who in ("you", "mum", "dad", "a friend")]
+    text += ["I can settle my mind when I need to - most of the time"]
+    ids = [json_blob(c) for c in header]
+    rows = [header, text, ids, ["R_1", "2024-01-01", "0", "1", "2", "3", "4", "5"]]
+    source = tmp_path / "shared.csv"
+    with source.open("w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows(rows)
+    mini = str(REAL.parent / "cohort" / "mini.yaml")
+    out = tmp_path / "m.yaml"
+    made = run("cohort", "map-template", source, "-i", mini, "-o", out)
+    assert made.exit_code == 0, made.output
+    text_out = out.read_text("utf-8")
+    mapping = yaml.safe_load(text_out)
+    assert "M1" not in mapping["items"].values()  # not silently the first of the four
+    assert '# M1: its text is the statement of 4 columns ("Q1_1", "Q2_1", "Q3_1", "Q4_1")' in (
+        text_out
+    )
+    # the whole question text counts, not only the part after " - "
+    assert mapping["items"].get("Q5") == "M2"
+
+
+def json_blob(column: str) -> str:
+    return '{"ImportId":"' + column + '"}'
+
+
+def test_words_that_only_contain_phone_or_birth_are_no_identifiers() -> None:
+    from analysis.privacy.identifiers import name_findings
+
+    assert name_findings("Smartphone") == [] and name_findings("uses_smartphone") == []
+    assert name_findings("given_birth") == []  # "has the patient given birth before?"
+    assert name_findings("telephone_1") == ["phone"] and name_findings("Phone number") == ["phone"]
+    assert name_findings("date_of_birth") == ["date_of_birth"]
+    assert name_findings("birthyear") == ["date_of_birth"] and name_findings("DOB") == [
+        "date_of_birth"
+    ]

@@ -161,3 +161,53 @@ def test_report_compares_waves_within_person(tmp_path: Path) -> None:
     retest = _csv(out, "retest_wave")
     assert retest["waves"].tolist() == ["baseline -> follow-up"]
     assert retest["icc_a1"].iloc[0] != SUPPRESSED
+
+
+def test_wide_waves_are_reshaped_on_import_and_normed_by_wave(tmp_path: Path) -> None:
+    rng = np.random.default_rng(6)
+    n = 40
+    frame = pd.DataFrame({"child": [f"c{i:02d}" for i in range(n)]})
+    frame["site"] = ["north", "south", "999", "north"] * (n // 4)
+    for wave in (1, 2, 3):
+        for item in ITEMS:
+            frame[f"s{wave}_{item}"] = rng.integers(1, 6, n).astype(object)
+    frame.loc[30:, [f"s3_{i}" for i in ITEMS]] = None  # ten children missed wave 3
+    source = tmp_path / "panel.csv"
+    frame.to_csv(source, index=False)
+    template = tmp_path / "panel.yaml"
+    made = _run(
+        "cohort", "map-template", source, "-i", MINI,
+        "--wide-waves", r"^s(?P<wave>\d+)_(?P<column>M\d)$", "-o", template,
+    )  # fmt: skip
+    assert made.exit_code == 0, made.output
+    assert "matched 4 of 4 items" in made.output
+    text = template.read_text("utf-8")
+    assert "wide_waves:" in text and 'waves: ["wave"]' in text
+    kept = [line for line in text.splitlines() if not line.startswith('  - "site"')]
+    mapping = "\n".join(kept).replace("groups: []", "groups: [site]") + "\nmissing: {site: [999]}\n"
+    template.write_text(mapping, "utf-8")
+    cohort = tmp_path / "panel.parquet"
+    imported = _run(
+        "cohort", "import", source, "-i", MINI, "--map", template,
+        "--key-file", tmp_path / "k.key", "-o", cohort,
+    )  # fmt: skip
+    assert imported.exit_code == 0, imported.output
+    # 40 children x 3 waves = 120 rows; the 10 missed wave-3 visits are no respondents
+    assert (
+        "rows read 120 = rows imported 110 + rows quarantined 10 (10 with no item answered)"
+        in imported.output
+    )
+    assert "site: 30 cell(s) with a declared missing code (999) read as missing" in (
+        imported.output
+    )
+    stored = pd.read_parquet(cohort)
+    assert stored["pseudonym"].nunique() == 40
+    assert sorted(stored["site"].dropna().unique().tolist()) == ["north", "south"]
+    first = frame[[f"s2_{i}" for i in ITEMS]].iloc[0].astype(int).to_numpy().tolist()
+    assert stored[ITEMS].iloc[1].astype(int).to_numpy().tolist() == first  # child 0, wave 2
+    out = tmp_path / "norms.yaml"
+    refused = _run("cohort", "norms", cohort, "-i", MINI, "-o", out)
+    assert refused.exit_code == 1 and "110 rows of 40 people" in refused.output
+    normed = _run("cohort", "norms", cohort, "-i", MINI, "--wave", "wave=1", "-o", out)
+    assert normed.exit_code == 0, normed.output
+    assert "n: 40" in out.read_text("utf-8")
