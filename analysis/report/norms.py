@@ -125,6 +125,11 @@ def cohort_norms(
     inst = load_instrument(instrument if not isinstance(instrument, Path) else str(instrument))
     instrument_check(coh.metadata, inst, allow=allow_instrument_mismatch)
     chosen = check_groups(coh, groups, inst)
+    if len(coh.frame) == 0:
+        raise AnalysisError(
+            f"{coh.path.name} holds no respondent rows (every row was set aside or suppressed "
+            "at import); nothing can be normed"
+        )
     by_wave = bool(coh.metadata.wave_columns) and set(coh.metadata.wave_columns) <= set(chosen)
     frame, which = one_wave(coh, wave, pool_waves=pool_waves or by_wave)
     if by_wave and not wave:

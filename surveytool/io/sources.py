@@ -292,7 +292,8 @@ def _header(values: Iterable[object]) -> list[str]:
     names: list[str] = []
     seen: Counter[str] = Counter()
     for i, value in enumerate(values):
-        name = "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
+        blank = value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value))
+        name = "" if blank else str(value)
         name = name.strip() or f"Unnamed: {i}"
         if seen[name]:
             candidate = f"{name}.{seen[name]}"
@@ -478,6 +479,14 @@ def _excel_cell(value: object, number_format: str) -> object:
     return text if text.strip() else pd.NA
 
 
+def _looks_like_data(stored: list[object]) -> bool:
+    """Whether a sheet's first row is a respondent's answers rather than column names."""
+    present = [v for v in stored if v is not None]
+    return len(present) >= 2 and all(
+        isinstance(v, int | float | dt.date | dt.time) and not isinstance(v, bool) for v in present
+    )
+
+
 def _read_xlsx(path: Path, sheet: str | int | None) -> tuple[pd.DataFrame, list[str]]:
     import openpyxl
     from openpyxl.utils.exceptions import InvalidFileException
@@ -506,10 +515,13 @@ def _read_xlsx(path: Path, sheet: str | int | None) -> tuple[pd.DataFrame, list[
                 f"{path}: there is no sheet {sheet!r}; its sheets are: {', '.join(map(repr, names))}"
             )
         rows: list[list[object]] = []
+        typed: list[list[object]] = []  # the first row's cells as stored (numbers stay numbers)
         for row in book[chosen].iter_rows():
             cells = [
                 _excel_cell(getattr(c, "value", None), getattr(c, "number_format", "")) for c in row
             ]
+            if not typed:
+                typed.append([getattr(c, "value", None) for c in row])
             rows.append(cells)
     finally:
         book.close()
@@ -524,6 +536,12 @@ def _read_xlsx(path: Path, sheet: str | int | None) -> tuple[pd.DataFrame, list[
     width = max(len(r) for r in rows)
     padded = [r + [pd.NA] * (width - len(r)) for r in rows]
     header = _header(padded[0])
+    if len(padded) > 1 and _looks_like_data(typed[0] if typed else []):
+        notes.append(
+            f"the first row of sheet {chosen!r} holds only numbers and dates "
+            f"({', '.join(str(v) for v in padded[0][:4] if v is not pd.NA)}, ...): if the sheet "
+            "has no header row, its first respondent was read as the header; add a header row"
+        )
     frame = pd.DataFrame(padded[1:], columns=header, dtype=object)
     return frame, notes
 
@@ -793,6 +811,49 @@ def _collapse_checkboxes(
         )
 
 
+def _label_headers_to_fields(table: SourceTable, fields: Mapping[str, RedcapField]) -> None:
+    """A labels export's headers (field labels) as the dictionary's field names, in order.
+
+    A labels export writes the fields in the dictionary's order, each form's ``Complete?`` after
+    its fields; walking both in step tells apart fields that share a label ("nervous?" asked of
+    the patient and of the observer). Headers that are not the next field's label (events, data
+    access groups, survey timestamps) keep their names.
+    """
+    expected: list[tuple[str, str]] = []  # (label, field name) in export order
+    form = None
+    for name, spec in fields.items():
+        if form is not None and spec.form != form:
+            expected.append(("complete?", f"{form}_complete"))
+        form = spec.form
+        if spec.field_type != "descriptive":
+            expected.append((spec.label.casefold(), name))
+    if form is not None:
+        expected.append(("complete?", f"{form}_complete"))
+    renamed: dict[str, str] = {}
+    at = 0
+    for col in map(str, table.frame.columns):
+        base = re.sub(r"\.\d+$", "", col)
+        text = _plain_label(base).casefold()
+        for j in range(at, len(expected)):
+            if expected[j][0] == text:
+                renamed[col] = expected[j][1]
+                at = j + 1
+                break
+    taken = set(map(str, table.frame.columns)) - set(renamed)
+    renamed = {c: n for c, n in renamed.items() if n not in taken}
+    if not renamed:
+        return
+    table.frame = table.frame.rename(columns=renamed)
+    for old_name, new_name in renamed.items():
+        if old_name != new_name:
+            table.question_text.setdefault(new_name, old_name.split(".")[0])
+    table.categorical_columns = tuple(renamed.get(c, c) for c in table.categorical_columns)
+    table.notes.append(
+        f"REDCap labels export: {len(renamed)} header(s) read as the data dictionary's field "
+        "names (the labels are kept as question text)"
+    )
+
+
 _ARM_RAW = re.compile(r"^(?P<event>.+)_arm_(?P<arm>\d+)$")
 _ARM_LABEL = re.compile(r"^(?P<event>.+?) \((?P<arm>Arm \d+(?::[^)]*)?)\)$")
 
@@ -818,12 +879,16 @@ def _redcap(
 ) -> None:
     fields = dict(dictionary or {})
     _collapse_checkboxes(table, labels, fields)
+    if labels and fields:
+        _label_headers_to_fields(table, fields)
     names = [str(c) for c in table.frame.columns]
     if labels:
         meta = [
             c
             for c in names
-            if c.split(".")[0] in REDCAP_LABEL_METADATA or c.split(".")[0].endswith("Timestamp")
+            if c.split(".")[0] in REDCAP_LABEL_METADATA
+            or c.split(".")[0].endswith("Timestamp")
+            or (c.endswith("_complete") and c not in fields)
         ]
         waves = tuple(c for c in _REDCAP_WAVES_LABELS if c in names)
         dag = "Data Access Group"
@@ -866,7 +931,11 @@ def _redcap(
                     numeric[float(code)] = text
                 except ValueError:
                     continue
-            if numeric and spec.field_type in ("radio", "dropdown", "yesno", "truefalse"):
+            if (
+                numeric
+                and not labels
+                and spec.field_type in ("radio", "dropdown", "yesno", "truefalse")
+            ):
                 table.value_labels.setdefault(name, numeric)
                 coded.append(name)
         table.identifier_columns = tuple(

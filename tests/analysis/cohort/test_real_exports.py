@@ -339,3 +339,20 @@ def test_words_that_only_contain_phone_or_birth_are_no_identifiers() -> None:
     assert name_findings("birthyear") == ["date_of_birth"] and name_findings("DOB") == [
         "date_of_birth"
     ]
+
+
+def test_redcap_labels_export_with_its_dictionary_reads_as_the_raw_export(tmp_path: Path) -> None:
+    dictionary = LONG / "dictionary.csv"
+    mapping = _template(tmp_path, LONG / "data_labels.csv", VOB, "--dictionary", dictionary)
+    assert mapping["items"] == {v: v for v in VOB_ITEMS}  # headers read as the field names
+    assert mapping["id_column"] == "study_id" and mapping["waves"] == ["Event Name"]
+    mapping["redcap"] = {"dictionary": str(dictionary), "complete": ["Complete"]}
+    result, cohort, _ = _import(tmp_path, LONG / "data_labels.csv", VOB, mapping)
+    assert result.exit_code == 0, result.output
+    assert "rows imported 2 + rows quarantined 16" in result.output  # the same form statuses
+    assert cohort is not None
+    assert cohort["Event Name"].tolist() == [
+        "Visit 2 (Arm 1: Drug A)",
+        "First visit (Arm 2: Drug B)",
+    ]
+    assert cohort[VOB_ITEMS].iloc[0].tolist() == [0, 1, 0, 1, 0, 0, 0, 1, 0, 1, 0, 1]

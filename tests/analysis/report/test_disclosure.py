@@ -211,3 +211,24 @@ def test_wide_waves_are_reshaped_on_import_and_normed_by_wave(tmp_path: Path) ->
     normed = _run("cohort", "norms", cohort, "-i", MINI, "--wave", "wave=1", "-o", out)
     assert normed.exit_code == 0, normed.output
     assert "n: 40" in out.read_text("utf-8")
+
+
+def test_norms_of_a_cohort_left_empty_by_k_anonymity_is_a_message(tmp_path: Path) -> None:
+    rows = _answers(4, 8)
+    rows["age"] = [21, 35, 48, 62]
+    source = tmp_path / "few.csv"
+    rows.to_csv(source, index=False)
+    mapping = tmp_path / "few.yaml"
+    mapping.write_text(
+        "quasi_identifiers:\n  age: {generalize: age_band}\nk_suppression: records\n", "utf-8"
+    )
+    cohort = tmp_path / "few.parquet"
+    imported = _run(
+        "cohort", "import", source, "-i", MINI, "--map", mapping, "--k", "3",
+        "--key-file", tmp_path / "k.key", "-o", cohort,
+    )  # fmt: skip
+    assert imported.exit_code == 0, imported.output
+    assert "every new row (4) was suppressed for k-anonymity" in imported.output
+    normed = _run("cohort", "norms", cohort, "-i", MINI, "-o", tmp_path / "n.yaml")
+    assert normed.exit_code == 1
+    assert "holds no respondent rows" in normed.output
