@@ -301,6 +301,7 @@ def _analyse(
             parallel, fitted_efa, min_cell,
         )  # fmt: skip
 
+    b.add_suppression_table()
     return CohortReport(
         instrument=inst,
         cohort_file=coh.path.name,

@@ -20,6 +20,7 @@ from analysis.privacy.suppression import (
     apply_mask,
     hidden_columns,
     line_mask,
+    primary,
     suppression_mask,
 )
 from surveytool.instrument.model import Instrument
@@ -144,23 +145,80 @@ def _mask_frame(frame: pd.DataFrame, mask: np.ndarray | pd.DataFrame) -> pd.Data
     return apply_mask(frame, values.astype(bool))
 
 
+#: Why a cell is suppressed (the reasons of the ``suppressed_cells`` table).
+COMPLEMENT = "complement: with the published total it would give back a suppressed cell"
+
+
 class TableBuilder:
     def __init__(self, min_cell: int) -> None:
         self.min_cell = min_cell
         self.tables: list[ReportTable] = []
         self.notes: list[str] = []
         self.texts: dict[str, list[str]] = {}
+        self.suppressed: list[dict[str, object]] = []
 
-    def add(self, name: str, title: str, section: str, frame: pd.DataFrame, note: str = "") -> None:
+    @property
+    def small(self) -> str:
+        return f"fewer than {self.min_cell} respondents"
+
+    def add(
+        self,
+        name: str,
+        title: str,
+        section: str,
+        frame: pd.DataFrame,
+        note: str = "",
+        reasons: str | np.ndarray | None = None,
+    ) -> None:
+        """Add a table; every suppressed cell is listed with its reason (one for the table, or
+        an array of the frame's shape, empty where the default applies)."""
         out = (
             frame.reset_index(drop=False)
             if _has_named_index(frame)
             else frame.reset_index(drop=True)
         )
         self.tables.append(ReportTable(name, title, section, out, note))
+        offset = out.shape[1] - frame.shape[1]
+        cells = out.to_numpy(dtype=object)
+        for i, j in zip(*np.nonzero(cells == SUPPRESSED), strict=True):
+            reason = f"small-cell suppression ({self.small}, or a complement)"
+            if isinstance(reasons, str):
+                reason = reasons
+            elif reasons is not None and j >= offset and str(reasons[i, j - offset] or ""):
+                reason = str(reasons[i, j - offset])
+            self.suppressed.append(
+                {
+                    "table": f"{name}.csv",
+                    "row": int(i) + 1,
+                    "key": str(cells[i, 0]),
+                    "column": str(out.columns[j]),
+                    "reason": reason,
+                }
+            )
 
     def text(self, section: str, line: str) -> None:
         self.texts.setdefault(section, []).append(line)
+
+    def add_suppression_table(self) -> None:
+        """The suppressed cells of every table and why (the last table of the report)."""
+        frame = pd.DataFrame(self.suppressed, columns=["table", "row", "key", "column", "reason"])
+        self.add(
+            "suppressed_cells",
+            "Suppressed cells and why",
+            "cohort",
+            frame,
+            "Every cell shown as 'suppressed' in the tables, with the rule that hid it: a cell of "
+            f"{self.small}, a statistic computed from so few, or a complement that would let "
+            "one be recovered from a published total.",
+        )
+
+
+def _why(primary_cells: np.ndarray, mask: np.ndarray, small: str) -> np.ndarray:
+    """Reasons per cell of a line-suppressed table: small cells, and their complements."""
+    out = np.full(mask.shape, "", dtype=object)
+    out[mask & primary_cells] = small
+    out[mask & ~primary_cells] = COMPLEMENT
+    return out
 
 
 def _has_named_index(frame: pd.DataFrame) -> bool:
@@ -223,6 +281,7 @@ def score_tables(
         f"Scales scored for fewer than {b.min_cell} respondents are suppressed."
         if few.any()
         else "",
+        reasons=f"scored for {b.small}",
     )
     correlations = score_correlations(scores, list(scale_ids), reliabilities=rel)
     pairs = correlations.pairs
@@ -238,6 +297,7 @@ def score_tables(
         _mask_frame(pairs, pair_mask),
         "r: Pearson, pairwise; ci: Fisher z, 95%; p_holm: Holm across all pairs; "
         "disattenuated: r / √(alpha_x · alpha_y) (subscales only).",
+        reasons=f"the pair has {b.small} with both scores",
     )
     matrix = correlations.matrix.rename_axis("scale")
     disattenuated = correlations.disattenuated.rename_axis("scale")
@@ -249,12 +309,20 @@ def score_tables(
 
         matrix = _mask_frame(matrix, small_pairs(matrix))
         disattenuated = _mask_frame(disattenuated, small_pairs(disattenuated))
-    b.add("score_correlation_matrix", "Score correlation matrix", "scores", matrix)
+    pair_reason = f"the pair has {b.small} with both scores"
+    b.add(
+        "score_correlation_matrix",
+        "Score correlation matrix",
+        "scores",
+        matrix,
+        reasons=pair_reason,
+    )
     b.add(
         "disattenuated_correlations",
         "Disattenuated correlations (r / √(alpha_x alpha_y))",
         "scores",
         disattenuated,
+        reasons=pair_reason,
     )
     return correlations
 
@@ -528,6 +596,9 @@ def reliability_and_item_tables(
         "items",
         published_counts,
         "Raw answers per scale point and missing; each row adds up to all respondents.",
+        reasons=_why(
+            primary(np.nan_to_num(values), b.min_cell) & answers[None, :], hidden, b.small
+        ),
     )
 
     items = stats.items.copy()
@@ -542,6 +613,7 @@ def reliability_and_item_tables(
         _mask_frame(items, moment_mask),
         "floor/ceiling: shares of the answered at the scale's lowest/highest point. An item with "
         "a suppressed answer count has its moments suppressed too.",
+        reasons="an answer count of the item is suppressed (its moments would give it back)",
     )
 
     scales = rel.scales.copy()
@@ -574,6 +646,7 @@ def reliability_and_item_tables(
             if small
             else ""
         ),
+        reasons=f"an item of the subscale is answered by {b.small}",
     )
     table = rel.items.copy()
     item_level = table.index.get_level_values("item")
@@ -591,6 +664,8 @@ def reliability_and_item_tables(
         "reliability",
         _mask_frame(table, mask),
         "mean, sd: of the keyed item.",
+        reasons=f"the item's answer counts are suppressed, or an item of the subscale is answered "
+        f"by {b.small}",
     )
     return hidden_frame
 
@@ -634,18 +709,25 @@ def careless_tables(b: TableBuilder, careless: CarelessResult, n_rows: int) -> N
     frame = pd.DataFrame(rows)
     # flagged and not flagged describe respondents; "not computed" is derived (too few answers)
     # and hidden only as a complement, so an index with a few rows not computed hides nothing
-    count_mask = line_mask(np.array(lines), b.min_cell, sensitive=np.array([True, True, False]))
+    sensitive = np.array([True, True, False])
+    count_mask = line_mask(np.array(lines), b.min_cell, sensitive=sensitive)
+    count_why = _why(primary(np.array(lines), b.min_cell) & sensitive[None, :], count_mask, b.small)
     mask = np.zeros(frame.shape, dtype=bool)
     columns = list(frame.columns)
     for k, col in enumerate(("flagged", "not_flagged", "not_computed")):
         mask[:, columns.index(col)] = count_mask[:, k]
     mask[:, columns.index("share_flagged")] = count_mask[:, 0] | count_mask[:, 1]
+    why = np.full(frame.shape, "", dtype=object)
+    for k, col in enumerate(("flagged", "not_flagged", "not_computed")):
+        why[:, columns.index(col)] = count_why[:, k]
+    why[:, columns.index("share_flagged")] = "its counts are suppressed"
     b.add(
         "careless",
         "Careless responding: flags and cut-offs",
         "careless",
         _mask_frame(frame, mask),
         "flagged + not flagged + not computed = all respondents; share: of those computed.",
+        reasons=why,
     )
     counts = table["n_flags"].value_counts().reindex(range(len(specs) + 1), fill_value=0)
     dist = pd.DataFrame({"flags": counts.index, "respondents": counts.to_numpy()})
@@ -663,6 +745,11 @@ def careless_tables(b: TableBuilder, careless: CarelessResult, n_rows: int) -> N
         "Respondents by number of flags",
         "careless",
         _mask_frame(dist, dist_mask),
+        reasons=(
+            "a flagged count of the table above is suppressed (the two tables are linked)"
+            if count_mask[:, 0].any()
+            else None
+        ),
     )
 
 
@@ -697,7 +784,11 @@ def group_tables(
     keep = sizes["n"] > 0
     size_mask = np.zeros(sizes.shape, dtype=bool)
     size_mask[:, 1] = hidden
+    small_groups = np.asarray(((line_array >= 1) & (line_array < min_cell)).any(axis=0))
+    group_why = {c: (b.small if bool(small_groups[k]) else COMPLEMENT) for k, c in enumerate(cells)}
     sizes_published = _mask_frame(sizes, size_mask)[keep.to_numpy()]
+    size_why = np.full(sizes_published.shape, "", dtype=object)
+    size_why[:, 1] = [group_why[c] for c in sizes_published[group]]
     total = pd.DataFrame({group: ["all respondents"], "n": [n_rows]})
     b.add(
         f"groups_{slug}",
@@ -705,6 +796,7 @@ def group_tables(
         "groups",
         pd.concat([sizes_published, total], ignore_index=True),
         "The groups add up to all respondents.",
+        reasons=np.vstack([size_why, np.full((1, 2), "", dtype=object)]),
     )
 
     rows = []
@@ -738,6 +830,11 @@ def group_tables(
         "groups",
         _mask_frame(desc, desc_mask),
         "ci: 95% t interval of the mean.",
+        reasons=np.repeat(
+            np.array([group_why.get(str(g), "") for g in desc["group"]], dtype=object)[:, None],
+            desc.shape[1],
+            axis=1,
+        ),
     )
 
     test_columns = ["scale", "test", "groups", "statistic", "df1", "df2", "p", "p_holm"]
@@ -804,6 +901,7 @@ def wave_tables(
         "groups",
         _mask_frame(sizes, size_mask)[keep],
         "The same people answer in several waves: the waves are compared within person.",
+        reasons=f"{b.small} in the wave, or a complement",
     )
     if len(values) < 2:
         return
@@ -837,4 +935,11 @@ def wave_tables(
         for j, col in enumerate(frame.columns):
             if col not in ("scale", "waves", "test"):
                 mask[:, j] = small
-        b.add(name, title, "groups", _mask_frame(frame, mask), note)
+        b.add(
+            name,
+            title,
+            "groups",
+            _mask_frame(frame, mask),
+            note,
+            reasons=f"{b.small} in both waves",
+        )

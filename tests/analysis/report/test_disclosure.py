@@ -232,3 +232,23 @@ def test_norms_of_a_cohort_left_empty_by_k_anonymity_is_a_message(tmp_path: Path
     normed = _run("cohort", "norms", cohort, "-i", MINI, "-o", tmp_path / "n.yaml")
     assert normed.exit_code == 1
     assert "holds no respondent rows" in normed.output
+
+
+def test_every_suppressed_cell_has_its_reason(tmp_path: Path) -> None:
+    rows = _answers(18, 1)
+    rows.loc[4:, ["M2", "M3", "M4"]] = None
+    out = _report(tmp_path, rows)
+    reasons = _csv(out, "suppressed_cells")
+    listed = {(t, int(r), c) for t, r, c in reasons[["table", "row", "column"]].to_numpy()}
+    for csv_path in out.glob("*.csv"):
+        if csv_path.stem == "suppressed_cells":
+            continue
+        table = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
+        for i, j in zip(*np.nonzero(table.to_numpy() == SUPPRESSED), strict=True):
+            assert (csv_path.name, int(i) + 1, str(table.columns[j])) in listed
+    frequencies = reasons[reasons["table"] == "item_frequencies.csv"]
+    why = {(k, c): str(r) for k, c, r in frequencies[["key", "column", "reason"]].to_numpy()}
+    assert why[("M2", "missing")].startswith("complement")
+    assert why[("M2", "1")] == "fewer than 10 respondents" or why[("M2", "1")].startswith("compl")
+    desc = reasons[reasons["table"] == "score_descriptives.csv"]
+    assert set(desc["reason"]) == {"scored for fewer than 10 respondents"}
