@@ -29,6 +29,7 @@ from analysis.stats import (  # noqa: E402
     CarelessResult,
     CFAResult,
     EFAResult,
+    GRMResult,
     GroupComparison,
     InvarianceResult,
     ItemStatistics,
@@ -53,6 +54,8 @@ from analysis.stats import (  # noqa: E402
     correlation_matrix,
     describe_scores,
     efa,
+    grm,
+    grm_model,
     invariance_model,
     item_statistics,
     keyed_items,
@@ -71,6 +74,7 @@ from analysis.stats import (  # noqa: E402
     reliability,
     scale_reliability,
     score_correlations,
+    score_with_parameters,
     sufficient_statistics,
 )
 
@@ -92,6 +96,7 @@ __all__ += ["ScoreCorrelations", "describe_scores", "score_correlations"]
 __all__ += ["GroupComparison", "compare_groups"]
 __all__ += ["WaveComparison", "compare_waves"]
 __all__ += ["NormsResult", "build_norms", "norms_from_scores", "norms_yaml"]
+__all__ += ["GRMResult", "grm", "grm_model", "score_with_parameters"]
 __all__ += ["InvarianceResult", "invariance_model", "measurement_invariance"]
 __all__ += [
     "OrdinalCFAResult",

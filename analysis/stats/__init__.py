@@ -32,6 +32,7 @@ from analysis.stats.efa import (
 )
 from analysis.stats.groups import GroupComparison, compare_groups, hedges_g
 from analysis.stats.invariance import InvarianceResult, invariance_model, measurement_invariance
+from analysis.stats.irt import GRMResult, grm, grm_model, score_with_parameters
 from analysis.stats.items import ItemStatistics, item_statistics, keyed_items
 from analysis.stats.norms import NormsResult, build_norms, norms_from_scores, norms_yaml
 from analysis.stats.ordinal_cfa import OrdinalCFAResult, ordinal_cfa_model
@@ -68,6 +69,7 @@ __all__ = [
     "CFAResult",
     "CarelessResult",
     "EFAResult",
+    "GRMResult",
     "GroupComparison",
     "InvarianceResult",
     "ItemStatistics",
@@ -98,6 +100,8 @@ __all__ = [
     "efa",
     "efa_from_correlation",
     "fit_indices",
+    "grm",
+    "grm_model",
     "hedges_g",
     "icc",
     "invariance_model",
@@ -120,5 +124,6 @@ __all__ = [
     "reliability",
     "scale_reliability",
     "score_correlations",
+    "score_with_parameters",
     "sufficient_statistics",
 ]

@@ -908,3 +908,79 @@ def notify(ctx: click.Context) -> None:
         click.echo("nothing to send")
     if summary.failed:
         ctx.exit(1)
+
+
+@clinic.group()
+def reliability() -> None:
+    """Reliability and SD per scale for reliable change, with their source (published values,
+    or the practice's own data)."""
+
+
+@reliability.command("set")
+@click.argument("instrument")
+@click.argument("scale")
+@click.option("--reliability", "value", type=float, required=True, help="e.g. Cronbach's alpha.")
+@click.option("--sd", type=float, required=True, help="The SD of the scale's scores.")
+@click.option(
+    "--source", required=True, help="Where the values come from (an article, a manual, a sample)."
+)
+@click.pass_context
+def reliability_set(
+    ctx: click.Context, instrument: str, scale: str, value: float, sd: float, source: str
+) -> None:
+    """Give SCALE of INSTRUMENT (an id or a file) its reliability and SD."""
+    from surveytool.clinic.references import set_reference
+    from surveytool.instrument.registry import load_instrument
+
+    inst = load_instrument(instrument)
+    settings = _settings(ctx)
+    with settings.store().write() as session:
+        _, actor = settings.who(session)
+        set_reference(session, inst, scale, reliability=value, sd=sd, source=source, actor=actor)
+    click.echo(f"{inst.id} {scale}: reliability {value}, SD {sd} ({source})")
+
+
+@reliability.command("import")
+@click.argument("path", type=click.Path(path_type=Path, dir_okay=False))
+@click.pass_context
+def reliability_import(ctx: click.Context, path: Path) -> None:
+    """Read a CSV file with the columns instrument, scale, reliability, sd, source (all rows or
+    none)."""
+    from surveytool.clinic.references import import_references
+    from surveytool.instrument.registry import bundled_paths, load_instrument
+
+    instruments = {inst_id: load_instrument(p) for inst_id, p in bundled_paths().items()}
+    settings = _settings(ctx)
+    with settings.store().write() as session:
+        _, actor = settings.who(session)
+        n = import_references(session, path, instruments, actor=actor)
+    click.echo(f"{n} scale(s) given reliability and SD from {path}")
+
+
+@reliability.command("list")
+@click.argument("instrument")
+@click.pass_context
+def reliability_list(ctx: click.Context, instrument: str) -> None:
+    """What reliable change uses for each scale of INSTRUMENT, and where it comes from."""
+    from surveytool.clinic.references import MIN_PRACTICE_N, references_for
+    from surveytool.instrument.registry import load_instrument
+    from surveytool.scoring.norms import entry_for
+
+    inst = load_instrument(instrument)
+    with _settings(ctx).store().read() as session:
+        refs = references_for(session, inst)
+    for scale_id in inst.scored_ids():
+        ref = refs.get(scale_id)
+        entry = entry_for(inst, scale_id, {})
+        if ref is not None:
+            click.echo(
+                f"{scale_id}: reliability {ref.reliability:.3f}, SD {ref.sd:.3f}: {ref.label}"
+            )
+        elif entry is not None and entry.sd is not None and entry.reliability is not None:
+            click.echo(f"{scale_id}: from the instrument's norms (n={entry.n})")
+        else:
+            click.echo(
+                f"{scale_id}: cannot be judged: no norms and no values given (set them with "
+                f"`surveytool clinic reliability set`, or wait for {MIN_PRACTICE_N} clients' "
+                "first administrations for a practice-based estimate)"
+            )

@@ -35,20 +35,33 @@ import click
     "X-Forwarded-Proto headers are believed; repeatable. Without it, forwarded headers are "
     "ignored.",
 )
+@click.option(
+    "--instrument",
+    "instrument_files",
+    multiple=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="An instrument file to offer besides the bundled ones (checked first); repeatable.",
+)
 def serve(
     host: str,
     port: int,
     data_dir: Path | None,
     database_url: str | None,
     trusted_proxies: tuple[str, ...],
+    instrument_files: tuple[Path, ...],
 ) -> None:
     """Start the self-assessment pages (and the clinician pages, /clinic) on this computer."""
     from surveytool.personal_store import PersonalStore
-    from surveytool.web.server import check_proxies, run_server
+    from surveytool.web.server import check_proxies, offered_instruments, run_server
 
     if database_url is None and data_dir is not None:
         database_url = f"sqlite:///{data_dir.resolve() / 'clinic.sqlite3'}"
     check_proxies(trusted_proxies)
     run_server(
-        host, port, PersonalStore(data_dir) if data_dir else None, database_url, trusted_proxies
+        host,
+        port,
+        PersonalStore(data_dir) if data_dir else None,
+        database_url,
+        trusted_proxies,
+        offered_instruments(instrument_files),
     )

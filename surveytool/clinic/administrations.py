@@ -4,6 +4,7 @@ transaction) and reading a client's history and the change between two administr
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -24,6 +25,7 @@ from surveytool.clinic.models import (
     Link,
     utcnow,
 )
+from surveytool.clinic.references import Reference
 from surveytool.clinic.scores import alert_row, check_answers, score_answers, score_row
 from surveytool.instrument.model import Instrument
 from surveytool.scoring.change import ReliableChange, reliable_change
@@ -118,13 +120,33 @@ def score_map(adm: Administration) -> dict[str, float]:
 
 
 def change_between(
-    inst: Instrument, before: Administration, after: Administration
+    inst: Instrument,
+    before: Administration,
+    after: Administration,
+    references: Mapping[str, Reference] | None = None,
 ) -> list[ReliableChange]:
     """Reliable change (Jacobson–Truax) per scale between two stored administrations.
 
-    SD and reliability come from the instrument's norms; without them each scale's RCI is NaN and
-    its ``source`` says why (nothing is invented).
+    SD and reliability come from the practice's values (``references``, see
+    :mod:`surveytool.clinic.references`: published values with their source, or practice-based
+    estimates), else from the instrument's norms; without either each scale's RCI is NaN and its
+    ``source`` says why (nothing is invented). Each result's ``source`` names where its values
+    came from.
     """
     if before.instrument_id != after.instrument_id:
         raise ClinicError("reliable change compares two administrations of the same instrument")
-    return reliable_change(inst, score_map(before), score_map(after))
+    refs = references or {}
+    rows = reliable_change(
+        inst,
+        score_map(before),
+        score_map(after),
+        sd={k: r.sd for k, r in refs.items()},
+        reliability={k: r.reliability for k, r in refs.items()},
+    )
+    # the SD and reliability given for a scale are the practice's: say which they are
+    return [
+        replace(row, source=f"SD and reliability from {refs[row.scale].label}")
+        if row.scale in refs
+        else row
+        for row in rows
+    ]

@@ -83,6 +83,7 @@ def create_link(
         expires_at=now + expires_in,
     )
     session.add(link)
+    forget_stale_progress(session)
     session.flush()
     audit.append(
         session,
@@ -156,6 +157,7 @@ def begin(session: Session, token: str) -> tuple[Link, str]:
     its hash is kept) and ends the previous one, so only the newest tab can send answers; the
     answers saved so far (:func:`save_progress`) are kept.
     """
+    forget_stale_progress(session)
     link = lookup(session, token)
     now = utcnow()
     first = link.used_at is None
@@ -188,6 +190,20 @@ class Progress:
         data = json.loads(link.progress)
         answers = data.get("answers", {})
         return cls({str(k): str(v) for k, v in answers.items()}, int(data.get("page", -1)))
+
+
+def forget_stale_progress(session: Session) -> None:
+    """Forget the answers kept for links that expired or were cancelled before they were sent
+    (nothing is kept longer than the link could use it)."""
+    session.execute(
+        sa.update(Link)
+        .where(
+            Link.progress.is_not(None),
+            sa.or_(Link.expires_at <= utcnow(), Link.revoked_at.is_not(None)),
+        )
+        .values(progress=None)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def save_progress(session: Session, link: Link, answers: Mapping[str, str], page: int) -> None:
@@ -247,6 +263,7 @@ def revoke(session: Session, link: Link, actor: str) -> None:
         raise ClinicError("this link has been completed; there is nothing to cancel")
     if link.revoked_at is None:
         link.revoked_at = utcnow()
+        link.progress = None
         audit.append(session, actor, "link.revoke", f"client:{link.client_id}", {"link": link.id})
 
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
-from collections.abc import Sequence
+import threading
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import resources
@@ -28,6 +29,7 @@ from surveytool.clinic.clinicians import clinician_names
 from surveytool.clinic.errors import ClinicError
 from surveytool.clinic.instruments import load_source
 from surveytool.clinic.models import Administration, Alert, Client, utcnow
+from surveytool.clinic.references import Reference, references_for
 from surveytool.instrument.model import Instrument, score_ranges
 from surveytool.report import environment, stylesheet
 from surveytool.scoring.change import ReliableChange
@@ -89,6 +91,8 @@ class Section:
     charts: list[dict[str, Any]]
     changes: list[ChangeView]
     items: list[ItemRow]
+    #: the practice's SD and reliability per scale (for the change the clinician chooses)
+    references: dict[str, Reference] = field(default_factory=dict)
 
     @property
     def title(self) -> str:
@@ -165,7 +169,8 @@ def trend_chart(
     """Geometry of one scale's scores over time: bands as shaded stripes, scores as a line.
 
     x is proportional to time (evenly spaced when all administrations share one moment); y maps
-    the scale's score range onto the height, higher scores up.
+    the scale's score range onto the height, higher scores up. Each form (full, each short form)
+    has its own line, so scores resting on fewer items are never joined to the full form's.
     """
     times = [a.administered_at.timestamp() for a in adms]
     span_t = (max(times) - min(times)) if times else 0.0
@@ -206,8 +211,22 @@ def trend_chart(
                 "value": score.value,
                 "date": adm.administered_at.strftime("%Y-%m-%d"),
                 "band": score.band or "",
+                "form": adm.form or "",
             }
         )
+    # one line per form: a short form's score rests on fewer items, so it is not joined to the
+    # full form's scores (the dots stay on one time axis)
+    lines = []
+    for form in dict.fromkeys(p["form"] for p in points):
+        mine = [p for p in points if p["form"] == form]
+        if len(mine) > 1:
+            lines.append(
+                {
+                    "form": form,
+                    "label": f"short form {form}" if form else "full form",
+                    "points": " ".join(f"{p['x']},{p['y']}" for p in mine),
+                }
+            )
     return {
         "id": scale.id,
         "label": scale.label,
@@ -218,7 +237,8 @@ def trend_chart(
         "high": high,
         "stripes": stripes,
         "points": points,
-        "polyline": " ".join(f"{p['x']},{p['y']}" for p in points),
+        "lines": lines,
+        "forms": list(dict.fromkeys(p["form"] for p in points)),
     }
 
 
@@ -263,7 +283,10 @@ def item_rows(inst: Instrument | None, adms: Sequence[Administration]) -> list[I
 
 
 def change_view(
-    inst: Instrument | None, before: Administration, after: Administration
+    inst: Instrument | None,
+    before: Administration,
+    after: Administration,
+    references: Mapping[str, Reference] | None = None,
 ) -> ChangeView:
     if inst is None:
         return ChangeView(before, after, (), "the instrument file cannot be loaded now")
@@ -275,10 +298,11 @@ def change_view(
         )
     if before.instrument_hash != after.instrument_hash:
         notes.append("the two were given with different versions of the instrument file")
-    return ChangeView(before, after, tuple(change_between(inst, before, after)), "; ".join(notes))
+    rows = tuple(change_between(inst, before, after, references))
+    return ChangeView(before, after, rows, "; ".join(notes))
 
 
-def build_section(instrument_id: str, adms: list[Administration]) -> Section:
+def build_section(session: Session, instrument_id: str, adms: list[Administration]) -> Section:
     source = adms[-1].instrument_source
     inst: Instrument | None
     try:
@@ -288,8 +312,13 @@ def build_section(instrument_id: str, adms: list[Administration]) -> Section:
         inst, error = None, str(exc)
     scales = scales_of(inst, adms)
     charts = [trend_chart(s, adms) for s in scales]
-    changes = [change_view(inst, a, b) for a, b in itertools.pairwise(adms)]
-    return Section(instrument_id, inst, error, adms, scales, charts, changes, item_rows(inst, adms))
+    refs = references_for(session, inst) if inst is not None else {}
+    changes = [change_view(inst, a, b, refs) for a, b in itertools.pairwise(adms)]
+    section = Section(
+        instrument_id, inst, error, adms, scales, charts, changes, item_rows(inst, adms)
+    )
+    section.references = refs
+    return section
 
 
 def build_client_report(session: Session, client: Client) -> ClientReport:
@@ -297,7 +326,7 @@ def build_client_report(session: Session, client: Client) -> ClientReport:
     by_instrument: dict[str, list[Administration]] = {}
     for adm in adms:
         by_instrument.setdefault(adm.instrument_id, []).append(adm)
-    sections = [build_section(k, v) for k, v in by_instrument.items()]
+    sections = [build_section(session, k, v) for k, v in by_instrument.items()]
     alerts = [al for adm in adms for al in adm.alerts]
     names = clinician_names(
         session,
@@ -341,8 +370,29 @@ def chromium_path() -> str:
     )
 
 
-def html_to_pdf(html: str, *, footer: str = "") -> bytes:
-    """Print HTML to PDF (A4) with headless Chromium: no scripts, no network."""
+#: Chromium processes printing PDFs at once in this process (each takes a few hundred MB and a
+#: core for seconds: four at once took 5–7 s each on two cores); more requests wait their turn
+MAX_PDF_PRINTS = 2
+PDF_SLOTS = threading.BoundedSemaphore(MAX_PDF_PRINTS)
+
+
+def html_to_pdf(html: str, *, footer: str = "", wait: float = 120.0) -> bytes:
+    """Print HTML to PDF (A4) with headless Chromium: no scripts, no network.
+
+    At most :data:`MAX_PDF_PRINTS` print at once; a request that waits ``wait`` seconds for its
+    turn is refused (:class:`ClinicError`) rather than piling up browsers."""
+    if not PDF_SLOTS.acquire(timeout=wait):
+        raise ClinicError(
+            f"{MAX_PDF_PRINTS} PDF reports are being printed already; please try again in a "
+            "minute (or download the HTML report)"
+        )
+    try:
+        return _print_pdf(html, footer)
+    finally:
+        PDF_SLOTS.release()
+
+
+def _print_pdf(html: str, footer: str) -> bytes:
     executable = chromium_path()
     try:
         from playwright.sync_api import Error as PlaywrightError

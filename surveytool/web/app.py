@@ -29,6 +29,7 @@ from surveytool.web import pages
 from surveytool.web.deps import ClinicState, WebState, require_csrf
 from surveytool.web.logs import install_log_filter
 from surveytool.web.routes import (
+    clinic_accounts,
     clinic_auth,
     clinic_clients,
     clinic_links,
@@ -42,6 +43,7 @@ ROUTERS = (
     self_assessment.router,
     saved.router,
     clinic_auth.router,
+    clinic_accounts.router,
     clinic_clients.router,
     clinic_links.router,
     questionnaire.router,

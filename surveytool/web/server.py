@@ -9,6 +9,7 @@ that login throttling counts by.
 from __future__ import annotations
 
 import ipaddress
+from pathlib import Path
 from typing import Any
 
 from surveytool.errors import SurveytoolError
@@ -30,6 +31,30 @@ def check_proxies(proxies: tuple[str, ...]) -> tuple[str, ...]:
     return proxies
 
 
+def offered_instruments(files: tuple[Path, ...]) -> dict[str, Path]:
+    """The bundled instruments and the given files, by id; each file is loaded and checked
+    now, so a mistake stops ``serve`` with the file's problems instead of failing a page."""
+    from surveytool.instrument.registry import bundled_paths, load_instrument
+
+    offered = dict(bundled_paths())
+    given: dict[str, Path] = {}
+    for path in files:
+        if not path.is_file():
+            raise SurveytoolError(f"--instrument {path}: no such file")
+        inst = load_instrument(path)
+        if inst.id in given:
+            raise SurveytoolError(
+                f"--instrument {path}: the id {inst.id!r} is already given by {given[inst.id]}"
+            )
+        if inst.id in offered:
+            raise SurveytoolError(
+                f"--instrument {path}: the id {inst.id!r} is a bundled instrument's; give the "
+                "file another id"
+            )
+        given[inst.id] = path.resolve()
+    return {**offered, **given}
+
+
 def uvicorn_options(trusted_proxies: tuple[str, ...] = ()) -> dict[str, Any]:
     """uvicorn's proxy settings: forwarded headers only from the trusted proxies."""
     if not trusted_proxies:
@@ -43,13 +68,19 @@ def run_server(
     store: PersonalStore | None = None,
     database_url: str | None = None,
     trusted_proxies: tuple[str, ...] = (),
+    instruments: dict[str, Path] | None = None,
 ) -> None:  # pragma: no cover
     """Serve the app with uvicorn (blocking)."""
     import uvicorn
 
     options = uvicorn_options(trusted_proxies)
     hosts = (*DEFAULT_HOSTS, host) if host not in DEFAULT_HOSTS else DEFAULT_HOSTS
-    app = create_app(store=store, allowed_hosts=hosts, clinic_database_url=database_url)
+    app = create_app(
+        store=store,
+        allowed_hosts=hosts,
+        clinic_database_url=database_url,
+        instruments=instruments,
+    )
     shown = f"[{host}]" if ":" in host else host
     print(f"surveytool is running: open http://{shown}:{port}/ in your browser (Ctrl-C stops it)")
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, **options)

@@ -11,7 +11,7 @@ from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from surveytool.clinic import audit, links
-from surveytool.clinic.accounts import alert_of, client_of
+from surveytool.clinic.accounts import alert_of, client_of, clinicians
 from surveytool.clinic.administrations import administrations_of
 from surveytool.clinic.alerts import acknowledge_alert, open_alerts
 from surveytool.clinic.clients import add_client, list_clients
@@ -120,6 +120,8 @@ def client_page(
         notes=notes,
         links=links.links_of(session, client),
         authors=clinician_names(session, [n.clinician_id for n in notes]),
+        assigned=clinician_names(session, [client.clinician_id]).get(client.clinician_id or 0),
+        assignable=[c for c in clinicians(session) if c.active] if me.is_admin else [],
     )
 
 
@@ -240,4 +242,4 @@ def chosen_change(section: Section, a: int | None, b: int | None) -> ChangeView 
         first, second = pair[0], pair[1]
     else:
         first, second = adms[-2], adms[-1]
-    return change_view(section.inst, first, second)
+    return change_view(section.inst, first, second, section.references)

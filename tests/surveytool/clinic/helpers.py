@@ -83,15 +83,19 @@ def alice_hash() -> str:
     return auth.hash_password(PASSWORD)
 
 
-def add_test_clinician(session: Session, username: str = "alice") -> Clinician:
-    """The test clinician (password :data:`PASSWORD`) with its audit row, without paying
-    argon2id's cost again."""
+def add_test_clinician(
+    session: Session, username: str = "alice", *, role: str = "admin", email: str | None = None
+) -> Clinician:
+    """A test account (password :data:`PASSWORD`; alice is a practice admin) with its audit
+    row, without paying argon2id's cost again."""
     clinician = Clinician(
         username=username,
-        display_name="Dr Alice",
+        display_name="Dr Alice" if username == "alice" else f"Dr {username.title()}",
         password_hash=alice_hash(),
         active=True,
         created_at=utcnow(),
+        role=role,
+        email=email,
     )
     session.add(clinician)
     session.flush()

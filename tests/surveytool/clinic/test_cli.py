@@ -370,6 +370,25 @@ def test_report_pdf(clinic: dict[str, str], tmp_path: Path) -> None:
     assert pages >= 2
 
 
+def test_pdf_prints_are_limited() -> None:
+    """Two prints at once at most: while both slots are taken, a third request is refused after
+    its wait, without starting a browser; once a slot is free, it prints."""
+    from surveytool.clinic import report
+    from surveytool.clinic.errors import ClinicError
+    from tests.surveytool.web.servers import CHROMIUM
+
+    taken = [report.PDF_SLOTS.acquire(timeout=5) for _ in range(report.MAX_PDF_PRINTS)]
+    assert all(taken)
+    try:
+        with pytest.raises(ClinicError, match="2 PDF reports are being printed already"):
+            report.html_to_pdf("<p>x</p>", wait=0.2)
+    finally:
+        for _ in taken:
+            report.PDF_SLOTS.release()
+    if CHROMIUM.exists():
+        assert report.html_to_pdf("<p>x</p>", wait=5).startswith(b"%PDF")
+
+
 def test_export_is_all_of_one_clients_data(clinic: dict[str, str], tmp_path: Path) -> None:
     administer_mood(clinic, tmp_path, 5, 2)
     ok(clinic, "note", "C-001", "discussed sleep")

@@ -1031,3 +1031,22 @@ def test_backup_is_a_checked_copy(store: ClinicStore, mood: Instrument, tmp_path
         store.backup(target)
     with pytest.raises(ClinicError, match="no folder"):
         store.backup(tmp_path / "missing" / "b.sqlite3")
+
+
+def test_answers_kept_for_a_link_are_forgotten_when_it_expires(
+    store: ClinicStore, mood: Instrument
+) -> None:
+    _, client_id = seed(store)
+    link_id, token = _link(store, client_id, mood)
+    with store.write() as session:
+        link, _ = links.begin(session, token)
+        links.save_progress(session, link, {"D1": "4"}, 0)
+        session.execute(
+            sa.update(Link)
+            .where(Link.id == link_id)
+            .values(expires_at=utcnow() - timedelta(seconds=1))
+        )
+    _link(store, client_id, mood)  # the next act on links forgets it
+    with store.read() as session:
+        expired = session.get(Link, link_id)
+        assert expired is not None and expired.progress is None

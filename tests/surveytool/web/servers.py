@@ -148,14 +148,16 @@ class ClinicServer:
         return "\n".join(p.read_text("utf-8", errors="replace") for p in self.logs)
 
 
-def seed_clinician(store: ClinicStore, username: str = "alice") -> int:
+def seed_clinician(
+    store: ClinicStore, username: str = "alice", *, role: str = "admin", email: str | None = None
+) -> int:
     with store.write() as session:
         existing = session.execute(
             sa.select(Clinician).where(Clinician.username == username)
         ).scalar_one_or_none()
         if existing is not None:
             return existing.id
-        return add_test_clinician(session, username).id
+        return add_test_clinician(session, username, role=role, email=email).id
 
 
 def add_client(store: ClinicStore, code: str | None = None, name: str | None = None) -> Client:

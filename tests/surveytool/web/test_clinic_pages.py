@@ -324,6 +324,7 @@ def test_every_state_changing_request_needs_the_csrf_token(
     assert visit.intro.status_code == 200
     ids = {"client_id": client.id, "link_id": new.link.id, "alert_id": alert_id, "inst_id": "ppai"}
     ids["token"] = new.token
+    ids["clinician_id"] = 1
     routes = _post_routes()
     assert "/clinic/login" in routes and "/q/answer" in routes and len(routes) >= 12
     before = counts(store)

@@ -1,0 +1,52 @@
+"""Trend charts keep the full and the short form apart: one line per form, never a line that
+joins a short-form score (fewer items) to a full-form one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from surveytool.clinic.administrations import record_administration
+from surveytool.clinic.clients import add_client, get_client
+from surveytool.clinic.report import build_client_report, render_html
+from surveytool.clinic.store import ClinicStore
+from surveytool.instrument.registry import load_instrument
+from tests.surveytool.clinic.helpers import mood_answers, write_mood
+
+
+def test_full_and_short_forms_are_separate_lines(tmp_path: Path) -> None:
+    store = ClinicStore(f"sqlite:///{tmp_path / 'clinic.sqlite3'}")
+    store.ensure_ready()
+    path = write_mood(tmp_path)
+    mood = load_instrument(path)
+    brief = mood.short_form_by_id["brief"].items
+    plan = [(None, 4, 2), ("brief", 3, 3), (None, 3, 3), ("brief", 2, 4), (None, 2, 4)]
+    with store.write() as session:
+        client = add_client(session, "C-FORMS", display_name=None, clinician=None, actor="t")
+        for form, low, well in plan:
+            answers = mood_answers(low, well)
+            if form is not None:
+                answers = {k: v for k, v in answers.items() if k in brief}
+            record_administration(
+                session,
+                get_client(session, client.id),
+                mood,
+                str(path),
+                answers,
+                form=form,
+                mode="in_person",
+                clinician=None,
+                actor="t",
+            )
+    with store.read() as session:
+        report = build_client_report(session, get_client(session, client.id))
+    (section,) = report.sections
+    chart = next(c for c in section.charts if c["id"] == "low")
+    assert [(line["form"], line["points"].count(",")) for line in chart["lines"]] == [
+        ("", 3),
+        ("brief", 2),
+    ]
+    assert chart["forms"] == ["", "brief"]
+    html = render_html(report)
+    assert 'class="line short" data-form="brief"' in html and 'data-form="full"' in html
+    assert "dashed line and open dots: short form (brief)" in html
+    store.dispose()
