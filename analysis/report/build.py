@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ParamSpec
 
 import pandas as pd
 
@@ -43,6 +44,7 @@ STEPS = (
 )
 
 Progress = Callable[[str], None]
+_P = ParamSpec("_P")
 
 
 @dataclass(frozen=True)
@@ -150,6 +152,26 @@ def _slug(text: str, taken: set[str]) -> str:
     return slug
 
 
+def _computation_notes(
+    build: Callable[_P, CohortReport],
+) -> Callable[_P, CohortReport]:
+    """Numeric warnings of the analysis as notes of the report (not on the console)."""
+
+    @functools.wraps(build)
+    def collected(*args: _P.args, **kwargs: _P.kwargs) -> CohortReport:
+        with computation_warnings() as numeric:
+            report = build(*args, **kwargs)
+        if not numeric:
+            return report
+        extra = tuple(
+            f"Computation warning (numpy or pandas, for the analyst): {t}." for t in numeric
+        )
+        return dataclasses.replace(report, notes=report.notes + extra)
+
+    return collected
+
+
+@_computation_notes
 def build_cohort_report(
     cohort: str | Path | Cohort,
     instrument: Instrument | str | Path,
@@ -184,37 +206,6 @@ def build_cohort_report(
     n_iter, seed
         Parallel analysis: random data sets and their seed.
     """
-    with computation_warnings() as numeric:
-        report = _analyse(
-            cohort,
-            instrument,
-            groups=groups,
-            min_cell=min_cell,
-            allow_instrument_mismatch=allow_instrument_mismatch,
-            figures=figures,
-            progress=progress,
-            n_iter=n_iter,
-            seed=seed,
-        )
-    if not numeric:
-        return report
-    extra = tuple(f"Computation warning (numpy or pandas, for the analyst): {t}." for t in numeric)
-    return dataclasses.replace(report, notes=report.notes + extra)
-
-
-def _analyse(
-    cohort: str | Path | Cohort,
-    instrument: Instrument | str | Path,
-    *,
-    groups: Sequence[str] = (),
-    min_cell: int = DEFAULT_MIN_CELL,
-    allow_instrument_mismatch: bool = False,
-    figures: bool = True,
-    progress: Progress | None = None,
-    n_iter: int = 20,
-    seed: int = 0,
-) -> CohortReport:
-    """The analysis of :func:`build_cohort_report`."""
     from analysis import careless_responding, item_statistics, reliability, sufficient_statistics
     from surveytool import __version__
     from surveytool.scoring.engine import score_responses
