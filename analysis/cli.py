@@ -39,6 +39,7 @@ FLAGS: dict[str, str] = {
     "figures": "--no-figures",
     "sample": "--sample",
     "dictionary": "--dictionary",
+    "qsf": "--qsf",
     "wave": "--wave",
     "pool_waves": "--pool-waves",
 }
@@ -176,6 +177,11 @@ def _echo_result(result: CohortImport, output: Path) -> None:
     help="REDCap data dictionary (CSV): field and choice labels, identifier flags, forms.",
 )
 @click.option(
+    "--qsf",
+    type=click.Path(path_type=Path),
+    help="Qualtrics survey definition (.qsf): question text and choice recodes.",
+)
+@click.option(
     "-o",
     "--output",
     required=True,
@@ -192,6 +198,7 @@ def import_command(
     source_format: str,
     sheet: str | None,
     dictionary: Path | None,
+    qsf: Path | None,
     output: Path,
 ) -> None:
     """Import SOURCE (CSV/TSV, XLSX, SPSS, Parquet, Qualtrics or REDCap export) into a cohort.
@@ -213,6 +220,7 @@ def import_command(
         format=source_format,
         sheet=int(sheet) if sheet is not None and sheet.isdigit() else sheet,
         dictionary=dictionary,
+        qsf=qsf,
     )
     _echo_result(result, output)
 
@@ -242,6 +250,11 @@ def import_command(
     help="REDCap data dictionary (CSV): field and choice labels, identifier flags, forms.",
 )
 @click.option(
+    "--qsf",
+    type=click.Path(path_type=Path),
+    help="Qualtrics survey definition (.qsf): question text and choice recodes.",
+)
+@click.option(
     "-o", "--output", required=True, type=click.Path(path_type=Path), help="Mapping file to write."
 )
 def map_template(
@@ -252,6 +265,7 @@ def map_template(
     force: bool,
     wide_waves: str | None,
     dictionary: Path | None,
+    qsf: Path | None,
     output: Path,
 ) -> None:
     """Write a starting mapping for SOURCE: items matched by id or question text, id, identifiers."""
@@ -268,11 +282,16 @@ def map_template(
         format=source_format,
         sheet=int(sheet) if sheet is not None and sheet.isdigit() else sheet,
         dictionary=dictionary,
+        qsf=qsf,
     )
     if wide_waves:
         reshape_wide_waves(table, wide_waves)
     text = mapping_template(
-        table, inst, dictionary=_relative(dictionary, output), wide_waves=wide_waves
+        table,
+        inst,
+        dictionary=_relative(dictionary, output),
+        wide_waves=wide_waves,
+        qsf=_relative(qsf, output),
     )
     write_text_atomic(output, text)
     mapping = load_mapping(output).mapping

@@ -57,6 +57,7 @@ def import_cohort(
     format: str = "auto",
     sheet: str | int | None = None,
     dictionary: str | Path | None = None,
+    qsf: str | Path | None = None,
 ) -> CohortImport:
     """Import a source file into an anonymized cohort (what ``surveytool cohort import`` does).
 
@@ -86,6 +87,8 @@ def import_cohort(
         Workbook sheet name or 0-based number; overrides the mapping's.
     dictionary
         A REDCap data dictionary (CSV); overrides the mapping's ``redcap.dictionary``.
+    qsf
+        A Qualtrics survey definition (.qsf); overrides the mapping's ``qualtrics.qsf``.
 
     Returns
     -------
@@ -113,6 +116,7 @@ def import_cohort(
         format=format,
         sheet=sheet,
         dictionary=Path(dictionary) if dictionary is not None else None,
+        qsf=Path(qsf) if qsf is not None else None,
     )
     with computation_warnings() as numeric:
         for stage in STAGES:

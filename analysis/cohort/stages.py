@@ -83,6 +83,7 @@ class ImportState:
     format: str
     sheet: str | int | None
     dictionary: Path | None = None
+    qsf: Path | None = None
     # read
     table: SourceTable = field(init=False)
     # plan
@@ -133,11 +134,8 @@ class ImportState:
         self.report.warnings.append(ImportWarning(code, column, message))
 
 
-def _dictionary(s: ImportState) -> Path | None:
-    """The REDCap data dictionary: the call's, else the mapping's (relative to the mapping file)."""
-    if s.dictionary is not None:
-        return s.dictionary
-    given = s.loaded.mapping.redcap.dictionary
+def _beside_mapping(s: ImportState, given: str | None) -> Path | None:
+    """A file the mapping names, relative to the mapping file."""
     if given is None:
         return None
     path = Path(given)
@@ -155,7 +153,8 @@ def read(s: ImportState) -> None:
         sheet=s.sheet if s.sheet is not None else spec.sheet,
         keep_status=spec.qualtrics.keep_status,
         given_by="the format parameter" if s.format != "auto" else "the mapping's format key",
-        dictionary=_dictionary(s),
+        dictionary=s.dictionary or _beside_mapping(s, spec.redcap.dictionary),
+        qsf=s.qsf or _beside_mapping(s, spec.qualtrics.qsf),
     )
     if spec.wide_waves is not None:
         reshape_wide_waves(s.table, spec.wide_waves.pattern, spec.wide_waves.wave_column)

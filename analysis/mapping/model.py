@@ -83,6 +83,11 @@ class QualtricsOptions(_Model):
         ge=0,
         description="Keep responses that took at least this many seconds (speeders left out).",
     )
+    qsf: str | None = Field(
+        default=None,
+        description="The survey definition (.qsf), relative to the mapping file: question text "
+        "and choice recodes.",
+    )
 
 
 #: REDCap's form status codes (``<form>_complete``) and their labels.

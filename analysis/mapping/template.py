@@ -173,13 +173,15 @@ def mapping_template(
     *,
     dictionary: str | None = None,
     wide_waves: str | None = None,
+    qsf: str | None = None,
 ) -> str:
     """A starting mapping for ``table``: every matched item, the id, identifiers and the rest.
 
     The text is YAML with comments that say how each line was found; :func:`load_mapping` reads it
     back and it fits the source, so it can be used as is and refined. ``dictionary``: the REDCap
     data dictionary the table was read with, as the mapping should name it; ``wide_waves``: the
-    pattern the table was reshaped with (:func:`surveytool.io.sources.reshape_wide_waves`).
+    pattern the table was reshaped with (:func:`surveytool.io.sources.reshape_wide_waves`);
+    ``qsf``: the Qualtrics survey definition it was read with.
     """
     matched = match_items(table, instrument)
     columns = [str(c) for c in table.frame.columns]
@@ -280,8 +282,10 @@ def mapping_template(
     else:
         lines.append("drop: []")
     if table.format == "qualtrics":
+        where = f", qsf: {_q(qsf)}" if qsf else ""
         lines.append(
-            'qualtrics: {keep_status: []}   # ordinary responses only; e.g. ["Imported"] keeps more'
+            f"qualtrics: {{keep_status: []{where}}}   # ordinary responses only; "
+            'e.g. ["Imported"] keeps more'
         )
         lines.append(
             "#   more filters: finished: true, min_progress: 90, min_duration: 60 (seconds)"

@@ -1112,6 +1112,113 @@ def _read_jsonl(path: Path) -> pd.DataFrame:
         raise SourceError(f"{path}: cannot read it as JSON lines: {reason}") from None
 
 
+# ---------------------------------------------------------------------------------------------
+# Qualtrics survey definition (QSF)
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class QsfColumn:
+    """What a survey definition says about one export column."""
+
+    question_id: str
+    text: str
+    labels: dict[float, str]  # the exported code (recode value) -> the choice's text
+
+
+def _plain_html(text: object) -> str:
+    return _plain_label(str(text or ""))
+
+
+def read_qsf(path: str | Path) -> dict[str, QsfColumn]:
+    """The export columns of a Qualtrics survey definition (.qsf): question text and choice recodes.
+
+    Multiple-choice questions export as their ``DataExportTag``; matrix rows as the row's
+    ``ChoiceDataExportTags`` entry when set, else ``<tag>_<row>``. The exported code of a choice
+    (or of a matrix scale point) is its ``RecodeValues`` entry, else its choice number; codes
+    that are not numbers are left out. Questions in the trash block are skipped.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise SourceError(f"{path}: no such survey definition (.qsf) file; check the path")
+    try:
+        survey = json.loads(_decode(path))
+    except json.JSONDecodeError as exc:
+        raise SourceError(f"{path}: not a Qualtrics .qsf file (JSON): {exc.msg}") from None
+    elements = survey.get("SurveyElements") if isinstance(survey, dict) else None
+    if not isinstance(elements, list):
+        raise SourceError(f"{path}: not a Qualtrics .qsf file (no SurveyElements)")
+    trashed: set[str] = set()
+    for element in elements:
+        if isinstance(element, dict) and element.get("Element") == "BL":
+            blocks = element.get("Payload") or []
+            blocks = blocks.values() if isinstance(blocks, dict) else blocks
+            for block in blocks:
+                if isinstance(block, dict) and block.get("Type") == "Trash":
+                    trashed |= {str(b.get("QuestionID")) for b in block.get("BlockElements") or []}
+    columns: dict[str, QsfColumn] = {}
+    for element in elements:
+        if not isinstance(element, dict) or element.get("Element") != "SQ":
+            continue
+        q = element.get("Payload") or {}
+        qid = str(q.get("QuestionID", element.get("PrimaryAttribute", "")))
+        tag = str(q.get("DataExportTag") or qid)
+        if qid in trashed or q.get("QuestionType") not in ("MC", "Matrix"):
+            continue
+        text = _plain_html(q.get("QuestionText"))
+        choices = q.get("Choices") or {}
+        if isinstance(choices, list):
+            choices = {str(i): c for i, c in enumerate(choices)}
+        recodes = q.get("RecodeValues") or {}
+
+        def coded(options: dict[str, Any], recode: dict[str, Any]) -> dict[float, str]:
+            out: dict[float, str] = {}
+            for key, option in options.items():
+                try:
+                    code = float(recode.get(key, key))
+                except (TypeError, ValueError):
+                    continue
+                if isinstance(option, dict):
+                    out[code] = _plain_html(option.get("Display"))
+            return out
+
+        if q.get("QuestionType") == "MC":
+            if q.get("Selector") in ("SAVR", "SAHR", "DL", "SB", "NPS", "SACOL"):
+                columns[tag] = QsfColumn(qid, text, coded(choices, recodes))
+            continue
+        if q.get("SubSelector") not in (None, "SingleAnswer", "DL"):
+            continue  # matrices with several answers per row export one column per cell
+        answers = q.get("Answers") or {}
+        scale = coded(answers, recodes) if isinstance(answers, dict) else {}
+        tags = q.get("ChoiceDataExportTags") or {}
+        for row, option in choices.items():
+            name = (
+                str(tags.get(row)) if isinstance(tags, dict) and tags.get(row) else f"{tag}_{row}"
+            )
+            statement = _plain_html(option.get("Display") if isinstance(option, dict) else "")
+            columns[name] = QsfColumn(qid, f"{text} - {statement}", scale)
+    return columns
+
+
+def apply_qsf(table: SourceTable, path: str | Path) -> None:
+    """Question text, import ids and choice labels of a Qualtrics export from its .qsf file."""
+    columns = read_qsf(path)
+    present = [c for c in map(str, table.frame.columns) if c in columns]
+    for col in present:
+        spec = columns[col]
+        table.question_text[col] = spec.text
+        table.import_ids.setdefault(col, spec.question_id)
+        values = table.frame[col].dropna().astype(str).str.strip()
+        numeric = bool(len(values)) and bool(pd.to_numeric(values, errors="coerce").notna().all())
+        if spec.labels and numeric:  # a choice-text export is read through the scale's labels
+            table.value_labels[col] = dict(spec.labels)
+    table.categorical_columns = tuple(
+        dict.fromkeys([*table.categorical_columns, *(c for c in present if columns[c].labels)])
+    )
+    table.notes.append(
+        f"Qualtrics survey definition {Path(path).name}: {len(present)} column(s) described "
+        f"(question text, choice recodes) of {len(columns)} in the survey"
+    )
+
+
 def _natural(text: str) -> tuple[int, float, str]:
     """Sort key: numbers by value (wave 2 before wave 10), then text."""
     try:
@@ -1211,6 +1318,7 @@ def read_source(
     given_by: str = "the format parameter",
     text_columns: Sequence[str] = (),
     dictionary: str | Path | None = None,
+    qsf: str | Path | None = None,
 ) -> SourceTable:
     """Read a source file (see the module docstring for each format).
 
@@ -1230,6 +1338,8 @@ def read_source(
         Columns read as text in every format (ids, groups): whole numbers without ``.0``.
     dictionary
         A REDCap export's data dictionary (CSV), see :func:`read_redcap_dictionary`.
+    qsf
+        A Qualtrics export's survey definition (.qsf), see :func:`read_qsf`.
     """
     path = Path(path)
     detection = detect_format(path, format, given_by)
@@ -1239,6 +1349,11 @@ def read_source(
             f"{detection.format}; give the format 'redcap' or leave the dictionary out"
         )
     fields = read_redcap_dictionary(dictionary) if dictionary is not None else None
+    if qsf is not None and detection.format != "qualtrics":
+        raise SourceError(
+            f"{path}: a .qsf survey definition describes a Qualtrics export, but this file is "
+            f"read as {detection.format}; give the format 'qualtrics' or leave the .qsf out"
+        )
     second: list[str] = []
     third: list[str] = []
     notes: list[str] = []
@@ -1316,6 +1431,8 @@ def read_source(
     if detection.format == "qualtrics":
         _qualtrics(table, second, third, keep_status)
         _qualtrics_unanswered(table)
+        if qsf is not None:
+            apply_qsf(table, qsf)
     elif detection.format == "redcap":
         _redcap(table, labels=detection.variant == "labels", dictionary=fields)
     elif detection.format in ("csv", "tsv") and format != "auto":

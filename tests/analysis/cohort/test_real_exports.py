@@ -356,3 +356,55 @@ def test_redcap_labels_export_with_its_dictionary_reads_as_the_raw_export(tmp_pa
         "First visit (Arm 2: Drug B)",
     ]
     assert cohort[VOB_ITEMS].iloc[0].tolist() == [0, 1, 0, 1, 0, 0, 0, 1, 0, 1, 0, 1]
+
+
+def test_qualtrics_survey_definition_gives_question_text_and_choice_recodes(
+    tmp_path: Path,
+) -> None:
+    from surveytool.io.sources import read_qsf
+
+    qsf = QUALTRICS / "sp_test.qsf"
+    columns = read_qsf(qsf)
+    assert "Q2" not in columns  # in the trash block
+    assert columns["Q1"].text == "Single answer"
+    # a matrix with ChoiceDataExportTags: one column per row, named by its tag
+    statement = columns["statement2"]
+    assert statement.question_id == "QID5"
+    assert statement.text == "Matrix single response per row - Click to write Statement 2"
+    assert statement.labels[4.0] == "n/a"
+    assert columns["Q6_1"].text.startswith("MaxDiff - ")  # rows without tags: <tag>_<row>
+    # an export of that matrix, numeric codes; the instrument's scale labels are the choices
+    header = ["ResponseId", "Status", "statement1", "statement2", "statement3"]
+    rows = [
+        header,
+        ["Response ID", "Response Type", "a", "b", "c"],
+        [json_blob(c) for c in header],
+        ["R_1", "0", "1", "2", "4"],
+        ["R_2", "0", "3", "3", "1"],
+    ]
+    source = tmp_path / "matrix.csv"
+    with source.open("w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows(rows)
+    instrument = tmp_path / "matrix.yaml"
+    instrument.write_text(
+        "id: matrix\nversion: '1.0.0'\ntitle: Matrix\nresponse_scales:\n"
+        "  points:\n    min: 1\n    max: 3\n    labels: {1: Click to write Scale point 1, "
+        "2: Click to write Scale point 2, 3: Click to write Scale point 3}\n"
+        "    missing_codes: {4: n/a}\n"
+        "items:\n"
+        + "".join(
+            f"  - {{id: S{i}, text: 'Click to write Statement {i}', scale: points}}\n"
+            for i in (1, 2, 3)
+        )
+        + "subscales:\n  - {id: all, label: All, items: [S1, S2, S3], method: mean, "
+        "min_answered: 1}\n",
+        "utf-8",
+    )
+    mapping = _template(tmp_path, source, str(instrument), "--qsf", qsf)
+    assert mapping["items"] == {"statement1": "S1", "statement2": "S2", "statement3": "S3"}
+    assert mapping["qualtrics"]["qsf"]
+    result, cohort, _ = _import(tmp_path, source, str(instrument), mapping)
+    assert result.exit_code == 0, result.output
+    assert cohort is not None
+    assert cohort["S3"].isna().tolist() == [True, False]  # 4 = "n/a" in the survey: missing
+    assert cohort["S1"].tolist() == [1, 3]
