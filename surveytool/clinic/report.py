@@ -98,6 +98,17 @@ class Section:
     def title(self) -> str:
         return self.inst.title if self.inst is not None else self.instrument_id
 
+    def when(self, adm: Administration) -> str:
+        """When ``adm`` was given, to the minute; to the second when another administration
+        of this section shares its minute (so that two never look the same)."""
+        minute = "%Y-%m-%d %H:%M"
+        clash = sum(
+            1
+            for other in self.administrations
+            if other.administered_at.strftime(minute) == adm.administered_at.strftime(minute)
+        )
+        return adm.administered_at.strftime(minute + (":%S" if clash > 1 else ""))
+
 
 @dataclass
 class ClientReport:

@@ -50,3 +50,56 @@ def test_full_and_short_forms_are_separate_lines(tmp_path: Path) -> None:
     assert 'class="line short" data-form="brief"' in html and 'data-form="full"' in html
     assert "dashed line and open dots: short form (brief)" in html
     store.dispose()
+
+
+def test_two_administrations_in_one_minute_are_told_apart(tmp_path: Path) -> None:
+    import sqlalchemy as sa
+
+    from surveytool.clinic.models import Administration
+
+    store = ClinicStore(f"sqlite:///{tmp_path / 'clinic.sqlite3'}")
+    store.ensure_ready()
+    path = write_mood(tmp_path)
+    mood = load_instrument(path)
+    with store.write() as session:
+        client = add_client(session, "C-MINUTE", display_name=None, clinician=None, actor="t")
+        for low in (4, 2, 3):
+            record_administration(
+                session,
+                get_client(session, client.id),
+                mood,
+                str(path),
+                mood_answers(low, 3),
+                form=None,
+                mode="in_person",
+                clinician=None,
+                actor="t",
+            )
+    # the first two in one minute (seconds apart), the third an hour later
+    with store.write() as session:
+        adms = list(
+            session.execute(sa.select(Administration).order_by(Administration.id)).scalars()
+        )
+        from datetime import UTC, datetime
+
+        for adm, when in zip(
+            adms,
+            (
+                datetime(2026, 3, 1, 9, 15, 5, tzinfo=UTC),
+                datetime(2026, 3, 1, 9, 15, 48, tzinfo=UTC),
+                datetime(2026, 3, 1, 10, 15, 0, tzinfo=UTC),
+            ),
+            strict=True,
+        ):
+            adm.administered_at = when
+    with store.read() as session:
+        report = build_client_report(session, get_client(session, client.id))
+    (section,) = report.sections
+    assert [section.when(a) for a in section.administrations] == [
+        "2026-03-01 09:15:05",
+        "2026-03-01 09:15:48",
+        "2026-03-01 10:15",
+    ]
+    html = render_html(report)
+    assert "2026-03-01 09:15:05" in html and "2026-03-01 09:15:48" in html
+    store.dispose()
