@@ -28,7 +28,9 @@ from analysis.stats import (  # noqa: E402
     Bartlett,
     CarelessResult,
     CFAResult,
+    DIFResult,
     EFAResult,
+    FIMLResult,
     GRMResult,
     GroupComparison,
     InvarianceResult,
@@ -53,7 +55,10 @@ from analysis.stats import (  # noqa: E402
     compare_waves,
     correlation_matrix,
     describe_scores,
+    dif,
+    dif_model,
     efa,
+    fiml_cfa_model,
     grm,
     grm_model,
     invariance_model,
@@ -96,6 +101,8 @@ __all__ += ["ScoreCorrelations", "describe_scores", "score_correlations"]
 __all__ += ["GroupComparison", "compare_groups"]
 __all__ += ["WaveComparison", "compare_waves"]
 __all__ += ["NormsResult", "build_norms", "norms_from_scores", "norms_yaml"]
+__all__ += ["FIMLResult", "fiml_cfa_model"]
+__all__ += ["DIFResult", "dif", "dif_model"]
 __all__ += ["GRMResult", "grm", "grm_model", "score_with_parameters"]
 __all__ += ["InvarianceResult", "invariance_model", "measurement_invariance"]
 __all__ += [

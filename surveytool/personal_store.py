@@ -1,13 +1,27 @@
 """Saved self-assessment results, only when the person asks ("Save to compare later").
 
 A local SQLite database in the user's data folder (created on first use; ``SURVEYTOOL_DATA_DIR``
-overrides the folder). Results are filed under a personal code the person chooses or is given;
-the database stores only a keyed hash of the code (HMAC-SHA-256 with a key file kept beside it),
-the answers and the scores. The person can delete everything filed under their code.
+overrides the folder). Results are filed under a personal code; the database stores only a keyed
+hash of the code (HMAC-SHA-256 with a key file kept beside it), the answers and the scores.
+
+Privacy, as the design asks ("files only they can read, and deletion deletes"):
+
+- The folder is created 0700 and the database file 0600 before SQLite opens it; SQLite gives its
+  ``-wal`` and ``-shm`` files the mode of the database file. Files of earlier versions (created
+  with the umask's 0644) are narrowed to 0600 when the store opens.
+- Deleting is secure: every connection runs with ``PRAGMA secure_delete=ON`` (deleted rows are
+  overwritten with zeros in their pages), and after a delete a ``wal_checkpoint(TRUNCATE)`` copies
+  those zeroed pages into the database file and empties the write-ahead log, whose older frames
+  still held the rows as they were written. A checkpoint that cannot finish is an error, never a
+  silent success.
+- Codes: the pages offer a generated code (:func:`new_code`, 12 random characters, about 59
+  bits); a code the person chooses must be hard to guess (:func:`check_new_code`: zxcvbn's
+  estimate of at least 10^10 guesses), so two people do not end up sharing "123456".
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -21,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from surveytool.errors import SurveytoolError
+from surveytool.io.files import SECRET_MODE, create_secret_file
 from surveytool.io.keys import open_key_file
 
 if TYPE_CHECKING:
@@ -41,40 +56,14 @@ saved_results = sa.Table(
     sa.Column("scores", sa.Text, nullable=False),
 )
 
-_WORDS = [
-    "amber",
-    "birch",
-    "cedar",
-    "dawn",
-    "ember",
-    "fern",
-    "grove",
-    "harbor",
-    "iris",
-    "juniper",
-    "kestrel",
-    "lark",
-    "maple",
-    "meadow",
-    "nettle",
-    "orchid",
-    "pebble",
-    "quartz",
-    "river",
-    "sage",
-    "thistle",
-    "umber",
-    "willow",
-    "yarrow",
-    "aspen",
-    "brook",
-    "clover",
-    "delta",
-    "echo",
-    "finch",
-    "garnet",
-    "heron",
-]
+#: Characters of generated codes: digits and lower-case letters without 0, 1, i, l and o, which
+#: are easily mistaken for one another when written down.
+CODE_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
+CODE_GROUPS, CODE_GROUP_LENGTH = 3, 4
+MIN_CODE_LENGTH, MAX_CODE_LENGTH = 6, 64
+#: A chosen code must need at least this many guesses (log10) by zxcvbn's estimate; that is
+#: zxcvbn's highest score, 4 ("very unguessable").
+MIN_GUESSES_LOG10 = 10.0
 
 
 def data_dir() -> Path:
@@ -87,20 +76,65 @@ def data_dir() -> Path:
     return Path(platformdirs.user_data_dir("surveytool", appauthor=False))
 
 
-def new_code() -> str:
-    """A personal code that is easy to write down, e.g. ``maple-river-heron-42``."""
-    words = [secrets.choice(_WORDS) for _ in range(3)]
-    return "-".join([*words, f"{secrets.randbelow(90) + 10}"])
-
-
 def normalize_code(code: str) -> str:
+    """The code as stored (lower case, runs of white space as one ``-``); refuses a code too
+    short or too long to be one."""
     cleaned = "-".join(code.strip().lower().split())
-    if len(cleaned) < 6:
+    if len(cleaned) < MIN_CODE_LENGTH:
         raise SurveytoolError(
-            "a personal code needs at least 6 characters; choose a longer one or take the "
-            "suggested code"
+            f"a personal code needs at least {MIN_CODE_LENGTH} characters; take the code "
+            "offered on the page or write a longer one"
+        )
+    if len(cleaned) > MAX_CODE_LENGTH:
+        raise SurveytoolError(
+            f"a personal code can have at most {MAX_CODE_LENGTH} characters; "
+            f"yours has {len(cleaned)}"
         )
     return cleaned
+
+
+def guesses_log10(code: str) -> float:
+    """zxcvbn's estimate of how many guesses (log10) finding ``code`` would take."""
+    from zxcvbn import zxcvbn
+
+    return float(zxcvbn(normalize_code(code))["guesses_log10"])
+
+
+def check_new_code(code: str) -> str:
+    """The normalized code, or :class:`SurveytoolError` saying why it is too easy to guess.
+
+    Saving under a code needs it to be hard to guess (zxcvbn, at least 10^10 guesses): anyone
+    who types the same code later sees these results as "before".
+    """
+    from zxcvbn import zxcvbn
+
+    normalized = normalize_code(code)
+    estimate = zxcvbn(normalized)
+    if float(estimate["guesses_log10"]) >= MIN_GUESSES_LOG10:
+        return normalized
+    warning = str(estimate["feedback"].get("warning") or "").rstrip(".")
+    why = f" ({warning.lower()})" if warning else ""
+    raise SurveytoolError(
+        f"that personal code is too easy to guess{why}: someone else could type the same code "
+        "and see your results. Take the code offered on the page, or write a longer one of "
+        "several uncommon words"
+    )
+
+
+def new_code() -> str:
+    """A generated personal code, easy to write down, e.g. ``k7qm-3xpa-9rtd`` (about 59 bits).
+
+    Drawn with :mod:`secrets`; a draw that zxcvbn would find guessable (say, a run like
+    ``2345``) is drawn again, so a generated code always passes :func:`check_new_code`.
+    """
+    while True:
+        groups = (
+            "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_GROUP_LENGTH))
+            for _ in range(CODE_GROUPS)
+        )
+        code = "-".join(groups)
+        if guesses_log10(code) >= MIN_GUESSES_LOG10:
+            return code
 
 
 @dataclass(frozen=True)
@@ -111,30 +145,54 @@ class SavedResult:
     scores: dict[str, float | None]
 
 
-class PersonalStore:
-    """Saved results in ``<folder>/surveytool.sqlite3``."""
+class CheckpointError(SurveytoolError):
+    """The write-ahead log could not be emptied after a delete (another program holds it)."""
 
-    def __init__(self, folder: Path | None = None) -> None:
+
+class PersonalStore:
+    """Saved results in ``<folder>/surveytool.sqlite3`` (0600; the folder 0700)."""
+
+    def __init__(self, folder: Path | None = None, *, busy_timeout: float = 10.0) -> None:
+        """``busy_timeout``: seconds to wait for another program that has the database locked."""
         self.folder = folder or data_dir()
+        self.busy_timeout = busy_timeout
         self.path = self.folder / "surveytool.sqlite3"
         self._engine: sa.Engine | None = None
 
     @property
+    def files(self) -> list[Path]:
+        """The database file and the SQLite files beside it, those that exist."""
+        names = (self.path, *(self.path.with_name(self.path.name + s) for s in ("-wal", "-shm")))
+        return [p for p in names if p.exists()]
+
+    @property
     def engine(self) -> sa.Engine:
         if self._engine is None:
-            self.folder.mkdir(parents=True, exist_ok=True)
+            # owner-only before SQLite opens it (folder 0700); -wal and -shm get the same mode
+            with contextlib.suppress(FileExistsError):
+                create_secret_file(self.path, b"")
+            for path in self.files:  # made by an earlier version with the umask's mode
+                os.chmod(path, SECRET_MODE)
             engine = sa.create_engine(f"sqlite:///{self.path}")
 
             @sa.event.listens_for(engine, "connect")
             def _pragmas(dbapi_connection: Any, _record: Any) -> None:
                 cursor = dbapi_connection.cursor()
                 cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA secure_delete=ON")
                 cursor.execute("PRAGMA foreign_keys=ON")
+                cursor.execute(f"PRAGMA busy_timeout={round(self.busy_timeout * 1000)}")
                 cursor.close()
 
             _metadata.create_all(engine)
             self._engine = engine
         return self._engine
+
+    def dispose(self) -> None:
+        """Close every pooled connection (the files stay)."""
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
 
     def _key(self) -> bytes:
         """The HMAC key of personal codes (a key file, created 0600 on first use)."""
@@ -158,8 +216,10 @@ class PersonalStore:
         scores: dict[str, float | None],
         created_at: datetime | None = None,
     ) -> None:
-        """File one result under ``code``: its provenance (as the clinic stores it), the answers
-        and the scores (scale id -> score, None when not scored)."""
+        """File one result under ``code`` (which must pass :func:`check_new_code`): its
+        provenance (as the clinic stores it), the answers and the scores (scale id -> score,
+        None when not scored)."""
+        check_new_code(code)  # before any file is created
         with self.engine.begin() as conn:
             conn.execute(
                 saved_results.insert().values(
@@ -183,7 +243,7 @@ class PersonalStore:
             rows = conn.execute(query).mappings().all()
         return [
             SavedResult(
-                created_at=row["created_at"],
+                created_at=row["created_at"].replace(tzinfo=UTC),  # stored in UTC
                 form=row["form"],
                 answers=json.loads(row["answers"]),
                 scores=json.loads(row["scores"]),
@@ -191,10 +251,45 @@ class PersonalStore:
             for row in rows
         ]
 
+    def count(self, code: str) -> int:
+        """How many results are saved under a code (0 without creating any file)."""
+        normalize_code(code)
+        if not self.path.exists():
+            return 0
+        query = (
+            sa.select(sa.func.count())
+            .select_from(saved_results)
+            .where(saved_results.c.code_key == self.code_key(code))
+        )
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
     def delete(self, code: str) -> int:
-        """Delete everything saved under a code; returns how many results were deleted."""
+        """Delete everything saved under a code, securely; returns how many results went.
+
+        The rows are overwritten with zeros (``secure_delete``), then the write-ahead log, which
+        still holds them as they were written, is checkpointed into the database file and
+        truncated to nothing. Raises :class:`CheckpointError` if that cannot finish.
+        """
+        normalize_code(code)
+        if not self.path.exists():
+            return 0  # nothing was ever saved: no file is created to say so
         with self.engine.begin() as conn:
             result = conn.execute(
                 saved_results.delete().where(saved_results.c.code_key == self.code_key(code))
             )
-        return int(result.rowcount or 0)
+        count = int(result.rowcount or 0)
+        self.checkpoint()
+        return count
+
+    def checkpoint(self) -> None:
+        """Copy the write-ahead log into the database file and truncate it to zero bytes
+        (waiting up to the busy timeout for readers in other programs)."""
+        with self.engine.connect() as conn:
+            busy, _log, _done = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+        if busy:
+            raise CheckpointError(
+                f"the saved results were deleted, but {self.path}-wal could not be emptied "
+                "because another program has the database open; close it and delete again to "
+                "finish"
+            )

@@ -8,7 +8,7 @@ answers, read from its typed records (:class:`~surveytool.scoring.result.PersonS
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
@@ -16,6 +16,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from surveytool import charts
 from surveytool.instrument.model import Better, Instrument, score_ranges
 from surveytool.scoring.change import ReliableChange
 from surveytool.scoring.engine import score_responses
@@ -70,6 +71,15 @@ class ScaleResult:
 
 
 @dataclass(frozen=True)
+class Attempt:
+    """One attempt in the saved history: when (UTC), which form, and its scores."""
+
+    created_at: datetime
+    form: str | None
+    scores: dict[str, float | None]
+
+
+@dataclass(frozen=True)
 class PersonalReport:
     """Everything the personal report shows."""
 
@@ -82,7 +92,7 @@ class PersonalReport:
     created: datetime
     provenance: Provenance
     change: tuple[ReliableChange, ...] = ()
-    history: tuple[tuple[str, dict[str, float | None]], ...] = ()
+    history: tuple[Attempt, ...] = ()  # the saved attempts, oldest first, this one last
     saved_code: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -182,73 +192,15 @@ def stylesheet() -> str:
     return resources.files("surveytool").joinpath("static/style.css").read_text("utf-8")
 
 
-@dataclass(frozen=True)
-class ChartBar:
-    label: str
-    y: float
-    width: float | None
-    score: float | None
-    band_rects: tuple[tuple[float, float, str], ...]
-
-
-def profile_chart(areas: Sequence[ScaleResult], width: float = 420.0) -> dict[str, Any]:
-    """Geometry of the inline SVG profile: one bar per area on its own score range."""
-    bar_h, gap, left = 18.0, 10.0, 0.0
-    bars = []
-    for i, area in enumerate(areas):
-        y = i * (bar_h + gap)
-        span = (area.high - area.low) or 1.0
-        rects = tuple(
-            (
-                left + (b.lower - area.low) / span * width,
-                (b.upper - b.lower) / span * width,
-                f"band{j % 3}",
-            )
-            for j, b in enumerate(sorted(area.bands, key=lambda b: b.lower))
-        )
-        bar_width = None if area.score is None else (area.score - area.low) / span * width
-        bars.append(ChartBar(area.label, y, bar_width, area.score, rects))
-    return {"bars": bars, "width": width, "bar_h": bar_h, "height": len(bars) * (bar_h + gap)}
-
-
-def history_chart(
-    report: PersonalReport, width: float = 420.0, height: float = 160.0
-) -> dict[str, Any] | None:
-    """Geometry of the history chart: one line per subscale over saved attempts."""
-    if len(report.history) < 2:
-        return None
-    ids = [s.id for s in report.subscales]
-    lows = {s.id: s.low for s in report.subscales}
-    highs = {s.id: s.high for s in report.subscales}
-    n = len(report.history)
-    series = []
-    for scale_id in ids:
-        points = []
-        for k, (_, scores) in enumerate(report.history):
-            value = scores.get(scale_id)
-            if value is None:
-                continue
-            x = k / (n - 1) * width
-            span = (highs[scale_id] - lows[scale_id]) or 1.0
-            y = height - (value - lows[scale_id]) / span * height
-            points.append((round(x, 1), round(y, 1)))
-        label = next(s.label for s in report.subscales if s.id == scale_id)
-        series.append({"id": scale_id, "label": label, "points": points})
-    return {
-        "series": series,
-        "width": width,
-        "height": height,
-        "dates": [d for d, _ in report.history],
-    }
-
-
 def report_context(report: PersonalReport) -> dict[str, Any]:
     """What the ``_report_body.html`` template needs (results page and report file alike)."""
     return {
         "report": report,
         "inst": report.instrument,
-        "chart": profile_chart(report.by_concern),
-        "history": history_chart(report),
+        "profile": charts.profile(report.subscales),
+        "composite_profile": charts.profile(report.composites) if report.composites else None,
+        "history": charts.history(report),
+        "change_rows": charts.change_rows(report),
     }
 
 

@@ -1,8 +1,14 @@
 """``surveytool take``: answer an instrument in the terminal and get the same report as the web.
 
 Each item is asked with its labels and the progress so far; ``b`` goes back, ``s`` skips (counted
-as missing). Ctrl-C (or end of input) keeps the answers given so far in a progress file in the
-user's data folder, and the next run offers to resume there; finishing deletes that file.
+as missing). Enter alone is not an answer: on a new item it asks again; on an item answered before
+(after going back) it keeps that answer, and the prompt says so. The counts shown (while
+answering, on stopping, on resuming) are :func:`surveytool.progress.count_answers`, the report's.
+Ctrl-C (or end of input) keeps the answers given so far in a progress file in the user's data
+folder, and the next run offers to resume there (Ctrl-C at that question keeps them too, and says
+so); starting over shows the introduction again; finishing deletes that file. The results table
+shows each area's range, direction and band text, and the person is offered the full report as a
+file (``--report`` writes it without asking).
 """
 
 from __future__ import annotations
@@ -12,12 +18,14 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from surveytool.errors import SurveytoolError
 from surveytool.instrument.model import Instrument
 from surveytool.io.files import write_text_atomic
 from surveytool.personal_store import data_dir
+from surveytool.progress import count_answers
 from surveytool.report import PersonalReport, build_report, render_report
 
 Ask = Callable[[str], str]
@@ -50,7 +58,9 @@ def _save_progress(path: Path, inst: Instrument, answers: Mapping[str, int | Non
 def parse_answer(text: str, inst: Instrument, item_id: str) -> int | str | None:
     """A typed answer: a scale point or missing code, a label, ``s`` (skip) or ``b`` (back).
 
-    Returns the code, None for skip, "back", or raises ValueError with what to type instead.
+    Returns the code, None for skip (``s``, or an empty cell of an answers file), "back", or
+    raises ValueError with what to type instead. (In the interview Enter alone is not an answer:
+    :func:`interview` asks again before parsing.)
     """
     raw = text.strip()
     folded = raw.casefold()
@@ -62,10 +72,13 @@ def parse_answer(text: str, inst: Instrument, item_id: str) -> int | str | None:
     try:
         return scale.code_for(raw)
     except ValueError:
-        extra = "".join(f", {c}" for c in scale.missing_codes)
-        raise ValueError(
-            f"type a number from {scale.min} to {scale.max}{extra}, s to skip or b to go back"
-        ) from None
+        raise ValueError(answer_hint(inst, item_id)) from None
+
+
+def answer_hint(inst: Instrument, item_id: str) -> str:
+    scale = inst.scale_of(item_id)
+    extra = "".join(f", {c}" for c in scale.missing_codes)
+    return f"type a number from {scale.min} to {scale.max}{extra}, s to skip or b to go back"
 
 
 def interview(
@@ -83,32 +96,46 @@ def interview(
         item_id = item_ids[index]
         item = inst.item_by_id[item_id]
         scale = inst.scale_of(item_id)
-        done = sum(1 for i in item_ids if answers.get(i) is not None)
+        counts = count_answers(inst, item_ids, answers)
         filled = round(20 * index / total)
         console.print(
             f"\n[bold][{index + 1}/{total}][/bold] {'#' * filled}{'.' * (20 - filled)} "
-            f"{done} answered"
+            f"{escape(counts.summary())}"
         )
         console.print(item.text, markup=False, style="bold")
         points = [f"{p} {scale.labels.get(p, '')}".strip() for p in scale.points]
         points += [f"{c} {label}" for c, label in scale.missing_codes.items()]
         console.print("   " + "   ".join(points), markup=False)
+        given = item_id in answers
         current = answers.get(item_id)
-        hint = f" [now {current}]" if current is not None else ""
+        hint = ""
+        if given:
+            shown = "skipped" if current is None else str(current)
+            hint = f" [now {shown}, Enter keeps it]"
         try:
             text = ask(f"answer (s skip, b back){hint}: ")
         except (KeyboardInterrupt, EOFError):
             raise Interrupted from None
+        if text.strip() == "":
+            if given:
+                index += 1  # Enter keeps the answer given before (after going back)
+            else:
+                console.print(
+                    f"  Enter alone is not an answer: {answer_hint(inst, item_id)}", markup=False
+                )
+            continue
         try:
             parsed = parse_answer(text, inst, item_id)
         except ValueError as exc:
-            console.print(f"  {exc}")
+            console.print(f"  {exc}", markup=False)
             continue
         if parsed == "back":
+            if index == 0:
+                console.print(
+                    "  This is the first statement: there is none before it.", markup=False
+                )
             index = max(0, index - 1)
             continue
-        if text.strip() == "" and current is not None:
-            parsed = current  # Enter keeps an answer given before (after going back)
         answers[item_id] = parsed if isinstance(parsed, int) else None
         on_change(answers)
         index += 1
@@ -116,15 +143,20 @@ def interview(
 
 
 def results_table(report: PersonalReport) -> Table:
-    table = Table(title=f"{report.instrument.title}: your results")
-    for col in ("area", "score", "answered", "band"):
-        table.add_column(col)
-    for area in (*report.by_concern, *report.composites):
+    """One row per area: score on its range, which end is better, answered, band and its text."""
+    from surveytool.charts import direction_text
+
+    table = Table(title=f"{report.instrument.title}: your results", show_lines=True)
+    for col in ("area", "score", "range", "answered", "band", "what it means"):
+        table.add_column(col, overflow="fold")
+    for area in (*report.subscales, *report.composites):
         table.add_row(
-            area.label,
+            escape(area.label),
             "—" if area.score is None else f"{area.score:.2f}",
+            escape(f"{area.low:g}–{area.high:g}, {direction_text(area.better)}"),
             f"{area.answered}/{area.total}",
-            area.band or ("not enough answers" if area.score is None else ""),
+            escape(area.band or ("not enough answers" if area.score is None else "")),
+            escape(area.band_text),
         )
     return table
 
@@ -144,6 +176,60 @@ def print_results(report: PersonalReport, console: Console) -> None:
         style="italic",
         markup=False,
     )
+
+
+def print_intro(inst: Instrument, console: Console) -> None:
+    """Title, what this is, the instructions and the timeframe: before the first statement."""
+    console.rule(inst.title)
+    console.print(
+        "This is a self-reflection aid, not a diagnosis. Your answers stay on this computer.",
+        style="bold",
+    )
+    if inst.instructions:
+        console.print(inst.instructions.strip(), markup=False)
+    if inst.timeframe:
+        console.print(f"Timeframe: {inst.timeframe}", markup=False)
+    console.print(
+        "Type the number of your answer and press Enter; s skips a statement, b goes back. "
+        "Ctrl-C stops and keeps your answers for next time.",
+        markup=False,
+    )
+
+
+def offer_report(report: PersonalReport, ask: Ask, console: Console) -> Path | None:
+    """Ask whether to write the full report (each area's text and ideas) to a file."""
+    console.print(
+        "\nThe full report (each area's text and ideas to try, the profile chart) can be kept as "
+        "one HTML file that opens in a browser and prints to PDF. Nothing is written unless you "
+        "ask (next time, --report FILE writes it without asking).",
+        markup=False,
+    )
+    while True:
+        try:
+            reply = ask("File name for the report (Enter for none): ").strip()
+        except (KeyboardInterrupt, EOFError):
+            console.print("\nNo report written.", markup=False)
+            return None
+        if not reply:
+            console.print("No report written.", markup=False)
+            return None
+        path = Path(reply).expanduser()
+        if path.suffix.lower() not in (".html", ".htm"):
+            path = path.with_name(path.name + ".html")
+        if path.exists():
+            console.print(f"  {path} exists already; choose another name.", markup=False)
+            continue
+        try:
+            write_report(report, path)
+        except OSError as exc:
+            console.print(f"  cannot write {path}: {exc.strerror}; try another name.", markup=False)
+            continue
+        return path
+
+
+def write_report(report: PersonalReport, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(path, render_report(report, standalone=True), secret=True)  # your answers
 
 
 def answers_from_file(path: Path) -> dict[str, object]:
@@ -221,34 +307,40 @@ def take(
         answers: dict[str, int | None] = {}
         earlier = _load_progress(path, inst) if path.exists() else None
         if earlier:
-            console.print(f"You stopped after {len(earlier)} of {len(item_ids)} statements.")
+            kept = {k: v for k, v in earlier.items() if k in item_ids}
+            counts = count_answers(inst, item_ids, kept)
+            console.print(
+                f"You stopped after {counts.seen} of {len(item_ids)} statements: "
+                f"{counts.summary()}.",
+                markup=False,
+            )
             try:
                 reply = ask("Resume where you stopped? [Y/n] ").strip().casefold()
             except (KeyboardInterrupt, EOFError):
+                console.print(
+                    f"\nStopped. Your answers are still kept in {path}; run the same command "
+                    "to resume.",
+                    markup=False,
+                )
                 raise Interrupted from None
             if reply in ("", "y", "yes"):
-                answers = {k: v for k, v in earlier.items() if k in item_ids}
+                answers = kept
             else:
                 path.unlink(missing_ok=True)
+                console.print("Starting over: the earlier answers are deleted.", markup=False)
+                print_intro(inst, console)
         else:
-            console.rule(inst.title)
-            console.print(
-                "This is a self-reflection aid, not a diagnosis. Your answers stay on this "
-                "computer.",
-                style="bold",
-            )
-            if inst.instructions:
-                console.print(inst.instructions.strip(), markup=False)
-            if inst.timeframe:
-                console.print(f"Timeframe: {inst.timeframe}", markup=False)
+            print_intro(inst, console)
         try:
             interview(inst, item_ids, answers, ask, console, lambda _answers: None)
         except (Interrupted, KeyboardInterrupt):
             # KeyboardInterrupt: Ctrl-C while an item was being printed rather than at the prompt
             _save_progress(path, inst, answers)
+            counts = count_answers(inst, item_ids, answers)
             console.print(
-                f"\nStopped. Your {len(answers)} answers are kept in {path}; run the same "
-                "command to resume (or answer 'n' then to start over).",
+                f"\nStopped after {counts.seen} of {len(item_ids)} statements: "
+                f"{counts.summary()}. Your answers are kept in {path}; run the same command to "
+                "resume (or answer 'n' then to start over).",
                 markup=False,
             )
             raise Interrupted from None
@@ -256,7 +348,12 @@ def take(
         path.unlink(missing_ok=True)
     print_results(report, console)
     if report_path is not None:
-        report_path.parent.mkdir(parents=True, exist_ok=True)
-        report_path.write_text(render_report(report, standalone=True), "utf-8")
+        write_report(report, report_path)
         console.print(f"Report written to {report_path}", markup=False)
+    elif answers_file is None:
+        written = offer_report(report, ask, console)
+        if written is not None:
+            console.print(f"Report written to {written}", markup=False)
+    else:
+        console.print("To keep the full report as a file, add --report FILE.html.", markup=False)
     return report

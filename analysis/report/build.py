@@ -40,6 +40,7 @@ STEPS = (
     "group comparisons",
     "parallel analysis and EFA",
     "CFA",
+    "validity evidence (COSMIN)",
     "figures",
 )
 
@@ -285,6 +286,12 @@ def build_cohort_report(
     model = sections.cfa_tables(b, inst, responses)
 
     step(STEPS[8])
+    from analysis.report.cosmin import cosmin_table
+
+    waves = tuple(coh.metadata.wave_columns)
+    cosmin_table(b, inst, responses, rel, chosen, waves=waves, min_cell=min_cell, seed=seed)
+
+    step(STEPS[9])
     svgs: dict[str, list[tuple[str, str]]] = {}
     if figures:
         svgs = sections.draw_figures(

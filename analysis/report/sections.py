@@ -137,6 +137,14 @@ SECTIONS = (
         "estimation on complete respondents; fit indices as lavaan computes them (χ² = N·F_ML) "
         "and standardized loadings (std.all).",
     ),
+    Section(
+        "cosmin",
+        "Validity evidence (COSMIN)",
+        "Each measurement property with its criterion, this cohort's value and a rating: the "
+        "structure as an ordinal CFA (WLSMV, lavaan's robust indices), internal consistency, "
+        "measurement invariance and differential item functioning across each compared group, "
+        "and whether test–retest evidence is assessable.",
+    ),
 )
 
 

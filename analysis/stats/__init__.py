@@ -17,6 +17,7 @@ from analysis.stats._matrix import ItemSums
 from analysis.stats._result import Problems, Result
 from analysis.stats.careless import CarelessResult, careless_responding
 from analysis.stats.cfa import CFAResult, cfa, cfa_model, fit_indices
+from analysis.stats.dif import DIFResult, dif, dif_model
 from analysis.stats.efa import (
     KMO,
     Bartlett,
@@ -30,6 +31,7 @@ from analysis.stats.efa import (
     match_factors,
     parallel_analysis,
 )
+from analysis.stats.fiml import FIMLResult, fiml_cfa_model
 from analysis.stats.groups import GroupComparison, compare_groups, hedges_g
 from analysis.stats.invariance import InvarianceResult, invariance_model, measurement_invariance
 from analysis.stats.irt import GRMResult, grm, grm_model, score_with_parameters
@@ -68,7 +70,9 @@ __all__ = [
     "Bartlett",
     "CFAResult",
     "CarelessResult",
+    "DIFResult",
     "EFAResult",
+    "FIMLResult",
     "GRMResult",
     "GroupComparison",
     "InvarianceResult",
@@ -96,9 +100,12 @@ __all__ = [
     "compare_waves",
     "correlation_matrix",
     "describe_scores",
+    "dif",
+    "dif_model",
     "disattenuate",
     "efa",
     "efa_from_correlation",
+    "fiml_cfa_model",
     "fit_indices",
     "grm",
     "grm_model",

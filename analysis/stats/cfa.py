@@ -33,6 +33,7 @@ import pandas as pd
 from analysis.errors import AnalysisError
 from analysis.stats._input import ReadOptions
 from analysis.stats._matrix import one_blas_thread
+from analysis.stats._options import check_option
 from analysis.stats._result import Result
 from analysis.stats.items import keyed_answers
 from surveytool.instrument.model import Instrument
@@ -41,6 +42,7 @@ from surveytool.responses import Responses
 from surveytool.scoring.plan import ScoringPlan
 
 if TYPE_CHECKING:
+    from analysis.stats.fiml import FIMLResult
     from analysis.stats.ordinal_cfa import OrdinalCFAResult
 
 FIT_COLUMNS = (
@@ -267,6 +269,7 @@ def cfa(
     responses: pd.DataFrame | Responses,
     *,
     ordered: Literal[False] = False,
+    missing: Literal["listwise"] = "listwise",
     **read: Unpack[ReadOptions],
 ) -> CFAResult: ...
 
@@ -276,7 +279,19 @@ def cfa(
     instrument: Instrument | str,
     responses: pd.DataFrame | Responses,
     *,
+    ordered: Literal[False] = False,
+    missing: Literal["ml"],
+    **read: Unpack[ReadOptions],
+) -> FIMLResult: ...
+
+
+@overload
+def cfa(
+    instrument: Instrument | str,
+    responses: pd.DataFrame | Responses,
+    *,
     ordered: Literal[True],
+    missing: Literal["listwise"] = "listwise",
     **read: Unpack[ReadOptions],
 ) -> OrdinalCFAResult: ...
 
@@ -286,10 +301,13 @@ def cfa(
     responses: pd.DataFrame | Responses,
     *,
     ordered: bool = False,
+    missing: Literal["listwise", "ml"] = "listwise",
     **read: Unpack[ReadOptions],
-) -> CFAResult | OrdinalCFAResult:
+) -> CFAResult | OrdinalCFAResult | FIMLResult:
     """CFA of the instrument's subscale structure on keyed items (see the module docstring).
 
+    ``missing="ml"`` keeps every respondent with an answer (full-information ML, see
+    :mod:`analysis.stats.fiml`) instead of the complete rows only.
     ``ordered=True`` treats the items as ordered categories: DWLS on polychoric correlations with
     robust standard errors and the mean-and-variance adjusted test (WLSMV), see
     :mod:`analysis.stats.ordinal_cfa`.
@@ -297,9 +315,19 @@ def cfa(
     In R: ``lavaan::cfa("subscale =~ item1 + item2 + ...", data = keyed)``, or with
     ``ordered = TRUE, estimator = "WLSMV"``.
     """
+    check_option("missing", missing, Literal["listwise", "ml"])
+    if ordered and missing == "ml":
+        raise AnalysisError(
+            'missing="ml" is for continuous items; the ordinal CFA (ordered=True) uses the '
+            "complete respondents"
+        )
     keyed, problems = keyed_answers(instrument, responses, **read)
     plan = ScoringPlan.build(load_instrument(instrument), read.get("form"))
     factors = {sub.id: [plan.item_ids[j] for j in sub.columns] for sub in plan.subscales}
+    if missing == "ml":
+        from analysis.stats.fiml import fiml_cfa_model
+
+        return dataclasses.replace(fiml_cfa_model(keyed, factors), problems=problems)
     if ordered:
         from analysis.stats.ordinal_cfa import ordinal_cfa_model
 

@@ -19,7 +19,7 @@ Partial invariance: parameters named in ``partial`` (lavaan syntax: ``"x3 ~ 1"``
 
 Estimation: per group g with N_g complete rows, covariance S_g (divisor N_g) and means m_g,
 F_g = ln|Σ_g| + tr(S_gΣ_g⁻¹) − ln|S_g| − p + (m_g − μ_g)ᵀΣ_g⁻¹(m_g − μ_g), Σ_g = Λ_gΦ_gΛ_gᵀ + Θ_g,
-μ_g = ν_g + Λ_gα_g; θ̂ minimizes χ² = Σ_g N_g F_g (BFGS with the analytic gradient).
+μ_g = ν_g + Λ_gα_g; θ̂ minimizes χ² = Σ_g N_g F_g (L-BFGS-B with the analytic gradient).
 df = G·(p(p + 1)/2 + p) − #θ. Baseline: every group's independence model (free means and
 variances), χ²₀ = Σ_g N_g (Σ_i ln s_ii − ln|S_g|), df₀ = G·p(p − 1)/2. CFI and TLI as for one
 group; RMSEA = √G · √max(χ²/(N·df) − 1/N, 0) with N = Σ N_g (lavaan's multi-group RMSEA); SRMR
@@ -221,7 +221,10 @@ def _objective(lay: _Layout, data: Sequence[_Group], x: np.ndarray) -> tuple[flo
         sigma = lam @ phi @ lam.T + np.diag(theta)
         sign, logdet = np.linalg.slogdet(sigma)
         if sign <= 0:
-            return np.inf, grad
+            return (
+                1e15,
+                grad,
+            )  # outside the model (Σ not positive definite): a wall, finite for the line search
         inv = np.linalg.inv(sigma)
         mu = nu + lam @ alpha
         d = grp.mean - mu
@@ -292,6 +295,28 @@ def _start(
     return x / np.maximum(count, 1.0)
 
 
+def _warm_start(lay: _Layout, previous: GroupFit, x0: np.ndarray) -> np.ndarray:
+    """Start a more constrained model from the previous model's estimates: a parameter now shared
+    across groups starts at the mean of its groups' estimates."""
+    table = previous.parameters
+    values: dict[tuple[str, str, str], list[float]] = {}
+    exact: dict[tuple[str, str, str, str], float] = {}
+    estimates = table["estimate"].to_numpy(dtype=np.float64)
+    for group, lhs, op, rhs, estimate in zip(
+        table["group"], table["lhs"], table["op"], table["rhs"], estimates, strict=True
+    ):
+        key = (str(lhs), str(op), str(rhs))
+        values.setdefault(key, []).append(float(estimate))
+        exact[(str(group), *key)] = float(estimate)
+    x = x0.copy()
+    for k, (group, lhs, op, rhs) in enumerate(lay.labels):
+        if (group, lhs, op, rhs) in exact:
+            x[k] = exact[(group, lhs, op, rhs)]
+        elif (lhs, op, rhs) in values:
+            x[k] = float(np.mean(values[(lhs, op, rhs)]))
+    return x
+
+
 def _fit_one(
     name: str,
     names: Sequence[str],
@@ -299,36 +324,42 @@ def _fit_one(
     groups: Sequence[str],
     data: Sequence[_Group],
     partial: set[tuple[str, str, str]],
+    previous: GroupFit | None = None,
 ) -> GroupFit:
     from scipy import stats
     from scipy.optimize import minimize
 
     lay = _layout(names, factors, groups, _EQUAL[name], partial)
     x0 = _start(lay, data, factors)
+    if previous is not None:
+        x0 = _warm_start(lay, previous, x0)
 
     def objective(x: np.ndarray) -> tuple[float, np.ndarray]:
         return _objective(lay, data, x)
 
-    result = minimize(
-        objective,
-        x0,
-        jac=True,
-        method="BFGS",
-        options={"gtol": 1e-9, "maxiter": 20_000},
-    )
-    # BFGS, then L-BFGS-B from its end point to squeeze out the last digits
-    refine = minimize(
-        objective,
-        np.asarray(result.x, dtype=np.float64),
-        jac=True,
-        method="L-BFGS-B",
-        options={"ftol": 1e-15, "gtol": 1e-10, "maxiter": 20_000},
-    )
-    x = refine.x if refine.fun <= result.fun else result.x
+    # L-BFGS-B (limited memory: cheap steps for the hundreds of parameters of a multi-group
+    # model), restarted from where it stopped until the gradient vanishes; BFGS as a last resort
+    x = x0
+    for _ in range(8):
+        step = minimize(
+            objective,
+            x,
+            jac=True,
+            method="L-BFGS-B",
+            options={"ftol": 1e-15, "gtol": 1e-10, "maxiter": 50_000, "maxcor": 30},
+        )
+        x = np.asarray(step.x, dtype=np.float64)
+        value, gradient = _objective(lay, data, x)
+        if np.isfinite(value) and np.max(np.abs(gradient)) < 1e-6 * max(1.0, value):
+            break
+    else:
+        step = minimize(objective, x, jac=True, method="BFGS", options={"gtol": 1e-9})
+        if step.fun <= value:
+            x = np.asarray(step.x, dtype=np.float64)
     chisq, gradient = _objective(lay, data, x)
     # converged: the gradient of χ² vanishes (the optimizers' own flags also report a loss of
     # precision near the optimum, where no step can improve χ² any more)
-    converged = bool(np.isfinite(chisq) and np.max(np.abs(gradient)) < 1e-4 * max(1.0, chisq))
+    converged = bool(chisq < 1e14 and np.max(np.abs(gradient)) < 1e-4 * max(1.0, chisq))
     p, n_groups = len(names), len(groups)
     df = n_groups * (p * (p + 1) // 2 + p) - lay.size
     n_total = sum(grp.n for grp in data)
@@ -432,7 +463,10 @@ def invariance_model(
         if sign <= 0:
             raise AnalysisError(f"group {value!r}: the items' covariance matrix is singular")
         prepared.append(_Group(n=n, cov=cov, mean=mean, logdet=float(logdet)))
-    fits = {name: _fit_one(name, names, factors, groups, prepared, parsed) for name in models}
+    fits: dict[str, GroupFit] = {}
+    last: GroupFit | None = None
+    for name in models:
+        last = fits[name] = _fit_one(name, names, factors, groups, prepared, parsed, last)
     rows = []
     previous: GroupFit | None = None
     for name in models:

@@ -383,7 +383,9 @@ def administer(
         )
         scores = list(adm.scores)
         alerts = list(adm.alerts)
-    answered = sum(v is not None for v in answers.values())
+    from surveytool.progress import count_answers
+
+    answered = count_answers(inst, item_ids, answers).answered  # the one count of every page
     console.print(
         f"\nstored administration {adm.id} for client {found.code}: {answered} of "
         f"{len(item_ids)} items answered ({adm.status})",

@@ -17,7 +17,9 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from fastapi import Depends, FastAPI
+from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
 
 from surveytool.clinic.errors import ClinicError
 from surveytool.clinic.notify import Timer
@@ -101,4 +103,7 @@ def create_app(
     app.add_exception_handler(pages.LoginRequired, pages.to_login)
     app.add_exception_handler(ClinicError, pages.clinic_error_page)
     app.add_exception_handler(sa.exc.SQLAlchemyError, pages.database_error_page)
+    app.add_exception_handler(HTTPException, pages.http_error_page)
+    app.add_exception_handler(RequestValidationError, pages.validation_error_page)
+    app.add_exception_handler(Exception, pages.server_error_page)
     return app

@@ -7,11 +7,9 @@ web, browser and terminal tests.
 
 from __future__ import annotations
 
-import math
 import random
 import re
 from collections.abc import Mapping
-from dataclasses import replace
 from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
@@ -26,8 +24,6 @@ from surveytool.instrument.registry import load_instrument
 from surveytool.report import (
     SUPPORT_TEXT,
     build_report,
-    history_chart,
-    profile_chart,
     render_report,
 )
 
@@ -356,7 +352,7 @@ def test_standalone_report_is_one_self_contained_file() -> None:
     assert "/static/" not in html
     style = re.search(r"<style>(.*?)</style>", html, re.S)
     assert style and "@media print" in style.group(1)
-    assert html.count("<svg") == 1  # the profile, inline
+    assert '<ol class="profile' in html and 'class="track"' in html  # the profile, inline SVG
     assert html.startswith("<!DOCTYPE html>") and 'lang="en"' in html
 
 
@@ -364,40 +360,6 @@ def test_non_standalone_report_links_the_stylesheet() -> None:
     html = render_report(build_report(PPAI, {}, form="screen"), standalone=False)
     assert '<link rel="stylesheet" href="/static/style.css">' in html
     assert "<style>" not in html
-
-
-# ---------------------------------------------------------------------------------------------
-# Charts
-# ---------------------------------------------------------------------------------------------
-
-
-def test_profile_chart_bars_follow_the_scores() -> None:
-    report = build_report(PPAI, dict.fromkeys(SCREEN, 5) | {"FF1": None}, form="screen")
-    chart = profile_chart(report.by_concern)
-    assert [b.label for b in chart["bars"]] == [s.label for s in report.by_concern]
-    for bar, area in zip(chart["bars"], report.by_concern, strict=True):
-        if area.score is None:
-            assert bar.width is None
-        else:
-            expected = (area.score - area.low) / (area.high - area.low) * chart["width"]
-            assert math.isclose(bar.width, expected)
-            assert 0 <= bar.width <= chart["width"]
-
-
-def test_history_chart_needs_two_attempts() -> None:
-    report = build_report(PPAI, dict.fromkeys(SCREEN, 3), form="screen")
-    assert history_chart(report) is None
-    scores: dict[str, float | None] = {s.id: s.score for s in report.subscales}
-    lower: dict[str, float | None] = {
-        k: (v - 1 if v is not None else None) for k, v in scores.items()
-    }
-    chart = history_chart(replace(report, history=(("2026-01-01", lower), ("2026-02-01", scores))))
-    assert chart is not None
-    assert chart["dates"] == ["2026-01-01", "2026-02-01"]
-    for series in chart["series"]:
-        (x1, y1), (x2, y2) = series["points"]
-        assert (x1, x2) == (0.0, chart["width"])
-        assert y2 < y1  # a higher score is drawn higher
 
 
 def test_score_table_is_a_dataframe_with_status_columns() -> None:

@@ -27,6 +27,7 @@ from surveytool.clinic.errors import ClinicError, LinkError
 from surveytool.clinic.instruments import form_items, load_source
 from surveytool.clinic.models import BY_LINK, Administration, Link
 from surveytool.instrument.model import Instrument
+from surveytool.progress import count_answers
 from surveytool.report import build_report, report_context
 from surveytool.web.deps import (
     CLIENT_COOKIE,
@@ -192,13 +193,14 @@ def start_page(token: str, pages: ClinicPages, session: ReadSession) -> Response
         raise link_refused(exc) from exc
     inst = link_instrument(link)
     saved = links.Progress.of(link)
+    item_ids = form_items(inst, link.form)
     return pages(
         "clinic/q_intro.html",
         inst=inst,
         lang=inst.language,
         form=link.form,
-        count=len(form_items(inst, link.form)),
-        answered=sum(1 for v in saved.answers.values() if v != "skip"),
+        count=len(item_ids),
+        answered=count_answers(inst, item_ids, saved.answers).answered,  # the pages' one count
         resuming=link.used_at is not None,
         expires=links.when_text(link.expires_at),
         practice=settings.get_setting(session, "practice_name"),

@@ -20,8 +20,14 @@ from fastapi.responses import HTMLResponse, Response
 from surveytool.errors import SurveytoolError
 from surveytool.instrument.model import Instrument
 from surveytool.instrument.registry import load_instrument
-from surveytool.personal_store import new_code, normalize_code
-from surveytool.report import PersonalReport, build_report, render_report, report_context
+from surveytool.personal_store import check_new_code, new_code
+from surveytool.report import (
+    Attempt,
+    PersonalReport,
+    build_report,
+    render_report,
+    report_context,
+)
 from surveytool.scoring.change import reliable_change
 from surveytool.web.deps import FormFields, SelfPages, State
 from surveytool.web.forms import answers_from_form, next_page, numeric
@@ -129,7 +135,7 @@ def save(post: Post, pages: SelfPages, state: State) -> HTMLResponse:
     report = build_report(inst, numeric(answers), form=form)
     code = str(post.data.get("code") or "")
     try:
-        normalize_code(code)  # a bad code is refused before anything is written to disk
+        check_new_code(code)  # a short or guessable code is refused before anything is written
         earlier = personal.history(code, inst.id)
         personal.save(
             code,
@@ -142,7 +148,10 @@ def save(post: Post, pages: SelfPages, state: State) -> HTMLResponse:
         return results_page(pages, state, report, answers, note=str(exc))
     report = with_history(inst, report, earlier)
     note = (
-        f"Saved under your code. You have {len(earlier) + 1} saved results for this questionnaire."
+        "Saved under your code. This is your first saved result for this questionnaire."
+        if not earlier
+        else f"Saved under your code. You now have {len(earlier) + 1} saved results for this "
+        "questionnaire."
     )
     return results_page(pages, state, report, answers, saved=True, saved_code=code, note=note)
 
@@ -161,7 +170,7 @@ def with_history(inst: Instrument, report: PersonalReport, earlier: list[Any]) -
     after = {k: v for k, v in now.items() if v is not None}
     change = tuple(reliable_change(inst, before, after))
     history = (
-        *tuple((r.created_at.strftime("%Y-%m-%d"), dict(r.scores)) for r in earlier),
-        (report.created.astimezone(UTC).strftime("%Y-%m-%d"), now),
+        *(Attempt(r.created_at, r.form, dict(r.scores)) for r in earlier),
+        Attempt(report.created.astimezone(UTC), report.form, now),
     )
     return replace(report, change=change, history=history)

@@ -126,6 +126,7 @@ def api(cohort_file: Path) -> dict[str, Any]:
         "keyed": keyed,
         "parallel": analysis.parallel_analysis(keyed, random_state=0),
         "cfa": analysis.cfa(PPAI, responses),
+        "responses": responses,
     }
 
 
@@ -542,3 +543,22 @@ def test_report_cli_help_mentions_suppression() -> None:
     text = _run("cohort", "report", "--help").output
     assert "--min-cell" in text and "--allow-instrument-mismatch" in text and "--group" in text
     assert isinstance(io.StringIO(text).read(), str)
+
+
+def test_cosmin_evidence_table(report_dir: Path, api: dict[str, Any]) -> None:
+    table = _csv(report_dir, "cosmin")
+    properties = list(table["property"])
+    assert properties[:2] == ["structural validity", "internal consistency"]
+    assert "measurement invariance (site)" in properties
+    assert "differential item functioning (arm)" in properties
+    assert properties[-1] == "test–retest reliability, measurement error"
+    assert set(table["rating"]) <= {"+", "−", "?"}
+    # the structural row quotes the ordinal CFA of the same respondents
+    fitted = analysis.cfa(PPAI, api["responses"], ordered=True)
+    row = table[table["property"] == "structural validity"].iloc[0]
+    assert f"SRMR {float(fitted.fit['srmr']):.3f}" in row["value"]
+    # site's group d (5 respondents) is below the minimum cell: left out of invariance and DIF
+    site = table[table["property"] == "measurement invariance (site)"].iloc[0]
+    assert "5 respondents of groups below the minimum cell left out" in site["basis"]
+    retest = table[table["property"].str.startswith("test–retest")].iloc[0]
+    assert retest["rating"] == "?" and retest["value"] == "not assessable"

@@ -259,7 +259,7 @@ def test_administer_in_person_in_the_terminal(terminal_env: dict[str, str]) -> N
         if k == 2:
             child.sendline("b")  # back to the second item, then on again
             child.expect(re.escape(f"[2/{len(SCREEN)}]"))
-            child.expect(r"answer \(s skip, b back\) \[now 2\]")
+            child.expect(r"answer \(s skip, b back\) \[now 2, Enter keeps it\]")
             child.sendline("")  # Enter keeps the answer given
             child.expect(re.escape(f"[3/{len(SCREEN)}]"))
             child.expect(r"answer \(s skip, b back\)")

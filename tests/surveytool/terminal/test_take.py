@@ -31,7 +31,7 @@ from tests.surveytool.test_report import (
 )
 
 TIMEOUT = 20
-PROMPT = r"answer \(s skip, b back\)(?: \[now (\w+)\])?: "
+PROMPT = r"answer \(s skip, b back\)(?: \[now (\w+), Enter keeps it\])?: "
 HINT = "type a number from 1 to 5, 9, s to skip or b to go back"
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 TOTAL = len(SCREEN)
@@ -106,14 +106,35 @@ def runs() -> Iterator[list[Take]]:
         run.close()
 
 
+COLUMNS = ("area", "score", "range", "answered", "band", "what it means")
+
+
+def table_rows(transcript: str) -> dict[str, dict[str, str]]:
+    """Label -> {column: text} from the printed results table (a row may wrap over lines)."""
+    rows: dict[str, dict[str, str]] = {}
+    parts: list[list[str]] = []
+
+    def flush() -> None:
+        if parts:
+            cells = [" ".join(" ".join(p[k] for p in parts).split()) for k in range(len(COLUMNS))]
+            if cells[0] in LABELS.values():
+                rows[cells[0]] = dict(zip(COLUMNS, cells, strict=True))
+        parts.clear()
+
+    for line in transcript.splitlines():
+        if re.match(r"\s*[├└┡╞]", line):
+            flush()
+            continue
+        cells = [c.strip() for c in re.split(r"[│┃]", line)]
+        if len(cells) == len(COLUMNS) + 2:
+            parts.append(cells[1:-1])
+    flush()
+    return rows
+
+
 def results_table(transcript: str) -> dict[str, tuple[str, str, str]]:
     """Label -> (score, answered, band) from the printed results table."""
-    rows: dict[str, tuple[str, str, str]] = {}
-    for line in transcript.splitlines():
-        cells = [c.strip() for c in re.split(r"[│┃]", line)]
-        if len(cells) == 6 and cells[1] in LABELS.values():
-            rows[cells[1]] = (cells[2], cells[3], cells[4])
-    return rows
+    return {k: (r["score"], r["answered"], r["band"]) for k, r in table_rows(transcript).items()}
 
 
 def assert_table_matches_score(transcript: str, answers: dict[str, int | None]) -> None:
@@ -147,11 +168,14 @@ def test_answer_back_skip_invalid_interrupt_and_resume(
     first.answer(2, "7")
     first.child.expect(HINT)
     first.answer(2, "1")
-    # back twice, change the first answer; Enter keeps the second
+    # back twice, change the first answer; Enter keeps the second, and the prompt says so
     assert first.answer(3, "b") is None
     assert first.answer(2, "b") == "1"
     assert first.answer(1, "2") == "4"
     assert first.answer(2, "") == "1"
+    # Enter alone on a new statement is not an answer: it asks again, saying so
+    first.answer(3, "")
+    first.child.expect("Enter alone is not an answer: " + HINT)
     first.answer(3, "Somewhat like me")  # a label is an answer too
     first.answer(4, "s")  # skip
     first.answer(5, "9")  # prefer not to say
@@ -169,16 +193,19 @@ def test_answer_back_skip_invalid_interrupt_and_resume(
     }
     assert progress.stat().st_mode & 0o777 == 0o600  # kept for the owner only
     stopped = " ".join(first.text[first.text.index("Stopped") :].split())
-    assert "Your 5 answers are kept in" in stopped
+    # one count everywhere: neither the skip nor "Prefer not to say" is an answer
+    counts = "3 of 15 answered (1 “Prefer not to say”, 1 skipped)"
+    assert f"Stopped after 5 of 15 statements: {counts}. Your answers are kept in" in stopped
     assert "run the same command to resume" in stopped
     assert progress.is_file()
     assert not report.exists()
-    assert "[1/15] .................... 0 answered" in first.text
-    assert re.search(r"\[6/15\] #{7}\.{13} 4 answered", first.text)  # the skip does not count
+    assert "[1/15] .................... 0 of 15 answered" in first.text
+    assert re.search(rf"\[6/15\] #{{7}}\.{{13}} {re.escape(counts)}", first.text)
+    assert "[3/15]" in first.text and first.text.count("[3/15]") == 3  # Enter asked again
 
     second = Take(data_dir, "--form", "screen", "--report", str(report))
     runs.append(second)
-    second.child.expect(r"You stopped after 5 of 15 statements\.")
+    second.child.expect(re.escape(f"You stopped after 5 of 15 statements: {counts}."))
     second.child.expect(r"Resume where you stopped\? \[Y/n\] ")
     second.child.sendline("y")
     for k, (_item, value) in enumerate(REST.items(), start=6):
@@ -187,7 +214,7 @@ def test_answer_back_skip_invalid_interrupt_and_resume(
     assert second.finish() == 0
     text = second.text
     assert "[1/15]" not in text and "[5/15]" not in text  # nothing asked twice
-    assert re.search(r"\[6/15\] #{7}\.{13} 4 answered", text)
+    assert re.search(rf"\[6/15\] #{{7}}\.{{13}} {re.escape(counts)}", text)
     answers: dict[str, int | None] = {"FF1": 2, "DW1": 1, "EC1": 3, "SB1": None, "CE1": 9, **REST}
     assert_table_matches_score(text, answers)
     assert "Pushing People Away Inventory: your results" in text
@@ -216,11 +243,17 @@ def test_answer_no_to_resume_starts_over(data_dir: Path, runs: list[Take]) -> No
 
     second = Take(data_dir, "--form", "screen")
     runs.append(second)
-    second.child.expect(r"You stopped after 2 of 15 statements\.")
+    second.child.expect(r"You stopped after 2 of 15 statements: 2 of 15 answered\.")
     second.child.expect(r"\[Y/n\] ")
     second.child.sendline("n")
     assert second.at(1) is None  # from the start, the earlier answers are gone
-    assert "0 answered" in second.text
+    assert "0 of 15 answered" in second.text
+    # starting over starts as the first time did: title, what this is, instructions, timeframe
+    over = " ".join(second.text[second.text.index("[Y/n]") :].split())
+    assert "Starting over: the earlier answers are deleted." in over
+    for said in ("Pushing People Away Inventory", "not a diagnosis", "Timeframe:"):
+        assert said in over, said
+    assert " ".join(PPAI.instructions.split())[:60] in over
     second.child.sendline("1")
     second.at(2)
     second.child.sendeof()  # Ctrl-D keeps progress as well
@@ -312,3 +345,85 @@ def test_answers_file_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     code, out = run("--form", "nope", "--answers", str(bad))
     assert code == 1 and "no short form 'nope'" in out
     assert not (tmp_path / "data").exists()
+
+
+def test_back_on_the_first_statement_says_so(data_dir: Path, runs: list[Take]) -> None:
+    run = Take(data_dir, "--form", "screen")
+    runs.append(run)
+    run.answer(1, "b")
+    run.child.expect("This is the first statement: there is none before it.")
+    assert run.answer(1, "3") is None  # still the first statement, nothing chosen
+    run.at(2)
+    run.child.sendintr()
+    assert run.finish() == 130
+
+
+def test_ctrl_c_at_the_resume_question_keeps_the_answers_and_says_so(
+    data_dir: Path, runs: list[Take]
+) -> None:
+    progress = progress_path(PPAI, "screen", data_dir)
+    first = Take(data_dir, "--form", "screen")
+    runs.append(first)
+    first.answer(1, "5")
+    first.answer(2, "9")
+    first.at(3)
+    first.child.sendintr()
+    assert first.finish() == 130
+    kept = progress.read_text("utf-8")
+
+    second = Take(data_dir, "--form", "screen")
+    runs.append(second)
+    second.child.expect(
+        re.escape("You stopped after 2 of 15 statements: 1 of 15 answered (1 “Prefer not to say”).")
+    )
+    second.child.expect(r"\[Y/n\] ")
+    second.child.sendintr()
+    second.child.expect("Stopped. Your answers are still kept in")
+    assert second.finish() == 130
+    assert "Traceback" not in second.text and "KeyboardInterrupt" not in second.text
+    assert progress.read_text("utf-8") == kept  # nothing lost
+
+
+def test_results_show_range_direction_and_band_text_and_offer_the_report(
+    data_dir: Path, tmp_path: Path, runs: list[Take]
+) -> None:
+    run = Take(data_dir, "--form", "screen")
+    runs.append(run)
+    answers = dict.fromkeys(SCREEN, 2)
+    for k, item_id in enumerate(SCREEN, start=1):
+        run.answer(k, str(answers[item_id]))
+    run.child.expect(re.escape("File name for the report (Enter for none): "))
+    target = tmp_path / "mine" / "my-report"
+    run.child.sendline(str(target))
+    run.child.expect("Report written to")
+    assert run.finish() == 0
+    text = run.text
+    assert "Nothing is written unless you ask" in " ".join(text.split())
+    rows = table_rows(text)
+    assert set(rows) == set(LABELS.values())
+    report = PPAI  # the bands and directions of the instrument itself
+    for sub in report.subscales:
+        row = rows[sub.label]
+        direction = "higher is better" if sub.better.value == "higher" else "lower is better"
+        assert row["range"] == f"1–5, {direction}", sub.id
+        band = next(b for b in sub.bands if b.lower <= 2.0 < b.upper)
+        assert row["band"] == band.label
+        assert row["what it means"] == " ".join(band.text.split()), sub.id
+    written = target.with_name("my-report.html")
+    assert written.is_file() and written.stat().st_mode & 0o777 == 0o600
+    assert_page_matches_score(written.read_text("utf-8"), PPAI, answers, "screen")
+
+
+def test_enter_at_the_report_offer_writes_nothing(
+    data_dir: Path, tmp_path: Path, runs: list[Take]
+) -> None:
+    run = Take(data_dir, "--form", "screen")
+    runs.append(run)
+    for k in range(1, TOTAL + 1):
+        run.answer(k, "3")
+    run.child.expect(re.escape("File name for the report (Enter for none): "))
+    run.child.sendline("")
+    run.child.expect("No report written.")
+    assert run.finish() == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]
+    assert list(data_dir.iterdir()) == []

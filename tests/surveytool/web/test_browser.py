@@ -181,22 +181,22 @@ def test_full_flow_without_javascript(
         # start page -> instrument -> short form
         open_short_form(page, assessment_server)
         expect(page.get_by_text("0 of 15 answered")).to_be_visible()
-        expect(page.locator("fieldset.item")).to_have_count(7)
+        expect(page.locator("fieldset.item")).to_have_count(5)  # 15 statements: 5, 5 and 5
         expect(page.locator("input[type=radio]:checked")).to_have_count(0)
 
         # answer the first page (one statement skipped, one "prefer not to say")
         answer_all(page, FIRST)
         next_page(page, "page 2 of 3")
-        expect(page.get_by_text("6 of 15 answered")).to_be_visible()
+        expect(page.get_by_text("4 of 15 answered (1 skipped)")).to_be_visible()
         choose(page, "FR1", "Somewhat like me")
 
         # back: the answers are kept and shown checked
         page.get_by_role("button", name="Back").click()
         expect(page).to_have_title(re.compile("page 1 of 3"))
-        for item_id in SCREEN[:7]:
+        for item_id in SCREEN[:5]:
             radio = item(page, item_id).get_by_label(label_of(FIRST[item_id]), exact=True)
             expect(radio).to_be_checked()
-        expect(page.locator("input[type=radio]:checked")).to_have_count(7)
+        expect(page.locator("input[type=radio]:checked")).to_have_count(5)
         page.screenshot(path=str(tmp_path / "back.png"), full_page=True)
 
         next_page(page, "page 2 of 3")
@@ -245,7 +245,9 @@ def test_full_flow_without_javascript(
         save_with_code(page, CODE)
         expect(page.get_by_role("heading", name="Change since last time")).to_be_visible()
         expect(page.get_by_role("heading", name="Your history")).to_be_visible()
-        expect(page.locator("svg.history polyline")).to_have_count(len(PPAI.subscales))
+        expect(page.locator("figure.history-panel")).to_have_count(
+            len(PPAI.subscales) + len(PPAI.composites)
+        )
         page.screenshot(path=str(tmp_path / "change.png"), full_page=True)
         before, now = expected, expected_scores(PPAI, SECOND, "screen")
         rows = page.locator("section[aria-labelledby=change-title] tbody tr")
@@ -274,7 +276,7 @@ def check_report_offline(browser: Browser, report: Path, tmp_path: Path) -> None
         expect(page.get_by_role("heading", name="Support, first")).to_be_visible()
         background = page.evaluate("getComputedStyle(document.body).backgroundColor")
         assert background == "rgb(251, 251, 250)"  # the embedded stylesheet applies
-        assert page.locator("svg.profile rect.bar").count() > 0
+        assert page.locator("svg.track rect.bar").count() > 0
         page.emulate_media(media="print")
         assert (
             page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(255, 255, 255)"
@@ -374,6 +376,28 @@ def test_keyboard_only(context: BrowserContext, assessment_server: AssessmentSer
     page.keyboard.press("Enter")
     expect(page).to_have_title(re.compile("page 2 of 3"))
     expect(page.get_by_text("1 of 15 answered")).to_be_visible()
+    # on a page with Back, Enter on a chosen answer goes forward, never back
+    expect(page.get_by_role("button", name="Back")).to_be_visible()
+    for _ in range(10):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.type") == "radio":
+            break
+    first = item(page, "PH1").locator("input[type=radio]").first
+    expect(first).to_be_focused()
+    page.keyboard.press("Space")
+    expect(first).to_be_checked()
+    chosen = first.locator("xpath=..")  # the chosen answer is highlighted
+    assert chosen.evaluate("l => getComputedStyle(l).borderTopWidth") == "2px"
+    unchosen = item(page, "PH1").locator("label").nth(1)
+    assert unchosen.evaluate("l => getComputedStyle(l).borderTopWidth") == "1px"
+    page.keyboard.press("Enter")
+    expect(page).to_have_title(re.compile("page 3 of 3"))
+    expect(page.get_by_text("2 of 15 answered")).to_be_visible()
+    # Enter on the last page shows the results
+    item(page, "LS5").locator("input[type=radio]").first.focus()
+    page.keyboard.press("Space")
+    page.keyboard.press("Enter")
+    expect(page).to_have_title(re.compile("your results"))
 
 
 def test_phone_width_has_no_horizontal_scroll(
@@ -403,27 +427,109 @@ def test_phone_width_has_no_horizontal_scroll(
         save_with_code(page, "phone-width-code-1")
         expect(page.get_by_role("heading", name="Change since last time")).to_be_visible()
         widths["results with change"] = scroll_width(page)
+        wide = page.evaluate(
+            """() => [...document.querySelectorAll('body *')]
+                .filter(e => e.getBoundingClientRect().right > innerWidth)
+                .slice(0, 5).map(e => e.outerHTML.slice(0, 120))"""
+        )
         axe_check(page, "results with change (phone)", {})
         page.screenshot(path=str(tmp_path / "phone-results.png"), full_page=True)
         assert_chart_text_fits(page)
         page.goto(assessment_server.base + "/saved")
         widths["saved"] = scroll_width(page)
-        assert {k: v for k, v in widths.items() if v > PHONE["width"]} == {}
+        assert {k: v for k, v in widths.items() if v > PHONE["width"]} == {}, wide
     finally:
         context.close()
     recorder.assert_only(assessment_server.netloc)
 
 
 def assert_chart_text_fits(page: Page) -> None:
-    """Every label and value of the profile chart lies inside the chart's viewBox."""
+    """Every label, value and axis number of the profile lies inside the page's width, at 12 px
+    or more, and every track and score mark is drawn inside it too."""
     boxes = page.evaluate(
         """() => {
-            const svg = document.querySelector('svg.profile');
-            const vb = svg.viewBox.baseVal;
-            return [...svg.querySelectorAll('text')].map(t => {
-                const b = t.getBBox();
-                return [t.textContent, b.x >= vb.x, b.x + b.width <= vb.x + vb.width];
+            const width = document.documentElement.clientWidth;
+            const parts = [...document.querySelectorAll(
+                '.profile-chart .profile-label, .profile-chart .profile-value, ' +
+                '.profile-chart .axis text, .profile-chart svg.track, .profile-chart circle.marker'
+            )].filter(e => e.getClientRects().length > 0);
+            return parts.map(e => {
+                const b = e.getBoundingClientRect();
+                const size = parseFloat(getComputedStyle(e).fontSize);
+                return [e.className.baseVal ?? e.className, e.textContent.trim().slice(0, 30),
+                        b.left >= 0 && b.right <= width && b.width > 0, size];
             });
         }"""
     )
-    assert boxes and [b for b in boxes if not (b[1] and b[2])] == []
+    assert boxes and [b for b in boxes if not b[2]] == []
+    small = [b for b in boxes if "track" not in str(b[0]) and b[3] < 12]
+    assert small == []
+
+
+# ---------------------------------------------------------------------------------------------
+# Charts in a browser: colours by meaning, minimum scores drawn, stacked at 390 px, print
+# ---------------------------------------------------------------------------------------------
+
+BAND_FILLS = {  # the stylesheet's colours of the band meanings
+    "attention": "rgb(244, 194, 122)",
+    "middle": "rgb(228, 231, 235)",
+    "favourable": "rgb(159, 213, 201)",
+}
+
+
+def track(page: Page, scale_id: str) -> Any:
+    return page.locator(f'li.profile-row[data-area="{scale_id}"]')
+
+
+def test_charts_at_390px_read_correctly_in_colour_and_print(
+    browser: Browser, recorder: Recorder, assessment_server: AssessmentServer, tmp_path: Path
+) -> None:
+    context = new_context(browser, recorder, viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    try:
+        take(page, assessment_server, dict.fromkeys(SCREEN, 1))  # every area at its minimum
+        assert scroll_width(page) <= 390
+        for scale_id, meaning in (("fault_finding", "favourable"), ("self_awareness", "attention")):
+            row = track(page, scale_id)
+            expect(row.locator(".profile-value strong")).to_have_text("1.00")
+            # the score's band: the better end for lower-is-better, the other end for higher
+            expect(row.locator("svg.track")).to_have_attribute("data-meaning", meaning)
+            fills = row.locator("rect.band").evaluate_all(
+                "rs => rs.map(r => getComputedStyle(r).fill)"
+            )
+            order = ["favourable", "middle", "attention"]
+            if scale_id == "self_awareness":
+                order.reverse()
+            assert fills == [BAND_FILLS[m] for m in order], scale_id
+            # 1.00 draws a mark: the dot is on screen, whole, at the left end of the track
+            dot = row.locator("circle.marker").bounding_box()
+            bar = row.locator("svg.track").bounding_box()
+            assert dot is not None and bar is not None
+            assert dot["width"] >= 12 and dot["x"] >= 0
+            assert abs(dot["x"] + dot["width"] / 2 - bar["x"]) < 1
+            # stacked on a phone: the label above the track, the track the row's full width
+            label = row.locator(".profile-label").bounding_box()
+            assert label is not None and label["y"] + label["height"] <= bar["y"] + 1
+            assert bar["width"] > 300
+        assert_chart_text_fits(page)
+        page.locator(".profile-chart").first.screenshot(path=str(tmp_path / "profile-390.png"))
+        # print: colours kept, rows side by side, the profile starts on the first page
+        page.emulate_media(media="print")
+        adjust = page.locator("svg.track").first.evaluate(
+            "s => getComputedStyle(s).printColorAdjust"
+        )
+        assert adjust == "exact"
+        page.set_viewport_size({"width": 794, "height": 1123})  # A4 at 96 dpi
+        row = track(page, "fault_finding")
+        label = row.locator(".profile-label").bounding_box()
+        bar = row.locator("svg.track").bounding_box()
+        assert label is not None and bar is not None and bar["x"] > label["x"] + label["width"]
+        # the profile is not one unbreakable block pushed to page 2: it starts on page 1
+        page.evaluate("window.scrollTo(0, 0)")
+        first_row = track(page, "fault_finding").bounding_box()
+        assert first_row is not None and first_row["y"] + first_row["height"] < 1000
+        pdf = page.pdf(format="A4")
+        (tmp_path / "report.pdf").write_bytes(pdf)
+    finally:
+        context.close()
+    recorder.assert_only(assessment_server.netloc)

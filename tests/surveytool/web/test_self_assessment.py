@@ -7,6 +7,7 @@ pressed button, so "back keeps the answers" is tested through the pages themselv
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from fastapi.testclient import TestClient
 from surveytool.instrument.registry import load_instrument
 from surveytool.personal_store import PersonalStore
 from surveytool.web.app import create_app
-from surveytool.web.forms import PAGE_SIZE
+from surveytool.web.forms import PAGE_SIZE, page_bounds
 from surveytool.web.security import CSRF_COOKIE
 from tests.surveytool.test_report import (
     FULL,
@@ -252,7 +253,7 @@ def test_pages_progress_back_keeps_answers_and_skip(client: TestClient) -> None:
     page1 = start(client, "screen")
     html = page1.text
     assert "Page 1 of 3" in html and "0 of 15 answered" in html
-    assert items_on_page(html) == SCREEN[:PAGE_SIZE]
+    assert items_on_page(html) == SCREEN[:5]  # 15 statements: three pages of 5, not 7, 7 and 1
     assert checked_radios(html) == {}  # nothing chosen for the person
     assert "Back" not in [b[2] for b in form_of(html, "/answer").buttons]
     # every item offers the scale, the missing code and skip, with visible labels
@@ -260,14 +261,15 @@ def test_pages_progress_back_keeps_answers_and_skip(client: TestClient) -> None:
     assert "<legend>When someone starts to matter to me" in html
     assert "Prefer not to say" in html and "<span>Skip</span>" in html
 
-    first = {"FF1": "4", "DW1": "2", "EC1": "9", "SB1": "skip", "CE1": "5"}  # PH1, FV1 untouched
+    first = {"FF1": "4", "DW1": "2", "EC1": "9", "SB1": "skip", "CE1": "5"}
     page2 = submit(
         client, html, "/answer", choose={f"a_{k}": v for k, v in first.items()}, button="Next"
     )
     html2 = page2.text
     assert "Page 2 of 3" in html2
-    assert "4 of 15 answered" in html2  # the skip does not count, the missing code does
-    assert items_on_page(html2) == SCREEN[PAGE_SIZE : 2 * PAGE_SIZE]
+    # one count, the report's: neither the skip nor "Prefer not to say" is an answer
+    assert "3 of 15 answered (1 “Prefer not to say”, 1 skipped)" in html2
+    assert items_on_page(html2) == SCREEN[5:10]
     assert hidden_answers(html2) == first  # carried in the form, nothing on the server
 
     second = {"FR1": "3", "FA1": "1"}
@@ -284,12 +286,45 @@ def test_pages_progress_back_keeps_answers_and_skip(client: TestClient) -> None:
     assert checked_radios(again.text) == second
     page3 = submit(client, again.text, "/answer", button="Next")
     assert "Page 3 of 3" in page3.text
-    assert items_on_page(page3.text) == SCREEN[2 * PAGE_SIZE :]
+    assert items_on_page(page3.text) == SCREEN[10:]
     assert "See my results" in [b[2] for b in form_of(page3.text, "/answer").buttons]
     results = submit(client, page3.text, "/answer", choose={"a_TB1": "5"}, button="See my results")
     answers = {**first, "FF1": "1", **second, "TB1": "5"}
     numeric = {k: (None if v == "skip" else int(v)) for k, v in answers.items()}
     assert_page_matches_score(results.text, PPAI, numeric, "screen")
+
+
+@pytest.mark.parametrize("n_items", [1, 6, 7, 8, 14, 15, 29, 58, 100])
+def test_pages_are_balanced(n_items: int) -> None:
+    bounds = [page_bounds(n_items, k) for k in range(-(-n_items // PAGE_SIZE))]
+    sizes = [last - first for first, last in bounds]
+    assert bounds[0][0] == 0 and bounds[-1][1] == n_items
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(bounds))  # no gap
+    assert max(sizes) <= PAGE_SIZE and max(sizes) - min(sizes) <= 1
+
+
+def test_the_full_form_has_no_short_last_page(client: TestClient) -> None:
+    html = start(client).text
+    assert "Page 1 of 9" in html and len(items_on_page(html)) == 7
+    sizes = []
+    while "See my results" not in [b[2] for b in form_of(html, "/answer").buttons]:
+        sizes.append(len(items_on_page(html)))
+        html = submit(client, html, "/answer", button="Next").text
+    sizes.append(len(items_on_page(html)))
+    assert sizes == [7, 7, 7, 7, 6, 6, 6, 6, 6] and sum(sizes) == len(FULL)
+
+
+def test_next_is_the_default_button_and_both_non_answers_are_explained(
+    client: TestClient,
+) -> None:
+    page2 = submit(client, start(client, "screen").text, "/answer", button="Next").text
+    buttons = [b[2] for b in form_of(page2, "/answer").buttons]
+    assert buttons == ["Next", "Back"]  # Enter submits with the first: forward, never back
+    explained = re.search(r'<p class="muted" id="not-answering">(.*?)</p>', page2, re.S)
+    assert explained is not None
+    assert "“Prefer not to say” says that you chose not to answer" in explained.group(1)
+    assert "“Skip” leaves it open for now" in explained.group(1)
+    assert "Neither counts toward a score" in explained.group(1)
 
 
 def test_invalid_posted_answers_are_dropped(client: TestClient) -> None:
@@ -335,7 +370,8 @@ def test_page_numbers_equal_surveytool_score(
     # and in the profile chart's text alternative
     for sub in PPAI.subscales:
         value = expected[sub.id]
-        assert f"{sub.label}: {value if value is not None else '—'}." in results.text
+        said = f"{value} on 1 to 5" if value is not None else "not enough answers for a score"
+        assert f'aria-label="{sub.label}: {said}' in results.text
 
 
 def test_insufficient_subscales_say_so(client: TestClient) -> None:
@@ -614,15 +650,15 @@ def test_save_then_compare_with_the_same_code(client: TestClient, data_dir: Path
     assert db_files(data_dir) == []
     saved = save(client, first.text, code)
     assert (data_dir / DB_NAME).is_file()  # created on first save
-    assert "Saved under your code. You have 1 saved results" in saved.text
-    assert "Change since last time" not in saved.text and 'class="history"' not in saved.text
+    assert "Saved under your code. This is your first saved result" in saved.text
+    assert "Change since last time" not in saved.text and "history-panel" not in saved.text
     assert "/save" not in saved.text  # saved once: the save form is gone
     assert_page_matches_score(saved.text, PPAI, first_answers, "screen")
 
     second = take(client, second_answers, "screen")
     compared = save(client, second.text, code)
     html = compared.text
-    assert "You have 2 saved results" in html
+    assert "You now have 2 saved results" in html
     assert "Change since last time" in html
     assert_page_matches_score(html, PPAI, second_answers, "screen")
     before = expected_scores(PPAI, first_answers, "screen")
@@ -635,12 +671,17 @@ def test_save_then_compare_with_the_same_code(client: TestClient, data_dir: Path
         assert b is not None and n is not None
         assert rows[sub.label][:2] == (b, n), sub.id
         assert float(rows[sub.label][2]) == pytest.approx(float(n) - float(b), abs=0.011)
-    for scale_id in ("fault_finding", "withdrawal"):  # scored only once: no change row
+    for scale_id, when in (("fault_finding", "last time"), ("withdrawal", "this time")):
+        # scored only once: no numbers compared, the row says which time had too few answers
         assert PPAI.subscale_by_id[scale_id].label not in rows
-    assert "Cannot be judged yet*" in html and "does not have yet" in html  # no norms yet
-    assert "Your history" in html and '<svg class="history"' in html
-    assert html.count("<polyline") == len(PPAI.subscales)
-    assert re.search(r"Attempts: \d{4}-\d{2}-\d{2}, \d{4}-\d{2}-\d{2}", html)
+        row = re.search(rf'<tr data-area="{scale_id}">(.*?)</tr>', html, re.S)
+        assert row and f"Not enough answers {when}, so there is no change to show" in row.group(1)
+    assert "not known*" in html and "does not have yet" in html  # no reliability yet
+    assert "Your history" in html
+    assert html.count('<figure class="history-panel"') == len(PPAI.subscales) + len(PPAI.composites)
+    stamps = re.findall(r'<span class="attempt-when">([^<]+)</span>, short form', html)
+    assert len(stamps) == 2
+    assert all(re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC", s) for s in stamps)
 
     # the report downloaded from this page shows the same change table and history
     report_form = re.search(r'<form method="post" action="/i/ppai/report">(.*?)</form>', html, re.S)
@@ -653,8 +694,8 @@ def test_save_then_compare_with_the_same_code(client: TestClient, data_dir: Path
     assert change_rows(downloaded.text) == rows
 
     # another code does not see these results
-    other = save(client, take(client, second_answers, "screen").text, "other-code-7")
-    assert "You have 1 saved results" in other.text and "Change since last time" not in other.text
+    other = save(client, take(client, second_answers, "screen").text, "other-code-seven-77")
+    assert "your first saved result" in other.text and "Change since last time" not in other.text
 
 
 def test_code_is_normalised(client: TestClient) -> None:
@@ -669,6 +710,18 @@ def test_too_short_code_is_explained_and_nothing_saved(client: TestClient, data_
     assert "at least 6 characters" in response.text
     assert "Save to compare later" in response.text  # can try again
     assert not data_dir.exists()  # neither the database nor the key file
+
+
+def test_guessable_code_is_explained_and_nothing_saved(client: TestClient, data_dir: Path) -> None:
+    results = take(client, dict.fromkeys(SCREEN, 2), "screen")
+    offered = form_of(results.text, "/save").fields
+    suggested = dict(offered)["code"]  # the page offers a generated code by default
+    assert re.fullmatch(r"[a-z2-9]{4}-[a-z2-9]{4}-[a-z2-9]{4}", suggested)
+    response = save(client, results.text, "123456")
+    assert "too easy to guess" in response.text
+    assert "Save to compare later" in response.text  # can try again, with a new code offered
+    assert not data_dir.exists()
+    assert "first saved result" in save(client, response.text, suggested).text
 
 
 def test_deleting_before_anything_was_saved_creates_nothing(
@@ -696,16 +749,22 @@ def test_delete_removes_only_that_codes_results(client: TestClient, data_dir: Pa
 
     page = client.get("/saved")
     assert f"{data_dir / DB_NAME}" in page.text
-    deleted = submit(
+    asked = submit(
         client, page.text, "/saved/delete", fill={"code": mine}, button="Delete my saved results"
     )
+    assert asked.status_code == 200
+    assert "There are 2 saved results under this code" in asked.text
+    assert len(store.history(mine, "ppai")) == 2  # nothing deleted before the confirmation
+    kept = client.get("/saved")  # "No, keep them" is a link back: still all there
+    assert kept.status_code == 200 and len(store.history(mine, "ppai")) == 2
+    deleted = submit(client, asked.text, "/saved/delete", button="Yes, delete 2 saved results")
     assert deleted.status_code == 200
     assert "Deleted 2 saved results." in deleted.text
     assert store.history(mine, "ppai") == [] and len(store.history(theirs, "ppai")) == 1
 
     # with the same code again: a fresh start, no comparison
     fresh = save(client, take(client, dict.fromkeys(SCREEN, 2), "screen").text, mine)
-    assert "You have 1 saved results" in fresh.text and "Change since last time" not in fresh.text
+    assert "your first saved result" in fresh.text and "Change since last time" not in fresh.text
     # the other code still compares with its earlier result
     later = save(client, take(client, dict.fromkeys(SCREEN, 5), "screen").text, theirs)
     assert "Change since last time" in later.text
@@ -718,9 +777,10 @@ def test_delete_removes_only_that_codes_results(client: TestClient, data_dir: Pa
         button="Delete my saved results",
     )
     assert "Nothing was saved under that code." in nothing.text
-    one = submit(
+    asked = submit(
         client, page.text, "/saved/delete", fill={"code": theirs}, button="Delete my saved results"
     )
+    one = submit(client, asked.text, "/saved/delete", button="Yes, delete 2 saved results")
     assert "Deleted 2 saved results." in one.text
     assert store.history(mine, "ppai") != []
 
