@@ -362,8 +362,11 @@ def ordinal_cfa_model(data: pd.DataFrame, factors: Mapping[str, Sequence[str]]) 
     def cfi_tli(t: float, t0: float) -> tuple[float, float]:
         if df <= 0:
             return 1.0, 1.0
-        cfi = 1.0 - max(t - df, 0.0) / max(t - df, t0 - base_df, 0.0)
-        tli = (t0 / base_df - t / df) / (t0 / base_df - 1.0)
+        # lavaan: CFI = 1 when neither the model nor the baseline misfits beyond its df
+        worst = max(t - df, t0 - base_df, 0.0)
+        cfi = 1.0 - max(t - df, 0.0) / worst if worst > 0 else 1.0
+        spread = t0 / base_df - 1.0
+        tli = (t0 / base_df - t / df) / spread if spread != 0 else float("nan")
         return cfi, tli
 
     def rmsea(t: float) -> float:
