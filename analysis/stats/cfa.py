@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import AnalysisError
+from analysis.stats._fit import cfi_tli
 from analysis.stats._input import ReadOptions
 from analysis.stats._matrix import one_blas_thread
 from analysis.stats._options import check_option
@@ -132,13 +133,7 @@ def fit_indices(
     df = p * (p + 1) // 2 - n_parameters
     base_chisq = n_obs * (float(np.sum(np.log(np.diag(sample)))) - logdet_s)
     base_df = p * (p - 1) // 2
-    denominator = max(chisq - df, base_chisq - base_df, 0.0)
-    cfi = 1.0 - max(chisq - df, 0.0) / denominator if denominator > 0 else 1.0
-    spread = base_chisq / base_df - 1.0  # 0: TLI is missing (its denominator is 0)
-    if df <= 0:
-        tli = 1.0
-    else:
-        tli = (base_chisq / base_df - chisq / df) / spread if spread != 0 else float("nan")
+    cfi, tli = cfi_tli(chisq, df, base_chisq, base_df)
     rmsea = float(np.sqrt(max(chisq / (n_obs * df) - 1.0 / n_obs, 0.0))) if df > 0 else 0.0
     lower, upper = _rmsea_interval(chisq, df, n_obs)
     sd = np.sqrt(np.diag(sample))

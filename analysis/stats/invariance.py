@@ -47,6 +47,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import AnalysisError
+from analysis.stats._fit import cfi_tli
 from analysis.stats._input import ReadOptions, validated
 from analysis.stats._matrix import keyed_matrix, one_blas_thread
 from analysis.stats._result import Result
@@ -377,15 +378,7 @@ def _fit_one(
     n_total = sum(grp.n for grp in data)
     base = sum(grp.n * (float(np.sum(np.log(np.diag(grp.cov)))) - grp.logdet) for grp in data)
     base_df = n_groups * p * (p - 1) // 2
-    # lavaan: CFI = 1 when neither the model nor the baseline misfits beyond its df; TLI is
-    # missing when the baseline's chi-square equals its df (its denominator is 0)
-    worst = max(chisq - df, base - base_df, 0.0)
-    cfi = 1.0 - max(chisq - df, 0.0) / worst if worst > 0 else 1.0
-    spread = base / base_df - 1.0
-    if df <= 0:
-        tli = 1.0
-    else:
-        tli = (base / base_df - chisq / df) / spread if spread != 0 else float("nan")
+    cfi, tli = cfi_tli(chisq, df, base, base_df)
     rmsea = (
         float(np.sqrt(n_groups) * np.sqrt(max(chisq / (n_total * df) - 1.0 / n_total, 0.0)))
         if df > 0
