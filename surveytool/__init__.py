@@ -32,10 +32,10 @@ if TYPE_CHECKING:
     from surveytool.instrument.registry import load_instrument
     from surveytool.problems import Problem, Report
     from surveytool.responses import Responses, read_responses
+    from surveytool.safety.checks import CriticalHit
     from surveytool.scoring.change import ReliableChange, reliable_change
     from surveytool.scoring.engine import score, score_responses
     from surveytool.scoring.result import (
-        CriticalHit,
         PersonScores,
         Provenance,
         ScaleScore,
@@ -57,7 +57,7 @@ _LAZY = {
     "ScoreResult": "surveytool.scoring.result",
     "PersonScores": "surveytool.scoring.result",
     "ScaleScore": "surveytool.scoring.result",
-    "CriticalHit": "surveytool.scoring.result",
+    "CriticalHit": "surveytool.safety.checks",
     "Provenance": "surveytool.scoring.result",
     "Status": "surveytool.scoring.result",
     "reliable_change": "surveytool.scoring.change",

@@ -68,7 +68,12 @@ INSTRUMENT_CODES: dict[str, str] = {
     "band_coverage": "The bands must cover the whole score range, from its lowest to its highest.",
     "unknown_component": "Use the id of a subscale or composite.",
     "composite_cycle": "A composite cannot depend on itself, directly or through others.",
-    "critical_threshold": "Give a threshold that is a point of the item's response scale.",
+    "check_rule": "Give a rule on points of the item's response scale that only some answers meet.",
+    "unscored_item_in_subscale": "Remove the item from the subscale, or drop its scored: false.",
+    "critical_items_replaced": (
+        "Replace the critical_items block with a checks block (see the README, 'Critical "
+        "checks'), and set on_skip / on_missing_code to what they should mean."
+    ),
     "short_form_partial_sum": "A short form takes all or none of a 'sum' subscale's items.",
     "norm_sd": "A norm's sd must be greater than 0.",
     "norm_unknown_scale": "Norms refer to a subscale or composite id.",
@@ -92,7 +97,7 @@ RESPONSE_CODES: dict[str, str] = {
     "missing_item": "Add the item's column; until then every answer to it counts as missing.",
     "empty_respondent_id": "Give every row a respondent id.",
     "duplicate_respondent_id": "Give every respondent one row (or one id per row).",
-    "critical_in_quarantine": "Review this respondent: a critical answer sits in an unscored row.",
+    "critical_in_quarantine": "Review this respondent: a critical check is met in an unscored row.",
 }
 
 #: Codes of cohort mapping files and import warnings that the lists above do not already have.

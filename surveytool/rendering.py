@@ -48,7 +48,7 @@ def scale_table(inst: Instrument) -> Table:
 def subscale_table(inst: Instrument, subscale_id: str) -> Table:
     """Items of one subscale, with ``R`` marking reverse-keyed items and their source."""
     sub = inst.subscale_by_id[subscale_id]
-    critical = {c.item for c in inst.critical_items}
+    critical = {c.item for c in inst.checks}
     table = Table(
         title=escape(
             f"{sub.label} [{sub.id}] — {sub.method.value}, min_answered {sub.min_answered}"
@@ -87,6 +87,23 @@ def instrument_renderables(inst: Instrument) -> Iterator[RenderableType]:
         for c in inst.composites:
             comp.add_row(escape(c.id), escape(c.label), c.method, escape(", ".join(c.components)))
         yield comp
+    if inst.checks:
+        checks = Table(title="Critical checks (never scored)", title_justify="left")
+        for col in ("check", "item", "text", "met when", "level", "skip", "missing code"):
+            checks.add_column(col)
+        for check in inst.checks:
+            item = inst.item_by_id[check.item]
+            text = item.text + ("" if item.scored else "  [not scored]")
+            checks.add_row(
+                escape(check.id),
+                escape(check.item),
+                escape(text),
+                escape(check.rule.describe(inst.scale_of(check.item))),
+                check.level.value,
+                check.on_skip.value,
+                check.on_missing_code.value,
+            )
+        yield checks
     for form in inst.short_forms:
         yield Text(  # Text is never parsed as markup
             f"Short form {form.id!r} ({form.label}): {len(form.items)} items: "

@@ -18,17 +18,11 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from surveytool import charts
 from surveytool.instrument.model import Better, Instrument, score_ranges
+from surveytool.safety.checks import CriticalHit
+from surveytool.safety.support import support_view
 from surveytool.scoring.change import ReliableChange
 from surveytool.scoring.engine import score_responses
 from surveytool.scoring.result import Provenance, ScaleScore
-
-SUPPORT_TEXT = (
-    "If these patterns weigh on you, talking with someone you trust is a good first step. A "
-    "counsellor, psychologist or therapist (especially one who works with attachment and "
-    "relationships) can help you understand where the urge to pull away comes from and practise "
-    "new ways of connecting. Your doctor can help you find one. If you are in crisis or thinking "
-    "about harming yourself, contact your local emergency number or a crisis line now."
-)
 
 
 @dataclass(frozen=True)
@@ -88,13 +82,19 @@ class PersonalReport:
     answers: dict[str, float | None]
     subscales: tuple[ScaleResult, ...]
     composites: tuple[ScaleResult, ...]
-    critical_messages: tuple[str, ...]
+    hits: tuple[CriticalHit, ...]
     created: datetime
     provenance: Provenance
     change: tuple[ReliableChange, ...] = ()
     history: tuple[Attempt, ...] = ()  # the saved attempts, oldest first, this one last
     saved_code: str | None = None
+    country: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def support_first(self) -> bool:
+        """A check was met (an answer, a skip or a "prefer not to say"): support comes first."""
+        return bool(self.hits)
 
     @property
     def by_concern(self) -> list[ScaleResult]:
@@ -112,8 +112,10 @@ def build_report(
     *,
     form: str | None = None,
     created: datetime | None = None,
+    country: str = "",
 ) -> PersonalReport:
-    """Score one person's answers and gather the texts for each area."""
+    """Score one person's answers and gather the texts for each area; ``country`` (ISO code)
+    chooses the numbers of the support section."""
     item_ids = instrument.form_items(form)
     row = {item_id: answers.get(item_id) for item_id in item_ids}
     result = score_responses(instrument, row, form=form)
@@ -156,16 +158,16 @@ def build_report(
 
     subs = tuple(view(s) for s in person.scales if s.kind == "subscale")
     comps = tuple(view(s) for s in person.scales if s.kind == "composite")
-    messages = tuple(hit.message for hit in person.critical)
     return PersonalReport(
         instrument=instrument,
         form=form,
         answers=numeric,
         subscales=subs,
         composites=comps,
-        critical_messages=messages,
+        hits=person.critical,
         created=created or datetime.now(UTC),
         provenance=result.provenance,
+        country=country,
     )
 
 
@@ -182,7 +184,6 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.globals["support_text"] = SUPPORT_TEXT
     env.filters["num"] = lambda x, digits=2: "—" if x is None else f"{x:.{digits}f}"
     return env
 
@@ -196,6 +197,7 @@ def report_context(report: PersonalReport) -> dict[str, Any]:
     """What the ``_report_body.html`` template needs (results page and report file alike)."""
     return {
         "report": report,
+        "support": support_view(report.instrument, report.hits, report.country),
         "inst": report.instrument,
         "profile": charts.profile(report.subscales),
         "composite_profile": charts.profile(report.composites) if report.composites else None,

@@ -18,15 +18,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from surveytool.instrument.model import (
-    CriticalItem,
-    Direction,
-    Instrument,
-    ResponseScale,
-    fold_label,
-)
+from surveytool.instrument.model import Instrument, Level, ResponseScale, fold_label
 from surveytool.io.sources import NA_STRINGS
 from surveytool.problems import Problem, issue_frame, issue_problems, issue_record
+from surveytool.safety.checks import LEVEL_CATEGORIES, evaluate_matrix
 
 
 @dataclass(frozen=True)
@@ -34,7 +29,8 @@ class Responses:
     """Answers aligned to an instrument's items.
 
     ``values`` is an N x I float64 matrix of raw answers (before reverse keying), NaN = missing;
-    ``rows`` holds each kept row's 1-based position in the input; ``issues`` is the issue frame
+    ``coded_missing`` holds, for each item a check looks at whose column was given, the declared
+    missing code of each row ("prefer not to say"; NaN where none was given); ``rows`` holds each kept row's 1-based position in the input; ``issues`` is the issue frame
     (see :mod:`surveytool.problems`) of every problem found, each with its code.
     """
 
@@ -45,6 +41,7 @@ class Responses:
     rows: np.ndarray
     rows_read: int
     issues: pd.DataFrame = field(repr=False)
+    coded_missing: Mapping[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     @property
     def rows_quarantined(self) -> int:
@@ -60,18 +57,19 @@ def _label_lookup(scale: ResponseScale) -> dict[str, float]:
     lookup: dict[str, float] = {}
     for code, text in scale.labels.items():
         lookup[fold_label(text)] = float(code)
-    for text in scale.missing_codes.values():
-        lookup[fold_label(text)] = np.nan
+    for code, text in scale.missing_codes.items():
+        lookup[fold_label(text)] = float(code)
     return lookup
 
 
 def _validate_column(
     raw: pd.Series, scale: ResponseScale
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Numeric answers for one item column.
 
-    Returns (values with NaN for missing/invalid, invalid mask, reason codes) where reason 1 = off
-    the scale, 2 = not a whole number, 3 = not a number and not a label of the scale.
+    Returns (values with NaN for missing/invalid, invalid mask, reason codes, the declared missing
+    code given or NaN) where reason 1 = off the scale, 2 = not a whole number, 3 = not a number and
+    not a label of the scale.
     """
     n = len(raw)
     reason = np.zeros(n, dtype=np.int8)
@@ -79,7 +77,7 @@ def _validate_column(
         values = np.full(n, np.nan)
         reason[:] = 3
         reason[raw.isna().to_numpy()] = 0
-        return values, reason > 0, reason
+        return values, reason > 0, reason, np.full(n, np.nan)
     if pd.api.types.is_numeric_dtype(raw.dtype):
         values = raw.to_numpy(dtype=np.float64, na_value=np.nan).copy()
         text_invalid = np.zeros(n, dtype=bool)
@@ -102,8 +100,11 @@ def _validate_column(
     inexact = np.zeros(n, dtype=bool)
     if not pd.api.types.is_numeric_dtype(raw.dtype):
         inexact = ~text_invalid & inexact_whole_numbers(text)
+    coded = np.full(n, np.nan)
     if scale.missing_codes:
-        values[np.isin(values, list(scale.missing_codes)) & ~inexact] = np.nan
+        declared = np.isin(values, list(scale.missing_codes)) & ~inexact
+        coded[declared] = values[declared]
+        values[declared] = np.nan
     with np.errstate(invalid="ignore"):
         off_scale = (values < scale.min) | (values > scale.max) | np.isinf(values)
         fractional = ~off_scale & (values != np.round(values)) & ~np.isnan(values)
@@ -113,7 +114,7 @@ def _validate_column(
     reason[text_invalid] = 3
     invalid = reason > 0
     values[invalid] = np.nan
-    return values, invalid, reason
+    return values, invalid, reason, coded
 
 
 #: Reason code of :func:`_validate_column` -> (problem code, message).
@@ -261,13 +262,17 @@ def read_responses(
 
     # item cells
     values = np.empty((n, len(wanted)), dtype=np.float64, order="F")
+    checked = {c.item for c in instrument.checks}
+    coded_missing: dict[str, np.ndarray] = {}
     for j, item_id in enumerate(wanted):
         if item_id not in frame.columns:
             values[:, j] = np.nan
             continue
         scale = instrument.scale_of(item_id)
-        col_values, invalid, reasons = _validate_column(frame[item_id], scale)
+        col_values, invalid, reasons, coded = _validate_column(frame[item_id], scale)
         values[:, j] = col_values
+        if item_id in checked:
+            coded_missing[item_id] = coded
         if invalid.any():
             raw_col = frame[item_id]
             for r in np.flatnonzero(invalid):
@@ -288,7 +293,9 @@ def read_responses(
         _formula_records(formula_cells or {}, wanted, id_column, group_columns, ids, numbers)
     )
     records.extend(
-        _critical_in_quarantine(instrument, wanted, values, keep, ids, id_column, numbers)
+        _critical_in_quarantine(
+            instrument, wanted, values, coded_missing, keep, ids, id_column, numbers
+        )
     )
     kept_rows = np.flatnonzero(keep)
     all_kept = len(kept_rows) == n
@@ -302,6 +309,11 @@ def read_responses(
         rows=kept_rows + 1,
         rows_read=n,
         issues=issue_frame(records),
+        coded_missing=(
+            coded_missing
+            if all_kept
+            else {item: codes[kept_rows] for item, codes in coded_missing.items()}
+        ),
     )
 
 
@@ -333,43 +345,42 @@ def _formula_records(
     return out
 
 
-def critical_hits(crit: CriticalItem, answers: np.ndarray) -> np.ndarray:
-    """Which raw answers (NaN = missing, never a hit) are at or beyond the critical threshold."""
-    with np.errstate(invalid="ignore"):
-        if crit.direction is Direction.at_or_above:
-            return np.asarray(answers >= crit.threshold)
-        return np.asarray(answers <= crit.threshold)
-
-
 def _critical_in_quarantine(
     instrument: Instrument,
     wanted: Sequence[str],
     values: np.ndarray,
+    coded_missing: Mapping[str, np.ndarray],
     keep: np.ndarray,
     ids: pd.Series,
     id_column: str | None,
     numbers: np.ndarray,
 ) -> list[dict[str, object]]:
-    """A quarantined row is not scored, but a critical answer in it must not go unseen."""
+    """A quarantined row is not scored, but a check met at level alert in it must not go unseen."""
     out: list[dict[str, object]] = []
     if keep.all():
         return out
-    position = {item_id: j for j, item_id in enumerate(wanted)}
     dropped = np.flatnonzero(~keep)
-    for crit in instrument.critical_items:
-        j = position.get(crit.item)
-        if j is None:
-            continue
-        hit = critical_hits(crit, values[dropped, j])
-        for r in dropped[hit]:
+    position = {item_id: j for j, item_id in enumerate(wanted)}
+    levels = evaluate_matrix(
+        instrument,
+        tuple(wanted),
+        values[dropped],
+        {item: codes[dropped] for item, codes in coded_missing.items()},
+    )
+    alert = LEVEL_CATEGORIES.index(Level.alert.value)
+    for check in instrument.checks:
+        for k in np.flatnonzero(levels[check.id] == alert):
+            r = dropped[k]
+            value = values[r, position[check.item]]
             out.append(
                 issue_record(
                     "critical_in_quarantine",
-                    "critical answer in a quarantined row: review this respondent",
+                    f"check {check.id!r} met (level {Level.alert.value}) in a quarantined row: "
+                    "review this respondent",
                     row=int(numbers[r]),
-                    column=crit.item,
+                    column=check.item,
                     respondent_id=_text(ids.iloc[r]) if id_column else None,
-                    value=f"{values[r, j]:g}",
+                    value=None if np.isnan(value) else f"{value:g}",
                 )
             )
     return out

@@ -9,13 +9,21 @@ folder, and the next run offers to resume there (Ctrl-C at that question keeps t
 so); starting over shows the introduction again; finishing deletes that file. The results table
 shows each area's range, direction and band text, and the person is offered the full report as a
 file (``--report`` writes it without asking).
+
+Support first: right after an answer (or a skip) that meets one of the instrument's checks, and
+before the next item, the support text is printed with the numbers of the person's country (asked
+once, or given with ``--country``) and the date each was checked; the person then chooses to
+continue, to stop and see the results so far, or to stop and come back later. Ctrl-C or end of
+input after such an answer prints the numbers again on the way out.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from rich.console import Console
 from rich.markup import escape
@@ -27,8 +35,11 @@ from surveytool.io.files import write_text_atomic
 from surveytool.personal_store import data_dir
 from surveytool.progress import count_answers
 from surveytool.report import PersonalReport, build_report, render_report
+from surveytool.safety.checks import CriticalHit, check_answer, check_answers
+from surveytool.safety.support import normalize_country, support_lines, support_view
 
 Ask = Callable[[str], str]
+Choice = Literal["continue", "stop", "later"]
 
 
 class Interrupted(Exception):
@@ -81,6 +92,66 @@ def answer_hint(inst: Instrument, item_id: str) -> str:
     return f"type a number from {scale.min} to {scale.max}{extra}, s to skip or b to go back"
 
 
+@dataclass
+class Support:
+    """Support first in the terminal: after each answer, the checks it meets are shown at once.
+
+    ``country`` is asked once, the first time support is shown (unless ``--country`` gave it).
+    """
+
+    inst: Instrument
+    ask: Ask
+    console: Console
+    country: str | None = None
+    shown: set[str] = field(default_factory=set)
+
+    def choose_country(self) -> str:
+        if self.country is None:
+            self.country = ""  # asked once, even when the answer is Enter or Ctrl-C
+            try:
+                reply = self.ask(
+                    "Which country are you in, for the helpline numbers? Type its two-letter "
+                    "code (for example GB, IE, AU) or press Enter to skip: "
+                )
+            except (KeyboardInterrupt, EOFError):
+                raise Interrupted from None
+            self.country = normalize_country(reply)
+        return self.country
+
+    def show(self, hits: tuple[CriticalHit, ...], *, full: bool = True) -> None:
+        view = support_view(self.inst, hits, self.country)
+        self.console.rule("Support, first" if view.alert else "Before you go on")
+        for line in support_lines(view, full=full):
+            self.console.print(line, markup=False, highlight=False)
+
+    def after(self, item_id: str, value: int | None) -> Choice:
+        """Support for a new check met by this answer, then what the person chooses."""
+        hits = tuple(
+            h for h in check_answer(self.inst, item_id, value) if h.check not in self.shown
+        )
+        if not hits:
+            return "continue"
+        self.shown.update(h.check for h in hits)
+        self.choose_country()
+        self.show(hits)
+        while True:
+            try:
+                reply = self.ask(
+                    "\nPress Enter to continue with the questions, r to stop here and see your "
+                    "results so far, or l to stop and come back later: "
+                )
+            except (KeyboardInterrupt, EOFError):
+                raise Interrupted from None
+            folded = reply.strip().casefold()
+            if folded in ("", "c", "continue"):
+                return "continue"
+            if folded in ("r", "results", "stop"):
+                return "stop"
+            if folded in ("l", "later"):
+                return "later"
+            self.console.print("  type Enter, r or l", markup=False)
+
+
 def interview(
     inst: Instrument,
     item_ids: list[str],
@@ -88,8 +159,13 @@ def interview(
     ask: Ask,
     console: Console,
     on_change: Callable[[dict[str, int | None]], None],
+    support: Support | None = None,
 ) -> dict[str, int | None]:
-    """Ask every item from the first unanswered one; returns all answers (None = skipped)."""
+    """Ask every item from the first unanswered one; returns all answers (None = skipped).
+
+    With ``support``, an answer that meets a check brings the support text before the next item;
+    stopping there returns the answers so far, and "later" raises :class:`Interrupted`.
+    """
     index = next((k for k, i in enumerate(item_ids) if i not in answers), len(item_ids))
     total = len(item_ids)
     while index < total:
@@ -102,6 +178,8 @@ def interview(
             f"\n[bold][{index + 1}/{total}][/bold] {'#' * filled}{'.' * (20 - filled)} "
             f"{escape(counts.summary())}"
         )
+        if item.timeframe:
+            console.print(f"{item.timeframe}:", markup=False)
         console.print(item.text, markup=False, style="bold")
         points = [f"{p} {scale.labels.get(p, '')}".strip() for p in scale.points]
         points += [f"{c} {label}" for c, label in scale.missing_codes.items()]
@@ -139,6 +217,12 @@ def interview(
         answers[item_id] = parsed if isinstance(parsed, int) else None
         on_change(answers)
         index += 1
+        if support is not None:
+            choice = support.after(item_id, answers[item_id])
+            if choice == "stop":
+                break
+            if choice == "later":
+                raise Interrupted
     return answers
 
 
@@ -161,14 +245,16 @@ def results_table(report: PersonalReport) -> Table:
     return table
 
 
-def print_results(report: PersonalReport, console: Console) -> None:
-    from surveytool.report import SUPPORT_TEXT
+def print_support(report: PersonalReport, console: Console, *, full: bool) -> None:
+    view = support_view(report.instrument, report.hits, report.country)
+    console.rule("Support, first" if view.alert else "Support")
+    for line in support_lines(view, full=full):
+        console.print(line, markup=False, highlight=False)
 
-    if report.critical_messages:
-        console.rule("Support, first")
-        for message in report.critical_messages:
-            console.print(message, markup=False)
-        console.print(SUPPORT_TEXT, markup=False)
+
+def print_results(report: PersonalReport, console: Console) -> None:
+    if report.support_first:
+        print_support(report, console, full=True)
     console.print(results_table(report))
     inst = report.instrument
     console.print(
@@ -176,6 +262,8 @@ def print_results(report: PersonalReport, console: Console) -> None:
         style="italic",
         markup=False,
     )
+    if not report.support_first:
+        print_support(report, console, full=False)
 
 
 def _mapping_file(path: Path) -> object:
@@ -308,16 +396,26 @@ def take(
     ask: Ask = input,
     console: Console | None = None,
     progress_folder: Path | None = None,
+    country: str | None = None,
 ) -> PersonalReport:
-    """Run the interview (or read ``answers_file``), print the results, write the report."""
+    """Run the interview (or read ``answers_file``), print the results, write the report.
+
+    ``country`` (ISO 3166-1 alpha-2) chooses the support numbers; None: asked when needed.
+    """
     console = console or Console()
     item_ids = inst.form_items(form)
+    code = None if country is None else normalize_country(country)
     if answers_file is not None:
         given = answers_from_file(answers_file)
         unknown = sorted(set(given) - set(item_ids))
         if unknown:
             console.print(f"ignored: {', '.join(unknown)} (not items of this form)", markup=False)
-        report = build_report(inst, checked_answers(inst, given, item_ids, answers_file), form=form)
+        report = build_report(
+            inst,
+            checked_answers(inst, given, item_ids, answers_file),
+            form=form,
+            country=code or "",
+        )
     else:
         path = progress_path(inst, form, progress_folder)
         answers: dict[str, int | None] = {}
@@ -347,11 +445,16 @@ def take(
                 print_intro(inst, console)
         else:
             print_intro(inst, console)
+        support = Support(inst, ask, console, country=code)
         try:
-            interview(inst, item_ids, answers, ask, console, lambda _answers: None)
+            interview(inst, item_ids, answers, ask, console, lambda _answers: None, support)
         except (Interrupted, KeyboardInterrupt):
             # KeyboardInterrupt: Ctrl-C while an item was being printed rather than at the prompt
             _save_progress(path, inst, answers)
+            met = check_answers(inst, answers)
+            if met:  # leaving after a check was met: the numbers once more, on the way out
+                console.print()
+                support.show(met, full=False)
             counts = count_answers(inst, item_ids, answers)
             console.print(
                 f"\nStopped after {counts.seen} of {len(item_ids)} statements: "
@@ -360,7 +463,7 @@ def take(
                 markup=False,
             )
             raise Interrupted from None
-        report = build_report(inst, answers, form=form)
+        report = build_report(inst, answers, form=form, country=support.country or "")
         path.unlink(missing_ok=True)
     print_results(report, console)
     if report_path is not None:

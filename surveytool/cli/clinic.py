@@ -243,6 +243,7 @@ def clients_show(ctx: click.Context, client: str) -> None:
     from rich.table import Table
 
     from surveytool.clinic.administrations import administrations_of
+    from surveytool.clinic.alerts import alert_text
     from surveytool.clinic.clients import find_client
     from surveytool.clinic.links import links_of
     from surveytool.clinic.models import utcnow
@@ -280,8 +281,7 @@ def clients_show(ctx: click.Context, client: str) -> None:
                 else "OPEN"
             )
             console.print(
-                f"alert {al.id}: item {al.item_id} answer {al.answer} "
-                f"({al.created_at:%Y-%m-%d %H:%M}) {state}",
+                f"alert {al.id} ({al.created_at:%Y-%m-%d %H:%M}) {state}: {alert_text(al)}",
                 markup=False,
             )
         console.print(f"{len(notes)} note(s)", markup=False)
@@ -321,11 +321,13 @@ def administer(
     from rich.console import Console
 
     from surveytool.clinic.administrations import record_administration
+    from surveytool.clinic.alerts import alert_text
     from surveytool.clinic.clients import find_client, get_client
     from surveytool.clinic.instruments import form_items, instrument_source
     from surveytool.clinic.models import IN_PERSON, utcnow
     from surveytool.instrument.registry import load_instrument
-    from surveytool.report import SUPPORT_TEXT
+    from surveytool.safety.checks import check_answers
+    from surveytool.safety.support import support_lines, support_view
     from surveytool.terminal import Interrupted, answers_from_file, interview, parse_answer
 
     settings = _settings(ctx)
@@ -393,14 +395,13 @@ def administer(
     )
     _print_scores(console, inst, scores)
     for alert in alerts:
-        console.rule("Critical item")
-        console.print(alert.message, markup=False)
-        console.print(SUPPORT_TEXT, markup=False)
-        console.print(
-            f"alert {alert.id} is open until acknowledged (item {alert.item_id}, answer "
-            f"{alert.answer})",
-            markup=False,
-        )
+        console.rule("Critical check")
+        console.print(alert_text(alert), markup=False)
+        console.print(f"alert {alert.id} is open until acknowledged", markup=False)
+    hits = check_answers(inst, answers)
+    if hits:  # for the client in the room: what to do, and where to find the numbers
+        for line in support_lines(support_view(inst, hits), full=False):
+            console.print(line, markup=False, highlight=False)
 
 
 def _print_scores(console: Any, inst: Any, scores: list[Any]) -> None:
@@ -638,19 +639,19 @@ def verify_audit(ctx: click.Context, head_file: Path | None) -> None:
 @clinic.command()
 @click.pass_context
 def alerts(ctx: click.Context) -> None:
-    """Open critical-item alerts (acknowledge with `surveytool clinic acknowledge ID`)."""
-    from surveytool.clinic.alerts import open_alerts
+    """Open alerts of critical checks, oldest first (acknowledge: `surveytool clinic acknowledge
+    ID`)."""
+    from surveytool.clinic.alerts import alert_age, alert_text, open_alerts
 
     with _settings(ctx).store().read() as session:
         rows = [
-            (a.id, a.client.code, a.item_id, a.answer, a.created_at) for a in open_alerts(session)
+            (a.id, a.client.code, alert_text(a), a.created_at, alert_age(a))
+            for a in open_alerts(session)
         ]
     if not rows:
         click.echo("no open alerts")
-    for alert_id, code, item, answer, at in rows:
-        click.echo(
-            f"alert {alert_id}: client {code}, item {item}, answer {answer}, {at:%Y-%m-%d %H:%M} UTC"
-        )
+    for alert_id, code, text, at, age in rows:
+        click.echo(f"alert {alert_id}: client {code}, {at:%Y-%m-%d %H:%M} UTC (open {age}): {text}")
 
 
 @clinic.command()
@@ -658,7 +659,7 @@ def alerts(ctx: click.Context) -> None:
 @click.option("--note", help="What was done.")
 @click.pass_context
 def acknowledge(ctx: click.Context, alert_id: int, note: str | None) -> None:
-    """Acknowledge a critical-item alert (recorded in the audit log)."""
+    """Acknowledge an alert of a critical check (recorded in the audit log)."""
     from surveytool.clinic.alerts import acknowledge_alert
 
     settings = _settings(ctx)

@@ -73,7 +73,7 @@ def record_administration(
         for k, (item_id, value) in enumerate(checked.items())
     )
     session.add_all(score_row(adm.id, scale, inst.content_hash) for scale in person.scales)
-    alerts = [alert_row(adm.id, client.id, hit, now) for hit in person.critical]
+    alerts = [alert_row(adm.id, client.id, hit, now) for hit in person.alerts]
     session.add_all(alerts)
     if link is not None:
         link.administration_id = adm.id

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from surveytool.clinic import audit
 from surveytool.clinic.administrations import administrations_of
+from surveytool.clinic.alerts import alert_text
 from surveytool.clinic.clinicians import clinician_names
 from surveytool.clinic.links import links_of
 from surveytool.clinic.models import Client, utcnow
@@ -77,8 +78,14 @@ def export_client(session: Session, client: Client, *, actor: str) -> dict[str, 
                 "alerts": [
                     {
                         "id": al.id,
+                        "check": al.check_id,
                         "item": al.item_id,
+                        "item_text": al.item_text,
                         "answer": al.answer,
+                        "answer_label": al.answer_label,
+                        "rule": al.rule,
+                        "reason": al.reason,
+                        "text": alert_text(al),
                         "message": al.message,
                         "created_at": _iso(al.created_at),
                         "acknowledged_at": _iso(al.acknowledged_at),

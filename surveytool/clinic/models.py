@@ -170,7 +170,13 @@ class Score(Base):
 
 
 class Alert(Base):
-    """A critical-item answer; open until a clinician acknowledges it."""
+    """A critical check met at level alert; open until a clinician acknowledges it.
+
+    What the clinician reads is stored as it was when the answer was given (the instrument file
+    may change later): the check, the item's text, the answer and its label, the rule in words
+    and why it was met (``rule``, ``skip``, ``missing_code``). Alerts stored before revision 0004
+    have only the item id, the answer and the message (the other columns are None).
+    """
 
     __tablename__ = "alerts"
 
@@ -178,8 +184,13 @@ class Alert(Base):
     administration_id: Mapped[int] = mapped_column(sa.ForeignKey("administrations.id"))
     client_id: Mapped[int] = mapped_column(sa.ForeignKey("clients.id"), index=True)
     item_id: Mapped[str] = mapped_column(sa.String(64))
-    answer: Mapped[int] = mapped_column(sa.Integer)
+    answer: Mapped[int | None] = mapped_column(sa.Integer)
     message: Mapped[str] = mapped_column(sa.Text)
+    check_id: Mapped[str | None] = mapped_column(sa.String(64))
+    item_text: Mapped[str | None] = mapped_column(sa.Text)
+    answer_label: Mapped[str | None] = mapped_column(sa.String(200))
+    rule: Mapped[str | None] = mapped_column(sa.Text)
+    reason: Mapped[str | None] = mapped_column(sa.String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     acknowledged_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("clinicians.id"))

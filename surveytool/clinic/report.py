@@ -25,6 +25,7 @@ from jinja2 import Environment
 from sqlalchemy.orm import Session
 
 from surveytool.clinic.administrations import administrations_of, change_between
+from surveytool.clinic.alerts import alert_age, alert_text
 from surveytool.clinic.clinicians import clinician_names
 from surveytool.clinic.errors import ClinicError
 from surveytool.clinic.instruments import load_source
@@ -355,6 +356,8 @@ def clinic_environment() -> Environment:
     """The common jinja2 environment (autoescape on) with the clinic's helpers."""
     env = environment()
     env.globals["band_class"] = band_class
+    env.globals["alert_text"] = alert_text
+    env.globals["alert_age"] = alert_age
     return env
 
 

@@ -183,10 +183,12 @@ def rescore(
                 changed = True
                 if apply:
                     session.delete(row)
-        alerted = {a.item_id for a in adm.alerts}
+        # an alert stored before checks had ids (revision 0004) is known by its item
+        alerted = {a.check_id or a.item_id for a in adm.alerts}
+        alerted_items = {a.item_id for a in adm.alerts}
         new_alerts_here = False
-        for hit in person.critical:
-            if hit.item not in alerted:
+        for hit in person.alerts:
+            if hit.check not in alerted and hit.item not in alerted_items:
                 summary.new_alerts += 1
                 new_alerts_here = True
                 if apply:

@@ -12,8 +12,9 @@ from surveytool.clinic.errors import ClinicError
 from surveytool.clinic.instruments import form_items
 from surveytool.clinic.models import Alert, Score, utcnow
 from surveytool.instrument.model import Instrument
+from surveytool.safety.checks import CriticalHit
 from surveytool.scoring.engine import score_responses
-from surveytool.scoring.result import CriticalHit, PersonScores, ScaleScore
+from surveytool.scoring.result import PersonScores, ScaleScore
 
 
 def score_answers(
@@ -67,12 +68,18 @@ def score_row(adm_id: int, scale: ScaleScore, inst_hash: str) -> Score:
 
 
 def alert_row(adm_id: int, client_id: int, hit: CriticalHit, at: datetime) -> Alert:
-    """The stored alert of one critical answer (open until a clinician acknowledges it)."""
+    """The stored alert of one check met at level alert (open until a clinician acknowledges
+    it), with the item's text, the answer's label and the rule as they are now."""
     return Alert(
         administration_id=adm_id,
         client_id=client_id,
+        check_id=hit.check,
         item_id=hit.item,
+        item_text=hit.item_text,
         answer=hit.answer,
+        answer_label=hit.answer_label,
+        rule=hit.rule,
+        reason=hit.reason,
         message=hit.message,
         created_at=at,
     )

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import difflib
 import itertools
+import json
 import math
 import re
 from collections import Counter
@@ -26,9 +27,8 @@ from pydantic import BaseModel, ValidationError
 
 from surveytool.instrument.model import (
     Band,
+    Check,
     Composite,
-    CriticalItem,
-    Direction,
     Instrument,
     Item,
     Method,
@@ -189,7 +189,7 @@ class _Parts:
     items: list[tuple[Loc, Item]] = field(default_factory=list)
     subscales: list[tuple[Loc, Subscale]] = field(default_factory=list)
     composites: list[tuple[Loc, Composite]] = field(default_factory=list)
-    critical: list[tuple[Loc, CriticalItem]] = field(default_factory=list)
+    checks: list[tuple[Loc, Check]] = field(default_factory=list)
     forms: list[tuple[Loc, ShortForm]] = field(default_factory=list)
     norms: Norms | None = None
     scale_ids_named: set[str] = field(default_factory=set)
@@ -233,7 +233,7 @@ def _parts(data: Mapping[str, Any]) -> _Parts:
     parts.items = _valid_list(data, "items", Item)
     parts.subscales = _valid_list(data, "subscales", Subscale)
     parts.composites = _valid_list(data, "composites", Composite)
-    parts.critical = _valid_list(data, "critical_items", CriticalItem)
+    parts.checks = _valid_list(data, "checks", Check)
     parts.forms = _valid_list(data, "short_forms", ShortForm)
     if data.get("norms") is not None:
         try:
@@ -246,8 +246,9 @@ def _parts(data: Mapping[str, Any]) -> _Parts:
 
 
 def _check_duplicate_ids(data: Mapping[str, Any]) -> Iterable[Problem]:
-    # items, subscales+composites (one namespace: both are scores), short forms
-    for keys in (("items",), ("subscales", "composites"), ("short_forms",)):
+    # items, subscales+composites+checks (one namespace: each names a column of the scores
+    # table), short forms
+    for keys in (("items",), ("subscales", "composites", "checks"), ("short_forms",)):
         first: dict[str, Loc] = {}
         for key in keys:
             raw = data.get(key)
@@ -532,35 +533,72 @@ def _find_cycle(start: str, graph: Mapping[str, tuple[str, ...]]) -> list[str] |
     return None
 
 
-def _check_critical(parts: _Parts) -> Iterable[Problem]:
+def _check_checks(parts: _Parts) -> Iterable[Problem]:
     items = {item.id: item for _, item in parts.items}
-    for loc, crit in parts.critical:
-        if crit.item not in parts.item_ids_named:
+    for loc, check in parts.checks:
+        owner = f"check {check.id!r}"
+        if check.item not in parts.item_ids_named:
+            close = difflib.get_close_matches(check.item, sorted(parts.item_ids_named), n=1)
             yield problem(
-                "unknown_item", (*loc, "item"), f"critical item {crit.item!r} is not defined"
+                "unknown_item",
+                (*loc, "item"),
+                f"{owner} checks item {check.item!r}, which is not defined",
+                f"Did you mean {close[0]!r}?" if close else CODES["unknown_item"],
             )
             continue
-        item = items.get(crit.item)
+        item = items.get(check.item)
         if item is None or item.scale not in parts.scales:
             continue
         scale = parts.scales[item.scale][1]
-        if not scale.min <= crit.threshold <= scale.max:
-            yield problem(
-                "critical_threshold",
-                (*loc, "threshold"),
-                f"critical item {crit.item!r}: threshold {crit.threshold} is off its scale "
-                f"{scale.min}..{scale.max}",
+        rule = check.rule
+        given: list[tuple[Loc, int]] = []
+        if rule.at_or_above is not None:
+            given.append(((*loc, "rule", "at_or_above"), rule.at_or_above))
+        elif rule.at_or_below is not None:
+            given.append(((*loc, "rule", "at_or_below"), rule.at_or_below))
+        else:
+            given.extend(
+                ((*loc, "rule", "answers", j), p) for j, p in enumerate(rule.answers or ())
             )
-        elif (crit.direction is Direction.at_or_above and crit.threshold == scale.min) or (
-            crit.direction is Direction.at_or_below and crit.threshold == scale.max
-        ):
-            yield problem(
-                "critical_threshold",
-                (*loc, "threshold"),
-                f"critical item {crit.item!r}: threshold {crit.threshold} would flag every answer",
-                "Give a threshold that only some answers reach (not the end of the scale the "
-                "direction starts from).",
+        off = [(at, p) for at, p in given if not scale.min <= p <= scale.max]
+        for at, point in off:
+            extra = (
+                " (a missing code: say what it means with on_missing_code)"
+                if point in scale.missing_codes
+                else ""
             )
+            yield problem(
+                "check_rule",
+                at,
+                f"{owner}: {point} is not a point of the scale {scale.min}..{scale.max} of item "
+                f"{check.item!r}{extra}",
+            )
+        if off:
+            continue
+        if len(rule.points(scale)) == len(scale.points):
+            yield problem(
+                "check_rule",
+                (*loc, "rule"),
+                f"{owner}: the rule ({rule.describe(scale)}) is met by every answer",
+                "Give a rule that only some answers meet (not the end of the scale the "
+                "direction starts from, not every point).",
+            )
+        if rule.answers is not None and len(set(rule.answers)) < len(rule.answers):
+            yield problem(
+                "duplicate_member", (*loc, "rule", "answers"), f"{owner} lists an answer twice"
+            )
+
+
+def _check_unscored(parts: _Parts) -> Iterable[Problem]:
+    unscored = {item.id for _, item in parts.items if not item.scored}
+    for loc, sub in parts.subscales:
+        for j, member in enumerate(sub.items):
+            if member in unscored:
+                yield problem(
+                    "unscored_item_in_subscale",
+                    (*loc, "items", j),
+                    f"subscale {sub.id!r} lists item {member!r}, which is marked scored: false",
+                )
 
 
 def _check_forms(parts: _Parts) -> Iterable[Problem]:
@@ -626,13 +664,14 @@ def _check_norms(parts: _Parts) -> Iterable[Problem]:
                 )
 
 
-Check = Callable[[_Parts], Iterable[Problem]]
-_CHECKS: tuple[Check, ...] = (
+SemanticCheck = Callable[[_Parts], Iterable[Problem]]
+_CHECKS: tuple[SemanticCheck, ...] = (
     _check_scales,
     _check_items,
     _check_subscales,
     _check_composites,
-    _check_critical,
+    _check_checks,
+    _check_unscored,
     _check_forms,
     _check_norms,
 )
@@ -648,12 +687,55 @@ def semantic_problems(data: Mapping[str, Any]) -> list[Problem]:
     return problems
 
 
+def _old_critical_items(data: Mapping[str, Any]) -> Iterable[Problem]:
+    """Refuse the old ``critical_items:`` block with the ``checks:`` block that means the same.
+
+    The old block never said what a skip or a "prefer not to say" means (it meant nothing); the
+    rewrite states that choice (``on_skip: none``, ``on_missing_code: none``) so the author sees it
+    and can change it. Reading the old block silently would keep a second format alive.
+    """
+    if "critical_items" not in data:
+        return
+    raw = data["critical_items"]
+    entries = raw if isinstance(raw, list) else []
+    lines = ["checks:"]
+    for entry in entries:
+        if not isinstance(entry, Mapping):
+            continue
+        item = entry.get("item", "ITEM")
+        direction = entry.get("direction", "at_or_above")
+        lines += [
+            f"  - id: {item}",
+            f"    item: {item}",
+            f"    rule: {{{direction}: {entry.get('threshold', 'THRESHOLD')}}}",
+            "    level: alert",
+            "    on_skip: none",
+            "    on_missing_code: none",
+        ]
+        if entry.get("message"):
+            lines.append(f"    message: {json.dumps(str(entry['message']), ensure_ascii=False)}")
+    if len(lines) == 1:
+        lines.append("  []")
+    yield problem(
+        "critical_items_replaced",
+        ("critical_items",),
+        "the critical_items block is no longer read: checks replace it, and also say what a "
+        "skip and a 'prefer not to say' mean",
+        "Replace the block with this one, which means exactly what it meant (then decide whether "
+        "a skip or a missing code should point to support: on_skip / on_missing_code "
+        "support):\n" + "\n".join("        " + line for line in lines),
+    )
+
+
 def validate_document(data: Any) -> tuple[Instrument | None, list[Problem]]:
     """Validate a parsed document; the instrument is returned only when there is no problem."""
     if not isinstance(data, Mapping):
         kind = type(data).__name__ if data is not None else "an empty document"
         return None, [problem("not_a_mapping", (), f"the document is {kind}, not a mapping")]
-    problems = structural_problems(data) + semantic_problems(data)
+    replaced = list(_old_critical_items(data))
+    if replaced:
+        data = {k: v for k, v in data.items() if k != "critical_items"}
+    problems = replaced + structural_problems(data) + semantic_problems(data)
     if problems:
         return None, problems
     return Instrument.model_validate(data), []

@@ -25,6 +25,7 @@ from pydantic import (
     StrictFloat,
     StrictInt,
     StringConstraints,
+    model_validator,
 )
 
 from surveytool.errors import ScoringError
@@ -132,6 +133,13 @@ class Item(_Model):
     scale: Identifier
     reverse: StrictBool = False
     weight: float = Field(default=1.0, gt=0, allow_inf_nan=False)
+    scored: StrictBool = Field(
+        default=True,
+        description="False: a check item (see checks), never part of a subscale or composite.",
+    )
+    timeframe: str = Field(
+        default="", description="The item's own timeframe, shown with it instead of the form's."
+    )
     source: ItemSource | None = None
 
 
@@ -177,18 +185,76 @@ class Composite(_Scored):
     min_answered: MinAnswered = Field(default=1.0)
 
 
-class Direction(StrEnum):
-    at_or_above = "at_or_above"
-    at_or_below = "at_or_below"
+class Level(StrEnum):
+    """What an outcome of a check means for the person (and, on a clinician's link, the clinic).
+
+    ``none``: nothing; ``support``: a gentle pointer to the support page, no alarm, no clinic
+    alert; ``alert``: the support page with the check's message first, and a clinic alert.
+    """
+
+    none = "none"
+    support = "support"
+    alert = "alert"
 
 
-class CriticalItem(_Model):
-    """An answer at or beyond ``threshold`` (raw answer, before reverse keying) is flagged."""
+class Rule(_Model):
+    """When a check is met, on the raw answer (before reverse keying): exactly one of a threshold
+    at or above, a threshold at or below, or a set of answers (points of the item's scale)."""
 
+    at_or_above: StrictInt | None = None
+    at_or_below: StrictInt | None = None
+    answers: tuple[StrictInt, ...] | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Rule:
+        given = [
+            k for k in ("at_or_above", "at_or_below", "answers") if getattr(self, k) is not None
+        ]
+        if len(given) != 1:
+            raise ValueError(
+                "a rule has exactly one of at_or_above, at_or_below or answers"
+                + (f" (it has {', '.join(given)})" if given else "")
+            )
+        return self
+
+    def points(self, scale: ResponseScale) -> list[int]:
+        """The points of ``scale`` that meet the rule."""
+        return [p for p in scale.points if self.met(p)]
+
+    def met(self, answer: int) -> bool:
+        """Whether a scale point meets the rule."""
+        if self.at_or_above is not None:
+            return answer >= self.at_or_above
+        if self.at_or_below is not None:
+            return answer <= self.at_or_below
+        return answer in (self.answers or ())
+
+    def describe(self, scale: ResponseScale) -> str:
+        """The rule in words, with the labels of its points: 'answer at or above 4 (Mostly like
+        me)'."""
+
+        def named(point: int) -> str:
+            label = scale.labels.get(point)
+            return f"{point} ({label})" if label else str(point)
+
+        if self.at_or_above is not None:
+            return f"answer at or above {named(self.at_or_above)}"
+        if self.at_or_below is not None:
+            return f"answer at or below {named(self.at_or_below)}"
+        return "answer " + " or ".join(named(p) for p in self.answers or ())
+
+
+class Check(_Model):
+    """A critical check on one item's answer: a rule, and what a skip and a declared missing code
+    ("prefer not to say") mean. See /work/wt/NOTES-checks.md and the README's format section."""
+
+    id: Identifier
     item: Identifier
-    threshold: StrictInt
-    direction: Direction = Direction.at_or_above
-    message: NonEmptyText
+    rule: Rule
+    level: Literal[Level.support, Level.alert] = Level.alert
+    on_skip: Level = Level.support
+    on_missing_code: Level = Level.support
+    message: str = ""
 
 
 class ShortForm(_Model):
@@ -245,7 +311,10 @@ class Instrument(_Model):
     items: tuple[Item, ...] = Field(min_length=1)
     subscales: tuple[Subscale, ...] = Field(min_length=1)
     composites: tuple[Composite, ...] = ()
-    critical_items: tuple[CriticalItem, ...] = ()
+    checks: tuple[Check, ...] = ()
+    support_text: str = Field(
+        default="", description="The instrument's own words on the support page, above the rest."
+    )
     short_forms: tuple[ShortForm, ...] = ()
     norms: Norms | None = None
 
@@ -269,6 +338,14 @@ class Instrument(_Model):
     @cached_property
     def composite_by_id(self) -> dict[str, Composite]:
         return {c.id: c for c in self.composites}
+
+    @cached_property
+    def check_by_id(self) -> dict[str, Check]:
+        return {c.id: c for c in self.checks}
+
+    def checks_of(self, item_id: str) -> list[Check]:
+        """The checks on one item, in file order."""
+        return [c for c in self.checks if c.item == item_id]
 
     @cached_property
     def short_form_by_id(self) -> dict[str, ShortForm]:

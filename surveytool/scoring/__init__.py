@@ -11,9 +11,9 @@
 
 from __future__ import annotations
 
+from surveytool.safety.checks import CriticalHit
 from surveytool.scoring.engine import score, score_responses
 from surveytool.scoring.result import (
-    CriticalHit,
     PersonScores,
     Provenance,
     ScaleScore,

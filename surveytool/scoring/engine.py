@@ -15,13 +15,13 @@ import pandas as pd
 from surveytool.errors import InvalidResponsesError, ResponsesError
 from surveytool.instrument.model import Instrument
 from surveytool.instrument.registry import load_instrument
-from surveytool.responses import Responses, answers_frame, critical_hits, read_responses
+from surveytool.responses import Responses, answers_frame, read_responses
+from surveytool.safety.checks import CheckOutcomes, evaluate
 from surveytool.scoring.kernel import MatrixScores, band_labels, score_matrix
 from surveytool.scoring.plan import ScoringPlan
 from surveytool.scoring.result import (
-    CRITICAL_COLUMN,
+    CHECK_SUFFIX,
     STATUS_CATEGORIES,
-    CriticalHit,
     Provenance,
     ScaleColumns,
     ScoreResult,
@@ -41,41 +41,19 @@ def provenance(instrument: Instrument, form: str | None = None) -> Provenance:
     )
 
 
-def critical_matches(
-    instrument: Instrument, responses: Responses
-) -> tuple[tuple[CriticalHit, ...], ...]:
-    """The critical items each respondent hit (raw answer at or beyond the threshold), per row."""
-    n = len(responses.rows)
-    position = {item_id: j for j, item_id in enumerate(responses.item_ids)}
-    hits = []
-    for crit in instrument.critical_items:
-        j = position.get(crit.item)
-        if j is None:
-            continue
-        hits.append((crit, j, critical_hits(crit, responses.values[:, j])))
-    out: list[tuple[CriticalHit, ...]] = [()] * n
-    if hits:
-        any_hit = np.logical_or.reduce([h for _, _, h in hits])
-        for r in np.flatnonzero(any_hit):
-            out[r] = tuple(
-                CriticalHit(crit.item, int(responses.values[r, j]), crit.message)
-                for crit, j, h in hits
-                if h[r]
-            )
-    return tuple(out)
-
-
 #: Suffixes of the columns written for each scale (score, answered, status, band, norms).
 _SCALE_SUFFIXES = ("", "_n", "_status", "_band", "_t", "_percentile", "_percentile_source")
 
 
 def output_columns(instrument: Instrument) -> dict[str, str]:
     """Every column name a scores table of ``instrument`` may hold -> what it is (for messages)."""
-    out: dict[str, str] = {"row": "the row number", CRITICAL_COLUMN: "the critical items"}
+    out: dict[str, str] = {"row": "the row number"}
     for scale_id in instrument.scored_ids():
         for suffix in _SCALE_SUFFIXES:
             out[f"{scale_id}{suffix}"] = f"a column of scale {scale_id}"
         out[f"{scale_id}_norm_group"] = f"a column of scale {scale_id}"
+    for check in instrument.checks:
+        out[f"{check.id}{CHECK_SUFFIX}"] = f"the column of check {check.id}"
     return out
 
 
@@ -135,12 +113,8 @@ def score_responses(
     _check_carried_names(inst, id_column, list(group_columns))
     frame = responses if isinstance(responses, pd.DataFrame) else answers_frame(responses)
     plan = ScoringPlan.build(inst, form)
-    # critical items outside a short form are still read and flagged when the data has them
-    extra = [
-        c.item
-        for c in inst.critical_items
-        if c.item not in plan.item_ids and c.item in frame.columns
-    ]
+    # checked items outside a short form are still read and checked when the data has them
+    extra = [c.item for c in inst.checks if c.item not in plan.item_ids and c.item in frame.columns]
     validated = read_responses(
         inst,
         frame,
@@ -157,9 +131,9 @@ def score_responses(
         )
     matrix = score_matrix(plan, validated.values[:, : len(plan.item_ids)])
     scales = _scale_columns(inst, validated, matrix)
-    critical = critical_matches(inst, validated)
+    checks = evaluate(inst, validated)
     return ScoreResult(
-        scores=_assemble(validated, scales, critical, id_column),
+        scores=_assemble(validated, scales, checks, id_column),
         issues=validated.issues,
         provenance=provenance(inst, form),
         rows_read=validated.rows_read,
@@ -167,7 +141,7 @@ def score_responses(
         rows_quarantined=validated.rows_quarantined,
         responses=validated,
         scales=scales,
-        critical=critical,
+        checks=checks,
     )
 
 
@@ -202,7 +176,7 @@ def _scale_columns(
 def _assemble(
     validated: Responses,
     scales: Sequence[ScaleColumns],
-    critical: Sequence[tuple[CriticalHit, ...]],
+    checks: CheckOutcomes,
     id_column: str | None,
 ) -> pd.DataFrame:
     columns: dict[str, object] = {}
@@ -218,11 +192,8 @@ def _assemble(
         columns[f"{scale.id}_band"] = scale.band
         for key, values in (scale.norms or {}).items():
             columns[f"{scale.id}_{key}"] = values
-    flags = np.full(len(critical), "", dtype=object)
-    for r, hits in enumerate(critical):
-        if hits:
-            flags[r] = ";".join(h.item for h in hits)
-    columns[CRITICAL_COLUMN] = flags
+    for check_id in checks.levels:
+        columns[f"{check_id}{CHECK_SUFFIX}"] = checks.column(check_id)
     return pd.DataFrame(columns)
 
 

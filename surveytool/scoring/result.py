@@ -19,6 +19,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 from surveytool.problems import Problem, is_missing, issue_problems
+from surveytool.safety.checks import CheckOutcomes, CriticalHit
 
 if TYPE_CHECKING:
     from surveytool.responses import Responses
@@ -34,8 +35,9 @@ class Status(StrEnum):
 #: The ``<id>_status`` categories of a scores table, in code order (``ok`` is code 0).
 STATUS_CATEGORIES: tuple[str, ...] = (Status.ok.value, Status.insufficient.value)
 
-#: The scores table's column of critical items hit, ``;``-joined (a file format: one cell per row).
-CRITICAL_COLUMN = "critical_items"
+#: The suffix of a scores table's column per check: ``<check id>_check`` (levels none, support,
+#: alert; see :mod:`surveytool.safety.checks`).
+CHECK_SUFFIX = "_check"
 
 ScaleKind = Literal["subscale", "composite"]
 
@@ -91,17 +93,9 @@ class ScaleScore:
 
 
 @dataclass(frozen=True)
-class CriticalHit:
-    """A critical item answered at or beyond its threshold (the raw answer, before reverse keying)."""
-
-    item: str
-    answer: int
-    message: str
-
-
-@dataclass(frozen=True)
 class PersonScores:
-    """One scored respondent: every scale scored by the form, and the critical items hit."""
+    """One scored respondent: every scale scored by the form, and the checks met (the hits, with
+    their level: ``support`` or ``alert``)."""
 
     respondent_id: str | int
     row: int
@@ -111,6 +105,11 @@ class PersonScores:
     @property
     def by_id(self) -> dict[str, ScaleScore]:
         return {s.id: s for s in self.scales}
+
+    @property
+    def alerts(self) -> tuple[CriticalHit, ...]:
+        """The hits at level ``alert`` (a clinic alert each)."""
+        return tuple(h for h in self.critical if h.alert)
 
     def values(self) -> dict[str, float | None]:
         """Scale id -> score (None when not scored), e.g. to save or to compare over time."""
@@ -140,7 +139,8 @@ class ScoreResult:
 
     ``scores``: one row per scored respondent: the id column, group columns, then per subscale and
     composite ``<id>``, ``<id>_n``, ``<id>_status``, ``<id>_band`` (and with norms ``<id>_t``,
-    ``<id>_percentile``, ``<id>_percentile_source``, ``<id>_norm_group``), then ``critical_items``.
+    ``<id>_percentile``, ``<id>_percentile_source``, ``<id>_norm_group``), then per check
+    ``<check id>_check`` (categorical: none, support, alert).
     ``issues``: every invalid cell, unknown or missing column and quarantined row, as an issue frame
     (coded, see :mod:`surveytool.problems`). ``person(i)`` gives the typed record of row ``i``.
     """
@@ -153,7 +153,7 @@ class ScoreResult:
     rows_quarantined: int
     responses: Responses = field(repr=False)
     scales: tuple[ScaleColumns, ...] = field(default=(), repr=False)
-    critical: tuple[tuple[CriticalHit, ...], ...] = field(default=(), repr=False)
+    checks: CheckOutcomes | None = field(default=None, repr=False)
 
     def counts_line(self) -> str:
         return (
@@ -195,7 +195,7 @@ class ScoreResult:
             respondent_id=ident if isinstance(ident, str) else int(ident),
             row=int(self.responses.rows[i]),
             scales=tuple(scales),
-            critical=self.critical[i] if self.critical else (),
+            critical=self.checks.hits[i] if self.checks is not None else (),
         )
 
     def people(self) -> Iterator[PersonScores]:

@@ -17,8 +17,14 @@ from typing import Any
 
 from surveytool.instrument.model import Instrument
 from surveytool.progress import SKIP, count_answers
+from surveytool.safety.checks import CriticalHit, check_answers
+from surveytool.safety.support import normalize_country
 
 PAGE_SIZE = 7
+
+#: Page state carried from page to page in hidden fields (never stored on the server): the
+#: country chosen for the support numbers, and the checks whose support page was shown.
+CARRIED = ("country", "shown")
 
 
 def answers_from_form(
@@ -46,6 +52,72 @@ def numeric(answers: Mapping[str, str]) -> dict[str, int | None]:
     return {k: (None if v == SKIP else int(v)) for k, v in answers.items()}
 
 
+def carried(data: Mapping[str, Any]) -> dict[str, str]:
+    """The page state to post again with the next page (see :data:`CARRIED`)."""
+    country = normalize_country(str(data.get("country") or ""))  # "ZZ": another country
+    shown = " ".join(sorted(set(str(data.get("shown") or "").split())))
+    return {k: v for k, v in (("country", country), ("shown", shown)) if v}
+
+
+def _posted_page(data: Mapping[str, Any]) -> int:
+    try:
+        return int(str(data.get("page", "-1")))
+    except ValueError:
+        return -1
+
+
+def page_hits(
+    inst: Instrument, item_ids: list[str], answers: Mapping[str, str], data: Mapping[str, Any]
+) -> tuple[CriticalHit, ...]:
+    """The checks met on the page just posted, whose support page has not been shown yet.
+
+    Going back shows nothing; a country chosen on the support page (``action`` ``country``)
+    shows the same support page again with that country's numbers. An item of the page left
+    unanswered counts as skipped.
+    """
+    action = str(data.get("action", "next"))
+    current = _posted_page(data)
+    if action not in ("next", "finish", "country") or current < 0:
+        return ()
+    if current >= page_count(len(item_ids)):
+        return ()
+    first, last = page_bounds(len(item_ids), current)
+    shown_items = item_ids[first:last]
+    given = {i: (None if answers.get(i) in (None, SKIP) else int(answers[i])) for i in shown_items}
+    hits = check_answers(inst, given)
+    if action == "country":
+        return hits
+    shown = set(str(data.get("shown") or "").split())
+    return tuple(h for h in hits if h.check not in shown)
+
+
+def support_page(
+    inst: Instrument,
+    form: str | None,
+    answers: Mapping[str, str],
+    data: Mapping[str, Any],
+    hits: tuple[CriticalHit, ...],
+) -> dict[str, Any]:
+    """The context of ``support.html`` after a page with a check met: the hidden fields that
+    continue where the person was (``then``: next or finish) or stop (finish)."""
+    action = str(data.get("action", "next"))
+    then = str(data.get("then") or "next") if action == "country" else action
+    state = carried(data)
+    shown = set(state.get("shown", "").split()) | {h.check for h in hits}
+    state["shown"] = " ".join(sorted(shown))
+    hidden = {f"a_{k}": v for k, v in answers.items()}
+    hidden.update(state)
+    hidden.update({"form": form or "", "page": str(_posted_page(data)), "then": then})
+    return {
+        "inst": inst,
+        "lang": inst.language,
+        "hits": hits,
+        "then": then,
+        "hidden": hidden,
+        "country": state.get("country", ""),
+    }
+
+
 def next_page(
     inst: Instrument,
     form: str | None,
@@ -56,10 +128,7 @@ def next_page(
     """Where a posted page leads: None when the person finished, else the next ``page.html``
     context (``action`` back, next or finish; answers outside the shown page kept hidden)."""
     pages = page_count(len(item_ids))
-    try:
-        current = int(str(data.get("page", "-1")))
-    except ValueError:
-        current = -1
+    current = _posted_page(data)
     action = str(data.get("action", "next"))
     if action == "finish" or (action == "next" and current + 1 >= pages):
         return None
@@ -80,6 +149,7 @@ def next_page(
         "total": len(item_ids),
         "counts": counts,
         "decline_label": offered[0] if offered else None,
+        "carry": carried(data),
     }
 
 

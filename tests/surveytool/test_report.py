@@ -22,7 +22,6 @@ import surveytool
 from surveytool.instrument.model import Instrument
 from surveytool.instrument.registry import load_instrument
 from surveytool.report import (
-    SUPPORT_TEXT,
     build_report,
     render_report,
 )
@@ -151,8 +150,8 @@ subscales:
     min_answered: 1
 composites:
   - {{id: both, label: {text}, components: [one, two], guidance: {text}}}
-critical_items:
-  - {{item: H1, threshold: 3, message: {text}}}
+checks:
+  - {{id: c1, item: H1, rule: {{at_or_above: 3}}, message: {text}}}
 short_forms:
   - {{id: short, label: {text}, items: [H1, H3]}}
 """
@@ -286,8 +285,8 @@ def sections(html: str) -> list[str]:
 def test_critical_answer_puts_support_first() -> None:
     answers = dict.fromkeys(SCREEN, 2)
     answers["LS5"] = 5
-    report = build_report(PPAI, answers, form="screen")
-    assert report.critical_messages == (PPAI.critical_items[0].message,)
+    report = build_report(PPAI, answers, form="screen", country="GB")
+    assert [h.message for h in report.hits] == [PPAI.checks[0].message]
     html = render_report(report)
     body = html[html.index("<main>") :]
     assert sections(body)[0] == "support-first"
@@ -295,16 +294,46 @@ def test_critical_answer_puts_support_first() -> None:
     assert body.index("Support, first") < body.index("Your profile")
     first_section = body[: body.index("what-this-is")]
     assert "You said that lately you feel so alone" in first_section
-    assert SUPPORT_TEXT.split(".")[0] in first_section
+    # the chosen country's numbers, with the date they were checked
+    assert "116 123" in first_section and "0808 2000 247" in first_section
+    assert "(checked 2026-12-02)" in first_section
+    assert "does not screen for suicide risk" in first_section
 
 
-@pytest.mark.parametrize("ls5", [1, 4, 9, None])
-def test_no_support_first_without_a_critical_answer(ls5: int | None) -> None:
+@pytest.mark.parametrize("ls5", [4, 5])
+def test_mostly_like_me_and_above_put_support_first(ls5: int) -> None:
+    answers: dict[str, int | None] = dict.fromkeys(SCREEN, 2)
+    answers["LS5"] = ls5
+    report = build_report(PPAI, answers, form="screen")
+    assert [h.level.value for h in report.hits] == ["alert"]
+    assert "Support, first" in render_report(report)
+
+
+@pytest.mark.parametrize("ls5", [9, None])
+def test_prefer_not_to_say_or_a_skip_bring_gentle_support_first(ls5: int | None) -> None:
+    answers: dict[str, int | None] = dict.fromkeys(SCREEN, 2)
+    answers["LS5"] = ls5
+    report = build_report(PPAI, answers, form="screen")
+    assert [(h.level.value, h.reason) for h in report.hits] == [
+        ("support", "skip" if ls5 is None else "missing_code")
+    ]
+    html = render_report(report)
+    assert "Support, first" not in html  # no alarm
+    assert sections(html[html.index("<main>") :])[0] == "support-first"  # but support first
+    assert "You left a question about how you have been feeling unanswered" in html
+    assert "You said that lately" not in html
+    # no country chosen: the distance statement still comes with the domestic-abuse lines
+    distance = html[html.index("Keeping distance can be protection") :]
+    assert "0808 2000 247" in distance and "1800 737 732" in distance
+
+
+@pytest.mark.parametrize("ls5", [1, 2, 3])
+def test_no_support_first_below_the_threshold(ls5: int) -> None:
     answers: dict[str, int | None] = dict.fromkeys(SCREEN, 5)
     answers["LS5"] = ls5
     report = build_report(PPAI, answers, form="screen")
     html = render_report(report)
-    assert report.critical_messages == ()
+    assert report.hits == ()
     assert "Support, first" not in html
     assert sections(html)[0] == "what-this-is"
     assert "support-title" in sections(html)  # the support section is always there
@@ -329,7 +358,7 @@ def test_instrument_text_is_escaped_in_the_report(tmp_path: Path) -> None:
     inst = load_instrument(hostile_instrument(tmp_path))
     for form in (None, "short"):
         report = build_report(inst, {"H1": 3, "H2": 1, "H3": 2}, form=form)
-        assert report.critical_messages  # the critical message is shown too
+        assert report.hits  # the check's message is shown too
         html = render_report(report)
         assert_escaped(html)
         assert_page_matches_score(html, inst, {"H1": 3, "H2": 1, "H3": 2}, form)

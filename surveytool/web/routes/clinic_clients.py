@@ -57,7 +57,11 @@ def css() -> Response:
 def dashboard(me: CurrentClinician, pages: ClinicPages, session: ReadSession) -> HTMLResponse:
     rows = []
     labels: dict[str, dict[str, str]] = {}
-    for client in list_clients(session, me):
+    alerts = open_alerts(session, me=me)
+    # clients with open alerts first (the one waiting longest first), then the others as listed
+    waiting = {a.client_id: k for k, a in reversed(list(enumerate(alerts)))}
+    clients = sorted(list_clients(session, me), key=lambda c: waiting.get(c.id, len(alerts)))
+    for client in clients:
         adms = administrations_of(session, client)
         latest = adms[-1] if adms else None
         if latest is not None and latest.instrument_source not in labels:
@@ -71,7 +75,6 @@ def dashboard(me: CurrentClinician, pages: ClinicPages, session: ReadSession) ->
                 "open": sum(1 for a in adms for al in a.alerts if al.acknowledged_at is None),
             }
         )
-    alerts = open_alerts(session, me=me)
     return pages("clinic/dashboard.html", me=me, rows=rows, alerts=alerts)
 
 

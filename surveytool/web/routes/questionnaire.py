@@ -14,7 +14,6 @@ if the clinician chose so.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -29,6 +28,8 @@ from surveytool.clinic.models import BY_LINK, Administration, Link
 from surveytool.instrument.model import Instrument
 from surveytool.progress import count_answers
 from surveytool.report import build_report, report_context
+from surveytool.safety.checks import check_answers
+from surveytool.safety.support import domestic_abuse_lines, normalize_country, support_view
 from surveytool.web.deps import (
     CLIENT_COOKIE,
     ClinicPages,
@@ -37,7 +38,15 @@ from surveytool.web.deps import (
     Store,
     WriteSession,
 )
-from surveytool.web.forms import answers_from_form, next_page, numeric
+from surveytool.web.forms import (
+    answers_from_form,
+    carried,
+    next_page,
+    numeric,
+    page_count,
+    page_hits,
+    support_page,
+)
 from surveytool.web.pages import Refusal
 
 router = APIRouter()
@@ -119,6 +128,33 @@ def answer(
     saved = links.Progress.of(link).answers
     answers = {k: v for k, v in saved.items() if k in item_ids}
     answers.update(answers_from_form(inst, data, item_ids))
+    # a check met on the page just posted: the support page comes before anything else; the
+    # answers so far are kept, so coming back later continues after that page
+    hits = page_hits(inst, item_ids, answers, data)
+    if hits:
+        context = support_page(inst, form, answers, data, hits)
+        reached = min(int(context["hidden"]["page"]) + 1, page_count(len(item_ids)) - 1)
+        links.save_progress(session, link, answers, reached)
+        view = support_view(
+            inst,
+            hits,
+            context["country"],
+            path="link",
+            review=settings.review_sentence(session),
+        )
+        return pages(
+            "support.html",
+            support=view,
+            form_action="/q/answer",
+            stop_label="Stop here and send my answers so far",
+            leave_text=(
+                "You can also come back later: your answers so far are kept, and the same link "
+                "continues where you stopped until it expires. Your clinician sees your answers "
+                "only once you send them."
+            ),
+            leave_href="",
+            **context,
+        )
     step = next_page(inst, form, item_ids, answers, data)
     if step is not None:
         links.save_progress(session, link, answers, step["page"])
@@ -143,7 +179,8 @@ def answer(
         started_at=link.used_at,
         link=current,
     )
-    return RedirectResponse(DONE, status_code=303)
+    country = carried(data).get("country")
+    return RedirectResponse(DONE + (f"?country={country}" if country else ""), status_code=303)
 
 
 @router.get(DONE, response_class=HTMLResponse)
@@ -164,17 +201,22 @@ def done(request: Request, pages: ClinicPages, session: ReadSession) -> Response
         return pages.message(
             "Thank you", f"Your answers have been sent to your clinician. {review}", 200
         )
+    answers = {a.item_id: a.value for a in adm.answers}
+    country = normalize_country(request.query_params.get("country"))
     context: dict[str, Any] = {
         "inst": inst,
         "lang": inst.language,
-        "critical": [a.message for a in adm.alerts],
         "show_results": link.show_results,
         "review": review,
     }
     if link.show_results:
-        personal = build_report(inst, {a.item_id: a.value for a in adm.answers}, form=adm.form)
-        # the support for critical answers is already at the top of the page
-        context.update(report_context(replace(personal, critical_messages=())))
+        personal = build_report(inst, answers, form=adm.form, country=country)
+        context.update(report_context(personal))
+    # support first when a check was met (the same hits the clinic's alerts came from)
+    context["support"] = support_view(
+        inst, check_answers(inst, answers), country, path="link", review=review
+    )
+    context["chooser_action"] = None
     return pages("clinic/q_done.html", **context)
 
 
@@ -204,6 +246,9 @@ def start_page(token: str, pages: ClinicPages, session: ReadSession) -> Response
         resuming=link.used_at is not None,
         expires=links.when_text(link.expires_at),
         practice=settings.get_setting(session, "practice_name"),
+        review=settings.review_sentence(session),
+        support=support_view(inst, path="link"),
+        abuse_lines=domestic_abuse_lines(),
     )
 
 

@@ -29,9 +29,17 @@ from surveytool.report import (
     render_report,
     report_context,
 )
+from surveytool.safety.support import domestic_abuse_lines, normalize_country, support_view
 from surveytool.scoring.change import reliable_change
 from surveytool.web.deps import FormFields, SelfPages, State
-from surveytool.web.forms import answers_from_form, next_page, numeric
+from surveytool.web.forms import (
+    answers_from_form,
+    carried,
+    next_page,
+    numeric,
+    page_hits,
+    support_page,
+)
 from surveytool.web.pages import Refusal
 
 router = APIRouter()
@@ -46,6 +54,13 @@ class Posted:
     form: str | None
     item_ids: list[str]
     answers: dict[str, str]
+
+    @property
+    def country(self) -> str:
+        return normalize_country(str(self.data.get("country") or ""))
+
+    def report(self) -> PersonalReport:
+        return build_report(self.inst, numeric(self.answers), form=self.form, country=self.country)
 
 
 def not_found(inst_id: str) -> Refusal:
@@ -76,11 +91,15 @@ def results_page(
     saved: bool = False,
     saved_code: str | None = None,
     note: str | None = None,
+    shown: str = "",
 ) -> HTMLResponse:
+    hidden = {f"a_{k}": v for k, v in answers.items()}
+    hidden.update({"form": report.form or "", **carried({"shown": shown})})
     return pages(
         "results.html",
         **report_context(report),
         hidden=answers,
+        chooser_hidden=hidden,
         saved=saved,
         saved_code=saved_code,
         message=note,
@@ -100,22 +119,62 @@ def intro(inst_id: str, pages: SelfPages, state: State) -> HTMLResponse:
     inst = state.instrument(inst_id)
     if inst is None:
         raise not_found(inst_id)
-    return pages("intro.html", inst=inst, lang=inst.language)
+    return pages(
+        "intro.html",
+        inst=inst,
+        lang=inst.language,
+        support=support_view(inst),
+        abuse_lines=domestic_abuse_lines(),
+    )
+
+
+@router.get("/support", response_class=HTMLResponse)
+def support(pages: SelfPages, country: str = "") -> HTMLResponse:
+    """The support section on its own (also where "leave for now" goes)."""
+    return pages(
+        "support_only.html",
+        support=support_view(None, (), country),
+        chooser_action="/support",
+        chooser_hidden={},
+    )
+
+
+@router.post("/support", response_class=HTMLResponse)
+def support_chosen(data: FormFields, pages: SelfPages) -> HTMLResponse:
+    return support(pages, str(data.get("country") or ""))
 
 
 @router.post("/i/{inst_id}/answer", response_class=HTMLResponse)
 def answer(post: Post, pages: SelfPages, state: State) -> HTMLResponse:
+    # a check met on the page just posted: the support page comes before anything else
+    hits = page_hits(post.inst, post.item_ids, post.answers, post.data)
+    if hits:
+        context = support_page(post.inst, post.form, post.answers, post.data, hits)
+        view = support_view(post.inst, hits, context["country"])
+        country = view.country
+        return pages(
+            "support.html",
+            support=view,
+            stop_label="Stop here and see my results so far",
+            leave_text=(
+                "You can also take a break. Nothing you have answered is kept on this computer "
+                "unless you choose to save it: to keep your answers so far, choose 'Stop here' "
+                "above, then save them on the page that follows."
+            ),
+            leave_href="/support" + (f"?country={country}" if country else ""),
+            **context,
+        )
     step = next_page(post.inst, post.form, post.item_ids, post.answers, post.data)
     if step is None:
-        report = build_report(post.inst, numeric(post.answers), form=post.form)
-        return results_page(pages, state, report, post.answers)
+        shown = carried(post.data).get("shown", "")
+        return results_page(pages, state, post.report(), post.answers, shown=shown)
     return pages("page.html", **step)
 
 
 @router.post("/i/{inst_id}/report")
 def download(post: Post, state: State) -> Response:
     inst = post.inst
-    report = build_report(inst, numeric(post.answers), form=post.form)
+    report = post.report()
     code = str(post.data.get("code") or "")
     if code and state.personal.path.exists():
         # downloaded right after saving: the report shows the change and history as the
@@ -151,8 +210,8 @@ def download_response(post: Post) -> Response:
 
 @router.post("/i/{inst_id}/save", response_class=HTMLResponse)
 def save(post: Post, pages: SelfPages, state: State) -> HTMLResponse:
-    inst, form, answers, personal = post.inst, post.form, post.answers, state.personal
-    report = build_report(inst, numeric(answers), form=form)
+    inst, answers, personal = post.inst, post.answers, state.personal
+    report = post.report()
     code = str(post.data.get("code") or "")
     try:
         check_new_code(code)  # a short or guessable code is refused before anything is written

@@ -50,9 +50,12 @@ subscales:
     bands:
       - {lower: 1, upper: 3, label: Low}
       - {lower: 3, upper: 5, label: Good}
-critical_items:
-  - item: D3
-    threshold: 5
+checks:
+  - id: hopeless
+    item: D3
+    rule: {at_or_above: 5}
+    on_skip: none
+    on_missing_code: none
     message: You said you felt hopeless all the time. Please reach out for support now.
 short_forms:
   - {id: brief, label: Brief, items: [D1, D3, W1]}

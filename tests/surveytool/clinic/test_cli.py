@@ -70,13 +70,13 @@ def db_rows(env: dict[str, str], query: str) -> list[tuple[object, ...]]:
 
 def test_init_creates_then_is_idempotent_and_upgrades(env: dict[str, str], tmp_path: Path) -> None:
     assert "created the clinic database" in ok(env, "init")
-    assert "up to date (schema revision 0003)" in ok(env, "init")
+    assert "up to date (schema revision 0004)" in ok(env, "init")
     old = dict(env, SURVEYTOOL_DATABASE_URL=f"sqlite:///{tmp_path / 'old.sqlite3'}")
     store = ClinicStore(old["SURVEYTOOL_DATABASE_URL"])
     store.upgrade("0001")
     store.dispose()
     fails(old, "clients", "list", match="revision 0001.*clinic init")
-    assert "from revision 0001 to 0003" in ok(old, "init")
+    assert "from revision 0001 to 0004" in ok(old, "init")
     assert "no clients yet" in ok(old, "clients", "list")
 
 
@@ -171,8 +171,15 @@ def test_administer_from_a_file_stores_scores_and_alert(
         str(answers_file(tmp_path, answers)),
     )
     assert "stored administration 1 for client C-001: 15 of 15 items answered (complete)" in out
-    assert "alert 1 is open until acknowledged (item LS5, answer 5)" in out
-    assert "crisis line" in out
+    flat = " ".join(out.split())
+    said = (
+        "Item LS5 \u201cLately I feel so alone that getting through the day is hard.\u201d: "
+        "answered 5 \u201cVery much like me\u201d, which meets the rule: answer at or above 4 "
+        "(Mostly like me)."
+    )
+    assert said in flat  # the item's text, the answer's label and the rule
+    assert "alert 1 is open until acknowledged" in flat
+    assert "crisis line" in flat
     ((mode, actor, clinician, form),) = db_rows(
         clinic, "SELECT mode, actor, clinician_id, form FROM administrations"
     )
@@ -180,7 +187,9 @@ def test_administer_from_a_file_stores_scores_and_alert(
     assert db_rows(clinic, "SELECT value FROM item_answers WHERE item_id = 'FF1'") == [(4,)]
     assert len(db_rows(clinic, "SELECT * FROM scores WHERE administration_id = 1")) == 16
     assert "OPEN" in ok(clinic, "clients", "show", "C-001")
-    assert "alert 1: client C-001, item LS5" in ok(clinic, "alerts")
+    listed = " ".join(ok(clinic, "alerts").split())
+    assert "alert 1: client C-001," in listed and "(open under a minute)" in listed
+    assert said in listed
     assert "alert 1 acknowledged" in ok(
         clinic, "--as", "alice", "acknowledge", "1", "--note", "phoned"
     )
@@ -272,7 +281,7 @@ def test_administer_in_person_in_the_terminal(terminal_env: dict[str, str]) -> N
         child.sendline("s" if value is None else str(value))
         given[item_id] = value
     child.expect("stored administration 1 for client C-001: 14 of 15 items answered")
-    child.expect("Critical item")
+    child.expect("Critical check")
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 0

@@ -38,7 +38,7 @@ from surveytool.clinic.models import Administration, AuditEntry, Link
 from surveytool.clinic.store import ClinicStore
 from surveytool.instrument.registry import load_instrument
 from tests.surveytool.clinic.helpers import write_mood
-from tests.surveytool.web.servers import free_port
+from tests.surveytool.web.servers import SUPPORT_PAGE, free_port, hidden_fields
 
 ROUNDS = int(os.environ.get("SURVEYTOOL_CRASH_ROUNDS", "20"))
 WORKERS = 3
@@ -113,6 +113,10 @@ def submit(base: str, token: str, answers: dict[str, int]) -> bool:
         data = {"csrf": csrf, "page": "0", "action": "finish"}
         data.update({f"a_{k}": str(v) for k, v in answers.items()})
         done = http.post("/q/answer", data=data)
+        if done.status_code == 200 and SUPPORT_PAGE in done.text:
+            # a critical answer: the support page first, then the answers are sent
+            fields = hidden_fields(done.text)
+            done = http.post("/q/answer", data={**fields, "action": fields["then"]})
         return done.status_code == 303 and done.headers.get("location") == "/q/done"
 
 

@@ -27,7 +27,15 @@ from surveytool.clinic.models import Alert, AuditEntry, Client, Clinician, Notif
 from surveytool.clinic.store import ClinicStore
 from surveytool.instrument.registry import load_instrument
 from tests.surveytool.clinic.helpers import MOOD_YAML, add_test_clinician, mood_answers
-from tests.surveytool.web.servers import ClinicServer, csrf_of, free_port, login, make_link
+from tests.surveytool.web.servers import (
+    SUPPORT_PAGE,
+    ClinicServer,
+    csrf_of,
+    free_port,
+    hidden_fields,
+    login,
+    make_link,
+)
 from tests.surveytool.web.servers import add_client as add_web_client
 
 
@@ -225,7 +233,12 @@ def test_the_server_timer_notifies_without_anyone_logged_in(
         base = url.split("/q/")[0]
         data = {"csrf": csrf_of(start.text), "page": "0", "action": "finish"}
         data.update({f"a_{k}": str(v) for k, v in mood_answers(5, 1).items()})
-        assert http.post(base + "/q/answer", data=data).status_code == 303
+        support = http.post(base + "/q/answer", data=data)
+        # the critical answer brings the support page first; then the answers are sent
+        assert support.status_code == 200 and SUPPORT_PAGE in support.text
+        fields = hidden_fields(support.text)
+        sent = http.post(base + "/q/answer", data={**fields, "action": fields["then"]})
+        assert sent.status_code == 303
         thanks = http.get(base + "/q/done").text
         assert "Your clinician will see your answers" in thanks
         deadline = time.monotonic() + 30

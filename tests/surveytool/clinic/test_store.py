@@ -195,7 +195,7 @@ def test_empty_database_gets_the_newest_schema(empty_store: ClinicStore) -> None
     assert empty_store.revision() is None
     empty_store.ensure_ready()
     assert empty_store.revision() == head_revision()
-    assert known_revisions() == ("0001", "0002", "0003")
+    assert known_revisions() == ("0001", "0002", "0003", "0004")
 
 
 def test_models_match_the_migrated_schema(store: ClinicStore) -> None:
@@ -585,7 +585,7 @@ def test_rescore_adds_alerts_for_newly_critical_answers(store: ClinicStore, tmp_
     _, client_id = seed(store)
     record(store, client_id, load_instrument(path), mood_answers(4, 3), source=str(path))
     assert count(store, Alert) == 0
-    path.write_text(MOOD_YAML.replace("threshold: 5", "threshold: 4"), "utf-8")
+    path.write_text(MOOD_YAML.replace("at_or_above: 5", "at_or_above: 4"), "utf-8")
     os.utime(path, ns=(5, 6))
     with store.write() as session:
         summary = rescore(session, actor="test")

@@ -76,7 +76,7 @@ CASES: dict[str, Flat] = {
     "unknown_scale": [("unknown_scale", 9, "items[1].scale")],
     "unknown_item": [
         ("unknown_item", 11, "subscales[0].items[1]"),
-        ("unknown_item", 13, "critical_items[0].item"),
+        ("unknown_item", 13, "checks[0].item"),
         ("unknown_item", 15, "short_forms[0].items[1]"),
     ],
     "duplicate_member": [
@@ -99,11 +99,15 @@ CASES: dict[str, Flat] = {
         ("composite_cycle", 13, "composites[0].components"),
         ("composite_cycle", 15, "composites[2].components"),
     ],
-    "critical_threshold": [
-        ("critical_threshold", 13, "critical_items[0].threshold"),
-        ("critical_threshold", 14, "critical_items[1].threshold"),
-        ("critical_threshold", 15, "critical_items[2].threshold"),
+    "check_rule": [
+        ("check_rule", 13, "checks[0].rule.at_or_above"),
+        ("check_rule", 14, "checks[1].rule"),
+        ("check_rule", 15, "checks[2].rule"),
+        ("check_rule", 16, "checks[3].rule.answers[1]"),
+        ("check_rule", 17, "checks[4].rule"),
     ],
+    "unscored_item_in_subscale": [("unscored_item_in_subscale", 11, "subscales[0].items[1]")],
+    "critical_items_replaced": [("critical_items_replaced", 12, "critical_items")],
     "short_form_partial_sum": [("short_form_partial_sum", 14, "short_forms[0].items")],
     "norm_sd": [
         ("norm_sd", 16, "norms.entries[0].sd"),
@@ -229,7 +233,7 @@ MANY: Flat = [
     ("min_answered", 29, "subscales[0].min_answered"),
     ("band_overlap", 32, "subscales[0].bands[1].lower"),
     ("composite_cycle", 34, "composites[0].components"),
-    ("critical_threshold", 36, "critical_items[0].threshold"),
+    ("check_rule", 36, "checks[0].rule.at_or_above"),
     ("short_form_partial_sum", 38, "short_forms[0].items"),
     ("norm_unknown_scale", 42, "norms.entries[0].scale"),
     ("norm_sd", 42, "norms.entries[0].sd"),
@@ -338,14 +342,56 @@ def test_inverted_band_is_not_also_reported_as_gap_or_coverage():
     assert report.codes() == ["band_inverted"]
 
 
-def test_critical_threshold_messages_say_what_is_wrong():
-    _, report = validate_path(BAD / "critical_threshold.yaml")
+def test_check_rule_messages_say_what_is_wrong():
+    _, report = validate_path(BAD / "check_rule.yaml")
     messages = [p.message for p in report.problems]
-    assert "off its scale 1..6" in messages[0]
-    assert "would flag every answer" in messages[1]
-    assert "would flag every answer" in messages[2]
-    assert report.problems[0].hint == INSTRUMENT_CODES["critical_threshold"]
-    assert report.problems[1].hint != INSTRUMENT_CODES["critical_threshold"]
+    assert "7 is not a point of the scale 1..6" in messages[0]
+    assert "is met by every answer" in messages[1]
+    assert "is met by every answer" in messages[2]
+    assert "a missing code: say what it means with on_missing_code" in messages[3]
+    assert "is met by every answer" in messages[4]
+    assert report.problems[0].hint == INSTRUMENT_CODES["check_rule"]
+    assert report.problems[1].hint != INSTRUMENT_CODES["check_rule"]
+
+
+def test_old_critical_items_are_refused_with_the_checks_block_that_means_the_same():
+    import textwrap
+
+    import yaml
+
+    _, report = validate_path(BAD / "critical_items_replaced.yaml")
+    (found,) = report.problems
+    assert "checks replace it" in found.message
+    block = textwrap.dedent(found.hint.split(":\n", 1)[1])
+    rewritten = yaml.safe_load(block)
+    assert rewritten == {
+        "checks": [
+            {
+                "id": "A2",
+                "item": "A2",
+                "rule": {"at_or_above": 5},
+                "level": "alert",
+                "on_skip": "none",
+                "on_missing_code": "none",
+                "message": "Please talk to someone",
+            },
+            {
+                "id": "A1",
+                "item": "A1",
+                "rule": {"at_or_below": 1},
+                "level": "alert",
+                "on_skip": "none",
+                "on_missing_code": "none",
+                "message": "Closeness: hard",
+            },
+        ]
+    }
+    # pasted in place of the old block, the file loads
+    text = (BAD / "critical_items_replaced.yaml").read_text("utf-8")
+    head = text.split("critical_items:")[0]
+    instrument, fixed = validate_text(head + block + "\n")
+    assert fixed.ok, fixed.format_text()
+    assert instrument is not None and [c.id for c in instrument.checks] == ["A2", "A1"]
 
 
 def test_score_range_overflow_is_reported_not_raised():

@@ -69,7 +69,8 @@ def test_minimal_example_top_level_fields_and_defaults(minimal):
     assert minimal.disclaimer == ""
     assert minimal.minutes is None
     assert minimal.composites == ()
-    assert minimal.critical_items == ()
+    assert minimal.checks == ()
+    assert minimal.support_text == ""
     assert minimal.short_forms == ()
     assert minimal.norms is None
 
@@ -148,6 +149,8 @@ def test_minimal_example_full_dump(minimal):
                 "scale": "agree6",
                 "reverse": True,
                 "weight": 1.0,
+                "scored": True,
+                "timeframe": "",
                 "source": None,
             },
             {
@@ -157,6 +160,8 @@ def test_minimal_example_full_dump(minimal):
                 "scale": "agree6",
                 "reverse": False,
                 "weight": 1.0,
+                "scored": True,
+                "timeframe": "",
                 "source": None,
             },
         ],
@@ -174,7 +179,8 @@ def test_minimal_example_full_dump(minimal):
             }
         ],
         "composites": [],
-        "critical_items": [],
+        "checks": [],
+        "support_text": "",
         "short_forms": [],
         "norms": None,
     }

@@ -228,7 +228,7 @@ def test_scores_by_hand_through_the_cli(tmp_path):
     assert got.loc["a1", "alpha_norm_group"] == "site=A"
     assert got.loc["a1", "beta"] == 11.0
     assert got.loc["a1", "total"] == 12.25
-    assert got.loc["a1", "critical_items"] == "Q5"
+    assert got.loc["a1", "Q5_check"] == "alert"
     # b1: Q1, Q2 = 3, 3, Q3 missing, Q4 = 3 -> 3: alpha = 3; site B has no entry -> fallback
     #     (2.5, 0.5): T = 50 + 10 * 0.5 / 0.5 = 60
     assert got.loc["b1", "alpha"] == 3.0

@@ -24,7 +24,7 @@ from surveytool.instrument.model import Band, Instrument, required_count
 from surveytool.instrument.registry import load_instrument
 from surveytool.problems import flatten
 from surveytool.scoring.kernel import band_labels
-from surveytool.scoring.result import CRITICAL_COLUMN
+from surveytool.scoring.result import CHECK_SUFFIX
 from tests.frames import num
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "scoring"
@@ -53,7 +53,7 @@ def test_score_columns_are_named_by_scale_id(methods):
     expected = ["pid"]
     for scale_id in SUBSCALES + COMPOSITES:
         expected += [scale_id, f"{scale_id}_n", f"{scale_id}_status", f"{scale_id}_band"]
-    expected.append(CRITICAL_COLUMN)
+    expected += [f"M1{CHECK_SUFFIX}", f"S1{CHECK_SUFFIX}"]  # one column per check, file order
     assert list(table.columns) == expected
     assert table.attrs == {}  # a plain frame: the issues and provenance are in ScoreResult
     result = surveytool.score_responses(
@@ -264,7 +264,8 @@ def test_all_missing(methods):
         assert table[f"{scale_id}_n"].tolist() == [0, 0], scale_id
         assert table[f"{scale_id}_status"].tolist() == ["insufficient"] * 2, scale_id
         assert table[f"{scale_id}_band"].isna().all(), scale_id
-    assert table[CRITICAL_COLUMN].tolist() == ["", ""]
+    # the fixture's checks say a skip means nothing (on_skip: none)
+    assert table["M1_check"].tolist() == table["S1_check"].tolist() == ["none", "none"]
 
 
 def test_one_item_subscale(methods):
@@ -584,7 +585,8 @@ def test_norm_columns_order(normed):
 )
 def test_critical_items(methods, m1, s1, flags):
     row = one(methods, M1=m1, S1=s1)
-    assert row[CRITICAL_COLUMN] == flags
+    met = ";".join(c for c in ("M1", "S1") if row[f"{c}{CHECK_SUFFIX}"] == "alert")
+    assert met == flags
 
 
 def test_critical_items_flagged_whatever_the_scores(methods):
@@ -594,7 +596,8 @@ def test_critical_items_flagged_whatever_the_scores(methods):
         methods, pd.DataFrame({"M1": [5, 1], "M2": ["junk", 1], "S1": [7, 2]})
     )
     assert result.scores["mean_s_status"].tolist() == ["insufficient", "insufficient"]
-    assert result.scores[CRITICAL_COLUMN].tolist() == ["M1", "S1"]
+    assert result.scores["M1_check"].tolist() == ["alert", "none"]
+    assert result.scores["S1_check"].tolist() == ["none", "alert"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -634,8 +637,8 @@ subscales:
   - {id: b, label: B, items: [X3], method: sum}
 composites:
   - {id: total, label: Total, components: [a, b], method: sum}
-critical_items:
-  - {item: X3, threshold: 5, message: "Please reach out for support."}
+checks:
+  - {id: X3, item: X3, rule: {at_or_above: 5}, on_skip: none, on_missing_code: none, message: "Please reach out for support."}
 short_forms:
   - {id: brief, label: Brief, items: [X1, X2]}
 """
@@ -660,7 +663,7 @@ def test_critical_answer_in_a_quarantined_row_is_reported(critical_instrument):
 def test_critical_item_outside_the_short_form_is_still_flagged(critical_instrument):
     frame = pd.DataFrame({"X1": [1, 2], "X2": [1, 2], "X3": [5, 1]})
     result = surveytool.score_responses(critical_instrument, frame, form="brief")
-    assert result.scores["critical_items"].tolist() == ["X3", ""]
+    assert result.scores["X3_check"].tolist() == ["alert", "none"]
     # X3 is read for safety only: no "not in the short form" column issue for it
     assert "X3" not in set(result.issues["column"])
 

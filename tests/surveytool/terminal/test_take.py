@@ -208,8 +208,14 @@ def test_answer_back_skip_invalid_interrupt_and_resume(
     second.child.expect(re.escape(f"You stopped after 5 of 15 statements: {counts}."))
     second.child.expect(r"Resume where you stopped\? \[Y/n\] ")
     second.child.sendline("y")
-    for k, (_item, value) in enumerate(REST.items(), start=6):
+    for k, (item, value) in enumerate(REST.items(), start=6):
         second.answer(k, str(value))  # continues at item 6
+        if item == "LS5":  # the critical answer: support before the next item
+            second.child.expect("Which country are you in")
+            second.child.sendline("gb")
+            second.child.expect("Support, first")
+            second.child.expect(r"Press Enter to continue")
+            second.child.sendline("")
     second.child.expect("Report written to")
     assert second.finish() == 0
     text = second.text
@@ -222,12 +228,93 @@ def test_answer_back_skip_invalid_interrupt_and_resume(
     assert "You said that lately you feel so alone" in " ".join(text.split())
     assert "This inventory is a self-reflection aid" in " ".join(text.split())
     assert not progress.exists()  # finishing removes the progress file
+    # support came right after the critical answer (item 11), before item 12, with numbers
+    support = text[text.index("Support, first") : text.index("[12/15]")]
+    assert "[11/15]" in text[: text.index("Support, first")]
+    flat = " ".join(support.split())
+    assert "Samaritans: call 116 123" in flat and "(checked 2026-12-02)" in flat
+    assert "0808 2000 247" in flat  # the domestic abuse line
+    assert "does not screen for suicide risk" in flat
+    assert text.count("Which country are you in") == 1  # asked once
     html = report.read_text("utf-8")
     assert_page_matches_score(html, PPAI, answers, "screen")
     assert sections(html)[0] == "support-first"
+    assert "116 123" in html  # the report keeps the country chosen in the terminal
     assert "<link" not in html and "@media print" in html
     # the terminal never saves results: no database
     assert sorted(p.name for p in data_dir.iterdir()) == []
+
+
+def test_ctrl_c_after_a_critical_answer_prints_the_support_numbers(
+    data_dir: Path, runs: list[Take]
+) -> None:
+    run = Take(data_dir, "--form", "screen", "--country", "AU")
+    runs.append(run)
+    for k in range(1, 11):
+        run.answer(k, "2")
+    run.answer(11, "4")  # LS5 "Mostly like me": below the top answer, and critical
+    run.child.expect(r"Press Enter to continue")
+    assert "Which country are you in" not in run.text  # --country gave it
+    shown = " ".join(run.text[run.text.index("Support, first") :].split())
+    assert "Lifeline: call 13 11 14" in shown and "call 000" in shown
+    assert "[12/15]" not in run.text  # nothing asked after the critical answer yet
+    run.child.sendintr()  # Ctrl-C at the support prompt
+    run.child.expect("Stopped")
+    assert run.finish() == 130
+    leaving = " ".join(run.text[run.text.rindex("Support, first") :].split())
+    assert "Lifeline: call 13 11 14" in leaving and "(checked 2026-12-02)" in leaving
+    assert "1800RESPECT: call 1800 737 732" in leaving
+    assert leaving.index("13 11 14") < leaving.index("Stopped")
+
+
+def test_eof_after_a_skipped_distress_item_prints_gentle_support(
+    data_dir: Path, runs: list[Take]
+) -> None:
+    run = Take(data_dir, "--form", "screen")
+    runs.append(run)
+    for k in range(1, 11):
+        run.answer(k, "3")
+    run.answer(11, "s")  # a skip of the distress item: a gentle pointer, no alarm
+    run.child.expect("Which country are you in")
+    run.child.sendline("")  # no country: the directory of helplines
+    run.child.expect("Before you go on")
+    run.child.expect(r"Press Enter to continue")
+    run.child.sendline("l")  # stop and come back later
+    run.child.expect("Stopped")
+    assert run.finish() == 130
+    flat = " ".join(run.text.split())
+    assert "Support, first" not in flat
+    assert "You left a question about how you have been feeling unanswered" in flat
+    assert "findahelpline.com" in flat
+    assert "[12/15]" not in flat
+    assert (
+        json.loads(progress_path(PPAI, "screen", data_dir).read_text("utf-8"))["answers"]["LS5"]
+        is None
+    )
+
+
+def test_stop_at_the_support_prompt_shows_the_results_so_far(
+    data_dir: Path, runs: list[Take]
+) -> None:
+    run = Take(data_dir, "--form", "screen", "--country", "IE")
+    runs.append(run)
+    for k in range(1, 11):
+        run.answer(k, "1")
+    run.answer(11, "5")
+    run.child.expect(r"Press Enter to continue")
+    run.child.sendline("r")
+    run.child.expect("your results")
+    run.child.expect(r"File name for the report \(Enter for none\): ")
+    run.child.sendline("")
+    assert run.finish() == 0
+    text = run.text
+    assert "[12/15]" not in text
+    answers: dict[str, int | None] = dict.fromkeys(SCREEN[:11], 1)
+    answers["LS5"] = 5
+    answers.update(dict.fromkeys(SCREEN[11:]))
+    assert_table_matches_score(text, answers)
+    results = " ".join(text[text.rindex("Support, first") :].split())
+    assert "Samaritans Ireland: call 116 123" in results and "call 112" in results
 
 
 def test_answer_no_to_resume_starts_over(data_dir: Path, runs: list[Take]) -> None:

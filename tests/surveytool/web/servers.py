@@ -208,6 +208,17 @@ class Visit:
 
     http: httpx.Client
     intro: httpx.Response
+    #: the support pages met on the way (their text), in order
+    support_pages: list[str] = field(default_factory=list)
+
+
+SUPPORT_PAGE = 'id="choices-title"'
+
+
+def hidden_fields(html: str) -> dict[str, str]:
+    """The hidden fields of the support page's last form (the one with its choices)."""
+    form = html[html.rindex("<form") : html.rindex("</form>")]
+    return dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', form))
 
 
 def open_link(url: str, http: httpx.Client | None = None) -> Visit:
@@ -230,4 +241,10 @@ def answer_all(visit: Visit, answers: dict[str, int | None]) -> httpx.Response:
     assert first.status_code == 200 and 'action="/q/answer"' in first.text
     data = {"csrf": token, "page": "0", "action": "finish"}
     data.update({f"a_{k}": "skip" if v is None else str(v) for k, v in answers.items()})
-    return visit.http.post("/q/answer", data=data)
+    response = visit.http.post("/q/answer", data=data)
+    while response.status_code == 200 and SUPPORT_PAGE in response.text:
+        # a check was met: the support page first; then continue ("finish", as the page says)
+        visit.support_pages.append(response.text)
+        fields = hidden_fields(response.text)
+        response = visit.http.post("/q/answer", data={**fields, "action": fields["then"]})
+    return response

@@ -135,13 +135,23 @@ def next_page(page: Page, title: str) -> None:
     expect(page).to_have_title(re.compile(title))
 
 
+def continue_past_support(page: Page, title: str) -> None:
+    """On the support page: continue with the questions."""
+    page.get_by_role("button", name="Continue with the questions").click()
+    expect(page).to_have_title(re.compile(title))
+
+
 def take(page: Page, assessment_server: AssessmentServer, answers: dict[str, int | None]) -> None:
     open_short_form(page, assessment_server)
     for k in (2, 3):
         answer_all(page, answers)
-        next_page(page, f"page {k} of 3")
+        next_page(page, f"page {k} of 3|support")
+        if "support" in page.title():
+            continue_past_support(page, f"page {k} of 3")
     answer_all(page, answers)
-    next_page(page, "your results")
+    next_page(page, "your results|support")
+    if "support" in page.title():
+        continue_past_support(page, "your results")
 
 
 def scroll_width(page: Page) -> int:
@@ -205,7 +215,22 @@ def test_full_flow_without_javascript(
         next_page(page, "page 3 of 3")
         answer_all(page, FIRST)
         expect(page.get_by_role("button", name="See my results")).to_be_visible()
-        next_page(page, "your results")
+        # LS5 = 5 is on this page: the next page is the support page, before the results
+        next_page(page, "support")
+        expect(page.locator("fieldset.item")).to_have_count(0)
+        expect(page.get_by_role("heading", name="Support, first")).to_be_visible()
+        expect(page.get_by_text("You said that lately you feel so alone")).to_be_visible()
+        expect(page.get_by_text("does not screen for suicide risk")).to_be_visible()
+        # the person chooses their country: its numbers, with the date each was checked
+        page.get_by_label("Your country").select_option("GB")
+        page.get_by_role("button", name="Show the numbers").click()
+        expect(page).to_have_title(re.compile("support"))
+        numbers = page.locator("dl.numbers")
+        expect(numbers).to_contain_text("Samaritans: call 116 123")
+        expect(numbers).to_contain_text("0808 2000 247")
+        expect(numbers).to_contain_text("(checked 2026-12-02)")
+        page.screenshot(path=str(tmp_path / "support.png"), full_page=True)
+        continue_past_support(page, "your results")
 
         # results: support first, numbers as surveytool.score, "not enough answers" where so
         html = page.content()
@@ -213,6 +238,9 @@ def test_full_flow_without_javascript(
         expected = assert_page_matches_score(html, PPAI, FIRST, "screen")
         assert sections(html)[0] == "support-first"
         expect(page.locator("h2").first).to_have_text("Support, first")
+        # the country chosen on the support page is kept in the page state
+        expect(page.locator("dl.numbers")).to_contain_text("Samaritans: call 116 123")
+        expect(page.get_by_label("Your country")).to_have_value("GB")
         for scale_id in ("withdrawal", "fear_vulnerability", "self_awareness"):
             assert expected[scale_id] is None
             assert "Not enough answers" in area_html(html, scale_id)
@@ -230,6 +258,7 @@ def test_full_flow_without_javascript(
         report_html = report.read_text("utf-8")
         assert shown_scores(report_html) == {k: v for k, v in expected.items() if v is not None}
         assert "Support, first" in report_html
+        assert "116 123" in report_html  # the report keeps the chosen country's numbers
         check_report_offline(browser, report, tmp_path)
 
         # save with a code; the database appears only now
@@ -315,11 +344,14 @@ def test_accessibility_with_axe(
     choose(page, "FF1", "Mostly like me")
     axe_check(page, "item page", findings)
     open_short_form(page, assessment_server)
-    for k in (2, 3):
-        answer_all(page, FIRST)
-        next_page(page, f"page {k} of 3")
     answer_all(page, FIRST)
-    next_page(page, "your results")
+    next_page(page, "page 2 of 3")
+    answer_all(page, FIRST)
+    next_page(page, "page 3 of 3")
+    answer_all(page, FIRST)
+    next_page(page, "support")
+    axe_check(page, "support page", findings)
+    continue_past_support(page, "your results")
     axe_check(page, "results", findings)
     page.goto(assessment_server.base + "/saved")
     axe_check(page, "saved results", findings)

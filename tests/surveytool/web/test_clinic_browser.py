@@ -38,8 +38,9 @@ def send_link(page: Page, choice: str, *, results: bool) -> str:
     return url
 
 
-def answer(page: Page, url: str, answers: dict[str, int]) -> None:
-    """The client's side: open the link, begin, choose every answer, finish."""
+def answer(page: Page, url: str, answers: dict[str, int], *, support: bool = False) -> None:
+    """The client's side: open the link, begin, choose every answer, finish (``support``: a
+    check is met, so the support page comes first: choose a country and send the answers)."""
     page.goto(url)
     expect(page.get_by_role("heading", level=1)).to_have_text("Mood check")
     expect(page.locator("#link-expiry")).to_contain_text("This link works until")
@@ -48,6 +49,17 @@ def answer(page: Page, url: str, answers: dict[str, int]) -> None:
     for item_id, value in answers.items():
         page.check(f"input[name=a_{item_id}][value='{value}']")
     page.get_by_role("button", name="See my results").click()
+    if support:
+        # the support page, before anything is sent, with the numbers for the chosen country
+        expect(page.get_by_role("heading", name="Support, first")).to_be_visible()
+        expect(page.get_by_role("heading", name="Thank you")).to_have_count(0)
+        expect(page.get_by_text("hopeless all the time")).to_be_visible()
+        expect(page.get_by_text("this is not an emergency service")).to_be_visible()
+        page.get_by_label("Your country").select_option("AU")
+        page.get_by_role("button", name="Show the numbers").click()
+        expect(page.locator("dl.numbers")).to_contain_text("Lifeline: call 13 11 14")
+        expect(page.locator("dl.numbers")).to_contain_text("(checked 2026-12-02)")
+        page.get_by_role("button", name="Continue with the questions").click()
     assert urlsplit(page.url).path == "/q/done"
     expect(page.get_by_role("heading", name="Thank you")).to_be_visible()
 
@@ -93,9 +105,10 @@ def test_clinician_and_client_in_the_browser(
     # second questionnaire, with results, and a critical answer: support at once
     clinician.goto(client_page)
     second = send_link(clinician, "mood", results=True)
-    answer(client, second, {"D1": 2, "D2": 1, "D3": 5, "W1": 4, "W2": 5, "W3": 1})
+    answer(client, second, {"D1": 2, "D2": 1, "D3": 5, "W1": 4, "W2": 5, "W3": 1}, support=True)
     expect(client.get_by_role("heading", name="Support, first")).to_be_visible()
     expect(client.get_by_text("hopeless all the time")).to_be_visible()
+    expect(client.locator("dl.numbers")).to_contain_text("Lifeline: call 13 11 14")  # kept
     expect(client.get_by_role("heading", name="Your results")).to_be_visible()
     client.screenshot(path=str(tmp_path / "client-done-2.png"), full_page=True)
 
@@ -104,6 +117,12 @@ def test_clinician_and_client_in_the_browser(
     expect(clinician.get_by_role("heading", name=re.compile("Open alerts"))).to_be_visible()
     row = clinician.get_by_role("row", name=re.compile("C-BROWSER"))
     expect(row).to_contain_text("1 open")
+    # the alert says what the clinician needs: item text, answer label, rule, and its age
+    said = clinician.locator(".alert .alert-what").first
+    expect(said).to_contain_text("Item D3 \u201cI felt hopeless.\u201d")
+    expect(said).to_contain_text("answered 5 \u201cAlways\u201d")
+    expect(said).to_contain_text("answer at or above 5 (Always)")
+    expect(clinician.locator(".alert .badge").first).to_contain_text("open")
     clinician.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
     clinician.get_by_role("link", name="C-BROWSER").first.click()
     expect(clinician.locator("td[data-scale=low]")).to_have_count(2)

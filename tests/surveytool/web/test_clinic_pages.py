@@ -98,6 +98,12 @@ def test_link_flow_records_scores_alert_and_support(
     assert token not in visit.intro.text
     done = answer_all(visit, mood_answers(5, 2))
     assert done.status_code == 303 and done.headers["location"] == "/q/done"
+    # the critical answer brought the support page before the answers were sent
+    (support,) = visit.support_pages
+    assert "Support, first" in support and "hopeless all the time" in support
+    assert "Nobody watches your answers as you give them" in support
+    assert "this is not an emergency service" in support
+    assert "Stop here and send my answers so far" in support
     thanks = visit.http.get("/q/done")
     assert "Thank you" in thanks.text and "Support, first" in thanks.text
     assert "hopeless all the time" in thanks.text  # the critical item's message, at once
@@ -111,6 +117,13 @@ def test_link_flow_records_scores_alert_and_support(
         assert {s.scale_id: s.value for s in adm.scores} == {"low": 5.0, "wellbeing": 2.0}
         (alert,) = adm.alerts
         assert alert.item_id == "D3" and alert.acknowledged_at is None
+        # the alert names the item's text, the answer's label and the rule
+        assert (alert.item_text, alert.answer, alert.rule, alert.reason) == (
+            "I felt hopeless.",
+            5,
+            "answer at or above 5 (Always)",
+            "rule",
+        )
     # the clinician sees the administration and the open alert, until acknowledged
     dashboard = alice.get("/clinic").text
     assert "Open alerts" in dashboard and f'id="alert-{alert.id}"' in dashboard

@@ -114,8 +114,15 @@ def submit(
     button: str | None = None,
     fill: Mapping[str, str] | None = None,
 ) -> httpx.Response:
-    """Submit a form of the page: radios as checked on the page plus ``choose``, then ``button``."""
-    form = form_of(html, action_part)
+    """Submit a form of the page: radios as checked on the page plus ``choose``, then ``button``
+    (of several forms posting to ``action_part``, the one with that button)."""
+    matching = [f for f in forms(html) if action_part in f.action]
+    with_button = [f for f in matching if any(b[2] == button for b in f.buttons)]
+    form = (
+        with_button[0]
+        if len(matching) > 1 and len(with_button) == 1
+        else form_of(html, action_part)
+    )
     checked = dict(form.checked)
     for name, value in (choose or {}).items():
         assert value in form.radios[name], f"{value!r} is not offered for {name}"
@@ -181,14 +188,55 @@ def start(client: TestClient, form: str = "", inst_id: str = "ppai") -> httpx.Re
     return submit(client, intro.text, "/answer", choose={"form": form}, button="Start")
 
 
+CONTINUE = "Continue with the questions"
+
+
+def submit_country(client: TestClient, html: str, code: str) -> httpx.Response:
+    """The country chooser of a support section: choose ``code`` and show the numbers."""
+    chooser = [f for f in forms(html) if any(b[2] == "Show the numbers" for b in f.buttons)]
+    assert len(chooser) == 1
+    data = [*chooser[0].fields, ("country", code), ("action", "country")]
+    posted: dict[str, list[str]] = {}
+    for name, value in data:
+        if name == "country" and value != code:
+            continue
+        posted.setdefault(name, []).append(value)
+    response: httpx.Response = client.post(chooser[0].action, data=posted)
+    return response
+
+
+def is_support_page(html: str) -> bool:
+    return 'id="choices-title"' in html
+
+
+def past_support(client: TestClient, response: httpx.Response) -> httpx.Response:
+    """On the support page (a check was met on the page before), continue with the questions."""
+    if is_support_page(response.text):
+        return submit(client, response.text, "/answer", button=CONTINUE)
+    return response
+
+
 def take(
-    client: TestClient, answers: Answers, form: str = "", inst_id: str = "ppai"
+    client: TestClient,
+    answers: Answers,
+    form: str = "",
+    inst_id: str = "ppai",
+    supported: list[str] | None = None,
 ) -> httpx.Response:
-    """Answer every page through the forms and finish; returns the results page."""
+    """Answer every page through the forms and finish; returns the results page. A support page
+    on the way (a check met) is continued past; ``supported`` collects the items of the page
+    before each one."""
     response = start(client, form, inst_id)
+    page_items: list[str] = []
     while "your results" not in response.text:
         assert response.status_code == 200, response.text
         html = response.text
+        if is_support_page(html):
+            if supported is not None:
+                supported.append(",".join(page_items))
+            response = submit(client, html, "/answer", button=CONTINUE)
+            continue
+        page_items = items_on_page(html)
         on_page = items_on_page(html)
         choose = {k: v for k, v in as_choices(answers).items() if k[2:] in on_page}
         last = "See my results" in html
@@ -288,7 +336,21 @@ def test_pages_progress_back_keeps_answers_and_skip(client: TestClient) -> None:
     assert "Page 3 of 3" in page3.text
     assert items_on_page(page3.text) == SCREEN[10:]
     assert "See my results" in [b[2] for b in form_of(page3.text, "/answer").buttons]
-    results = submit(client, page3.text, "/answer", choose={"a_TB1": "5"}, button="See my results")
+    # LS5 (the distress check) is on page 3 and left unanswered: a gentle support page first
+    support = submit(client, page3.text, "/answer", choose={"a_TB1": "5"}, button="See my results")
+    assert is_support_page(support.text) and "Support, first" not in support.text
+    assert items_on_page(support.text) == [] and "your results" not in support.text
+    # loads nothing from another host: every reference is a path on this server
+    assert [r for r in external_references(support.text) if not r.startswith("/")] == []
+    # choosing a country shows its numbers with their check dates, and keeps the answers
+    ie = submit_country(client, support.text, "IE")
+    assert 'Samaritans Ireland: call <strong class="number">116 123</strong>' in ie.text
+    assert "(checked 2026-12-02)" in ie.text and "112" in ie.text
+    kept = [{k: v for k, v in f.fields if k.startswith("a_")} for f in forms(ie.text)]
+    assert kept == [{k: v for k, v in f.fields if k.startswith("a_")} for f in forms(support.text)]
+    assert kept[0] and kept[0] == kept[1]  # the chooser and the choices carry the answers
+    results = past_support(client, ie)
+    assert "your results" in results.text
     answers = {**first, "FF1": "1", **second, "TB1": "5"}
     numeric = {k: (None if v == "skip" else int(v)) for k, v in answers.items()}
     assert_page_matches_score(results.text, PPAI, numeric, "screen")
@@ -309,7 +371,8 @@ def test_the_full_form_has_no_short_last_page(client: TestClient) -> None:
     sizes = []
     while "See my results" not in [b[2] for b in form_of(html, "/answer").buttons]:
         sizes.append(len(items_on_page(html)))
-        html = submit(client, html, "/answer", button="Next").text
+        # LS5 left unanswered brings the (gentle) support page on the way
+        html = past_support(client, submit(client, html, "/answer", button="Next")).text
     sizes.append(len(items_on_page(html)))
     assert sizes == [7, 7, 7, 7, 6, 6, 6, 6, 6] and sum(sizes) == len(FULL)
 
@@ -384,12 +447,20 @@ def test_insufficient_subscales_say_so(client: TestClient) -> None:
 
 
 def test_critical_answer_puts_support_first(client: TestClient) -> None:
-    results = take(client, dict.fromkeys(SCREEN, 2) | {"LS5": 5}, "screen").text
-    main = results[results.index("<main") :]
-    assert sections(main)[0] == "support-first"
-    assert main.index("Support, first") < main.index("What this is and is not")
-    assert main.index("Support, first") < main.index("<svg")
-    calm = take(client, dict.fromkeys(SCREEN, 2) | {"LS5": 4}, "screen").text
+    for critical in (5, 4):  # "Mostly like me" is below the top answer, and critical
+        supported: list[str] = []
+        results = take(
+            client, dict.fromkeys(SCREEN, 2) | {"LS5": critical}, "screen", supported=supported
+        ).text
+        first, last = page_bounds(len(SCREEN), 2)  # LS5 is on the third page
+        assert supported == [",".join(SCREEN[first:last])]  # the support page after LS5's page
+        main = results[results.index("<main") :]
+        assert sections(main)[0] == "support-first"
+        assert main.index("Support, first") < main.index("What this is and is not")
+        assert main.index("Support, first") < main.index("<svg")
+    supported = []
+    calm = take(client, dict.fromkeys(SCREEN, 2) | {"LS5": 3}, "screen", supported=supported).text
+    assert supported == []
     assert "Support, first" not in calm
     assert sections(calm[calm.index("<main") :])[0] == "what-this-is"
 
@@ -405,7 +476,10 @@ def test_instrument_text_is_escaped_on_every_page(tmp_path: Path) -> None:
             page = start(c, form, "hostile")
             assert_escaped(page.text)
             assert "&lt;script&gt;alert(1)&lt;/script&gt; not said" in page.text  # missing code
-            results = submit(c, page.text, "/answer", choose={"a_H1": "3"}, button="See my results")
+            support = submit(c, page.text, "/answer", choose={"a_H1": "3"}, button="See my results")
+            assert is_support_page(support.text)  # H1 = 3 meets the check: support first
+            assert_escaped(support.text)
+            results = past_support(c, support)
             assert_escaped(results.text)
             assert "Support, first" in results.text  # the hostile critical message is shown
             report = submit(
