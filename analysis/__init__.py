@@ -45,12 +45,14 @@ from analysis.stats import (  # noqa: E402
     Reliability,
     Result,
     ScoreCorrelations,
+    WaveComparison,
     bartlett_sphericity,
     build_norms,
     careless_responding,
     cfa,
     cfa_model,
     compare_groups,
+    compare_waves,
     correlation_matrix,
     describe_scores,
     dif,
@@ -97,6 +99,7 @@ __all__ += [
 __all__ += ["CFAResult", "cfa", "cfa_model"]
 __all__ += ["ScoreCorrelations", "describe_scores", "score_correlations"]
 __all__ += ["GroupComparison", "compare_groups"]
+__all__ += ["WaveComparison", "compare_waves"]
 __all__ += ["NormsResult", "build_norms", "norms_from_scores", "norms_yaml"]
 __all__ += ["FIMLResult", "fiml_cfa_model"]
 __all__ += ["DIFResult", "dif", "dif_model"]

@@ -38,6 +38,10 @@ FLAGS: dict[str, str] = {
     "allow_instrument_mismatch": "--allow-instrument-mismatch",
     "figures": "--no-figures",
     "sample": "--sample",
+    "dictionary": "--dictionary",
+    "qsf": "--qsf",
+    "wave": "--wave",
+    "pool_waves": "--pool-waves",
 }
 
 
@@ -116,7 +120,8 @@ def _echo_result(result: CohortImport, output: Path) -> None:
         smallest = "none left" if kanon.smallest is None else kanon.smallest
         click.echo(
             f"k-anonymity over {', '.join(kanon.quasi_identifiers)}: smallest class "
-            f"{smallest}{requested}; {kanon.suppressed} record(s) suppressed"
+            f"{smallest}{requested}; {sum(kanon.blanked.values())} value(s) blanked, "
+            f"{kanon.suppressed} record(s) suppressed"
         )
     if report.warnings:
         click.echo(f"warnings ({len(report.warnings)}):", err=True)
@@ -167,6 +172,16 @@ def _echo_result(result: CohortImport, output: Path) -> None:
 )
 @click.option("--sheet", help="Workbook sheet name or 0-based number (default: the first).")
 @click.option(
+    "--dictionary",
+    type=click.Path(path_type=Path),
+    help="REDCap data dictionary (CSV): field and choice labels, identifier flags, forms.",
+)
+@click.option(
+    "--qsf",
+    type=click.Path(path_type=Path),
+    help="Qualtrics survey definition (.qsf): question text and choice recodes.",
+)
+@click.option(
     "-o",
     "--output",
     required=True,
@@ -182,6 +197,8 @@ def import_command(
     strict: bool,
     source_format: str,
     sheet: str | None,
+    dictionary: Path | None,
+    qsf: Path | None,
     output: Path,
 ) -> None:
     """Import SOURCE (CSV/TSV, XLSX, SPSS, Parquet, Qualtrics or REDCap export) into a cohort.
@@ -202,6 +219,8 @@ def import_command(
         strict=strict,
         format=source_format,
         sheet=int(sheet) if sheet is not None and sheet.isdigit() else sheet,
+        dictionary=dictionary,
+        qsf=qsf,
     )
     _echo_result(result, output)
 
@@ -220,6 +239,22 @@ def import_command(
 @click.option("--sheet", help="Workbook sheet name or 0-based number (default: the first).")
 @click.option("--force", is_flag=True, help="Overwrite OUTPUT if it exists.")
 @click.option(
+    "--wide-waves",
+    metavar="PATTERN",
+    help="Waves side by side: a regular expression with (?P<wave>...) and (?P<column>...), "
+    "e.g. '^s(?P<wave>\\d+)_(?P<column>.+)$'; the rows are reshaped to one per wave.",
+)
+@click.option(
+    "--dictionary",
+    type=click.Path(path_type=Path),
+    help="REDCap data dictionary (CSV): field and choice labels, identifier flags, forms.",
+)
+@click.option(
+    "--qsf",
+    type=click.Path(path_type=Path),
+    help="Qualtrics survey definition (.qsf): question text and choice recodes.",
+)
+@click.option(
     "-o", "--output", required=True, type=click.Path(path_type=Path), help="Mapping file to write."
 )
 def map_template(
@@ -228,13 +263,16 @@ def map_template(
     source_format: str,
     sheet: str | None,
     force: bool,
+    wide_waves: str | None,
+    dictionary: Path | None,
+    qsf: Path | None,
     output: Path,
 ) -> None:
     """Write a starting mapping for SOURCE: items matched by id or question text, id, identifiers."""
     from analysis.mapping import load_mapping, mapping_template
     from surveytool.instrument.registry import load_instrument
     from surveytool.io.files import write_text_atomic
-    from surveytool.io.sources import read_source
+    from surveytool.io.sources import read_source, reshape_wide_waves
 
     if output.exists() and not force:
         raise SurveytoolError(f"{output} exists; give --force to overwrite it, or another path")
@@ -243,8 +281,18 @@ def map_template(
         source,
         format=source_format,
         sheet=int(sheet) if sheet is not None and sheet.isdigit() else sheet,
+        dictionary=dictionary,
+        qsf=qsf,
     )
-    text = mapping_template(table, inst)
+    if wide_waves:
+        reshape_wide_waves(table, wide_waves)
+    text = mapping_template(
+        table,
+        inst,
+        dictionary=_relative(dictionary, output),
+        wide_waves=wide_waves,
+        qsf=_relative(qsf, output),
+    )
     write_text_atomic(output, text)
     mapping = load_mapping(output).mapping
     click.echo(f"format: {table.format_line}")
@@ -259,11 +307,34 @@ def map_template(
     )
 
 
+def _wave_values(given: tuple[str, ...]) -> dict[str, str] | None:
+    """``--wave COLUMN=VALUE`` options as a mapping."""
+    values: dict[str, str] = {}
+    for text in given:
+        column, sep, value = text.partition("=")
+        if not sep or not column.strip():
+            raise click.BadParameter(f"{text!r}: give it as COLUMN=VALUE", param_hint="--wave")
+        values[column.strip()] = value.strip()
+    return values or None
+
+
+def _relative(path: Path | None, to: Path) -> str | None:
+    """``path`` as the mapping file ``to`` should name it (relative to the mapping's folder)."""
+    if path is None:
+        return None
+    try:
+        return str(path.resolve().relative_to(to.resolve().parent))
+    except ValueError:
+        return str(path.resolve())
+
+
 NORMS_HELP = """Build norms from COHORT (a cohort Parquet file) and write the norms block.
 
 Per subscale and composite: mean, sd (n − 1), n, reliability (raw alpha) and a percentile table,
 for everyone and, with --group, per group (a group under --min-cell respondents gets no entry,
-nor does any group that would let it be recovered from the overall entry).
+nor does any group that would let it be recovered from the overall entry). A cohort with waves
+in which the same people repeat is normed from one wave (--wave COLUMN=VALUE), per wave (--group
+on the wave column), or pooled only with --pool-waves.
 
 \b
 To use the norms, paste the block into the instrument file:
@@ -411,6 +482,18 @@ def report_command(
     help="Build norms even when the instrument's content hash differs from the cohort's.",
 )
 @click.option(
+    "--wave",
+    "waves",
+    multiple=True,
+    metavar="COLUMN=VALUE",
+    help="Norm one wave of a cohort with waves (repeat for several wave columns).",
+)
+@click.option(
+    "--pool-waves",
+    is_flag=True,
+    help="Pool every wave although the same people repeat (they then count more than once).",
+)
+@click.option(
     "-o",
     "--output",
     required=True,
@@ -424,6 +507,8 @@ def norms_command(
     min_cell: int,
     sample: str | None,
     allow_instrument_mismatch: bool,
+    waves: tuple[str, ...],
+    pool_waves: bool,
     output: Path,
 ) -> None:
     from analysis import norms_yaml
@@ -437,6 +522,8 @@ def norms_command(
         min_cell=min_cell,
         sample=sample,
         allow_instrument_mismatch=allow_instrument_mismatch,
+        wave=_wave_values(waves),
+        pool_waves=pool_waves,
     )
     write_text_atomic(output, norms_yaml(result.norms))
     entries = result.norms.entries

@@ -11,7 +11,9 @@ message with its flags (``--k 5``, ``--allow-instrument-mismatch``) from one tab
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
@@ -90,3 +92,29 @@ class ResponseProblemsWarning(UserWarning):
     Validate once with :func:`surveytool.responses.read_responses` and pass the
     :class:`~surveytool.responses.Responses` to see and fix them before any statistic.
     """
+
+
+@contextlib.contextmanager
+def computation_warnings() -> Iterator[list[str]]:
+    """Numeric warnings of a long computation, collected for its summary instead of the console.
+
+    ``RuntimeWarning`` (numpy: a mean of nothing, a division by zero) and pandas'
+    ``PerformanceWarning`` say something about the data or the code, not to the person at the
+    terminal: they are gathered, each distinct message once with its count, into the list the
+    block receives (filled when the block ends). Every other warning is passed on as it was.
+    """
+    import pandas as pd
+
+    collected: list[str] = []
+    quiet = (RuntimeWarning, pd.errors.PerformanceWarning)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield collected
+    counts: dict[str, int] = {}
+    for w in caught:
+        if issubclass(w.category, quiet):
+            text = f"{w.category.__name__}: {str(w.message).splitlines()[0]}"
+            counts[text] = counts.get(text, 0) + 1
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    collected.extend(f"{text} ({n}x)" if n > 1 else text for text, n in counts.items())

@@ -123,7 +123,16 @@ IMPORT_CODES: dict[str, str] = {
     "recode_ignored": "The value labels place the codes; remove the recode rule for this item.",
     "unreadable_quasi_identifier": "Correct the unreadable values or generalize them otherwise.",
     "small_class": "Generalize the quasi-identifiers further or raise k.",
-    "row_excluded": "Nothing to do: previews and test responses are not respondents.",
+    "local_suppression": "Generalize the quasi-identifiers further to blank fewer values.",
+    "category_lost": "Merge small categories (generalize: merge) or generalize further.",
+    "row_excluded": (
+        "Nothing to do: previews, test responses and rows the mapping's filters leave out are "
+        "not respondents."
+    ),
+    "row_unanswered": (
+        "Nothing to do: a row with no item answered (in REDCap, an event where the instrument is "
+        "not collected) is not a respondent."
+    ),
     "row_suppressed": "Generalize the quasi-identifiers further to keep more respondents.",
 }
 
@@ -167,6 +176,7 @@ RESPONSE_KIND: dict[str, IssueKind] = {
     "duplicate_respondent_id": "row",
     "critical_in_quarantine": "row",
     "row_excluded": "row",
+    "row_unanswered": "row",
     "row_suppressed": "row",
 }
 

@@ -9,6 +9,8 @@ One function, :func:`import_cohort`, does what ``surveytool cohort import`` does
    cohort file and the pseudonym key;
 3. **classify**: decide which columns may reach the output (:func:`analysis.privacy.classify_columns`);
 4. **recode** item values (SPSS value labels, the mapping's rules; off-by-one codings warned);
+   then **set aside** rows that are not respondents (the mapping's Qualtrics and REDCap filters;
+   rows with no item answered, such as REDCap events where the instrument is not collected);
 5. **pseudonymize**: keyed pseudonyms of every row's id (:mod:`analysis.privacy.pseudonyms`);
 6. **validate** the answers with the scoring engine's own :func:`surveytool.responses.read_responses`,
    so every invalid cell is reported exactly as ``surveytool score`` reports it (row, column, value,
@@ -21,8 +23,10 @@ One function, :func:`import_cohort`, does what ``surveytool cohort import`` does
     report.
 
 The counts always satisfy ``rows read = rows imported + rows quarantined + duplicates``, where
-quarantined rows are those set aside: not ordinary responses (Qualtrics previews), an empty or
-repeated respondent id, or suppressed for k-anonymity.
+quarantined rows are those set aside: not ordinary responses (Qualtrics previews, rows the
+mapping's filters leave out), no item answered, an empty or repeated respondent id, or suppressed
+for k-anonymity. When nothing at all would be imported (and nothing was imported before), the
+import fails with the reasons, after writing the quarantine report.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from typing import Any
 
 from analysis.cohort.result import CohortImport
 from analysis.cohort.stages import STAGES, ImportState
-from analysis.errors import AnalysisError, CohortFileError
+from analysis.errors import AnalysisError, CohortFileError, computation_warnings
 from analysis.mapping import CohortMapping, LoadedMapping, load_mapping
 from analysis.privacy.pseudonyms import PseudonymKey
 from surveytool.instrument.model import Instrument
@@ -52,6 +56,8 @@ def import_cohort(
     strict: bool = False,
     format: str = "auto",
     sheet: str | int | None = None,
+    dictionary: str | Path | None = None,
+    qsf: str | Path | None = None,
 ) -> CohortImport:
     """Import a source file into an anonymized cohort (what ``surveytool cohort import`` does).
 
@@ -79,6 +85,10 @@ def import_cohort(
         ``auto`` or a format name (see :data:`surveytool.io.sources.FORMATS`); overrides the mapping's.
     sheet
         Workbook sheet name or 0-based number; overrides the mapping's.
+    dictionary
+        A REDCap data dictionary (CSV); overrides the mapping's ``redcap.dictionary``.
+    qsf
+        A Qualtrics survey definition (.qsf); overrides the mapping's ``qualtrics.qsf``.
 
     Returns
     -------
@@ -105,7 +115,11 @@ def import_cohort(
         strict=strict,
         format=format,
         sheet=sheet,
+        dictionary=Path(dictionary) if dictionary is not None else None,
+        qsf=Path(qsf) if qsf is not None else None,
     )
-    for stage in STAGES:
-        stage(state)
+    with computation_warnings() as numeric:
+        for stage in STAGES:
+            stage(state)
+    state.report.notes += [f"computation warning: {text}" for text in numeric]
     return CohortImport(frame=state.final, report=state.report, disclosure=state.disclosure)

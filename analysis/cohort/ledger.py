@@ -60,6 +60,7 @@ class ImportEntry(_Model):
     rows_quarantined: int
     duplicates: int
     rows_excluded: int
+    rows_unanswered: int = 0
     rows_invalid_id: int
     rows_suppressed: int
     suppressed_from_existing: int

@@ -41,6 +41,7 @@ class ImportReport:
     rows_quarantined: int = 0
     duplicates: int = 0
     rows_excluded: int = 0
+    rows_unanswered: int = 0
     rows_invalid_id: int = 0
     rows_suppressed: int = 0
     excluded_by_status: dict[str, int] = field(default_factory=dict)
@@ -63,7 +64,9 @@ class ImportReport:
         """``rows read N = rows imported + rows quarantined (breakdown) + duplicates``."""
         parts = []
         if self.rows_excluded:
-            parts.append(f"{self.rows_excluded} not ordinary responses")
+            parts.append(f"{self.rows_excluded} not ordinary responses or filtered out")
+        if self.rows_unanswered:
+            parts.append(f"{self.rows_unanswered} with no item answered")
         if self.rows_invalid_id:
             parts.append(f"{self.rows_invalid_id} empty or repeated id")
         if self.rows_suppressed:
@@ -99,6 +102,7 @@ class ImportReport:
             "duplicates": self.duplicates,
             "quarantined": {
                 "not_ordinary_responses": self.rows_excluded,
+                "no_item_answered": self.rows_unanswered,
                 "empty_or_repeated_id": self.rows_invalid_id,
                 "suppressed_k_anonymity": self.rows_suppressed,
             },

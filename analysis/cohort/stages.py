@@ -1,6 +1,6 @@
 """The stages of a cohort import, in order, each a small function over one :class:`ImportState`.
 
-read -> plan -> classify -> recode -> pseudonymize -> validate -> generalize -> deduplicate ->
+read -> plan -> classify -> recode -> set aside -> pseudonymize -> validate -> generalize -> deduplicate ->
 k-anonymity -> write (:data:`STAGES`). Each stage reads what the earlier ones put on the state and
 adds its own part (the fields of :class:`ImportState` are grouped by the stage that sets them).
 """
@@ -47,6 +47,7 @@ from analysis.mapping import (
     plan_columns,
     spss_labels_are_scale,
 )
+from analysis.mapping.model import REDCAP_STATUS
 from analysis.privacy.disclosure import DisclosureReport
 from analysis.privacy.generalize import (
     Generalized,
@@ -66,7 +67,7 @@ from analysis.privacy.pseudonyms import PSEUDONYM_COLUMN, PseudonymKey, default_
 from surveytool.errors import InvalidResponsesError
 from surveytool.instrument.model import Instrument
 from surveytool.io.files import write_text_atomic
-from surveytool.io.sources import SourceTable, read_source
+from surveytool.io.sources import SourceTable, read_source, reshape_wide_waves
 from surveytool.io.tables import write_table
 from surveytool.problems import concat_issues, is_missing
 from surveytool.responses import Responses, id_text, read_responses
@@ -87,6 +88,8 @@ class ImportState:
     strict: bool
     format: str
     sheet: str | int | None
+    dictionary: Path | None = None
+    qsf: Path | None = None
     # read
     table: SourceTable = field(init=False)
     # plan
@@ -101,6 +104,9 @@ class ImportState:
     qis: dict[str, QuasiIdentifier] = field(init=False)
     # recode
     item_values: dict[str, pd.Series] = field(init=False)
+    # set aside
+    filtered_rows: tuple[tuple[int, str, str], ...] = field(init=False)
+    unanswered_issues: pd.DataFrame = field(init=False)
     # pseudonymize
     wave_text: list[list[object]] = field(init=False)
     row_keys: list[str | None] = field(init=False)  # the id (and waves) each row is validated by
@@ -134,6 +140,16 @@ class ImportState:
         self.report.warnings.append(ImportWarning(code, column, message))
 
 
+def _beside_mapping(s: ImportState, given: str | None) -> Path | None:
+    """A file the mapping names, relative to the mapping file."""
+    if given is None:
+        return None
+    path = Path(given)
+    if not path.is_absolute() and s.loaded.file and Path(s.loaded.file).is_file():
+        path = Path(s.loaded.file).parent / path
+    return path
+
+
 def read(s: ImportState) -> None:
     """Read the source (the format told or given, recorded); the call's format and sheet win."""
     spec = s.loaded.mapping
@@ -143,7 +159,37 @@ def read(s: ImportState) -> None:
         sheet=s.sheet if s.sheet is not None else spec.sheet,
         keep_status=spec.qualtrics.keep_status,
         given_by="the format parameter" if s.format != "auto" else "the mapping's format key",
+        dictionary=s.dictionary or _beside_mapping(s, spec.redcap.dictionary),
+        qsf=s.qsf or _beside_mapping(s, spec.qualtrics.qsf),
     )
+    if spec.wide_waves is not None:
+        reshape_wide_waves(s.table, spec.wide_waves.pattern, spec.wide_waves.wave_column)
+    _missing_codes(s)
+
+
+def _missing_codes(s: ImportState) -> None:
+    """The mapping's ``missing`` codes of group, wave and quasi-identifier columns as missing."""
+    frame = s.table.frame
+    for col, codes in s.loaded.mapping.missing.items():
+        if col not in frame.columns:
+            raise AnalysisError(
+                f"the mapping's missing: names the column {col!r}, which is not in "
+                f"{s.table.path.name}; use a column name as the header row spells it"
+            )
+        text = as_text(frame[col]).str.strip()
+        wanted = {str(c).strip() for c in codes}
+        numbers = pd.to_numeric(text, errors="coerce")
+        numeric = [float(c) for c in codes if isinstance(c, int | float)]
+        hit = np.array(text.isin(wanted).to_numpy(dtype=bool, na_value=False))
+        if numeric:
+            hit = hit | numbers.isin(numeric).to_numpy(dtype=bool, na_value=False)
+        if hit.any():
+            frame[col] = frame[col].astype(object).mask(hit, pd.NA)
+            shown = ", ".join(map(str, codes))
+            s.table.notes.append(
+                f"{col}: {int(hit.sum())} cell(s) with a declared missing code ({shown}) read as "
+                "missing"
+            )
 
 
 def plan(s: ImportState) -> None:
@@ -200,7 +246,7 @@ def classify(s: ImportState) -> None:
         waves=p.waves,
         groups=p.groups,
         quasi_identifiers=p.quasi_identifiers,
-        identifiers=p.identifiers,
+        identifiers=[*p.identifiers, *table.identifier_columns],
         drop=p.drop,
         metadata=table.metadata_columns,
         metadata_source=f"the {table.format} export",
@@ -293,6 +339,135 @@ def recode(s: ImportState) -> None:
             )
 
 
+def _status_column(s: ImportState) -> str | None:
+    """The ``<form>_complete`` column of the items' form (REDCap), or None when not told."""
+    table, columns = s.table, [str(c) for c in s.frame.columns]
+    forms = {table.field_forms[c] for c in s.plan.items.values() if c in table.field_forms}
+    if len(forms) == 1:
+        name = f"{forms.pop()}_complete"
+        if name in columns:
+            return name
+    # without a dictionary: REDCap writes each form's status right after the form's fields
+    after = max(columns.index(c) for c in s.plan.items.values())
+    for col in columns[after + 1 :]:
+        if col.endswith("_complete") or col.split(".")[0] == "Complete?":
+            return col
+    return None
+
+
+def _redcap_status(values: pd.Series) -> np.ndarray:
+    """REDCap form status codes (0, 1, 2) from raw codes or labels; NaN when blank."""
+    by_label = {v.casefold(): float(k) for k, v in REDCAP_STATUS.items()}
+    text = as_text(values).str.strip()
+    numbers = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    labelled = text.str.casefold().map(by_label).to_numpy(dtype=np.float64, na_value=np.nan)
+    return np.where(np.isnan(numbers), labelled, numbers)
+
+
+def _qualtrics_filters(s: ImportState) -> list[tuple[np.ndarray, str, list[str]]]:
+    """Rows left out by the mapping's ``qualtrics`` filters: (mask, column, reason per row)."""
+    options, frame = s.loaded.mapping.qualtrics, s.frame
+    found: list[tuple[np.ndarray, str, list[str]]] = []
+    checks: list[tuple[str, object, str]] = []
+    if options.finished:
+        checks.append(("Finished", None, "not finished"))
+    if options.min_progress is not None:
+        checks.append(("Progress", options.min_progress, "progress below {limit:g}%"))
+    if options.min_duration is not None:
+        checks.append(("Duration (in seconds)", options.min_duration, "took under {limit:g} s"))
+    for col, limit, why in checks:
+        if col not in frame.columns:
+            raise AnalysisError(
+                f"{s.table.path.name} has no {col!r} column, which the mapping's qualtrics "
+                "filters need; remove the filter or export the survey with its metadata"
+            )
+        text = as_text(frame[col]).str.strip()
+        if limit is None:
+            finished = text.str.casefold().isin(["1", "true"]).to_numpy(dtype=bool, na_value=False)
+            mask = ~finished
+        else:
+            numbers = pd.to_numeric(text, errors="coerce").to_numpy(np.float64, na_value=np.nan)
+            mask = ~(numbers >= float(limit))  # type: ignore[arg-type]
+        shown = why.format(limit=limit) if limit is not None else why
+        reasons = [f"Qualtrics {col} {v if isinstance(v, str) else 'blank'}: {shown}" for v in text]
+        found.append((mask, col, reasons))
+    return found
+
+
+def set_aside(s: ImportState) -> None:
+    """Leave out rows that are not respondents, each counted with its reason.
+
+    Rows the mapping's filters leave out (Qualtrics ``finished``, ``min_progress``,
+    ``min_duration``; REDCap ``complete``) are *excluded*; rows with no item answered are not
+    respondents either (a REDCap event or repeat row where the instrument is not collected, an
+    empty line of a spreadsheet): they are counted as *unanswered*.
+    """
+    frame, n = s.frame, len(s.frame)
+    excluded = np.zeros(n, dtype=bool)
+    records: list[tuple[int, str, str]] = []
+    rows = s.table.source_rows
+    reasons: dict[str, int] = {}
+    filters = _qualtrics_filters(s) if s.table.format == "qualtrics" else []
+    kept = s.loaded.mapping.redcap.kept_codes()
+    if kept:
+        status_col = _status_column(s)
+        if status_col is None:
+            raise AnalysisError(
+                f"{s.table.path.name}: the mapping's redcap complete filter needs the form "
+                "status column (<form>_complete) of the items; export it with the records, "
+                "or give the data dictionary"
+            )
+        status = _redcap_status(frame[status_col])
+        mask = ~np.isin(status, sorted(kept))
+        shown = [REDCAP_STATUS.get(int(v), str(v)) if not np.isnan(v) else "blank" for v in status]
+        wanted = ", ".join(REDCAP_STATUS[c] for c in sorted(kept))
+        filters.append(
+            (mask, status_col, [f"REDCap {status_col} {v}: not {wanted}" for v in shown])
+        )
+    answered = np.zeros(n, dtype=bool)
+    for values in s.item_values.values():
+        answered |= ~np.asarray(pd.isna(values.to_numpy(dtype=object)), dtype=bool)
+    unanswered = ~answered
+    for mask, col, why in filters:
+        for p in np.flatnonzero(mask & ~excluded & answered):
+            records.append((int(rows[p]), col, f"{why[p]}; row excluded"))
+            key = why[p].split(":")[0]
+            reasons[key] = reasons.get(key, 0) + 1
+        excluded |= mask & answered
+    s.unanswered_issues = issues_for_rows(
+        "row_unanswered",
+        [
+            (int(rows[p]), None, None, None, _unanswered_reason(s, int(p)))
+            for p in np.flatnonzero(unanswered)
+        ],
+    )
+    s.filtered_rows = tuple(records)
+    s.report.rows_excluded += int(excluded.sum())
+    for key, count in reasons.items():
+        s.report.excluded_by_status[key] = s.report.excluded_by_status.get(key, 0) + count
+    s.report.rows_unanswered = int(unanswered.sum())
+    keep = ~(excluded | unanswered)
+    if keep.all():
+        return
+    if s.report.rows_unanswered:
+        s.report.notes.append(
+            f"{s.report.rows_unanswered} row(s) with no item answered are not respondents "
+            "(REDCap: events or repeat rows where the instrument is not collected); "
+            "they are listed in the quarantine report"
+        )
+    s.table.frame = frame.loc[keep].reset_index(drop=True)
+    s.table.source_rows = rows[keep]
+    s.item_values = {k: v[keep].reset_index(drop=True) for k, v in s.item_values.items()}
+
+
+def _unanswered_reason(s: ImportState, position: int) -> str:
+    waves = [w for w in s.table.wave_columns if w in s.frame.columns]
+    where = ", ".join(
+        f"{w} {s.frame[w].iat[position]}" for w in waves if not is_missing(s.frame[w].iat[position])
+    )
+    return f"no item answered{f' ({where})' if where else ''}: not a respondent; row left out"
+
+
 def pseudonymize(s: ImportState) -> None:
     """Keyed pseudonyms of every row (of its id, else of file and row) and each row's key."""
     frame, id_column = s.frame, s.plan.id_column
@@ -380,12 +555,17 @@ def validate(s: ImportState) -> None:
         row_numbers=s.table.source_rows,
     )
     s.issues = _reported(s, s.responses.issues)
-    s.excluded_issues = issues_for_rows(
-        "row_excluded",
+    s.excluded_issues = concat_issues(
         [
-            (row, "Status", None, None, f"{why}: not an ordinary response; row excluded")
-            for row, why in s.table.excluded_rows
-        ],
+            issues_for_rows(
+                "row_excluded",
+                [
+                    (row, col, None, None, why)
+                    for row, col, why in (*s.table.excluded_rows, *s.filtered_rows)
+                ],
+            ),
+            s.unanswered_issues,
+        ]
     )
     s.report.rows_invalid_id = s.responses.rows_quarantined
     if s.strict and len(s.issues):
@@ -503,7 +683,25 @@ def k_anonymity(s: ImportState) -> None:
     )
     combined, n_old = _combined(s)
     _merge_small(s, combined)
-    keep, sizes, s.kanon = enforce_k(combined, list(qis), s.k, PSEUDONYM_COLUMN)
+    combined, keep, sizes, s.kanon = enforce_k(
+        combined, list(qis), s.k, PSEUDONYM_COLUMN, method=s.loaded.mapping.k_suppression
+    )
+    for col, n in s.kanon.blanked.items():
+        s.warn(
+            "local_suppression",
+            col,
+            f"{col}: {n} value(s) blanked for k-anonymity (local suppression), so those "
+            "respondents are kept",
+        )
+    for col, categories in s.kanon.lost_categories.items():
+        s.warn(
+            "category_lost",
+            col,
+            f"{col}: the categor{'y' if len(categories) == 1 else 'ies'} "
+            f"{', '.join(map(repr, categories))} no longer appear in the cohort (k-anonymity); "
+            "analyses by this column cannot show them; merge small categories "
+            "(generalize: merge) to keep their respondents under a wider category",
+        )
     s.suppressed_old = int((~keep[:n_old]).sum())
     suppressed_new = ~keep[n_old:]
     report.rows_suppressed = int(suppressed_new.sum())
@@ -523,7 +721,12 @@ def k_anonymity(s: ImportState) -> None:
     )
     s.final = combined.loc[keep].reset_index(drop=True)
     report.rows_imported = len(s.fresh) - report.rows_suppressed
-    report.rows_quarantined = report.rows_excluded + report.rows_invalid_id + report.rows_suppressed
+    report.rows_quarantined = (
+        report.rows_excluded
+        + report.rows_unanswered
+        + report.rows_invalid_id
+        + report.rows_suppressed
+    )
     if report.rows_read != report.rows_imported + report.rows_quarantined + report.duplicates:
         raise RuntimeError(f"row counts do not add up: {report.counts_line()}")  # a bug, not input
     report.issues = concat_issues([s.issues, s.excluded_issues, suppressed_issues])
@@ -572,6 +775,7 @@ def _entry(s: ImportState) -> ImportEntry:
         rows_quarantined=report.rows_quarantined,
         duplicates=report.duplicates,
         rows_excluded=report.rows_excluded,
+        rows_unanswered=report.rows_unanswered,
         rows_invalid_id=report.rows_invalid_id,
         rows_suppressed=report.rows_suppressed,
         suppressed_from_existing=s.suppressed_old,
@@ -583,9 +787,41 @@ def _write_text(path: Path, text: str) -> None:
     write_text_atomic(path, text)
 
 
+def _nothing_imported(s: ImportState) -> None:
+    """Fail loudly when no row of the file is a respondent (the quarantine report says why)."""
+    report = s.report
+    where = ""
+    if s.output is not None and len(report.issues):
+        quarantine = sidecar_paths(s.output)["quarantine"]
+        write_table(report.issues, quarantine)
+        report.written.append(str(quarantine))
+        where = f"; each row and its reason is in {quarantine}"
+    reasons = dict(report.excluded_by_status)
+    if report.rows_unanswered:
+        reasons["no item answered"] = report.rows_unanswered
+    if report.rows_invalid_id:
+        reasons["empty or repeated id"] = report.rows_invalid_id
+    why = ", ".join(f"{n} {k}" for k, n in sorted(reasons.items(), key=lambda kv: -kv[1]))
+    raise AnalysisError(
+        f"nothing to import from {s.table.path.name}: none of its {report.rows_read} row(s) is a "
+        f"respondent ({why or 'no rows'}){where}; check the file is the survey's responses, "
+        "or relax the mapping's filters (qualtrics.keep_status, finished, min_progress, "
+        "min_duration; redcap.complete)"
+    )
+
+
 def write(s: ImportState) -> None:
     """Add to the ledger; write the cohort, its disclosure report and the quarantine report."""
     report = s.report
+    if report.rows_imported + report.rows_suppressed == 0 and report.duplicates == 0:
+        _nothing_imported(s)
+    if report.rows_imported == 0 and report.rows_suppressed:
+        s.warn(
+            "small_class",
+            None,
+            f"every new row ({report.rows_suppressed}) was suppressed for k-anonymity: "
+            "nothing was added; generalize the quasi-identifiers further",
+        )
     s.ledger.add_respondents(s.fresh_keys)
     entry = _entry(s)
     report.cohort_changed = report.rows_imported > 0 or s.suppressed_old > 0
@@ -627,6 +863,7 @@ STAGES: tuple[Stage, ...] = (
     plan,
     classify,
     recode,
+    set_aside,
     pseudonymize,
     validate,
     generalize,

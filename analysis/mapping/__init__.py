@@ -23,7 +23,12 @@ line and column). Every key is optional::
       country: {generalize: merge, min_count: 10}
     identifiers: [RecipientEmail]   # direct identifiers: dropped (and detected ones too)
     drop: [Duration]                 # not identifying, not needed
-    qualtrics: {keep_status: [Imported]}
+    qualtrics: {keep_status: [Imported], finished: true, min_progress: 90, min_duration: 60}
+    redcap: {dictionary: dictionary.csv, complete: [Complete]}   # form status filter
+
+Rows that are not respondents are set aside and counted: Qualtrics previews and tests (and rows the
+``qualtrics`` filters leave out), REDCap rows whose form status is not kept, and rows with no item
+answered (in REDCap, events or repeat rows where the instrument is not collected).
 
 Recoding a value: a ``missing`` entry makes it missing; else a ``map`` entry gives its code; else a
 number has ``offset`` added; anything else is left to the scoring engine's validation (a scale label
@@ -37,7 +42,13 @@ YAML), :mod:`.plan` (each source column's role), :mod:`.recode` (values to codes
 from __future__ import annotations
 
 from analysis.mapping.load import load_mapping
-from analysis.mapping.model import CohortMapping, LoadedMapping, QualtricsOptions, RecodeRule
+from analysis.mapping.model import (
+    CohortMapping,
+    LoadedMapping,
+    QualtricsOptions,
+    RecodeRule,
+    RedcapOptions,
+)
 from analysis.mapping.plan import ColumnPlan, plan_columns
 from analysis.mapping.recode import apply_recode, spss_labels_are_scale
 from analysis.mapping.template import mapping_template, match_items
@@ -48,6 +59,7 @@ __all__ = [
     "LoadedMapping",
     "QualtricsOptions",
     "RecodeRule",
+    "RedcapOptions",
     "apply_recode",
     "load_mapping",
     "mapping_template",

@@ -21,7 +21,7 @@ HINTS: dict[str, str] = {
     "missing_field": "Add this field.",
     "unknown_field": (
         "Known keys: instrument, format, sheet, id_column, items, recode, groups, waves, "
-        "quasi_identifiers, identifiers, drop, qualtrics."
+        "quasi_identifiers, identifiers, drop, qualtrics, redcap, k_suppression, wide_waves, missing."
     ),
     "wrong_type": "Give a value of the type the field expects.",
     "invalid_value": "Give a value the field accepts.",
@@ -67,11 +67,57 @@ class RecodeRule(_Model):
 
 
 class QualtricsOptions(_Model):
-    """Qualtrics-only settings."""
+    """Qualtrics-only settings: which responses are respondents."""
 
     keep_status: tuple[str, ...] = Field(
         default=(), description="Status values kept besides ordinary responses ('IP Address'/0)."
     )
+    finished: bool = Field(
+        default=False, description="Keep only finished responses (Finished = 1 / True)."
+    )
+    min_progress: float | None = Field(
+        default=None, ge=0, le=100, description="Keep responses with Progress at least this (%)."
+    )
+    min_duration: float | None = Field(
+        default=None,
+        ge=0,
+        description="Keep responses that took at least this many seconds (speeders left out).",
+    )
+    qsf: str | None = Field(
+        default=None,
+        description="The survey definition (.qsf), relative to the mapping file: question text "
+        "and choice recodes.",
+    )
+
+
+#: REDCap's form status codes (``<form>_complete``) and their labels.
+REDCAP_STATUS: dict[int, str] = {0: "Incomplete", 1: "Unverified", 2: "Complete"}
+
+
+class RedcapOptions(_Model):
+    """REDCap-only settings."""
+
+    dictionary: str | None = Field(
+        default=None,
+        description="The project's data dictionary (CSV), relative to the mapping file.",
+    )
+    complete: tuple[Literal[0, 1, 2, "Incomplete", "Unverified", "Complete"], ...] = Field(
+        default=(),
+        description="Keep rows whose form status (<form>_complete) is one of these; () keeps all.",
+    )
+
+    def kept_codes(self) -> frozenset[int]:
+        by_label = {v: k for k, v in REDCAP_STATUS.items()}
+        return frozenset(c if isinstance(c, int) else by_label[c] for c in self.complete)
+
+
+class WideWaves(_Model):
+    """Waves side by side in one row (``s1_q1, s2_q1, ...``), reshaped to a row per wave."""
+
+    pattern: str = Field(
+        description="Regular expression with the groups (?P<wave>...) and (?P<column>...)."
+    )
+    wave_column: str = Field(default="wave", description="Name of the new wave column.")
 
 
 class CohortMapping(_Model):
@@ -85,10 +131,21 @@ class CohortMapping(_Model):
     recode: tuple[RecodeRule, ...] = ()
     groups: tuple[str, ...] = ()
     waves: tuple[str, ...] | None = None
+    wide_waves: WideWaves | None = None
+    missing: dict[str, tuple[Scalar, ...]] = Field(
+        default_factory=dict,
+        description="Missing codes of group, wave and quasi-identifier columns (e.g. 999).",
+    )
     quasi_identifiers: dict[str, QuasiIdentifier] = Field(default_factory=dict)
     identifiers: tuple[str, ...] = ()
     drop: tuple[str, ...] = ()
     qualtrics: QualtricsOptions = Field(default_factory=QualtricsOptions)
+    redcap: RedcapOptions = Field(default_factory=RedcapOptions)
+    k_suppression: Literal["local", "records"] = Field(
+        default="local",
+        description="k-anonymity: blank single quasi-identifier values first (local), or "
+        "suppress whole records (records).",
+    )
 
 
 @dataclass(frozen=True)

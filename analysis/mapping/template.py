@@ -43,13 +43,41 @@ def _statement(question: str) -> str:
     return question.rsplit(" - ", 1)[-1].strip() if " - " in question else question.strip()
 
 
+def _question(table: SourceTable, col: str) -> str:
+    return table.question_text.get(col) or (col if len(col) >= 15 else "")
+
+
+def shared_statements(table: SourceTable, instrument: Instrument) -> dict[str, list[str]]:
+    """Items whose text is the statement of several columns (a matrix row repeated in blocks).
+
+    Qualtrics writes a matrix row as ``Question - Statement``; when the same statement appears
+    under several questions (or several columns), the statement alone cannot tell which column
+    is the item, unless exactly one column's whole question text is the item's text. Item id ->
+    the columns; the template leaves such items for the researcher to map by hand.
+    """
+    by_text: dict[str, list[str]] = {}
+    for col in map(str, table.frame.columns):
+        question = _question(table, col)
+        if question and col not in table.metadata_columns:
+            by_text.setdefault(_statement(question).casefold(), []).append(col)
+    out: dict[str, list[str]] = {}
+    for item in instrument.items:
+        cols = by_text.get(item.text.casefold().strip(), [])
+        whole = [c for c in cols if _question(table, c).casefold().strip() == item.text.casefold()]
+        if len(cols) > 1 and len(whole) != 1:
+            out[item.id] = cols
+    return out
+
+
 def match_items(table: SourceTable, instrument: Instrument) -> dict[str, tuple[str, str]]:
     """Item id -> (source column, how it matched) for every item the template can place.
 
     Exact id, then case- and punctuation-insensitive id, then an ODK/Kobo column inside groups
     (``grp-q``, ``grp/q``) whose rest is an item id, then a Qualtrics ImportId equal to an item
-    id, then question text (Qualtrics row 2, SPSS variable labels, REDCap label headers) similar to
-    the item's text (difflib ratio >= 0.6, best pairs first, each used once).
+    id, then question text (Qualtrics row 2, SPSS variable labels, REDCap label headers): the whole
+    text or the statement of a matrix row (after " - "), equal to the item's text, else similar
+    (difflib ratio >= 0.6, best pairs first, each used once). A statement shared by several
+    columns is matched by none of them (:func:`shared_statements`).
     """
     columns = [str(c) for c in table.frame.columns]
     skip = set(table.metadata_columns) | set(table.wave_columns)
@@ -85,35 +113,43 @@ def match_items(table: SourceTable, instrument: Instrument) -> dict[str, tuple[s
         if target and target not in found:
             found[target] = (col, f"Qualtrics ImportId {import_id}")
             used.add(col)
-    texts: dict[str, str] = {}
+    texts: dict[str, tuple[str, ...]] = {}  # the statement, and the whole question when longer
     for col in columns:
         if col in used or col in skip:
             continue
-        question = table.question_text.get(col) or (col if len(col) >= 15 else "")
+        question = _question(table, col)
         if question:
-            texts[col] = _statement(question).casefold()
-    exact: dict[str, str] = {}
-    for col, text in texts.items():
-        exact.setdefault(text.strip(), col)
+            whole, statement = question.strip().casefold(), _statement(question).casefold()
+            texts[col] = (statement,) if whole == statement else (statement, whole)
+    exact: dict[str, list[str]] = {}
+    for col, options in texts.items():
+        for text in options:
+            if col not in exact.setdefault(text.strip(), []):
+                exact[text.strip()].append(col)
+    shared = shared_statements(table, instrument)
     for item in instrument.items:
-        same = exact.get(item.text.casefold().strip())
-        if item.id not in found and same is not None and same not in used:
-            found[item.id] = (same, "same question text")
-            used.add(same)
+        if item.id in found or item.id in shared:
+            continue
+        same = [c for c in exact.get(item.text.casefold().strip(), []) if c not in used]
+        if len(same) == 1:
+            found[item.id] = (same[0], "same question text")
+            used.add(same[0])
     pairs: list[tuple[float, str, str]] = []
     for item in instrument.items:
-        if item.id in found:
+        if item.id in found or item.id in shared:
             continue
         wanted = item.text.casefold()
-        for col, text in texts.items():
+        for col, options in texts.items():
             if col in used:
                 continue
-            matcher = difflib.SequenceMatcher(None, wanted, text, autojunk=False)
-            if matcher.real_quick_ratio() < 0.6 or matcher.quick_ratio() < 0.6:
-                continue
-            ratio = matcher.ratio()
-            if ratio >= 0.6:
-                pairs.append((ratio, item.id, col))
+            best = 0.0
+            for text in options:
+                matcher = difflib.SequenceMatcher(None, wanted, text, autojunk=False)
+                if matcher.real_quick_ratio() < 0.6 or matcher.quick_ratio() < 0.6:
+                    continue
+                best = max(best, matcher.ratio())
+            if best >= 0.6:
+                pairs.append((best, item.id, col))
     for ratio, item_id, col in sorted(pairs, key=lambda p: (-p[0], p[1], p[2])):
         if item_id in found or col in used:
             continue
@@ -139,11 +175,21 @@ def _looks_zero_based(
     return bool(lows) and min(lows) == -1 and max(highs) <= -1
 
 
-def mapping_template(table: SourceTable, instrument: Instrument) -> str:
+def mapping_template(
+    table: SourceTable,
+    instrument: Instrument,
+    *,
+    dictionary: str | None = None,
+    wide_waves: str | None = None,
+    qsf: str | None = None,
+) -> str:
     """A starting mapping for ``table``: every matched item, the id, identifiers and the rest.
 
     The text is YAML with comments that say how each line was found; :func:`load_mapping` reads it
-    back and it fits the source, so it can be used as is and refined.
+    back and it fits the source, so it can be used as is and refined. ``dictionary``: the REDCap
+    data dictionary the table was read with, as the mapping should name it; ``wide_waves``: the
+    pattern the table was reshaped with (:func:`surveytool.io.sources.reshape_wide_waves`);
+    ``qsf``: the Qualtrics survey definition it was read with.
     """
     matched = match_items(table, instrument)
     columns = [str(c) for c in table.frame.columns]
@@ -158,6 +204,7 @@ def mapping_template(table: SourceTable, instrument: Instrument) -> str:
         metadata=table.metadata_columns,
         metadata_source=f"the {table.format} export",
         categorical=table.categorical_columns,
+        identifiers=table.identifier_columns,
     )
     identifiers = [d for d in decisions if d.role == "identifier"]
     others = [d for d in decisions if d.role in ("metadata", "unmatched")]
@@ -170,6 +217,11 @@ def mapping_template(table: SourceTable, instrument: Instrument) -> str:
     ]
     if table.format in ("qualtrics", "redcap"):
         lines.append(f"format: {_q(table.format)}   # told from the file's content")
+    if wide_waves:
+        lines.append(
+            f"wide_waves: {{pattern: {_q(wide_waves)}, wave_column: {_q(table.wave_columns[0])}}}"
+            "   # waves side by side, one row per wave"
+        )
     if id_column:
         lines.append(f"id_column: {_q(id_column)}   # respondent ids become keyed pseudonyms")
     else:
@@ -181,6 +233,12 @@ def mapping_template(table: SourceTable, instrument: Instrument) -> str:
         lines[-1] = "items: {}   # no column matched an item: map them as `source column: item id`"
     for item_id, (col, how) in matched.items():
         lines.append(f"  {_q(col)}: {_q(item_id)}   # {how}")
+    for item_id, cols in shared_statements(table, instrument).items():
+        if item_id not in matched:
+            lines.append(
+                f"# {item_id}: its text is the statement of {len(cols)} columns "
+                f"({', '.join(map(_q, cols))}); map the right one by hand"
+            )
     missing = [i for i in instrument.item_by_id if i not in matched]
     if missing:
         lines.append(f"# items not found in the source ({len(missing)}): {', '.join(missing)}")
@@ -215,7 +273,14 @@ def mapping_template(table: SourceTable, instrument: Instrument) -> str:
     if identifiers:
         lines.append("identifiers:   # direct identifiers, dropped (detected by surveytool)")
         for d in identifiers:
-            lines.append(f"  - {_q(d.column)}   # {describe_findings(d.findings)}")
+            flagged = d.column in table.identifier_columns
+            why = describe_findings(d.findings) if d.findings else ""
+            why = "; ".join(
+                p
+                for p in ("flagged Identifier? in the data dictionary" if flagged else "", why)
+                if p
+            )
+            lines.append(f"  - {_q(d.column)}   # {why}")
     else:
         lines.append("identifiers: []")
     if others:
@@ -225,7 +290,17 @@ def mapping_template(table: SourceTable, instrument: Instrument) -> str:
     else:
         lines.append("drop: []")
     if table.format == "qualtrics":
+        where = f", qsf: {_q(qsf)}" if qsf else ""
         lines.append(
-            'qualtrics: {keep_status: []}   # ordinary responses only; e.g. ["Imported"] keeps more'
+            f"qualtrics: {{keep_status: []{where}}}   # ordinary responses only; "
+            'e.g. ["Imported"] keeps more'
+        )
+        lines.append(
+            "#   more filters: finished: true, min_progress: 90, min_duration: 60 (seconds)"
+        )
+    if table.format == "redcap":
+        where = f"dictionary: {_q(dictionary)}, " if dictionary else ""
+        lines.append(
+            f"redcap: {{{where}complete: []}}   # form status kept, e.g. [Complete]; [] keeps all"
         )
     return "\n".join(lines) + "\n"

@@ -94,7 +94,9 @@ class DisclosureReport:
             )
             if kanon.k_requested is not None:
                 lines.append(
-                    f"  k requested: {kanon.k_requested}; records suppressed: {kanon.suppressed}"
+                    f"  k requested: {kanon.k_requested} ({kanon.method} suppression); values "
+                    f"blanked: {sum(kanon.blanked.values())}; records suppressed: "
+                    f"{kanon.suppressed}"
                     + (
                         f" (and {self.suppressed_existing} from the existing cohort)"
                         if self.suppressed_existing
@@ -105,6 +107,10 @@ class DisclosureReport:
                 "none (every record was suppressed)" if kanon.smallest is None else kanon.smallest
             )
             lines.append(f"  resulting k (smallest class): {smallest}; classes: {kanon.classes}")
+            for col, n in kanon.blanked.items():
+                lines.append(f"  {col}: {n} value(s) blanked (local suppression)")
+            for col, lost in kanon.lost_categories.items():
+                lines.append(f"  {col}: categories no longer in the cohort: {', '.join(lost)}")
         if self.notes:
             lines.append("")
             lines.append("Notes:")

@@ -48,7 +48,14 @@ CATEGORY_LABELS: dict[str, str] = {
 
 _NAME_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("email", re.compile(r"e_?mail")),
-    ("phone", re.compile(r"phone|(^|_)(tel|mobile|cell|fax)(_|$)")),
+    # "phone" as a word of the name ("home_phone", "telephone_1", "phone_number"), not inside
+    # another word ("smartphone", "headphones")
+    (
+        "phone",
+        re.compile(
+            r"(^|_)(tele)?phones?(_|$)|phone_?(number|no|nr)|(^|_)(tel|mobile|cell|fax)(_|$)"
+        ),
+    ),
     ("ip_address", re.compile(r"(^|_)ip(_|$)|ip_?address")),
     (
         "person_name",
@@ -60,7 +67,14 @@ _NAME_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ),
     ("street_address", re.compile(r"(^|_)(street|address|addr|residence)(_|$)|address_line")),
     ("postal_code", re.compile(r"(^|_)(zip|zipcode|zip_code|postcode|post_code|postal|plz)(_|$)")),
-    ("date_of_birth", re.compile(r"(^|_)(dob|born)(_|$)|birth")),
+    # a date (or day, year, month) of birth, not any mention of a birth ("given_birth")
+    (
+        "date_of_birth",
+        re.compile(
+            r"(^|_)(dob|born|birthday|birthdate)(_|$)|birth_?(date|day|dt|year|month)|"
+            r"(date|day|year|month)_?of_?birth"
+        ),
+    ),
     ("location", re.compile(r"latitude|longitude|(^|_)(lat|lng|lon|gps|geo|coordinates)(_|$)")),
     (
         "record_id",

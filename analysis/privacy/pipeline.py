@@ -18,7 +18,7 @@ from analysis.privacy.generalize import (
     merge_small_categories,
 )
 from analysis.privacy.identifiers import classify_columns
-from analysis.privacy.kanonymity import enforce_k
+from analysis.privacy.kanonymity import KSuppression, enforce_k
 from analysis.privacy.pseudonyms import PSEUDONYM_COLUMN, PseudonymKey, load_key
 from surveytool.responses import id_text
 
@@ -41,6 +41,7 @@ def anonymize(
     quasi_identifiers: Mapping[str, QuasiIdentifier | Mapping[str, Any]] | None = None,
     identifiers: Sequence[str] = (),
     k: int | None = None,
+    k_suppression: KSuppression = "local",
 ) -> Anonymized:
     """Anonymize one table: the same steps ``surveytool cohort import`` applies on the way in.
 
@@ -63,7 +64,10 @@ def anonymize(
         Columns declared direct identifiers (dropped). Every column not named in ``keep``,
         ``groups`` or ``quasi_identifiers`` is dropped too, with the reason in the report.
     k
-        Suppress records until every equivalence class over the quasi-identifiers has ``k`` rows.
+        Protect every equivalence class over the quasi-identifiers to ``k`` respondents.
+    k_suppression
+        ``local`` (default): blank single quasi-identifier values first, suppress only records no
+        blanking protects; ``records``: suppress whole records in small classes.
 
     Returns
     -------
@@ -120,7 +124,9 @@ def anonymize(
         )
     for col in keep:
         out[col] = frame[col].to_numpy()
-    keep_mask, _sizes, kanon = enforce_k(out, active_qis, k, PSEUDONYM_COLUMN)
+    out, keep_mask, _sizes, kanon = enforce_k(
+        out, active_qis, k, PSEUDONYM_COLUMN, method=k_suppression
+    )
     out = out.loc[keep_mask].reset_index(drop=True)
     report.dropped = [d for d in decisions if not d.kept]
     report.kept = [d for d in decisions if d.kept]

@@ -92,24 +92,69 @@ def apply_mask(table: pd.DataFrame, mask: np.ndarray) -> pd.DataFrame:
     return out
 
 
-def hidden_columns(lines: np.ndarray, threshold: int = DEFAULT_MIN_CELL) -> np.ndarray:
+def line_mask(
+    counts: pd.DataFrame | np.ndarray,
+    threshold: int = DEFAULT_MIN_CELL,
+    *,
+    sensitive: np.ndarray | None = None,
+) -> np.ndarray:
+    """Cells to suppress in a table whose every row is a line with a published total.
+
+    Primary suppression applies to the ``sensitive`` columns only (default: all): cells with
+    1 ≤ n < threshold. A derived count (respondents who did not answer an item, or for whom an index
+    could not be computed) is no small cell of its own, but it is suppressed as a complement like
+    any other cell. In each line, while exactly one cell is hidden, or the hidden cells hold fewer
+    than ``threshold`` respondents together (their sum is the total minus the published cells), the
+    smallest published non-zero cell joins them. So a line is never more suppressed than that.
+    """
+    values = np.atleast_2d(np.asarray(counts, dtype=np.float64))
+    values = np.nan_to_num(values, nan=0.0)
+    mask = np.zeros(values.shape, dtype=bool)
+    if threshold <= 1:
+        return mask
+    which = (
+        np.ones(values.shape[1], dtype=bool)
+        if sensitive is None
+        else np.asarray(sensitive, dtype=bool)
+    )
+    mask = np.asarray(primary(values, threshold) & which[None, :], dtype=bool)
+    for line, hide in zip(values, mask, strict=True):
+        while hide.any():
+            together = float(line[hide].sum())
+            shown = np.flatnonzero(~hide & (line > 0))
+            if not len(shown) or not (int(hide.sum()) == 1 or together < threshold):
+                break
+            hide[shown[np.argmin(line[shown])]] = True  # a view into ``mask``
+    return mask
+
+
+def hidden_columns(
+    lines: np.ndarray, threshold: int = DEFAULT_MIN_CELL, *, forced: np.ndarray | None = None
+) -> np.ndarray:
     """Columns (groups) to suppress in every line of a table whose lines each publish a total.
 
     A column is hidden as a whole when any line has it as a small cell, or when
     :func:`suppression_mask` picks it as the complement in a line where it
-    would otherwise leave a single hidden cell; and, as :mod:`analysis.stats.norms` does, while the
-    hidden cells of a line hold fewer than ``threshold`` respondents together (their sum is the
-    line's total minus the published cells), the smallest published cell of that line joins them.
-    Repeats until every line is safe.
+    would otherwise leave a single hidden cell; and while the hidden cells of a line hold fewer
+    than ``threshold`` respondents together (their sum is the line's total minus the published
+    cells), the smallest published cell of that line joins them. Repeats until every line is safe.
+    ``forced`` columns are unpublished from the start for another reason (respondents without a
+    group value, a cell without spread): they count as hidden cells of every line.
+    This is the one complementary-suppression rule of group tables and norms
+    (:mod:`analysis.stats.norms`).
     """
     counts = np.atleast_2d(np.asarray(lines, dtype=np.float64))
-    hidden = np.zeros(counts.shape[1], dtype=bool)
+    hidden = (
+        np.zeros(counts.shape[1], dtype=bool)
+        if forced is None
+        else np.asarray(forced, dtype=bool).copy()
+    )
     if threshold <= 1:
         return hidden
     while True:
         # a column already hidden counts as a small cell wherever it has respondents
-        forced = np.where(hidden[None, :] & (counts > 0), np.minimum(counts, 1.0), counts)
-        mask = suppression_mask(forced, threshold, row_totals=True, column_totals=False)
+        marked = np.where(hidden[None, :] & (counts > 0), np.minimum(counts, 1.0), counts)
+        mask = suppression_mask(marked, threshold, row_totals=True, column_totals=False)
         grown = hidden | mask.any(axis=0)
         for line in counts:
             together = float(line[grown & (line > 0)].sum())

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import functools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ParamSpec
 
 import pandas as pd
 
 from analysis.cohort.ledger import Cohort, CohortMetadata, load_cohort
-from analysis.errors import AnalysisError, CohortFileError, Param, Phrase
+from analysis.errors import AnalysisError, CohortFileError, Param, Phrase, computation_warnings
+from analysis.privacy.pseudonyms import PSEUDONYM_COLUMN
 from analysis.privacy.suppression import (
     DEFAULT_MIN_CELL,
 )
@@ -42,6 +45,7 @@ STEPS = (
 )
 
 Progress = Callable[[str], None]
+_P = ParamSpec("_P")
 
 
 @dataclass(frozen=True)
@@ -132,6 +136,14 @@ def non_item_columns(frame: pd.DataFrame, instrument: Instrument) -> list[str]:
     return [str(c) for c in frame.columns if str(c) not in instrument.item_by_id]
 
 
+def _repeats_over(frame: pd.DataFrame, column: str, waves: Sequence[str]) -> bool:
+    """Whether ``column`` is a wave column over which the same people repeat."""
+    if column not in waves or PSEUDONYM_COLUMN not in frame:
+        return False
+    seen = frame[[PSEUDONYM_COLUMN, column]].dropna()
+    return bool(seen.groupby(PSEUDONYM_COLUMN)[column].nunique().gt(1).any())
+
+
 def _slug(text: str, taken: set[str]) -> str:
     base = re.sub(r"[^A-Za-z0-9_-]+", "_", text).strip("_") or "group"
     slug, k = base, 2
@@ -141,6 +153,26 @@ def _slug(text: str, taken: set[str]) -> str:
     return slug
 
 
+def _computation_notes(
+    build: Callable[_P, CohortReport],
+) -> Callable[_P, CohortReport]:
+    """Numeric warnings of the analysis as notes of the report (not on the console)."""
+
+    @functools.wraps(build)
+    def collected(*args: _P.args, **kwargs: _P.kwargs) -> CohortReport:
+        with computation_warnings() as numeric:
+            report = build(*args, **kwargs)
+        if not numeric:
+            return report
+        extra = tuple(
+            f"Computation warning (numpy or pandas, for the analyst): {t}." for t in numeric
+        )
+        return dataclasses.replace(report, notes=report.notes + extra)
+
+    return collected
+
+
+@_computation_notes
 def build_cohort_report(
     cohort: str | Path | Cohort,
     instrument: Instrument | str | Path,
@@ -235,8 +267,14 @@ def build_cohort_report(
     step(STEPS[5])
     shown_groups: list[tuple[str, str, pd.DataFrame]] = []
     taken: set[str] = set()
+    people = frame[PSEUDONYM_COLUMN].to_numpy() if PSEUDONYM_COLUMN in frame else None
     for g in chosen:
         slug = _slug(g, taken)
+        if _repeats_over(frame, g, coh.metadata.wave_columns) and people is not None:
+            # the same people in several waves: within person, never as independent groups
+            with_people = scores.assign(**{PSEUDONYM_COLUMN: people})
+            sections.wave_tables(b, with_people, PSEUDONYM_COLUMN, g, slug, scale_ids)
+            continue
         shown = sections.group_tables(b, scores, g, slug, scale_ids, n_rows)
         if len(shown):
             shown_groups.append((g, slug, shown))
@@ -261,6 +299,7 @@ def build_cohort_report(
             parallel, fitted_efa, min_cell,
         )  # fmt: skip
 
+    b.add_suppression_table()
     return CohortReport(
         instrument=inst,
         cohort_file=coh.path.name,

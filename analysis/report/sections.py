@@ -19,6 +19,8 @@ from analysis.privacy.suppression import (
     SUPPRESSED,
     apply_mask,
     hidden_columns,
+    line_mask,
+    primary,
     suppression_mask,
 )
 from surveytool.instrument.model import Instrument
@@ -151,23 +153,80 @@ def _mask_frame(frame: pd.DataFrame, mask: np.ndarray | pd.DataFrame) -> pd.Data
     return apply_mask(frame, values.astype(bool))
 
 
+#: Why a cell is suppressed (the reasons of the ``suppressed_cells`` table).
+COMPLEMENT = "complement: with the published total it would give back a suppressed cell"
+
+
 class TableBuilder:
     def __init__(self, min_cell: int) -> None:
         self.min_cell = min_cell
         self.tables: list[ReportTable] = []
         self.notes: list[str] = []
         self.texts: dict[str, list[str]] = {}
+        self.suppressed: list[dict[str, object]] = []
 
-    def add(self, name: str, title: str, section: str, frame: pd.DataFrame, note: str = "") -> None:
+    @property
+    def small(self) -> str:
+        return f"fewer than {self.min_cell} respondents"
+
+    def add(
+        self,
+        name: str,
+        title: str,
+        section: str,
+        frame: pd.DataFrame,
+        note: str = "",
+        reasons: str | np.ndarray | None = None,
+    ) -> None:
+        """Add a table; every suppressed cell is listed with its reason (one for the table, or
+        an array of the frame's shape, empty where the default applies)."""
         out = (
             frame.reset_index(drop=False)
             if _has_named_index(frame)
             else frame.reset_index(drop=True)
         )
         self.tables.append(ReportTable(name, title, section, out, note))
+        offset = out.shape[1] - frame.shape[1]
+        cells = out.to_numpy(dtype=object)
+        for i, j in zip(*np.nonzero(cells == SUPPRESSED), strict=True):
+            reason = f"small-cell suppression ({self.small}, or a complement)"
+            if isinstance(reasons, str):
+                reason = reasons
+            elif reasons is not None and j >= offset and str(reasons[i, j - offset] or ""):
+                reason = str(reasons[i, j - offset])
+            self.suppressed.append(
+                {
+                    "table": f"{name}.csv",
+                    "row": int(i) + 1,
+                    "key": str(cells[i, 0]),
+                    "column": str(out.columns[j]),
+                    "reason": reason,
+                }
+            )
 
     def text(self, section: str, line: str) -> None:
         self.texts.setdefault(section, []).append(line)
+
+    def add_suppression_table(self) -> None:
+        """The suppressed cells of every table and why (the last table of the report)."""
+        frame = pd.DataFrame(self.suppressed, columns=["table", "row", "key", "column", "reason"])
+        self.add(
+            "suppressed_cells",
+            "Suppressed cells and why",
+            "cohort",
+            frame,
+            "Every cell shown as 'suppressed' in the tables, with the rule that hid it: a cell of "
+            f"{self.small}, a statistic computed from so few, or a complement that would let "
+            "one be recovered from a published total.",
+        )
+
+
+def _why(primary_cells: np.ndarray, mask: np.ndarray, small: str) -> np.ndarray:
+    """Reasons per cell of a line-suppressed table: small cells, and their complements."""
+    out = np.full(mask.shape, "", dtype=object)
+    out[mask & primary_cells] = small
+    out[mask & ~primary_cells] = COMPLEMENT
+    return out
 
 
 def _has_named_index(frame: pd.DataFrame) -> bool:
@@ -215,23 +274,63 @@ def score_tables(
     labels = _labels(inst)
     described = describe_scores(scores, list(scale_ids))
     described.insert(0, "label", [labels.get(s, s) for s in described.index])
-    b.add("score_descriptives", "Score descriptives", "scores", described)
+    # no descriptive from fewer than the minimum cell (n itself included: with the cohort's
+    # size it tells how many have no score)
+    few = (described["n"] < b.min_cell).to_numpy() & (described["n"] > 0).to_numpy()
+    desc_mask = np.zeros(described.shape, dtype=bool)
+    for j, col in enumerate(described.columns):
+        if col != "label":
+            desc_mask[:, j] = few
+    b.add(
+        "score_descriptives",
+        "Score descriptives",
+        "scores",
+        _mask_frame(described, desc_mask),
+        f"Scales scored for fewer than {b.min_cell} respondents are suppressed."
+        if few.any()
+        else "",
+        reasons=f"scored for {b.small}",
+    )
     correlations = score_correlations(scores, list(scale_ids), reliabilities=rel)
+    pairs = correlations.pairs
+    pair_mask = np.zeros(pairs.shape, dtype=bool)
+    few_pairs = (pairs["n"] < b.min_cell).to_numpy()
+    for j, col in enumerate(pairs.columns):
+        if col not in ("x", "y", "scale_x", "scale_y"):
+            pair_mask[:, j] = few_pairs
     b.add(
         "score_correlations",
         "Score intercorrelations (pairs)",
         "scores",
-        correlations.pairs,
+        _mask_frame(pairs, pair_mask),
         "r: Pearson, pairwise; ci: Fisher z, 95%; p_holm: Holm across all pairs; "
         "disattenuated: r / √(alpha_x · alpha_y) (subscales only).",
+        reasons=f"the pair has {b.small} with both scores",
     )
     matrix = correlations.matrix.rename_axis("scale")
-    b.add("score_correlation_matrix", "Score correlation matrix", "scores", matrix)
+    disattenuated = correlations.disattenuated.rename_axis("scale")
+    if b.min_cell > 1:
+
+        def small_pairs(frame: pd.DataFrame) -> np.ndarray:
+            n = correlations.n.reindex(index=frame.index, columns=frame.columns)
+            return np.asarray(n.to_numpy(dtype=np.float64, na_value=0.0) < b.min_cell)
+
+        matrix = _mask_frame(matrix, small_pairs(matrix))
+        disattenuated = _mask_frame(disattenuated, small_pairs(disattenuated))
+    pair_reason = f"the pair has {b.small} with both scores"
+    b.add(
+        "score_correlation_matrix",
+        "Score correlation matrix",
+        "scores",
+        matrix,
+        reasons=pair_reason,
+    )
     b.add(
         "disattenuated_correlations",
         "Disattenuated correlations (r / √(alpha_x alpha_y))",
         "scores",
-        correlations.disattenuated.rename_axis("scale"),
+        disattenuated,
+        reasons=pair_reason,
     )
     return correlations
 
@@ -488,13 +587,10 @@ def reliability_and_item_tables(
     counts = frequencies.copy()
     counts["missing"] = stats.items["missing"]
     values = counts.to_numpy(dtype=np.float64, na_value=np.nan)
-    hidden = (
-        suppression_mask(
-            np.nan_to_num(values, nan=0.0), b.min_cell, row_totals=True, column_totals=False
-        )
-        if b.min_cell > 1
-        else np.zeros(values.shape, dtype=bool)
-    )
+    # answer counts are the cells to protect; the missing count is derived (all respondents
+    # minus the answered), hidden only as a complement (a small "missing" alone hides nothing)
+    answers = np.array([c != "missing" for c in counts.columns])
+    hidden = line_mask(values, b.min_cell, sensitive=answers)
     hidden_frame = pd.DataFrame(hidden, index=counts.index, columns=counts.columns)
     item_hidden = hidden_frame.any(axis=1)
 
@@ -508,6 +604,9 @@ def reliability_and_item_tables(
         "items",
         published_counts,
         "Raw answers per scale point and missing; each row adds up to all respondents.",
+        reasons=_why(
+            primary(np.nan_to_num(values), b.min_cell) & answers[None, :], hidden, b.small
+        ),
     )
 
     items = stats.items.copy()
@@ -522,9 +621,13 @@ def reliability_and_item_tables(
         _mask_frame(items, moment_mask),
         "floor/ceiling: shares of the answered at the scale's lowest/highest point. An item with "
         "a suppressed answer count has its moments suppressed too.",
+        reasons="an answer count of the item is suppressed (its moments would give it back)",
     )
 
     scales = rel.scales.copy()
+    # the respondents that enter a subscale's statistics: at most its least answered item's n
+    entering = rel.items["n"].groupby(level="subscale").min()
+    small = [str(sub) for sub in scales.index if int(entering.get(sub, 0)) < b.min_cell]
     item_lists = []
     for sub in scales.index:
         definition = inst.subscale_by_id[str(sub)]
@@ -533,12 +636,25 @@ def reliability_and_item_tables(
         )
     scales.insert(0, "items", item_lists)
     scales.insert(0, "label", [inst.subscale_by_id[str(s)].label for s in scales.index])
+    numbers = [c for c in scales.columns if c not in ("label", "items", "k")]
+    scale_mask = np.zeros(scales.shape, dtype=bool)
+    small_rows = scales.index.astype(str).isin(small)
+    for j, col in enumerate(scales.columns):
+        if col in numbers:
+            scale_mask[:, j] = small_rows
     b.add(
         "reliability",
         "Reliability per subscale",
         "reliability",
-        scales,
-        "(r): reverse keyed. mean, sd: of the respondents' mean keyed answer.",
+        _mask_frame(scales, scale_mask),
+        "(r): reverse keyed. mean, sd: of the respondents' mean keyed answer."
+        + (
+            f" Subscales with an item answered by fewer than {b.min_cell} respondents are "
+            "suppressed."
+            if small
+            else ""
+        ),
+        reasons=f"an item of the subscale is answered by {b.small}",
     )
     for line in not_computable(inst, rel, stats):
         b.text("reliability", line)
@@ -546,15 +662,20 @@ def reliability_and_item_tables(
     item_level = table.index.get_level_values("item")
     mask = np.zeros(table.shape, dtype=bool)
     hidden_by_item = item_hidden.reindex(item_level).fillna(False).to_numpy(dtype=bool)
+    small_subscale = table.index.get_level_values("subscale").astype(str).isin(small)
     for j, col in enumerate(table.columns):
         if col in ("n", "mean", "sd"):
             mask[:, j] = hidden_by_item
+        if col != "reverse":
+            mask[:, j] |= small_subscale
     b.add(
         "reliability_items",
         "Item–total statistics per subscale",
         "reliability",
         _mask_frame(table, mask),
         "mean, sd: of the keyed item.",
+        reasons=f"the item's answer counts are suppressed, or an item of the subscale is answered "
+        f"by {b.small}",
     )
     return hidden_frame
 
@@ -634,22 +755,27 @@ def careless_tables(b: TableBuilder, careless: CarelessResult, n_rows: int) -> N
             }
         )
     frame = pd.DataFrame(rows)
-    count_mask = (
-        suppression_mask(np.array(lines), b.min_cell, row_totals=True, column_totals=False)
-        if b.min_cell > 1
-        else np.zeros((len(lines), 3), dtype=bool)
-    )
+    # flagged and not flagged describe respondents; "not computed" is derived (too few answers)
+    # and hidden only as a complement, so an index with a few rows not computed hides nothing
+    sensitive = np.array([True, True, False])
+    count_mask = line_mask(np.array(lines), b.min_cell, sensitive=sensitive)
+    count_why = _why(primary(np.array(lines), b.min_cell) & sensitive[None, :], count_mask, b.small)
     mask = np.zeros(frame.shape, dtype=bool)
     columns = list(frame.columns)
     for k, col in enumerate(("flagged", "not_flagged", "not_computed")):
         mask[:, columns.index(col)] = count_mask[:, k]
     mask[:, columns.index("share_flagged")] = count_mask[:, 0] | count_mask[:, 1]
+    why = np.full(frame.shape, "", dtype=object)
+    for k, col in enumerate(("flagged", "not_flagged", "not_computed")):
+        why[:, columns.index(col)] = count_why[:, k]
+    why[:, columns.index("share_flagged")] = "its counts are suppressed"
     b.add(
         "careless",
         "Careless responding: flags and cut-offs",
         "careless",
         _mask_frame(frame, mask),
         "flagged + not flagged + not computed = all respondents; share: of those computed.",
+        reasons=why,
     )
     counts = table["n_flags"].value_counts().reindex(range(len(specs) + 1), fill_value=0)
     dist = pd.DataFrame({"flags": counts.index, "respondents": counts.to_numpy()})
@@ -667,6 +793,11 @@ def careless_tables(b: TableBuilder, careless: CarelessResult, n_rows: int) -> N
         "Respondents by number of flags",
         "careless",
         _mask_frame(dist, dist_mask),
+        reasons=(
+            "a flagged count of the table above is suppressed (the two tables are linked)"
+            if count_mask[:, 0].any()
+            else None
+        ),
     )
 
 
@@ -701,7 +832,11 @@ def group_tables(
     keep = sizes["n"] > 0
     size_mask = np.zeros(sizes.shape, dtype=bool)
     size_mask[:, 1] = hidden
+    small_groups = np.asarray(((line_array >= 1) & (line_array < min_cell)).any(axis=0))
+    group_why = {c: (b.small if bool(small_groups[k]) else COMPLEMENT) for k, c in enumerate(cells)}
     sizes_published = _mask_frame(sizes, size_mask)[keep.to_numpy()]
+    size_why = np.full(sizes_published.shape, "", dtype=object)
+    size_why[:, 1] = [group_why[c] for c in sizes_published[group]]
     total = pd.DataFrame({group: ["all respondents"], "n": [n_rows]})
     b.add(
         f"groups_{slug}",
@@ -709,6 +844,7 @@ def group_tables(
         "groups",
         pd.concat([sizes_published, total], ignore_index=True),
         "The groups add up to all respondents.",
+        reasons=np.vstack([size_why, np.full((1, 2), "", dtype=object)]),
     )
 
     rows = []
@@ -742,6 +878,11 @@ def group_tables(
         "groups",
         _mask_frame(desc, desc_mask),
         "ci: 95% t interval of the mean.",
+        reasons=np.repeat(
+            np.array([group_why.get(str(g), "") for g in desc["group"]], dtype=object)[:, None],
+            desc.shape[1],
+            axis=1,
+        ),
     )
 
     test_columns = ["scale", "test", "groups", "statistic", "df1", "df2", "p", "p_holm"]
@@ -774,3 +915,79 @@ def group_tables(
     )
     published_rows: pd.DataFrame = desc[~row_hidden & desc["n"].gt(1).to_numpy()]
     return published_rows
+
+
+def wave_tables(
+    b: TableBuilder,
+    scores: pd.DataFrame,
+    person: str,
+    wave: str,
+    slug: str,
+    scale_ids: Sequence[str],
+) -> None:
+    """Tables of a wave column whose people repeat: within-person comparisons and retest.
+
+    Waves of the same people are no independent groups: consecutive waves are compared within
+    person (:func:`analysis.stats.retest.compare_waves`). A wave pair with fewer than the minimum
+    cell of people in both waves publishes nothing but its name.
+    """
+    from analysis.stats.retest import compare_waves
+
+    text = scores[wave].astype("string")
+    values = sorted(text.dropna().unique().tolist())
+    cells = [*values, NOT_RECORDED]
+    code = text.fillna(NOT_RECORDED)
+    line = np.array([[int((code == c).sum()) for c in cells]], dtype=np.int64)
+    hidden = hidden_columns(line, b.min_cell)
+    sizes = pd.DataFrame({wave: cells, "rows": line[0]})
+    size_mask = np.zeros(sizes.shape, dtype=bool)
+    size_mask[:, 1] = hidden
+    keep = (sizes["rows"] > 0).to_numpy()
+    b.add(
+        f"waves_{slug}",
+        f"Rows per wave: {wave}",
+        "groups",
+        _mask_frame(sizes, size_mask)[keep],
+        "The same people answer in several waves: the waves are compared within person.",
+        reasons=f"{b.small} in the wave, or a complement",
+    )
+    if len(values) < 2:
+        return
+    comparison = compare_waves(scores, person, wave, list(scale_ids), levels=values)
+    for name, title, frame, note in (
+        (
+            f"wave_tests_{slug}",
+            f"Within-person comparisons: {wave}",
+            comparison.tests.reset_index(),
+            "Consecutive waves, people with a score in both: paired t and Wilcoxon signed-rank "
+            "(normal approximation, continuity correction); p_holm: Holm across the scales.",
+        ),
+        (
+            f"wave_effects_{slug}",
+            f"Change between waves: {wave}",
+            comparison.effects.reset_index(),
+            "mean_diff: later − earlier with its 95% t interval; d_z = mean(d)/sd(d); "
+            "d_av = mean(d)/mean of the two sds.",
+        ),
+        (
+            f"retest_{slug}",
+            f"Test–retest reliability: {wave}",
+            comparison.retest.reset_index(),
+            "ICC(A,1): two-way random, absolute agreement, single measure (psych::ICC ICC2); "
+            "ICC(C,1): two-way mixed, consistency (ICC3); SEM = sd of the earlier wave × "
+            "√(1 − ICC(A,1)).",
+        ),
+    ):
+        mask = np.zeros(frame.shape, dtype=bool)
+        small = (frame["n"] < b.min_cell).to_numpy()
+        for j, col in enumerate(frame.columns):
+            if col not in ("scale", "waves", "test"):
+                mask[:, j] = small
+        b.add(
+            name,
+            title,
+            "groups",
+            _mask_frame(frame, mask),
+            note,
+            reasons=f"{b.small} in both waves",
+        )

@@ -57,6 +57,7 @@ from analysis.stats.reliability import (
     scale_reliability,
     sufficient_statistics,
 )
+from analysis.stats.retest import WaveComparison, compare_waves, icc
 from analysis.stats.scores import (
     ScoreCorrelations,
     describe_scores,
@@ -88,6 +89,7 @@ __all__ = [
     "Reliability",
     "Result",
     "ScoreCorrelations",
+    "WaveComparison",
     "alpha_from_covariance",
     "bartlett_sphericity",
     "build_norms",
@@ -95,6 +97,7 @@ __all__ = [
     "cfa",
     "cfa_model",
     "compare_groups",
+    "compare_waves",
     "correlation_matrix",
     "describe_scores",
     "dif",
@@ -107,6 +110,7 @@ __all__ = [
     "grm",
     "grm_model",
     "hedges_g",
+    "icc",
     "invariance_model",
     "item_statistics",
     "keyed_items",

@@ -9,7 +9,8 @@ Fit indices are computed here, exactly as lavaan 0.6 reports them for ML (FORMUL
 
 - F_ML = ln|Σ̂| + tr(S Σ̂⁻¹) − ln|S| − p; χ² = N·F_ML (N, not N − 1); df = p(p + 1)/2 − q;
 - baseline (independence) model: χ²₀ = N·(Σ ln s_ii − ln|S|), df₀ = p(p − 1)/2;
-- CFI = 1 − max(χ² − df, 0)/max(χ² − df, χ²₀ − df₀, 0); TLI = (χ²₀/df₀ − χ²/df)/(χ²₀/df₀ − 1);
+- CFI = 1 − max(χ² − df, 0)/max(χ² − df, χ²₀ − df₀, 0) (1 when that maximum is 0);
+  TLI = (χ²₀/df₀ − χ²/df)/(χ²₀/df₀ − 1) (missing when χ²₀ = df₀);
 - RMSEA = √max(χ²/(N·df) − 1/N, 0); its 90% interval from the noncentrality λ with
   P(χ²_df(λ) ≤ χ²) = 0.95 (lower) and 0.05 (upper), √(λ/(N·df)), found by root-finding as
   lavaan's ``lav_fit_rmsea_ci``;
@@ -31,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import AnalysisError
+from analysis.stats._fit import cfi_tli
 from analysis.stats._input import ReadOptions
 from analysis.stats._matrix import one_blas_thread
 from analysis.stats._options import check_option
@@ -131,9 +133,7 @@ def fit_indices(
     df = p * (p + 1) // 2 - n_parameters
     base_chisq = n_obs * (float(np.sum(np.log(np.diag(sample)))) - logdet_s)
     base_df = p * (p - 1) // 2
-    denominator = max(chisq - df, base_chisq - base_df, 0.0)
-    cfi = 1.0 - max(chisq - df, 0.0) / denominator if denominator > 0 else 1.0
-    tli = (base_chisq / base_df - chisq / df) / (base_chisq / base_df - 1.0) if df > 0 else 1.0
+    cfi, tli = cfi_tli(chisq, df, base_chisq, base_df)
     rmsea = float(np.sqrt(max(chisq / (n_obs * df) - 1.0 / n_obs, 0.0))) if df > 0 else 0.0
     lower, upper = _rmsea_interval(chisq, df, n_obs)
     sd = np.sqrt(np.diag(sample))

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import AnalysisError
+from analysis.stats._fit import cfi_tli
 from analysis.stats._matrix import one_blas_thread
 from analysis.stats._result import Result
 from analysis.stats.invariance import WALL, _Group, _layout, _matrices, _start, minimize_ml
@@ -206,8 +207,7 @@ def fiml_cfa_model(data: pd.DataFrame, factors: Mapping[str, Sequence[str]]) -> 
     df = p * (p + 1) // 2 + p - lay.size
     base_chisq = base - h1
     base_df = p * (p - 1) // 2
-    cfi = 1.0 - max(chisq - df, 0.0) / max(chisq - df, base_chisq - base_df, 0.0)
-    tli = (base_chisq / base_df - chisq / df) / (base_chisq / base_df - 1.0) if df > 0 else 1.0
+    cfi, tli = cfi_tli(chisq, df, base_chisq, base_df)
     rmsea = float(np.sqrt(max(chisq / (n_obs * df) - 1.0 / n_obs, 0.0))) if df > 0 else 0.0
     lam, phi, theta, nu, _ = _matrices(lay, x, 0)
     sigma = lam @ phi @ lam.T + np.diag(theta)

@@ -47,6 +47,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import AnalysisError
+from analysis.stats._fit import cfi_tli
 from analysis.stats._input import ReadOptions, validated
 from analysis.stats._matrix import keyed_matrix, one_blas_thread
 from analysis.stats._result import Result
@@ -377,8 +378,7 @@ def _fit_one(
     n_total = sum(grp.n for grp in data)
     base = sum(grp.n * (float(np.sum(np.log(np.diag(grp.cov)))) - grp.logdet) for grp in data)
     base_df = n_groups * p * (p - 1) // 2
-    cfi = 1.0 - max(chisq - df, 0.0) / max(chisq - df, base - base_df, 0.0)
-    tli = (base / base_df - chisq / df) / (base / base_df - 1.0) if df > 0 else 1.0
+    cfi, tli = cfi_tli(chisq, df, base, base_df)
     rmsea = (
         float(np.sqrt(n_groups) * np.sqrt(max(chisq / (n_total * df) - 1.0 / n_total, 0.0)))
         if df > 0

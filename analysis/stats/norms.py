@@ -36,7 +36,7 @@ import pandas as pd
 import yaml
 
 from analysis.errors import AnalysisError
-from analysis.privacy.suppression import DEFAULT_MIN_CELL
+from analysis.privacy.suppression import DEFAULT_MIN_CELL, hidden_columns
 from analysis.stats._input import warn_problems
 from analysis.stats._result import Problems, Result
 from analysis.stats.reliability import reliability
@@ -198,21 +198,15 @@ def norms_from_scores(
                 "x": x,
                 "reason": reason,
             }
-        # complementary suppression against the overall total
+        # complementary suppression against the overall total (the one rule of group tables)
         if "all" in stats and cells:
-            grouped = sum(stats[c]["n"] for c in cells)
-            outside = stats["all"]["n"] - grouped  # respondents without group values
-            while True:
-                hidden = [c for c in cells if stats[c]["reason"] is not None]
-                if not hidden:
-                    break
-                unpublished = outside + sum(stats[c]["n"] for c in hidden)
-                exposed = unpublished < min_cell or (len(hidden) == 1 and outside == 0)
-                shown = [c for c in cells if stats[c]["reason"] is None]
-                if not exposed or not shown:
-                    break
-                smallest = min(shown, key=lambda c: (stats[c]["n"], c))
-                stats[smallest]["reason"] = REASON_COMPLEMENT
+            outside = stats["all"]["n"] - sum(stats[c]["n"] for c in cells)
+            line = np.array([[*(stats[c]["n"] for c in cells), outside]], dtype=np.float64)
+            unpublished = np.array([stats[c]["reason"] is not None for c in cells] + [True])
+            hidden = hidden_columns(line, min_cell, forced=unpublished)
+            for c, hide in zip(cells, hidden[:-1], strict=True):
+                if hide and stats[c]["reason"] is None:
+                    stats[c]["reason"] = REASON_COMPLEMENT
         for cell, info in stats.items():
             group = {} if cell == "all" else dict(zip(columns, str(cell).split("|"), strict=True))
             published = info["reason"] is None

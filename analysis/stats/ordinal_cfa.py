@@ -49,6 +49,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import AnalysisError
+from analysis.stats._fit import cfi_tli as _cfi_tli
 from analysis.stats._matrix import one_blas_thread
 from analysis.stats._result import Result
 from analysis.stats.polychoric import Polychoric, polychoric_matrix
@@ -362,9 +363,7 @@ def ordinal_cfa_model(data: pd.DataFrame, factors: Mapping[str, Sequence[str]]) 
     def cfi_tli(t: float, t0: float) -> tuple[float, float]:
         if df <= 0:
             return 1.0, 1.0
-        cfi = 1.0 - max(t - df, 0.0) / max(t - df, t0 - base_df, 0.0)
-        tli = (t0 / base_df - t / df) / (t0 / base_df - 1.0)
-        return cfi, tli
+        return _cfi_tli(t, df, t0, base_df)
 
     def rmsea(t: float) -> float:
         # N − 1 for ordered data, as lavaan

@@ -39,7 +39,15 @@ Formats (FORMATS.md in the project's shared folder describes each export):
 ``redcap``
     A REDCap record export, raw (variable names, codes) or labels (field labels, choice labels).
     Checkbox fields (``field___code`` columns, or ``Label (choice=...)`` in labels exports) are
-    collapsed into one column holding the checked codes (or labels) joined by ``;``.
+    collapsed into one column holding the checked codes (or labels) joined by ``;``. REDCap writes
+    a code's characters other than letters and digits as ``_`` (code -99 of ``race`` is the column
+    ``race____99``): with the project's data dictionary (``dictionary``, see
+    :func:`read_redcap_dictionary`) the codes are the dictionary's; without it, a code written
+    with a leading ``_`` before digits is read as negative (``-99``) and a note says so. The
+    event, arm and repeat-instrument columns are coded choices (never free text); the arm is
+    separated from the event into its own column (``redcap_arm``, or ``Arm`` in labels exports).
+    The dictionary also gives field labels (question text), choice labels (value labels, as SPSS
+    value labels are used), the fields flagged "Identifier?" and the form of each field.
 ``odk``
     An ODK Central / Briefcase CSV export (``KEY``, ``SubmissionDate``; groups joined with ``-``:
     ``grp-q``) or a KoboToolbox export (``_uuid``, ``_submission_time``; groups joined with ``/``).
@@ -57,6 +65,7 @@ Formats (FORMATS.md in the project's shared folder describes each export):
 
 from __future__ import annotations
 
+import ast
 import csv
 import datetime as dt
 import functools
@@ -68,7 +77,7 @@ import re
 import zipfile
 import zlib
 from collections import Counter
-from collections.abc import Container, Iterable, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -210,7 +219,7 @@ ODK_METADATA: frozenset[str] = frozenset(
 )
 _ODK_MARKERS = frozenset({"SubmissionDate", "meta-instanceID", "SubmitterID", "ReviewState"})
 _KOBO_MARKERS = frozenset({"_submission_time", "_id", "_index", "_validation_status"})
-_CHECKBOX_RAW = re.compile(r"^(?P<field>.+?)___(?P<code>[^_].*)$")
+_CHECKBOX_RAW = re.compile(r"^(?P<field>[A-Za-z][A-Za-z0-9_]*?)___(?P<code>.+)$")
 _CHECKBOX_LABEL = re.compile(r"^(?P<field>.+?) \(choice=(?P<code>.*)\)$")
 
 
@@ -251,7 +260,12 @@ class SourceTable:
     suggested_groups: tuple[str, ...] = ()
     categorical_columns: tuple[str, ...] = ()
     excluded: dict[str, int] = field(default_factory=dict)
-    excluded_rows: tuple[tuple[int, str], ...] = ()
+    excluded_rows: tuple[tuple[int, str, str], ...] = ()  # (data row, column, reason)
+    identifier_columns: tuple[
+        str, ...
+    ] = ()  # flagged identifiers by the format (REDCap "Identifier?")
+    field_forms: dict[str, str] = field(default_factory=dict)  # REDCap: field -> its form
+    seen_unanswered: dict[str, int] = field(default_factory=dict)  # Qualtrics -99 cells per column
     missing_declared: dict[str, int] = field(default_factory=dict)
     formula_cells: dict[str, tuple[tuple[int, str], ...]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
@@ -330,7 +344,8 @@ def _header(values: Iterable[object]) -> list[str]:
     names: list[str] = []
     seen: Counter[str] = Counter()
     for i, value in enumerate(values):
-        name = "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
+        blank = value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value))
+        name = "" if blank else str(value)
         name = name.strip() or f"Unnamed: {i}"
         if seen[name]:
             candidate = f"{name}.{seen[name]}"
@@ -373,6 +388,12 @@ def _sniff_text(head: str, sep: str) -> Detection | None:
     first, second, third = rows[0], rows[1], rows[2]
     if any(cell.lstrip().startswith('{"ImportId"') for cell in third):
         return Detection("qualtrics", "three header rows", 'row 3 holds {"ImportId": ...} blobs')
+    if any(cell.lstrip().startswith("{'ImportId'") for cell in third):
+        return Detection(
+            "qualtrics",
+            "three header rows, 2017-2020",
+            "row 3 holds {'ImportId': ...} blobs (single quotes, as exports of 2017-2020)",
+        )
     if first[:3] == ["V1", "V2", "V3"] and "ResponseID" in second:
         return Detection(
             "qualtrics", "legacy two header rows", "row 1 is V1, V2, ... and row 2 names ResponseID"
@@ -469,7 +490,7 @@ def _read_delimited(path: Path, detection: Detection) -> tuple[pd.DataFrame, lis
     names_row = _row_texts(rows, 0)
     if detection.format == "qualtrics":
         second = _row_texts(rows, 1)
-        if detection.variant == "three header rows":
+        if detection.variant.startswith("three header rows"):
             third = _row_texts(rows, 2)
             header_rows = 3
         else:
@@ -514,6 +535,14 @@ def _excel_cell(value: object, number_format: str) -> object:
         return str(number)
     text = str(value)
     return text if text.strip() else pd.NA
+
+
+def _looks_like_data(stored: list[object]) -> bool:
+    """Whether a sheet's first row is a respondent's answers rather than column names."""
+    present = [v for v in stored if v is not None]
+    return len(present) >= 2 and all(
+        isinstance(v, int | float | dt.date | dt.time) and not isinstance(v, bool) for v in present
+    )
 
 
 #: What a damaged workbook raises while its sheets are read (openpyxl reads them lazily): a zip
@@ -676,10 +705,13 @@ def _read_xlsx(
         names = book.sheetnames
         chosen = _sheet_name(path, names, sheet)
         rows: list[list[object]] = []
+        typed: list[list[object]] = []  # the first row's cells as stored (numbers stay numbers)
         for row in book[chosen].iter_rows():
             cells = [
                 _excel_cell(getattr(c, "value", None), getattr(c, "number_format", "")) for c in row
             ]
+            if not typed:
+                typed.append([getattr(c, "value", None) for c in row])
             rows.append(cells)
     except _WORKBOOK_ERRORS as exc:
         raise _damaged(path, exc) from None
@@ -696,6 +728,12 @@ def _read_xlsx(
     width = max(len(r) for r in rows)
     padded = [r + [pd.NA] * (width - len(r)) for r in rows]
     header = _header(padded[0])
+    if len(padded) > 1 and _looks_like_data(typed[0] if typed else []):
+        notes.append(
+            f"the first row of sheet {chosen!r} holds only numbers and dates "
+            f"({', '.join(str(v) for v in padded[0][:4] if v is not pd.NA)}, ...): if the sheet "
+            "has no header row, its first respondent was read as the header; add a header row"
+        )
     frame = pd.DataFrame(padded[1:], columns=header, dtype=object)
     formulas = {
         header[int(j)]: cells for j, cells in _uncached_formulas(path, chosen, padded).items()
@@ -763,6 +801,13 @@ def _declared_missing(frame: pd.DataFrame, meta: Any) -> dict[str, int]:
             mask |= text.isin(wanted).to_numpy(dtype=bool, na_value=False)
         if mask.any():
             counts[col] = int(mask.sum())
+            reasons = getattr(meta, "missing_reasons", None)
+            if isinstance(reasons, dict):
+                labels = (getattr(meta, "variable_value_labels", {}) or {}).get(col, {})
+                for value in series[mask].tolist():
+                    label = labels.get(value, "")
+                    key = f"{_cell_text(value)} {label!r}" if label else str(_cell_text(value))
+                    reasons[key] = reasons.get(key, 0) + 1
             frame.loc[mask, col] = np.nan
     return counts
 
@@ -781,6 +826,18 @@ def _is_declared_missing(meta: Any, column: str, code: float) -> bool:
 # ---------------------------------------------------------------------------------------------
 # format-specific shaping
 # ---------------------------------------------------------------------------------------------
+def _import_blob(text: str) -> object:
+    """Row 3 of a Qualtrics export: JSON (current) or a Python-style dict (2017-2020 exports)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        pass
+    try:
+        return ast.literal_eval(text.strip())
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return None
+
+
 def _qualtrics(
     table: SourceTable, second: list[str], third: list[str], keep_status: Sequence[str]
 ) -> None:
@@ -789,14 +846,23 @@ def _qualtrics(
         if i < len(second) and second[i]:
             table.question_text[name] = second[i]
         if i < len(third) and third[i]:
-            try:
-                blob = json.loads(third[i])
-            except json.JSONDecodeError:
-                continue
+            blob = _import_blob(third[i])
             if isinstance(blob, dict) and isinstance(blob.get("ImportId"), str):
                 table.import_ids[name] = blob["ImportId"]
+    display_order = {
+        c
+        for c in names
+        if re.search(r"_DO(_|$)", c) or "_DO" in table.import_ids.get(c, "").upper()
+    }
     table.metadata_columns = tuple(
-        c for c in names if c in QUALTRICS_METADATA or c.startswith("Q_")
+        c for c in names if c in QUALTRICS_METADATA or c.startswith("Q_") or c in display_order
+    )
+    # embedded data: the ImportId is the field's own name (questions have QID...; metadata a
+    # camelCase name of their own); such a column may be a group (condition, site, panel)
+    table.suggested_groups = tuple(
+        c
+        for c, import_id in table.import_ids.items()
+        if import_id == c and c not in table.metadata_columns and not import_id.startswith("QID")
     )
     table.default_id_column = next((c for c in ("ResponseId", "ResponseID") if c in names), None)
     if "Status" not in names:
@@ -811,7 +877,12 @@ def _qualtrics(
     table.excluded = {str(k): int(v) for k, v in Counter(dropped.tolist()).items()}
     positions = np.flatnonzero(~keep)
     table.excluded_rows = tuple(
-        (int(table.source_rows[p]), f"Qualtrics Status {status.iloc[p]!r}") for p in positions
+        (
+            int(table.source_rows[p]),
+            "Status",
+            f"Qualtrics Status {status.iloc[p]!r}: not an ordinary response; row excluded",
+        )
+        for p in positions
     )
     table.frame = table.frame.loc[keep].reset_index(drop=True)
     table.source_rows = table.source_rows[keep]
@@ -822,51 +893,203 @@ def _qualtrics(
     )
 
 
-def _collapse_checkboxes(table: SourceTable, labels: bool) -> None:
-    """REDCap checkbox options -> one column per field with the checked options joined by ``;``."""
-    pattern = _CHECKBOX_LABEL if labels else _CHECKBOX_RAW
+def _redcap_code_name(code: str) -> str:
+    """How REDCap writes a checkbox code in a column name: other than letters and digits as ``_``."""
+    return re.sub(r"[^0-9a-z]", "_", code.casefold())
+
+
+def _guessed_code(written: str) -> str:
+    """A checkbox code read back from its column name without a dictionary (``_99`` is -99)."""
+    if re.fullmatch(r"_\d+(_\d+)?", written):
+        return "-" + written[1:].replace("_", ".")
+    return written
+
+
+def _checkbox_options(
+    columns: Sequence[str], labels: bool, dictionary: Mapping[str, RedcapField]
+) -> tuple[dict[str, list[tuple[str, str]]], list[str]]:
+    """Checkbox field -> its option columns with their codes; and the codes that were guessed."""
     groups: dict[str, list[tuple[str, str]]] = {}
-    for col in table.frame.columns:
-        match = pattern.match(str(col))
-        if match:
-            groups.setdefault(match["field"], []).append((str(col), match["code"]))
+    guessed: list[str] = []
+    if labels:
+        for col in columns:
+            match = _CHECKBOX_LABEL.match(str(col))
+            if match:
+                groups.setdefault(match["field"], []).append((str(col), match["code"]))
+        return groups, guessed
+    by_column: dict[str, tuple[str, str]] = {}
+    for name, spec in dictionary.items():
+        if spec.field_type == "checkbox":
+            for code in spec.choices:
+                by_column[f"{name}___{_redcap_code_name(code)}".casefold()] = (name, code)
+    for col in columns:
+        known = by_column.get(str(col).casefold())
+        if known is not None:
+            groups.setdefault(known[0], []).append((str(col), known[1]))
+            continue
+        match = _CHECKBOX_RAW.match(str(col))
+        if match and (not dictionary or match["field"] not in dictionary):
+            code = _guessed_code(match["code"])
+            if code != match["code"]:
+                guessed.append(f"{col} -> {match['field']} code {code}")
+            groups.setdefault(match["field"], []).append((str(col), code))
+    return groups, guessed
+
+
+#: What Qualtrics writes for a question seen but not answered (an export option), not-shown is blank.
+QUALTRICS_SEEN_UNANSWERED = "-99"
+
+
+def _qualtrics_unanswered(table: SourceTable) -> None:
+    """Seen-but-unanswered (-99) cells as missing, counted apart from not-shown (blank) cells."""
+    meta = set(table.metadata_columns)
+    seen: dict[str, int] = {}
+    blank = 0
+    for col in map(str, table.frame.columns):
+        if col in meta:
+            continue
+        values = table.frame[col]
+        hit = values.astype("string").str.strip().eq(QUALTRICS_SEEN_UNANSWERED)
+        mask = hit.to_numpy(dtype=bool, na_value=False)
+        blank += int(values.isna().sum())
+        if mask.any():
+            seen[col] = int(mask.sum())
+            table.frame.loc[mask, col] = pd.NA
+    table.seen_unanswered = seen
+    if seen:
+        table.notes.append(
+            f"Qualtrics seen but unanswered ({QUALTRICS_SEEN_UNANSWERED}): {sum(seen.values())} "
+            f"cell(s) in {len(seen)} column(s) read as missing; not shown (blank): {blank} cell(s); "
+            "both are missing for scoring"
+        )
+
+
+def _collapse_checkboxes(
+    table: SourceTable, labels: bool, dictionary: Mapping[str, RedcapField]
+) -> None:
+    """REDCap checkbox options -> one column per field with the checked options joined by ``;``."""
+    groups, guessed = _checkbox_options(list(map(str, table.frame.columns)), labels, dictionary)
     frame = table.frame
+    checked_values = {"checked", "1", "1.0", "true", "yes"}
+    collapsed: dict[str, pd.Series] = {}
+    replaced: dict[str, str] = {}  # first option column -> field
+    gone: set[str] = set()
     for field_name, options in groups.items():
         if field_name in frame.columns and field_name not in [c for c, _ in options]:
             continue  # a real column already has this name: leave the options alone
-        checked_values = {"checked", "1", "1.0", "true", "yes"}
         parts = []
+        answered_any = np.zeros(len(frame), dtype=bool)
         for col, code in options:
             on = frame[col].astype("string").str.strip().str.casefold().isin(checked_values)
             parts.append(np.where(on.to_numpy(dtype=bool, na_value=False), code, ""))
+            answered_any |= frame[col].notna().to_numpy(dtype=bool)
         stacked = np.column_stack(parts)
         joined = [";".join(x for x in row if x) for row in stacked]
-        answered_any = np.zeros(len(frame), dtype=bool)
-        for col, _ in options:
-            answered_any |= frame[col].notna().to_numpy(dtype=bool)
-        answered = [bool(a) for a in answered_any]
-        values = pd.Series(
-            [j if a else pd.NA for j, a in zip(joined, answered, strict=True)], dtype=object
+        collapsed[field_name] = pd.Series(
+            [j if a else pd.NA for j, a in zip(joined, answered_any.tolist(), strict=True)],
+            index=frame.index,
+            dtype=object,
         )
-        position = list(frame.columns).index(options[0][0])
-        frame = frame.drop(columns=[c for c, _ in options])
-        frame.insert(min(position, len(frame.columns)), field_name, values)
+        replaced[options[0][0]] = field_name
+        gone.update(c for c, _ in options)
         table.categorical_columns = (*table.categorical_columns, field_name)
         table.notes.append(
             f"REDCap checkbox field {field_name!r}: {len(options)} option columns collapsed into "
             "one column of checked options joined by ';'"
         )
-    table.frame = frame
+    if collapsed:  # one new frame (inserting column by column fragments it)
+        pieces: dict[str, pd.Series] = {}
+        for col in map(str, frame.columns):
+            if col in replaced:
+                pieces[replaced[col]] = collapsed[replaced[col]]
+            elif col not in gone:
+                pieces[col] = frame[col]
+        table.frame = pd.DataFrame(pieces, index=frame.index)
+    if guessed:
+        table.notes.append(
+            "REDCap checkbox codes read from column names (REDCap writes '-' as '_'; give the "
+            "data dictionary to be sure): " + ", ".join(guessed)
+        )
 
 
-def _redcap(table: SourceTable, labels: bool) -> None:
-    _collapse_checkboxes(table, labels)
+def _label_headers_to_fields(table: SourceTable, fields: Mapping[str, RedcapField]) -> None:
+    """A labels export's headers (field labels) as the dictionary's field names, in order.
+
+    A labels export writes the fields in the dictionary's order, each form's ``Complete?`` after
+    its fields; walking both in step tells apart fields that share a label ("nervous?" asked of
+    the patient and of the observer). Headers that are not the next field's label (events, data
+    access groups, survey timestamps) keep their names.
+    """
+    expected: list[tuple[str, str]] = []  # (label, field name) in export order
+    form = None
+    for name, spec in fields.items():
+        if form is not None and spec.form != form:
+            expected.append(("complete?", f"{form}_complete"))
+        form = spec.form
+        if spec.field_type != "descriptive":
+            expected.append((spec.label.casefold(), name))
+    if form is not None:
+        expected.append(("complete?", f"{form}_complete"))
+    renamed: dict[str, str] = {}
+    at = 0
+    for col in map(str, table.frame.columns):
+        base = re.sub(r"\.\d+$", "", col)
+        text = _plain_label(base).casefold()
+        for j in range(at, len(expected)):
+            if expected[j][0] == text:
+                renamed[col] = expected[j][1]
+                at = j + 1
+                break
+    taken = set(map(str, table.frame.columns)) - set(renamed)
+    renamed = {c: n for c, n in renamed.items() if n not in taken}
+    if not renamed:
+        return
+    table.frame = table.frame.rename(columns=renamed)
+    for old_name, new_name in renamed.items():
+        if old_name != new_name:
+            table.question_text.setdefault(new_name, old_name.split(".")[0])
+    table.categorical_columns = tuple(renamed.get(c, c) for c in table.categorical_columns)
+    table.notes.append(
+        f"REDCap labels export: {len(renamed)} header(s) read as the data dictionary's field "
+        "names (the labels are kept as question text)"
+    )
+
+
+_ARM_RAW = re.compile(r"^(?P<event>.+)_arm_(?P<arm>\d+)$")
+_ARM_LABEL = re.compile(r"^(?P<event>.+?) \((?P<arm>Arm \d+(?::[^)]*)?)\)$")
+
+
+def _separate_arms(table: SourceTable, event_column: str, labels: bool) -> str | None:
+    """A column of each row's arm, told from its event name (``visit_1_arm_2``); its name."""
+    events = table.frame[event_column].astype("string")
+    present = events.dropna()
+    pattern = _ARM_LABEL if labels else _ARM_RAW
+    if present.empty or not present.str.match(pattern).all():
+        return None
+    name = "Arm" if labels else "redcap_arm"
+    if name in table.frame.columns:
+        return None
+    arms = events.str.extract(pattern)["arm"]
+    position = list(table.frame.columns).index(event_column) + 1
+    table.frame.insert(position, name, arms.astype(object).where(arms.notna(), pd.NA))
+    return name
+
+
+def _redcap(
+    table: SourceTable, labels: bool, dictionary: Mapping[str, RedcapField] | None = None
+) -> None:
+    fields = dict(dictionary or {})
+    _collapse_checkboxes(table, labels, fields)
+    if labels and fields:
+        _label_headers_to_fields(table, fields)
     names = [str(c) for c in table.frame.columns]
     if labels:
         meta = [
             c
             for c in names
-            if c.split(".")[0] in REDCAP_LABEL_METADATA or c.split(".")[0].endswith("Timestamp")
+            if c.split(".")[0] in REDCAP_LABEL_METADATA
+            or c.split(".")[0].endswith("Timestamp")
+            or (c.endswith("_complete") and c not in fields)
         ]
         waves = tuple(c for c in _REDCAP_WAVES_LABELS if c in names)
         dag = "Data Access Group"
@@ -878,10 +1101,159 @@ def _redcap(table: SourceTable, labels: bool) -> None:
         waves = tuple(c for c in _REDCAP_WAVES_RAW if c in names)
         dag = "redcap_data_access_group"
         first = names[0] if names else None
+    groups: tuple[str, ...] = (dag,) if dag in names else ()
+    coded = [c for c in (*waves, dag) if c in names]
+    event = (
+        waves[0] if waves and waves[0] in (_REDCAP_WAVES_RAW[0], _REDCAP_WAVES_LABELS[0]) else None
+    )
+    if event is not None:
+        arm = _separate_arms(table, event, labels)
+        if arm is not None:
+            coded.append(arm)
+            if table.frame[arm].nunique() > 1:
+                groups = (*groups, arm)
+            else:
+                meta.append(arm)
+            table.notes.append(
+                f"REDCap arms separated from the events into the column {arm!r} "
+                f"({table.frame[arm].nunique()} arm(s))"
+            )
+    if fields:
+        present = set(table.frame.columns)
+        for name, spec in fields.items():
+            if name not in present:
+                continue
+            table.field_forms[name] = spec.form
+            if spec.label:
+                table.question_text.setdefault(name, spec.label)
+            numeric = {}
+            for code, text in spec.choices.items():
+                try:
+                    numeric[float(code)] = text
+                except ValueError:
+                    continue
+            if (
+                numeric
+                and not labels
+                and spec.field_type in ("radio", "dropdown", "yesno", "truefalse")
+            ):
+                table.value_labels.setdefault(name, numeric)
+                coded.append(name)
+        table.identifier_columns = tuple(
+            n for n, spec in fields.items() if spec.identifier and n in present
+        )
+        table.notes.append(
+            f"REDCap data dictionary: {len(table.field_forms)} field(s) of the export described; "
+            f"{len(table.identifier_columns)} flagged as identifiers"
+        )
     table.metadata_columns = tuple(meta)
     table.wave_columns = waves
     table.default_id_column = first
-    table.suggested_groups = (dag,) if dag in names else ()
+    table.suggested_groups = groups
+    table.categorical_columns = (*table.categorical_columns, *coded)
+
+
+# ---------------------------------------------------------------------------------------------
+# REDCap data dictionary
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RedcapField:
+    """One row of a REDCap data dictionary (the parts an import uses)."""
+
+    name: str
+    form: str
+    field_type: str
+    label: str
+    choices: dict[str, str]
+    identifier: bool
+
+
+#: Data dictionary columns: the CSV download's header, and the API's metadata names.
+_DICTIONARY_COLUMNS: dict[str, tuple[str, ...]] = {
+    "name": ("variable / field name", "field_name"),
+    "form": ("form name", "form_name"),
+    "type": ("field type", "field_type"),
+    "label": ("field label", "field_label"),
+    "choices": ("choices, calculations, or slider labels", "select_choices_or_calculations"),
+    "identifier": ("identifier?", "identifier"),
+}
+_TAG = re.compile(r"<[^>]+>")
+
+
+def _plain_label(text: str) -> str:
+    """A field or choice label without HTML tags and with single spaces."""
+    return " ".join(_TAG.sub(" ", text).split())
+
+
+def parse_choices(text: str, field_type: str = "radio") -> dict[str, str]:
+    """REDCap choices ``code, label | code, label`` (legacy ``A | B``: the label is the code).
+
+    Only the first comma of each choice separates code and label (labels may hold commas); calc
+    fields and sliders have no choices here.
+    """
+    if not text or field_type in ("calc", "slider", "sql", "descriptive"):
+        if field_type == "yesno":
+            return {"1": "Yes", "0": "No"}
+        if field_type == "truefalse":
+            return {"1": "True", "0": "False"}
+        return {}
+    choices: dict[str, str] = {}
+    for part in text.split("|"):
+        part = part.strip()
+        if not part:
+            continue
+        code, sep, label = part.partition(",")
+        code = code.strip()
+        choices[code] = _plain_label(label) if sep else _plain_label(code)
+    return choices
+
+
+def read_redcap_dictionary(path: str | Path) -> dict[str, RedcapField]:
+    """A REDCap data dictionary (the CSV of "Download the Data Dictionary", or the API's metadata).
+
+    Comma or semicolon separated, UTF-8 with or without a BOM; HTML in labels is removed; yes/no
+    and true/false fields get their fixed choices.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise SourceError(f"{path}: no such data dictionary file; check the path")
+    text = _decode(path)
+    rows = _parse_rows(path, text, _delimiter(path, text))
+    header = [str(v).strip().casefold() for v in _row_texts(rows, 0)]
+    where: dict[str, int] = {}
+    for key, spellings in _DICTIONARY_COLUMNS.items():
+        for spelling in spellings:
+            if spelling in header:
+                where[key] = header.index(spelling)
+                break
+    missing = [k for k in ("name", "form", "type") if k not in where]
+    if missing:
+        raise SourceError(
+            f"{path}: not a REDCap data dictionary (no {', '.join(missing)} column; the first "
+            "columns should be 'Variable / Field Name', 'Form Name', ...); download it from "
+            "REDCap's Dictionary page"
+        )
+    fields: dict[str, RedcapField] = {}
+    for i in range(1, len(rows)):
+        cells = _row_texts(rows, i)
+
+        def cell(key: str, cells: list[str] = cells) -> str:
+            j = where.get(key)
+            return cells[j].strip() if j is not None and j < len(cells) else ""
+
+        name = cell("name")
+        if not name:
+            continue
+        field_type = cell("type").casefold()
+        fields[name] = RedcapField(
+            name=name,
+            form=cell("form"),
+            field_type=field_type,
+            label=_plain_label(cell("label")),
+            choices=parse_choices(cell("choices"), field_type),
+            identifier=cell("identifier").casefold() in ("y", "yes", "1"),
+        )
+    return fields
 
 
 def _odk_separator(table: SourceTable) -> str:
@@ -1006,6 +1378,203 @@ def _read_fhir(path: Path) -> pd.DataFrame:
     return pd.DataFrame(rows, dtype=object)  # unanswered: NaN, made NA with the other formats
 
 
+# ---------------------------------------------------------------------------------------------
+# Qualtrics survey definition (QSF)
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class QsfColumn:
+    """What a survey definition says about one export column."""
+
+    question_id: str
+    text: str
+    labels: dict[float, str]  # the exported code (recode value) -> the choice's text
+
+
+def _plain_html(text: object) -> str:
+    return _plain_label(str(text or ""))
+
+
+def read_qsf(path: str | Path) -> dict[str, QsfColumn]:
+    """The export columns of a Qualtrics survey definition (.qsf): question text and choice recodes.
+
+    Multiple-choice questions export as their ``DataExportTag``; matrix rows as the row's
+    ``ChoiceDataExportTags`` entry when set, else ``<tag>_<row>``. The exported code of a choice
+    (or of a matrix scale point) is its ``RecodeValues`` entry, else its choice number; codes
+    that are not numbers are left out. Questions in the trash block are skipped.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise SourceError(f"{path}: no such survey definition (.qsf) file; check the path")
+    try:
+        survey = json.loads(_decode(path))
+    except json.JSONDecodeError as exc:
+        raise SourceError(f"{path}: not a Qualtrics .qsf file (JSON): {exc.msg}") from None
+    elements = survey.get("SurveyElements") if isinstance(survey, dict) else None
+    if not isinstance(elements, list):
+        raise SourceError(f"{path}: not a Qualtrics .qsf file (no SurveyElements)")
+    trashed: set[str] = set()
+    for element in elements:
+        if isinstance(element, dict) and element.get("Element") == "BL":
+            blocks = element.get("Payload") or []
+            blocks = blocks.values() if isinstance(blocks, dict) else blocks
+            for block in blocks:
+                if isinstance(block, dict) and block.get("Type") == "Trash":
+                    trashed |= {str(b.get("QuestionID")) for b in block.get("BlockElements") or []}
+    columns: dict[str, QsfColumn] = {}
+    for element in elements:
+        if not isinstance(element, dict) or element.get("Element") != "SQ":
+            continue
+        q = element.get("Payload") or {}
+        qid = str(q.get("QuestionID", element.get("PrimaryAttribute", "")))
+        tag = str(q.get("DataExportTag") or qid)
+        if qid in trashed or q.get("QuestionType") not in ("MC", "Matrix"):
+            continue
+        text = _plain_html(q.get("QuestionText"))
+        choices = q.get("Choices") or {}
+        if isinstance(choices, list):
+            choices = {str(i): c for i, c in enumerate(choices)}
+        recodes = q.get("RecodeValues") or {}
+
+        def coded(options: dict[str, Any], recode: dict[str, Any]) -> dict[float, str]:
+            out: dict[float, str] = {}
+            for key, option in options.items():
+                try:
+                    code = float(recode.get(key, key))
+                except (TypeError, ValueError):
+                    continue
+                if isinstance(option, dict):
+                    out[code] = _plain_html(option.get("Display"))
+            return out
+
+        if q.get("QuestionType") == "MC":
+            if q.get("Selector") in ("SAVR", "SAHR", "DL", "SB", "NPS", "SACOL"):
+                columns[tag] = QsfColumn(qid, text, coded(choices, recodes))
+            continue
+        if q.get("SubSelector") not in (None, "SingleAnswer", "DL"):
+            continue  # matrices with several answers per row export one column per cell
+        answers = q.get("Answers") or {}
+        scale = coded(answers, recodes) if isinstance(answers, dict) else {}
+        tags = q.get("ChoiceDataExportTags") or {}
+        for row, option in choices.items():
+            name = (
+                str(tags.get(row)) if isinstance(tags, dict) and tags.get(row) else f"{tag}_{row}"
+            )
+            statement = _plain_html(option.get("Display") if isinstance(option, dict) else "")
+            columns[name] = QsfColumn(qid, f"{text} - {statement}", scale)
+    return columns
+
+
+def apply_qsf(table: SourceTable, path: str | Path) -> None:
+    """Question text, import ids and choice labels of a Qualtrics export from its .qsf file."""
+    columns = read_qsf(path)
+    present = [c for c in map(str, table.frame.columns) if c in columns]
+    for col in present:
+        spec = columns[col]
+        table.question_text[col] = spec.text
+        table.import_ids.setdefault(col, spec.question_id)
+        values = table.frame[col].dropna().astype(str).str.strip()
+        numeric = bool(len(values)) and bool(pd.to_numeric(values, errors="coerce").notna().all())
+        if spec.labels and numeric:  # a choice-text export is read through the scale's labels
+            table.value_labels[col] = dict(spec.labels)
+    table.categorical_columns = tuple(
+        dict.fromkeys([*table.categorical_columns, *(c for c in present if columns[c].labels)])
+    )
+    table.notes.append(
+        f"Qualtrics survey definition {Path(path).name}: {len(present)} column(s) described "
+        f"(question text, choice recodes) of {len(columns)} in the survey"
+    )
+
+
+def _natural(text: str) -> tuple[int, float, str]:
+    """Sort key: numbers by value (wave 2 before wave 10), then text."""
+    try:
+        return (0, float(text), "")
+    except ValueError:
+        return (1, 0.0, text)
+
+
+def reshape_wide_waves(table: SourceTable, pattern: str, wave_column: str = "wave") -> None:
+    """Waves side by side (``s1_q1, s2_q1, ...``) as one row per respondent and wave, in place.
+
+    ``pattern`` is a regular expression with the named groups ``wave`` and ``column``; each
+    matching column becomes column ``column`` of wave ``wave``. The other columns (the id,
+    background variables) are repeated in every wave. Rows keep the data-row number of the file;
+    ``rows_read`` becomes the number of respondent × wave rows, with a note saying so.
+    """
+    try:
+        regex = re.compile(pattern)
+    except re.error as exc:
+        raise SourceError(
+            f"wide_waves pattern {pattern!r} is not a regular expression: {exc}"
+        ) from None
+    if {"wave", "column"} - set(regex.groupindex):
+        raise SourceError(
+            f"wide_waves pattern {pattern!r} needs the named groups (?P<wave>...) and "
+            "(?P<column>...), e.g. '^s(?P<wave>\\d+)_(?P<column>.+)$'"
+        )
+    if table.excluded:
+        raise SourceError(
+            f"{table.path}: wide waves cannot be reshaped after rows were excluded "
+            f"({table.rows_excluded}); export the responses without previews and tests"
+        )
+    frame = table.frame
+    placed: dict[str, dict[str, str]] = {}  # wave -> new column -> source column
+    constant: list[str] = []
+    for col in map(str, frame.columns):
+        match = regex.fullmatch(col)
+        if match:
+            placed.setdefault(match["wave"], {})[match["column"]] = col
+        else:
+            constant.append(col)
+    if not placed:
+        raise SourceError(
+            f"{table.path}: no column matches the wide_waves pattern {pattern!r}; its columns "
+            f"begin {', '.join(map(str, frame.columns[:6]))}"
+        )
+    names = list(dict.fromkeys(c for cols in placed.values() for c in cols))
+    clash = sorted({*names, wave_column} & set(constant))
+    if clash:
+        raise SourceError(
+            f"{table.path}: the wide_waves columns would be named like existing columns "
+            f"({', '.join(clash)}); change the pattern or the wave column name"
+        )
+    waves = sorted(placed, key=_natural)
+    n = len(frame)
+    parts = []
+    for w in waves:
+        part = frame[constant].copy()
+        part.insert(0, wave_column, w)
+        for name in names:
+            source = placed[w].get(name)
+            part[name] = frame[source] if source is not None else pd.NA
+        part["\x00order"] = np.arange(n) * len(waves) + waves.index(w)
+        parts.append(part)
+    stacked = pd.concat(parts, ignore_index=True).sort_values("\x00order", kind="stable")
+    stacked = stacked.drop(columns="\x00order").reset_index(drop=True)
+    first = {name: next(placed[w][name] for w in waves if name in placed[w]) for name in names}
+    for name, source in first.items():
+        if source in table.question_text:
+            table.question_text[name] = table.question_text[source]
+        if source in table.value_labels:
+            table.value_labels[name] = table.value_labels[source]
+    if table.categorical_columns:
+        table.categorical_columns = tuple(
+            dict.fromkeys(
+                next((nm for nm, src in first.items() if src == c), c)
+                for c in table.categorical_columns
+            )
+        )
+    table.frame = stacked
+    table.source_rows = np.repeat(table.source_rows, len(waves))
+    table.wave_columns = (wave_column, *table.wave_columns)
+    table.notes.append(
+        f"wide waves reshaped: {n} row(s) x {len(waves)} wave(s) ({', '.join(waves)}) = "
+        f"{len(stacked)} respondent-wave row(s) in the column {wave_column!r}; the row counts "
+        "below count respondent-wave rows"
+    )
+    table.rows_read = len(stacked)
+
+
 def read_source(
     path: str | Path,
     *,
@@ -1014,6 +1583,8 @@ def read_source(
     keep_status: Sequence[str] = (),
     given_by: str = "the format parameter",
     text_columns: Sequence[str] = (),
+    dictionary: str | Path | None = None,
+    qsf: str | Path | None = None,
 ) -> SourceTable:
     """Read a source file (see the module docstring for each format).
 
@@ -1031,15 +1602,31 @@ def read_source(
         Where a format other than ``auto`` came from (``the format parameter``, ``the mapping``).
     text_columns
         Columns read as text in every format (ids, groups): whole numbers without ``.0``.
+    dictionary
+        A REDCap export's data dictionary (CSV), see :func:`read_redcap_dictionary`.
+    qsf
+        A Qualtrics export's survey definition (.qsf), see :func:`read_qsf`.
     """
     path = Path(path)
     detection = detect_format(path, format, given_by)
+    if dictionary is not None and detection.format != "redcap":
+        raise SourceError(
+            f"{path}: a data dictionary describes a REDCap export, but this file is read as "
+            f"{detection.format}; give the format 'redcap' or leave the dictionary out"
+        )
+    fields = read_redcap_dictionary(dictionary) if dictionary is not None else None
+    if qsf is not None and detection.format != "qualtrics":
+        raise SourceError(
+            f"{path}: a .qsf survey definition describes a Qualtrics export, but this file is "
+            f"read as {detection.format}; give the format 'qualtrics' or leave the .qsf out"
+        )
     second: list[str] = []
     third: list[str] = []
     notes: list[str] = []
     labels: dict[str, dict[float, str]] = {}
     questions: dict[str, str] = {}
     missing: dict[str, int] = {}
+    missing_reasons: dict[str, int] = {}
     formulas: dict[str, tuple[tuple[int, str], ...]] = {}
     if detection.format in ("csv", "tsv", "qualtrics", "redcap", "odk"):
         if _EXTENSIONS.get(path.suffix.lower(), "csv") not in ("csv", "tsv"):
@@ -1052,6 +1639,7 @@ def read_source(
         frame, notes, formulas = _read_xlsx(path, sheet)
     elif detection.format == "sav":
         frame, meta = _read_sav(path)
+        meta.missing_reasons = missing_reasons  # filled by _declared_missing: code -> cells
         missing = _declared_missing(frame, meta)
         labels = {
             str(k): {
@@ -1103,14 +1691,20 @@ def read_source(
         table.categorical_columns = tuple(c for c in labels if c in table.frame.columns)
     if missing:
         total = sum(missing.values())
+        by_code = "; ".join(
+            f"{k}: {v}" for k, v in sorted(missing_reasons.items(), key=lambda kv: -kv[1])
+        )
         table.notes.append(
             f"SPSS declared missing values read as missing: {total} cell(s) in {len(missing)} "
-            "column(s)"
+            "column(s)" + (f", by code: {by_code}" if by_code else "")
         )
     if detection.format == "qualtrics":
         _qualtrics(table, second, third, keep_status)
+        _qualtrics_unanswered(table)
+        if qsf is not None:
+            apply_qsf(table, qsf)
     elif detection.format == "redcap":
-        _redcap(table, labels=detection.variant == "labels")
+        _redcap(table, labels=detection.variant == "labels", dictionary=fields)
     elif detection.format == "odk":
         _odk(table)
     elif detection.format == "fhir":

@@ -39,7 +39,10 @@ QUALTRICS_MAP = FIXTURES / "qualtrics_ppai.map.yaml"
 def _identity(report: analysis.ImportReport) -> None:
     assert report.rows_read == report.rows_imported + report.rows_quarantined + report.duplicates
     assert report.rows_quarantined == (
-        report.rows_excluded + report.rows_invalid_id + report.rows_suppressed
+        report.rows_excluded
+        + report.rows_unanswered
+        + report.rows_invalid_id
+        + report.rows_suppressed
     )
 
 

@@ -287,6 +287,7 @@ def test_k_anonymity_suppresses_until_every_class_has_k(tmp_path: Path) -> None:
             "age": {"generalize": "age_band", "width": 5},
             "site": {"generalize": "none"},
         },
+        "k_suppression": "records",  # whole records (local suppression: the next test)
     }
     mapping["groups"] = []
     out = tmp_path / "c.parquet"
@@ -326,6 +327,7 @@ def test_k_anonymity_counts_respondents_not_waves(tmp_path: Path) -> None:
         id_column="id",
         quasi_identifiers={"site": {"generalize": "none"}},
         k=2,
+        k_suppression="records",
     )
     assert result.frame["site"].tolist() == ["y", "y"]  # two waves of one person are one person
     raw = analysis.import_cohort(
@@ -335,7 +337,8 @@ def test_k_anonymity_counts_respondents_not_waves(tmp_path: Path) -> None:
             "quasi_identifiers": {
                 "redcap_data_access_group": {"generalize": "none"},
                 "age": {"generalize": "age_band", "width": 20},
-            }
+            },
+            "k_suppression": "records",
         },
         key_file=tmp_path / "k.key",
         k=3,
@@ -350,7 +353,8 @@ def test_a_k_anonymous_cohort_stays_k_anonymous(tmp_path: Path) -> None:
     source.iloc[:20].to_csv(tmp_path / "w1.csv", index=False)
     source.iloc[20:].to_csv(tmp_path / "w2.csv", index=False)
     mapping = {
-        "quasi_identifiers": {"age": {"generalize": "age_band"}, "site": {"generalize": "none"}}
+        "quasi_identifiers": {"age": {"generalize": "age_band"}, "site": {"generalize": "none"}},
+        "k_suppression": "records",
     }
     out, key = tmp_path / "c.parquet", tmp_path / "k.key"
     analysis.import_cohort(
@@ -408,6 +412,7 @@ def test_k_anonymity_property(ages: list[int], sites: list[str], k: int) -> None
         id_column="id",
         quasi_identifiers={"age": {"generalize": "age_band"}, "site": {"generalize": "none"}},
         k=k,
+        k_suppression="records",
     )
     out = result.frame
     kanon = result.disclosure.k_anonymity
@@ -418,6 +423,84 @@ def test_k_anonymity_property(ages: list[int], sites: list[str], k: int) -> None
         assert kanon.smallest == _brute_force_smallest(out, ["age", "site"])
     sizes = class_sizes(pd.DataFrame({"age": [a // 10 for a in ages]}), ["age"])
     assert len(sizes) == len(ages)
+
+
+def _brute_force_matching(frame: pd.DataFrame, columns: list[str]) -> int:
+    """The smallest number of rows any row matches, a missing value matching any value."""
+    rows = [tuple(None if pd.isna(v) else str(v) for v in r) for r in frame[columns].to_numpy()]
+    return min(
+        sum(all(a is None or b is None or a == b for a, b in zip(r, q, strict=True)) for q in rows)
+        for r in rows
+    )
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    ages=st.lists(st.integers(18, 99), min_size=5, max_size=40),
+    sites=st.lists(st.sampled_from(["n", "s", "e"]), min_size=40, max_size=40),
+    k=st.integers(2, 6),
+)
+def test_local_suppression_property(ages: list[int], sites: list[str], k: int) -> None:
+    frame = pd.DataFrame(
+        {"id": [f"r{i}" for i in range(len(ages))], "age": ages, "site": sites[: len(ages)]}
+    )
+    result = analysis.anonymize(
+        frame,
+        key=b"0123456789abcdef0123456789abcdef",
+        id_column="id",
+        quasi_identifiers={"age": {"generalize": "age_band"}, "site": {"generalize": "none"}},
+        k=k,
+    )
+    out = result.frame
+    kanon = result.disclosure.k_anonymity
+    assert kanon is not None and kanon.method == "local"
+    assert len(out) + kanon.suppressed == len(frame)
+    if len(out):
+        assert _brute_force_matching(out, ["age", "site"]) >= k
+        assert kanon.smallest == _brute_force_matching(out, ["age", "site"])
+    blanked = int(out[["age", "site"]].isna().to_numpy().sum())
+    assert sum(kanon.blanked.values()) == blanked
+    # records are deleted only when the whole table is too small to hide them
+    assert kanon.suppressed == 0 or len(frame) < k or len(out) == 0
+
+
+def test_local_suppression_keeps_respondents_and_warns_of_lost_categories(
+    tmp_path: Path,
+) -> None:
+    rows = [("f", 25 + i % 10) for i in range(20)] + [("m", 35 + i % 10) for i in range(20)]
+    rows += [("non-binary", 28), ("non-binary", 41), ("prefer not to say", 33)]
+    source = tmp_path / "people.csv"
+    pd.DataFrame(
+        {
+            "respondent_id": [f"r{i}" for i in range(len(rows))],
+            "gender": [g for g, _ in rows],
+            "age": [a for _, a in rows],
+            "M1": "3",
+            "M2": "4",
+            "M3": "2",
+            "M4": "5",
+        }
+    ).to_csv(source, index=False)
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text(
+        "quasi_identifiers:\n  gender: {generalize: none}\n  age: {generalize: age_band}\n"
+    )
+    out = tmp_path / "c.parquet"
+    result = CliRunner().invoke(
+        cli,
+        ["cohort", "import", str(source), "-i", str(FIXTURES / "mini.yaml"), "--map", str(mapping),
+         "--k", "5", "--key-file", str(tmp_path / "k.key"), "-o", str(out)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "rows read 43 = rows imported 43" in result.output  # nobody deleted
+    cohort = pd.read_parquet(out)
+    assert cohort["gender"].isna().sum() == 3  # the three small-category values blanked
+    assert _brute_force_matching(cohort, ["gender", "age"]) >= 5
+    assert "no longer appear in the cohort" in result.output
+    assert "'non-binary', 'prefer not to say'" in result.output
+    disclosure = json.loads((tmp_path / "c.disclosure.json").read_text())
+    assert disclosure["k_anonymity"]["values_blanked"]["gender"] == 3
+    assert disclosure["k_anonymity"]["suppressed"] == 0
 
 
 # ---------------------------------------------------------------------------------------------
