@@ -16,13 +16,13 @@ from surveytool.personal_store import PersonalStore
 from surveytool.scoring.engine import score
 from surveytool.web.app import create_app
 from tests.surveytool.test_report import FULL, PPAI, random_answers
-from tests.surveytool.web.test_self_assessment import BASE, form_of, take
+from tests.surveytool.web.test_self_assessment import BASE, PPAI_1, form_of, take
 
 
 @pytest.fixture
 def client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
     monkeypatch.setenv("SURVEYTOOL_DATA_DIR", str(tmp_path / "user-data"))
-    app = create_app(store=PersonalStore(tmp_path / "data"))
+    app = create_app(store=PersonalStore(tmp_path / "data"), instruments=PPAI_1)
     with TestClient(app, base_url=BASE) as c:
         yield c
 
