@@ -7,9 +7,10 @@ inside the command that needs it, so ``surveytool --help`` stays fast.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -18,6 +19,8 @@ if TYPE_CHECKING:
 
     from surveytool.clinic.models import Clinician
     from surveytool.clinic.store import ClinicStore
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -759,6 +762,16 @@ def _account(session: Session, username: str) -> Clinician:
     return find_clinician(session, username)
 
 
+def _change_account(
+    ctx: click.Context, username: str, change: Callable[[Session, Clinician, str], T]
+) -> T:
+    """Apply ``change(session, account, actor)`` to USERNAME's account in one write transaction."""
+    settings = _settings(ctx)
+    with settings.store().write() as session:
+        _, actor = settings.who(session)
+        return change(session, _account(session, username), actor)
+
+
 @accounts.command("list")
 @click.pass_context
 def accounts_list(ctx: click.Context) -> None:
@@ -781,10 +794,9 @@ def accounts_role(ctx: click.Context, username: str, role: str) -> None:
     """Make USERNAME a practice admin or a clinician."""
     from surveytool.clinic.accounts import set_role
 
-    settings = _settings(ctx)
-    with settings.store().write() as session:
-        _, actor = settings.who(session)
-        set_role(session, _account(session, username), role, actor=actor)
+    _change_account(
+        ctx, username, lambda s, account, actor: set_role(s, account, role, actor=actor)
+    )
     click.echo(f"{username} is now {role}")
 
 
@@ -795,10 +807,9 @@ def accounts_deactivate(ctx: click.Context, username: str) -> None:
     """Stop USERNAME from logging in (their sessions end now; their records stay)."""
     from surveytool.clinic.accounts import set_active
 
-    settings = _settings(ctx)
-    with settings.store().write() as session:
-        _, actor = settings.who(session)
-        set_active(session, _account(session, username), False, actor=actor)
+    _change_account(
+        ctx, username, lambda s, account, actor: set_active(s, account, False, actor=actor)
+    )
     click.echo(f"{username} is deactivated")
 
 
@@ -809,10 +820,9 @@ def accounts_reactivate(ctx: click.Context, username: str) -> None:
     """Let USERNAME log in again."""
     from surveytool.clinic.accounts import set_active
 
-    settings = _settings(ctx)
-    with settings.store().write() as session:
-        _, actor = settings.who(session)
-        set_active(session, _account(session, username), True, actor=actor)
+    _change_account(
+        ctx, username, lambda s, account, actor: set_active(s, account, True, actor=actor)
+    )
     click.echo(f"{username} is active again")
 
 
@@ -824,10 +834,9 @@ def accounts_email(ctx: click.Context, username: str, address: str) -> None:
     """Where USERNAME's alert notifications go (no ADDRESS: none)."""
     from surveytool.clinic.accounts import set_email
 
-    settings = _settings(ctx)
-    with settings.store().write() as session:
-        _, actor = settings.who(session)
-        set_email(session, _account(session, username), address, actor=actor)
+    _change_account(
+        ctx, username, lambda s, account, actor: set_email(s, account, address, actor=actor)
+    )
     click.echo(f"{username}: {address or 'no mail address'}")
 
 
@@ -838,10 +847,9 @@ def accounts_reset(ctx: click.Context, username: str) -> None:
     """Issue a one-time reset code (24 hours); the old password stops working now."""
     from surveytool.clinic import auth
 
-    settings = _settings(ctx)
-    with settings.store().write() as session:
-        _, actor = settings.who(session)
-        code = auth.issue_reset_code(session, _account(session, username), actor=actor)
+    code = _change_account(
+        ctx, username, lambda s, account, actor: auth.issue_reset_code(s, account, actor=actor)
+    )
     click.echo(f"reset code for {username}: {code}")
     click.echo("give it to them in person or by phone; they choose a new password at /clinic/reset")
 
