@@ -101,16 +101,19 @@ def test_estimates_and_standard_errors_match_lavaan(
         expected = pd.read_csv(GOLDEN / f"{name}_{model}_parameters.csv", keep_default_na=False)
         expected = expected[expected["se"].astype(float) > 0]
         ours = fit.parameters
-        for row in expected.itertuples():
+        for record in expected.to_dict(orient="records"):
+            row = pd.Series(record)
             match = ours[
-                (ours["lhs"] == row.lhs)
-                & (ours["op"] == row.op)
-                & (ours["rhs"] == str(row.rhs))
-                & ours["group"].isin([labels[int(row.group)], ""])
+                (ours["lhs"] == str(row["lhs"]))
+                & (ours["op"] == str(row["op"]))
+                & (ours["rhs"] == str(row["rhs"]))
+                & ours["group"].isin([labels[int(str(row["group"]))], ""])
             ]
             assert len(match) == 1, (model, row)
-            assert float(match["estimate"].iloc[0]) == pytest.approx(float(row.est), abs=1e-4)
-            assert float(match["se"].iloc[0]) == pytest.approx(float(row.se), rel=1e-3)
+            assert float(match["estimate"].iloc[0]) == pytest.approx(
+                float(str(row["est"])), abs=1e-4
+            )
+            assert float(match["se"].iloc[0]) == pytest.approx(float(str(row["se"])), rel=1e-3)
         # as many distinct free parameters as lavaan counts
         assert len(ours) == num(result.table, model, "npar")
 
