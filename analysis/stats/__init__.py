@@ -38,6 +38,7 @@ from analysis.stats.irt import GRMResult, grm, grm_model, score_with_parameters
 from analysis.stats.items import ItemStatistics, item_statistics, keyed_items
 from analysis.stats.norms import NormsResult, build_norms, norms_from_scores, norms_yaml
 from analysis.stats.ordinal_cfa import OrdinalCFAResult, ordinal_cfa_model
+from analysis.stats.ordinal_invariance import ordinal_invariance_model
 from analysis.stats.polychoric import (
     OrdinalReliability,
     Polychoric,
@@ -123,6 +124,7 @@ __all__ = [
     "omega_from_correlation",
     "ordinal_alpha",
     "ordinal_cfa_model",
+    "ordinal_invariance_model",
     "ordinal_omega",
     "ordinal_reliability",
     "parallel_analysis",
