@@ -45,6 +45,7 @@ from analysis.stats.norms import (
     percentile_points_from_counts,
 )
 from analysis.stats.ordinal_cfa import OrdinalCFAResult, ordinal_cfa_model
+from analysis.stats.ordinal_invariance import ordinal_invariance_model
 from analysis.stats.polychoric import (
     OrdinalReliability,
     Polychoric,
@@ -137,6 +138,7 @@ __all__ = [
     "omega_from_correlation",
     "ordinal_alpha",
     "ordinal_cfa_model",
+    "ordinal_invariance_model",
     "ordinal_omega",
     "ordinal_reliability",
     "pair_tables",

@@ -535,6 +535,7 @@ def measurement_invariance(
     *,
     partial: Sequence[str] = (),
     models: Sequence[str] = MODELS,
+    ordered: bool = False,
     **read: Unpack[ReadOptions],
 ) -> InvarianceResult:
     """Measurement invariance of the instrument's subscale structure (keyed items) across the
@@ -542,8 +543,12 @@ def measurement_invariance(
     each wave then counts as an independent group, which ignores that the same people answer
     again).
 
+    ``ordered=True``: the items as ordered categories, multi-group WLSMV with thresholds and
+    scale factors (:func:`analysis.stats.ordinal_invariance.ordinal_invariance_model`); the
+    partial parameters then read ``"factor =~ item"``, ``"item | t1"`` or ``"item ~~ item"``.
+
     In R: ``lavaan::cfa("subscale =~ item1 + ...", data = keyed, group = group_column,
-    group.equal = ...)``.
+    group.equal = ...)`` (with ``ordered = TRUE, estimator = "WLSMV"`` for ``ordered``).
     """
     from surveytool.instrument.registry import load_instrument
     from surveytool.scoring.plan import ScoringPlan
@@ -560,7 +565,14 @@ def measurement_invariance(
     keyed = keyed_matrix(plan, answers.values)
     frame = pd.DataFrame(keyed, columns=list(plan.item_ids))
     frame[group_column] = answers.groups[group_column].to_numpy()
-    result = invariance_model(frame, factors, group_column, partial=partial, models=models)
+    if ordered:
+        from analysis.stats.ordinal_invariance import ordinal_invariance_model
+
+        result = ordinal_invariance_model(
+            frame, factors, group_column, partial=partial, models=models
+        )
+    else:
+        result = invariance_model(frame, factors, group_column, partial=partial, models=models)
     import dataclasses
 
     return dataclasses.replace(result, problems=problems)
