@@ -118,15 +118,21 @@ class _Layout:
     size: int
 
 
-def _parse_partial(partial: Sequence[str]) -> set[tuple[str, str, str]]:
+_PARTIAL_HINT = (
+    "write 'item ~ 1' (an intercept), 'factor =~ item' (a loading) or 'item ~~ item' (a "
+    "residual variance)"
+)
+
+
+def parse_partial(
+    partial: Sequence[str], pattern: re.Pattern[str] = _PARTIAL, hint: str = _PARTIAL_HINT
+) -> set[tuple[str, str, str]]:
+    """The (lhs, op, rhs) of each parameter named in lavaan syntax, by ``pattern``."""
     out = set()
     for text in partial:
-        match = _PARTIAL.match(text)
+        match = pattern.match(text)
         if match is None:
-            raise AnalysisError(
-                f"partial: cannot read {text!r}; write 'item ~ 1' (an intercept), "
-                "'factor =~ item' (a loading) or 'item ~~ item' (a residual variance)"
-            )
+            raise AnalysisError(f"partial: cannot read {text!r}; {hint}")
         lhs, op, rhs = match.groups()
         out.add((lhs, op, rhs))
     return out
@@ -432,7 +438,7 @@ def invariance_model(
     """
 
     names = check_model_inputs(data, factors, group, models)
-    parsed = _parse_partial(partial)
+    parsed = parse_partial(partial)
     known = set(names) | set(factors)
     for lhs, _, rhs in parsed:
         if lhs not in known or (rhs != "1" and rhs not in known):

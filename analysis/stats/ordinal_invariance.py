@@ -63,12 +63,17 @@ from analysis.stats.invariance import (
     InvarianceResult,
     check_model_inputs,
     complete_groups,
+    parse_partial,
     sequence_table,
 )
 from analysis.stats.ordinal_cfa import _model, _Moments, _moments, _scaled_shifted, _start_values
 from analysis.stats.polychoric import polychoric_matrix
 
 _PARTIAL = re.compile(r"^\s*(\w+)\s*(=~|~~|\|)\s*(\w+)\s*$")
+_PARTIAL_HINT = (
+    "write 'factor =~ item' (a loading), 'item | t1' (a threshold) or 'item ~~ item' (a "
+    "residual variance, strict model)"
+)
 _STEP = 1e-6  # central differences of the implied statistics
 
 
@@ -108,20 +113,6 @@ class _Extras:
     w: np.ndarray
     gamma: np.ndarray
     bread: np.ndarray
-
-
-def _parse_partial(partial: Sequence[str]) -> set[tuple[str, str, str]]:
-    out = set()
-    for text in partial:
-        match = _PARTIAL.match(text)
-        if match is None:
-            raise AnalysisError(
-                f"partial: cannot read {text!r}; write 'factor =~ item' (a loading), "
-                "'item | t1' (a threshold) or 'item ~~ item' (a residual variance, strict model)"
-            )
-        lhs, op, rhs = match.groups()
-        out.add((lhs, op, rhs))
-    return out
 
 
 def _layout(
@@ -448,7 +439,7 @@ def ordinal_invariance_model(
     group.equal = ...)``.
     """
     names = check_model_inputs(data, factors, group, models)
-    parsed = _parse_partial(partial)
+    parsed = parse_partial(partial, _PARTIAL, _PARTIAL_HINT)
     for lhs, op, rhs in parsed:
         known = (lhs in factors and rhs in names) if op == "=~" else lhs in names
         if not known:
