@@ -57,6 +57,14 @@ def refuse_path_collisions(
         )
     if output is None:
         return
+    if output.is_dir() or not output.suffix:  # a cohort dataset: a folder of our files
+        inside = Path(os.path.realpath(output))
+        for label, path in inputs.items():
+            if path is not None and inside in Path(os.path.realpath(path)).parents:
+                raise PathCollisionError(
+                    f"{path}: the {label} is inside the cohort folder {output}, which the "
+                    "import rewrites; move it out first"
+                )
     paths = sidecar_paths(output)
     refuse_collisions(
         {

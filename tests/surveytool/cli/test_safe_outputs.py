@@ -122,6 +122,10 @@ def test_cohort_import_refuses_to_write_over_its_inputs(tmp_path: Path) -> None:
     _refused(tmp_path, _import(named, cohort, "--key-file", keys / "k"), "quarantine report")
     named = _responses(tmp_path / "c.disclosure.txt", ["a,A,1,2,3,4,5,1,2"])
     _refused(tmp_path, _import(named, cohort, "--key-file", keys / "k"), "disclosure text")
+    # an input inside a cohort dataset (a folder the import rewrites)
+    (tmp_path / "ds").mkdir()
+    inside = _responses(tmp_path / "ds" / "raw.csv", ["a,A,1,2,3,4,5,1,2"])
+    _refused(tmp_path, _import(inside, tmp_path / "ds", "--key-file", keys / "k"), "inside")
     # the cohort given as the source
     _refused(tmp_path, _import(source, source.with_suffix(".parquet"), "--key-file", source), "key")
 
