@@ -71,6 +71,7 @@ from analysis.stats import (  # noqa: E402
     norms_yaml,
     omega,
     ordinal_cfa_model,
+    ordinal_invariance_model,
     ordinal_omega,
     ordinal_reliability,
     parallel_analysis,
@@ -104,7 +105,12 @@ __all__ += ["NormsResult", "build_norms", "norms_from_scores", "norms_yaml"]
 __all__ += ["FIMLResult", "fiml_cfa_model"]
 __all__ += ["DIFResult", "dif", "dif_model"]
 __all__ += ["GRMResult", "grm", "grm_model", "score_with_parameters"]
-__all__ += ["InvarianceResult", "invariance_model", "measurement_invariance"]
+__all__ += [
+    "InvarianceResult",
+    "invariance_model",
+    "measurement_invariance",
+    "ordinal_invariance_model",
+]
 __all__ += [
     "OrdinalCFAResult",
     "OrdinalReliability",

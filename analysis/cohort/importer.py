@@ -68,8 +68,12 @@ def import_cohort(
     instrument
         A bundled instrument id, a YAML path, or an :class:`~surveytool.instrument.Instrument`.
     output
-        The cohort Parquet file. When it exists, new respondents are appended (atomically) and
-        rows already in its ledger are counted as duplicates. None: nothing is written.
+        The cohort: a path ending in ``.parquet`` is a cohort file (one Parquet file, the ledger
+        in its metadata; for small cohorts), a path without an extension (or an existing
+        folder) a cohort dataset (a folder of Parquet files with the ledger as its own dataset:
+        :mod:`analysis.cohort.dataset`; any size). When it exists, new respondents are appended
+        (atomically) and rows already in its ledger are counted as duplicates. None: nothing
+        is written.
     mapping
         A mapping file, dict or model (see :mod:`analysis.mapping`); None matches items by name.
     key_file, key
@@ -98,9 +102,19 @@ def import_cohort(
     """
     inst = load_instrument(instrument if not isinstance(instrument, Path) else str(instrument))
     out_path = Path(output) if output is not None else None
-    if out_path is not None and out_path.suffix.lower() not in (".parquet", ".pq"):
+    if (
+        out_path is not None
+        and not out_path.is_dir()
+        and out_path.suffix.lower()
+        not in (
+            ".parquet",
+            ".pq",
+            "",
+        )
+    ):
         raise CohortFileError(
-            f"{out_path}: a cohort is a Parquet file; give an output path ending in .parquet"
+            f"{out_path}: a cohort is a Parquet file (an output path ending in .parquet) or a "
+            "cohort dataset (a folder: an output path without an extension)"
         )
     if k is not None and k < 2:
         raise AnalysisError(f"k must be at least 2 (got {k}); k = 1 suppresses nothing")
