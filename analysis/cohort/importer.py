@@ -35,6 +35,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from analysis.cohort.paths import refuse_path_collisions
 from analysis.cohort.result import CohortImport
 from analysis.cohort.stages import STAGES, ImportState
 from analysis.errors import AnalysisError, CohortFileError, computation_warnings
@@ -118,6 +119,15 @@ def import_cohort(
         )
     if k is not None and k < 2:
         raise AnalysisError(f"k must be at least 2 (got {k}); k = 1 suppresses nothing")
+    refuse_path_collisions(
+        source=Path(source),
+        output=out_path,
+        key_file=Path(key_file) if key_file is not None else None,
+        mapping=Path(mapping) if isinstance(mapping, str | Path) else None,
+        dictionary=Path(dictionary) if dictionary is not None else None,
+        qsf=Path(qsf) if qsf is not None else None,
+        instrument=_instrument_file(instrument),
+    )
     state = ImportState(
         source=Path(source),
         instrument=inst,
@@ -137,3 +147,10 @@ def import_cohort(
             stage(state)
     state.report.notes += [f"computation warning: {text}" for text in numeric]
     return CohortImport(frame=state.final, report=state.report, disclosure=state.disclosure)
+
+
+def _instrument_file(instrument: Instrument | str | Path) -> Path | None:
+    """The instrument's file when it was given as one (not a bundled id, not an object)."""
+    if isinstance(instrument, str | Path) and Path(instrument).is_file():
+        return Path(instrument)
+    return None
