@@ -188,6 +188,12 @@ def _echo_result(result: CohortImport, output: Path) -> None:
     type=click.Path(path_type=Path),
     help="Cohort file (.parquet); new respondents are appended when it exists.",
 )
+@click.option(
+    "--lock-timeout",
+    type=click.FloatRange(min=0),
+    help="When another import is writing the same cohort, wait at most this many seconds "
+    "(default: until it is done), then fail without importing.",
+)
 def import_command(
     source: Path,
     instrument: str,
@@ -200,6 +206,7 @@ def import_command(
     dictionary: Path | None,
     qsf: Path | None,
     output: Path,
+    lock_timeout: float | None,
 ) -> None:
     """Import SOURCE (CSV/TSV, XLSX, SPSS, Parquet, Qualtrics or REDCap export) into a cohort.
 
@@ -221,6 +228,8 @@ def import_command(
         sheet=int(sheet) if sheet is not None and sheet.isdigit() else sheet,
         dictionary=dictionary,
         qsf=qsf,
+        lock_timeout=lock_timeout,
+        on_wait=lambda message: click.echo(f"note: {message}", err=True),
     )
     _echo_result(result, output)
 

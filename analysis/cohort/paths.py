@@ -8,6 +8,11 @@ overwritten by the quarantine report (or deleted after a clean run), a key file 
 would be replaced by the cohort. Each is refused with one line, before anything is read or
 written (:class:`surveytool.io.files.PathCollisionError`).
 
+Two imports into one cohort at once are serialized by :func:`cohort_lock`: an exclusive lock
+(the ``filelock`` library, an OS lock released even when the process dies) held from reading
+the cohort and its ledger to writing them, so both batches land, or one is refused after its
+timeout; none is lost.
+
 A key file that does not exist yet is not created where other users could replace it (a folder
 they may write to, without the sticky bit), nor beside the cohort in a folder other users can
 read: a key belongs apart from the data it protects.
@@ -15,18 +20,67 @@ read: a key belongs apart from the data it protects.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from analysis.cohort.result import sidecar_paths
-from analysis.errors import Param, Phrase
+from analysis.errors import AnalysisError, Param, Phrase
 from surveytool.io.files import PathCollisionError, open_to_others, refuse_collisions, same_file
 
 
 def lock_path(output: Path) -> Path:
     """The lock file of a cohort (held while its ledger is read and the cohort written)."""
     return output.with_name(f".{output.name}.lock")
+
+
+class CohortLockedError(AnalysisError):
+    """Another import held the cohort's lock for longer than the timeout."""
+
+
+@contextlib.contextmanager
+def cohort_lock(
+    output: Path | None,
+    *,
+    timeout: float | None = None,
+    on_wait: Callable[[str], None] | None = None,
+) -> Iterator[None]:
+    """Hold the cohort's exclusive lock for the block (nothing to lock without an output).
+
+    When another import holds it, ``on_wait`` is told so (once) and the import waits: until it
+    is free (``timeout`` None) or for ``timeout`` seconds, then :class:`CohortLockedError`.
+    """
+    if output is None:
+        yield
+        return
+    from filelock import FileLock, Timeout
+
+    path = lock_path(output)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(path, mode=0o600, thread_local=False)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        limit = "" if timeout is None else f" (at most {timeout:g} s)"
+        if on_wait is not None:
+            on_wait(f"another import is writing {output}; waiting for it to finish{limit}")
+        try:
+            lock.acquire(timeout=-1 if timeout is None else timeout)
+        except Timeout:
+            raise CohortLockedError(
+                Phrase(
+                    f"{output}: another import is still writing this cohort after "
+                    f"{timeout:g} s; nothing was imported; try again when it is done, or give a "
+                    "longer ",
+                    Param("lock_timeout"),
+                )
+            ) from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def refuse_path_collisions(
