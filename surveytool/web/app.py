@@ -18,6 +18,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from fastapi import Depends, FastAPI
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
@@ -95,6 +96,13 @@ def create_app(
         clinic_env=clinic_environment(),
         clinic=clinic,
     )
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> PlainTextResponse:
+        """Whether the server answers: no work at all, on the event loop itself (a load
+        balancer's check, and the benchmark's baseline of the loop's own latency)."""
+        return PlainTextResponse("ok")
+
     static = resources.files("surveytool").joinpath("static")
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
     for router in ROUTERS:

@@ -64,7 +64,14 @@ class Refusal(Exception):
     """A request answered with a message page (title, text, HTTP status, a link back)."""
 
     def __init__(
-        self, title: str, text: str, status: int, *, back: str | None = None, clinic: bool = True
+        self,
+        title: str,
+        text: str,
+        status: int,
+        *,
+        back: str | None = None,
+        clinic: bool = True,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(text)
         self.title = title
@@ -72,6 +79,7 @@ class Refusal(Exception):
         self.status = status
         self.back = back
         self.clinic = clinic
+        self.headers = dict(headers or {})  # e.g. Retry-After on a 503
 
 
 class LoginRequired(Exception):
@@ -81,7 +89,9 @@ class LoginRequired(Exception):
 async def refusal_page(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, Refusal)
     pages = pages_for(request, clinic=exc.clinic)
-    return pages.message(exc.title, exc.text, exc.status, back=exc.back)
+    response = pages.message(exc.title, exc.text, exc.status, back=exc.back)
+    response.headers.update(exc.headers)
+    return response
 
 
 async def to_login(request: Request, exc: Exception) -> Response:
