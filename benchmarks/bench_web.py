@@ -136,7 +136,9 @@ async def person(
         await timed(http, timings, budget, "person", "GET", "/i/ppai", expect=200)
         token = http.cookies.get(CSRF_COOKIE) or ""
         data = {"csrf": token, "page": "-1", "form": "", "action": "next"}
-        await timed(http, timings, budget, "person", "POST", "/i/ppai/answer", expect=200, data=data)
+        await timed(
+            http, timings, budget, "person", "POST", "/i/ppai/answer", expect=200, data=data
+        )
         given: dict[str, str] = {}
         for k, page in enumerate(pages):
             given.update({f"a_{i}": answers[i] for i in page})
@@ -192,7 +194,9 @@ async def link_client(
         await timed(http, timings, budget, "link", "GET", "/q/done", expect=200, contains="Thank")
 
 
-async def probe(base: str, done: asyncio.Event, rounds: int, timings: Timings, budget: Budget) -> None:
+async def probe(
+    base: str, done: asyncio.Event, rounds: int, timings: Timings, budget: Budget
+) -> None:
     async with httpx.AsyncClient(base_url=base, timeout=60) as http:
         for _ in range(rounds):
             if done.is_set():
@@ -307,9 +311,10 @@ def run(
         timings = Timings()
         budget = Budget(MAX_REQUESTS)
         try:
-            # one warm-up person (templates compiled, the instrument loaded) outside the figures
+            # warm-up outside the figures: a few people at once, so that every worker has
+            # compiled its templates, loaded the instrument and opened the clinic database
             warm = Timings()
-            asyncio.run(load_one(base, warm, budget))
+            asyncio.run(warm_up(base, max(2, 2 * workers), warm, budget))
             elapsed = asyncio.run(load(base, link_urls, clients, probes, timings, budget))
         finally:
             proc.terminate()
@@ -345,12 +350,19 @@ def run(
     return lines
 
 
-async def load_one(base: str, timings: Timings, budget: Budget) -> None:
+async def warm_up(base: str, people: int, timings: Timings, budget: Budget) -> None:
     from surveytool.instrument.registry import load_instrument
 
     inst = load_instrument("ppai")
     check = inst.checks[0].item if inst.checks else ""
-    await person(base, [i.id for i in inst.items], check, 999_999, timings, budget)
+    ids = [i.id for i in inst.items]
+    await asyncio.gather(
+        *(person(base, ids, check, 900_000 + k, timings, budget) for k in range(people))
+    )
+    async with httpx.AsyncClient(base_url=base, timeout=60) as http:
+        for _ in range(people):
+            budget.take()
+            await http.get("/clinic/login")
 
 
 def main(argv: list[str]) -> int:

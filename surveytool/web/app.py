@@ -18,7 +18,6 @@ from pathlib import Path
 import sqlalchemy as sa
 from fastapi import Depends, FastAPI
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
@@ -36,6 +35,7 @@ from surveytool.web.routes import (
     clinic_auth,
     clinic_clients,
     clinic_links,
+    health,
     questionnaire,
     saved,
     self_assessment,
@@ -43,6 +43,7 @@ from surveytool.web.routes import (
 from surveytool.web.security import DEFAULT_HOSTS, SecurityMiddleware
 
 ROUTERS = (
+    health.router,
     self_assessment.router,
     saved.router,
     clinic_auth.router,
@@ -96,12 +97,6 @@ def create_app(
         clinic_env=clinic_environment(),
         clinic=clinic,
     )
-
-    @app.get("/healthz", include_in_schema=False)
-    async def healthz() -> PlainTextResponse:
-        """Whether the server answers: no work at all, on the event loop itself (a load
-        balancer's check, and the benchmark's baseline of the loop's own latency)."""
-        return PlainTextResponse("ok")
 
     static = resources.files("surveytool").joinpath("static")
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
