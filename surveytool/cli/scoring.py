@@ -87,10 +87,6 @@ def score(
     from surveytool.io.tables import table_format, write_table
     from surveytool.scoring.engine import score_responses
 
-    if output.resolve() == responses.resolve():
-        raise SurveytoolError(
-            f"{output}: the output would overwrite the responses; choose another name"
-        )
     groups = [g.strip() for spec in group_columns for g in spec.split(",") if g.strip()]
     ignored = [g.strip() for spec in ignore_columns for g in spec.split(",") if g.strip()]
     chosen = choose_engine(engine, responses)
@@ -115,6 +111,8 @@ def score(
         )
         return
     table_format(output)  # refuse an unknown output format before any work
+    quarantine = _quarantine_path(output)
+    _refuse_collisions(output, quarantine, responses, instrument)
     inst = load_instrument(instrument)
     source = read_source(responses, text_columns=[c for c in [id_column, *groups] if c])
     for note in source.notes:
@@ -123,7 +121,6 @@ def score(
         id_column = id_column or source.default_id_column
         ignored += [c for c in source.metadata_columns if c != id_column]
     frame = source.frame
-    quarantine = _quarantine_path(output)
     try:
         result = score_responses(
             inst,
@@ -181,6 +178,17 @@ def _score_on_dask(
             f"{output}: a file is there, and the Dask engine writes a folder; remove the file "
             "or give another name"
         )
+    from surveytool.engine.scoring import quarantine_folder
+    from surveytool.io.files import refuse_collisions
+
+    instrument_file = Path(instrument)
+    refuse_collisions(
+        {"scores": output, "quarantine report": quarantine_folder(output)},
+        {
+            "responses": responses,
+            "instrument file": instrument_file if instrument_file.is_file() else None,
+        },
+    )
     limit = parse_memory_limit(memory_limit)  # refused before a cluster starts
     inst = load_instrument(instrument)
     if form is not None:
@@ -233,6 +241,25 @@ def _remove_stale_dataset(output: Path) -> None:
     if metadata and "instrument_hash" in metadata:
         shutil.rmtree(output)
         click.echo(f"note: removed the scores of an earlier run, {output}", err=True)
+
+
+def _refuse_collisions(output: Path, quarantine: Path, responses: Path, instrument: str) -> None:
+    """No output (scores, their metadata sidecar, the quarantine report) may be the responses
+    or the instrument file, by any spelling: refused before any work, nothing written."""
+    from surveytool.io.files import refuse_collisions
+
+    instrument_file = Path(instrument)
+    refuse_collisions(
+        {
+            "scores": output,
+            "scores' metadata": output.with_name(output.name + ".meta.json"),
+            "quarantine report": quarantine,
+        },
+        {
+            "responses": responses,
+            "instrument file": instrument_file if instrument_file.is_file() else None,
+        },
+    )
 
 
 def _remove_stale_scores(output: Path) -> None:
