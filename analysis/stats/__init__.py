@@ -36,7 +36,14 @@ from analysis.stats.groups import GroupComparison, compare_groups, hedges_g
 from analysis.stats.invariance import InvarianceResult, invariance_model, measurement_invariance
 from analysis.stats.irt import GRMResult, grm, grm_model, score_with_parameters
 from analysis.stats.items import ItemStatistics, item_statistics, keyed_items
-from analysis.stats.norms import NormsResult, build_norms, norms_from_scores, norms_yaml
+from analysis.stats.moments import Moments, merge_tree, moments
+from analysis.stats.norms import (
+    NormsResult,
+    build_norms,
+    norms_from_scores,
+    norms_yaml,
+    percentile_points_from_counts,
+)
 from analysis.stats.ordinal_cfa import OrdinalCFAResult, ordinal_cfa_model
 from analysis.stats.ordinal_invariance import ordinal_invariance_model
 from analysis.stats.polychoric import (
@@ -46,6 +53,7 @@ from analysis.stats.polychoric import (
     ordinal_omega,
     ordinal_reliability,
     polychoric,
+    polychoric_from_tables,
     polychoric_matrix,
 )
 from analysis.stats.reliability import (
@@ -65,6 +73,7 @@ from analysis.stats.scores import (
     disattenuate,
     score_correlations,
 )
+from analysis.stats.tables import PairTables, ValueCounts, pair_tables, value_counts
 
 __all__ = [
     "KMO",
@@ -79,10 +88,12 @@ __all__ = [
     "InvarianceResult",
     "ItemStatistics",
     "ItemSums",
+    "Moments",
     "NormsResult",
     "Omega",
     "OrdinalCFAResult",
     "OrdinalReliability",
+    "PairTables",
     "ParallelAnalysis",
     "Polychoric",
     "Problems",
@@ -90,6 +101,7 @@ __all__ = [
     "Reliability",
     "Result",
     "ScoreCorrelations",
+    "ValueCounts",
     "WaveComparison",
     "alpha_from_covariance",
     "bartlett_sphericity",
@@ -118,6 +130,8 @@ __all__ = [
     "kmo",
     "match_factors",
     "measurement_invariance",
+    "merge_tree",
+    "moments",
     "norms_from_scores",
     "norms_yaml",
     "omega",
@@ -127,12 +141,16 @@ __all__ = [
     "ordinal_invariance_model",
     "ordinal_omega",
     "ordinal_reliability",
+    "pair_tables",
     "parallel_analysis",
+    "percentile_points_from_counts",
     "polychoric",
+    "polychoric_from_tables",
     "polychoric_matrix",
     "reliability",
     "scale_reliability",
     "score_correlations",
     "score_with_parameters",
     "sufficient_statistics",
+    "value_counts",
 ]

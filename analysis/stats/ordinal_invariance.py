@@ -58,16 +58,22 @@ from analysis.errors import AnalysisError
 from analysis.stats._fit import cfi_tli as _cfi_tli
 from analysis.stats._matrix import one_blas_thread
 from analysis.stats.invariance import (
-    CHEN_2007,
-    CHEUNG_RENSVOLD_2002,
     MODELS,
     GroupFit,
     InvarianceResult,
+    check_model_inputs,
+    complete_groups,
+    parse_partial,
+    sequence_table,
 )
 from analysis.stats.ordinal_cfa import _model, _Moments, _moments, _scaled_shifted, _start_values
 from analysis.stats.polychoric import polychoric_matrix
 
 _PARTIAL = re.compile(r"^\s*(\w+)\s*(=~|~~|\|)\s*(\w+)\s*$")
+_PARTIAL_HINT = (
+    "write 'factor =~ item' (a loading), 'item | t1' (a threshold) or 'item ~~ item' (a "
+    "residual variance, strict model)"
+)
 _STEP = 1e-6  # central differences of the implied statistics
 
 
@@ -107,20 +113,6 @@ class _Extras:
     w: np.ndarray
     gamma: np.ndarray
     bread: np.ndarray
-
-
-def _parse_partial(partial: Sequence[str]) -> set[tuple[str, str, str]]:
-    out = set()
-    for text in partial:
-        match = _PARTIAL.match(text)
-        if match is None:
-            raise AnalysisError(
-                f"partial: cannot read {text!r}; write 'factor =~ item' (a loading), "
-                "'item | t1' (a threshold) or 'item ~~ item' (a residual variance, strict model)"
-            )
-        lhs, op, rhs = match.groups()
-        out.add((lhs, op, rhs))
-    return out
 
 
 def _layout(
@@ -446,33 +438,14 @@ def ordinal_invariance_model(
     In R: ``lavaan::cfa(model, data, ordered = TRUE, estimator = "WLSMV", group = group,
     group.equal = ...)``.
     """
-    unknown = [m for m in models if m not in MODELS]
-    if unknown:
-        raise AnalysisError(
-            f"models: unknown {', '.join(unknown)}; choose from {', '.join(MODELS)}"
-        )
-    names = [n for items in factors.values() for n in items]
-    if len(set(names)) != len(names):
-        raise AnalysisError(
-            "an item is in two factors; the invariance models need a simple structure"
-        )
-    if group not in data.columns:
-        raise AnalysisError(f"no group column {group!r}")
-    missing = [n for n in names if n not in data.columns]
-    if missing:
-        raise AnalysisError(f"no column for {', '.join(missing)}")
-    parsed = _parse_partial(partial)
+    names = check_model_inputs(data, factors, group, models)
+    parsed = parse_partial(partial, _PARTIAL, _PARTIAL_HINT)
     for lhs, op, rhs in parsed:
         known = (lhs in factors and rhs in names) if op == "=~" else lhs in names
         if not known:
             raise AnalysisError(f"partial: {lhs} {op} {rhs} is not a parameter of the model")
-    values = data[names].apply(pd.to_numeric, errors="coerce")
-    labels = data[group]
-    keep = values.notna().all(axis=1) & labels.notna()
-    values, labels = values[keep], labels[keep].astype(str)
-    groups_found = list(dict.fromkeys(labels))
-    if len(groups_found) < 2:
-        raise AnalysisError(f"{group!r} has fewer than two groups among the complete rows")
+    values, labels, found = complete_groups(data, names, group)
+    groups_found = list(found)
     prepared: list[_Group] = []
     categories: dict[str, tuple[float, ...]] | None = None
     for value in groups_found:
@@ -520,7 +493,17 @@ def ordinal_invariance_model(
     extras: dict[str, _Extras] = {}
     for name in models:
         fits[name], extras[name] = _fit(name, names, factors, prepared, parsed, start, baseline)
-    table = _table(models, fits, extras)
+
+    def difference(previous: str, model: str) -> float:
+        return _difference(
+            extras[previous],
+            extras[model],
+            float(fits[previous].fit["chisq"]),
+            float(fits[model].fit["chisq"]),
+            int(fits[model].fit["df"] - fits[previous].fit["df"]),
+        )
+
+    table = sequence_table(models, fits, difference, cfi="cfi_scaled", rmsea="rmsea_scaled")
     return InvarianceResult(
         table=table,
         models=fits,
@@ -556,56 +539,3 @@ def _difference(
     a = float(np.sqrt(m / tr2))
     b = m - a * tr1
     return a * (t_restricted - t_full) + b
-
-
-def _table(
-    models: Sequence[str], fits: Mapping[str, GroupFit], extras: Mapping[str, _Extras]
-) -> pd.DataFrame:
-    from scipy import stats
-
-    rows = []
-    previous: str | None = None
-    for name in models:
-        current = fits[name]
-        row: dict[str, object] = {"model": name}
-        row.update({str(key): value for key, value in current.fit.items()})
-        if previous is None:
-            row.update(
-                chisq_diff=np.nan,
-                df_diff=np.nan,
-                p_diff=np.nan,
-                cfi_diff=np.nan,
-                rmsea_diff=np.nan,
-                srmr_diff=np.nan,
-                holds_chen2007=None,
-                holds_cheung_rensvold2002=None,
-            )
-        else:
-            a, b = fits[previous].fit, current.fit
-            d_df = float(b["df"] - a["df"])
-            d_chi = (
-                _difference(
-                    extras[previous], extras[name], float(a["chisq"]), float(b["chisq"]), int(d_df)
-                )
-                if d_df > 0
-                else float(b["chisq"] - a["chisq"])
-            )
-            d_cfi = float(b["cfi_scaled"] - a["cfi_scaled"])
-            d_rmsea = float(b["rmsea_scaled"] - a["rmsea_scaled"])
-            d_srmr = float(b["srmr"] - a["srmr"])
-            cfi_cut, rmsea_cut, srmr_cut = CHEN_2007.get(name, CHEN_2007["scalar"])
-            row.update(
-                chisq_diff=d_chi,
-                df_diff=d_df,
-                p_diff=float(stats.chi2.sf(d_chi, d_df)) if d_df > 0 else np.nan,
-                cfi_diff=d_cfi,
-                rmsea_diff=d_rmsea,
-                srmr_diff=d_srmr,
-                holds_chen2007=bool(
-                    d_cfi >= cfi_cut and d_rmsea <= rmsea_cut and d_srmr <= srmr_cut
-                ),
-                holds_cheung_rensvold2002=bool(d_cfi >= CHEUNG_RENSVOLD_2002),
-            )
-        rows.append(row)
-        previous = name
-    return pd.DataFrame(rows).set_index("model")
