@@ -52,7 +52,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.cohort.checks import item_rest_warnings, off_by_one
+from analysis.cohort.checks import (
+    ItemRestSums,
+    item_rest_from_sums,
+    item_rest_sums,
+    off_by_one,
+)
 from analysis.cohort.dataset import (
     DatasetWriter,
     OpenCohort,
@@ -90,6 +95,7 @@ from analysis.privacy.generalize import Generalized
 from analysis.privacy.identifiers import describe_findings, detect_identifiers
 from analysis.privacy.kanonymity import enforce_k
 from analysis.privacy.pseudonyms import PSEUDONYM_COLUMN, PseudonymKey, default_key_path, load_key
+from surveytool.engine.datasets import PARTITION_ROWS, Piece, dataset_files, pieces_of, read_piece
 from surveytool.errors import InvalidResponsesError
 from surveytool.instrument.model import Instrument
 from surveytool.instrument.registry import load_instrument
@@ -101,36 +107,19 @@ from surveytool.scoring.engine import provenance
 
 KEY = "_key"
 ROW = "_row"
-_NA = "\x00"
+_NA = "\x02"  # never "\x00": numpy strips a trailing NUL from text
 _SEP = "\x1f"
 
-Piece = tuple[str, int | None]  # (file, row group or None for the whole file)
 
-
-def source_pieces(source: Path) -> list[tuple[Piece, int]]:
-    """The partitions of a Parquet source and their row counts (from the footers)."""
-    import pyarrow.parquet as pq
-
-    if source.is_dir():
-        files = sorted(p for p in source.glob("*.parquet") if p.is_file())
-        if not files:
-            raise AnalysisError(f"{source}: a folder without .parquet files is not a dataset")
-    elif source.suffix.lower() in (".parquet", ".pq"):
-        files = [source]
-    else:
+def source_pieces(source: Path, partition_rows: int = PARTITION_ROWS) -> list[Piece]:
+    """The partitions of a Parquet source (:func:`surveytool.engine.datasets.pieces_of`)."""
+    if not source.is_dir() and source.suffix.lower() not in (".parquet", ".pq"):
         raise AnalysisError(
             f"{source}: the Dask engine reads Parquet (a .parquet file or a folder of them); "
-            "convert the file to Parquet or use the in-memory engine (--engine memory)"
+            "convert the file to Parquet or use the in-memory import (import_cohort)"
         )
-    pieces: list[tuple[Piece, int]] = []
-    for path in files:
-        try:
-            meta = pq.ParquetFile(path).metadata
-        except Exception as exc:  # pyarrow's errors: one line
-            raise AnalysisError(f"{path}: cannot read it as Parquet: {str(exc).strip()}") from None
-        for group in range(meta.num_row_groups):
-            pieces.append(((str(path), group), meta.row_group(group).num_rows))
-    return [(p, n) for p, n in pieces if n > 0]
+    _, pieces = pieces_of(dataset_files(source), partition_rows)
+    return [p for p in pieces if p.rows > 0]
 
 
 def source_sha256(source: Path) -> str:
@@ -141,23 +130,6 @@ def source_sha256(source: Path) -> str:
     for path in sorted(p for p in source.glob("*.parquet") if p.is_file()):
         digest.update(f"{path.name}\0{file_sha256(path)}\n".encode())
     return digest.hexdigest()
-
-
-def _read_piece(piece: Piece) -> pd.DataFrame:
-    """One piece as :func:`surveytool.io.sources.read_source` reads a Parquet file."""
-    import pyarrow.parquet as pq
-
-    from surveytool.io.sources import _header, _iso_dates, _text_columns
-
-    path, group = piece
-    table = pq.ParquetFile(path).read_row_group(group) if group is not None else pq.read_table(path)
-    frame = _iso_dates(table.to_pandas())
-    for col in frame.columns:
-        if isinstance(frame[col].dtype, pd.CategoricalDtype):
-            frame[col] = frame[col].astype(object)
-    frame = _text_columns(frame.reset_index(drop=True))
-    frame.columns = pd.Index(_header(frame.columns))
-    return frame
 
 
 @dataclass
@@ -193,6 +165,7 @@ class PartitionResult:
     notes: list[str]
     ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
     item_ids: tuple[str, ...] = ()
+    item_rest: ItemRestSums | None = None
 
 
 def _partition_state(p: PartitionPlan, frame: pd.DataFrame, first_row: int) -> ImportState:
@@ -238,12 +211,14 @@ def _partition_state(p: PartitionPlan, frame: pd.DataFrame, first_row: int) -> I
     return state
 
 
-def process_partition(p: PartitionPlan, piece: Piece, first_row: int, staged: str) -> PartitionResult:
+def process_partition(
+    p: PartitionPlan, piece: Piece, first_row: int, staged: str
+) -> PartitionResult:
     """Recode, set aside, pseudonymize, validate and generalize one partition; stage its rows."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    frame = _read_piece(piece)
+    frame = read_piece(piece)
     s = _partition_state(p, frame, first_row)
     spec = p.loaded.mapping
     if spec.wide_waves is not None:
@@ -294,6 +269,7 @@ def process_partition(p: PartitionPlan, piece: Piece, first_row: int, staged: st
         notes=list(s.report.notes),
         ranges=ranges,
         item_ids=tuple(s.responses.item_ids),
+        item_rest=item_rest_sums(p.instrument, s.responses.item_ids, s.responses.values),
     )
 
 
@@ -310,6 +286,13 @@ class StreamedImport:
         return self.report.issues
 
 
+def _dask() -> Any:
+    """``dask`` (untyped: its calls are made through ``Any``)."""
+    import dask
+
+    return dask
+
+
 def _dd() -> Any:
     import dask.dataframe
 
@@ -322,7 +305,7 @@ def _staged_frame(files: Sequence[str], columns: list[str]) -> Any:
     def read(path: str) -> pd.DataFrame:
         import pyarrow.parquet as pq
 
-        frame = pq.read_table(path, columns=columns).to_pandas()
+        frame: pd.DataFrame = pq.read_table(path, columns=columns).to_pandas()
         for col in frame.columns:
             if frame[col].dtype != object and not pd.api.types.is_numeric_dtype(frame[col].dtype):
                 frame[col] = frame[col].astype(object).where(frame[col].notna(), None)
@@ -375,14 +358,15 @@ def import_cohort_dask(
     key: PseudonymKey | bytes | None = None,
     k: int | None = None,
     strict: bool = False,
+    partition_rows: int = PARTITION_ROWS,
 ) -> StreamedImport:
     """Import a Parquet source (a file by row groups, or a folder) into a cohort dataset on Dask.
 
     The parameters are :func:`~analysis.cohort.import_cohort`'s (the source is Parquet; the
     output a cohort dataset folder). The tasks run on the current Dask scheduler (a
-    ``distributed`` client when one is active; see :mod:`surveytool.engine`).
+    ``distributed`` client when one is active; see :mod:`surveytool.engine`). A partition holds
+    at most ``partition_rows`` rows (whole row groups).
     """
-    import dask
 
     source = Path(source)
     out = Path(output)
@@ -395,7 +379,7 @@ def import_cohort_dask(
         raise AnalysisError(f"k must be at least 2 (got {k}); k = 1 suppresses nothing")
     inst = load_instrument(instrument if not isinstance(instrument, Path) else str(instrument))
     loaded = load_mapping(mapping)
-    pieces = source_pieces(source)
+    pieces = source_pieces(source, partition_rows)
     if not pieces:
         raise AnalysisError(f"{source}: the file has a header but no data rows")
     secret = load_key(key) if key is not None else load_key(key_file, default_key_path(out))
@@ -416,7 +400,7 @@ def import_cohort_dask(
         format="parquet",
         sheet=None,
     )
-    first = _read_piece(pieces[0][0])
+    first = read_piece(pieces[0])
     sample.table = SourceTable(
         path=source,
         format="parquet",
@@ -430,12 +414,12 @@ def import_cohort_dask(
     plan(sample)
     classify(sample)
     existing = open_cohort(out) if (out / "cohort.json").exists() else None
-    waves, groups, qis = sample.waves, sample.groups, list(sample.qis)
+    waves, qis = sample.waves, list(sample.qis)
     if waves and qis:
         raise AnalysisError(
             "the Dask engine cannot yet count k-anonymity classes by respondent across waves "
             "(this mapping has waves and quasi-identifiers); use the in-memory engine "
-            "(--engine memory)"
+            "(import_cohort)"
         )
     p = PartitionPlan(
         source=source,
@@ -450,17 +434,17 @@ def import_cohort_dask(
         sample=sample,
     )
     report = sample.report
-    report.rows_read = sum(n for _, n in pieces)
+    report.rows_read = sum(piece.rows for piece in pieces)
     with DatasetWriter(out) as writer:
         stage = writer.tmp / "stage"
         stage.mkdir(mode=0o700)
-        offsets = np.cumsum([0] + [n for _, n in pieces])[:-1] + 1
+        offsets = np.cumsum([0] + [piece.rows for piece in pieces])[:-1] + 1
         staged = [str(stage / f"part-{i:05d}.parquet") for i in range(len(pieces))]
         tasks = [
-            dask.delayed(process_partition)(p, piece, int(offsets[i]), staged[i])
-            for i, (piece, _) in enumerate(pieces)
+            _dask().delayed(process_partition)(p, piece, int(offsets[i]), staged[i])
+            for i, piece in enumerate(pieces)
         ]
-        results: list[PartitionResult] = list(dask.compute(*tasks))
+        results: list[PartitionResult] = list(_dask().compute(*tasks))
         _gather(report, results, inst, first, sample)
         with computation_warnings() as numeric:
             outcome = _finish(p, report, results, staged, existing, writer, out)
@@ -583,6 +567,7 @@ def _finish(
     fresh_columns = [c for c in columns if c != BATCH_COLUMN] + [KEY, ROW]
     rows = _staged_frame(non_empty, fresh_columns) if non_empty else None
     repeat_issues = issue_frame_empty = concat_issues([])
+    taken_out: ItemRestSums | None = None
     duplicates = 0
     fresh = None
     if rows is not None:
@@ -596,7 +581,12 @@ def _finish(
                     first_of.rename("_first").to_frame(), left_on=KEY, right_index=True, how="left"
                 )
                 later = marked[marked["_first"].notnull() & (marked[ROW] != marked["_first"])]
-                later_rows = later[[PSEUDONYM_COLUMN, *waves, KEY, ROW, "_first"]].compute()
+                later_rows = later[
+                    [PSEUDONYM_COLUMN, *waves, KEY, ROW, "_first", *layout.item_columns]
+                ].compute()
+                taken_out = item_rest_sums(
+                    inst, layout.item_columns, later_rows[list(layout.item_columns)].to_numpy()
+                )
                 repeat_issues = _repeat_issues(later_rows, waves, sample.plan.id_column)
                 report.rows_invalid_id += len(later_rows)
                 rows = marked[~(marked["_first"].notnull() & (marked[ROW] != marked["_first"]))]
@@ -611,6 +601,14 @@ def _finish(
         else:
             fresh = rows
     del issue_frame_empty
+    sums = [r.item_rest for r in results if r.item_rest is not None]
+    if sums:
+        total = sums[0]
+        for more in sums[1:]:
+            total = total + more
+        if taken_out is not None:
+            total = total - taken_out
+        report.warnings += item_rest_from_sums(inst, layout.item_columns, total)
     report.duplicates = duplicates
     combined_parts = []
     if existing is not None and existing.rows:
@@ -633,9 +631,7 @@ def _finish(
         combined = None
 
     # small categories (generalize: merge), counted over the whole cohort
-    generalized = {
-        c: Generalized(c, q.generalize, q.describe(), 0) for c, q in qis.items()
-    }
+    generalized = {c: Generalized(c, q.generalize, q.describe(), 0) for c, q in qis.items()}
     if combined is not None:
         for col, qspec in qis.items():
             if qspec.generalize != "merge":
@@ -678,8 +674,8 @@ def _finish(
     suppressed_rows = pd.DataFrame(columns=[PSEUDONYM_COLUMN, ROW, "_size"])
     if combined is not None and not keep.all():
         lookup = decided.set_index("_class")
-        small = lookup.index[~lookup["_keep"].to_numpy(dtype=bool)]
-        gone = combined[combined["_class"].isin(list(small))]
+        small_classes = list(lookup.index[~lookup["_keep"].to_numpy(dtype=bool)])
+        gone = combined[combined["_class"].isin(small_classes)]
         gone_rows = gone[[PSEUDONYM_COLUMN, ROW, "_class"]].compute()
         gone_rows["_size"] = lookup.loc[gone_rows["_class"], "_size"].to_numpy()
         suppressed_old = int((gone_rows[ROW] < 0).sum())
@@ -692,7 +688,10 @@ def _finish(
     )
     report.rows_imported = new_total - report.rows_suppressed
     report.rows_quarantined = (
-        report.rows_excluded + report.rows_unanswered + report.rows_invalid_id + report.rows_suppressed
+        report.rows_excluded
+        + report.rows_unanswered
+        + report.rows_invalid_id
+        + report.rows_suppressed
     )
     if report.rows_read != report.rows_imported + report.rows_quarantined + report.duplicates:
         raise RuntimeError(f"row counts do not add up: {report.counts_line()}")  # a bug
@@ -763,6 +762,15 @@ def _finish(
             "a respondent; check the file is the survey's responses, or relax the mapping's "
             "filters"
         )
+    if report.rows_imported == 0 and report.rows_suppressed:
+        report.warnings.append(
+            ImportWarning(
+                "small_class",
+                None,
+                f"every new row ({report.rows_suppressed}) was suppressed for k-anonymity: "
+                "nothing was added; generalize the quasi-identifiers further",
+            )
+        )
     report.cohort_changed = report.rows_imported > 0 or suppressed_old > 0
     paths = sidecar_paths(out)
     entry = ImportEntry(
@@ -799,7 +807,9 @@ def _finish(
         _write_generation(writer, metadata, combined, decided, list(qis), existing, fresh)
         writer.commit(metadata)
         report.written.append(str(out))
-        write_text_atomic(paths["disclosure_json"], json.dumps(disclosure.as_dict(), indent=2) + "\n")
+        write_text_atomic(
+            paths["disclosure_json"], json.dumps(disclosure.as_dict(), indent=2) + "\n"
+        )
         write_text_atomic(paths["disclosure_text"], disclosure.format_text())
         report.written += [str(paths["disclosure_json"]), str(paths["disclosure_text"])]
     else:
@@ -812,7 +822,9 @@ def _finish(
     return StreamedImport(report, disclosure, open_cohort(out) if out.exists() else None)
 
 
-def _repeat_issues(later: pd.DataFrame, waves: Sequence[str], id_column: str | None) -> pd.DataFrame:
+def _repeat_issues(
+    later: pd.DataFrame, waves: Sequence[str], id_column: str | None
+) -> pd.DataFrame:
     records = []
     for _, r in later.sort_values(ROW).iterrows():
         suffix = "/".join("" if r[w] is None else str(r[w]) for w in waves)
@@ -835,16 +847,16 @@ def _apply_decision(
     part: pd.DataFrame, decided: pd.DataFrame, qis: list[str], columns: list[str]
 ) -> pd.DataFrame:
     if not qis:
-        return part[columns]
+        same: pd.DataFrame = part[columns]
+        return same
     lookup = decided.set_index("_class")
     keep = lookup.loc[part["_class"], "_keep"].to_numpy(dtype=bool)
     out = part.loc[keep].copy()
     for col in qis:
         values = lookup.loc[out["_class"], f"_new_{col}"].to_numpy(dtype=object)
-        out[col] = pd.Series(values, index=out.index, dtype=object).where(
-            pd.notna(values), None
-        )
-    return out[columns]
+        out[col] = pd.Series(values, index=out.index, dtype=object).where(pd.notna(values), None)
+    result: pd.DataFrame = out[columns]
+    return result
 
 
 def _write_generation(
@@ -857,7 +869,6 @@ def _write_generation(
     fresh: Any,
 ) -> None:
     """The second pass: every partition's rows after suppression, and the ledger's keys."""
-    import dask
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -865,15 +876,22 @@ def _write_generation(
     if combined is not None:
         parts = combined.to_delayed()
         tasks = [
-            dask.delayed(_write_part)(part, decided, qis, columns, metadata, str(writer.rows_path(i)))
+            _dask().delayed(_write_part)(
+                part, decided, qis, columns, metadata, str(writer.rows_path(i))
+            )
             for i, part in enumerate(parts)
         ]
-        dask.compute(*tasks)
+        _dask().compute(*tasks)
     else:
         write_rows_file(
-            pd.DataFrame({c: pd.Series([], dtype=t.to_pandas_dtype()) for c, t in zip(
-                arrow_schema(metadata).names, arrow_schema(metadata).types, strict=True
-            )}),
+            pd.DataFrame(
+                {
+                    c: pd.Series([], dtype=t.to_pandas_dtype())
+                    for c, t in zip(
+                        arrow_schema(metadata).names, arrow_schema(metadata).types, strict=True
+                    )
+                }
+            ),
             metadata,
             writer.rows_path(0),
         )
@@ -889,10 +907,10 @@ def _write_generation(
     if fresh is not None:
         keys = fresh[[KEY, ROW]].to_delayed()
         tasks = [
-            dask.delayed(_write_keys)(part, str(writer.keys_path(n + i)))
+            _dask().delayed(_write_keys)(part, str(writer.keys_path(n + i)))
             for i, part in enumerate(keys)
         ]
-        dask.compute(*tasks)
+        _dask().compute(*tasks)
     del pa
 
 
