@@ -785,7 +785,7 @@ def _entry(s: ImportState) -> ImportEntry:
 
 
 def _write_text(path: Path, text: str) -> None:
-    write_text_atomic(path, text)
+    write_text_atomic(path, text, secret=True)  # beside the cohort: owner only, like it
 
 
 def _nothing_imported(s: ImportState) -> None:

@@ -44,7 +44,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -66,6 +66,7 @@ from analysis.cohort.dataset import (
     write_keys_file,
     write_rows_file,
 )
+from analysis.cohort.importer import _instrument_file
 from analysis.cohort.issues import issues_for_rows
 from analysis.cohort.ledger import (
     BATCH_COLUMN,
@@ -76,6 +77,7 @@ from analysis.cohort.ledger import (
     check_layout,
     row_keys,
 )
+from analysis.cohort.paths import cohort_lock, refuse_path_collisions
 from analysis.cohort.result import ImportReport, ImportWarning, sidecar_paths
 from analysis.cohort.stages import (
     ImportState,
@@ -359,13 +361,17 @@ def import_cohort_dask(
     k: int | None = None,
     strict: bool = False,
     partition_rows: int = PARTITION_ROWS,
+    lock_timeout: float | None = None,
+    on_wait: Callable[[str], None] | None = None,
 ) -> StreamedImport:
     """Import a Parquet source (a file by row groups, or a folder) into a cohort dataset on Dask.
 
     The parameters are :func:`~analysis.cohort.import_cohort`'s (the source is Parquet; the
     output a cohort dataset folder). The tasks run on the current Dask scheduler (a
     ``distributed`` client when one is active; see :mod:`surveytool.engine`). A partition holds
-    at most ``partition_rows`` rows (whole row groups).
+    at most ``partition_rows`` rows (whole row groups). The cohort's lock
+    (:func:`analysis.cohort.paths.cohort_lock`, ``lock_timeout`` and ``on_wait``) is held from
+    reading its ledger to the commit, as in memory.
     """
 
     source = Path(source)
@@ -378,6 +384,31 @@ def import_cohort_dask(
     if k is not None and k < 2:
         raise AnalysisError(f"k must be at least 2 (got {k}); k = 1 suppresses nothing")
     inst = load_instrument(instrument if not isinstance(instrument, Path) else str(instrument))
+    refuse_path_collisions(
+        source=source,
+        output=out,
+        key_file=Path(key_file) if key_file is not None else None,
+        mapping=Path(mapping) if isinstance(mapping, str | Path) else None,
+        dictionary=None,
+        qsf=None,
+        instrument=_instrument_file(instrument),
+    )
+    with cohort_lock(out, timeout=lock_timeout, on_wait=on_wait):
+        return _import(source, inst, out, mapping, key_file, key, k, strict, partition_rows)
+
+
+def _import(
+    source: Path,
+    inst: Instrument,
+    out: Path,
+    mapping: str | Path | Mapping[str, Any] | CohortMapping | LoadedMapping | None,
+    key_file: str | Path | None,
+    key: PseudonymKey | bytes | None,
+    k: int | None,
+    strict: bool,
+    partition_rows: int,
+) -> StreamedImport:
+
     loaded = load_mapping(mapping)
     pieces = source_pieces(source, partition_rows)
     if not pieces:

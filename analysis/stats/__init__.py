@@ -35,6 +35,7 @@ from analysis.stats.fiml import FIMLResult, fiml_cfa_model
 from analysis.stats.groups import GroupComparison, compare_groups, hedges_g
 from analysis.stats.invariance import InvarianceResult, invariance_model, measurement_invariance
 from analysis.stats.irt import GRMResult, grm, grm_model, score_with_parameters
+from analysis.stats.irt_dif import IRTDIFResult, irt_dif, irt_dif_model
 from analysis.stats.items import ItemStatistics, item_statistics, keyed_items
 from analysis.stats.moments import Moments, merge_tree, moments
 from analysis.stats.norms import (
@@ -85,6 +86,7 @@ __all__ = [
     "FIMLResult",
     "GRMResult",
     "GroupComparison",
+    "IRTDIFResult",
     "InvarianceResult",
     "ItemStatistics",
     "ItemSums",
@@ -125,6 +127,8 @@ __all__ = [
     "hedges_g",
     "icc",
     "invariance_model",
+    "irt_dif",
+    "irt_dif_model",
     "item_statistics",
     "keyed_items",
     "kmo",
