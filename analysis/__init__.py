@@ -34,6 +34,7 @@ from analysis.stats import (  # noqa: E402
     GRMResult,
     GroupComparison,
     InvarianceResult,
+    IRTDIFResult,
     ItemStatistics,
     NormsResult,
     Omega,
@@ -62,6 +63,8 @@ from analysis.stats import (  # noqa: E402
     grm,
     grm_model,
     invariance_model,
+    irt_dif,
+    irt_dif_model,
     item_statistics,
     keyed_items,
     kmo,
@@ -71,6 +74,7 @@ from analysis.stats import (  # noqa: E402
     norms_yaml,
     omega,
     ordinal_cfa_model,
+    ordinal_invariance_model,
     ordinal_omega,
     ordinal_reliability,
     parallel_analysis,
@@ -104,7 +108,13 @@ __all__ += ["NormsResult", "build_norms", "norms_from_scores", "norms_yaml"]
 __all__ += ["FIMLResult", "fiml_cfa_model"]
 __all__ += ["DIFResult", "dif", "dif_model"]
 __all__ += ["GRMResult", "grm", "grm_model", "score_with_parameters"]
-__all__ += ["InvarianceResult", "invariance_model", "measurement_invariance"]
+__all__ += ["IRTDIFResult", "irt_dif", "irt_dif_model"]
+__all__ += [
+    "InvarianceResult",
+    "invariance_model",
+    "measurement_invariance",
+    "ordinal_invariance_model",
+]
 __all__ += [
     "OrdinalCFAResult",
     "OrdinalReliability",

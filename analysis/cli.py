@@ -188,6 +188,12 @@ def _echo_result(result: CohortImport, output: Path) -> None:
     type=click.Path(path_type=Path),
     help="Cohort file (.parquet); new respondents are appended when it exists.",
 )
+@click.option(
+    "--lock-timeout",
+    type=click.FloatRange(min=0),
+    help="When another import is writing the same cohort, wait at most this many seconds "
+    "(default: until it is done), then fail without importing.",
+)
 def import_command(
     source: Path,
     instrument: str,
@@ -200,6 +206,7 @@ def import_command(
     dictionary: Path | None,
     qsf: Path | None,
     output: Path,
+    lock_timeout: float | None,
 ) -> None:
     """Import SOURCE (CSV/TSV, XLSX, SPSS, Parquet, Qualtrics or REDCap export) into a cohort.
 
@@ -221,6 +228,8 @@ def import_command(
         sheet=int(sheet) if sheet is not None and sheet.isdigit() else sheet,
         dictionary=dictionary,
         qsf=qsf,
+        lock_timeout=lock_timeout,
+        on_wait=lambda message: click.echo(f"note: {message}", err=True),
     )
     _echo_result(result, output)
 
@@ -271,9 +280,18 @@ def map_template(
     """Write a starting mapping for SOURCE: items matched by id or question text, id, identifiers."""
     from analysis.mapping import load_mapping, mapping_template
     from surveytool.instrument.registry import load_instrument
-    from surveytool.io.files import write_text_atomic
+    from surveytool.io.files import refuse_collisions, write_text_atomic
     from surveytool.io.sources import read_source, reshape_wide_waves
 
+    refuse_collisions(  # --force never overrides this
+        {"mapping": output},
+        {
+            "source": source,
+            "REDCap dictionary": dictionary,
+            "Qualtrics definition": qsf,
+            "instrument file": Path(instrument) if Path(instrument).is_file() else None,
+        },
+    )
     if output.exists() and not force:
         raise SurveytoolError(f"{output} exists; give --force to overwrite it, or another path")
     inst = load_instrument(instrument)
@@ -426,7 +444,14 @@ def report_command(
     from anywhere). Small cells are suppressed (see --min-cell).
     """
     from analysis.report import REPORT_FILE, build_cohort_report, write_report
+    from surveytool.io.files import PathCollisionError
 
+    where = output.resolve()
+    if where == cohort_file.resolve() or where in cohort_file.resolve().parents:
+        raise PathCollisionError(
+            f"{output}: the report folder would replace the folder of the cohort {cohort_file}; "
+            "give a new folder for the report"
+        )
     progress, step = _progress_bar()
     with progress:
         report = build_cohort_report(
@@ -513,8 +538,15 @@ def norms_command(
 ) -> None:
     from analysis import norms_yaml
     from analysis.report import cohort_norms
-    from surveytool.io.files import write_text_atomic
+    from surveytool.io.files import refuse_collisions, write_text_atomic
 
+    refuse_collisions(
+        {"norms": output},
+        {
+            "cohort": cohort_file,
+            "instrument file": Path(instrument) if Path(instrument).is_file() else None,
+        },
+    )
     result = cohort_norms(
         cohort_file,
         instrument,

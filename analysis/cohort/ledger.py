@@ -159,11 +159,22 @@ def _first_line(exc: Exception) -> str:
 
 
 def load_cohort(path: Path, *, as_output: bool = False) -> Cohort:
-    """The cohort file at ``path``; refuses a file that cannot be read or is not a cohort.
+    """The cohort at ``path`` (a cohort file, or a cohort dataset folder: see
+    :mod:`analysis.cohort.dataset`) with its whole table and ledger in memory; refuses what cannot
+    be read or is not a cohort.
 
-    ``as_output``: the file is where an import would write, so the message says to choose another
+    ``as_output``: the path is where an import would write, so the message says to choose another
     output path (the file is left untouched).
     """
+    path = Path(path)
+    if path.is_dir():
+        from analysis.cohort.dataset import open_cohort
+
+        try:
+            return open_cohort(path).load()
+        except CohortFileError as exc:
+            advice = "; choose another output path (it is left untouched)" if as_output else ""
+            raise CohortFileError(f"{exc}{advice}") from None
     import pyarrow.parquet as pq
 
     from surveytool.io.tables import read_metadata
@@ -187,17 +198,34 @@ def load_cohort(path: Path, *, as_output: bool = False) -> Cohort:
             f"{path} exists but its cohort metadata does not fit this version of surveytool "
             f"({where}: {exc.errors()[0]['msg']}){advice}"
         ) from None
-    frame = table.to_pandas()
-    for col in [*metadata.wave_columns, *metadata.group_columns, *metadata.quasi_identifiers]:
+    return Cohort(path, text_columns(table.to_pandas(), metadata), metadata)
+
+
+def text_columns(frame: pd.DataFrame, layout: Layout) -> pd.DataFrame:
+    """The pseudonym, wave, group and quasi-identifier columns as ``str``/``None`` objects."""
+    for col in [
+        PSEUDONYM_COLUMN,
+        *layout.wave_columns,
+        *layout.group_columns,
+        *layout.quasi_identifiers,
+    ]:
         if col in frame.columns:
             frame[col] = _text(frame[col])
-    frame[PSEUDONYM_COLUMN] = _text(frame[PSEUDONYM_COLUMN])
-    return Cohort(path, frame, metadata)
+    return frame
 
 
 def read_cohort(path: Path) -> Cohort | None:
-    """The cohort an import writes to: None if there is no file yet (see :func:`load_cohort`)."""
-    return load_cohort(path, as_output=True) if path.exists() else None
+    """The cohort an import writes to: None if there is none yet (see :func:`load_cohort`).
+
+    A folder without ``cohort.json`` that holds nothing but leftovers of an interrupted first
+    import counts as no cohort yet.
+    """
+    if not path.exists():
+        return None
+    leftovers = path.is_dir() and not (path / "cohort.json").exists()
+    if leftovers and all(p.name.startswith((".", "g0")) for p in path.iterdir()):
+        return None
+    return load_cohort(path, as_output=True)
 
 
 def _text(values: pd.Series) -> pd.Series:

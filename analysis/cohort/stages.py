@@ -18,6 +18,7 @@ import pandas as pd
 
 from analysis.cells import as_text
 from analysis.cohort.checks import item_rest_warnings, off_by_one
+from analysis.cohort.dataset import is_dataset_path, write_dataset
 from analysis.cohort.issues import issues_for_rows
 from analysis.cohort.ledger import (
     BATCH_COLUMN,
@@ -784,7 +785,7 @@ def _entry(s: ImportState) -> ImportEntry:
 
 
 def _write_text(path: Path, text: str) -> None:
-    write_text_atomic(path, text)
+    write_text_atomic(path, text, secret=True)  # beside the cohort: owner only, like it
 
 
 def _nothing_imported(s: ImportState) -> None:
@@ -840,7 +841,10 @@ def write(s: ImportState) -> None:
                 "last_import": report.as_dict(),
             }
         )
-        written = write_table(s.final, s.output, metadata=metadata.as_metadata())
+        if is_dataset_path(s.output):
+            written = write_dataset(s.output, s.final, metadata)
+        else:
+            written = write_table(s.final, s.output, metadata=metadata.as_metadata())
         report.written += [str(p) for p in written]
         disclosure = s.disclosure
         _write_text(paths["disclosure_json"], json.dumps(disclosure.as_dict(), indent=2) + "\n")

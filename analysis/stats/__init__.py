@@ -35,9 +35,18 @@ from analysis.stats.fiml import FIMLResult, fiml_cfa_model
 from analysis.stats.groups import GroupComparison, compare_groups, hedges_g
 from analysis.stats.invariance import InvarianceResult, invariance_model, measurement_invariance
 from analysis.stats.irt import GRMResult, grm, grm_model, score_with_parameters
+from analysis.stats.irt_dif import IRTDIFResult, irt_dif, irt_dif_model
 from analysis.stats.items import ItemStatistics, item_statistics, keyed_items
-from analysis.stats.norms import NormsResult, build_norms, norms_from_scores, norms_yaml
+from analysis.stats.moments import Moments, merge_tree, moments
+from analysis.stats.norms import (
+    NormsResult,
+    build_norms,
+    norms_from_scores,
+    norms_yaml,
+    percentile_points_from_counts,
+)
 from analysis.stats.ordinal_cfa import OrdinalCFAResult, ordinal_cfa_model
+from analysis.stats.ordinal_invariance import ordinal_invariance_model
 from analysis.stats.polychoric import (
     OrdinalReliability,
     Polychoric,
@@ -45,6 +54,7 @@ from analysis.stats.polychoric import (
     ordinal_omega,
     ordinal_reliability,
     polychoric,
+    polychoric_from_tables,
     polychoric_matrix,
 )
 from analysis.stats.reliability import (
@@ -64,6 +74,7 @@ from analysis.stats.scores import (
     disattenuate,
     score_correlations,
 )
+from analysis.stats.tables import PairTables, ValueCounts, pair_tables, value_counts
 
 __all__ = [
     "KMO",
@@ -75,13 +86,16 @@ __all__ = [
     "FIMLResult",
     "GRMResult",
     "GroupComparison",
+    "IRTDIFResult",
     "InvarianceResult",
     "ItemStatistics",
     "ItemSums",
+    "Moments",
     "NormsResult",
     "Omega",
     "OrdinalCFAResult",
     "OrdinalReliability",
+    "PairTables",
     "ParallelAnalysis",
     "Polychoric",
     "Problems",
@@ -89,6 +103,7 @@ __all__ = [
     "Reliability",
     "Result",
     "ScoreCorrelations",
+    "ValueCounts",
     "WaveComparison",
     "alpha_from_covariance",
     "bartlett_sphericity",
@@ -112,25 +127,34 @@ __all__ = [
     "hedges_g",
     "icc",
     "invariance_model",
+    "irt_dif",
+    "irt_dif_model",
     "item_statistics",
     "keyed_items",
     "kmo",
     "match_factors",
     "measurement_invariance",
+    "merge_tree",
+    "moments",
     "norms_from_scores",
     "norms_yaml",
     "omega",
     "omega_from_correlation",
     "ordinal_alpha",
     "ordinal_cfa_model",
+    "ordinal_invariance_model",
     "ordinal_omega",
     "ordinal_reliability",
+    "pair_tables",
     "parallel_analysis",
+    "percentile_points_from_counts",
     "polychoric",
+    "polychoric_from_tables",
     "polychoric_matrix",
     "reliability",
     "scale_reliability",
     "score_correlations",
     "score_with_parameters",
     "sufficient_statistics",
+    "value_counts",
 ]

@@ -118,15 +118,21 @@ class _Layout:
     size: int
 
 
-def _parse_partial(partial: Sequence[str]) -> set[tuple[str, str, str]]:
+_PARTIAL_HINT = (
+    "write 'item ~ 1' (an intercept), 'factor =~ item' (a loading) or 'item ~~ item' (a "
+    "residual variance)"
+)
+
+
+def parse_partial(
+    partial: Sequence[str], pattern: re.Pattern[str] = _PARTIAL, hint: str = _PARTIAL_HINT
+) -> set[tuple[str, str, str]]:
+    """The (lhs, op, rhs) of each parameter named in lavaan syntax, by ``pattern``."""
     out = set()
     for text in partial:
-        match = _PARTIAL.match(text)
+        match = pattern.match(text)
         if match is None:
-            raise AnalysisError(
-                f"partial: cannot read {text!r}; write 'item ~ 1' (an intercept), "
-                "'factor =~ item' (a loading) or 'item ~~ item' (a residual variance)"
-            )
+            raise AnalysisError(f"partial: cannot read {text!r}; {hint}")
         lhs, op, rhs = match.groups()
         out.add((lhs, op, rhs))
     return out
@@ -430,35 +436,14 @@ def invariance_model(
     In R: ``lavaan::cfa(model, data, group = group, group.equal = ...)`` for each model and
     ``lavaan::lavTestLRT(...)``; see the module docstring.
     """
-    from scipy import stats
 
-    unknown = [m for m in models if m not in MODELS]
-    if unknown:
-        raise AnalysisError(
-            f"models: unknown {', '.join(unknown)}; choose from {', '.join(MODELS)}"
-        )
-    names = [n for items in factors.values() for n in items]
-    if len(set(names)) != len(names):
-        raise AnalysisError(
-            "an item is in two factors; the invariance models need a simple structure"
-        )
-    if group not in data.columns:
-        raise AnalysisError(f"no group column {group!r}")
-    missing = [n for n in names if n not in data.columns]
-    if missing:
-        raise AnalysisError(f"no column for {', '.join(missing)}")
-    parsed = _parse_partial(partial)
+    names = check_model_inputs(data, factors, group, models)
+    parsed = parse_partial(partial)
     known = set(names) | set(factors)
     for lhs, _, rhs in parsed:
         if lhs not in known or (rhs != "1" and rhs not in known):
             raise AnalysisError(f"partial: {lhs} or {rhs} is not an item or factor of the model")
-    values = data[names].apply(pd.to_numeric, errors="coerce")
-    labels = data[group]
-    keep = values.notna().all(axis=1) & labels.notna()
-    values, labels = values[keep], labels[keep].astype(str)
-    groups = tuple(sorted(labels.unique(), key=lambda v: list(labels).index(v)))
-    if len(groups) < 2:
-        raise AnalysisError(f"{group!r} has fewer than two groups among the complete rows")
+    values, labels, groups = complete_groups(data, names, group)
     prepared = []
     sizes = {}
     for value in groups:
@@ -479,8 +464,71 @@ def invariance_model(
     last: GroupFit | None = None
     for name in models:
         last = fits[name] = _fit_one(name, names, factors, groups, prepared, parsed, last)
+    table = sequence_table(models, fits)
+    return InvarianceResult(
+        table=table,
+        models=fits,
+        groups=groups,
+        n_per_group=sizes,
+        partial=tuple(partial),
+    )
+
+
+def check_model_inputs(
+    data: pd.DataFrame,
+    factors: Mapping[str, Sequence[str]],
+    group: str,
+    models: Sequence[str],
+) -> list[str]:
+    """The items of ``factors``, after checking the models, the structure and the columns."""
+    unknown = [m for m in models if m not in MODELS]
+    if unknown:
+        raise AnalysisError(
+            f"models: unknown {', '.join(unknown)}; choose from {', '.join(MODELS)}"
+        )
+    names = [n for items in factors.values() for n in items]
+    if len(set(names)) != len(names):
+        raise AnalysisError(
+            "an item is in two factors; the invariance models need a simple structure"
+        )
+    if group not in data.columns:
+        raise AnalysisError(f"no group column {group!r}")
+    missing = [n for n in names if n not in data.columns]
+    if missing:
+        raise AnalysisError(f"no column for {', '.join(missing)}")
+    return names
+
+
+def complete_groups(
+    data: pd.DataFrame, names: Sequence[str], group: str
+) -> tuple[pd.DataFrame, pd.Series, tuple[str, ...]]:
+    """The complete rows (every item and the group answered; listwise), their group labels as
+    text and the groups in order of first appearance (lavaan's order); two groups at least."""
+    values = data[list(names)].apply(pd.to_numeric, errors="coerce")
+    labels = data[group]
+    keep = values.notna().all(axis=1) & labels.notna()
+    values, labels = values[keep], labels[keep].astype(str)
+    groups = tuple(dict.fromkeys(labels))
+    if len(groups) < 2:
+        raise AnalysisError(f"{group!r} has fewer than two groups among the complete rows")
+    return values, labels, groups
+
+
+def sequence_table(
+    models: Sequence[str],
+    fits: Mapping[str, GroupFit],
+    difference: Callable[[str, str], float] | None = None,
+    *,
+    cfi: str = "cfi",
+    rmsea: str = "rmsea",
+) -> pd.DataFrame:
+    """One row per model: its fit, then against the previous model the difference test (Δχ² by
+    default, or ``difference(previous, model)``), ΔCFI, ΔRMSEA, ΔSRMR (of the ``cfi`` and
+    ``rmsea`` columns named) and the verdicts of Chen (2007) and Cheung & Rensvold (2002)."""
+    from scipy import stats
+
     rows = []
-    previous: GroupFit | None = None
+    previous: str | None = None
     for name in models:
         current = fits[name]
         row: dict[str, object] = {"model": name}
@@ -497,11 +545,14 @@ def invariance_model(
                 holds_cheung_rensvold2002=None,
             )
         else:
-            a, b = previous.fit, current.fit
-            d_chi = float(b["chisq"] - a["chisq"])
+            a, b = fits[previous].fit, current.fit
             d_df = float(b["df"] - a["df"])
-            d_cfi = float(b["cfi"] - a["cfi"])
-            d_rmsea = float(b["rmsea"] - a["rmsea"])
+            if difference is not None and d_df > 0:
+                d_chi = difference(previous, name)
+            else:
+                d_chi = float(b["chisq"] - a["chisq"])
+            d_cfi = float(b[cfi] - a[cfi])
+            d_rmsea = float(b[rmsea] - a[rmsea])
             d_srmr = float(b["srmr"] - a["srmr"])
             cfi_cut, rmsea_cut, srmr_cut = CHEN_2007.get(name, CHEN_2007["scalar"])
             row.update(
@@ -517,15 +568,8 @@ def invariance_model(
                 holds_cheung_rensvold2002=bool(d_cfi >= CHEUNG_RENSVOLD_2002),
             )
         rows.append(row)
-        previous = current
-    table = pd.DataFrame(rows).set_index("model")
-    return InvarianceResult(
-        table=table,
-        models=fits,
-        groups=groups,
-        n_per_group=sizes,
-        partial=tuple(partial),
-    )
+        previous = name
+    return pd.DataFrame(rows).set_index("model")
 
 
 def measurement_invariance(
@@ -535,6 +579,7 @@ def measurement_invariance(
     *,
     partial: Sequence[str] = (),
     models: Sequence[str] = MODELS,
+    ordered: bool = False,
     **read: Unpack[ReadOptions],
 ) -> InvarianceResult:
     """Measurement invariance of the instrument's subscale structure (keyed items) across the
@@ -542,8 +587,12 @@ def measurement_invariance(
     each wave then counts as an independent group, which ignores that the same people answer
     again).
 
+    ``ordered=True``: the items as ordered categories, multi-group WLSMV with thresholds and
+    scale factors (:func:`analysis.stats.ordinal_invariance.ordinal_invariance_model`); the
+    partial parameters then read ``"factor =~ item"``, ``"item | t1"`` or ``"item ~~ item"``.
+
     In R: ``lavaan::cfa("subscale =~ item1 + ...", data = keyed, group = group_column,
-    group.equal = ...)``.
+    group.equal = ...)`` (with ``ordered = TRUE, estimator = "WLSMV"`` for ``ordered``).
     """
     from surveytool.instrument.registry import load_instrument
     from surveytool.scoring.plan import ScoringPlan
@@ -560,7 +609,14 @@ def measurement_invariance(
     keyed = keyed_matrix(plan, answers.values)
     frame = pd.DataFrame(keyed, columns=list(plan.item_ids))
     frame[group_column] = answers.groups[group_column].to_numpy()
-    result = invariance_model(frame, factors, group_column, partial=partial, models=models)
+    if ordered:
+        from analysis.stats.ordinal_invariance import ordinal_invariance_model
+
+        result = ordinal_invariance_model(
+            frame, factors, group_column, partial=partial, models=models
+        )
+    else:
+        result = invariance_model(frame, factors, group_column, partial=partial, models=models)
     import dataclasses
 
     return dataclasses.replace(result, problems=problems)

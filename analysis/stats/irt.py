@@ -238,7 +238,7 @@ def _fit_item(
             break
         for _half in range(30):
             trial = x + step
-            if np.all(np.diff(trial[1:]) < 0):
+            if np.all(np.isfinite(trial)) and np.all(np.diff(trial[1:]) < 0):
                 new, _, _ = _item_gradient(trial[0], trial[1:], counts, nodes, link)
                 if new >= value - 1e-12:
                     break
@@ -342,7 +342,7 @@ def grm_model(
     sizes = [1 + len(d) for _, d in params]
 
     def negative(x: np.ndarray) -> tuple[float, np.ndarray]:
-        if any(np.any(np.diff(d) >= 0) for _, d in _unpack(x, sizes)):
+        if not np.all(np.isfinite(x)) or any(np.any(np.diff(d) >= 0) for _, d in _unpack(x, sizes)):
             return np.inf, np.zeros_like(x)
         value, grad = _gradient(x, sizes, answers, nodes, weights, link)
         return -value, -grad

@@ -40,6 +40,7 @@ from analysis.privacy.suppression import DEFAULT_MIN_CELL, hidden_columns
 from analysis.stats._input import warn_problems
 from analysis.stats._result import Problems, Result
 from analysis.stats.reliability import reliability
+from analysis.stats.tables import ValueCounts, value_counts
 from surveytool.instrument.model import Instrument, NormEntry, Norms, PercentilePoint
 from surveytool.instrument.model import score_ranges as instrument_score_ranges
 from surveytool.instrument.registry import load_instrument
@@ -84,16 +85,28 @@ def percentile_points(
     lowest or highest few respondents (small-cell rule), and scoring interpolates between the
     points it keeps (held at the ends).
     """
-    x = np.sort(np.asarray(scores, dtype=np.float64)[~np.isnan(scores)])
-    n = len(x)
+    return percentile_points_from_counts(value_counts(scores), max_points, min_cell)
+
+
+def percentile_points_from_counts(
+    counted: ValueCounts, max_points: int = 101, min_cell: int = DEFAULT_MIN_CELL
+) -> list[tuple[float, float]]:
+    """:func:`percentile_points` from the exact counts of the scores (:mod:`.tables`).
+
+    Counts of the partitions of a cohort add up, so its percentile table is this function of
+    the merged counts, equal to that of the whole column.
+    """
+    n = counted.n
     if n == 0:
         return []
-    points = np.unique(x)
+    points = counted.values
     if len(points) > max_points:
-        picked = np.quantile(x, np.linspace(0.0, 1.0, max_points), method="inverted_cdf")
-        points = np.unique(np.concatenate([[x[0]], picked, [x[-1]]]))
-    below = np.searchsorted(x, points, side="left")
-    through = np.searchsorted(x, points, side="right")
+        picked = counted.quantile(np.linspace(0.0, 1.0, max_points))
+        points = np.unique(np.concatenate([points[:1], picked, points[-1:]]))
+    through_all = np.cumsum(counted.counts)
+    at = np.searchsorted(counted.values, points)
+    through = through_all[at]
+    below = through - counted.counts[at]
     percent = 100.0 * (below + 0.5 * (through - below)) / n
     safe = (below >= min_cell) & (n - through >= min_cell)
     return [(float(s), float(p)) for s, p, ok in zip(points, percent, safe, strict=True) if ok]

@@ -51,6 +51,7 @@ from analysis.stats._matrix import keyed_matrix, one_blas_thread, subscale_block
 from analysis.stats._options import check_option
 from analysis.stats._result import Result
 from analysis.stats.reliability import Omega, omega_from_correlation
+from analysis.stats.tables import PairTables, pair_tables
 from surveytool.instrument.model import Instrument
 from surveytool.responses import Responses
 
@@ -262,25 +263,26 @@ def polychoric_matrix(
         if values.ndim != 2:
             raise AnalysisError("data must be a table: one column per item")
         labels = list(names) if names is not None else [f"V{j + 1}" for j in range(values.shape[1])]
-    n_obs, p = values.shape
-    if len(labels) != p:
-        raise AnalysisError(f"names has {len(labels)} entries for {p} columns")
+    if len(labels) != values.shape[1]:
+        raise AnalysisError(f"names has {len(labels)} entries for {values.shape[1]} columns")
+    return polychoric_from_tables(pair_tables(values, labels), method=method)
 
-    categories: list[np.ndarray] = []
-    codes = np.full(values.shape, -1, dtype=np.int64)
-    for j in range(p):
-        column = values[:, j]
-        seen = ~np.isnan(column)
-        levels = np.unique(column[seen])
-        categories.append(levels)
-        codes[seen, j] = np.searchsorted(levels, column[seen])
-    offsets = np.concatenate([[0], np.cumsum([len(c) for c in categories])])
-    width = int(offsets[-1])
-    # one-hot answers: O'O holds every pair's two-way table (pairwise complete) in one product
-    onehot = np.zeros((n_obs, width), dtype=np.float64)
-    rows, cols = np.nonzero(codes >= 0)
-    onehot[rows, offsets[cols] + codes[rows, cols]] = 1.0
-    tables = onehot.T @ onehot
+
+def polychoric_from_tables(counted: PairTables, *, method: Method = "lavaan") -> Polychoric:
+    """:class:`Polychoric` from the two-way tables of every pair (:func:`.tables.pair_tables`).
+
+    The tables of several partitions add up (``+``), so the polychoric matrix of a partitioned
+    cohort is this function of the merged tables; categories nobody chose are dropped first
+    (each item's categories are its observed ones, as :func:`polychoric_matrix` uses).
+    """
+    check_option("method", method, Method)
+    observed = counted.observed()
+    labels = list(observed.columns)
+    p = len(labels)
+    n_obs = observed.n_rows
+    categories = [np.asarray(levels, dtype=np.float64) for levels in observed.levels]
+    offsets = observed.offsets
+    tables = observed.counts.astype(np.float64)
 
     taus: list[np.ndarray] = []
     for j in range(p):

@@ -54,17 +54,15 @@ def score(
     Invalid cells count as missing and are listed, with every unknown column and quarantined row,
     in OUTPUT's quarantine file (<name>.quarantine.csv); --strict stops instead.
     """
-    from surveytool.errors import InvalidResponsesError, SurveytoolError
+    from surveytool.errors import InvalidResponsesError
     from surveytool.instrument.registry import load_instrument
     from surveytool.io.sources import read_source
     from surveytool.io.tables import table_format, write_table
     from surveytool.scoring.engine import score_responses
 
     table_format(output)  # refuse an unknown output format before any work
-    if output.resolve() == responses.resolve():
-        raise SurveytoolError(
-            f"{output}: the output would overwrite the responses; choose another name"
-        )
+    quarantine = _quarantine_path(output)
+    _refuse_collisions(output, quarantine, responses, instrument)
     inst = load_instrument(instrument)
     groups = [g.strip() for spec in group_columns for g in spec.split(",") if g.strip()]
     ignored = [g.strip() for spec in ignore_columns for g in spec.split(",") if g.strip()]
@@ -75,7 +73,6 @@ def score(
         id_column = id_column or source.default_id_column
         ignored += [c for c in source.metadata_columns if c != id_column]
     frame = source.frame
-    quarantine = _quarantine_path(output)
     try:
         result = score_responses(
             inst,
@@ -102,6 +99,25 @@ def score(
         quarantine.unlink()  # a report left by an earlier run would describe other data
     click.echo(f"scores: {', '.join(str(p) for p in written)}")
     click.echo(result.counts_line())
+
+
+def _refuse_collisions(output: Path, quarantine: Path, responses: Path, instrument: str) -> None:
+    """No output (scores, their metadata sidecar, the quarantine report) may be the responses
+    or the instrument file, by any spelling: refused before any work, nothing written."""
+    from surveytool.io.files import refuse_collisions
+
+    instrument_file = Path(instrument)
+    refuse_collisions(
+        {
+            "scores": output,
+            "scores' metadata": output.with_name(output.name + ".meta.json"),
+            "quarantine report": quarantine,
+        },
+        {
+            "responses": responses,
+            "instrument file": instrument_file if instrument_file.is_file() else None,
+        },
+    )
 
 
 def _remove_stale_scores(output: Path) -> None:

@@ -11,6 +11,7 @@ import json
 import os
 import re
 import sqlite3
+import stat
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
@@ -359,6 +360,8 @@ def test_report_html_has_what_a_clinician_needs(clinic: dict[str, str], tmp_path
     out = tmp_path / "report.html"
     assert f"report written to {out}" in ok(clinic, "report", "C-001", "-o", str(out))
     html = out.read_text("utf-8")
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600  # a client's answers: owner only
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
     assert "Clinician report: client C-001" in html
     assert "Jane Roe" not in html  # the display name stays in the database
     assert "<style>" in html and "<script" not in html and "http" not in html.split("</style>")[1]
@@ -417,6 +420,10 @@ def test_export_is_all_of_one_clients_data(clinic: dict[str, str], tmp_path: Pat
     result = run(clinic, "export", "C-001", "-o", str(target))
     assert result.exit_code == 0 and "exported client C-001" in result.stderr
     assert json.loads(target.read_text("utf-8"))["client"]["code"] == "C-001"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600  # everything about a client
+    result = run(clinic, "export", "C-001", "-o", str(target))  # again: replaced atomically
+    assert result.exit_code == 0 and stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
     fails(clinic, "note", "C-001", "   ", match="the note is empty")
 
 
@@ -431,6 +438,8 @@ def test_backup(clinic: dict[str, str], tmp_path: Path) -> None:
     assert "integrity ok" in out and "audit log verified (2 rows)" in out
     with sqlite3.connect(target) as conn:
         assert conn.execute("SELECT code FROM clients").fetchall() == [("C-001",)]
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600  # every client's data: owner only
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no partial
     fails(clinic, "backup", str(target), match="already exists")
     pg = dict(clinic, SURVEYTOOL_DATABASE_URL="postgresql://nobody@127.0.0.1:1/none")
     fails(pg, "backup", str(tmp_path / "b2"), match="for PostgreSQL use pg_dump")
