@@ -25,7 +25,7 @@ from jinja2 import Environment
 from sqlalchemy.orm import Session
 
 from surveytool.clinic.administrations import administrations_of, change_between
-from surveytool.clinic.alerts import alert_age, alert_text
+from surveytool.clinic.alerts import alert_age, alert_text, alerts_of
 from surveytool.clinic.clinicians import clinician_names
 from surveytool.clinic.errors import ClinicError
 from surveytool.clinic.instruments import load_source
@@ -339,7 +339,7 @@ def build_client_report(session: Session, client: Client) -> ClientReport:
     for adm in adms:
         by_instrument.setdefault(adm.instrument_id, []).append(adm)
     sections = [build_section(session, k, v) for k, v in by_instrument.items()]
-    alerts = [al for adm in adms for al in adm.alerts]
+    alerts = alerts_of(session, client)  # a link's alerts too, sent or not
     names = clinician_names(
         session,
         [a.acknowledged_by_id for a in alerts] + [a.clinician_id for a in adms],

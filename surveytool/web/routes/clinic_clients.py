@@ -5,6 +5,7 @@ links), notes, acknowledging alerts and the client's report (HTML or PDF)."""
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Mapping
 
 from fastapi import APIRouter
@@ -57,7 +58,8 @@ def css() -> Response:
 def dashboard(me: CurrentClinician, pages: ClinicPages, session: ReadSession) -> HTMLResponse:
     rows = []
     labels: dict[str, dict[str, str]] = {}
-    alerts = open_alerts(session, me=me)
+    alerts = open_alerts(session, me=me)  # a link's alerts too, whether its answers were sent
+    opened = Counter(a.client_id for a in alerts)
     # clients with open alerts first (the one waiting longest first), then the others as listed
     waiting = {a.client_id: k for k, a in reversed(list(enumerate(alerts)))}
     clients = sorted(list_clients(session, me), key=lambda c: waiting.get(c.id, len(alerts)))
@@ -72,7 +74,7 @@ def dashboard(me: CurrentClinician, pages: ClinicPages, session: ReadSession) ->
                 "count": len(adms),
                 "latest": latest,
                 "scores": headline_scores(latest, labels),
-                "open": sum(1 for a in adms for al in a.alerts if al.acknowledged_at is None),
+                "open": opened[client.id],
             }
         )
     return pages("clinic/dashboard.html", me=me, rows=rows, alerts=alerts)

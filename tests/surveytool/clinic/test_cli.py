@@ -71,13 +71,13 @@ def db_rows(env: dict[str, str], query: str) -> list[tuple[object, ...]]:
 
 def test_init_creates_then_is_idempotent_and_upgrades(env: dict[str, str], tmp_path: Path) -> None:
     assert "created the clinic database" in ok(env, "init")
-    assert "up to date (schema revision 0004)" in ok(env, "init")
+    assert "up to date (schema revision 0005)" in ok(env, "init")
     old = dict(env, SURVEYTOOL_DATABASE_URL=f"sqlite:///{tmp_path / 'old.sqlite3'}")
     store = ClinicStore(old["SURVEYTOOL_DATABASE_URL"])
     store.upgrade("0001")
     store.dispose()
     fails(old, "clients", "list", match="revision 0001.*clinic init")
-    assert "from revision 0001 to 0004" in ok(old, "init")
+    assert "from revision 0001 to 0005" in ok(old, "init")
     assert "no clients yet" in ok(old, "clients", "list")
 
 
