@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from surveytool.engine.cluster import EngineError
 from surveytool.instrument.model import Instrument
 from surveytool.problems import ISSUE_COLUMNS, issue_frame
 
@@ -622,6 +623,38 @@ def _run_writes(
     metadata: Mapping[str, Any],
     keep_issues: int,
 ) -> pd.DataFrame:
+
+    try:
+        counts = _compute_writes(
+            frame, options, offsets, carried, meta, folders, metadata, keep_issues
+        )
+    except (OSError, ValueError) as exc:  # a file changed or broke under us (pyarrow's errors)
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise EngineError(
+            f"a partition could not be scored ({reason}); nothing was written: check that the "
+            "dataset's files are whole and unchanged while it is scored"
+        ) from None
+    except Exception as exc:
+        if type(exc).__name__ != "KilledWorker":
+            raise
+        raise EngineError(
+            "a Dask worker died while scoring (most often over its memory limit); nothing was "
+            "written: give the workers more memory (--memory-limit) or write the dataset with "
+            "smaller row groups"
+        ) from None
+    return counts.sort_values("part").reset_index(drop=True)
+
+
+def _compute_writes(
+    frame: dd.DataFrame,
+    options: ScoreOptions,
+    offsets: Any,
+    carried: Any,
+    meta: pd.DataFrame,
+    folders: tuple[Path, Path],
+    metadata: Mapping[str, Any],
+    keep_issues: int,
+) -> pd.DataFrame:
     import dask
 
     with dask.config.set({"dataframe.convert-string": False}):
@@ -646,7 +679,7 @@ def _run_writes(
             ),
             align_dataframes=False,
         ).compute()
-    return counts.sort_values("part").reset_index(drop=True)
+    return counts
 
 
 def _issue_counts(counts: pd.DataFrame, column: str = "codes") -> dict[str, int]:
