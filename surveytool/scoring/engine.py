@@ -264,7 +264,7 @@ def _assemble(
     columns: dict[str, object] = {}
     columns[id_column or "row"] = validated.ids.to_numpy()
     for col in validated.groups.columns:
-        columns[col] = validated.groups[col].to_numpy()
+        columns[col] = validated.groups[col].to_numpy(copy=True)  # never a view of the input
     for scale in scales:
         columns[scale.id] = scale.score
         columns[f"{scale.id}_n"] = scale.answered
@@ -276,7 +276,9 @@ def _assemble(
             columns[f"{scale.id}_{key}"] = values
     for check_id in checks.levels:
         columns[f"{check_id}{CHECK_SUFFIX}"] = checks.column(check_id)
-    return pd.DataFrame(columns)
+    # the arrays are this result's own: the table takes them as they are (no copy, no
+    # consolidation into 2-D blocks, which cost a second copy of every column)
+    return pd.DataFrame(columns, copy=False)
 
 
 @overload
