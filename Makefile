@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint types pytest bench clean venv browser java fhirpath
+.PHONY: run test lint types pytest bench bench-large clean venv browser java fhirpath
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -68,6 +68,14 @@ test: lint types pytest
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
+
+# A cohort larger than memory on Dask (minutes at the default 10,000,000 respondents):
+# make bench-large [N=1000000] [WORKERS=2] [MEMORY_LIMIT=2GB]
+N ?= 10000000
+WORKERS ?= 2
+MEMORY_LIMIT ?= 2GB
+bench-large: $(STAMP)
+	$(BIN)/python -m benchmarks.bench_large --n $(N) --workers $(WORKERS) --memory-limit $(MEMORY_LIMIT)
 
 # The web server under 50 concurrent clients on loopback (SQLite, one worker); for PostgreSQL
 # with several workers: BENCH_WEB_ARGS="--workers 2 --database-url postgresql://..." (an empty

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 from analysis.cohort.result import ImportWarning
 from surveytool.instrument.model import Instrument, ResponseScale
@@ -37,6 +37,65 @@ def off_by_one(item_id: str, numbers: np.ndarray, scale: ResponseScale) -> Impor
     )
 
 
+@dataclass
+class ItemRestSums:
+    """Additive sums behind :func:`item_rest_warnings` (pairwise-complete, keyed items).
+
+    For items i, j: ``n[i, j]`` rows with both answered, ``s[i, j]`` the sum of item i over
+    them, ``q[i, j]`` the sum of the products; ``any_rows[sub]`` rows answering any item of the
+    subscale. Sums of partitions add up (``a + b``; ``a - b`` takes rows out again), so the
+    Dask import reaches the in-memory warnings exactly: C_ij = (q_ij − s_ij s_ji / n_ij) /
+    (n_ij − 1), pandas' pairwise-complete ``DataFrame.cov``.
+    """
+
+    n: np.ndarray
+    s: np.ndarray
+    q: np.ndarray
+    any_rows: dict[str, int]
+
+    def __add__(self, other: ItemRestSums) -> ItemRestSums:
+        return ItemRestSums(
+            self.n + other.n,
+            self.s + other.s,
+            self.q + other.q,
+            {k: v + other.any_rows.get(k, 0) for k, v in self.any_rows.items()},
+        )
+
+    def __sub__(self, other: ItemRestSums) -> ItemRestSums:
+        return ItemRestSums(
+            self.n - other.n,
+            self.s - other.s,
+            self.q - other.q,
+            {k: v - other.any_rows.get(k, 0) for k, v in self.any_rows.items()},
+        )
+
+
+def _keyed(instrument: Instrument, item_ids: Sequence[str], values: np.ndarray) -> np.ndarray:
+    keyed = np.array(values, dtype=np.float64, copy=True)
+    for j, item in enumerate(item_ids):
+        if instrument.item_by_id[item].reverse:
+            scale = instrument.scale_of(item)
+            keyed[:, j] = scale.min + scale.max - keyed[:, j]
+    return keyed
+
+
+def item_rest_sums(
+    instrument: Instrument, item_ids: Sequence[str], values: np.ndarray
+) -> ItemRestSums:
+    """The :class:`ItemRestSums` of ``values`` (rows × ``item_ids``, NaN = missing)."""
+    keyed = _keyed(instrument, item_ids, values)
+    present = ~np.isnan(keyed)
+    m = present.astype(np.float64)
+    x0 = np.where(present, keyed, 0.0)
+    position = {item: j for j, item in enumerate(item_ids)}
+    any_rows = {
+        sub.id: int(present[:, [position[i] for i in sub.items if i in position]].any(axis=1).sum())
+        for sub in instrument.subscales
+        if sum(i in position for i in sub.items) >= 3
+    }
+    return ItemRestSums(m.T @ m, x0.T @ m, x0.T @ x0, any_rows)
+
+
 def item_rest_warnings(
     instrument: Instrument, item_ids: Sequence[str], values: np.ndarray
 ) -> list[ImportWarning]:
@@ -47,24 +106,27 @@ def item_rest_warnings(
     ``psych::alpha(x, check.keys = FALSE)$item.stats$r.drop``. Only correlations below zero beyond
     chance are reported (Fisher z-test, one-sided 5%), so small samples do not raise false alarms.
     """
+    return item_rest_from_sums(instrument, item_ids, item_rest_sums(instrument, item_ids, values))
+
+
+def item_rest_from_sums(
+    instrument: Instrument, item_ids: Sequence[str], sums: ItemRestSums
+) -> list[ImportWarning]:
+    """:func:`item_rest_warnings` from the additive sums (see :class:`ItemRestSums`)."""
     position = {item: j for j, item in enumerate(item_ids)}
-    keyed = values.copy()
-    for item, j in position.items():
-        definition = instrument.item_by_id[item]
-        if definition.reverse:
-            scale = instrument.scale_of(item)
-            keyed[:, j] = scale.min + scale.max - keyed[:, j]
     warnings: list[ImportWarning] = []
     for sub in instrument.subscales:
         members = [i for i in sub.items if i in position]
         if len(members) < 3:
             continue
-        block = pd.DataFrame(keyed[:, [position[i] for i in members]], columns=members)
-        if int(block.notna().any(axis=1).sum()) < MIN_ROWS_FOR_CORRELATION:
+        if sums.any_rows.get(sub.id, 0) < MIN_ROWS_FOR_CORRELATION:
             continue
-        cov = block.cov(min_periods=MIN_ROWS_FOR_CORRELATION).to_numpy()
-        if np.isnan(cov).any():
+        idx = [position[i] for i in members]
+        n = sums.n[np.ix_(idx, idx)]
+        if (n < MIN_ROWS_FOR_CORRELATION).any():
             continue
+        s = sums.s[np.ix_(idx, idx)]
+        cov = (sums.q[np.ix_(idx, idx)] - s * s.T / n) / (n - 1)
         total = cov.sum()
         for i, item in enumerate(members):
             rest_var = total - 2 * cov[i].sum() + cov[i, i]
@@ -72,7 +134,7 @@ def item_rest_warnings(
             if denominator <= 0:
                 continue
             r_drop = (cov[i].sum() - cov[i, i]) / np.sqrt(denominator)
-            n_item = int(block[item].notna().sum())
+            n_item = int(n[i, i])
             if n_item < MIN_ROWS_FOR_CORRELATION or not -1 < r_drop < 0:
                 continue
             # negative beyond chance: Fisher z = atanh(r)·√(n − 3) below the one-sided 5% point
