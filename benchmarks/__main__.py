@@ -8,7 +8,14 @@ from __future__ import annotations
 import platform
 import sys
 
-from benchmarks import bench_analysis, bench_ordinal, bench_report, bench_scoring, bench_startup
+from benchmarks import (
+    bench_analysis,
+    bench_import,
+    bench_ordinal,
+    bench_report,
+    bench_scoring,
+    bench_startup,
+)
 
 
 def main(argv: list[str]) -> int:
@@ -19,6 +26,8 @@ def main(argv: list[str]) -> int:
     for line in bench_scoring.run(n):
         print(line)
     for line in bench_analysis.run(n):
+        print(line)
+    for line in bench_import.run(n):
         print(line)
     for line in bench_ordinal.run(100_000):
         print(line)
