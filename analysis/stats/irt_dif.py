@@ -41,14 +41,15 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import AnalysisError
-from analysis.stats._input import ReadOptions, validated
-from analysis.stats._matrix import keyed_matrix, one_blas_thread
+from analysis.stats._input import ReadOptions
+from analysis.stats._matrix import one_blas_thread
 from analysis.stats._options import check_option
 from analysis.stats._result import Result
-from analysis.stats.dif import _holm
+from analysis.stats.dif import _holm, scale_items
 from analysis.stats.irt import (
     Link,
     _Answers,
+    _categories,
     _codes,
     _expected_counts,
     _fit_item,
@@ -338,12 +339,7 @@ def irt_dif_model(
         raise AnalysisError("DIF needs at least two groups with answers")
     if len(names) < 3:
         raise AnalysisError("IRT DIF needs at least three items (the others anchor the scale)")
-    categories: dict[str, tuple[float, ...]] = {}
-    for j, name in enumerate(names):
-        levels = np.unique(values[~np.isnan(values[:, j]), j])
-        if len(levels) < 2:
-            raise AnalysisError(f"item {name} has fewer than two different answers")
-        categories[name] = tuple(float(v) for v in levels)
+    categories = _categories(values, names)
     codes = _codes(values, categories)
     sizes = [len(c) for c in categories.values()]
     per_group = []
@@ -471,17 +467,6 @@ def irt_dif(
 ) -> IRTDIFResult:
     """IRT likelihood-ratio DIF of one subscale's keyed items across ``group_column`` (a group
     column of the responses); see :func:`irt_dif_model`."""
-    options: ReadOptions = {**read}
-    groups = list(options.get("group_columns", ()))
-    options["group_columns"] = groups if group_column in groups else [*groups, group_column]
-    plan, answers, problems = validated(instrument, responses, **options)
-    subscales = {sub.id: [int(j) for j in sub.columns] for sub in plan.subscales}
-    if scale not in subscales:
-        raise AnalysisError(f"no subscale {scale!r}; choose one of {', '.join(subscales)}")
-    columns = subscales[scale]
-    keyed = keyed_matrix(plan, answers.values)[:, columns]
-    frame = pd.DataFrame(keyed, columns=[plan.item_ids[j] for j in columns])
-    result = irt_dif_model(
-        frame, answers.groups[group_column].to_numpy(), anchors=anchors, alpha=alpha
-    )
+    frame, group, problems = scale_items(instrument, responses, group_column, scale, **read)
+    result = irt_dif_model(frame, group, anchors=anchors, alpha=alpha)
     return dataclasses.replace(result, problems=problems)

@@ -171,7 +171,7 @@ def _score_on_dask(
     if output.suffix.lower() not in ("", ".parquet", ".pq"):
         raise SurveytoolError(
             f"{output}: on the Dask engine the scores are a Parquet dataset (a folder); give "
-            "-o scores/ or -o scores.parquet"
+            "-o scores/ or -o scores.parquet (or --engine memory for one file)"
         )
     if output.is_file():
         raise SurveytoolError(

@@ -197,18 +197,41 @@ def cluster(
             with contextlib.closing(client), _maybe_activate(client, default):
                 yield client
             return
-        local = LocalCluster(
-            n_workers=workers,
-            threads_per_worker=threads_per_worker,
-            processes=True,
-            memory_limit=limit if limit is not None else "auto",
-            dashboard_address=None,
-            silence_logs=logging.CRITICAL,
-        )
+        with _workers_ignore_ctrl_c():
+            local = LocalCluster(
+                n_workers=workers,
+                threads_per_worker=threads_per_worker,
+                processes=True,
+                memory_limit=limit if limit is not None else "auto",
+                dashboard_address=None,
+                silence_logs=logging.CRITICAL,
+            )
         with contextlib.closing(local):
             client = Client(local, set_as_default=False)
             with contextlib.closing(client), _maybe_activate(client, default):
                 yield client
+
+
+@contextlib.contextmanager
+def _workers_ignore_ctrl_c() -> Iterator[None]:
+    """Worker processes started in the block ignore SIGINT.
+
+    Ctrl-C in a terminal sends SIGINT to the whole process group: the workers would each die
+    with a traceback of their own. A child inherits an ignored SIGINT through ``exec``, and
+    Python then installs no KeyboardInterrupt handler, so only this process sees Ctrl-C; it
+    leaves the ``cluster`` block, which closes the workers.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _maybe_activate(client: Client, default: bool) -> contextlib.AbstractContextManager[Client]:

@@ -286,15 +286,22 @@ def _carried_rows(found: pd.DataFrame) -> dict[int, pd.DataFrame]:
     }
 
 
-def _carried(frame: dd.DataFrame, id_column: str, offsets: Any, ids: dd.Series | None) -> Any:
-    """The carried rows (a Delayed mapping partition -> rows) for repeats across partitions."""
+def _carried(
+    frame: dd.DataFrame, id_column: str, offsets: Any, ids: dd.Series | None, eager: bool
+) -> Any:
+    """The carried rows for repeats across partitions: a Delayed mapping partition -> rows, or
+    with ``eager`` the mapping itself (computed now; no second pass when no hash repeats)."""
     from dask.delayed import delayed
 
     column = frame[id_column] if ids is None else ids
     hashes = column.map_partitions(_id_hashes, meta=pd.Series([], dtype="uint64", name="h"))
     counts = hashes.value_counts(split_out=max(1, column.npartitions // 8))
     repeated = counts[counts > 1]
-    candidates = delayed(_candidate_index)(repeated)
+    candidates: Any = delayed(_candidate_index)(repeated)
+    if eager:
+        candidates = candidates.compute()
+        if not len(candidates):
+            return {}
     found = column.map_partitions(
         _candidate_rows,
         candidates,
@@ -309,6 +316,8 @@ def _carried(frame: dd.DataFrame, id_column: str, offsets: Any, ids: dd.Series |
         ),
         align_dataframes=False,
     )
+    if eager:
+        return _carried_rows(found.compute())
     return delayed(_carried_rows)(found)
 
 
@@ -344,6 +353,7 @@ def _plan(
     form: str | None,
     group_columns: Sequence[str],
     ignore_columns: Sequence[str],
+    eager: bool = False,
 ) -> tuple[ScoreOptions, dd.DataFrame, Any, Any, pd.DataFrame]:
     """Options, frame, offsets (tuple or Delayed), carried rows (dict or Delayed), scores meta."""
     from dask.delayed import delayed
@@ -380,7 +390,7 @@ def _plan(
             _missing_column(col, tuple(str(c) for c in frame.columns))
     carried: Any = {}
     if id_column:
-        carried = _carried(frame, id_column, offsets, ids)
+        carried = _carried(frame, id_column, offsets, ids, eager)
     empty: pd.DataFrame = frame._meta
     meta = _scores_meta(options, empty)
     return options, frame, offsets, carried, meta
@@ -559,7 +569,7 @@ def write_scores(
     output = Path(output)
     quarantine = quarantine_folder(output)
     options, frame, offsets, carried, meta = _plan(
-        instrument, data, id_column, form, group_columns, ignore_columns
+        instrument, data, id_column, form, group_columns, ignore_columns, eager=True
     )
     from surveytool.scoring.engine import provenance
 
