@@ -10,6 +10,7 @@ import sys
 
 from benchmarks import (
     bench_analysis,
+    bench_import,
     bench_ordinal,
     bench_report,
     bench_scoring,
@@ -26,6 +27,8 @@ def main(argv: list[str]) -> int:
     for line in bench_scoring.run(n):
         print(line)
     for line in bench_analysis.run(n):
+        print(line)
+    for line in bench_import.run(n):
         print(line)
     for line in bench_ordinal.run(100_000):
         print(line)

@@ -41,59 +41,52 @@ def off_by_one(item_id: str, numbers: np.ndarray, scale: ResponseScale) -> Impor
 class ItemRestSums:
     """Additive sums behind :func:`item_rest_warnings` (pairwise-complete, keyed items).
 
-    For items i, j: ``n[i, j]`` rows with both answered, ``s[i, j]`` the sum of item i over
-    them, ``q[i, j]`` the sum of the products; ``any_rows[sub]`` rows answering any item of the
-    subscale. Sums of partitions add up (``a + b``; ``a - b`` takes rows out again), so the
-    Dask import reaches the in-memory warnings exactly: C_ij = (q_ij − s_ij s_ji / n_ij) /
-    (n_ij − 1), pandas' pairwise-complete ``DataFrame.cov``.
+    Per subscale (its items in order): for items i, j ``n[i, j]`` rows with both answered,
+    ``s[i, j]`` the sum of item i over them, ``q[i, j]`` the sum of the products, and ``rows``
+    the rows answering any of its items. Sums of partitions add up (``a + b``; ``a - b`` takes
+    rows out again), so the Dask import reaches the in-memory warnings exactly:
+    C_ij = (q_ij − s_ij s_ji / n_ij) / (n_ij − 1), pandas' pairwise-complete ``DataFrame.cov``.
     """
 
-    n: np.ndarray
-    s: np.ndarray
-    q: np.ndarray
-    any_rows: dict[str, int]
+    blocks: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, int]]
+
+    def _combine(self, other: ItemRestSums, sign: int) -> ItemRestSums:
+        out = {}
+        for sub, (n, s, q, rows) in self.blocks.items():
+            n2, s2, q2, rows2 = other.blocks[sub]
+            out[sub] = (n + sign * n2, s + sign * s2, q + sign * q2, rows + sign * rows2)
+        return ItemRestSums(out)
 
     def __add__(self, other: ItemRestSums) -> ItemRestSums:
-        return ItemRestSums(
-            self.n + other.n,
-            self.s + other.s,
-            self.q + other.q,
-            {k: v + other.any_rows.get(k, 0) for k, v in self.any_rows.items()},
-        )
+        return self._combine(other, 1)
 
     def __sub__(self, other: ItemRestSums) -> ItemRestSums:
-        return ItemRestSums(
-            self.n - other.n,
-            self.s - other.s,
-            self.q - other.q,
-            {k: v - other.any_rows.get(k, 0) for k, v in self.any_rows.items()},
-        )
+        return self._combine(other, -1)
 
 
-def _keyed(instrument: Instrument, item_ids: Sequence[str], values: np.ndarray) -> np.ndarray:
-    keyed = np.array(values, dtype=np.float64, copy=True)
-    for j, item in enumerate(item_ids):
-        if instrument.item_by_id[item].reverse:
-            scale = instrument.scale_of(item)
-            keyed[:, j] = scale.min + scale.max - keyed[:, j]
-    return keyed
+def _members(instrument: Instrument, item_ids: Sequence[str]) -> dict[str, list[str]]:
+    position = set(item_ids)
+    found = {sub.id: [i for i in sub.items if i in position] for sub in instrument.subscales}
+    return {sub: members for sub, members in found.items() if len(members) >= 3}
 
 
 def item_rest_sums(
     instrument: Instrument, item_ids: Sequence[str], values: np.ndarray
 ) -> ItemRestSums:
     """The :class:`ItemRestSums` of ``values`` (rows × ``item_ids``, NaN = missing)."""
-    keyed = _keyed(instrument, item_ids, values)
-    present = ~np.isnan(keyed)
-    m = present.astype(np.float64)
-    x0 = np.where(present, keyed, 0.0)
     position = {item: j for j, item in enumerate(item_ids)}
-    any_rows = {
-        sub.id: int(present[:, [position[i] for i in sub.items if i in position]].any(axis=1).sum())
-        for sub in instrument.subscales
-        if sum(i in position for i in sub.items) >= 3
-    }
-    return ItemRestSums(m.T @ m, x0.T @ m, x0.T @ x0, any_rows)
+    blocks = {}
+    for sub, members in _members(instrument, item_ids).items():
+        block = np.array(values[:, [position[i] for i in members]], dtype=np.float64)
+        for j, item in enumerate(members):
+            if instrument.item_by_id[item].reverse:
+                scale = instrument.scale_of(item)
+                block[:, j] = scale.min + scale.max - block[:, j]
+        present = ~np.isnan(block)
+        m = present.astype(np.float64)
+        x0 = np.where(present, block, 0.0)
+        blocks[sub] = (m.T @ m, x0.T @ m, x0.T @ x0, int(present.any(axis=1).sum()))
+    return ItemRestSums(blocks)
 
 
 def item_rest_warnings(
@@ -113,20 +106,12 @@ def item_rest_from_sums(
     instrument: Instrument, item_ids: Sequence[str], sums: ItemRestSums
 ) -> list[ImportWarning]:
     """:func:`item_rest_warnings` from the additive sums (see :class:`ItemRestSums`)."""
-    position = {item: j for j, item in enumerate(item_ids)}
     warnings: list[ImportWarning] = []
-    for sub in instrument.subscales:
-        members = [i for i in sub.items if i in position]
-        if len(members) < 3:
+    for sub_id, members in _members(instrument, item_ids).items():
+        n, s, q, rows = sums.blocks[sub_id]
+        if rows < MIN_ROWS_FOR_CORRELATION or (n < MIN_ROWS_FOR_CORRELATION).any():
             continue
-        if sums.any_rows.get(sub.id, 0) < MIN_ROWS_FOR_CORRELATION:
-            continue
-        idx = [position[i] for i in members]
-        n = sums.n[np.ix_(idx, idx)]
-        if (n < MIN_ROWS_FOR_CORRELATION).any():
-            continue
-        s = sums.s[np.ix_(idx, idx)]
-        cov = (sums.q[np.ix_(idx, idx)] - s * s.T / n) / (n - 1)
+        cov = (q - s * s.T / n) / (n - 1)
         total = cov.sum()
         for i, item in enumerate(members):
             rest_var = total - 2 * cov[i].sum() + cov[i, i]
@@ -149,7 +134,7 @@ def item_rest_from_sums(
                     ImportWarning(
                         "negative_item_rest",
                         item,
-                        f"{item}: item-rest correlation {r_drop:.2f} in subscale {sub.id!r} is "
+                        f"{item}: item-rest correlation {r_drop:.2f} in subscale {sub_id!r} is "
                         f"negative: probably {likely}; check its keying and the source's coding",
                     )
                 )

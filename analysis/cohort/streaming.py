@@ -452,6 +452,10 @@ def _import(
             "(this mapping has waves and quasi-identifiers); use the in-memory engine "
             "(import_cohort)"
         )
+    # the partitions get the plan without the sample's rows (the plan is sent to every worker)
+    light = replace(sample.table, frame=first.iloc[:0], source_rows=sample.table.source_rows[:0])
+    light.__dict__["sha256"] = sha
+    sample.table = light
     p = PartitionPlan(
         source=source,
         instrument=inst,
@@ -471,8 +475,9 @@ def _import(
         stage.mkdir(mode=0o700)
         offsets = np.cumsum([0] + [piece.rows for piece in pieces])[:-1] + 1
         staged = [str(stage / f"part-{i:05d}.parquet") for i in range(len(pieces))]
+        shared = _dask().delayed(p, traverse=False)  # one node of the graph, not one per task
         tasks = [
-            _dask().delayed(process_partition)(p, piece, int(offsets[i]), staged[i])
+            _dask().delayed(process_partition)(shared, piece, int(offsets[i]), staged[i])
             for i, piece in enumerate(pieces)
         ]
         results: list[PartitionResult] = list(_dask().compute(*tasks))
