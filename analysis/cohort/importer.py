@@ -31,10 +31,11 @@ import fails with the reasons, after writing the quarantine report.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from analysis.cohort.paths import cohort_lock, refuse_path_collisions
 from analysis.cohort.result import CohortImport
 from analysis.cohort.stages import STAGES, ImportState
 from analysis.errors import AnalysisError, CohortFileError, computation_warnings
@@ -58,6 +59,8 @@ def import_cohort(
     sheet: str | int | None = None,
     dictionary: str | Path | None = None,
     qsf: str | Path | None = None,
+    lock_timeout: float | None = None,
+    on_wait: Callable[[str], None] | None = None,
 ) -> CohortImport:
     """Import a source file into an anonymized cohort (what ``surveytool cohort import`` does).
 
@@ -93,6 +96,10 @@ def import_cohort(
         A REDCap data dictionary (CSV); overrides the mapping's ``redcap.dictionary``.
     qsf
         A Qualtrics survey definition (.qsf); overrides the mapping's ``qualtrics.qsf``.
+    lock_timeout, on_wait
+        Another import writing the same cohort holds its lock: ``on_wait`` is told (once),
+        then the import waits until it is free (``lock_timeout`` None) or at most
+        ``lock_timeout`` seconds (then :class:`~analysis.cohort.paths.CohortLockedError`).
 
     Returns
     -------
@@ -118,6 +125,15 @@ def import_cohort(
         )
     if k is not None and k < 2:
         raise AnalysisError(f"k must be at least 2 (got {k}); k = 1 suppresses nothing")
+    refuse_path_collisions(
+        source=Path(source),
+        output=out_path,
+        key_file=Path(key_file) if key_file is not None else None,
+        mapping=Path(mapping) if isinstance(mapping, str | Path) else None,
+        dictionary=Path(dictionary) if dictionary is not None else None,
+        qsf=Path(qsf) if qsf is not None else None,
+        instrument=_instrument_file(instrument),
+    )
     state = ImportState(
         source=Path(source),
         instrument=inst,
@@ -132,8 +148,18 @@ def import_cohort(
         dictionary=Path(dictionary) if dictionary is not None else None,
         qsf=Path(qsf) if qsf is not None else None,
     )
-    with computation_warnings() as numeric:
+    with (
+        cohort_lock(out_path, timeout=lock_timeout, on_wait=on_wait),  # ledger read .. write
+        computation_warnings() as numeric,
+    ):
         for stage in STAGES:
             stage(state)
     state.report.notes += [f"computation warning: {text}" for text in numeric]
     return CohortImport(frame=state.final, report=state.report, disclosure=state.disclosure)
+
+
+def _instrument_file(instrument: Instrument | str | Path) -> Path | None:
+    """The instrument's file when it was given as one (not a bundled id, not an object)."""
+    if isinstance(instrument, str | Path) and Path(instrument).is_file():
+        return Path(instrument)
+    return None

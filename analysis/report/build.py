@@ -305,7 +305,9 @@ def build_cohort_report(
     from analysis.report.cosmin import cosmin_table
 
     waves = tuple(coh.metadata.wave_columns)
-    cosmin_table(b, inst, responses, rel, chosen, waves=waves, min_cell=min_cell, seed=seed)
+    cosmin_table(
+        b, inst, responses, rel, chosen, waves=waves, people=people, min_cell=min_cell, seed=seed
+    )
 
     step(STEPS[9])
     svgs: dict[str, list[tuple[str, str]]] = {}

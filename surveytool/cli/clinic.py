@@ -514,9 +514,9 @@ def report_command(ctx: click.Context, client: str, output: Path) -> None:
         if kind == ".pdf"
         else html.encode("utf-8")
     )
-    partial = output.with_name(output.name + ".partial")
-    partial.write_bytes(data)
-    partial.replace(output)
+    from surveytool.io.files import write_bytes_atomic
+
+    write_bytes_atomic(output, data, secret=True)  # a client's answers: owner only, atomic
     with store.write() as session:
         _, actor = settings.who(session)
         audit.append(
@@ -560,7 +560,9 @@ def export(ctx: click.Context, client: str, output: Path | None, as_fhir: bool) 
     if output is None:
         click.echo(text, nl=False)
     else:
-        output.write_text(text, "utf-8")
+        from surveytool.io.files import write_text_atomic
+
+        write_text_atomic(output, text, secret=True)  # everything about a client: owner only
         click.echo(f"exported client {code} to {output}", err=True)
 
 

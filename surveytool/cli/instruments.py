@@ -92,7 +92,9 @@ def schema_cmd(output: Path | None) -> None:
 
     text = json.dumps(instrument_json_schema(), indent=2)
     if output:
-        output.write_text(text + "\n", encoding="utf-8")
+        from surveytool.io.files import write_text_atomic
+
+        write_text_atomic(output, text + "\n")
     else:
         click.echo(text)
 
@@ -162,12 +164,11 @@ def import_cmd(source: Path, output: Path, form: str | None, as_json: bool) -> N
     """
     from surveytool.errors import SurveytoolError
     from surveytool.interchange import read_instrument_file
-    from surveytool.io.files import write_text_atomic
+    from surveytool.io.files import refuse_collisions, write_text_atomic
 
     if output.suffix.lower() not in (".yaml", ".yml"):
         raise SurveytoolError(f"{output}: the instrument file is YAML; name it .yaml")
-    if output.exists() and output.resolve() == source.resolve():
-        raise SurveytoolError(f"{output}: the output would overwrite the source; choose another")
+    refuse_collisions({"instrument file": output}, {"source": source})
     if form is not None and source.suffix.lower() not in (".csv", ".txt", ".tsv"):
         raise SurveytoolError(
             f"--form picks a form of a REDCap data dictionary (.csv); {source} is not one"

@@ -315,6 +315,42 @@ class ClinicStore:
             session.close()  # ends the transaction; loaded objects stay readable, detached
 
     # ---- backup --------------------------------------------------------------------------
+    def _backup_into(self, partial: Path) -> tuple[str, Any]:
+        """Copy the database into ``partial`` (an empty file), check it; its integrity text and
+        audit verification."""
+        assert self.sqlite_path is not None
+        source = sqlite3.connect(self.sqlite_path, timeout=30)
+        target = sqlite3.connect(partial)
+        try:
+            source.backup(target)
+            target.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
+        finally:
+            target.close()
+            source.close()
+        check = sqlite3.connect(partial)
+        try:
+            rows = check.execute("PRAGMA integrity_check").fetchall()
+            fk_problems = check.execute("PRAGMA foreign_key_check").fetchall()
+        finally:
+            check.close()
+        integrity = "; ".join(str(r[0]) for r in rows)
+        if integrity != "ok" or fk_problems:
+            raise ClinicError(
+                f"the backup copy failed its integrity check ({integrity}; "
+                f"{len(fk_problems)} foreign-key problem(s)); nothing was kept"
+            )
+        copy = sa.create_engine(f"sqlite:///{partial}")  # plain: keeps journal_mode=DELETE
+        try:
+            from surveytool.clinic.audit import verify
+
+            with Session(copy) as session:
+                result = verify(session)
+        finally:
+            copy.dispose()
+        if not result.ok:
+            raise ClinicError(f"the backup's audit log does not verify: {result.message}")
+        return integrity, result
+
     def backup(self, destination: Path) -> BackupResult:
         """Copy a SQLite database with SQLite's online backup API, then check the copy.
 
@@ -331,48 +367,21 @@ class ClinicStore:
         destination = Path(destination)
         if destination.exists():
             raise ClinicError(f"{destination} already exists; choose a new file name")
-        if destination.resolve() == self.sqlite_path.resolve():
+        from surveytool.io.files import atomic_path, same_file
+
+        if same_file(destination, self.sqlite_path):
             raise ClinicError("the backup must be another file than the database itself")
         if not destination.parent.is_dir():
             raise ClinicError(f"no folder {destination.parent}; create it first")
-        partial = destination.with_name(destination.name + ".partial")
-        partial.unlink(missing_ok=True)
-        os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         try:
-            source = sqlite3.connect(self.sqlite_path, timeout=30)
-            target = sqlite3.connect(partial)
-            try:
-                source.backup(target)
-                target.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
-            finally:
-                target.close()
-                source.close()
-            check = sqlite3.connect(partial)
-            try:
-                rows = check.execute("PRAGMA integrity_check").fetchall()
-                fk_problems = check.execute("PRAGMA foreign_key_check").fetchall()
-            finally:
-                check.close()
-            integrity = "; ".join(str(r[0]) for r in rows)
-            if integrity != "ok" or fk_problems:
-                raise ClinicError(
-                    f"the backup copy failed its integrity check ({integrity}; "
-                    f"{len(fk_problems)} foreign-key problem(s)); nothing was kept"
-                )
-            copy = sa.create_engine(f"sqlite:///{partial}")  # plain: keeps journal_mode=DELETE
-            try:
-                from surveytool.clinic.audit import verify
-
-                with Session(copy) as session:
-                    result = verify(session)
-            finally:
-                copy.dispose()
-            if not result.ok:
-                raise ClinicError(f"the backup's audit log does not verify: {result.message}")
-            partial.replace(destination)
-        except BaseException:
-            partial.unlink(missing_ok=True)
-            raise
+            with atomic_path(destination, secret=True, overwrite=False) as partial:
+                integrity, result = self._backup_into(partial)
+        except FileExistsError:
+            raise ClinicError(f"{destination} already exists; choose a new file name") from None
+        except sqlite3.Error as exc:  # "database or disk is full", ...
+            raise ClinicError(
+                f"{destination}: the backup could not be written ({exc}); nothing was kept"
+            ) from None
         return BackupResult(destination, destination.stat().st_size, integrity, result.rows)
 
 

@@ -1,29 +1,171 @@
-"""Writing files safely: atomic file and folder writers, and secret files (mode 0600).
+"""Writing files safely: atomic file and folder writers, secret files (mode 0600), signals.
 
 Atomic: the data goes to a temporary file (or folder) beside the target, is flushed to disk
 (``fsync``), and replaces the target with :func:`os.replace` only when complete; on any error the
 temporary file is removed and the old target is left as it was. A crash never leaves a
-half-written file under the target's name.
+half-written file under the target's name. An error names the target, never the temporary file.
+
+Signals (SIGINT, SIGTERM), in the main thread: a handler is installed *before* the temporary
+file is created and the previous one restored only *after* the rename, so there is no moment
+where a signal's default action could leave a temporary file behind. A signal while the data is
+being written removes every temporary file of the process and exits with 128 + the signal's
+number (130 for Ctrl-C); a signal during the rename itself is held until the rename is done,
+then the same. Other threads (the web server's) install nothing: Python lets only the main
+thread handle signals, and they get the same atomic writes through ``finally`` blocks. SIGKILL
+cannot be handled: the target is still intact, a hidden ``.<name>.<random>.tmp`` may remain.
 
 Permissions never touch the process-wide umask (reading it means setting it, which races with
 every other thread of a web server): an ordinary file or folder is created with ``open``'s modes
 0666 / 0777, which the kernel narrows by the umask just as for a plain ``open()``; a secret file
-is created 0600 from its first byte (``os.open`` with mode 0600, then ``fchmod`` to 0600).
+(anything holding personal data: scores, quarantine reports, cohorts, reports, clinic exports and
+backups) is created 0600 from its first byte (``os.open`` with mode 0600, then ``fchmod``), a
+secret folder 0700.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import re
 import secrets
 import shutil
-from collections.abc import Iterator
+import signal
+import stat
+import threading
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from surveytool.errors import SurveytoolError
 
 #: Mode of a secret file: read and write for its owner only.
 SECRET_MODE = 0o600
+#: Mode of a secret folder: its owner only.
+SECRET_FOLDER_MODE = 0o700
 _FILE_MODE = 0o666  # narrowed by the umask, like open()
 _FOLDER_MODE = 0o777  # narrowed by the umask, like mkdir()
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class PathCollisionError(SurveytoolError):
+    """An output would replace (or delete) an input, a key file or another output."""
+
+
+# ---------------------------------------------------------------------------------------------
+# signals
+# ---------------------------------------------------------------------------------------------
+
+
+class _SignalGuard:
+    """The process's unfinished outputs, and the handler that removes them on a signal.
+
+    Only the main thread touches it (Python runs signal handlers in the main thread, and only it
+    may install them), so no lock is needed, and the handler never waits for one.
+    """
+
+    def __init__(self) -> None:
+        self.depth = 0  # nested writes in progress
+        self.live: dict[Path, bool] = {}  # unfinished path -> is a folder
+        self.committing = 0  # inside a rename: signals are held
+        self.pending: int | None = None
+        self.previous: dict[int, Any] = {}
+
+    @staticmethod
+    def active() -> bool:
+        return threading.current_thread() is threading.main_thread()
+
+    def enter(self) -> None:
+        if self.depth == 0:
+            for signum in _SIGNALS:
+                before = signal.getsignal(signum)
+                if before is signal.SIG_IGN:  # ignored (a background job): keep ignoring it
+                    continue
+                self.previous[signum] = before
+                signal.signal(signum, self._handle)
+        self.depth += 1
+
+    def leave(self) -> None:
+        self.depth -= 1
+        if self.depth == 0:
+            self.live.clear()
+            for signum, before in self.previous.items():
+                signal.signal(signum, before)  # a signal from here on: nothing is unfinished
+            self.previous.clear()
+
+    def _handle(self, signum: int, _frame: FrameType | None) -> None:
+        if self.committing:
+            self.pending = signum  # finish the rename first; commit() ends the process after
+            return
+        self.abandon(signum)
+
+    def abandon(self, signum: int) -> None:
+        """Remove every unfinished output and end the process with 128 + ``signum``."""
+        for path, is_folder in list(self.live.items()):
+            if is_folder:
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    path.unlink()
+        self.live.clear()
+        name = signal.Signals(signum).name
+        # os.write, not print: the handler may interrupt a print to the same stream
+        with contextlib.suppress(OSError):
+            os.write(2, f"\ninterrupted ({name}): unfinished output removed\n".encode())
+        raise SystemExit(128 + signum)
+
+    @contextlib.contextmanager
+    def committing_section(self) -> Iterator[None]:
+        """Signals are held while the block runs (a rename), then acted on."""
+        self.committing += 1
+        try:
+            yield
+        finally:
+            self.committing -= 1
+        if self.pending is not None and not self.committing:
+            signum, self.pending = self.pending, None
+            self.abandon(signum)
+
+
+_GUARD = _SignalGuard()
+
+
+@contextlib.contextmanager
+def _guarded() -> Iterator[_SignalGuard | None]:
+    """The guard for the main thread (installed for the block), None in other threads."""
+    if not _GUARD.active():
+        yield None
+        return
+    _GUARD.enter()
+    try:
+        yield _GUARD
+    finally:
+        _GUARD.leave()
+
+
+@contextlib.contextmanager
+def _commit(guard: _SignalGuard | None) -> Iterator[None]:
+    if guard is None:
+        yield
+        return
+    with guard.committing_section():
+        yield
+
+
+def _track(guard: _SignalGuard | None, path: Path, *, folder: bool = False) -> None:
+    if guard is not None:
+        guard.live[path] = folder
+
+
+def _untrack(guard: _SignalGuard | None, path: Path) -> None:
+    if guard is not None:
+        guard.live.pop(path, None)
+
+
+# ---------------------------------------------------------------------------------------------
+# atomic writers
+# ---------------------------------------------------------------------------------------------
 
 
 def _temporary_name(target: Path) -> Path:
@@ -42,12 +184,14 @@ def _create_exclusive(path: Path, mode: int) -> int:
     return fd
 
 
-def _new_temporary_file(target: Path, mode: int) -> Path:
+def _new_temporary_file(target: Path, mode: int, guard: _SignalGuard | None) -> Path:
     for _ in range(100):
         tmp = _temporary_name(target)
+        _track(guard, tmp)  # before it exists: a signal right after creation removes it
         try:
             os.close(_create_exclusive(tmp, mode))
-        except FileExistsError:
+        except FileExistsError:  # pragma: no cover - 48 random bits
+            _untrack(guard, tmp)
             continue
         return tmp
     raise FileExistsError(f"{target.parent}: cannot find a free temporary name")  # pragma: no cover
@@ -75,27 +219,82 @@ def _fsync_folder(folder: Path) -> None:
         os.close(fd)
 
 
+def _naming_target(exc: OSError, target: Path, tmp: Path | None = None) -> OSError:
+    """The same error about ``target`` (a full disk, a read-only folder ...), not the temporary."""
+    if exc.errno is None:
+        reason = str(exc)
+        if tmp is not None:
+            reason = reason.replace(str(tmp), str(target))
+        return OSError(reason)
+    reason = exc.strerror or os.strerror(exc.errno)
+    if exc.errno == errno.ENOSPC:
+        reason = "no space left on the device; nothing was written (an old file is intact)"
+    return OSError(exc.errno, reason, str(target))
+
+
+def _ensure_folder(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _naming_target(exc, folder) from None
+
+
+def _link_new(tmp: Path, target: Path, mode: int) -> None:
+    """``target`` as a new name of ``tmp``; FileExistsError when ``target`` exists."""
+    try:
+        os.link(tmp, target)
+    except FileExistsError:
+        raise
+    except OSError:  # no hard links here (FAT, some network file systems): exclusive create
+        fd = _create_exclusive(target, mode)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(tmp.read_bytes())
+            handle.flush()
+            os.fsync(handle.fileno())
+
+
 @contextlib.contextmanager
-def atomic_path(target: str | Path, *, secret: bool = False) -> Iterator[Path]:
+def _atomic_file(target: Path, *, secret: bool, replace: bool) -> Iterator[Path]:
+    _ensure_folder(target.parent)
+    with _guarded() as guard:
+        tmp: Path | None = None
+        try:
+            tmp = _new_temporary_file(target, SECRET_MODE if secret else _FILE_MODE, guard)
+            yield tmp
+            if secret:  # a writer may have replaced the file: the mode must still be 0600
+                os.chmod(tmp, SECRET_MODE)
+            _fsync_file(tmp)
+            with _commit(guard):
+                if replace:
+                    os.replace(tmp, target)
+                    _untrack(guard, tmp)
+                else:
+                    _link_new(tmp, target, SECRET_MODE if secret else _FILE_MODE)
+            _fsync_folder(target.parent)
+        except OSError as exc:
+            raise _naming_target(exc, target, tmp) from exc
+        finally:
+            if tmp is not None:
+                tmp.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def atomic_path(
+    target: str | Path, *, secret: bool = False, overwrite: bool = True
+) -> Iterator[Path]:
     """A temporary path beside ``target`` that replaces it only if the block completes.
 
     Write the file at the yielded path (any writer that takes a path: pandas, pyarrow, ...). The
     file exists, empty, when the block starts; it gets the permissions a plain ``open()`` would
-    give, or 0600 with ``secret``. On an error inside the block the temporary file is removed and
-    ``target`` is untouched.
+    give, or 0600 with ``secret`` (from creation). On an error inside the block the temporary
+    file is removed and ``target`` is untouched; an :class:`OSError` is raised again naming
+    ``target``. ``overwrite=False``: the file is put in place only if ``target`` does not exist
+    then (:class:`FileExistsError` otherwise, checked at the last moment, so of two processes
+    writing one new file exactly one wins). SIGINT/SIGTERM in the main thread: see the module's
+    notes.
     """
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _new_temporary_file(target, SECRET_MODE if secret else _FILE_MODE)
-    try:
+    with _atomic_file(Path(target), secret=secret, replace=overwrite) as tmp:
         yield tmp
-        if secret:  # a writer may have replaced the file: the mode must still be 0600
-            os.chmod(tmp, SECRET_MODE)
-        _fsync_file(tmp)
-        os.replace(tmp, target)
-        _fsync_folder(target.parent)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def write_text_atomic(target: str | Path, text: str, *, secret: bool = False) -> Path:
@@ -112,59 +311,276 @@ def write_bytes_atomic(target: str | Path, data: bytes, *, secret: bool = False)
 
 
 @contextlib.contextmanager
-def atomic_folder(target: str | Path) -> Iterator[Path]:
+def atomic_folder(target: str | Path, *, secret: bool = True) -> Iterator[Path]:
     """A temporary folder beside ``target`` that replaces it only if the block completes.
 
-    The folder gets the permissions a plain ``mkdir`` would give. An existing ``target`` is moved
-    aside, the new folder renamed into place, then the old one removed; on an error inside the
-    block the temporary folder is removed and ``target`` is untouched. Whether an existing
-    ``target`` may be replaced at all is the caller's decision, made before.
+    ``secret`` (the default: a folder of results holds personal data): the folder is created
+    0700, and every file in it made 0600 before the rename (nobody else could open them before:
+    the folder admits its owner only). Otherwise it gets the permissions a plain ``mkdir`` would
+    give. An existing ``target`` is moved aside, the new folder renamed into place (signals held
+    between the two renames), then the old one removed; on an error inside the block the
+    temporary folder is removed and ``target`` is untouched. Whether an existing ``target`` may
+    be replaced at all is the caller's decision, made before.
     """
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    for _ in range(100):
-        tmp = _temporary_name(target)
+    _ensure_folder(target.parent)
+    with _guarded() as guard:
+        tmp: Path | None = None
         try:
-            os.mkdir(tmp, _FOLDER_MODE)
-        except FileExistsError:  # pragma: no cover
-            continue
-        break
-    else:  # pragma: no cover
-        raise FileExistsError(f"{target.parent}: cannot find a free temporary name")
-    try:
-        yield tmp
-        for path in tmp.rglob("*"):
-            if path.is_file():
-                _fsync_file(path)
-        old = None
-        if target.exists():
+            for _ in range(100):
+                candidate = _temporary_name(target)
+                _track(guard, candidate, folder=True)
+                try:
+                    os.mkdir(candidate, SECRET_FOLDER_MODE if secret else _FOLDER_MODE)
+                except FileExistsError:  # pragma: no cover
+                    _untrack(guard, candidate)
+                    continue
+                tmp = candidate
+                break
+            else:  # pragma: no cover
+                raise FileExistsError(f"{target.parent}: cannot find a free temporary name")
+            yield tmp
+            for path in tmp.rglob("*"):
+                if path.is_file() and not path.is_symlink():
+                    if secret:
+                        os.chmod(path, SECRET_MODE)
+                    _fsync_file(path)
+                elif secret and path.is_dir() and not path.is_symlink():
+                    os.chmod(path, SECRET_FOLDER_MODE)
             old = target.with_name(f".{target.name}.old-{secrets.token_hex(6)}")
-            os.replace(target, old)
-        os.replace(tmp, target)
-        _fsync_folder(target.parent)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+            with _commit(guard):
+                moved = False
+                if target.exists() or target.is_symlink():
+                    os.replace(target, old)
+                    moved = True
+                os.replace(tmp, target)
+                _untrack(guard, tmp)
+                if moved:
+                    _track(guard, old, folder=True)  # garbage now: a signal may remove it
+            _fsync_folder(target.parent)
+            if moved:
+                shutil.rmtree(old, ignore_errors=True)
+        except OSError as exc:
+            raise _naming_target(exc, target) from exc
+        finally:
+            if tmp is not None and tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
 
 
 def create_secret_file(path: str | Path, data: bytes) -> Path:
     """Create ``path`` holding ``data``, mode 0600 from creation, flushed to disk.
 
     Refuses (:class:`FileExistsError`) when ``path`` exists: a secret is never overwritten. The
-    folder is created (mode 0700) when missing. A failed write removes the partial file.
+    folder is created (mode 0700) when missing. The data is written to a temporary file first
+    and hard-linked to ``path`` (which fails when ``path`` exists, so of two processes creating
+    the same key one wins and the other reads it), so ``path`` never holds part of a key; a
+    failed or interrupted write leaves nothing.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = _create_exclusive(path, SECRET_MODE)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
-    _fsync_folder(path.parent)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=SECRET_FOLDER_MODE)
+    with _atomic_file(path, secret=True, replace=False) as tmp:
+        tmp.write_bytes(data)
     return path
+
+
+# ---------------------------------------------------------------------------------------------
+# collisions: no output may be an input, a key file, or another output
+# ---------------------------------------------------------------------------------------------
+
+
+def _identity(path: Path) -> tuple[str, tuple[int, int] | None]:
+    """The resolved spelling of ``path`` and, when it exists, its (device, inode)."""
+    resolved = os.path.normcase(os.path.realpath(path))
+    try:
+        st = os.stat(path)
+    except OSError:
+        return resolved, None
+    return resolved, (st.st_dev, st.st_ino)
+
+
+def same_file(a: str | Path, b: str | Path) -> bool:
+    """Whether ``a`` and ``b`` name one file: the same resolved path (symlinks, ``..``, another
+    spelling) or the same existing file (a hard link)."""
+    ra, ia = _identity(Path(a))
+    rb, ib = _identity(Path(b))
+    return ra == rb or (ia is not None and ia == ib)
+
+
+def refuse_collisions(
+    outputs: Mapping[str, str | Path | None], inputs: Mapping[str, str | Path | None]
+) -> None:
+    """Refuse, before any work, an output that is an input or another output.
+
+    ``outputs`` and ``inputs`` map what a file is (``"scores"``, ``"quarantine report"``, ``"key
+    file"``...) to its path (None: not used). Raises :class:`PathCollisionError`, one line
+    naming both, when any output would replace an input (by any spelling, symlink or hard link)
+    or two outputs are one file. ``--force`` never overrides it.
+    """
+    outs = [(label, Path(p)) for label, p in outputs.items() if p is not None]
+    ins = [(label, Path(p)) for label, p in inputs.items() if p is not None]
+    for i, (label, path) in enumerate(outs):
+        for other_label, other in ins:
+            if same_file(path, other):
+                raise PathCollisionError(
+                    f"{path}: the {label} would overwrite the {other_label} ({other}); "
+                    "choose another output name (nothing was written)"
+                )
+        for other_label, other in outs[i + 1 :]:
+            if same_file(path, other):
+                raise PathCollisionError(
+                    f"{path}: the {label} and the {other_label} ({other}) would be one file; "
+                    "choose other names (nothing was written)"
+                )
+
+
+def open_to_others(folder: str | Path) -> bool:
+    """Whether users other than the owner may create, rename or remove files in ``folder``
+    (writable by group or others, without the sticky bit that stops them)."""
+    try:
+        mode = os.stat(folder).st_mode
+    except OSError:
+        return False
+    return bool(mode & (stat.S_IWGRP | stat.S_IWOTH)) and not mode & stat.S_ISVTX
+
+
+# ---------------------------------------------------------------------------------------------
+# bounded reads
+# ---------------------------------------------------------------------------------------------
+
+#: Largest source file (responses, cohort sources) read, in bytes: 2 GiB. Larger files: split
+#: them, or convert them to Parquet.
+MAX_SOURCE_BYTES = 2 * 1024**3
+#: Longest line of a delimited text file, in bytes (16 MiB).
+MAX_LINE_BYTES = 16 * 1024**2
+#: Most columns of a table (a header wider than this is refused before the rows are read).
+MAX_COLUMNS = 20_000
+#: Largest instrument, mapping or definition file (YAML/JSON/QSF), in bytes.
+MAX_DEFINITION_BYTES = 8 * 1024**2
+
+
+class FileTooLargeError(SurveytoolError):
+    """A file is larger (in bytes, lines or columns) than the documented limit."""
+
+
+def regular_file(path: str | Path, what: str = "file") -> Path:
+    """``path`` if it is a regular file (a symlink to one is fine); refuses FIFOs, devices,
+    sockets and folders, which would hang or never end, with one clear line."""
+    path = Path(path)
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise SurveytoolError(f"{path}: no such {what}") from None
+    except OSError as exc:
+        raise SurveytoolError(f"{path}: cannot read the {what}: {exc.strerror}") from None
+    if stat.S_ISDIR(mode):
+        raise SurveytoolError(f"{path}: is a folder, not a {what}")
+    if not stat.S_ISREG(mode):
+        kind = "a pipe (FIFO)" if stat.S_ISFIFO(mode) else "a device or socket"
+        raise SurveytoolError(f"{path}: is {kind}, not a regular {what}; save it to a file first")
+    return path
+
+
+def read_bytes_bounded(path: str | Path, limit: int, what: str = "file") -> bytes:
+    """The bytes of ``path``, refusing it once more than ``limit`` bytes were *read* (not the
+    size ``stat`` claims, which a growing file or a device does not keep)."""
+    path = regular_file(path, what)
+    with open(path, "rb") as handle:
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise FileTooLargeError(
+            f"{path}: the {what} is larger than the limit of {limit:,} bytes; "
+            "split it into smaller files"
+        )
+    return data
+
+
+def check_line_lengths(path: str | Path, data: bytes, limit: int = MAX_LINE_BYTES) -> None:
+    """Refuse ``data`` (the bytes of ``path``) when a line is longer than ``limit`` bytes."""
+    start = 0
+    line = 1
+    size = len(data)
+    while start < size:
+        end = data.find(b"\n", start)
+        if end < 0:
+            end = size
+        if end - start > limit:
+            raise FileTooLargeError(
+                f"{path}: line {line} is longer than the limit of {limit:,} bytes; "
+                "is it really a table with one row per line?"
+            )
+        start = end + 1
+        line += 1
+
+
+def check_columns(path: str | Path, count: int, limit: int = MAX_COLUMNS) -> None:
+    """Refuse a table of ``path`` with more than ``limit`` columns."""
+    if count > limit:
+        raise FileTooLargeError(
+            f"{path}: {count:,} columns, more than the limit of {limit:,}; keep the columns "
+            "the survey needs (items, id, groups) and read that file"
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# spreadsheet formulas in CSV cells
+# ---------------------------------------------------------------------------------------------
+
+#: First characters a spreadsheet reads as the start of a formula (OWASP, CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+
+
+def escape_formula(value: object) -> object:
+    """A text cell a spreadsheet would execute, with a ``'`` in front; anything else as it is.
+
+    Executed: text starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return (OWASP's
+    CSV-injection guidance). The leading apostrophe makes Excel, LibreOffice and Google Sheets
+    show the text instead of evaluating it. Left alone: numbers (not text), and text that is a
+    plain decimal number such as ``-1`` or ``+2.5e3``, which a spreadsheet reads as that number,
+    and a lone ``+`` or ``-`` (a rating, a placeholder), which has nothing to execute.
+    Recoverable: text that already starts with ``'`` before such a character gets one more
+    ``'``, so :func:`unescape_formula` (drop one leading ``'``) gives back every value exactly.
+    """
+    if not isinstance(value, str) or not value:
+        return value
+    rest = value.lstrip("'")
+    if not rest.startswith(FORMULA_STARTS):
+        return value
+    if len(rest) == len(value) and rest[0] in "+-" and (rest in "+-" or _NUMBER.fullmatch(rest)):
+        return value  # a number, or a lone sign (a rating, a placeholder): nothing to execute
+    return "'" + value
+
+
+def unescape_formula(value: object) -> object:
+    """The value :func:`escape_formula` was given (for reading our CSV files back)."""
+    if isinstance(value, str) and value.startswith("'"):
+        rest = value.lstrip("'")
+        if rest.startswith(FORMULA_STARTS):
+            return value[1:]
+    return value
+
+
+def escape_formulas(frame: Any) -> Any:
+    """A copy of a pandas DataFrame with every text cell and column name passed through
+    :func:`escape_formula` (numeric columns are not looked at); ``frame`` itself when nothing
+    needs escaping."""
+    import pandas as pd
+
+    changed: dict[Any, Any] = {}
+    for position in range(frame.shape[1]):
+        series = frame.iloc[:, position]
+        if pd.api.types.is_numeric_dtype(series.dtype) or pd.api.types.is_bool_dtype(series):
+            continue
+        escaped = series.map(escape_formula)
+        if not escaped.equals(series):
+            changed[position] = escaped
+    names = [escape_formula(c) for c in frame.columns]
+    if not changed and names == list(frame.columns):
+        return frame
+    out = frame.copy()
+    for position, escaped in changed.items():
+        out.isetitem(position, escaped)
+    out.columns = names
+    return out

@@ -1720,3 +1720,23 @@ def read_source(
                 "the format 'auto' would read it as one"
             )
     return table
+
+
+def parquet_frame(frame: pd.DataFrame, *, text_columns: Sequence[str] = ()) -> pd.DataFrame:
+    """A table read from Parquet (pyarrow's ``to_pandas``) as :func:`read_source` gives it.
+
+    The Dask engine reads a Parquet dataset piece by piece (:mod:`surveytool.engine.datasets`)
+    and gives each piece this treatment, so a partition holds what the in-memory reader would
+    hold for the same rows: dates as ISO text, categoricals as plain values, blank text as
+    missing, the header as :func:`read_source` names it, ``text_columns`` as text.
+    """
+    frame = _iso_dates(frame)
+    for col in frame.columns:
+        if isinstance(frame[col].dtype, pd.CategoricalDtype):
+            frame[col] = frame[col].astype(object)
+    if not isinstance(frame.index, pd.RangeIndex) or frame.index.start != 0:
+        frame = frame.reset_index(drop=True)
+    frame = _text_columns(frame)
+    frame.columns = pd.Index(_header(frame.columns))
+    _as_text(frame, text_columns)
+    return frame

@@ -5,6 +5,13 @@ the target folder, which replaces the target only when complete, so a crash neve
 half-written file. Metadata (a score file's provenance, a cohort's disclosure report) is stored in
 the file where the format has room for it (Parquet schema metadata, the JSON payload) and in a
 ``<file>.meta.json`` sidecar otherwise. Reading tables is :mod:`surveytool.io.sources`' work.
+
+Tables hold personal data (scores, quarantine reports, cohorts), so they are written mode 0600
+from creation unless ``secret=False``. CSV and TSV files may be opened in a spreadsheet: a text
+cell or column name that a spreadsheet would execute as a formula (starting with ``=``, ``+``,
+``-``, ``@``, a tab or a carriage return) is written with a ``'`` in front
+(:func:`surveytool.io.files.escape_formula`; numbers are untouched). Parquet and JSON keep every
+value as it is.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ from typing import Any
 import pandas as pd
 
 from surveytool.errors import ResponsesError
-from surveytool.io.files import atomic_path
+from surveytool.io.files import atomic_path, escape_formulas
 
 WRITE_FORMATS = {
     ".csv": "csv",
@@ -43,11 +50,17 @@ def table_format(path: Path, formats: Mapping[str, str] = WRITE_FORMATS) -> str:
 
 
 def write_table(
-    frame: pd.DataFrame, path: str | Path, metadata: Mapping[str, Any] | None = None
+    frame: pd.DataFrame,
+    path: str | Path,
+    metadata: Mapping[str, Any] | None = None,
+    *,
+    secret: bool = True,
 ) -> list[Path]:
     """Write ``frame`` atomically; ``metadata`` goes into Parquet/JSON metadata or a CSV sidecar.
 
-    Returns the files written (the table, and for CSV/TSV with metadata, ``<file>.meta.json``).
+    ``secret`` (the default): mode 0600 from creation. CSV/TSV cells that a spreadsheet would
+    execute get a leading ``'``. Returns the files written (the table, and for CSV/TSV with
+    metadata, ``<file>.meta.json``).
     """
     path = Path(path)
     fmt = table_format(path, WRITE_FORMATS)
@@ -61,22 +74,22 @@ def write_table(
             existing = dict(table.schema.metadata or {})
             existing[METADATA_KEY] = json.dumps(metadata, sort_keys=True).encode("utf-8")
             table = table.replace_schema_metadata(existing)
-        with atomic_path(path) as tmp:
+        with atomic_path(path, secret=secret) as tmp:
             pq.write_table(table, tmp)
     elif fmt == "json":
         payload = {"metadata": dict(metadata or {}), "records": _records(frame)}
-        with atomic_path(path) as tmp:
+        with atomic_path(path, secret=secret) as tmp:
             tmp.write_text(json.dumps(payload, indent=1, ensure_ascii=False) + "\n", "utf-8")
     elif fmt == "jsonl":
-        with atomic_path(path) as tmp, tmp.open("w", encoding="utf-8") as fh:
+        with atomic_path(path, secret=secret) as tmp, tmp.open("w", encoding="utf-8") as fh:
             for record in _records(frame):
                 fh.write(json.dumps(record, ensure_ascii=False) + "\n")
     else:
-        with atomic_path(path) as tmp:
-            frame.to_csv(tmp, index=False, sep="," if fmt == "csv" else "\t")
+        with atomic_path(path, secret=secret) as tmp:
+            escape_formulas(frame).to_csv(tmp, index=False, sep="," if fmt == "csv" else "\t")
     if metadata is not None and fmt in ("csv", "tsv", "jsonl"):
         sidecar = path.with_name(path.name + ".meta.json")
-        with atomic_path(sidecar) as tmp:
+        with atomic_path(sidecar, secret=secret) as tmp:
             tmp.write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n", "utf-8")
         written.append(sidecar)
     return written

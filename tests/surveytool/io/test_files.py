@@ -41,10 +41,16 @@ def test_secret_and_atomic_files_keep_the_umask_and_are_0600(tmp_path: Path, no_
     plain = write_text_atomic(tmp_path / "plain.txt", "hello")
     assert _mode(plain) == 0o666 & ~no_umask  # what open() gives under this umask
     tables = write_table(pd.DataFrame({"a": [1]}), tmp_path / "t.csv", metadata={"k": 1})
-    assert [_mode(p) for p in tables] == [0o666 & ~no_umask] * 2
+    assert [_mode(p) for p in tables] == [0o600] * 2  # tables hold personal data by default
+    public = write_table(pd.DataFrame({"a": [1]}), tmp_path / "p.csv", secret=False)
+    assert [_mode(p) for p in public] == [0o666 & ~no_umask]
     with atomic_folder(tmp_path / "report") as folder:
         (folder / "x.txt").write_text("x", "utf-8")
-    assert _mode(tmp_path / "report") == 0o777 & ~no_umask  # what mkdir gives under this umask
+    assert _mode(tmp_path / "report") == 0o700  # a secret folder by default ...
+    assert _mode(tmp_path / "report" / "x.txt") == 0o600  # ... and what is in it
+    with atomic_folder(tmp_path / "open", secret=False) as folder:
+        (folder / "x.txt").write_text("x", "utf-8")
+    assert _mode(tmp_path / "open") == 0o777 & ~no_umask  # what mkdir gives under this umask
     assert _leftovers(tmp_path) == []
 
 

@@ -21,8 +21,9 @@ from fastapi.testclient import TestClient
 from surveytool.instrument.registry import bundled_file, bundled_versions, load_instrument
 from surveytool.personal_store import PersonalStore
 from surveytool.web.app import create_app
-from surveytool.web.forms import PAGE_SIZE, page_bounds
+from surveytool.web.forms import PAGE_SIZE, page_bounds, page_hits, posted_hits
 from surveytool.web.security import CSRF_COOKIE
+from tests.surveytool.clinic.helpers import MOOD_YAML, write_mood
 from tests.surveytool.test_report import (
     FULL,
     PPAI,
@@ -365,6 +366,30 @@ def test_pages_are_balanced(n_items: int) -> None:
     assert bounds[0][0] == 0 and bounds[-1][1] == n_items
     assert all(a[1] == b[0] for a, b in itertools.pairwise(bounds))  # no gap
     assert max(sizes) <= PAGE_SIZE and max(sizes) - min(sizes) <= 1
+
+
+def test_the_checks_of_a_posted_page_whatever_was_pressed(tmp_path: Path) -> None:
+    """``posted_hits`` (what a clinician's link alerts on as it saves a page) sees every check
+    met on the posted page; ``page_hits`` (whether the support page comes next) leaves out a
+    check whose support page was shown, and going back. Going back counts no skip."""
+    text = MOOD_YAML.replace("on_skip: none", "on_skip: alert")
+    inst = load_instrument(write_mood(tmp_path, text))
+    ids = [i.id for i in inst.items]
+    met = {"D1": "2", "D3": "5"}
+    for action in ("next", "finish", "country", "back"):
+        data = {"page": "0", "action": action}
+        assert [h.check for h in posted_hits(inst, ids, met, data)] == ["hopeless"], action
+        expected = [] if action == "back" else ["hopeless"]
+        assert [h.check for h in page_hits(inst, ids, met, data)] == expected, action
+    shown = {"page": "0", "action": "next", "shown": "hopeless"}
+    assert [h.check for h in posted_hits(inst, ids, met, shown)] == ["hopeless"]
+    assert page_hits(inst, ids, met, shown) == ()
+    # D3 left unanswered: a skip when going on, nothing when going back
+    unanswered = {"D1": "2"}
+    (skip,) = posted_hits(inst, ids, unanswered, {"page": "0", "action": "next"})
+    assert (skip.check, skip.reason, skip.alert) == ("hopeless", "skip", True)
+    assert posted_hits(inst, ids, unanswered, {"page": "0", "action": "back"}) == ()
+    assert posted_hits(inst, ids, met, {"page": "-1", "action": "next"}) == ()
 
 
 def test_the_full_form_has_no_short_last_page(client: TestClient) -> None:
