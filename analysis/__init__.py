@@ -34,6 +34,7 @@ from analysis.stats import (  # noqa: E402
     GRMResult,
     GroupComparison,
     InvarianceResult,
+    IRTDIFResult,
     ItemStatistics,
     NormsResult,
     Omega,
@@ -62,9 +63,13 @@ from analysis.stats import (  # noqa: E402
     grm,
     grm_model,
     invariance_model,
+    irt_dif,
+    irt_dif_model,
     item_statistics,
     keyed_items,
     kmo,
+    longitudinal_invariance,
+    longitudinal_invariance_model,
     match_factors,
     measurement_invariance,
     norms_from_scores,
@@ -105,9 +110,12 @@ __all__ += ["NormsResult", "build_norms", "norms_from_scores", "norms_yaml"]
 __all__ += ["FIMLResult", "fiml_cfa_model"]
 __all__ += ["DIFResult", "dif", "dif_model"]
 __all__ += ["GRMResult", "grm", "grm_model", "score_with_parameters"]
+__all__ += ["IRTDIFResult", "irt_dif", "irt_dif_model"]
 __all__ += [
     "InvarianceResult",
     "invariance_model",
+    "longitudinal_invariance",
+    "longitudinal_invariance_model",
     "measurement_invariance",
     "ordinal_invariance_model",
 ]

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from rich.progress import Progress
 
     from analysis.cohort import CohortImport
+    from analysis.cohort.streaming import StreamedImport
 
 #: Library parameter -> the flag that sets it (the one place the two spellings meet).
 FLAGS: dict[str, str] = {
@@ -87,7 +88,7 @@ def _echo_issues(issues: Any) -> None:
         click.echo(line, err=True)
 
 
-def _echo_result(result: CohortImport, output: Path) -> None:
+def _echo_result(result: CohortImport | StreamedImport, output: Path) -> None:
     report, disclosure = result.report, result.disclosure
     click.echo(f"format: {report.format_line}")
     click.echo(
@@ -186,8 +187,26 @@ def _echo_result(result: CohortImport, output: Path) -> None:
     "--output",
     required=True,
     type=click.Path(path_type=Path),
-    help="Cohort file (.parquet); new respondents are appended when it exists.",
+    help="Cohort: a .parquet file (small cohorts) or a folder (a cohort dataset, any size); "
+    "new respondents are appended when it exists.",
 )
+@click.option(
+    "--engine",
+    type=click.Choice(["auto", "memory", "dask"]),
+    default="auto",
+    show_default=True,
+    help="memory: the whole file at once; dask: partition by partition (Parquet source, folder "
+    "output); auto: dask for a Parquet folder or a large Parquet file when OUTPUT is a folder.",
+)
+@click.option("--scheduler", help="Address of a running Dask scheduler (tcp://host:8786).")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
+    help="Worker processes of the local Dask cluster.",
+)
+@click.option("--memory-limit", help="Memory per Dask worker, e.g. 2GB (default: a fair share).")
 @click.option(
     "--lock-timeout",
     type=click.FloatRange(min=0),
@@ -206,15 +225,43 @@ def import_command(
     dictionary: Path | None,
     qsf: Path | None,
     output: Path,
+    engine: str,
+    scheduler: str | None,
+    workers: int,
+    memory_limit: str | None,
     lock_timeout: float | None,
 ) -> None:
     """Import SOURCE (CSV/TSV, XLSX, SPSS, Parquet, Qualtrics or REDCap export) into a cohort.
 
     Direct identifiers are dropped, ids become keyed pseudonyms, quasi-identifiers are generalized.
     Invalid cells count as missing and are listed in <cohort>.quarantine.csv (--strict stops);
-    the disclosure report goes to <cohort>.disclosure.json and .txt.
+    the disclosure report goes to <cohort>.disclosure.json and .txt. A Parquet folder or a large
+    Parquet file is imported on Dask, partition by partition, into a cohort folder.
     """
     from analysis import import_cohort
+    from analysis.cohort.dataset import is_dataset_path
+    from surveytool.engine import choose_engine, cluster
+
+    chosen = choose_engine(engine, source)
+    if engine == "auto" and chosen == "dask" and not is_dataset_path(output):
+        chosen = "memory"  # a cohort file is written in memory; a folder output streams
+    if chosen == "dask":
+        from analysis.cohort.streaming import import_cohort_dask
+
+        with cluster(scheduler, workers=workers, memory_limit=memory_limit):
+            streamed = import_cohort_dask(
+                source,
+                instrument,
+                output=output,
+                mapping=mapping,
+                key_file=key_file,
+                k=k,
+                strict=strict,
+                lock_timeout=lock_timeout,
+                on_wait=lambda message: click.echo(f"note: {message}", err=True),
+            )
+        _echo_result(streamed, output)
+        return
 
     result = import_cohort(
         source,

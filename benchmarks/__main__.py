@@ -8,7 +8,15 @@ from __future__ import annotations
 import platform
 import sys
 
-from benchmarks import bench_analysis, bench_ordinal, bench_report, bench_scoring, bench_startup
+from benchmarks import (
+    bench_analysis,
+    bench_import,
+    bench_ordinal,
+    bench_report,
+    bench_scoring,
+    bench_startup,
+    bench_web,
+)
 
 
 def main(argv: list[str]) -> int:
@@ -20,9 +28,12 @@ def main(argv: list[str]) -> int:
         print(line)
     for line in bench_analysis.run(n):
         print(line)
+    for line in bench_import.run(n):
+        print(line)
     for line in bench_ordinal.run(100_000):
         print(line)
     print("\n".join(bench_report.run(100_000)))  # the report's target is for 100,000 in both modes
+    print("\n".join(bench_web.run()))  # 50 concurrent clients per kind, SQLite, one worker
     return 0
 
 

@@ -6,6 +6,7 @@ The public API::
     responses = surveytool.read_responses(inst, frame)   # Responses, with coded issues
     table = surveytool.score(inst, frame)                # a plain DataFrame of scores
     result = surveytool.score_responses(inst, frame)     # ScoreResult: table, issues, records
+    batch = surveytool.score_frame(inst, frame)          # pandas in, pandas out (Spark, Ray)
     cohort = surveytool.simulate(inst, surveytool.SimulationSpec(n=500, seed=1))
 
 Heavy libraries (pandas, numpy, scipy) load only when a name that needs them is used, so the
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
+    from surveytool.engine.scoring import score_frame
     from surveytool.errors import (
         InstrumentError,
         InstrumentNotFoundError,
@@ -54,6 +56,7 @@ _LAZY = {
     "read_responses": "surveytool.responses",
     "score": "surveytool.scoring.engine",
     "score_responses": "surveytool.scoring.engine",
+    "score_frame": "surveytool.engine.scoring",
     "ScoreResult": "surveytool.scoring.result",
     "PersonScores": "surveytool.scoring.result",
     "ScaleScore": "surveytool.scoring.result",
@@ -96,6 +99,7 @@ __all__ = [
     "read_responses",
     "reliable_change",
     "score",
+    "score_frame",
     "score_responses",
     "simulate",
     "validate_path",

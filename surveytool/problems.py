@@ -357,18 +357,25 @@ def issue_problems(issues: pd.DataFrame, file: str | None = None) -> list[Proble
     return out
 
 
-def issue_lines(issues: pd.DataFrame, limit: int = 20) -> list[str]:
-    """A readable summary of an issue frame: the counts, then up to ``limit`` issues."""
-    counts = issues["kind"].value_counts()
+def issue_lines(
+    issues: pd.DataFrame, limit: int = 20, *, kinds: Mapping[str, int] | None = None
+) -> list[str]:
+    """A readable summary of an issue frame: the counts, then up to ``limit`` issues.
+
+    ``kinds`` (kind -> number of issues) gives the counts when ``issues`` holds only the first
+    issues of more (the Dask engine keeps the others in its quarantine dataset).
+    """
+    counts = dict(issues["kind"].value_counts()) if kinds is None else dict(kinds)
+    total = len(issues) if kinds is None else sum(counts.values())
     summary = ", ".join(f"{counts.get(k, 0)} {k}" for k in ISSUE_KINDS)
-    lines = [f"{len(issues)} issue(s): {summary}"]
+    lines = [f"{total} issue(s): {summary}"]
     for rec in issues.head(limit).itertuples(index=False):
         where = f"row {rec.row}, " if not is_missing(rec.row) else ""
         value = f" {rec.value!r}" if not is_missing(rec.value) else ""
         code = f" [{rec.code}]" if not is_missing(rec.code) else ""
         lines.append(f"  {rec.kind}{code}: {where}column {rec.column!r}:{value} {rec.reason}")
-    if len(issues) > limit:
-        lines.append(f"  ... and {len(issues) - limit} more in the quarantine file")
+    if total > min(limit, len(issues)):
+        lines.append(f"  ... and {total - min(limit, len(issues))} more in the quarantine file")
     return lines
 
 

@@ -5,14 +5,16 @@ respondent id is reported with a stable code, row, column, raw value and reason 
 of :mod:`surveytool.problems`; nothing is dropped silently.
 Rows are numbered from 1 for the first data row (a CSV's header line is not counted).
 
-Validation is vectorised per item column (no per-row Python), so a million rows take well under a
-second.
+Validation is vectorised over the whole block (no Python per cell): numeric columns are checked
+with numpy masks, block by block as they are copied into the item matrix; text columns once per
+distinct text, the results spread to the cells by their codes; the issue frame is built from the
+masks.
 """
 
 from __future__ import annotations
 
 import decimal
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,7 +22,14 @@ import pandas as pd
 
 from surveytool.instrument.model import Instrument, Level, ResponseScale, fold_label
 from surveytool.io.sources import NA_STRINGS
-from surveytool.problems import Problem, issue_frame, issue_problems, issue_record
+from surveytool.problems import (
+    ISSUE_COLUMNS,
+    RESPONSE_KIND,
+    Problem,
+    issue_frame,
+    issue_problems,
+    issue_record,
+)
 from surveytool.safety.checks import LEVEL_CATEGORIES, evaluate_matrix
 
 
@@ -62,67 +71,252 @@ def _label_lookup(scale: ResponseScale) -> dict[str, float]:
     return lookup
 
 
-def _validate_column(
-    raw: pd.Series, scale: ResponseScale
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Numeric answers for one item column.
+#: Reason code of the column validation -> (problem code, message).
+_REASONS = {
+    1: ("off_scale", "off the scale {lo}..{hi}"),
+    2: ("not_whole_number", "not a whole number"),
+    3: ("not_an_answer", "not a number and not a label of scale {scale!r}"),
+}
 
-    Returns (values with NaN for missing/invalid, invalid mask, reason codes, the declared missing
-    code given or NaN) where reason 1 = off the scale, 2 = not a whole number, 3 = not a number and
-    not a label of the scale.
+#: Cells of a numeric column checked at a time on the fast path: small enough for the block and
+#: its temporaries to stay in the CPU cache right after the block is copied into the item matrix.
+_BLOCK = 1 << 15
+
+_NO_CELLS = np.zeros(0, dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class _BadCells:
+    """The invalid cells of one item column: 0-based positions, reason codes (see ``_REASONS``)
+    and each cell's raw value as text."""
+
+    positions: np.ndarray
+    reasons: np.ndarray
+    values: np.ndarray
+
+
+_NONE_BAD = _BadCells(_NO_CELLS, np.zeros(0, dtype=np.int8), np.zeros(0, dtype=object))
+
+
+def _validate_into(
+    raw: pd.Series, scale: ResponseScale, out: np.ndarray
+) -> tuple[_BadCells, np.ndarray | None]:
+    """Write one item column's answers into ``out`` (NaN = missing or invalid).
+
+    Returns the column's invalid cells and the declared missing code given in each row (NaN
+    where none), or None when the column holds no missing code. The rules, the same for every
+    format: a number must be a whole number in ``min..max`` (reason 1 = off the scale, 2 = not a
+    whole number) or a declared missing code; text is stripped, :data:`NA_STRINGS` are missing,
+    number text is read exactly (``2.9999999999999999`` is not 3), other text must be a label of
+    the scale (reason 3 = not a number and not a label); booleans are never answers (3).
+
+    The work is vectorised over the column: numbers are checked with numpy masks, block by block
+    right after their copy into ``out``; text is checked once per distinct text
+    (:func:`pandas.factorize`), then the results are spread to the cells by their codes.
     """
-    n = len(raw)
-    reason = np.zeros(n, dtype=np.int8)
     if pd.api.types.is_bool_dtype(raw.dtype):
-        values = np.full(n, np.nan)
-        reason[:] = 3
-        reason[raw.isna().to_numpy()] = 0
-        return values, reason > 0, reason, np.full(n, np.nan)
+        out[:] = np.nan
+        present = np.flatnonzero(raw.notna().to_numpy(dtype=bool))
+        cells = raw.iloc[present].to_numpy(dtype=bool)
+        values = np.where(cells, "True", "False").astype(object)
+        return _BadCells(present, np.full(len(present), 3, dtype=np.int8), values), None
     if pd.api.types.is_numeric_dtype(raw.dtype):
-        values = raw.to_numpy(dtype=np.float64, na_value=np.nan).copy()
-        text_invalid = np.zeros(n, dtype=bool)
-    else:
-        text = raw.astype("string").str.strip()
-        text = text.mask(text.isin(NA_STRINGS))  # "NA", "N/A" ... are missing in every format
-        numeric = pd.to_numeric(text, errors="coerce")
-        values = numeric.to_numpy(dtype=np.float64, na_value=np.nan).copy()
-        present = (text.notna() & (text != "")).to_numpy(dtype=bool)
-        unparsed = present & np.isnan(values)
-        text_invalid = np.zeros(n, dtype=bool)
-        if unparsed.any():
-            lookup = _label_lookup(scale)
-            folded = text[unparsed].str.replace(r"\s+", " ", regex=True).str.casefold()
-            mapped = folded.map(lookup)  # NaN both for "missing label" and "unknown"
-            known = folded.isin(list(lookup)).to_numpy(dtype=bool)
-            idx = np.flatnonzero(unparsed)
-            values[idx] = mapped.to_numpy(dtype=np.float64, na_value=np.nan)
-            text_invalid[idx[~known]] = True
-    inexact = np.zeros(n, dtype=bool)
-    if not pd.api.types.is_numeric_dtype(raw.dtype):
-        inexact = ~text_invalid & inexact_whole_numbers(text)
-    coded = np.full(n, np.nan)
+        return _numeric_into(raw, scale, out)
+    return _text_into(raw, scale, out)
+
+
+def _copy_checked(src: np.ndarray, out: np.ndarray, scale: ResponseScale) -> bool:
+    """Copy ``src`` into ``out``; True when every cell is missing or a whole number on the scale.
+
+    Per block of :data:`_BLOCK` cells, while the block is in the cache: its smallest and largest
+    answers (``fmin``/``fmax`` skip NaN) lie in ``min..max`` and ``x - rint(x)`` is 0 (or NaN)
+    throughout. False says only that the exact checks must run.
+    """
+    lo, hi = float(scale.min), float(scale.max)
+    clean = not any(lo <= code <= hi for code in scale.missing_codes)
+    whole = src.dtype.kind in "iub"
+    scratch = np.empty(min(len(src), _BLOCK)) if clean and not whole else None
+    for start in range(0, len(src), _BLOCK):
+        block = out[start : start + _BLOCK]
+        np.copyto(block, src[start : start + _BLOCK], casting="unsafe")
+        if not clean:
+            continue
+        if np.fmin.reduce(block) < lo or np.fmax.reduce(block) > hi:
+            clean = False
+        elif scratch is not None:
+            rest = scratch[: len(block)]
+            np.rint(block, out=rest)
+            np.subtract(block, rest, out=rest)
+            clean = not (np.fmax.reduce(rest) > 0.0 or np.fmin.reduce(rest) < 0.0)
+    return clean
+
+
+def _numeric_into(
+    raw: pd.Series, scale: ResponseScale, out: np.ndarray
+) -> tuple[_BadCells, np.ndarray | None]:
+    """:func:`_validate_into` for a numeric column: a fast check, then exact masks if needed."""
+    if isinstance(raw.dtype, np.dtype):
+        src = raw.to_numpy()
+    else:  # nullable (Int64, Float64 ...): NA as NaN
+        src = raw.to_numpy(dtype=np.float64, na_value=np.nan)
+    if _copy_checked(src, out, scale):
+        return _NONE_BAD, None
+    values = out
+    coded = None
     if scale.missing_codes:
-        declared = np.isin(values, list(scale.missing_codes)) & ~inexact
-        coded[declared] = values[declared]
-        values[declared] = np.nan
+        declared = np.isin(values, list(scale.missing_codes))
+        if declared.any():
+            coded = np.full(len(values), np.nan)
+            coded[declared] = values[declared]
+            values[declared] = np.nan
+    reason = _scale_reasons(values, scale, np.zeros(len(values), dtype=bool))
+    positions = np.flatnonzero(reason)
+    values[positions] = np.nan
+    return _BadCells(positions, reason[positions], _numeric_texts(raw, positions)), coded
+
+
+def _scale_reasons(values: np.ndarray, scale: ResponseScale, inexact: np.ndarray) -> np.ndarray:
+    """Reason 1 (off the scale) or 2 (not a whole number, or ``inexact`` text) per cell; 0 if
+    valid or missing."""
+    reason = np.zeros(len(values), dtype=np.int8)
     with np.errstate(invalid="ignore"):
         off_scale = (values < scale.min) | (values > scale.max) | np.isinf(values)
         fractional = ~off_scale & (values != np.round(values)) & ~np.isnan(values)
         fractional |= inexact & ~off_scale
     reason[off_scale] = 1
     reason[fractional] = 2
+    return reason
+
+
+def _numeric_texts(raw: pd.Series, positions: np.ndarray) -> np.ndarray:
+    """The raw text of the cells at ``positions`` of a numeric column, formatted once per
+    distinct value (floats told apart by their bits, so ``-0.0`` stays ``-0.0``)."""
+    if not len(positions):
+        return np.zeros(0, dtype=object)
+    cells = raw.iloc[positions]
+    if isinstance(raw.dtype, np.dtype):
+        keys = cells.to_numpy()
+    elif raw.dtype.kind in "iu":
+        keys = cells.to_numpy(dtype=np.int64)
+    else:
+        keys = cells.to_numpy(dtype=np.float64)
+    if keys.dtype.kind == "f":
+        keys = keys.view(f"i{keys.dtype.itemsize}")
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    texts = np.array([_text(cells.iloc[int(i)]) for i in first], dtype=object)
+    out: np.ndarray = texts[inverse.reshape(-1)]
+    return out
+
+
+def _text_into(
+    raw: pd.Series, scale: ResponseScale, out: np.ndarray
+) -> tuple[_BadCells, np.ndarray | None]:
+    """:func:`_validate_into` for a text (or mixed) column: checked once per distinct text."""
+    text = raw.astype("string")  # the cell's text as str() gives it; <NA> when missing
+    codes, distinct = pd.factorize(text)  # codes -1 for <NA>: the slot appended below
+    values, reason, coded = _validate_texts(pd.Series(distinct, dtype="string"), scale)
+    np.take(np.append(values, np.nan), codes, out=out)
+    bad = np.flatnonzero(reason)
+    if len(bad):
+        in_bad = np.zeros(len(reason) + 1, dtype=bool)
+        in_bad[bad] = True
+        positions = np.flatnonzero(in_bad[codes])
+        picked = codes[positions]
+        texts = np.asarray(distinct, dtype=object)
+        found = _BadCells(positions, reason[picked], texts[picked])
+    else:
+        found = _NONE_BAD
+    given = None
+    if not np.isnan(coded).all():
+        given = np.append(coded, np.nan)[codes]
+    return found, given
+
+
+def _validate_texts(
+    text: pd.Series, scale: ResponseScale
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(answer or NaN, reason code, declared missing code or NaN) of each text of ``text``."""
+    n = len(text)
+    text = text.str.strip()
+    text = text.mask(text.isin(NA_STRINGS))  # "NA", "N/A" ... are missing in every format
+    numeric = pd.to_numeric(text, errors="coerce")
+    values = numeric.to_numpy(dtype=np.float64, na_value=np.nan).copy()
+    present = (text.notna() & (text != "")).to_numpy(dtype=bool)
+    unparsed = present & np.isnan(values)
+    text_invalid = np.zeros(n, dtype=bool)
+    if unparsed.any():
+        lookup = _label_lookup(scale)
+        folded = text[unparsed].str.replace(r"\s+", " ", regex=True).str.casefold()
+        mapped = folded.map(lookup)  # NaN both for "missing label" and "unknown"
+        known = folded.isin(list(lookup)).to_numpy(dtype=bool)
+        idx = np.flatnonzero(unparsed)
+        values[idx] = mapped.to_numpy(dtype=np.float64, na_value=np.nan)
+        text_invalid[idx[~known]] = True
+    inexact = ~text_invalid & inexact_whole_numbers(text)
+    coded = np.full(n, np.nan)
+    if scale.missing_codes:
+        declared = np.isin(values, list(scale.missing_codes)) & ~inexact
+        coded[declared] = values[declared]
+        values[declared] = np.nan
+    reason = _scale_reasons(values, scale, inexact)
     reason[text_invalid] = 3
-    invalid = reason > 0
-    values[invalid] = np.nan
-    return values, invalid, reason, coded
+    values[reason > 0] = np.nan
+    return values, reason, coded
 
 
-#: Reason code of :func:`_validate_column` -> (problem code, message).
-_REASONS = {
-    1: ("off_scale", "off the scale {lo}..{hi}"),
-    2: ("not_whole_number", "not a whole number"),
-    3: ("not_an_answer", "not a number and not a label of scale {scale!r}"),
-}
+class _IssueRows:
+    """The rows of an issue frame gathered as column arrays: a few records for column and id
+    problems, whole masks' worth of cells at a time for item cells (no Python per cell)."""
+
+    def __init__(self) -> None:
+        self._parts: list[dict[str, np.ndarray]] = []
+
+    def records(self, records: Iterable[Mapping[str, object]]) -> None:
+        kept = list(records)
+        if kept:
+            self._parts.append({c: _objects([r[c] for r in kept]) for c in ISSUE_COLUMNS})
+
+    def cells(
+        self,
+        code: np.ndarray,
+        rows: np.ndarray,
+        column: str,
+        reason: np.ndarray,
+        respondent_id: np.ndarray | None = None,
+        value: np.ndarray | None = None,
+    ) -> None:
+        n = len(rows)
+        if not n:
+            return
+        none = np.full(n, None, dtype=object)
+        kinds = pd.Series(code, dtype=object).map(RESPONSE_KIND).to_numpy(dtype=object)
+        self._parts.append(
+            {
+                "code": code.astype(object),
+                "kind": kinds,
+                "row": rows.astype(object),
+                "column": np.full(n, column, dtype=object),
+                "respondent_id": none if respondent_id is None else respondent_id,
+                "value": none if value is None else value,
+                "reason": reason.astype(object),
+            }
+        )
+
+    def frame(self) -> pd.DataFrame:
+        """The issue frame (:func:`surveytool.problems.issue_frame`'s columns and dtypes)."""
+        if not self._parts:
+            return issue_frame()
+        columns = {c: np.concatenate([p[c] for p in self._parts]) for c in ISSUE_COLUMNS}
+        frame = pd.DataFrame(columns)
+        frame = frame.astype({c: "object" for c in ISSUE_COLUMNS if c != "row"})
+        frame["row"] = frame["row"].astype("Int64")
+        return frame
+
+
+def _objects(items: Sequence[object]) -> np.ndarray:
+    out = np.empty(len(items), dtype=object)
+    out[:] = items
+    return out
 
 
 def read_responses(
@@ -179,7 +373,6 @@ def read_responses(
     records: list[dict[str, object]] = []
     columns = [str(c) for c in frame.columns]
     frame = frame.set_axis(columns, axis=1)
-    ids_raw: pd.Series
     for col in [id_column, *group_columns] if id_column else list(group_columns):
         if col not in columns:
             from surveytool.errors import ResponsesError
@@ -224,37 +417,12 @@ def read_responses(
     frame = frame.loc[:, ~pd.Index(columns).duplicated()]
 
     # respondent ids
+    issues = _IssueRows()
+    issues.records(records)
+    records = []
     if id_column:
-        ids_raw = frame[id_column]
-        ids_text = id_text(ids_raw)
-        empty = (ids_text.isna() | (ids_text == "")).to_numpy(dtype=bool)
-        dup = (ids_text.duplicated(keep="first") & ~ids_text.isna()).to_numpy(dtype=bool) & ~empty
-        for r in np.flatnonzero(empty):
-            records.append(
-                issue_record(
-                    "empty_respondent_id",
-                    "empty respondent id; row quarantined",
-                    row=int(numbers[r]),
-                    column=id_column,
-                )
-            )
-        first_row: dict[str, int] = {}
-        repeated = (ids_text.duplicated(keep=False)).to_numpy(dtype=bool) & ~empty
-        for r in np.flatnonzero(repeated):
-            first_row.setdefault(str(ids_text.iloc[r]), int(numbers[r]))
-        for r in np.flatnonzero(dup):
-            first = first_row[str(ids_text.iloc[r])]
-            records.append(
-                issue_record(
-                    "duplicate_respondent_id",
-                    f"duplicate respondent id (first at row {first}); row quarantined",
-                    row=int(numbers[r]),
-                    column=id_column,
-                    respondent_id=str(ids_text.iloc[r]),
-                    value=str(ids_text.iloc[r]),
-                )
-            )
-        keep = ~(empty | dup)
+        ids_text = id_text(frame[id_column])
+        keep = _id_issues(issues, ids_text, id_column, numbers)
         ids = ids_text
     else:
         keep = np.ones(n, dtype=bool)
@@ -264,35 +432,42 @@ def read_responses(
     values = np.empty((n, len(wanted)), dtype=np.float64, order="F")
     checked = {c.item for c in instrument.checks}
     coded_missing: dict[str, np.ndarray] = {}
+    id_cells: np.ndarray | None = None
     for j, item_id in enumerate(wanted):
         if item_id not in frame.columns:
             values[:, j] = np.nan
             continue
         scale = instrument.scale_of(item_id)
-        col_values, invalid, reasons, coded = _validate_column(frame[item_id], scale)
-        values[:, j] = col_values
+        bad, coded = _validate_into(frame[item_id], scale, values[:, j])
         if item_id in checked:
-            coded_missing[item_id] = coded
-        if invalid.any():
-            raw_col = frame[item_id]
-            for r in np.flatnonzero(invalid):
-                code, message = _REASONS[int(reasons[r])]
-                records.append(
-                    issue_record(
-                        code,
-                        message.format(
-                            lo=scale.min, hi=scale.max, scale=instrument.item_by_id[item_id].scale
-                        ),
-                        row=int(numbers[r]),
-                        column=item_id,
-                        respondent_id=None if not id_column else _text(ids.iloc[r]),
-                        value=_text(raw_col.iloc[r]),
-                    )
-                )
-    records.extend(
+            coded_missing[item_id] = np.full(n, np.nan) if coded is None else coded
+        if not len(bad.positions):
+            continue
+        if id_column and id_cells is None:
+            id_cells = ids.to_numpy(dtype=object)
+            id_cells[ids.isna().to_numpy(dtype=bool)] = None
+        names = np.array([""] + [_REASONS[k][0] for k in sorted(_REASONS)], dtype=object)
+        scale_name = instrument.item_by_id[item_id].scale
+        messages = np.array(
+            [""]
+            + [
+                _REASONS[k][1].format(lo=scale.min, hi=scale.max, scale=scale_name)
+                for k in sorted(_REASONS)
+            ],
+            dtype=object,
+        )
+        issues.cells(
+            names[bad.reasons],
+            numbers[bad.positions],
+            item_id,
+            messages[bad.reasons],
+            respondent_id=None if id_cells is None else id_cells[bad.positions],
+            value=bad.values,
+        )
+    issues.records(
         _formula_records(formula_cells or {}, wanted, id_column, group_columns, ids, numbers)
     )
-    records.extend(
+    issues.records(
         _critical_in_quarantine(
             instrument, wanted, values, coded_missing, keep, ids, id_column, numbers
         )
@@ -308,13 +483,47 @@ def read_responses(
         ).reset_index(drop=True),
         rows=kept_rows + 1,
         rows_read=n,
-        issues=issue_frame(records),
+        issues=issues.frame(),
         coded_missing=(
             coded_missing
             if all_kept
             else {item: codes[kept_rows] for item, codes in coded_missing.items()}
         ),
     )
+
+
+def _id_issues(
+    issues: _IssueRows, ids_text: pd.Series, id_column: str, numbers: np.ndarray
+) -> np.ndarray:
+    """Report empty and repeated respondent ids (the first row of an id is kept); the rows kept."""
+    empty = ids_text.isna().to_numpy(dtype=bool)  # id_text makes blank ids <NA>
+    codes, _ = pd.factorize(ids_text)  # codes in order of first appearance, -1 for <NA>
+    first = np.flatnonzero(~ids_text.duplicated(keep="first").to_numpy(dtype=bool) & ~empty)
+    dup = np.zeros(len(codes), dtype=bool)
+    dup[~empty] = True
+    dup[first] = False
+    where = np.flatnonzero(empty)
+    issues.cells(
+        np.full(len(where), "empty_respondent_id", dtype=object),
+        numbers[where],
+        id_column,
+        np.full(len(where), "empty respondent id; row quarantined", dtype=object),
+    )
+    where = np.flatnonzero(dup)
+    if len(where):
+        first_rows = pd.Series(numbers[first[codes[where]]]).astype(str)
+        reasons = "duplicate respondent id (first at row " + first_rows + "); row quarantined"
+        repeated = ids_text.iloc[where].to_numpy(dtype=object)
+        issues.cells(
+            np.full(len(where), "duplicate_respondent_id", dtype=object),
+            numbers[where],
+            id_column,
+            reasons.to_numpy(dtype=object),
+            respondent_id=repeated,
+            value=repeated,
+        )
+    keep: np.ndarray = ~(empty | dup)
+    return keep
 
 
 def _formula_records(

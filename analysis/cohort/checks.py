@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 from analysis.cohort.result import ImportWarning
 from surveytool.instrument.model import Instrument, ResponseScale
@@ -37,6 +37,58 @@ def off_by_one(item_id: str, numbers: np.ndarray, scale: ResponseScale) -> Impor
     )
 
 
+@dataclass
+class ItemRestSums:
+    """Additive sums behind :func:`item_rest_warnings` (pairwise-complete, keyed items).
+
+    Per subscale (its items in order): for items i, j ``n[i, j]`` rows with both answered,
+    ``s[i, j]`` the sum of item i over them, ``q[i, j]`` the sum of the products, and ``rows``
+    the rows answering any of its items. Sums of partitions add up (``a + b``; ``a - b`` takes
+    rows out again), so the Dask import reaches the in-memory warnings exactly:
+    C_ij = (q_ij − s_ij s_ji / n_ij) / (n_ij − 1), pandas' pairwise-complete ``DataFrame.cov``.
+    """
+
+    blocks: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, int]]
+
+    def _combine(self, other: ItemRestSums, sign: int) -> ItemRestSums:
+        out = {}
+        for sub, (n, s, q, rows) in self.blocks.items():
+            n2, s2, q2, rows2 = other.blocks[sub]
+            out[sub] = (n + sign * n2, s + sign * s2, q + sign * q2, rows + sign * rows2)
+        return ItemRestSums(out)
+
+    def __add__(self, other: ItemRestSums) -> ItemRestSums:
+        return self._combine(other, 1)
+
+    def __sub__(self, other: ItemRestSums) -> ItemRestSums:
+        return self._combine(other, -1)
+
+
+def _members(instrument: Instrument, item_ids: Sequence[str]) -> dict[str, list[str]]:
+    position = set(item_ids)
+    found = {sub.id: [i for i in sub.items if i in position] for sub in instrument.subscales}
+    return {sub: members for sub, members in found.items() if len(members) >= 3}
+
+
+def item_rest_sums(
+    instrument: Instrument, item_ids: Sequence[str], values: np.ndarray
+) -> ItemRestSums:
+    """The :class:`ItemRestSums` of ``values`` (rows × ``item_ids``, NaN = missing)."""
+    position = {item: j for j, item in enumerate(item_ids)}
+    blocks = {}
+    for sub, members in _members(instrument, item_ids).items():
+        block = np.array(values[:, [position[i] for i in members]], dtype=np.float64)
+        for j, item in enumerate(members):
+            if instrument.item_by_id[item].reverse:
+                scale = instrument.scale_of(item)
+                block[:, j] = scale.min + scale.max - block[:, j]
+        present = ~np.isnan(block)
+        m = present.astype(np.float64)
+        x0 = np.where(present, block, 0.0)
+        blocks[sub] = (m.T @ m, x0.T @ m, x0.T @ x0, int(present.any(axis=1).sum()))
+    return ItemRestSums(blocks)
+
+
 def item_rest_warnings(
     instrument: Instrument, item_ids: Sequence[str], values: np.ndarray
 ) -> list[ImportWarning]:
@@ -47,24 +99,19 @@ def item_rest_warnings(
     ``psych::alpha(x, check.keys = FALSE)$item.stats$r.drop``. Only correlations below zero beyond
     chance are reported (Fisher z-test, one-sided 5%), so small samples do not raise false alarms.
     """
-    position = {item: j for j, item in enumerate(item_ids)}
-    keyed = values.copy()
-    for item, j in position.items():
-        definition = instrument.item_by_id[item]
-        if definition.reverse:
-            scale = instrument.scale_of(item)
-            keyed[:, j] = scale.min + scale.max - keyed[:, j]
+    return item_rest_from_sums(instrument, item_ids, item_rest_sums(instrument, item_ids, values))
+
+
+def item_rest_from_sums(
+    instrument: Instrument, item_ids: Sequence[str], sums: ItemRestSums
+) -> list[ImportWarning]:
+    """:func:`item_rest_warnings` from the additive sums (see :class:`ItemRestSums`)."""
     warnings: list[ImportWarning] = []
-    for sub in instrument.subscales:
-        members = [i for i in sub.items if i in position]
-        if len(members) < 3:
+    for sub_id, members in _members(instrument, item_ids).items():
+        n, s, q, rows = sums.blocks[sub_id]
+        if rows < MIN_ROWS_FOR_CORRELATION or (n < MIN_ROWS_FOR_CORRELATION).any():
             continue
-        block = pd.DataFrame(keyed[:, [position[i] for i in members]], columns=members)
-        if int(block.notna().any(axis=1).sum()) < MIN_ROWS_FOR_CORRELATION:
-            continue
-        cov = block.cov(min_periods=MIN_ROWS_FOR_CORRELATION).to_numpy()
-        if np.isnan(cov).any():
-            continue
+        cov = (q - s * s.T / n) / (n - 1)
         total = cov.sum()
         for i, item in enumerate(members):
             rest_var = total - 2 * cov[i].sum() + cov[i, i]
@@ -72,7 +119,7 @@ def item_rest_warnings(
             if denominator <= 0:
                 continue
             r_drop = (cov[i].sum() - cov[i, i]) / np.sqrt(denominator)
-            n_item = int(block[item].notna().sum())
+            n_item = int(n[i, i])
             if n_item < MIN_ROWS_FOR_CORRELATION or not -1 < r_drop < 0:
                 continue
             # negative beyond chance: Fisher z = atanh(r)·√(n − 3) below the one-sided 5% point
@@ -87,7 +134,7 @@ def item_rest_warnings(
                     ImportWarning(
                         "negative_item_rest",
                         item,
-                        f"{item}: item-rest correlation {r_drop:.2f} in subscale {sub.id!r} is "
+                        f"{item}: item-rest correlation {r_drop:.2f} in subscale {sub_id!r} is "
                         f"negative: probably {likely}; check its keying and the source's coding",
                     )
                 )

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal
 
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
@@ -33,6 +34,8 @@ _KEY_SEPARATOR = "\x1f"
 
 def row_keys(pseudonyms: Sequence[str | None], waves: Sequence[Sequence[str | None]]) -> list[str]:
     """Ledger keys: the pseudonym, then each wave value, joined by a unit separator."""
+    if not waves:
+        return [p or "" for p in pseudonyms]
     keys = []
     for i, pseudonym in enumerate(pseudonyms):
         parts = [pseudonym or ""] + [("" if w[i] is None else str(w[i])) for w in waves]
@@ -80,11 +83,22 @@ class Ledger(_Model):
     def knows(self, key: str) -> bool:
         return key in self._seen
 
+    def known(self, keys: Sequence[str]) -> np.ndarray:
+        """Whether each key is in the ledger (one boolean per key)."""
+        seen = self._seen  # a pydantic private attribute: looked up once, not per key
+        return np.fromiter((key in seen for key in keys), dtype=bool, count=len(keys))
+
     def add_respondents(self, keys: Iterable[str]) -> None:
+        seen, respondents = self._seen, self.respondents
+        if not seen:
+            new = list(dict.fromkeys(keys))
+            seen.update(new)
+            respondents.extend(new)
+            return
         for key in keys:
-            if key not in self._seen:
-                self._seen.add(key)
-                self.respondents.append(key)
+            if key not in seen:
+                seen.add(key)
+                respondents.append(key)
 
     def file_entry(self, sha256: str) -> ImportEntry | None:
         """The first import of the file with this hash, if any."""

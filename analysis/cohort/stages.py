@@ -427,7 +427,7 @@ def set_aside(s: ImportState) -> None:
         )
     answered = np.zeros(n, dtype=bool)
     for values in s.item_values.values():
-        answered |= ~np.asarray(pd.isna(values.to_numpy(dtype=object)), dtype=bool)
+        answered |= values.notna().to_numpy(dtype=bool)
     unanswered = ~answered
     for mask, col, why in filters:
         for p in np.flatnonzero(mask & ~excluded & answered):
@@ -477,19 +477,32 @@ def pseudonymize(s: ImportState) -> None:
     ]
     if id_column:
         ids = id_text(frame[id_column]).reset_index(drop=True)
-        id_values: list[str | None] = [None if pd.isna(v) else str(v) for v in ids]
-        s.row_keys = [
-            None
-            if v is None
-            else "\x1f".join([v, *("" if w[i] is None else str(w[i]) for w in s.wave_text)])
-            for i, v in enumerate(id_values)
+        present = ids.notna().to_numpy(dtype=bool)
+        id_values: list[str | None] = [
+            str(v) if p else None for v, p in zip(ids.tolist(), present, strict=True)
         ]
+        if s.wave_text:
+            s.row_keys = [
+                None
+                if v is None
+                else "\x1f".join([v, *("" if w[i] is None else str(w[i]) for w in s.wave_text)])
+                for i, v in enumerate(id_values)
+            ]
+        else:
+            s.row_keys = list(id_values)
         s.pseudonym_of_row = s.secret.pseudonyms(id_values)
     else:
         rows = (f"{s.table.sha256}:row:{r}" for r in s.table.source_rows)
         s.pseudonym_of_row = s.secret.pseudonyms(rows)
         s.row_keys = [str(p) for p in s.pseudonym_of_row]
     s.display = {}
+    if not s.waves:
+        s.display = {
+            key_text: pseudonym
+            for key_text, pseudonym in zip(s.row_keys, s.pseudonym_of_row, strict=True)
+            if key_text is not None and pseudonym is not None
+        }
+        return
     for i, key_text in enumerate(s.row_keys):
         pseudonym = s.pseudonym_of_row[i]
         if key_text is None or pseudonym is None:
@@ -611,8 +624,8 @@ def generalize(s: ImportState) -> None:
                 col,
                 f"{col}: {unreadable} value(s) could not be read for {qspec.generalize} and are missing",
             )
-    for j, item_id in enumerate(responses.item_ids):
-        new[item_id] = responses.values[:, j]
+    items = pd.DataFrame(responses.values, columns=list(responses.item_ids), copy=False)
+    new = pd.concat([new, items], axis=1)
     s.report.warnings += item_rest_warnings(s.instrument, responses.item_ids, responses.values)
     s.new = new
 
@@ -631,7 +644,7 @@ def deduplicate(s: ImportState) -> None:
             "are not added again"
         )
     new_keys = row_keys(s.new[PSEUDONYM_COLUMN].tolist(), [s.new[w].tolist() for w in s.waves])
-    duplicate = np.array([s.ledger.knows(kk) for kk in new_keys], dtype=bool)
+    duplicate = s.ledger.known(new_keys)
     report.duplicates = int(duplicate.sum())
     report.batch = s.ledger.next_batch
     s.new[BATCH_COLUMN] = report.batch

@@ -33,18 +33,23 @@ def class_ids(frame: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
 
 
 def class_sizes(
-    frame: pd.DataFrame, columns: Sequence[str], respondent: str | None = None
+    frame: pd.DataFrame,
+    columns: Sequence[str],
+    respondent: str | None = None,
+    weights: np.ndarray | None = None,
 ) -> np.ndarray:
     """Size of each row's equivalence class over ``columns``.
 
     With ``respondent`` (a column of respondent keys), a class counts respondents, not rows: two
-    waves of one person are one person, so they cannot make a class of two.
+    waves of one person are one person, so they cannot make a class of two. With ``weights``
+    (no ``respondent``), each row stands for that many rows (a table of classes and their counts,
+    as the Dask import gathers it).
     """
     ids = class_ids(frame, columns)
     if not len(ids):
         return np.zeros(0, dtype=np.int64)
     if respondent is None:
-        counts: np.ndarray = np.bincount(ids)[ids].astype(np.int64)
+        counts: np.ndarray = np.bincount(ids, weights=weights)[ids].astype(np.int64)
         return counts
     who = frame[respondent].astype(object).where(frame[respondent].notna(), "\x00<NA>")
     people: np.ndarray = (
@@ -57,17 +62,22 @@ def class_sizes(
 
 
 def matching_sizes(
-    frame: pd.DataFrame, columns: Sequence[str], respondent: str | None = None
+    frame: pd.DataFrame,
+    columns: Sequence[str],
+    respondent: str | None = None,
+    weights: np.ndarray | None = None,
 ) -> np.ndarray:
     """Respondents each row cannot be told apart from, a missing value matching any value.
 
     The risk measure of local suppression (``sdcMicro``'s: a blanked value could be any value of
-    its column): a row's count is the number of respondents (rows without ``respondent``) whose
-    values equal the row's wherever both are present. Computed over the distinct value patterns.
+    its column): a row's count is the number of respondents (rows without ``respondent``; rows
+    times their ``weights`` with weights) whose values equal the row's wherever both are present.
+    Computed over the distinct value patterns.
     """
     n = len(frame)
     if not columns or n == 0:
-        return np.full(n, n, dtype=np.int64)
+        total = n if weights is None else int(np.sum(weights))
+        return np.full(n, total, dtype=np.int64)
     keys = frame[list(columns)].astype(object)
     present = keys.notna().to_numpy()
     codes = np.full(keys.shape, -1, dtype=np.int64)
@@ -76,7 +86,7 @@ def matching_sizes(
         codes[present[:, j], j] = pd.factorize(values[present[:, j]])[0]
     patterns, row_pattern = np.unique(codes, axis=0, return_inverse=True)
     row_pattern = row_pattern.reshape(-1)
-    weight = np.bincount(row_pattern, minlength=len(patterns))
+    weight = np.bincount(row_pattern, weights=weights, minlength=len(patterns)).astype(np.int64)
     who = (
         pd.factorize(frame[respondent].astype(object).where(frame[respondent].notna(), "\x00"))[0]
         if respondent is not None
@@ -127,7 +137,11 @@ KSuppression = Literal["local", "records"]
 
 
 def _blank_locally(
-    frame: pd.DataFrame, columns: Sequence[str], k: int, respondent: str | None
+    frame: pd.DataFrame,
+    columns: Sequence[str],
+    k: int,
+    respondent: str | None,
+    weights: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Blank single quasi-identifier values of records in classes under ``k`` (greedy rounds).
 
@@ -138,8 +152,9 @@ def _blank_locally(
     out = frame.copy()
     for col in columns:
         out[col] = out[col].astype(object)
+    w = np.ones(len(frame), dtype=np.int64) if weights is None else np.asarray(weights)
     while True:
-        small = matching_sizes(out, columns, respondent) < k
+        small = matching_sizes(out, columns, respondent, weights) < k
         if not small.any():
             break
         best: tuple[int, int, str] | None = None
@@ -149,8 +164,8 @@ def _blank_locally(
                 continue
             trial = out.copy()
             trial.loc[hit, col] = None
-            left = int((matching_sizes(trial, columns, respondent) < k).sum())
-            candidate = (left, int(hit.sum()), col)
+            left = int(w[matching_sizes(trial, columns, respondent, weights) < k].sum())
+            candidate = (left, int(w[hit].sum()), col)
             if best is None or candidate < best:
                 best = candidate
         if best is None:
@@ -167,6 +182,7 @@ def enforce_k(
     respondent: str | None = None,
     *,
     method: KSuppression = "local",
+    weights: np.ndarray | None = None,
 ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, KAnonymity]:
     """Protect every class over ``columns`` to at least ``k`` respondents (module docstring).
 
@@ -174,19 +190,28 @@ def enforce_k(
     (with the values local suppression blanked), which rows to keep (records no blanking could
     protect are suppressed; removing them never shrinks another class, so one pass reaches k),
     each row's class size before any suppression, and the summary.
+
+    ``weights`` (without ``respondent``): each row of ``frame`` stands for that many rows with
+    its values (the class table of the Dask import: one row per class and its count). Every
+    decision depends on a row's values only, so the result is the one for the rows expanded,
+    and the summary's counts are weighted.
     """
     if k is not None and k < 1:
         raise ValueError("k must be at least 1")
-    sizes = class_sizes(frame, columns, respondent)
+    if weights is not None and respondent is not None:
+        raise ValueError("weights count rows: give no respondent column with them")
+    w = np.ones(len(frame), dtype=np.int64) if weights is None else np.asarray(weights)
+    sizes = class_sizes(frame, columns, respondent, weights)
     out = frame
     local = method == "local"
     if k is not None and local and columns and (sizes < k).any():
-        out = _blank_locally(frame, columns, k, respondent)
-    after = (matching_sizes if local else class_sizes)(out, columns, respondent)
+        out = _blank_locally(frame, columns, k, respondent, weights)
+    after = (matching_sizes if local else class_sizes)(out, columns, respondent, weights)
     keep = np.ones(len(frame), dtype=bool) if k is None else after >= k
     blanked: dict[str, int] = {}
     for col in columns:  # values blanked in the records kept (suppressed ones are gone anyway)
-        n = int((frame[col].notna().to_numpy(dtype=bool) & out[col].isna().to_numpy() & keep).sum())
+        hit = frame[col].notna().to_numpy(dtype=bool) & out[col].isna().to_numpy() & keep
+        n = int(w[hit].sum())
         if n:
             blanked[col] = n
     before = int(sizes.min()) if len(sizes) else None
@@ -204,7 +229,7 @@ def enforce_k(
         smallest_before=before,
         smallest=int(after_sizes.min()) if len(after_sizes) else None,
         classes=n_classes,
-        suppressed=int((~keep).sum()),
+        suppressed=int(w[~keep].sum()),
         method=method,
         blanked=blanked,
         lost_categories=lost,

@@ -87,17 +87,20 @@ class PseudonymKey:
         """Pseudonym of every id (None for a missing or empty id)."""
         out: list[str | None] = []
         cache: dict[str, str] = {}
+        secret, digest, width = self._secret, hmac.digest, PSEUDONYM_HEX // 2
         for value in ids:
             if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
                 out.append(None)
                 continue
-            text = str(value)
+            text = value if type(value) is str else str(value)
             if not text:
                 out.append(None)
                 continue
-            if text not in cache:
-                cache[text] = self.pseudonym(text)
-            out.append(cache[text])
+            known = cache.get(text)
+            if known is None:
+                # as pseudonym(): the first 128 bits of HMAC-SHA-256(key, id) in hex
+                known = cache[text] = digest(secret, text.encode("utf-8"), "sha256")[:width].hex()
+            out.append(known)
         return out
 
     def day_offset(self, respondent: str, max_days: int) -> int:

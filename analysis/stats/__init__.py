@@ -35,7 +35,9 @@ from analysis.stats.fiml import FIMLResult, fiml_cfa_model
 from analysis.stats.groups import GroupComparison, compare_groups, hedges_g
 from analysis.stats.invariance import InvarianceResult, invariance_model, measurement_invariance
 from analysis.stats.irt import GRMResult, grm, grm_model, score_with_parameters
+from analysis.stats.irt_dif import IRTDIFResult, irt_dif, irt_dif_model
 from analysis.stats.items import ItemStatistics, item_statistics, keyed_items
+from analysis.stats.longitudinal import longitudinal_invariance, longitudinal_invariance_model
 from analysis.stats.moments import Moments, merge_tree, moments
 from analysis.stats.norms import (
     NormsResult,
@@ -85,6 +87,7 @@ __all__ = [
     "FIMLResult",
     "GRMResult",
     "GroupComparison",
+    "IRTDIFResult",
     "InvarianceResult",
     "ItemStatistics",
     "ItemSums",
@@ -125,9 +128,13 @@ __all__ = [
     "hedges_g",
     "icc",
     "invariance_model",
+    "irt_dif",
+    "irt_dif_model",
     "item_statistics",
     "keyed_items",
     "kmo",
+    "longitudinal_invariance",
+    "longitudinal_invariance_model",
     "match_factors",
     "measurement_invariance",
     "merge_tree",

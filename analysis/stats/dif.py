@@ -33,7 +33,7 @@ from analysis.errors import AnalysisError
 from analysis.stats._input import ReadOptions, validated
 from analysis.stats._matrix import keyed_matrix
 from analysis.stats._options import check_option
-from analysis.stats._result import Result
+from analysis.stats._result import Problems, Result
 from surveytool.instrument.model import Instrument
 from surveytool.responses import Responses
 
@@ -217,6 +217,28 @@ def dif_model(
     return DIFResult(items=table, groups=groups, matching="given", alpha=alpha)
 
 
+def scale_items(
+    instrument: Instrument | str,
+    responses: pd.DataFrame | Responses,
+    group_column: str,
+    scale: str,
+    **read: Unpack[ReadOptions],
+) -> tuple[pd.DataFrame, pd.Series, Problems]:
+    """One subscale's keyed items (a frame, columns the item ids), each row's group and the
+    problems validation found, for the DIF functions."""
+    options: ReadOptions = {**read}
+    groups = list(options.get("group_columns", ()))
+    options["group_columns"] = groups if group_column in groups else [*groups, group_column]
+    plan, answers, problems = validated(instrument, responses, **options)
+    subscales = {sub.id: [int(j) for j in sub.columns] for sub in plan.subscales}
+    if scale not in subscales:
+        raise AnalysisError(f"no subscale {scale!r}; choose one of {', '.join(subscales)}")
+    columns = subscales[scale]
+    keyed = keyed_matrix(plan, answers.values)[:, columns]
+    frame = pd.DataFrame(keyed, columns=[plan.item_ids[j] for j in columns])
+    return frame, pd.Series(answers.groups[group_column].to_numpy()), problems
+
+
 def dif(
     instrument: Instrument | str,
     responses: pd.DataFrame | Responses,
@@ -233,17 +255,7 @@ def dif(
     from analysis.stats.irt import grm_model
 
     check_option("matching", matching, Matching)
-    options: ReadOptions = {**read}
-    groups = list(options.get("group_columns", ()))
-    options["group_columns"] = groups if group_column in groups else [*groups, group_column]
-    plan, answers, problems = validated(instrument, responses, **options)
-    subscales = {sub.id: [int(j) for j in sub.columns] for sub in plan.subscales}
-    if scale not in subscales:
-        raise AnalysisError(f"no subscale {scale!r}; choose one of {', '.join(subscales)}")
-    columns = subscales[scale]
-    keyed = keyed_matrix(plan, answers.values)[:, columns]
-    frame = pd.DataFrame(keyed, columns=[plan.item_ids[j] for j in columns])
-    group = pd.Series(answers.groups[group_column].to_numpy())
+    frame, group, problems = scale_items(instrument, responses, group_column, scale, **read)
     if matching == "irt":
         fitted = grm_model(frame)
         theta = fitted.scores(frame)["theta"].reset_index(drop=True)

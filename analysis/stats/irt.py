@@ -135,6 +135,17 @@ def _quadrature(n: int) -> tuple[np.ndarray, np.ndarray]:
     return nodes, weights / weights.sum()
 
 
+def _categories(values: np.ndarray, names: Sequence[str]) -> dict[str, tuple[float, ...]]:
+    """Each item's observed answers, in order: its categories (two at least)."""
+    categories: dict[str, tuple[float, ...]] = {}
+    for j, name in enumerate(names):
+        levels = np.unique(values[~np.isnan(values[:, j]), j])
+        if len(levels) < 2:
+            raise AnalysisError(f"item {name} has fewer than two different answers")
+        categories[name] = tuple(float(v) for v in levels)
+    return categories
+
+
 def _codes(values: np.ndarray, categories: Mapping[str, tuple[float, ...]]) -> np.ndarray:
     codes = np.full(values.shape, -1, dtype=np.int64)
     for j, levels in enumerate(categories.values()):
@@ -238,7 +249,7 @@ def _fit_item(
             break
         for _half in range(30):
             trial = x + step
-            if np.all(np.diff(trial[1:]) < 0):
+            if np.all(np.isfinite(trial)) and np.all(np.diff(trial[1:]) < 0):
                 new, _, _ = _item_gradient(trial[0], trial[1:], counts, nodes, link)
                 if new >= value - 1e-12:
                     break
@@ -307,12 +318,7 @@ def grm_model(
     n_obs, p = values.shape
     if n_obs < 10 or p < 2:
         raise AnalysisError("the GRM needs at least 2 items and 10 respondents with an answer")
-    categories: dict[str, tuple[float, ...]] = {}
-    for j, name in enumerate(names):
-        levels = np.unique(values[~np.isnan(values[:, j]), j])
-        if len(levels) < 2:
-            raise AnalysisError(f"item {name} has fewer than two different answers")
-        categories[name] = tuple(float(v) for v in levels)
+    categories = _categories(values, names)
     codes = _codes(values, categories)
     answers = _Answers.of(codes, [len(c) for c in categories.values()])
     nodes, weights = _quadrature(n_quadrature)
@@ -342,7 +348,7 @@ def grm_model(
     sizes = [1 + len(d) for _, d in params]
 
     def negative(x: np.ndarray) -> tuple[float, np.ndarray]:
-        if any(np.any(np.diff(d) >= 0) for _, d in _unpack(x, sizes)):
+        if not np.all(np.isfinite(x)) or any(np.any(np.diff(d) >= 0) for _, d in _unpack(x, sizes)):
             return np.inf, np.zeros_like(x)
         value, grad = _gradient(x, sizes, answers, nodes, weights, link)
         return -value, -grad

@@ -36,8 +36,26 @@ def _quarantine_path(output: Path) -> Path:
     "--output",
     required=True,
     type=click.Path(path_type=Path),
-    help="Scores file: .csv, .parquet or .json.",
+    help="Scores file: .csv, .parquet or .json; on Dask a Parquet dataset (a folder).",
 )
+@click.option(
+    "--engine",
+    type=click.Choice(["auto", "memory", "dask"]),
+    default="auto",
+    show_default=True,
+    help="Dask for a folder or a Parquet file over SURVEYTOOL_DASK_ROWS rows (auto).",
+)
+@click.option(
+    "--scheduler", metavar="ADDRESS", help="An existing Dask scheduler (tcp://host:8786)."
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
+    help="Worker processes of the local Dask cluster (one thread each).",
+)
+@click.option("--memory-limit", metavar="SIZE", help="Per Dask worker, e.g. 2GB.")
 def score(
     instrument: str,
     responses: Path,
@@ -47,25 +65,55 @@ def score(
     ignore_columns: tuple[str, ...],
     strict: bool,
     output: Path,
+    engine: str,
+    scheduler: str | None,
+    workers: int,
+    memory_limit: str | None,
 ) -> None:
     """Score a responses file (CSV, TSV, XLSX, Parquet, SPSS .sav, JSON lines, or FHIR
-    QuestionnaireResponses: one, or a Bundle, as .json).
+    QuestionnaireResponses: one, or a Bundle, as .json), or a Parquet dataset (a folder).
 
     Invalid cells count as missing and are listed, with every unknown column and quarantined row,
     in OUTPUT's quarantine file (<name>.quarantine.csv); --strict stops instead.
+
+    On Dask (--engine dask, or auto for a folder or a large Parquet file) the scores are a
+    Parquet dataset: OUTPUT is a folder (scores/ or scores.parquet) of one part per partition,
+    and the quarantine a Parquet dataset beside it (<name>.quarantine.parquet/).
     """
-    from surveytool.errors import InvalidResponsesError
+    from surveytool.engine.cluster import choose_engine
+    from surveytool.errors import InvalidResponsesError, SurveytoolError
     from surveytool.instrument.registry import load_instrument
     from surveytool.io.sources import read_source
     from surveytool.io.tables import table_format, write_table
     from surveytool.scoring.engine import score_responses
 
+    groups = [g.strip() for spec in group_columns for g in spec.split(",") if g.strip()]
+    ignored = [g.strip() for spec in ignore_columns for g in spec.split(",") if g.strip()]
+    chosen = choose_engine(engine, responses)
+    if chosen == "memory" and responses.is_dir():
+        raise SurveytoolError(
+            f"{responses}: a folder is read as a Parquet dataset, on the Dask engine; give "
+            "--engine dask (or auto), or a file"
+        )
+    if chosen == "dask":
+        _score_on_dask(
+            instrument,
+            responses,
+            output,
+            id_column,
+            form,
+            groups,
+            ignored,
+            strict,
+            scheduler,
+            workers,
+            memory_limit,
+        )
+        return
     table_format(output)  # refuse an unknown output format before any work
     quarantine = _quarantine_path(output)
     _refuse_collisions(output, quarantine, responses, instrument)
     inst = load_instrument(instrument)
-    groups = [g.strip() for spec in group_columns for g in spec.split(",") if g.strip()]
-    ignored = [g.strip() for spec in ignore_columns for g in spec.split(",") if g.strip()]
     source = read_source(responses, text_columns=[c for c in [id_column, *groups] if c])
     for note in source.notes:
         click.echo(f"note: {note}", err=True)
@@ -99,6 +147,100 @@ def score(
         quarantine.unlink()  # a report left by an earlier run would describe other data
     click.echo(f"scores: {', '.join(str(p) for p in written)}")
     click.echo(result.counts_line())
+
+
+def _score_on_dask(
+    instrument: str,
+    responses: Path,
+    output: Path,
+    id_column: str | None,
+    form: str | None,
+    groups: list[str],
+    ignored: list[str],
+    strict: bool,
+    scheduler: str | None,
+    workers: int,
+    memory_limit: str | None,
+) -> None:
+    """``score`` on the Dask engine: a Parquet dataset in, a Parquet dataset out."""
+    from surveytool.engine import cluster, parse_memory_limit, read_dataset
+    from surveytool.engine.scoring import write_scores
+    from surveytool.errors import SurveytoolError
+    from surveytool.instrument.registry import load_instrument
+
+    if output.suffix.lower() not in ("", ".parquet", ".pq"):
+        raise SurveytoolError(
+            f"{output}: on the Dask engine the scores are a Parquet dataset (a folder); give "
+            "-o scores/ or -o scores.parquet (or --engine memory for one file)"
+        )
+    if output.is_file():
+        raise SurveytoolError(
+            f"{output}: a file is there, and the Dask engine writes a folder; remove the file "
+            "or give another name"
+        )
+    from surveytool.engine.scoring import quarantine_folder
+    from surveytool.io.files import refuse_collisions
+
+    instrument_file = Path(instrument)
+    refuse_collisions(
+        {"scores": output, "quarantine report": quarantine_folder(output)},
+        {
+            "responses": responses,
+            "instrument file": instrument_file if instrument_file.is_file() else None,
+        },
+    )
+    limit = parse_memory_limit(memory_limit)  # refused before a cluster starts
+    inst = load_instrument(instrument)
+    if form is not None:
+        inst.form_items(form)  # an unknown short form is refused before any work
+    text_columns = [c for c in [id_column, *groups] if c]
+    data = read_dataset(responses, text_columns=text_columns)
+    with cluster(scheduler, workers=workers, memory_limit=limit):
+        written = write_scores(
+            inst,
+            data,
+            output,
+            id_column=id_column,
+            form=form,
+            group_columns=groups,
+            ignore_columns=ignored,
+            strict=strict,
+        )
+    if written.issues:
+        from surveytool.problems import issue_lines
+
+        for line in issue_lines(written.first_issues, kinds=written.kind_counts):
+            click.echo(line, err=True)
+    if strict and written.issues:
+        _remove_stale_dataset(output)
+        click.echo(
+            f"error: {written.issues} problem(s) in the responses; nothing was scored; the "
+            f"report is in {written.quarantine}",
+            err=True,
+        )
+        sys.exit(1)
+    if written.quarantine is not None:
+        click.echo(f"quarantine report: {written.quarantine}", err=True)
+    click.echo(f"scores: {output} (a Parquet dataset of {written.parts} part(s))")
+    click.echo(written.counts_line())
+
+
+def _remove_stale_dataset(output: Path) -> None:
+    """``--strict`` on Dask wrote no scores: a scores dataset of an earlier run there goes."""
+    import shutil
+
+    from surveytool.engine.scoring import read_scores_metadata
+    from surveytool.errors import SurveytoolError
+
+    if not output.is_dir():
+        return
+    try:
+        metadata = read_scores_metadata(output)
+    except (OSError, ValueError, SurveytoolError):
+        return  # not a scores dataset we can recognize: leave it
+    if metadata and "instrument_hash" in metadata:
+        shutil.rmtree(output)
+        click.echo(f"note: removed the scores of an earlier run, {output}", err=True)
 
 
 def _refuse_collisions(output: Path, quarantine: Path, responses: Path, instrument: str) -> None:

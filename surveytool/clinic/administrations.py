@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
 from surveytool.clinic import audit, record
+from surveytool.clinic.alerts import raise_alerts
 from surveytool.clinic.errors import ClinicError
 from surveytool.clinic.models import (
     BY_LINK,
@@ -26,7 +27,7 @@ from surveytool.clinic.models import (
     utcnow,
 )
 from surveytool.clinic.references import Reference
-from surveytool.clinic.scores import alert_row, check_answers, score_answers, score_row
+from surveytool.clinic.scores import check_answers, score_answers, score_row
 from surveytool.instrument.model import Instrument
 from surveytool.scoring.change import ReliableChange, reliable_change
 from surveytool.scoring.engine import provenance
@@ -48,7 +49,10 @@ def record_administration(
 ) -> Administration:
     """Store one administration: answers, scores and critical-item alerts, with its audit row.
 
-    All in the caller's transaction, so a crash leaves either all of it or none of it.
+    All in the caller's transaction, so a crash leaves either all of it or none of it. By a
+    ``link``, the alerts the link raised when its pages were saved
+    (:func:`surveytool.clinic.alerts.raise_link_alerts`) are attached to the administration; a
+    check met now that the link has not alerted yet gets its alert here.
     """
     if mode not in (IN_PERSON, BY_LINK):
         raise ClinicError(f"unknown mode {mode!r}")
@@ -73,8 +77,11 @@ def record_administration(
         for k, (item_id, value) in enumerate(checked.items())
     )
     session.add_all(score_row(adm.id, scale, inst.content_hash) for scale in person.scales)
-    alerts = [alert_row(adm.id, client.id, hit, now) for hit in person.alerts]
-    session.add_all(alerts)
+    # on a link, the alerts raised when the pages were saved are attached, not raised again
+    new, earlier = raise_alerts(
+        session, client.id, person.alerts, at=now, administration_id=adm.id, link=link
+    )
+    alerts = sorted(new + earlier, key=lambda a: a.id)
     if link is not None:
         link.administration_id = adm.id
     session.flush()

@@ -9,10 +9,10 @@ from sqlalchemy.orm import Session
 
 from surveytool.clinic import audit
 from surveytool.clinic.administrations import administrations_of
-from surveytool.clinic.alerts import alert_text
+from surveytool.clinic.alerts import alert_text, alerts_of
 from surveytool.clinic.clinicians import clinician_names
 from surveytool.clinic.links import links_of
-from surveytool.clinic.models import Client, utcnow
+from surveytool.clinic.models import Alert, Client, utcnow
 from surveytool.clinic.notes import notes_of
 
 EXPORT_FORMAT = "surveytool-clinic-export/1"
@@ -22,6 +22,25 @@ def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
+def _alert(al: Alert, names: dict[int, str]) -> dict[str, Any]:
+    return {
+        "id": al.id,
+        "check": al.check_id,
+        "item": al.item_id,
+        "item_text": al.item_text,
+        "answer": al.answer,
+        "answer_label": al.answer_label,
+        "rule": al.rule,
+        "reason": al.reason,
+        "text": alert_text(al),
+        "message": al.message,
+        "created_at": _iso(al.created_at),
+        "acknowledged_at": _iso(al.acknowledged_at),
+        "acknowledged_by": names.get(al.acknowledged_by_id or -1),
+        "acknowledgement_note": al.acknowledgement_note,
+    }
+
+
 def export_client(session: Session, client: Client, *, actor: str) -> dict[str, Any]:
     """Everything stored about one client, as JSON-ready data (the export is audited).
 
@@ -29,10 +48,14 @@ def export_client(session: Session, client: Client, *, actor: str) -> dict[str, 
     data.
     """
     administrations = administrations_of(session, client)
+    alerts = alerts_of(session, client)
+    unsent: dict[int, list[Alert]] = {}
+    for al in alerts:
+        if al.administration_id is None and al.link_id is not None:
+            unsent.setdefault(al.link_id, []).append(al)
     names = clinician_names(
         session,
-        [a.clinician_id for a in administrations]
-        + [al.acknowledged_by_id for a in administrations for al in a.alerts],
+        [a.clinician_id for a in administrations] + [al.acknowledged_by_id for al in alerts],
     )
     now = utcnow()
     data: dict[str, Any] = {
@@ -75,25 +98,7 @@ def export_client(session: Session, client: Client, *, actor: str) -> dict[str, 
                     }
                     for s in a.scores
                 ],
-                "alerts": [
-                    {
-                        "id": al.id,
-                        "check": al.check_id,
-                        "item": al.item_id,
-                        "item_text": al.item_text,
-                        "answer": al.answer,
-                        "answer_label": al.answer_label,
-                        "rule": al.rule,
-                        "reason": al.reason,
-                        "text": alert_text(al),
-                        "message": al.message,
-                        "created_at": _iso(al.created_at),
-                        "acknowledged_at": _iso(al.acknowledged_at),
-                        "acknowledged_by": names.get(al.acknowledged_by_id or -1),
-                        "acknowledgement_note": al.acknowledgement_note,
-                    }
-                    for al in a.alerts
-                ],
+                "alerts": [_alert(al, names) for al in a.alerts],
             }
             for a in administrations
         ],
@@ -114,6 +119,8 @@ def export_client(session: Session, client: Client, *, actor: str) -> dict[str, 
                 "revoked_at": _iso(link.revoked_at),
                 "state": link.state(now),
                 "administration": link.administration_id,
+                # alerts raised by a saved page of a link whose answers were never sent
+                "alerts": [_alert(al, names) for al in unsent.get(link.id, [])],
             }
             for link in links_of(session, client)
         ],

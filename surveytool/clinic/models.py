@@ -176,12 +176,18 @@ class Alert(Base):
     may change later): the check, the item's text, the answer and its label, the rule in words
     and why it was met (``rule``, ``skip``, ``missing_code``). Alerts stored before revision 0004
     have only the item id, the answer and the message (the other columns are None).
+
+    On a clinician's link the alert is raised when the page with the answer is saved
+    (``link_id``), before the answers are sent: ``administration_id`` is None until the client
+    sends them (then the alert is attached to that administration), and stays None if they never
+    do. One alert per link and check (a unique index).
     """
 
     __tablename__ = "alerts"
+    __table_args__ = (sa.Index("uq_alerts_link_check", "link_id", "check_id", unique=True),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    administration_id: Mapped[int] = mapped_column(sa.ForeignKey("administrations.id"))
+    administration_id: Mapped[int | None] = mapped_column(sa.ForeignKey("administrations.id"))
     client_id: Mapped[int] = mapped_column(sa.ForeignKey("clients.id"), index=True)
     item_id: Mapped[str] = mapped_column(sa.String(64))
     answer: Mapped[int | None] = mapped_column(sa.Integer)
@@ -195,6 +201,7 @@ class Alert(Base):
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     acknowledged_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("clinicians.id"))
     acknowledgement_note: Mapped[str | None] = mapped_column(sa.Text)
+    link_id: Mapped[int | None] = mapped_column(sa.ForeignKey("links.id"))
 
     acknowledged_by: Mapped[Clinician | None] = relationship()
     client: Mapped[Client] = relationship()

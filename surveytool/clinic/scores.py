@@ -67,7 +67,7 @@ def score_row(adm_id: int, scale: ScaleScore, inst_hash: str) -> Score:
     )
 
 
-def alert_row(adm_id: int, client_id: int, hit: CriticalHit, at: datetime) -> Alert:
+def alert_row(adm_id: int | None, client_id: int, hit: CriticalHit, at: datetime) -> Alert:
     """The stored alert of one check met at level alert (open until a clinician acknowledges
     it), with the item's text, the answer's label and the rule as they are now."""
     return Alert(

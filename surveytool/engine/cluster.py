@@ -13,8 +13,8 @@ scheduler; and which engine (memory or Dask) a command uses.
 Inside the block the scheduler is Dask's default (``dask.config`` ``scheduler``), so plain
 ``.compute()`` calls use it; on leaving, the client is closed and a local cluster shut down, and
 the previous default comes back. A local cluster is quiet: no dashboard, and its log records
-below ``ERROR`` are dropped in the scheduler, the workers and this process, so nothing but our
-own messages reaches the console.
+below ``CRITICAL`` are dropped in the scheduler, the workers and this process, so nothing but our
+own messages reaches the console (a failed task's error comes back as its exception).
 """
 
 from __future__ import annotations
@@ -119,10 +119,11 @@ def parse_memory_limit(text: str | None) -> int | None:
 
 @contextlib.contextmanager
 def quiet() -> Iterator[None]:
-    """Dask's and distributed's log records below ``ERROR`` and their warnings dropped here."""
+    """Dask's and distributed's log records below ``CRITICAL`` and their warnings dropped here
+    (a failed task's error reaches the caller as its exception, not as a log line)."""
     saved = {name: logging.getLogger(name).level for name in _LOGGERS}
     for name in _LOGGERS:
-        logging.getLogger(name).setLevel(logging.ERROR)
+        logging.getLogger(name).setLevel(logging.CRITICAL)
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", module=r"(distributed|dask|tornado)(\.|$)")
@@ -196,18 +197,41 @@ def cluster(
             with contextlib.closing(client), _maybe_activate(client, default):
                 yield client
             return
-        local = LocalCluster(
-            n_workers=workers,
-            threads_per_worker=threads_per_worker,
-            processes=True,
-            memory_limit=limit if limit is not None else "auto",
-            dashboard_address=None,
-            silence_logs=logging.ERROR,
-        )
+        with _workers_ignore_ctrl_c():
+            local = LocalCluster(
+                n_workers=workers,
+                threads_per_worker=threads_per_worker,
+                processes=True,
+                memory_limit=limit if limit is not None else "auto",
+                dashboard_address=None,
+                silence_logs=logging.CRITICAL,
+            )
         with contextlib.closing(local):
             client = Client(local, set_as_default=False)
             with contextlib.closing(client), _maybe_activate(client, default):
                 yield client
+
+
+@contextlib.contextmanager
+def _workers_ignore_ctrl_c() -> Iterator[None]:
+    """Worker processes started in the block ignore SIGINT.
+
+    Ctrl-C in a terminal sends SIGINT to the whole process group: the workers would each die
+    with a traceback of their own. A child inherits an ignored SIGINT through ``exec``, and
+    Python then installs no KeyboardInterrupt handler, so only this process sees Ctrl-C; it
+    leaves the ``cluster`` block, which closes the workers.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _maybe_activate(client: Client, default: bool) -> contextlib.AbstractContextManager[Client]:

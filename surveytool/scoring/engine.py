@@ -8,11 +8,12 @@ clinician records, cohorts); :func:`score` is its short form that returns the ta
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, cast, overload
 
 import numpy as np
 import pandas as pd
 
-from surveytool.errors import InvalidResponsesError, ResponsesError
+from surveytool.errors import InvalidResponsesError, ResponsesError, ScoringError
 from surveytool.instrument.model import Instrument
 from surveytool.instrument.registry import load_instrument
 from surveytool.responses import Responses, answers_frame, read_responses
@@ -26,6 +27,16 @@ from surveytool.scoring.result import (
     ScaleColumns,
     ScoreResult,
 )
+
+if TYPE_CHECKING:
+    import dask.dataframe as dd
+
+    from surveytool.engine.scoring import DaskScoreResult
+
+
+def is_dask(data: object) -> bool:
+    """A Dask collection (checked without importing dask)."""
+    return type(data).__module__.split(".")[0] == "dask" and hasattr(data, "map_partitions")
 
 
 def provenance(instrument: Instrument, form: str | None = None) -> Provenance:
@@ -82,9 +93,39 @@ def _check_carried_names(
         )
 
 
+@overload
 def score_responses(
     instrument: Instrument | str,
     responses: pd.DataFrame | Mapping[str, object],
+    *,
+    id_column: str | None = ...,
+    form: str | None = ...,
+    group_columns: Sequence[str] = ...,
+    ignore_columns: Sequence[str] = ...,
+    strict: bool = ...,
+    formula_cells: Mapping[str, Sequence[tuple[int, str]]] | None = ...,
+    row_numbers: Sequence[int] | np.ndarray | None = ...,
+) -> ScoreResult: ...
+
+
+@overload
+def score_responses(
+    instrument: Instrument | str,
+    responses: dd.DataFrame,
+    *,
+    id_column: str | None = ...,
+    form: str | None = ...,
+    group_columns: Sequence[str] = ...,
+    ignore_columns: Sequence[str] = ...,
+    strict: bool = ...,
+    formula_cells: None = ...,
+    row_numbers: None = ...,
+) -> DaskScoreResult: ...
+
+
+def score_responses(
+    instrument: Instrument | str,
+    responses: pd.DataFrame | Mapping[str, object] | dd.DataFrame,
     *,
     id_column: str | None = None,
     form: str | None = None,
@@ -92,8 +133,13 @@ def score_responses(
     ignore_columns: Sequence[str] = (),
     strict: bool = False,
     formula_cells: Mapping[str, Sequence[tuple[int, str]]] | None = None,
-) -> ScoreResult:
+    row_numbers: Sequence[int] | np.ndarray | None = None,
+) -> ScoreResult | DaskScoreResult:
     """Validate and score responses; see :class:`~surveytool.scoring.result.ScoreResult`.
+
+    A Dask DataFrame is scored lazily, partition by partition, by
+    :func:`surveytool.engine.scoring.score_responses_dask` (same parameters but
+    ``formula_cells`` and ``row_numbers``).
 
     Parameters
     ----------
@@ -102,16 +148,25 @@ def score_responses(
     responses
         One row per respondent, one column per item id (numbers or scale labels), or one person's
         answers as a mapping item id -> answer.
-    id_column, group_columns, ignore_columns, formula_cells
-        See :func:`surveytool.responses.read_responses`.
+    id_column, group_columns, ignore_columns, formula_cells, row_numbers
+        See :func:`surveytool.responses.read_responses` (``row_numbers``: each row's number in
+        its file, for the issues; the Dask engine numbers a partition's rows in the dataset).
     form
         Score a short form: each subscale on its items in the form (prorated sums to the full k).
     strict
         Raise :class:`InvalidResponsesError` (with the issues) if any cell, row or column is bad.
     """
+    if is_dask(responses):
+        return _dask_result(
+            instrument, responses, id_column, form, group_columns, ignore_columns, strict
+        )
     inst = load_instrument(instrument)
     _check_carried_names(inst, id_column, list(group_columns))
-    frame = responses if isinstance(responses, pd.DataFrame) else answers_frame(responses)
+    frame = (
+        responses
+        if isinstance(responses, pd.DataFrame)
+        else answers_frame(cast(Mapping[str, object], responses))
+    )
     plan = ScoringPlan.build(inst, form)
     # checked items outside a short form are still read and checked when the data has them
     extra = [c.item for c in inst.checks if c.item not in plan.item_ids and c.item in frame.columns]
@@ -123,6 +178,7 @@ def score_responses(
         group_columns=group_columns,
         ignore_columns=ignore_columns,
         formula_cells=formula_cells,
+        row_numbers=row_numbers,
     )
     if strict and len(validated.issues):
         raise InvalidResponsesError(
@@ -142,6 +198,32 @@ def score_responses(
         responses=validated,
         scales=scales,
         checks=checks,
+    )
+
+
+def _dask_result(
+    instrument: Instrument | str,
+    responses: Any,
+    id_column: str | None,
+    form: str | None,
+    group_columns: Sequence[str],
+    ignore_columns: Sequence[str],
+    strict: bool,
+) -> DaskScoreResult:
+    from surveytool.engine.scoring import score_responses_dask
+
+    if strict:
+        raise ScoringError(
+            "strict scoring of a Dask DataFrame would need every partition scored first; score "
+            "it, then look at the issues (or write it with the CLI's --strict)"
+        )
+    return score_responses_dask(
+        instrument,
+        responses,
+        id_column=id_column,
+        form=form,
+        group_columns=group_columns,
+        ignore_columns=ignore_columns,
     )
 
 
@@ -182,7 +264,7 @@ def _assemble(
     columns: dict[str, object] = {}
     columns[id_column or "row"] = validated.ids.to_numpy()
     for col in validated.groups.columns:
-        columns[col] = validated.groups[col].to_numpy()
+        columns[col] = validated.groups[col].to_numpy(copy=True)  # never a view of the input
     for scale in scales:
         columns[scale.id] = scale.score
         columns[f"{scale.id}_n"] = scale.answered
@@ -194,20 +276,51 @@ def _assemble(
             columns[f"{scale.id}_{key}"] = values
     for check_id in checks.levels:
         columns[f"{check_id}{CHECK_SUFFIX}"] = checks.column(check_id)
-    return pd.DataFrame(columns)
+    # the arrays are this result's own: the table takes them as they are (no copy, no
+    # consolidation into 2-D blocks, which cost a second copy of every column)
+    return pd.DataFrame(columns, copy=False)
+
+
+@overload
+def score(
+    instrument: Instrument | str,
+    responses: pd.DataFrame | Mapping[str, object],
+    *,
+    id_column: str | None = ...,
+    form: str | None = ...,
+    group_columns: Sequence[str] = ...,
+    ignore_columns: Sequence[str] = ...,
+    strict: bool = ...,
+) -> pd.DataFrame: ...
+
+
+@overload
+def score(
+    instrument: Instrument | str,
+    responses: dd.DataFrame,
+    *,
+    id_column: str | None = ...,
+    form: str | None = ...,
+    group_columns: Sequence[str] = ...,
+    ignore_columns: Sequence[str] = ...,
+    strict: bool = ...,
+) -> dd.DataFrame: ...
 
 
 def score(
     instrument: Instrument | str,
-    responses: pd.DataFrame | Mapping[str, object],
+    responses: pd.DataFrame | Mapping[str, object] | dd.DataFrame,
     *,
     id_column: str | None = None,
     form: str | None = None,
     group_columns: Sequence[str] = (),
     ignore_columns: Sequence[str] = (),
     strict: bool = False,
-) -> pd.DataFrame:
+) -> pd.DataFrame | dd.DataFrame:
     """Score responses and return the scores table alone, a plain DataFrame (empty ``attrs``).
+
+    A Dask DataFrame gives a Dask DataFrame of scores (lazy), scored partition by partition
+    (:mod:`surveytool.engine.scoring`).
 
     :func:`score_responses` gives the same table with the issues (coded), the provenance and
     each person's typed record.
@@ -217,9 +330,13 @@ def score(
     >>> import surveytool
     >>> scores = surveytool.score("ppai", {"FF1": 4, "FF2": "Somewhat like me"})  # doctest: +SKIP
     """
+    if is_dask(responses):
+        return _dask_result(
+            instrument, responses, id_column, form, group_columns, ignore_columns, strict
+        ).scores
     return score_responses(
         instrument,
-        responses,
+        cast(pd.DataFrame | Mapping[str, object], responses),
         id_column=id_column,
         form=form,
         group_columns=group_columns,

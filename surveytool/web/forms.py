@@ -66,6 +66,27 @@ def _posted_page(data: Mapping[str, Any]) -> int:
         return -1
 
 
+def posted_hits(
+    inst: Instrument, item_ids: list[str], answers: Mapping[str, str], data: Mapping[str, Any]
+) -> tuple[CriticalHit, ...]:
+    """The checks met by the answers of the page just posted, whatever was pressed and whether
+    or not their support page was shown: what a clinician's link alerts on when it saves the page.
+
+    Going on (next, finish, a country chosen) counts an item of the page left unanswered as
+    skipped; going back counts only the items answered.
+    """
+    action = str(data.get("action", "next"))
+    current = _posted_page(data)
+    if current < 0 or current >= page_count(len(item_ids)):
+        return ()
+    first, last = page_bounds(len(item_ids), current)
+    shown_items = item_ids[first:last]
+    if action == "back":
+        shown_items = [i for i in shown_items if answers.get(i) not in (None, SKIP)]
+    given = {i: (None if answers.get(i) in (None, SKIP) else int(answers[i])) for i in shown_items}
+    return check_answers(inst, given)
+
+
 def page_hits(
     inst: Instrument, item_ids: list[str], answers: Mapping[str, str], data: Mapping[str, Any]
 ) -> tuple[CriticalHit, ...]:
@@ -76,15 +97,9 @@ def page_hits(
     unanswered counts as skipped.
     """
     action = str(data.get("action", "next"))
-    current = _posted_page(data)
-    if action not in ("next", "finish", "country") or current < 0:
+    if action not in ("next", "finish", "country"):
         return ()
-    if current >= page_count(len(item_ids)):
-        return ()
-    first, last = page_bounds(len(item_ids), current)
-    shown_items = item_ids[first:last]
-    given = {i: (None if answers.get(i) in (None, SKIP) else int(answers[i])) for i in shown_items}
-    hits = check_answers(inst, given)
+    hits = posted_hits(inst, item_ids, answers, data)
     if action == "country":
         return hits
     shown = set(str(data.get("shown") or "").split())

@@ -5,9 +5,12 @@ works): a mail scanner or a link preview that fetches it consumes nothing. Begin
 /q/<token>``, with the CSRF token) sets a client-session cookie and redirects (303) to ``/q``, a
 URL without the token. The client answers on the self-assessment page template; every page's
 answers are also kept in the store, so a client who closes the tab and opens the link again
-continues where they stopped, on the page they reached, with their answers. The last page stores
-the answers, scores, critical-item alerts and audit row in one transaction, committed before the
-answer is acknowledged. The client then sees a thank-you page that says when their clinician
+continues where they stopped, on the page they reached, with their answers. A page whose answers
+meet a check at level alert raises the clinician's alert as it is saved, in the same transaction
+(:func:`surveytool.clinic.alerts.raise_link_alerts`): a client who then leaves without sending
+has still reached the clinician. The last page stores the answers, scores, alerts (those raised
+before attached, not repeated) and audit row in one transaction, committed before the answer is
+acknowledged. The client then sees a thank-you page that says when their clinician
 will see the answers, support information at once if an answer was critical, and their results
 if the clinician chose so.
 """
@@ -21,11 +24,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from surveytool.clinic import links, settings
 from surveytool.clinic.administrations import record_administration
+from surveytool.clinic.alerts import raise_link_alerts
 from surveytool.clinic.clients import get_client
 from surveytool.clinic.errors import ClinicError, LinkError
 from surveytool.clinic.instruments import form_items, load_source
 from surveytool.clinic.models import BY_LINK, Administration, Link
-from surveytool.instrument.model import Instrument
+from surveytool.instrument.model import Instrument, Level
 from surveytool.progress import count_answers
 from surveytool.report import build_report, report_context
 from surveytool.safety.checks import check_answers
@@ -45,6 +49,7 @@ from surveytool.web.forms import (
     numeric,
     page_count,
     page_hits,
+    posted_hits,
     support_page,
 )
 from surveytool.web.pages import Refusal
@@ -52,6 +57,18 @@ from surveytool.web.pages import Refusal
 router = APIRouter()
 
 DONE = "/q/done"
+
+#: The support page's words on leaving, on a link: the answers so far are kept ...
+LEAVE = (
+    "You can also come back later: your answers so far are kept, and the same link continues "
+    "where you stopped until it expires. Your clinician sees your answers only once you send them."
+)
+#: ... and, after an answer that alerts the clinician, that the clinician has been told already.
+LEAVE_ALERTED = (
+    "You can also come back later: your answers so far are kept, and the same link continues "
+    "where you stopped until it expires. Because of this answer your clinician has been told "
+    "already, even if you stop now; they see your other answers once you send them."
+)
 
 
 def ended() -> Refusal:
@@ -135,6 +152,10 @@ def answer(
         context = support_page(inst, form, answers, data, hits)
         reached = min(int(context["hidden"]["page"]) + 1, page_count(len(item_ids)) - 1)
         links.save_progress(session, link, answers, reached)
+        # the clinician is told now, in this transaction: the client may leave without sending
+        raise_link_alerts(
+            session, link, posted_hits(inst, item_ids, answers, data), actor=f"link:{link.id}"
+        )
         view = support_view(
             inst,
             hits,
@@ -147,17 +168,18 @@ def answer(
             support=view,
             form_action="/q/answer",
             stop_label="Stop here and send my answers so far",
-            leave_text=(
-                "You can also come back later: your answers so far are kept, and the same link "
-                "continues where you stopped until it expires. Your clinician sees your answers "
-                "only once you send them."
-            ),
+            leave_text=LEAVE_ALERTED if view.alert else LEAVE,
             leave_href="",
             **context,
         )
     step = next_page(inst, form, item_ids, answers, data)
     if step is not None:
         links.save_progress(session, link, answers, step["page"])
+        # a check met on this page whose support page was shown before (the client went back
+        # and on), or met by going back: its alert is raised once, here if not yet
+        raise_link_alerts(
+            session, link, posted_hits(inst, item_ids, answers, data), actor=f"link:{link.id}"
+        )
         return pages("page.html", form_action="/q/answer", **step)
     # the last page: everything is stored in the route's one transaction (committed before
     # the 303 is sent), or nothing is
@@ -249,6 +271,11 @@ def start_page(token: str, pages: ClinicPages, session: ReadSession) -> Response
         review=settings.review_sentence(session),
         support=support_view(inst, path="link"),
         abuse_lines=domestic_abuse_lines(),
+        alerts_at_once=any(
+            Level.alert in (c.level, c.on_skip, c.on_missing_code)
+            for c in inst.checks
+            if c.item in item_ids
+        ),
     )
 
 

@@ -1,6 +1,7 @@
 """Alerts from critical checks: created with the answers in one transaction, saying what the
 clinician needs (item text, answer label, rule, time), listed oldest first with their age; a
-database of revision 0003 with alerts and notifications upgrades to 0004 and keeps them."""
+database of revision 0003 with alerts and notifications upgrades to the newest and keeps them,
+and one of 0004 gains the alerts of links (no administration yet, one per link and check)."""
 
 from __future__ import annotations
 
@@ -198,7 +199,7 @@ def test_revision_0003_with_alerts_and_notifications_upgrades(tmp_path: Path) ->
             "INSERT INTO notifications (id, alert_id, kind, recipient, attempted_at) VALUES "
             "(1, 1, 'notify', 'a@example.org', '2026-01-01')"
         )
-    assert store.upgrade() == ("0003", "0004")
+    assert store.upgrade() == ("0003", "0005")
     with store.read() as session:
         (alert,) = session.execute(sa.select(Alert)).scalars()
         assert (alert.item_id, alert.answer, alert.message, alert.rule) == (
@@ -215,4 +216,51 @@ def test_revision_0003_with_alerts_and_notifications_upgrades(tmp_path: Path) ->
             "INSERT INTO alerts (id, administration_id, client_id, item_id, answer, message, "
             "created_at, reason) VALUES (2, 1, 1, 'LS5', NULL, '', '2026-01-02', 'skip')"
         )
+    store.dispose()
+
+
+def test_revision_0004_gains_link_alerts_and_keeps_every_alert(tmp_path: Path) -> None:
+    store = ClinicStore(f"sqlite:///{tmp_path / 'old.sqlite3'}")
+    store.upgrade("0004")
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO clients (id, code, created_at) VALUES (1, 'C1', '2026-01-01')"
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO administrations (id, client_id, instrument_id, instrument_version, "
+            "instrument_hash, instrument_source, actor, administered_at, mode, status) VALUES "
+            "(1, 1, 'mood', '1.0.0', 'h', 'mood', 'x', '2026-01-01', 'in_person', 'complete')"
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO alerts (id, administration_id, client_id, item_id, answer, message, "
+            "created_at, check_id, reason) VALUES "
+            "(1, 1, 1, 'D3', 5, '', '2026-01-01 10:00:00', 'hopeless', 'rule')"
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO notifications (id, alert_id, kind, recipient, attempted_at) VALUES "
+            "(1, 1, 'notify', 'a@example.org', '2026-01-01')"
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO links (id, token_hash, client_id, instrument_id, instrument_source, "
+            "show_results, created_at, expires_at) VALUES "
+            "(1, 't', 1, 'mood', 'mood', 0, '2026-01-01', '2026-01-02')"
+        )
+    assert store.upgrade() == ("0004", "0005")
+    with store.read() as session:
+        (alert,) = session.execute(sa.select(Alert)).scalars()
+        assert (alert.id, alert.administration_id, alert.link_id) == (1, 1, None)
+    with store.engine.begin() as conn:
+        assert conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall() == []
+        assert conn.exec_driver_sql("PRAGMA integrity_check").fetchall() == [("ok",)]
+        insert = (
+            "INSERT INTO alerts (administration_id, client_id, item_id, answer, message, "
+            "created_at, check_id, link_id) VALUES (NULL, 1, 'D3', 5, '', '2026-01-02', "
+            "'hopeless', 1)"
+        )
+        conn.exec_driver_sql(insert)  # an alert of a link, before any administration
+    with pytest.raises(sa.exc.IntegrityError), store.engine.begin() as conn:
+        conn.exec_driver_sql(insert)  # a second of the same link and check is refused
+    with pytest.raises(sa.exc.IntegrityError), store.engine.begin() as conn:
+        # the reference to the link is kept (no link 99)
+        conn.exec_driver_sql(insert.replace("'hopeless', 1)", "'other', 99)"))
     store.dispose()

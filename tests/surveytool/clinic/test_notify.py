@@ -7,19 +7,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import timedelta
-from email import message_from_bytes
 from email.message import Message
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 import sqlalchemy as sa
-from aiosmtpd.controller import Controller
 
-from surveytool.clinic import notify, settings
+from surveytool.clinic import audit, notify
 from surveytool.clinic.administrations import record_administration
 from surveytool.clinic.alerts import acknowledge_alert
 from surveytool.clinic.clients import add_client, get_client
@@ -27,6 +23,7 @@ from surveytool.clinic.models import Alert, AuditEntry, Client, Clinician, Notif
 from surveytool.clinic.store import ClinicStore
 from surveytool.instrument.registry import load_instrument
 from tests.surveytool.clinic.helpers import MOOD_YAML, add_test_clinician, mood_answers
+from tests.surveytool.clinic.mail import Inbox, configure, local_smtp
 from tests.surveytool.web.servers import (
     SUPPORT_PAGE,
     ClinicServer,
@@ -39,46 +36,10 @@ from tests.surveytool.web.servers import (
 from tests.surveytool.web.servers import add_client as add_web_client
 
 
-@dataclass
-class Inbox:
-    """What the local SMTP server received."""
-
-    mails: list[tuple[str, list[str], Message]] = field(default_factory=list)
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.mails.append(
-            (envelope.mail_from, list(envelope.rcpt_tos), message_from_bytes(envelope.content))
-        )
-        return "250 OK"
-
-
 @pytest.fixture
 def smtp() -> Iterator[tuple[Inbox, int]]:
-    inbox = Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield inbox, port
-    finally:
-        controller.stop()
-
-
-def configure(store: ClinicStore, port: int, **more: str) -> None:
-    values = {
-        "smtp_host": "127.0.0.1",
-        "smtp_port": str(port),
-        "smtp_security": "none",
-        "mail_from": "alerts@practice.example",
-        "base_url": "https://clinic.practice.example",
-        "practice_name": "Riverside Practice",
-        "escalation_email": "lead@practice.example",
-        "escalation_minutes": "30",
-        **more,
-    }
-    with store.write() as session:
-        for key, value in values.items():
-            settings.set_setting(session, key, value, actor="test")
+    with local_smtp() as running:
+        yield running
 
 
 SECRET_NAME = "Philippa Quinterno"
@@ -248,3 +209,93 @@ def test_the_server_timer_notifies_without_anyone_logged_in(
         assert_no_client_data(inbox.mails[0][2])
     finally:
         server.stop()
+
+
+def test_a_client_who_leaves_after_a_critical_answer_still_reaches_the_clinician(
+    tmp_path: Path, smtp: tuple[Inbox, int]
+) -> None:
+    """On a link, the alert is raised as the page with the critical answer is saved: the client
+    sees support and leaves without sending; the timer mails the clinician, the dashboard lists
+    the alert in its place (oldest first). When the client comes back and sends, the alert is
+    attached to the administration: no second alert, no second mail."""
+    inbox, port = smtp
+    store = ClinicStore(f"sqlite:///{tmp_path / 'clinic.sqlite3'}")
+    store.ensure_ready()
+    older = a_critical_alert(store, tmp_path)  # bob's client C-QX81, recorded in person
+    configure(store, port, notify_every_seconds="1", escalation_email="")
+    client = add_web_client(store, "C-LEAVE")  # assigned to nobody: the admins (alice) are told
+    store.dispose()
+    server = ClinicServer(tmp_path).start()
+    try:
+        alice = login(server)
+        url = make_link(server, alice, client.id, "mood", results=False)
+        http = httpx.Client(follow_redirects=False, timeout=30)
+        start = http.get(url)
+        assert "your clinician is told about that answer as soon as you go on" in start.text
+        http.post(url, data={"csrf": csrf_of(start.text)})
+        base = url.split("/q/")[0]
+        data = {"csrf": csrf_of(start.text), "page": "0", "action": "finish"}
+        data.update({f"a_{k}": str(v) for k, v in mood_answers(2, 3, D3=5).items()})
+        support = http.post(base + "/q/answer", data=data)
+        assert support.status_code == 200 and SUPPORT_PAGE in support.text
+        assert "Because of this answer your clinician has been told already" in support.text
+        http.close()  # the client leaves here, without sending
+        with store.read() as session:
+            (alert,) = session.execute(sa.select(Alert).where(Alert.client_id == client.id))
+            raised = alert[0]
+            assert raised.administration_id is None and raised.link_id is not None
+            assert (raised.check_id, raised.answer, raised.answer_label) == (
+                "hopeless",
+                5,
+                "Always",
+            )
+        # the server's timer mails the practice's admin, with no client data
+        deadline = time.monotonic() + 30
+        while len(inbox.mails) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        subjects = sorted(m[2]["Subject"] for m in inbox.mails)
+        assert subjects == sorted(
+            f"Riverside Practice: an alert needs attention (reference {i})"
+            for i in (older.id, raised.id)
+        )
+        mine = [m for m in inbox.mails if f"reference {raised.id}" in m[2]["Subject"]]
+        assert [m[1] for m in mine] == [["alice@practice.example"]]
+        assert_no_client_data(mine[0][2])
+        # the dashboard: both open alerts, the older first, and the clients in that order
+        page = alice.get("/clinic").text
+        assert page.index(f'id="alert-{older.id}"') < page.index(f'id="alert-{raised.id}"')
+        assert page.index(">C-QX81</a></th>") < page.index(">C-LEAVE</a></th>")
+        box = page[page.index(f'id="alert-{raised.id}"') :]
+        assert (
+            "Item D3 \u201cI felt hopeless.\u201d: answered 5 \u201cAlways\u201d, which meets "
+            "the rule: answer at or above 5 (Always)."
+        ) in box
+        assert "the client has not sent the answers" in box
+        # and at the top of the client's page
+        client_page = alice.get(f"/clinic/clients/{client.id}").text
+        assert f'id="alert-{raised.id}"' in client_page
+        assert client_page.index("Open alerts") < client_page.index(f'id="alert-{raised.id}"')
+        # the client comes back by the same link and sends: the same alert, attached
+        again = httpx.Client(follow_redirects=False, timeout=30)
+        start = again.get(url)
+        again.post(url, data={"csrf": csrf_of(start.text)})
+        support = again.post(base + "/q/answer", data={**data, "csrf": csrf_of(start.text)})
+        assert SUPPORT_PAGE in support.text  # support again before sending, as now
+        fields = hidden_fields(support.text)
+        sent = again.post(base + "/q/answer", data={**fields, "action": fields["then"]})
+        assert sent.status_code == 303 and sent.headers["location"].startswith("/q/done")
+        with store.read() as session:
+            alerts = list(session.execute(sa.select(Alert).where(Alert.client_id == client.id)))
+            assert [a[0].id for a in alerts] == [raised.id]
+            assert alerts[0][0].administration_id is not None
+        assert notify.run_once(store).sent == []  # told once
+        assert "the client has not sent the answers" not in alice.get("/clinic").text
+    finally:
+        server.stop()
+        store.dispose()
+    with store.read() as session:
+        result = audit.verify(session)
+        assert result.ok, result
+        actions = [e.action for e in session.execute(sa.select(AuditEntry)).scalars()]
+        assert actions.count("alert.raise") == 1
+    store.dispose()

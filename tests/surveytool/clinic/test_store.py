@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 from surveytool.clinic import audit, auth, links
 from surveytool.clinic.administrations import change_between, record_administration
-from surveytool.clinic.alerts import acknowledge_alert, open_alerts
+from surveytool.clinic.alerts import acknowledge_alert, alert_text, open_alerts, raise_link_alerts
 from surveytool.clinic.clients import add_client, get_client
 from surveytool.clinic.clinicians import find_clinician
 from surveytool.clinic.errors import ClinicError, LinkError, SchemaError
@@ -44,6 +44,7 @@ from surveytool.clinic.scores import score_answers
 from surveytool.clinic.store import ClinicStore, head_revision, known_revisions, resolve_url
 from surveytool.instrument.model import Instrument
 from surveytool.instrument.registry import load_instrument
+from surveytool.safety.checks import check_answers
 from tests.surveytool.clinic.helpers import (
     MOOD_YAML,
     add_test_clinician,
@@ -195,7 +196,7 @@ def test_empty_database_gets_the_newest_schema(empty_store: ClinicStore) -> None
     assert empty_store.revision() is None
     empty_store.ensure_ready()
     assert empty_store.revision() == head_revision()
-    assert known_revisions() == ("0001", "0002", "0003", "0004")
+    assert known_revisions() == ("0001", "0002", "0003", "0004", "0005")
 
 
 def test_models_match_the_migrated_schema(store: ClinicStore) -> None:
@@ -863,6 +864,138 @@ def test_link_is_used_up_by_sending_only(store: ClinicStore, mood: Instrument) -
     with pytest.raises(LinkError, match="were sent on") as refused, store.write() as session:
         links.begin(session, token)
     assert refused.value.title == "Your answers have been sent"
+
+
+def _saved_page(store: ClinicStore, link_id: int, inst: Instrument, d3: int) -> list[int]:
+    """A page of the link is saved with D3 answered ``d3``: the alerts raised (their ids)."""
+    with store.write() as session:
+        link = session.get(Link, link_id)
+        assert link is not None
+        links.save_progress(session, link, {"D3": str(d3)}, 1)
+        hits = check_answers(inst, {"D3": d3})
+        return [a.id for a in raise_link_alerts(session, link, hits, actor=f"link:{link_id}")]
+
+
+def test_a_link_alerts_when_the_page_is_saved_once_and_attaches_on_send(
+    store: ClinicStore, mood: Instrument
+) -> None:
+    _, client_id = seed(store)
+    link_id, token = _link(store, client_id, mood)
+    with store.write() as session:
+        _, client_token = links.begin(session, token)
+    # the page with D3 = 5 is saved: the alert is there at once, before anything is sent
+    (first,) = _saved_page(store, link_id, mood, 5)
+    with store.read() as session:
+        (alert,) = open_alerts(session)
+        assert alert.id == first and alert.link_id == link_id and alert.administration_id is None
+        assert (alert.check_id, alert.answer, alert.answer_label) == ("hopeless", 5, "Always")
+        assert alert_text(alert) == (
+            "Item D3 \u201cI felt hopeless.\u201d: answered 5 \u201cAlways\u201d, which meets the "
+            "rule: answer at or above 5 (Always)."
+        )
+        assert audit.verify(session).ok
+    # the same page saved again (back and on, a country chosen, a second tab): no second alert
+    assert _saved_page(store, link_id, mood, 5) == []
+    # an answer that meets nothing raises nothing, and leaves the alert as it was
+    assert _saved_page(store, link_id, mood, 1) == []
+    # the client sends: the administration gets the alert raised before, not a new one
+    with store.write() as session:
+        got = links.recording_link(session, client_token)
+        adm = record_administration(
+            session,
+            get_client(session, got.client_id),
+            mood,
+            "mood",
+            mood_answers(2, 3, D3=5),
+            form=None,
+            mode=BY_LINK,
+            clinician=None,
+            actor=f"link:{got.id}",
+            link=got,
+        )
+        adm_id = adm.id
+    assert count(store, Alert) == 1
+    with store.read() as session:
+        (alert,) = session.execute(sa.select(Alert)).scalars()
+        assert alert.id == first and alert.administration_id == adm_id
+        actions = [e.action for e in session.execute(sa.select(AuditEntry)).scalars()]
+        assert actions.count("alert.raise") == 1
+        recorded = session.execute(
+            sa.select(AuditEntry).where(AuditEntry.action == "administration.record")
+        ).scalar_one()
+        assert f'"alerts":[{first}]' in recorded.details
+        # the chain commits to the alert as it is now (attached)
+        assert audit.verify(session).ok
+
+
+def test_a_link_alert_stays_when_the_answers_are_never_sent(
+    store: ClinicStore, mood: Instrument
+) -> None:
+    _, client_id = seed(store)
+    link_id, token = _link(store, client_id, mood, expires_in=timedelta(minutes=1))
+    with store.write() as session:
+        links.begin(session, token)
+    (alert_id,) = _saved_page(store, link_id, mood, 5)
+    # the link expires unused: its answers are forgotten, the alert stays until acknowledged
+    with store.write() as session:
+        link = session.get(Link, link_id)
+        assert link is not None
+        link.expires_at = utcnow() - timedelta(seconds=1)
+    with store.write() as session:
+        links.forget_stale_progress(session)
+    with store.read() as session:
+        link = session.get(Link, link_id)
+        assert link is not None and link.progress is None and link.administration_id is None
+        assert [a.id for a in open_alerts(session)] == [alert_id]
+        assert audit.verify(session).ok
+    with store.write() as session:
+        data = export_client(session, get_client(session, client_id), actor="t")
+    (exported,) = data["links"]
+    assert [a["id"] for a in exported["alerts"]] == [alert_id]
+    assert data["administrations"] == []
+
+
+def test_one_alert_per_link_and_check_whoever_raises_it(
+    store: ClinicStore, mood: Instrument
+) -> None:
+    """Two requests of one link at once (two server processes): one alert; and the database
+    itself refuses a second alert of a link and check."""
+    _, client_id = seed(store)
+    link_id, token = _link(store, client_id, mood)
+    with store.write() as session:
+        links.begin(session, token)
+    raised: list[list[int]] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(4)
+
+    def work() -> None:
+        try:
+            start.wait()
+            raised.append(_saved_page(store, link_id, mood, 5))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert sorted(len(r) for r in raised) == [0, 0, 0, 1]
+    assert count(store, Alert) == 1
+    with pytest.raises(sa.exc.IntegrityError), store.write() as session:
+        session.add(
+            Alert(
+                client_id=client_id,
+                link_id=link_id,
+                check_id="hopeless",
+                item_id="D3",
+                message="",
+                created_at=utcnow(),
+            )
+        )
+        session.flush()
+    assert count(store, Alert) == 1
 
 
 def test_expired_revoked_and_guessed_links_are_refused(

@@ -71,7 +71,7 @@ def counts(stdout: str) -> tuple[int, int, int]:
 def python_scores(frame: pd.DataFrame = CLEAN, **kwargs: object) -> pd.DataFrame:
     kwargs.setdefault("id_column", "pid")
     kwargs.setdefault("group_columns", ["site"])
-    return surveytool.score(str(INSTRUMENT), frame, **kwargs)  # type: ignore[arg-type]
+    return surveytool.score(str(INSTRUMENT), frame, **kwargs)  # type: ignore[call-overload,no-any-return]
 
 
 def read_scores(path: Path) -> pd.DataFrame:

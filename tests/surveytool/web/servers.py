@@ -82,6 +82,8 @@ class ClinicServer:
     logs: list[Path] = field(default_factory=list)
     #: more ``surveytool serve`` options (with ``cli``)
     extra: tuple[str, ...] = ()
+    #: the instruments ``surveytool serve`` offers (with ``cli``)
+    offers: tuple[str, ...] = OFFER_PPAI_1
 
     @property
     def db_url(self) -> str:
@@ -105,7 +107,7 @@ class ClinicServer:
         log = self.folder / f"server-{self.starts}.log"
         self.logs.append(log)
         if self.cli:
-            args = ["-m", "surveytool", "serve", "--port", str(self.port), *OFFER_PPAI_1]
+            args = ["-m", "surveytool", "serve", "--port", str(self.port), *self.offers]
             args += ["--data-dir", str(self.folder / "data"), "--database-url", self.db_url]
             args += list(self.extra)
         else:

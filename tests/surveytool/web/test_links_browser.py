@@ -5,10 +5,14 @@
 - A client answers the first page, closes the browser (the whole context, cookies and all),
   clicks the link again in a new one, presses Continue and finds the page they reached with the
   answers they gave; the server is restarted in between, so the progress is in the store.
+- A client meets the distress check, sees support and closes the page without sending: the
+  clinician is mailed and the dashboard shows the alert.
 """
 
 from __future__ import annotations
 
+import re
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -18,10 +22,12 @@ import sqlalchemy as sa
 from playwright.sync_api import Browser, Page, expect
 
 from surveytool.clinic import audit
-from surveytool.clinic.models import Administration, AuditEntry, Link
+from surveytool.clinic.models import Administration, Alert, AuditEntry, Link
 from surveytool.clinic.store import ClinicStore
 from surveytool.instrument.registry import load_instrument
 from surveytool.web.forms import page_bounds
+from tests.surveytool.clinic.helpers import PASSWORD
+from tests.surveytool.clinic.mail import configure, local_smtp
 from tests.surveytool.web.servers import (
     CHROMIUM,
     ClinicServer,
@@ -136,5 +142,77 @@ def test_close_the_tab_and_resume_after_a_restart(browser: Browser, tmp_path: Pa
         assert link.progress is None and link.completed_at is not None
         actions = [e.action for e in session.execute(sa.select(AuditEntry)).scalars()]
         assert "link.resume" in actions
+        assert audit.verify(session).ok
+    store.dispose()
+
+
+def test_a_client_who_closes_the_page_after_the_distress_check_still_raises_the_alert(
+    browser: Browser, tmp_path: Path
+) -> None:
+    """The bundled inventory's distress check on a clinician's link, in the browser: the client
+    answers "Agree" (below the top answer, the check's threshold), sees the support page, and
+    closes it without sending anything; the clinician is mailed by the server's timer, and
+    their dashboard shows the alert with the item's text, the answer's label and the rule."""
+    inst = load_instrument("ppai")  # the newest bundled version, with its distress check
+    (check,) = inst.checks
+    store = ClinicStore(f"sqlite:///{tmp_path / 'clinic.sqlite3'}")
+    store.ensure_ready()
+    seed_clinician(store, email="alice@practice.example")
+    client = add_client(store, "C-CLOSED")
+    with local_smtp() as (inbox, port):
+        configure(store, port, notify_every_seconds="1", escalation_email="")
+        store.dispose()
+        server = ClinicServer(tmp_path, cli=True, offers=("--offer", "ppai")).start()
+        try:
+            alice = login(server)
+            url = make_link(server, alice, client.id, "ppai", results=False)
+            page = client_page(browser)
+            page.goto(url)
+            expect(page.locator("#who-sees")).to_contain_text("your clinician is told")
+            page.get_by_role("button", name="Begin").click()
+            item_ids = [i.id for i in inst.items]
+            first = item_ids[slice(*page_bounds(len(item_ids), 0))]
+            assert check.item in first  # asked early, on the first page
+            for item_id in first:
+                value = 4 if item_id == check.item else 3
+                page.check(f"input[name=a_{item_id}][value='{value}']")
+            page.get_by_role("button", name="Next").click()
+            expect(page.get_by_role("heading", level=1)).to_have_text(
+                "Before the next question: support"
+            )
+            expect(page.get_by_text("your clinician has been told already")).to_be_visible()
+            page.screenshot(path=str(tmp_path / "support.png"), full_page=True)
+            page.context.close()  # the client closes the page: nothing is sent
+
+            deadline = time.monotonic() + 30
+            while not inbox.mails and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert [m[1] for m in inbox.mails] == [["alice@practice.example"]]
+
+            clinician = client_page(browser)
+            clinician.goto(server.url + "/clinic")
+            clinician.fill("#username", "alice")
+            clinician.fill("#password", PASSWORD)
+            clinician.get_by_role("button", name="Log in").click()
+            expect(clinician.get_by_role("heading", name=re.compile("Open alerts"))).to_be_visible()
+            row = clinician.get_by_role("row", name=re.compile("C-CLOSED"))
+            expect(row).to_contain_text("1 open")
+            said = clinician.locator(".alert .alert-what")
+            expect(said).to_have_count(1)
+            label = inst.scale_of(check.item).labels[4]
+            expect(said).to_contain_text(
+                f"Item {check.item} \u201c{inst.item_by_id[check.item].text}\u201d: answered 4 "
+                f"\u201c{label}\u201d, which meets the rule: "
+                f"{check.rule.describe(inst.scale_of(check.item))}."
+            )
+            expect(clinician.locator(".alert .alert-unsent")).to_contain_text("not sent")
+            clinician.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
+            clinician.context.close()
+        finally:
+            server.stop()
+    with store.read() as session:
+        (alert,) = session.execute(sa.select(Alert)).scalars()
+        assert alert.administration_id is None and alert.client_id == client.id
+        assert session.execute(sa.select(Administration)).first() is None
         assert audit.verify(session).ok
     store.dispose()

@@ -21,8 +21,9 @@ from fastapi.testclient import TestClient
 from surveytool.instrument.registry import bundled_file, bundled_versions, load_instrument
 from surveytool.personal_store import PersonalStore
 from surveytool.web.app import create_app
-from surveytool.web.forms import PAGE_SIZE, page_bounds
+from surveytool.web.forms import PAGE_SIZE, page_bounds, page_hits, posted_hits
 from surveytool.web.security import CSRF_COOKIE
+from tests.surveytool.clinic.helpers import MOOD_YAML, write_mood
 from tests.surveytool.test_report import (
     FULL,
     PPAI,
@@ -365,6 +366,30 @@ def test_pages_are_balanced(n_items: int) -> None:
     assert bounds[0][0] == 0 and bounds[-1][1] == n_items
     assert all(a[1] == b[0] for a, b in itertools.pairwise(bounds))  # no gap
     assert max(sizes) <= PAGE_SIZE and max(sizes) - min(sizes) <= 1
+
+
+def test_the_checks_of_a_posted_page_whatever_was_pressed(tmp_path: Path) -> None:
+    """``posted_hits`` (what a clinician's link alerts on as it saves a page) sees every check
+    met on the posted page; ``page_hits`` (whether the support page comes next) leaves out a
+    check whose support page was shown, and going back. Going back counts no skip."""
+    text = MOOD_YAML.replace("on_skip: none", "on_skip: alert")
+    inst = load_instrument(write_mood(tmp_path, text))
+    ids = [i.id for i in inst.items]
+    met = {"D1": "2", "D3": "5"}
+    for action in ("next", "finish", "country", "back"):
+        data = {"page": "0", "action": action}
+        assert [h.check for h in posted_hits(inst, ids, met, data)] == ["hopeless"], action
+        expected = [] if action == "back" else ["hopeless"]
+        assert [h.check for h in page_hits(inst, ids, met, data)] == expected, action
+    shown = {"page": "0", "action": "next", "shown": "hopeless"}
+    assert [h.check for h in posted_hits(inst, ids, met, shown)] == ["hopeless"]
+    assert page_hits(inst, ids, met, shown) == ()
+    # D3 left unanswered: a skip when going on, nothing when going back
+    unanswered = {"D1": "2"}
+    (skip,) = posted_hits(inst, ids, unanswered, {"page": "0", "action": "next"})
+    assert (skip.check, skip.reason, skip.alert) == ("hopeless", "skip", True)
+    assert posted_hits(inst, ids, unanswered, {"page": "0", "action": "back"}) == ()
+    assert posted_hits(inst, ids, met, {"page": "-1", "action": "next"}) == ()
 
 
 def test_the_full_form_has_no_short_last_page(client: TestClient) -> None:
@@ -928,3 +953,28 @@ def test_the_newest_ppai_puts_support_first_after_the_page_with_its_distress_ite
         supported = []
         calm = take(c, dict.fromkeys(order, 2), supported=supported).text
         assert supported == [] and "Support, first" not in calm
+
+
+def test_the_country_is_kept_with_saved_results(client: TestClient, data_dir: Path) -> None:
+    code = "cedar-lake-otter-58"
+    results = take(client, dict.fromkeys(SCREEN, 2), "screen")
+    # the results page's chooser: its form, the country, and its own button (back to results)
+    [chooser] = [
+        f for f in forms(results.text) if any(b[2] == "Show the numbers" for b in f.buttons)
+    ]
+    data = [(k, v) for k, v in chooser.fields if k != "country"] + [("country", "IE")]
+    data += [(b[0], b[1]) for b in chooser.buttons if b[2] == "Show the numbers"]
+    posted: dict[str, list[str]] = {}
+    for name, value in data:
+        posted.setdefault(name, []).append(value)
+    chosen = client.post(chooser.action, data=posted)
+    assert chosen.status_code == 200
+    assert "your results" in chosen.text
+    assert re.search(r'<option value="IE" selected>', chosen.text)
+    save(client, chosen.text, code)
+    [first] = PersonalStore(data_dir).history(code, "ppai")
+    assert first.country == "IE"
+    # a later visit that does not choose again: the saved country's numbers, and kept again
+    again = save(client, take(client, dict.fromkeys(SCREEN, 3), "screen").text, code)
+    assert re.search(r'<option value="IE" selected>', again.text)
+    assert [r.country for r in PersonalStore(data_dir).history(code, "ppai")] == ["IE", "IE"]

@@ -1,0 +1,206 @@
+"""The streaming import on Dask equals the in-memory import, partition by partition."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+import analysis
+from analysis.cli import cohort as cohort_cli
+from analysis.cohort import open_cohort
+from analysis.cohort.streaming import StreamedImport, import_cohort_dask
+from analysis.errors import AnalysisError, CohortFileError
+from surveytool.engine import cluster
+from surveytool.errors import InvalidResponsesError
+from tests.datasets import write_parquet_dataset, write_parquet_file
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "cohort"
+MINI = FIXTURES / "mini.yaml"
+QI: dict[str, Any] = {
+    "quasi_identifiers": {
+        "age": {"generalize": "age_band"},
+        "site": {"generalize": "merge", "min_count": 400},
+    }
+}
+
+
+def responses(n: int = 1200, seed: int = 1) -> pd.DataFrame:
+    """Respondents with an identifying column, invalid cells, a blank row, empty and repeated ids
+    (a repeat in a later partition than its first row), a small site."""
+    rng = np.random.default_rng(seed)
+    ids: list[str | None] = [f"P-{i:05d}" for i in range(n)]
+    ids[n - 5], ids[n - 7], ids[20] = ids[3], ids[10], None
+    frame = pd.DataFrame(
+        {
+            "respondent_id": ids,
+            "site": rng.choice(["north", "south", "east", "west"], n, p=[0.4, 0.4, 0.15, 0.05]),
+            "age": rng.integers(18, 95, n).astype(float),
+            "email": [f"x{i}@example.org" for i in range(n)],
+        }
+    )
+    for j in range(1, 5):
+        values = rng.integers(1, 6, n).astype(float)
+        values[rng.random(n) < 0.05] = np.nan
+        values[rng.random(n) < 0.01] = 7  # out of range: an issue, read as missing
+        frame[f"M{j}"] = values
+    frame.loc[30, ["M1", "M2", "M3", "M4"]] = np.nan  # no item answered
+    return frame
+
+
+def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.sort_values("pseudonym").reset_index(drop=True)
+
+
+def _issues(frame: pd.DataFrame) -> pd.DataFrame:
+    text = frame.astype(str)
+    return text.sort_values(list(text.columns)).reset_index(drop=True)
+
+
+def _counts(report: Any) -> dict[str, Any]:
+    keep = ("rows_read", "rows_imported", "rows_quarantined", "duplicates", "quarantined")
+    return {k: v for k, v in report.as_dict().items() if k in keep}
+
+
+def _assert_same(memory: Any, streamed: StreamedImport, mem_out: Path, dask_out: Path) -> None:
+    assert _counts(streamed.report) == _counts(memory.report)
+    r = streamed.report
+    assert r.rows_read == r.rows_imported + r.rows_quarantined + r.duplicates
+    a, b = open_cohort(mem_out), open_cohort(dask_out)
+    pd.testing.assert_frame_equal(_sorted(b.frame()), _sorted(a.frame()))
+    assert b.form == "dataset" and b.rows == a.rows
+    assert sorted(b.ledger.keys()) == sorted(a.ledger.keys())
+    assert streamed.disclosure.as_dict() == memory.disclosure.as_dict()
+    assert sorted(map(str, streamed.report.warnings)) == sorted(map(str, memory.report.warnings))
+    pd.testing.assert_frame_equal(_issues(streamed.issues), _issues(memory.issues))
+    assert b.metadata.disclosure == a.metadata.disclosure
+    assert b.metadata.item_columns == a.metadata.item_columns
+
+
+@pytest.mark.parametrize(
+    ("k", "method"), [(None, "local"), (150, "local"), (150, "records"), (40, "records")]
+)
+def test_dask_import_equals_the_memory_import(
+    tmp_path: Path, key: Path, k: int | None, method: str
+) -> None:
+    frame = responses()
+    single = write_parquet_file(frame, tmp_path / "src.parquet", row_group_rows=100)
+    folder = write_parquet_dataset(frame, tmp_path / "src", files=3, row_group_rows=100)
+    mapping = {**QI, "k_suppression": method}
+    memory = analysis.import_cohort(
+        single, MINI, mapping=mapping, key_file=key, k=k, output=tmp_path / "m.parquet"
+    )
+    with cluster(synchronous=True):
+        streamed = import_cohort_dask(
+            folder,
+            MINI,
+            mapping=mapping,
+            key_file=key,
+            k=k,
+            output=tmp_path / "d",
+            partition_rows=250,
+        )
+    _assert_same(memory, streamed, tmp_path / "m.parquet", tmp_path / "d")
+    assert memory.report.rows_invalid_id == 3  # one empty id, two repeated across partitions
+    if k is not None and k >= 150:
+        kanon = streamed.disclosure.k_anonymity
+        assert kanon is not None
+        assert memory.report.rows_suppressed or kanon.blanked
+    # importing the same rows again adds nothing, in both
+    again_m = analysis.import_cohort(
+        single, MINI, mapping=mapping, key_file=key, k=k, output=tmp_path / "m.parquet"
+    )
+    with cluster(synchronous=True):
+        again_d = import_cohort_dask(
+            folder,
+            MINI,
+            mapping=mapping,
+            key_file=key,
+            k=k,
+            output=tmp_path / "d",
+            partition_rows=250,
+        )
+    assert again_d.report.rows_imported == again_m.report.rows_imported == 0
+    _assert_same(again_m, again_d, tmp_path / "m.parquet", tmp_path / "d")
+
+
+def test_dask_import_on_a_local_cluster_appends_a_second_file(
+    tmp_path: Path, key: Path, dask_client: Any
+) -> None:
+    first, second = responses(800, seed=2), responses(800, seed=3)
+    second["respondent_id"] = [None if v is None else f"Q{v}" for v in second["respondent_id"]]
+    second.loc[:99, "respondent_id"] = first.loc[:99, "respondent_id"]  # 100 already imported
+    for i, part in enumerate((first, second)):
+        src = write_parquet_file(part, tmp_path / f"wave{i}.parquet", row_group_rows=150)
+        memory = analysis.import_cohort(
+            src, MINI, mapping=QI, key_file=key, k=5, output=tmp_path / "m.parquet"
+        )
+        streamed = import_cohort_dask(
+            src, MINI, mapping=QI, key_file=key, k=5, output=tmp_path / "d", partition_rows=300
+        )
+        _assert_same(memory, streamed, tmp_path / "m.parquet", tmp_path / "d")
+    assert streamed.report.duplicates == memory.report.duplicates > 0
+    assert [e.batch for e in open_cohort(tmp_path / "d").ledger.imports] == [1, 2]
+
+
+def test_a_failed_import_leaves_the_old_cohort_and_no_leftovers(tmp_path: Path, key: Path) -> None:
+    src = write_parquet_file(responses(600), tmp_path / "src.parquet", row_group_rows=100)
+    out = tmp_path / "d"
+    with cluster(synchronous=True):
+        import_cohort_dask(src, MINI, mapping=QI, key_file=key, output=out, partition_rows=200)
+        before = open_cohort(out).frame()
+        names = sorted(p.name for p in out.iterdir())
+        other = responses(600, seed=9)
+        other["respondent_id"] = [f"R{i}" for i in range(600)]
+        bad = write_parquet_file(other, tmp_path / "bad.parquet", row_group_rows=100)
+        with pytest.raises(InvalidResponsesError, match="nothing was imported"):
+            import_cohort_dask(
+                bad, MINI, mapping=QI, key_file=key, output=out, strict=True, partition_rows=200
+            )
+    pd.testing.assert_frame_equal(open_cohort(out).frame(), before)
+    assert sorted(p.name for p in out.iterdir()) == names  # the staged generation is gone
+    for path in [out, *out.rglob("*")]:
+        assert stat.S_IMODE(path.stat().st_mode) == (0o700 if path.is_dir() else 0o600), path
+
+
+def test_an_identifier_in_a_later_partition_is_reported(tmp_path: Path, key: Path) -> None:
+    frame = responses(600)
+    frame["clinic"] = "A"
+    frame.loc[450:, "clinic"] = [f"c{i}@example.org" for i in range(150)]  # e-mails, late
+    src = write_parquet_file(frame, tmp_path / "src.parquet", row_group_rows=100)
+    mapping = {**QI, "groups": ["clinic"]}
+    with cluster(synchronous=True):
+        streamed = import_cohort_dask(
+            src, MINI, mapping=mapping, key_file=key, output=tmp_path / "d", partition_rows=200
+        )
+    codes = {(w.code, w.column) for w in streamed.report.warnings}
+    assert ("identifier_in_partition", "clinic") in codes
+    memory = analysis.import_cohort(src, MINI, mapping=mapping, key_file=key)
+    assert "clinic" in {d.column for d in memory.disclosure.dropped}  # the whole file shows it
+
+
+def test_refusals_are_clear(tmp_path: Path, key: Path) -> None:
+    src = write_parquet_file(responses(300), tmp_path / "src.parquet")
+    with pytest.raises(CohortFileError, match="writes a cohort dataset"):
+        import_cohort_dask(src, MINI, key_file=key, output=tmp_path / "c.parquet")
+    csv = tmp_path / "src.csv"
+    responses(50).to_csv(csv, index=False)
+    with pytest.raises(AnalysisError, match="the Dask engine reads Parquet"):
+        import_cohort_dask(csv, MINI, key_file=key, output=tmp_path / "d")
+
+
+def test_the_cli_imports_on_dask(tmp_path: Path, key: Path) -> None:
+    folder = write_parquet_dataset(responses(900), tmp_path / "src", files=2, row_group_rows=200)
+    out = tmp_path / "cohort"
+    args = ["import", str(folder), "-i", str(MINI), "--key-file", str(key), "-o", str(out)]
+    result = CliRunner().invoke(
+        cohort_cli, [*args, "--engine", "dask", "--workers", "1", "--memory-limit", "1GB"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "rows read 900 = rows imported" in result.output
+    assert open_cohort(out).rows == int(result.output.split("rows imported ")[1].split()[0])
