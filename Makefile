@@ -77,12 +77,20 @@ MEMORY_LIMIT ?= 2GB
 bench-large: $(STAMP)
 	$(BIN)/python -m benchmarks.bench_large --n $(N) --workers $(WORKERS) --memory-limit $(MEMORY_LIMIT)
 
+# The web server under 50 concurrent clients on loopback (SQLite, one worker); for PostgreSQL
+# with several workers: BENCH_WEB_ARGS="--workers 2 --database-url postgresql://..." (an empty
+# database).
+BENCH_WEB_ARGS ?=
+.PHONY: bench-web
+bench-web: $(STAMP)
+	$(BIN)/python -m benchmarks.bench_web $(BENCH_WEB_ARGS)
+
 clean:
 	rm -rf $(VENV) dist build .mypy_cache .ruff_cache .pytest_cache
 
 # The clinic store tests against PostgreSQL: installs Debian's postgresql if it is missing (as
 # root), starts the local cluster on localhost, makes a role and a database, and runs the store
-# tests with SURVEYTOOL_TEST_DATABASE_URL pointing there.
+# tests (and serve --workers on PostgreSQL) with SURVEYTOOL_TEST_DATABASE_URL pointing there.
 PG_USER ?= surveytool
 PG_PASSWORD ?= surveytool-test
 PG_DB ?= surveytool_test
@@ -106,4 +114,4 @@ test-postgres: $(STAMP)
 	  runuser -u postgres -- createdb -p $$port -O $(PG_USER) $(PG_DB); \
 	echo "PostgreSQL $$version on localhost:$$port, database $(PG_DB)"; \
 	SURVEYTOOL_TEST_DATABASE_URL=postgresql://$(PG_USER):$(PG_PASSWORD)@localhost:$$port/$(PG_DB) \
-	  $(BIN)/pytest -q tests/surveytool/clinic/test_store.py
+	  $(BIN)/pytest -q tests/surveytool/clinic/test_store.py tests/surveytool/web/test_server_load.py

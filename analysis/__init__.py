@@ -68,6 +68,8 @@ from analysis.stats import (  # noqa: E402
     item_statistics,
     keyed_items,
     kmo,
+    longitudinal_invariance,
+    longitudinal_invariance_model,
     match_factors,
     measurement_invariance,
     norms_from_scores,
@@ -112,6 +114,8 @@ __all__ += ["IRTDIFResult", "irt_dif", "irt_dif_model"]
 __all__ += [
     "InvarianceResult",
     "invariance_model",
+    "longitudinal_invariance",
+    "longitudinal_invariance_model",
     "measurement_invariance",
     "ordinal_invariance_model",
 ]

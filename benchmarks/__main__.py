@@ -15,6 +15,7 @@ from benchmarks import (
     bench_report,
     bench_scoring,
     bench_startup,
+    bench_web,
 )
 
 
@@ -32,6 +33,7 @@ def main(argv: list[str]) -> int:
     for line in bench_ordinal.run(100_000):
         print(line)
     print("\n".join(bench_report.run(100_000)))  # the report's target is for 100,000 in both modes
+    print("\n".join(bench_web.run()))  # 50 concurrent clients per kind, SQLite, one worker
     return 0
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ParamSpec
 
+import numpy as np
 import pandas as pd
 
 from analysis.cohort.ledger import Cohort, CohortMetadata, load_cohort
@@ -207,7 +208,14 @@ def build_cohort_report(
     n_iter, seed
         Parallel analysis: random data sets and their seed.
     """
-    from analysis import careless_responding, item_statistics, reliability, sufficient_statistics
+    from analysis import (
+        careless_responding,
+        item_statistics,
+        keyed_items,
+        reliability,
+        sufficient_statistics,
+    )
+    from analysis.stats.moments import moments
     from surveytool import __version__
     from surveytool.scoring.engine import score_responses
 
@@ -256,7 +264,13 @@ def build_cohort_report(
     rel = reliability(inst, sums)
     stats = item_statistics(inst, sums)
     hidden_answers = sections.reliability_and_item_tables(b, inst, rel, stats)
-    sections.omega_table(b, inst, responses)
+    # the moments of the keyed items, once: omega, parallel analysis, KMO, Bartlett and the EFA
+    # all use their pairwise correlations
+    keyed = keyed_items(inst, responses)
+    item_moments = moments(
+        keyed.to_numpy(dtype=np.float64, na_value=np.nan), [str(c) for c in keyed.columns]
+    )
+    sections.omega_table(b, inst, item_moments)
 
     step(STEPS[3])
     sections.careless_tables(b, careless_responding(inst, responses), n_rows)
@@ -280,7 +294,9 @@ def build_cohort_report(
             shown_groups.append((g, slug, shown))
 
     step(STEPS[6])
-    parallel, fitted_efa = sections.efa_tables(b, inst, responses, n_iter=n_iter, seed=seed)
+    parallel, fitted_efa = sections.efa_tables(
+        b, inst, item_moments, len(keyed), n_iter=n_iter, seed=seed
+    )
 
     step(STEPS[7])
     model = sections.cfa_tables(b, inst, responses)
@@ -289,7 +305,9 @@ def build_cohort_report(
     from analysis.report.cosmin import cosmin_table
 
     waves = tuple(coh.metadata.wave_columns)
-    cosmin_table(b, inst, responses, rel, chosen, waves=waves, min_cell=min_cell, seed=seed)
+    cosmin_table(
+        b, inst, responses, rel, chosen, waves=waves, people=people, min_cell=min_cell, seed=seed
+    )
 
     step(STEPS[9])
     svgs: dict[str, list[tuple[str, str]]] = {}

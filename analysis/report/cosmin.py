@@ -8,7 +8,9 @@ Criteria (Mokkink et al. 2018, COSMIN guideline; Prinsen et al. 2018; Terwee et 
 * internal consistency: + when every subscale's alpha ≥ .70 *and* structural validity is +;
   ? when structural validity is not +; − when some alpha < .70 with a sufficient structure;
 * measurement invariance (per group column): + when scalar invariance holds by Chen (2007);
-  − when metric or scalar fails;
+  − when metric or scalar fails; across waves (the same people again), the longitudinal models of
+  :mod:`analysis.stats.longitudinal` on the people seen at every wave (at most
+  :data:`WAVE_SAMPLE` of them, seeded), rated the same way;
 * differential item functioning (per group column): + when no item has moderate or large DIF
   (Jodoin & Gierl ΔR² ≥ .035 with a Holm-adjusted p < .01);
 * test–retest reliability and measurement error: only with repeated measurements of the same
@@ -34,6 +36,7 @@ from surveytool.responses import Responses
 
 CFA_SAMPLE = 10_000
 DIF_SAMPLE = 1_000
+WAVE_SAMPLE = 2_000
 
 
 def _sample(responses: Responses, limit: int, seed: int, by: pd.Series | None = None) -> np.ndarray:
@@ -73,11 +76,13 @@ def cosmin_table(
     groups: Sequence[str],
     *,
     waves: Sequence[str] = (),
+    people: np.ndarray | None = None,
     min_cell: int = 1,
     seed: int = 0,
 ) -> None:
     """Add the COSMIN evidence table (section ``cosmin``). Groups smaller than ``min_cell`` are
-    left out of the invariance and DIF analyses, as out of the group comparisons."""
+    left out of the invariance and DIF analyses, as out of the group comparisons. ``people``:
+    each row's person (pseudonym), for the invariance across ``waves``."""
     from analysis.stats.cfa import cfa
     from analysis.stats.dif import dif
     from analysis.stats.invariance import measurement_invariance
@@ -211,6 +216,10 @@ def cosmin_table(
                 + (f"; {'; '.join(problems)}" if problems else ""),
             }
         )
+    for wave in waves:
+        if people is None or wave not in responses.groups.columns:
+            continue
+        rows.append(_wave_invariance(inst, responses, wave, people, min_cell, seed))
     rows.append(
         {
             "property": "test–retest reliability, measurement error",
@@ -230,3 +239,79 @@ def cosmin_table(
         "Ratings: + sufficient, − insufficient, ? indeterminate (COSMIN). A rating summarizes "
         "this cohort's evidence only; it is not a validation of the instrument.",
     )
+
+
+def _wave_invariance(
+    inst: Instrument,
+    responses: Responses,
+    wave: str,
+    people: np.ndarray,
+    min_cell: int,
+    seed: int,
+) -> dict[str, object]:
+    """The COSMIN row of measurement invariance across the waves of ``wave`` (same people)."""
+    from analysis.stats._matrix import keyed_matrix
+    from analysis.stats.longitudinal import longitudinal_invariance_model
+    from surveytool.scoring.plan import ScoringPlan
+
+    row: dict[str, object] = {
+        "property": f"measurement invariance over time ({wave})",
+        "criterion": "Chen (2007): ΔCFI ≥ −.010, ΔRMSEA ≤ .015, ΔSRMR ≤ .030/.010",
+    }
+    plan = ScoringPlan.build(inst)
+    frame = pd.DataFrame(keyed_matrix(plan, responses.values), columns=list(plan.item_ids))
+    frame["__wave"] = responses.groups[wave].to_numpy()
+    frame["__person"] = people
+    complete = frame.dropna()
+    n_waves = complete["__wave"].nunique()
+    seen = complete.groupby("__person")["__wave"].nunique()
+    everyone = seen.index[seen == n_waves].to_numpy()
+    if len(everyone) < max(min_cell, 1):
+        row.update(
+            value="not computable",
+            rating="?",
+            basis=f"{len(everyone)} people answered every item at every wave, fewer than the "
+            f"minimum cell of {min_cell}",
+        )
+        return row
+    rng = np.random.default_rng(seed)
+    chosen = (
+        everyone
+        if len(everyone) <= WAVE_SAMPLE
+        else rng.choice(everyone, WAVE_SAMPLE, replace=False)
+    )
+    factors = {sub.id: [plan.item_ids[j] for j in sub.columns] for sub in plan.subscales}
+    try:
+        inv = longitudinal_invariance_model(
+            complete[complete["__person"].isin(chosen)],
+            factors,
+            "__wave",
+            "__person",
+            models=("configural", "metric", "scalar"),
+        )
+    except (AnalysisError, np.linalg.LinAlgError) as exc:
+        row.update(value="not computable", rating="?", basis=f"longitudinal CFA: {exc}")
+        return row
+    table = inv.table
+    cfi_diff = table["cfi_diff"].astype(float)
+    rmsea_diff = table["rmsea_diff"].astype(float)
+    holds = bool(table.loc["metric", "holds_chen2007"]) and bool(
+        table.loc["scalar", "holds_chen2007"]
+    )
+    basis = (
+        f"longitudinal ML CFA over {len(inv.groups)} waves of {wave}, residuals of each item "
+        f"correlated across waves, {len(chosen)} people seen at every wave"
+    )
+    if len(chosen) < len(everyone):
+        basis += f" (a seeded sample of the {len(everyone)})"
+    srmr_diff = table["srmr_diff"].astype(float)
+    row.update(
+        value=(
+            f"ΔCFI metric {cfi_diff['metric']:+.3f}, scalar {cfi_diff['scalar']:+.3f}; "
+            f"ΔRMSEA scalar {rmsea_diff['scalar']:+.3f}; ΔSRMR metric "
+            f"{srmr_diff['metric']:+.3f}, scalar {srmr_diff['scalar']:+.3f}"
+        ),
+        rating=_rating(holds),
+        basis=basis,
+    )
+    return row

@@ -31,6 +31,7 @@ SUPPRESSED_COLOUR = "#737373"
 LINE_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf")
 
 _ID = re.compile(r'\bid="([^"]+)"')
+_REFERENCE = re.compile(r'(href="#|url\(#)([^")]+)("|\))')
 
 
 def _figure(width: float, height: float) -> Figure:
@@ -62,9 +63,13 @@ def to_svg(fig: Figure, name: str) -> str:
     prefix = re.sub(r"[^A-Za-z0-9_-]", "_", name)
     ids = set(_ID.findall(text))
     text = _ID.sub(lambda m: f'id="{prefix}-{m.group(1)}"', text)
-    for old in sorted(ids, key=len, reverse=True):
-        text = text.replace(f'href="#{old}"', f'href="#{prefix}-{old}"')
-        text = text.replace(f"url(#{old})", f"url(#{prefix}-{old})")
+    # every reference to a known id, in one pass over the text
+    text = _REFERENCE.sub(
+        lambda m: (
+            f"{m.group(1)}{prefix}-{m.group(2)}{m.group(3)}" if m.group(2) in ids else m.group(0)
+        ),
+        text,
+    )
     text = text.replace("<svg ", f'<svg role="img" aria-label="{_attr(name)}" ', 1)
     return text.strip()
 
@@ -259,7 +264,7 @@ def heatmap(
                     va="center",
                     fontsize=6,
                     color="white" if abs(v) > 0.6 * vmax else "black",
-                )
+                ).set_in_layout(False)  # inside its cell: the layout need not measure it
     bar = fig.colorbar(mesh, ax=ax, shrink=0.6)
     if bar.solids is not None:  # vector, not an embedded PNG (matplotlib rasterizes long ramps)
         bar.solids.set_rasterized(False)

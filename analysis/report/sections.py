@@ -34,6 +34,7 @@ if TYPE_CHECKING:
         Reliability,
         ScoreCorrelations,
     )
+    from analysis.stats.moments import Moments
     from surveytool.responses import Responses
 
 
@@ -237,11 +238,20 @@ def _labels(inst: Instrument) -> dict[str, str]:
     return {s.id: s.label for s in inst.subscales} | {c.id: c.label for c in inst.composites}
 
 
-def omega_table(b: TableBuilder, inst: Instrument, responses: Responses) -> None:
-    from analysis import omega
+def item_correlations(item_moments: Moments, items: Sequence[str]) -> pd.DataFrame:
+    """The pairwise item correlations of ``items`` from the shared moments of the keyed items."""
+    names = list(items)
+    return pd.DataFrame(item_moments.select(names).correlation(), index=names, columns=names)
 
+
+def omega_table(b: TableBuilder, inst: Instrument, item_moments: Moments) -> None:
+    """Omega of the whole inventory from the shared item correlations (as :func:`analysis.omega`)."""
+    from analysis.stats.reliability import omega_from_correlation
+
+    known = set(item_moments.columns)
+    items = list(dict.fromkeys(i for s in inst.subscales for i in s.items if i in known))
     try:
-        om = omega(inst, responses)
+        om = omega_from_correlation(item_correlations(item_moments, items), len(inst.subscales))
     except (AnalysisError, np.linalg.LinAlgError) as exc:
         b.text("reliability", f"Omega of the whole inventory could not be computed: {exc}")
         return
@@ -336,13 +346,30 @@ def score_tables(
 
 
 def efa_tables(
-    b: TableBuilder, inst: Instrument, responses: Responses, *, n_iter: int, seed: int
+    b: TableBuilder,
+    inst: Instrument,
+    item_moments: Moments,
+    n_rows: int,
+    *,
+    n_iter: int,
+    seed: int,
 ) -> tuple[ParallelAnalysis | None, EFAResult | None]:
-    from analysis import bartlett_sphericity, efa, keyed_items, kmo, parallel_analysis
+    """Parallel analysis, KMO, Bartlett and the EFA, all of the one shared correlation matrix.
 
-    keyed = keyed_items(inst, responses)
+    ``item_moments``: the moments of the keyed scored items (:func:`analysis.keyed_items`), so R
+    is computed once (and is the merged R of a partitioned cohort); ``n_rows``: the N of the
+    analyses (the rows, as :func:`analysis.efa` and the others use).
+    """
+    from analysis.stats.efa import (
+        bartlett_from_correlation,
+        efa_from_correlation,
+        kmo_from_correlation,
+        parallel_analysis_from_correlation,
+    )
+
+    r = item_correlations(item_moments, item_moments.columns)
     try:
-        pa = parallel_analysis(keyed, n_iter=n_iter, random_state=seed)
+        pa = parallel_analysis_from_correlation(r, n_rows, n_iter=n_iter, random_state=seed)
     except (AnalysisError, np.linalg.LinAlgError) as exc:
         b.text("efa", f"Parallel analysis could not be run: {exc}")
         return None, None
@@ -355,11 +382,11 @@ def efa_tables(
         f"{pa.n_iter} random normal data sets of the same size (seed {pa.random_state}). "
         f"Suggested: {pa.n_factors} factor(s), {pa.n_components} component(s).",
     )
-    n_factors = min(max(pa.n_factors, 1), max(keyed.shape[1] - 1, 1))
+    n_factors = min(max(pa.n_factors, 1), max(r.shape[1] - 1, 1))
     try:
-        fitted = efa(keyed, n_factors)
-        adequacy = kmo(keyed)
-        bartlett = bartlett_sphericity(keyed)
+        fitted = efa_from_correlation(r, n_factors, n_obs=n_rows)
+        adequacy = kmo_from_correlation(r, n_rows)
+        bartlett = bartlett_from_correlation(r, n_rows)
     except (AnalysisError, np.linalg.LinAlgError) as exc:
         b.text("efa", f"The factor analysis could not be run: {exc}")
         return pa, None

@@ -37,6 +37,7 @@ from analysis.stats.invariance import InvarianceResult, invariance_model, measur
 from analysis.stats.irt import GRMResult, grm, grm_model, score_with_parameters
 from analysis.stats.irt_dif import IRTDIFResult, irt_dif, irt_dif_model
 from analysis.stats.items import ItemStatistics, item_statistics, keyed_items
+from analysis.stats.longitudinal import longitudinal_invariance, longitudinal_invariance_model
 from analysis.stats.moments import Moments, merge_tree, moments
 from analysis.stats.norms import (
     NormsResult,
@@ -132,6 +133,8 @@ __all__ = [
     "item_statistics",
     "keyed_items",
     "kmo",
+    "longitudinal_invariance",
+    "longitudinal_invariance_model",
     "match_factors",
     "measurement_invariance",
     "merge_tree",

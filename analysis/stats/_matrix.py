@@ -35,6 +35,7 @@ import numpy as np
 from analysis.errors import AnalysisError
 from analysis.stats._options import check_option
 from analysis.stats._result import NO_PROBLEMS, Problems
+from analysis.stats.moments import moments
 from surveytool.scoring.plan import ScoringPlan
 
 P = ParamSpec("P")
@@ -476,41 +477,14 @@ def frequencies_from_power_sums(sums: np.ndarray, nodes: np.ndarray) -> np.ndarr
     return np.array([float(aug[i][k] / aug[i][i]) for i in range(k)])
 
 
-def pairwise_cor(values: np.ndarray, chunk_rows: int = 65536) -> tuple[np.ndarray, np.ndarray]:
+def pairwise_cor(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Pairwise-complete Pearson correlations of the columns of a matrix (NaN = missing).
 
     R's ``cor(x, use = "pairwise")``: every correlation uses the rows where both columns are
-    present, with that pair's means and variances. Sums via matrix products of the zero-filled,
-    column-centred data Y and the mask A per block of rows: AᵀA, YᵀA, YᵀY and (Y²)ᵀA.
+    present, with that pair's means and variances. From the mergeable moments
+    (:func:`analysis.stats.moments.moments`), the one home of the pairwise sums, so that the
+    correlations of merged partitions are the same numbers.
     """
-    values = np.asarray(values, dtype=np.float64)
-    n, p = values.shape
-    centre = _column_centre(values)
-    count = np.zeros((p, p))
-    sums = np.zeros((p, p))
-    cross = np.zeros((p, p))
-    squares = np.zeros((p, p))
-    for start in range(0, n, chunk_rows):
-        block = values[start : start + chunk_rows] - centre
-        missing = np.isnan(block)
-        a = (~missing).astype(np.float64)
-        y = np.where(missing, 0.0, block)
-        count += a.T @ a
-        sums += y.T @ a
-        cross += y.T @ y
-        squares += (y * y).T @ a
-    with np.errstate(invalid="ignore", divide="ignore"):
-        centred = cross - sums * sums.T / count
-        var = squares - sums * sums / count
-        r = centred / np.sqrt(var * var.T)
-    np.fill_diagonal(r, 1.0)
-    return r, count
-
-
-def _column_centre(values: np.ndarray) -> np.ndarray:
-    """Each column's mean rounded to a whole number (0 for a column without values), no warning."""
-    present = ~np.isnan(values)
-    counts = present.sum(axis=0)
-    totals = np.where(present, values, 0.0).sum(axis=0)
-    means = np.divide(totals, counts, out=np.zeros(values.shape[1]), where=counts > 0)
-    return np.asarray(np.round(means), dtype=np.float64)
+    x = np.asarray(values, dtype=np.float64)
+    m = moments(x, [str(j) for j in range(x.shape[1])])
+    return m.correlation(), m.n

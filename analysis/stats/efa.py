@@ -295,9 +295,34 @@ def parallel_analysis(
 
     In R: ``psych::fa.parallel(x, fa = "both", n.iter = 20)$nfact`` and ``$ncomp``.
     """
-    r = correlation_matrix(items, use=use).to_numpy()
+    r = correlation_matrix(items, use=use)
+    return parallel_analysis_from_correlation(
+        r,
+        n_obs if n_obs is not None else len(items),
+        n_iter=n_iter,
+        quantile=quantile,
+        random_state=random_state,
+    )
+
+
+@one_blas_thread
+def parallel_analysis_from_correlation(
+    correlation: pd.DataFrame,
+    n_obs: int,
+    *,
+    n_iter: int = 20,
+    quantile: float = 0.95,
+    random_state: RandomState = 0,
+) -> ParallelAnalysis:
+    """:func:`parallel_analysis` of a correlation matrix of ``n_obs`` respondents.
+
+    For example the pairwise correlations of merged partitions
+    (:meth:`analysis.stats.moments.Moments.correlation`). In R:
+    ``psych::fa.parallel(R, n.obs = n_obs, fa = "both", n.iter = 20)``.
+    """
+    r = correlation.to_numpy(dtype=np.float64)
     p = r.shape[0]
-    n = n_obs if n_obs is not None else len(items)
+    n = n_obs
     if n <= p:
         raise AnalysisError("parallel analysis needs more respondents than items")
     rng = generator(random_state)
@@ -363,8 +388,14 @@ def kmo(items: pd.DataFrame, *, use: Use = "pairwise") -> KMO:
     q_ij = −(R⁻¹)_ij / √((R⁻¹)_ii (R⁻¹)_jj); per item the same sums over its column.
     In R: ``psych::KMO(x)`` (``$MSA``, ``$MSAi``).
     """
-    r = correlation_matrix(items, use=use)
-    matrix = r.to_numpy()
+    return kmo_from_correlation(correlation_matrix(items, use=use), len(items))
+
+
+@one_blas_thread
+def kmo_from_correlation(correlation: pd.DataFrame, n_obs: int) -> KMO:
+    """:func:`kmo` of a correlation matrix of ``n_obs`` respondents. In R: ``psych::KMO(R)``."""
+    r = correlation
+    matrix = r.to_numpy(dtype=np.float64)
     inv = inverse(matrix)
     d = np.sqrt(np.diag(inv))
     partial = inv / np.outer(d, d)
@@ -375,9 +406,7 @@ def kmo(items: pd.DataFrame, *, use: Use = "pairwise") -> KMO:
     q2 = partial * partial
     overall = float(r2.sum() / (r2.sum() + q2.sum()))
     per_item = r2.sum(axis=0) / (r2.sum(axis=0) + q2.sum(axis=0))
-    return KMO(
-        overall=overall, items=pd.Series(per_item, index=r.index, name="msa"), n_obs=len(items)
-    )
+    return KMO(overall=overall, items=pd.Series(per_item, index=r.index, name="msa"), n_obs=n_obs)
 
 
 @dataclass(frozen=True, repr=False)
@@ -412,11 +441,21 @@ def bartlett_sphericity(
 
     n is the number of rows unless given. In R: ``psych::cortest.bartlett(R, n)``.
     """
+    r = correlation_matrix(items, use=use)
+    return bartlett_from_correlation(r, n_obs if n_obs is not None else len(items))
+
+
+@one_blas_thread
+def bartlett_from_correlation(correlation: pd.DataFrame, n_obs: int) -> Bartlett:
+    """:func:`bartlett_sphericity` of a correlation matrix of ``n_obs`` respondents.
+
+    In R: ``psych::cortest.bartlett(R, n = n_obs)``.
+    """
     from scipy import stats
 
-    r = correlation_matrix(items, use=use).to_numpy()
+    r = correlation.to_numpy(dtype=np.float64)
     p = r.shape[0]
-    n = n_obs if n_obs is not None else len(items)
+    n = n_obs
     sign, logdet = np.linalg.slogdet(r)
     if sign <= 0:
         raise AnalysisError("the correlation matrix is not positive definite")

@@ -30,7 +30,16 @@ from analysis.errors import AnalysisError
 from analysis.stats._fit import cfi_tli
 from analysis.stats._matrix import one_blas_thread
 from analysis.stats._result import Result
-from analysis.stats.invariance import WALL, _Group, _layout, _matrices, _start, minimize_ml
+from analysis.stats.invariance import (
+    WALL,
+    _Group,
+    _layout,
+    _matrices,
+    _start,
+    implied,
+    minimize_ml,
+    symmetric_gradient,
+)
 
 
 @dataclass(frozen=True, repr=False)
@@ -178,22 +187,9 @@ def fiml_cfa_model(data: pd.DataFrame, factors: Mapping[str, Sequence[str]]) -> 
     x0 = _start(lay, [start_group], factors)
 
     def objective(x: np.ndarray) -> tuple[float, np.ndarray]:
-        lam, phi, theta, nu, _ = _matrices(lay, x, 0)
-        sigma = lam @ phi @ lam.T + np.diag(theta)
-        value, g_sigma, g_mu = _minus2ll(patterns, nu, sigma)
-        grad = np.zeros(lay.size)
-        d_lam = 2.0 * g_sigma @ lam @ phi
-        d_phi = lam.T @ g_sigma @ lam
-        d_phi = 2.0 * d_phi - np.diag(np.diag(d_phi))
-        for index, values_ in (
-            (lay.lam[0], d_lam),
-            (np.triu(lay.phi[0] + 1) - 1, d_phi),
-            (lay.theta[0], np.diag(g_sigma)),
-            (lay.nu[0], g_mu),
-        ):
-            mask = index >= 0
-            np.add.at(grad, index[mask], values_[mask])
-        return value, grad
+        sigma, mu = implied(lay, x, 0)
+        value, g_sigma, g_mu = _minus2ll(patterns, mu, sigma)
+        return value, symmetric_gradient(lay, 0, g_sigma, g_mu, x)
 
     x = minimize_ml(objective, x0)
     h0, gradient = objective(x)
@@ -209,8 +205,8 @@ def fiml_cfa_model(data: pd.DataFrame, factors: Mapping[str, Sequence[str]]) -> 
     base_df = p * (p - 1) // 2
     cfi, tli = cfi_tli(chisq, df, base_chisq, base_df)
     rmsea = float(np.sqrt(max(chisq / (n_obs * df) - 1.0 / n_obs, 0.0))) if df > 0 else 0.0
-    lam, phi, theta, nu, _ = _matrices(lay, x, 0)
-    sigma = lam @ phi @ lam.T + np.diag(theta)
+    lam, phi, _, _, _ = _matrices(lay, x, 0)
+    sigma, nu = implied(lay, x, 0)
     sd = np.sqrt(np.diag(sigma_h1))
     resid = (sigma_h1 - sigma) / np.outer(sd, sd)
     mean_resid = (mu_h1 - nu) / sd

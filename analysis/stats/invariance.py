@@ -70,6 +70,11 @@ CHEN_2007 = {
 #: Cheung & Rensvold (2002): ΔCFI at least.
 CHEUNG_RENSVOLD_2002 = -0.01
 
+#: The "outside the model" value of an ML discrepancy (Σ not positive definite): a wall, finite so
+#: that the line search of L-BFGS-B backs off from it.
+WALL = 1e15
+
+
 _PARTIAL = re.compile(r"^\s*(\w+)\s*(=~|~~|~)\s*(\w+)\s*$")
 
 
@@ -111,7 +116,7 @@ class _Layout:
     lam: np.ndarray  # (G, p, m) index into theta, -1 fixed (value in lam_fixed)
     lam_fixed: np.ndarray  # (p, m) 1 for markers, 0 elsewhere
     phi: np.ndarray  # (G, m, m) symmetric
-    theta: np.ndarray  # (G, p)
+    theta: np.ndarray  # (G, p, p) symmetric: residual variances, and covariances where free
     nu: np.ndarray  # (G, p)
     alpha: np.ndarray  # (G, m) -1 fixed at 0
     labels: list[tuple[str, str, str, str]]  # (group, lhs, op, rhs) of each θ entry
@@ -151,7 +156,7 @@ def _layout(
     lam = np.full((n_groups, p, m), -1, dtype=np.int64)
     lam_fixed = np.zeros((p, m))
     phi = np.full((n_groups, m, m), -1, dtype=np.int64)
-    theta = np.full((n_groups, p), -1, dtype=np.int64)
+    theta = np.full((n_groups, p, p), -1, dtype=np.int64)
     nu = np.full((n_groups, p), -1, dtype=np.int64)
     alpha = np.full((n_groups, m), -1, dtype=np.int64)
     labels: list[tuple[str, str, str, str]] = []
@@ -180,10 +185,10 @@ def _layout(
                 phi[g, f, h] = phi[g, h, f] = k
     for j, item in enumerate(names):
         if "residuals" in equal and (item, "~~", item) not in partial:
-            theta[:, j] = new(("all", item, "~~", item))
+            theta[:, j, j] = new(("all", item, "~~", item))
         else:
             for g, group in enumerate(groups):
-                theta[g, j] = new((group, item, "~~", item))
+                theta[g, j, j] = new((group, item, "~~", item))
         if "intercepts" in equal and (item, "~", "1") not in partial:
             nu[:, j] = new(("all", item, "~1", ""))
         else:
@@ -210,6 +215,35 @@ def _matrices(
     return lam, phi, theta, nu, alpha
 
 
+def implied(lay: _Layout, x: np.ndarray, g: int) -> tuple[np.ndarray, np.ndarray]:
+    """The model's covariance matrix Σ = ΛΦΛᵀ + Θ and means μ = ν + Λα of group ``g``."""
+    lam, phi, theta, nu, alpha = _matrices(lay, x, g)
+    return lam @ phi @ lam.T + theta, nu + lam @ alpha
+
+
+def symmetric_gradient(
+    lay: _Layout, g: int, g_sigma: np.ndarray, g_mu: np.ndarray, x: np.ndarray
+) -> np.ndarray:
+    """The gradient in θ of a discrepancy from its derivatives in Σ (symmetric, ``g_sigma``) and
+    in μ (``g_mu``), through group ``g``'s matrices (a symmetric pair of Φ or Θ counts twice)."""
+    lam, phi, _, _, alpha = _matrices(lay, x, g)
+    grad = np.zeros(lay.size)
+    d_lam = 2.0 * g_sigma @ lam @ phi + np.outer(g_mu, alpha)
+    d_phi = lam.T @ g_sigma @ lam
+    d_phi = 2.0 * d_phi - np.diag(np.diag(d_phi))
+    d_theta = 2.0 * g_sigma - np.diag(np.diag(g_sigma))
+    for index, values in (
+        (lay.lam[g], d_lam),
+        (np.triu(lay.phi[g] + 1) - 1, d_phi),
+        (np.triu(lay.theta[g] + 1) - 1, d_theta),
+        (lay.nu[g], g_mu),
+        (lay.alpha[g], lam.T @ g_mu),
+    ):
+        mask = index >= 0
+        np.add.at(grad, index[mask], values[mask])
+    return grad
+
+
 @dataclass
 class _Group:
     n: int
@@ -224,37 +258,19 @@ def _objective(lay: _Layout, data: Sequence[_Group], x: np.ndarray) -> tuple[flo
     grad = np.zeros(lay.size)
     p = lay.p
     for g, grp in enumerate(data):
-        lam, phi, theta, nu, alpha = _matrices(lay, x, g)
-        sigma = lam @ phi @ lam.T + np.diag(theta)
+        sigma, mu = implied(lay, x, g)
         sign, logdet = np.linalg.slogdet(sigma)
         if sign <= 0:
-            return (
-                1e15,
-                grad,
-            )  # outside the model (Σ not positive definite): a wall, finite for the line search
+            # outside the model (Σ not positive definite): a wall, finite for the line search
+            return WALL, grad
         inv = np.linalg.inv(sigma)
-        mu = nu + lam @ alpha
         d = grp.mean - mu
         w = grp.cov + np.outer(d, d)
         f = logdet + float(np.sum(w * inv)) - grp.logdet - p
         total += grp.n * f
         g_sigma = grp.n * (inv - inv @ w @ inv)  # dF/dΣ (symmetric matrix derivative)
         g_mu = grp.n * (-2.0 * inv @ d)
-        d_lam = 2.0 * g_sigma @ lam @ phi + np.outer(g_mu, alpha)
-        d_phi = lam.T @ g_sigma @ lam
-        d_phi = 2.0 * d_phi - np.diag(np.diag(d_phi))  # a symmetric pair counts twice
-        d_theta = np.diag(g_sigma)
-        d_nu = g_mu
-        d_alpha = lam.T @ g_mu
-        for index, values in (
-            (lay.lam[g], d_lam),
-            (np.triu(lay.phi[g] + 1) - 1, d_phi),
-            (lay.theta[g], d_theta),
-            (lay.nu[g], d_nu),
-            (lay.alpha[g], d_alpha),
-        ):
-            mask = index >= 0
-            np.add.at(grad, index[mask], values[mask])
+        grad += symmetric_gradient(lay, g, g_sigma, g_mu, x)
     return total, grad
 
 
@@ -285,7 +301,7 @@ def _start(
         values = {
             "lam": lam,
             "phi": est_phi,
-            "theta": 0.5 * np.diag(grp.cov),
+            "theta": np.diag(0.5 * np.diag(grp.cov)),
             "nu": grp.mean,
             "alpha": np.zeros(lay.m),
         }
@@ -300,11 +316,6 @@ def _start(
             np.add.at(x, index[mask], values[key][mask])
             np.add.at(count, index[mask], 1.0)
     return x / np.maximum(count, 1.0)
-
-
-#: The "outside the model" value of an ML discrepancy (Σ not positive definite): a wall, finite so
-#: that the line search of L-BFGS-B backs off from it.
-WALL = 1e15
 
 
 def minimize_ml(
@@ -364,9 +375,22 @@ def _fit_one(
     partial: set[tuple[str, str, str]],
     previous: GroupFit | None = None,
 ) -> GroupFit:
+    return fit_layout(
+        name, _layout(names, factors, groups, _EQUAL[name], partial), factors, data, previous
+    )
+
+
+def fit_layout(
+    name: str,
+    lay: _Layout,
+    factors: Mapping[str, Sequence[str]],
+    data: Sequence[_Group],
+    previous: GroupFit | None = None,
+) -> GroupFit:
+    """Fit the model laid out by ``lay`` to each group's moments (``factors``: the items of
+    each factor in ``lay``'s item order, for the start values), warm-started from ``previous``."""
     from scipy import stats
 
-    lay = _layout(names, factors, groups, _EQUAL[name], partial)
     x0 = _start(lay, data, factors)
     if previous is not None:
         x0 = _warm_start(lay, previous, x0)
@@ -379,7 +403,7 @@ def _fit_one(
     # converged: the gradient of χ² vanishes (the optimizers' own flags also report a loss of
     # precision near the optimum, where no step can improve χ² any more)
     converged = bool(chisq < WALL / 10 and np.max(np.abs(gradient)) < 1e-4 * max(1.0, chisq))
-    p, n_groups = len(names), len(groups)
+    p, n_groups = lay.p, lay.n_groups
     df = n_groups * (p * (p + 1) // 2 + p) - lay.size
     n_total = sum(grp.n for grp in data)
     base = sum(grp.n * (float(np.sum(np.log(np.diag(grp.cov)))) - grp.logdet) for grp in data)
@@ -392,9 +416,7 @@ def _fit_one(
     )
     srmr = 0.0
     for g, grp in enumerate(data):
-        lam, phi, theta, nu, alpha = _matrices(lay, x, g)
-        sigma = lam @ phi @ lam.T + np.diag(theta)
-        mu = nu + lam @ alpha
+        sigma, mu = implied(lay, x, g)
         sd = np.sqrt(np.diag(grp.cov))
         resid = (grp.cov - sigma) / np.outer(sd, sd)
         iu = np.triu_indices(p)

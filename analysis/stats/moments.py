@@ -168,15 +168,19 @@ def moments(values: np.ndarray, columns: Sequence[str], *, chunk_rows: int = CHU
     q = np.zeros((p, p))
     m3 = np.zeros(p)
     m4 = np.zeros(p)
-    for start in range(0, n_rows, chunk_rows):
-        mask = present[start : start + chunk_rows]
-        a = mask.astype(np.float64)
-        y = np.where(mask, x[start : start + chunk_rows] - centre, 0.0)
-        yy = y * y
-        n += a.T @ a
-        s += y.T @ a
-        cross += y.T @ y
-        q += yy.T @ a
+    from analysis.stats._matrix import single_threaded_blas  # (it imports this module)
+
+    # one BLAS thread: the same sums in the same order whatever machine or worker runs them
+    with single_threaded_blas():
+        for start in range(0, n_rows, chunk_rows):
+            mask = present[start : start + chunk_rows]
+            a = mask.astype(np.float64)
+            y = np.where(mask, x[start : start + chunk_rows] - centre, 0.0)
+            yy = y * y
+            n += a.T @ a
+            s += y.T @ a
+            cross += y.T @ y
+            q += yy.T @ a
     # the column's own sums: its mean remainder is S_ii/n_i (≈ 0), M3 and M4 in a second pass
     with np.errstate(invalid="ignore", divide="ignore"):
         safe = np.where(n > 0, n, 1.0)

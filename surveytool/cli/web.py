@@ -50,6 +50,15 @@ import click
     help="Offer this instrument instead of the bundled ones: a bundled id, an id@version such "
     "as ppai@1.0.0 (e.g. to finish a study begun with it), or a YAML file; repeat for several.",
 )
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 32),
+    help="Worker processes (PostgreSQL only: a SQLite clinic database takes one writer at a "
+    "time). Sessions, login throttling and the audit log are kept in the database, so they hold "
+    "across workers.",
+)
 def serve(
     host: str,
     port: int,
@@ -58,12 +67,13 @@ def serve(
     trusted_proxies: tuple[str, ...],
     instrument_files: tuple[Path, ...],
     offers: tuple[str, ...],
+    workers: int,
 ) -> None:
     """Start the self-assessment pages (and the clinician pages, /clinic) on this computer."""
     from surveytool.errors import InstrumentNotFoundError
     from surveytool.instrument.registry import offered_sources
     from surveytool.personal_store import PersonalStore
-    from surveytool.web.server import check_proxies, offered_instruments, run_server
+    from surveytool.web.server import check_proxies, check_workers, offered_instruments, run_server
 
     try:
         sources = offered_sources(offers) if offers else None
@@ -72,6 +82,7 @@ def serve(
     if database_url is None and data_dir is not None:
         database_url = f"sqlite:///{data_dir.resolve() / 'clinic.sqlite3'}"
     check_proxies(trusted_proxies)
+    check_workers(workers, database_url)
     run_server(
         host,
         port,
@@ -79,4 +90,5 @@ def serve(
         database_url,
         trusted_proxies,
         offered_instruments(instrument_files, sources),
+        workers,
     )

@@ -11,8 +11,11 @@ clinic database.
 
 from __future__ import annotations
 
+import atexit
+import concurrent.futures
 import itertools
 import os
+import queue
 import shutil
 import threading
 from collections.abc import Mapping, Sequence
@@ -384,64 +387,159 @@ def chromium_path() -> str:
     )
 
 
-#: Chromium processes printing PDFs at once in this process (each takes a few hundred MB and a
-#: core for seconds: four at once took 5–7 s each on two cores); more requests wait their turn
-MAX_PDF_PRINTS = 2
-PDF_SLOTS = threading.BoundedSemaphore(MAX_PDF_PRINTS)
+#: PDF requests that may wait for the shared browser (besides the one printing); one more is
+#: refused at once (:class:`PdfBusy`) instead of piling up.
+MAX_PDF_QUEUE = 4
+#: What a refused request is told to wait (seconds): about the time the queue takes to print.
+PDF_RETRY_AFTER = 10
+
+
+class PdfBusy(ClinicError):
+    """The PDF queue is full: try again after ``retry_after`` seconds (a 503 on the web)."""
+
+    def __init__(self, retry_after: int = PDF_RETRY_AFTER) -> None:
+        super().__init__(
+            "PDF reports are being printed for others right now; please try again in "
+            f"{retry_after} seconds (or download the HTML report)"
+        )
+        self.retry_after = retry_after
+
+
+@dataclass
+class _Job:
+    html: str
+    footer: str
+    done: concurrent.futures.Future[bytes] = field(default_factory=concurrent.futures.Future)
+
+
+class PdfPrinter:
+    """One headless Chromium shared by every PDF of this process, and a bounded queue.
+
+    Playwright's sync API belongs to the thread that started it, so one daemon thread owns the
+    browser (started on the first print, started again if it crashed) and prints the queued jobs
+    one at a time, each in a fresh context (no scripts, no network, nothing shared between
+    reports). :meth:`print` waits for its own job; with ``queue_size`` jobs waiting already it
+    is refused at once (:class:`PdfBusy`), never left to hang. Printing blocks only the calling
+    thread (a route of the threadpool, or the CLI), never the server's event loop.
+    """
+
+    def __init__(self, queue_size: int = MAX_PDF_QUEUE) -> None:
+        self._jobs: queue.Queue[_Job | None] = queue.Queue(maxsize=queue_size)
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self.launches = 0  # browsers started (one, unless one crashed)
+
+    def print(self, html: str, *, footer: str = "", wait: float = 120.0) -> bytes:
+        chromium_path()  # a missing browser or package is said at once, not after the queue
+        try:
+            import playwright.sync_api  # noqa: F401
+        except ImportError:
+            raise ClinicError(
+                "a PDF needs the Playwright package (pip install playwright) and Chromium; or "
+                "write the report as .html and print it from a browser"
+            ) from None
+        job = _Job(html, footer)
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="surveytool-pdf", daemon=True
+                )
+                self._thread.start()
+            try:
+                self._jobs.put_nowait(job)
+            except queue.Full:
+                raise PdfBusy() from None
+        try:
+            return job.done.result(timeout=wait)
+        except concurrent.futures.TimeoutError:
+            job.done.cancel()
+            raise ClinicError(
+                f"the PDF was not printed within {wait:.0f} seconds; please try again later (or "
+                "download the HTML report)"
+            ) from None
+
+    def waiting(self) -> int:
+        """Jobs in the queue, not yet printing."""
+        return self._jobs.qsize()
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Stop the thread and its browser (after the jobs already queued)."""
+        with self._lock:
+            thread = self._thread
+            self._thread = None
+        if thread is not None and thread.is_alive():
+            self._jobs.put(None, timeout=timeout)
+            thread.join(timeout)
+
+    def _run(self) -> None:
+        from playwright.sync_api import Error as PlaywrightError
+        from playwright.sync_api import sync_playwright
+
+        with sync_playwright() as pw:
+            browser = None
+            try:
+                while True:
+                    job = self._jobs.get()
+                    if job is None:
+                        return
+                    if not job.done.set_running_or_notify_cancel():
+                        continue  # its caller gave up waiting
+                    try:
+                        if browser is None or not browser.is_connected():
+                            browser = pw.chromium.launch(
+                                executable_path=chromium_path(), args=CHROMIUM_ARGS
+                            )
+                            self.launches += 1
+                        job.done.set_result(_print_pdf(browser, job.html, job.footer))
+                    except PlaywrightError as exc:
+                        text = str(exc).strip()
+                        first = text.splitlines()[0] if text else type(exc).__name__
+                        job.done.set_exception(
+                            ClinicError(f"Chromium could not print the PDF: {first}")
+                        )
+                        if browser is not None and not browser.is_connected():
+                            browser = None
+                    except BaseException as exc:  # the caller sees it; the thread goes on
+                        job.done.set_exception(exc)
+            finally:
+                if browser is not None and browser.is_connected():
+                    browser.close()
+
+
+#: The printer of this process (the web server's routes and ``surveytool clinic report``).
+PRINTER = PdfPrinter()
+atexit.register(PRINTER.close, 10.0)
 
 
 def html_to_pdf(html: str, *, footer: str = "", wait: float = 120.0) -> bytes:
-    """Print HTML to PDF (A4) with headless Chromium: no scripts, no network.
-
-    At most :data:`MAX_PDF_PRINTS` print at once; a request that waits ``wait`` seconds for its
-    turn is refused (:class:`ClinicError`) rather than piling up browsers."""
-    if not PDF_SLOTS.acquire(timeout=wait):
-        raise ClinicError(
-            f"{MAX_PDF_PRINTS} PDF reports are being printed already; please try again in a "
-            "minute (or download the HTML report)"
-        )
-    try:
-        return _print_pdf(html, footer)
-    finally:
-        PDF_SLOTS.release()
+    """Print HTML to PDF (A4) with the shared headless Chromium (:data:`PRINTER`): no scripts,
+    no network. Refused at once with :class:`PdfBusy` when :data:`MAX_PDF_QUEUE` prints are
+    waiting already; :class:`ClinicError` when not printed within ``wait`` seconds."""
+    return PRINTER.print(html, footer=footer, wait=wait)
 
 
-def _print_pdf(html: str, footer: str) -> bytes:
-    executable = chromium_path()
-    try:
-        from playwright.sync_api import Error as PlaywrightError
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        raise ClinicError(
-            "a PDF needs the Playwright package (pip install playwright) and Chromium; or write "
-            "the report as .html and print it from a browser"
-        ) from None
+def _print_pdf(browser: Any, html: str, footer: str) -> bytes:
     footer_html = (
         '<div style="font-size:8px;width:100%;text-align:center;color:#52606d">'
         f"{_escape(footer)} · page <span class='pageNumber'></span> of "
         "<span class='totalPages'></span></div>"
     )
+    context = browser.new_context(java_script_enabled=False, offline=True)
     try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-            try:
-                context = browser.new_context(java_script_enabled=False, offline=True)
-                page = context.new_page()
-                page.route("**/*", lambda route: route.abort())
-                page.set_content(html, wait_until="load")
-                return page.pdf(
-                    format="A4",
-                    print_background=True,
-                    display_header_footer=True,
-                    header_template="<div></div>",
-                    footer_template=footer_html,
-                    margin={"top": "16mm", "bottom": "18mm", "left": "14mm", "right": "14mm"},
-                )
-            finally:
-                browser.close()
-    except PlaywrightError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ClinicError(f"Chromium could not print the PDF: {first}") from None
+        page = context.new_page()
+        page.route("**/*", lambda route: route.abort())
+        page.set_content(html, wait_until="load")
+        pdf: bytes = page.pdf(
+            format="A4",
+            print_background=True,
+            display_header_footer=True,
+            header_template="<div></div>",
+            footer_template=footer_html,
+            margin={"top": "16mm", "bottom": "18mm", "left": "14mm", "right": "14mm"},
+        )
+        return pdf
+    finally:
+        context.close()
 
 
 def _escape(text: str) -> str:

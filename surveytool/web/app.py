@@ -35,6 +35,7 @@ from surveytool.web.routes import (
     clinic_auth,
     clinic_clients,
     clinic_links,
+    health,
     questionnaire,
     saved,
     self_assessment,
@@ -42,6 +43,7 @@ from surveytool.web.routes import (
 from surveytool.web.security import DEFAULT_HOSTS, SecurityMiddleware
 
 ROUTERS = (
+    health.router,
     self_assessment.router,
     saved.router,
     clinic_auth.router,
@@ -95,6 +97,7 @@ def create_app(
         clinic_env=clinic_environment(),
         clinic=clinic,
     )
+
     static = resources.files("surveytool").joinpath("static")
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
     for router in ROUTERS:

@@ -18,6 +18,7 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from surveytool.clinic.errors import SchemaError
@@ -64,7 +65,14 @@ class Refusal(Exception):
     """A request answered with a message page (title, text, HTTP status, a link back)."""
 
     def __init__(
-        self, title: str, text: str, status: int, *, back: str | None = None, clinic: bool = True
+        self,
+        title: str,
+        text: str,
+        status: int,
+        *,
+        back: str | None = None,
+        clinic: bool = True,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(text)
         self.title = title
@@ -72,16 +80,27 @@ class Refusal(Exception):
         self.status = status
         self.back = back
         self.clinic = clinic
+        self.headers = dict(headers or {})  # e.g. Retry-After on a 503
 
 
 class LoginRequired(Exception):
     """A clinician page asked for without a live login session: answered with the login page."""
 
 
+async def _message(
+    pages: Pages, title: str, text: str, status: int, back: str | None = None
+) -> HTMLResponse:
+    """The message page, rendered in the threadpool: the exception handlers are ``async`` (the
+    framework calls them so), and a template is rendering work, kept off the event loop."""
+    return await run_in_threadpool(pages.message, title, text, status, back)
+
+
 async def refusal_page(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, Refusal)
     pages = pages_for(request, clinic=exc.clinic)
-    return pages.message(exc.title, exc.text, exc.status, back=exc.back)
+    response = await _message(pages, exc.title, exc.text, exc.status, back=exc.back)
+    response.headers.update(exc.headers)
+    return response
 
 
 async def to_login(request: Request, exc: Exception) -> Response:
@@ -92,14 +111,15 @@ async def clinic_error_page(request: Request, exc: Exception) -> Response:
     """A clinic database that cannot be used (older schema), or a refused act: one clear page."""
     pages = pages_for(request, clinic=True)
     if isinstance(exc, SchemaError):
-        return pages.message("The clinic database needs attention", str(exc), 503)
-    return pages.message("This cannot be done", str(exc), 400)
+        return await _message(pages, "The clinic database needs attention", str(exc), 503)
+    return await _message(pages, "This cannot be done", str(exc), 400)
 
 
 async def database_error_page(request: Request, exc: Exception) -> Response:
     # the driver's message may quote data: it stays out of the page (and of the logs)
     text = "The clinic database did not answer. Please check that it is running."
-    return pages_for(request, clinic=True).message("The clinic database cannot be used", text, 503)
+    pages = pages_for(request, clinic=True)
+    return await _message(pages, "The clinic database cannot be used", text, 503)
 
 
 #: Titles and texts of the framework's error statuses, in the words of the pages.
@@ -125,7 +145,7 @@ async def http_error_page(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     title, text = HTTP_MESSAGES.get(exc.status_code, DEFAULT_MESSAGE)
     pages = pages_for(request, clinic=is_clinic_path(request.url.path))
-    response = pages.message(title, text, exc.status_code, back=_home(request))
+    response = await _message(pages, title, text, exc.status_code, back=_home(request))
     for name, value in (exc.headers or {}).items():  # e.g. Allow on a 405
         response.headers.setdefault(name, value)
     return response
@@ -140,8 +160,9 @@ async def validation_error_page(request: Request, exc: Exception) -> Response:
     places = {str(error.get("loc", ("",))[0]) for error in exc.errors()}
     if "path" in places or "query" in places:
         title, text = HTTP_MESSAGES[404]
-        return pages.message(title, text, 404, back=_home(request))
-    return pages.message(
+        return await _message(pages, title, text, 404, back=_home(request))
+    return await _message(
+        pages,
         "The form was not complete",
         "Something the form should have sent is missing or not in the expected form. Please go "
         "back, reload the page and try again.",
@@ -156,7 +177,8 @@ async def server_error_page(request: Request, exc: Exception) -> Response:
     This handler runs outside the security middleware (Starlette's outermost error
     middleware), so it sets the security headers itself."""
     pages = pages_for(request, clinic=is_clinic_path(request.url.path))
-    response = pages.message(
+    response = await _message(
+        pages,
         "Something went wrong",
         "The page could not be made because of an error in surveytool. Nothing you entered was "
         "stored because of it. Please try again; if it keeps happening, the server's log has "

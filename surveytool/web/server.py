@@ -9,6 +9,7 @@ that login throttling counts by.
 from __future__ import annotations
 
 import ipaddress
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,55 @@ def uvicorn_options(trusted_proxies: tuple[str, ...] = ()) -> dict[str, Any]:
     return {"proxy_headers": True, "forwarded_allow_ips": ",".join(check_proxies(trusted_proxies))}
 
 
+#: The environment variable that carries ``serve``'s settings to its worker processes.
+CONFIG_ENV = "SURVEYTOOL_SERVE_CONFIG"
+MAX_WORKERS = 32
+
+
+def check_workers(workers: int, database_url: str | None) -> None:
+    """Several worker processes need a database server: refused on SQLite, with why and what to
+    do instead.
+
+    Sessions, CSRF, login throttling and the audit chain hold across processes (sessions and
+    login attempts are rows, the CSRF token is a cookie compared with the form, the chain is
+    appended under a PostgreSQL advisory lock), so PostgreSQL takes several workers. A SQLite
+    file takes one writer at a time (``BEGIN IMMEDIATE``): more processes would only queue on
+    its lock, and each would run its own copy of the alert timer on one file.
+    """
+    from surveytool.clinic.store import ClinicStore
+
+    if not 1 <= workers <= MAX_WORKERS:
+        raise SurveytoolError(f"--workers must be between 1 and {MAX_WORKERS}, not {workers}")
+    if workers == 1:
+        return
+    store = ClinicStore(database_url)
+    if store.backend == "sqlite":
+        raise SurveytoolError(
+            f"--workers {workers} needs PostgreSQL: the clinic database is the SQLite file "
+            f"{store.sqlite_path}, which takes one writer at a time, so several worker "
+            "processes would only wait for each other. Use --database-url postgresql://... for "
+            "several workers, or leave out --workers (one process, its threads serve many "
+            "people at once)."
+        )
+
+
+def app_from_environment() -> Any:
+    """The app of one worker process, from the settings ``serve`` left in :data:`CONFIG_ENV`
+    (uvicorn starts each worker by this import string)."""
+    import json
+
+    config = json.loads(os.environ[CONFIG_ENV])
+    data_dir = config.get("data_dir")
+    return create_app(
+        store=PersonalStore(Path(data_dir)) if data_dir else None,
+        allowed_hosts=tuple(config["hosts"]),
+        clinic_database_url=config.get("database_url"),
+        instruments={k: Path(v) for k, v in config["instruments"].items()}
+        if config.get("instruments") is not None
+        else None,
+    )
+
+
 def run_server(
     host: str,
     port: int,
@@ -73,19 +123,46 @@ def run_server(
     database_url: str | None = None,
     trusted_proxies: tuple[str, ...] = (),
     instruments: Mapping[str, Path] | None = None,
+    workers: int = 1,
 ) -> None:  # pragma: no cover
     """Serve the app with uvicorn (blocking); ``instruments``: the offered files by id (default:
-    the bundled ones, newest versions)."""
+    the bundled ones, newest versions); ``workers``: processes (PostgreSQL only, see
+    :func:`check_workers`)."""
+    import json
+
     import uvicorn
 
+    check_workers(workers, database_url)
     options = uvicorn_options(trusted_proxies)
     hosts = (*DEFAULT_HOSTS, host) if host not in DEFAULT_HOSTS else DEFAULT_HOSTS
+    shown = f"[{host}]" if ":" in host else host
+    common: dict[str, Any] = {"host": host, "port": port, "log_level": "warning"}
+    common.update(access_log=False, **options)
+    if workers > 1:
+        os.environ[CONFIG_ENV] = json.dumps(
+            {
+                "hosts": list(hosts),
+                "data_dir": None if store is None else str(store.folder),
+                "database_url": database_url,
+                "instruments": None
+                if instruments is None
+                else {k: str(v) for k, v in instruments.items()},
+            }
+        )
+        print(
+            f"surveytool is running with {workers} worker processes: open http://{shown}:{port}/ "
+            "in your browser (Ctrl-C stops it)",
+            flush=True,
+        )
+        uvicorn.run(
+            "surveytool.web.server:app_from_environment", factory=True, workers=workers, **common
+        )
+        return
     app = create_app(
         store=store,
         allowed_hosts=hosts,
         clinic_database_url=database_url,
         instruments=instruments,
     )
-    shown = f"[{host}]" if ":" in host else host
     print(f"surveytool is running: open http://{shown}:{port}/ in your browser (Ctrl-C stops it)")
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, **options)
+    uvicorn.run(app, **common)

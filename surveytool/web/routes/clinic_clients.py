@@ -23,6 +23,7 @@ from surveytool.clinic.models import Administration, utcnow
 from surveytool.clinic.notes import add_note, notes_of
 from surveytool.clinic.report import (
     ChangeView,
+    PdfBusy,
     Section,
     build_client_report,
     change_view,
@@ -172,8 +173,10 @@ def acknowledge(
 def download_report(
     client_id: int, me: CurrentClinician, data: FormFields, pages: ClinicPages, store: Store
 ) -> Response:
-    """The client's report; the PDF is printed by Chromium outside any database transaction
-    (it takes seconds), so this route opens its read and its write transaction itself."""
+    """The client's report; the PDF is printed by the shared Chromium (a bounded queue: when it
+    is full, a 503 with Retry-After) outside any database transaction (it takes seconds), so
+    this route opens its read and its write transaction itself. A plain ``def``: it waits for
+    the print in the threadpool, never on the event loop."""
     kind = "pdf" if data.get("format") == "pdf" else "html"
     try:
         with store.read() as session:
@@ -190,6 +193,15 @@ def download_report(
             )
     except NotFoundError as exc:
         raise no_client() from exc
+    except PdfBusy as exc:  # the shared browser's queue is full: a clear 503, not a hang
+        back = f"/clinic/clients/{client_id}"
+        raise Refusal(
+            "The PDF report is not ready yet",
+            str(exc),
+            503,
+            back=back,
+            headers={"Retry-After": str(exc.retry_after)},
+        ) from exc
     except ClinicError as exc:
         back = f"/clinic/clients/{client_id}"
         raise Refusal("No report was made", str(exc), 500, back=back) from exc

@@ -161,6 +161,14 @@ def test_report_compares_waves_within_person(tmp_path: Path) -> None:
     retest = _csv(out, "retest_wave")
     assert retest["waves"].tolist() == ["baseline -> follow-up"]
     assert retest["icc_a1"].iloc[0] != SUPPRESSED
+    # COSMIN: invariance over time from the same 30 people at both waves, not as two groups
+    cosmin = _csv(out, "cosmin")
+    over_time = cosmin[cosmin["property"] == "measurement invariance over time (wave)"]
+    assert len(over_time) == 1
+    assert "measurement invariance (wave)" not in set(cosmin["property"])
+    row = over_time.iloc[0]
+    assert "30 people seen at every wave" in row["basis"]
+    assert row["rating"] in {"+", "−"} and "ΔSRMR metric" in row["value"]
 
 
 def test_wide_waves_are_reshaped_on_import_and_normed_by_wave(tmp_path: Path) -> None:

@@ -14,7 +14,8 @@ import sqlite3
 import stat
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import pexpect  # type: ignore[import-untyped]
@@ -389,23 +390,46 @@ def test_report_pdf(clinic: dict[str, str], tmp_path: Path) -> None:
     assert pages >= 2
 
 
-def test_pdf_prints_are_limited() -> None:
-    """Two prints at once at most: while both slots are taken, a third request is refused after
-    its wait, without starting a browser; once a slot is free, it prints."""
-    from surveytool.clinic import report
-    from surveytool.clinic.errors import ClinicError
-    from tests.surveytool.web.servers import CHROMIUM
+def slow_html(rows: int = 6000) -> str:
+    """A report long enough that Chromium takes seconds to print it (a real print, not a wait)."""
+    body = "".join(f"<tr><td>{k}</td><td>{'x' * 40}</td></tr>" for k in range(rows))
+    return f"<table>{body}</table>"
 
-    taken = [report.PDF_SLOTS.acquire(timeout=5) for _ in range(report.MAX_PDF_PRINTS)]
-    assert all(taken)
+
+def wait_until(condition: Callable[[], bool], seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+@pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="chromium is not installed")
+def test_pdfs_come_from_one_shared_browser_with_a_bounded_queue() -> None:
+    """While a long report prints and the queue is full, one more request is refused at once
+    (PdfBusy, with the time to wait) before the long one is done; the queued ones print, all
+    from one browser."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from surveytool.clinic.report import PdfBusy, PdfPrinter
+
+    printer = PdfPrinter(queue_size=2)
     try:
-        with pytest.raises(ClinicError, match="2 PDF reports are being printed already"):
-            report.html_to_pdf("<p>x</p>", wait=0.2)
+        with ThreadPoolExecutor(4) as pool:
+            long = pool.submit(printer.print, slow_html(), wait=120)
+            wait_until(lambda: printer.launches == 1 and printer.waiting() == 0)  # printing
+            queued = [pool.submit(printer.print, "<p>short</p>", wait=120) for _ in range(2)]
+            wait_until(lambda: printer.waiting() == 2)
+            with pytest.raises(PdfBusy, match="try again in 10 seconds") as refused:
+                printer.print("<p>one too many</p>")
+            assert refused.value.retry_after == 10
+            assert not long.done()  # refused at once, not after a wait
+            assert long.result().startswith(b"%PDF")
+            assert all(f.result().startswith(b"%PDF") for f in queued)
+        assert printer.launches == 1  # one browser for every print
+        assert printer.print("<p>again</p>").startswith(b"%PDF")  # and usable afterwards
+        assert printer.launches == 1
     finally:
-        for _ in taken:
-            report.PDF_SLOTS.release()
-    if CHROMIUM.exists():
-        assert report.html_to_pdf("<p>x</p>", wait=5).startswith(b"%PDF")
+        printer.close()
 
 
 def test_export_is_all_of_one_clients_data(clinic: dict[str, str], tmp_path: Path) -> None:
