@@ -281,6 +281,25 @@ def import_command(
     _echo_result(result, output)
 
 
+@cohort.command("migrate")
+@click.argument("source", type=click.Path(path_type=Path))
+@click.argument("target", type=click.Path(path_type=Path))
+def migrate_command(source: Path, target: Path) -> None:
+    """Write the cohort file SOURCE (.parquet) as the cohort dataset TARGET (a new folder).
+
+    The rows, metadata and ledger are the same; the ledger becomes its own Parquet dataset.
+    SOURCE is left in place: remove it once TARGET is checked.
+    """
+    from analysis.cohort import migrate_cohort
+
+    migrated = migrate_cohort(source, target)
+    click.echo(
+        f"cohort: {target}: {migrated.rows} respondent row(s), ledger "
+        f"{migrated.ledger.respondents} key(s), {len(migrated.ledger.imports)} import(s); "
+        f"{source} is left in place"
+    )
+
+
 @cohort.command("map-template")
 @click.argument("source", type=click.Path(path_type=Path))
 @click.option("--instrument", "-i", required=True, help="Bundled id or YAML path.")

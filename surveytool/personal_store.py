@@ -54,6 +54,8 @@ saved_results = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("answers", sa.Text, nullable=False),
     sa.Column("scores", sa.Text, nullable=False),
+    # the country chosen for the support numbers (ISO 3166-1 alpha-2, "ZZ" another), if any
+    sa.Column("country", sa.String(2)),
 )
 
 #: Characters of generated codes: digits and lower-case letters without 0, 1, i, l and o, which
@@ -146,6 +148,7 @@ class SavedResult:
     instrument_id: str = ""
     instrument_version: str = ""
     instrument_hash: str = ""
+    country: str = ""
 
     @property
     def instrument_ref(self) -> str:
@@ -193,6 +196,10 @@ class PersonalStore:
                 cursor.close()
 
             _metadata.create_all(engine)
+            with engine.begin() as conn:  # a store made before results kept the country
+                columns = {c["name"] for c in sa.inspect(conn).get_columns("saved_results")}
+                if "country" not in columns:
+                    conn.execute(sa.text("ALTER TABLE saved_results ADD COLUMN country VARCHAR(2)"))
             self._engine = engine
         return self._engine
 
@@ -223,10 +230,11 @@ class PersonalStore:
         answers: dict[str, float | None],
         scores: dict[str, float | None],
         created_at: datetime | None = None,
+        country: str = "",
     ) -> None:
         """File one result under ``code`` (which must pass :func:`check_new_code`): its
-        provenance (as the clinic stores it), the answers and the scores (scale id -> score,
-        None when not scored)."""
+        provenance (as the clinic stores it), the answers, the scores (scale id -> score,
+        None when not scored) and the country the person chose for the support numbers."""
         check_new_code(code)  # before any file is created
         with self.engine.begin() as conn:
             conn.execute(
@@ -236,6 +244,7 @@ class PersonalStore:
                     created_at=created_at or datetime.now(UTC),
                     answers=json.dumps(answers),
                     scores=json.dumps(scores),
+                    country=country or None,
                 )
             )
 
@@ -258,6 +267,7 @@ class PersonalStore:
                 instrument_id=row["instrument_id"],
                 instrument_version=row["instrument_version"],
                 instrument_hash=row["instrument_hash"],
+                country=row["country"] or "",
             )
             for row in rows
         ]

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from urllib.parse import urlsplit
 
-from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CSRF_COOKIE = "st_csrf"
 CSP = (
@@ -35,8 +36,6 @@ SECURITY_HEADERS = {
 }
 DEFAULT_HOSTS = ("127.0.0.1", "localhost", "[::1]", "::1")
 
-Call = Callable[[Request], Awaitable[Response]]
-
 
 def _hostname(host_header: str) -> str:
     if host_header.startswith("["):
@@ -44,31 +43,53 @@ def _hostname(host_header: str) -> str:
     return host_header.rsplit(":", 1)[0] if host_header.count(":") == 1 else host_header
 
 
-class SecurityMiddleware(BaseHTTPMiddleware):
-    """Allowed hosts, cross-site refusal, CSRF cookie issuing and security headers."""
+class SecurityMiddleware:
+    """Allowed hosts, cross-site refusal, CSRF cookie issuing and security headers.
 
-    def __init__(self, app: object, allowed_hosts: Iterable[str] = DEFAULT_HOSTS) -> None:
-        super().__init__(app)  # type: ignore[arg-type]
+    A plain ASGI middleware (not Starlette's ``BaseHTTPMiddleware``, which runs every request
+    through a task group and memory streams on the event loop): it looks at the request's
+    headers, then adds its headers to the response's start message as it passes."""
+
+    def __init__(self, app: ASGIApp, allowed_hosts: Iterable[str] = DEFAULT_HOSTS) -> None:
+        self.app = app
         self.allowed_hosts = {h.lower() for h in allowed_hosts}
 
-    async def dispatch(self, request: Request, call_next: Call) -> Response:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
         host = _hostname(request.headers.get("host", "")).lower()
+        refusal: Response | None = None
         if host not in self.allowed_hosts:
-            return self._headers(PlainTextResponse("Invalid host header", status_code=400))
-        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            refusal = PlainTextResponse("Invalid host header", status_code=400)
+        elif request.method not in ("GET", "HEAD", "OPTIONS"):
             refusal = self._cross_site(request, host)
-            if refusal is not None:
-                return self._headers(refusal)
-        token = request.cookies.get(CSRF_COOKIE)
-        if not token:
-            token = secrets.token_urlsafe(32)
-        request.state.csrf = token
-        response = await call_next(request)
-        if request.cookies.get(CSRF_COOKIE) != token:
-            response.set_cookie(
+        if refusal is not None:
+            await self._headers(refusal)(scope, receive, send)
+            return
+        sent = request.cookies.get(CSRF_COOKIE)
+        token = sent or secrets.token_urlsafe(32)
+        scope.setdefault("state", {})["csrf"] = token  # request.state.csrf for the pages
+        cookie = None
+        if sent != token:
+            issued = Response()
+            issued.set_cookie(
                 CSRF_COOKIE, token, httponly=True, samesite="strict", secure=False, path="/"
             )
-        return self._headers(response)
+            cookie = issued.headers["set-cookie"]
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                if cookie is not None:
+                    headers.append("set-cookie", cookie)
+                for name, value in SECURITY_HEADERS.items():
+                    if name not in headers:
+                        headers[name] = value
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
     @staticmethod
     def _cross_site(request: Request, host: str) -> Response | None:

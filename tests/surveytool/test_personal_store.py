@@ -172,3 +172,26 @@ def test_too_short_and_too_long_codes() -> None:
         check_new_code("ab c")
     with pytest.raises(SurveytoolError, match="at most 64 characters; yours has 70"):
         check_new_code("x" * 70)
+
+
+def test_the_country_is_saved_and_older_stores_gain_the_column(tmp_path: Path) -> None:
+    # a store written before results kept the country: its table has no such column
+    folder = tmp_path / "old"
+    folder.mkdir(mode=0o700)
+    with sqlite3.connect(folder / "surveytool.sqlite3") as conn:
+        conn.execute(
+            "CREATE TABLE saved_results (id INTEGER PRIMARY KEY, code_key VARCHAR(64) NOT NULL,"
+            " instrument_id VARCHAR(64) NOT NULL, instrument_version VARCHAR(32) NOT NULL,"
+            " instrument_hash VARCHAR(64) NOT NULL, form VARCHAR(64), created_at DATETIME NOT"
+            " NULL, answers TEXT NOT NULL, scores TEXT NOT NULL)"
+        )
+    store = PersonalStore(folder)
+    code = "quiet-harbour-moss-19"
+    save(store, code, 2)
+    report = build_report(PPAI, dict.fromkeys(SCREEN, 3), form="screen")
+    scores = {s.id: s.score for s in (*report.subscales, *report.composites)}
+    store.save(
+        code, provenance=report.provenance, answers=report.answers, scores=scores, country="NZ"
+    )
+    assert [r.country for r in store.history(code, PPAI.id)] == ["", "NZ"]
+    store.dispose()

@@ -9,6 +9,7 @@ later"), in the local SQLite database.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -216,12 +217,17 @@ def save(post: Post, pages: SelfPages, state: State) -> HTMLResponse:
     try:
         check_new_code(code)  # a short or guessable code is refused before anything is written
         earlier = personal.history(code, inst.id)
+        if not report.country:  # chosen on an earlier visit and saved with that result
+            chosen = [r.country for r in earlier if r.country]
+            if chosen:
+                report = dataclasses.replace(report, country=chosen[-1])
         personal.save(
             code,
             provenance=report.provenance,
             answers=report.answers,
             scores=scores_of(report),
             created_at=report.created,
+            country=report.country,
         )
     except SurveytoolError as exc:
         return results_page(pages, state, report, answers, note=str(exc))

@@ -157,3 +157,19 @@ def test_what_is_not_a_cohort_is_refused(tmp_path: Path) -> None:
             FIXTURES / "plain_mini.csv", MINI, key_file=tmp_path / "k", output=odd
         )
     assert not os.path.exists(odd)
+
+
+def test_the_cli_migrates_a_cohort_file(both: tuple[Path, Path], tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from analysis.cli import cohort as cohort_cli
+
+    file_form, _ = both
+    target = tmp_path / "via_cli"
+    result = CliRunner().invoke(cohort_cli, ["migrate", str(file_form), str(target)])
+    assert result.exit_code == 0, result.output
+    assert f"{open_cohort(file_form).rows} respondent row(s)" in result.output
+    pd.testing.assert_frame_equal(open_cohort(target).frame(), open_cohort(file_form).frame())
+    again = CliRunner().invoke(cohort_cli, ["migrate", str(file_form), str(target)])
+    assert again.exit_code == 1 and "exists; give a new folder" in again.output
+    assert "Traceback" not in again.output

@@ -953,3 +953,28 @@ def test_the_newest_ppai_puts_support_first_after_the_page_with_its_distress_ite
         supported = []
         calm = take(c, dict.fromkeys(order, 2), supported=supported).text
         assert supported == [] and "Support, first" not in calm
+
+
+def test_the_country_is_kept_with_saved_results(client: TestClient, data_dir: Path) -> None:
+    code = "cedar-lake-otter-58"
+    results = take(client, dict.fromkeys(SCREEN, 2), "screen")
+    # the results page's chooser: its form, the country, and its own button (back to results)
+    [chooser] = [
+        f for f in forms(results.text) if any(b[2] == "Show the numbers" for b in f.buttons)
+    ]
+    data = [(k, v) for k, v in chooser.fields if k != "country"] + [("country", "IE")]
+    data += [(b[0], b[1]) for b in chooser.buttons if b[2] == "Show the numbers"]
+    posted: dict[str, list[str]] = {}
+    for name, value in data:
+        posted.setdefault(name, []).append(value)
+    chosen = client.post(chooser.action, data=posted)
+    assert chosen.status_code == 200
+    assert "your results" in chosen.text
+    assert re.search(r'<option value="IE" selected>', chosen.text)
+    save(client, chosen.text, code)
+    [first] = PersonalStore(data_dir).history(code, "ppai")
+    assert first.country == "IE"
+    # a later visit that does not choose again: the saved country's numbers, and kept again
+    again = save(client, take(client, dict.fromkeys(SCREEN, 3), "screen").text, code)
+    assert re.search(r'<option value="IE" selected>', again.text)
+    assert [r.country for r in PersonalStore(data_dir).history(code, "ppai")] == ["IE", "IE"]
