@@ -242,7 +242,12 @@ def build_cohort_report(
         sample = sample_frame(data, total, sample_rows, seed)
         coh = Cohort(opened.path, sample, opened.metadata)
     else:
-        coh = cohort if isinstance(cohort, Cohort) else read_cohort_file(cohort)
+        if isinstance(cohort, Cohort):
+            coh = cohort
+        elif Path(cohort).is_dir():
+            coh = open_cohort(cohort).load()  # a cohort dataset folder, read whole
+        else:
+            coh = read_cohort_file(cohort)
         total = len(coh.frame)
     mismatch = instrument_check(coh.metadata, inst, allow=allow_instrument_mismatch)
     chosen = check_groups(coh, groups, inst)

@@ -16,11 +16,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from click.testing import CliRunner
 from distributed import Client
 
 import analysis
 from analysis.cohort.dataset import DatasetWriter, open_cohort
-from analysis.report import CohortReport, build_cohort_report
+from analysis.report import CohortReport, build_cohort_report, write_report
+from surveytool.cli import cli
 from surveytool.engine import cluster
 from surveytool.instrument.registry import load_instrument
 from surveytool.io.tables import write_table
@@ -138,3 +140,33 @@ def test_a_sample_smaller_than_the_cohort_is_said_and_the_sums_stay_whole(
     # the sampled sections really rest on 150 rows
     careless = got.table("careless").frame
     assert careless.shape == in_memory.table("careless").frame.shape
+
+
+def test_cohort_report_command_on_dask(
+    cohorts: tuple[Path, Path],
+    in_memory: CohortReport,
+    dask_session_client: Client,
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "report"
+    address = str(dask_session_client.scheduler_info()["address"])
+    args = ["cohort", "report", str(cohorts[1]), "-i", "ppai@1.0.0", "--group", "site"]
+    options = ["--no-figures", "--engine", "dask", "--scheduler", address, "-o", str(out)]
+    result = CliRunner().invoke(cli, [*args, *options])
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output
+    memory = tmp_path / "memory"
+    write_report(in_memory, memory)
+    for name in ("reliability", "item_statistics", "efa_loadings", "groups_site"):
+        got = pd.read_csv(out / f"{name}.csv", keep_default_na=False, dtype=str)
+        expected = pd.read_csv(memory / f"{name}.csv", keep_default_na=False, dtype=str)
+        pd.testing.assert_frame_equal(
+            _rounded(got.map(_number)), _rounded(expected.map(_number)), obj=name
+        )
+
+
+def _number(text: str) -> object:
+    try:
+        return float(text)
+    except ValueError:
+        return text
