@@ -33,7 +33,7 @@ import shutil
 import signal
 import stat
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -431,6 +431,44 @@ def refuse_collisions(
                     f"{path}: the {label} and the {other_label} ({other}) would be one file; "
                     "choose other names (nothing was written)"
                 )
+
+
+def refuse_folder_replacement(
+    folder: str | Path,
+    label: str,
+    *,
+    ours: Callable[[str], bool],
+    inputs: Sequence[str | Path] = (),
+) -> None:
+    """Refuse, before any work, to replace ``folder`` (an output written whole, as a Parquet
+    dataset) when it holds anything but what an earlier run of ours wrote there (entries whose
+    names ``ours`` accepts), or when an input lies inside it: replacing the folder would delete
+    them. A missing folder passes; a file of that name is refused too.
+    """
+    path = Path(os.path.abspath(folder))
+    if not path.exists():
+        return
+    if not path.is_dir():
+        raise PathCollisionError(
+            f"{folder}: a file is there, and the {label} is a folder; remove the file or "
+            "choose another name (nothing was written)"
+        )
+    for given in inputs:
+        inside = Path(os.path.abspath(given))
+        if inside == path or path in inside.parents:
+            raise PathCollisionError(
+                f"{folder}: the {label} would replace the folder that holds {given}; choose "
+                "another output folder (nothing was written)"
+            )
+    foreign = sorted(e.name for e in path.iterdir() if not ours(e.name))
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (
+            f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
+        )
+        raise PathCollisionError(
+            f"{folder}: the folder holds other files ({shown}), which writing the {label} "
+            "there would delete; choose a new or empty folder (nothing was written)"
+        )
 
 
 def open_to_others(folder: str | Path) -> bool:
