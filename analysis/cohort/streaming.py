@@ -843,10 +843,13 @@ def _finish(
         _write_generation(writer, metadata, combined, decided, list(qis), existing, fresh)
         writer.commit(metadata)
         report.written.append(str(out))
+        # beside the cohort: owner only, like it (as the in-memory import writes them)
         write_text_atomic(
-            paths["disclosure_json"], json.dumps(disclosure.as_dict(), indent=2) + "\n"
+            paths["disclosure_json"],
+            json.dumps(disclosure.as_dict(), indent=2) + "\n",
+            secret=True,
         )
-        write_text_atomic(paths["disclosure_text"], disclosure.format_text())
+        write_text_atomic(paths["disclosure_text"], disclosure.format_text(), secret=True)
         report.written += [str(paths["disclosure_json"]), str(paths["disclosure_text"])]
     else:
         report.notes.append(f"nothing new: {out} is unchanged")
