@@ -623,7 +623,12 @@ def _finish(
                 taken_out = item_rest_sums(
                     inst, layout.item_columns, later_rows[list(layout.item_columns)].to_numpy()
                 )
-                repeat_issues = _repeat_issues(later_rows, waves, sample.plan.id_column)
+                repeat_issues = concat_issues(
+                    [
+                        _repeat_issues(later_rows, waves, sample.plan.id_column),
+                        _critical_issues(inst, later_rows, layout.item_columns),
+                    ]
+                )
                 report.rows_invalid_id += len(later_rows)
                 rows = marked[~(marked["_first"].notnull() & (marked[ROW] != marked["_first"]))]
                 rows = rows.drop(columns=["_first"])
@@ -859,6 +864,41 @@ def _finish(
     elif paths["quarantine"].exists():
         paths["quarantine"].unlink()
     return StreamedImport(report, disclosure, open_cohort(out) if out.exists() else None)
+
+
+def _critical_issues(
+    inst: Instrument, later: pd.DataFrame, item_columns: Sequence[str]
+) -> pd.DataFrame:
+    """Rows set aside as repeated ids across partitions are not scored, but a check met at
+    level alert in one must not go unseen (``critical_in_quarantine``, as
+    :func:`surveytool.responses.read_responses` reports it in one table)."""
+    from surveytool.instrument.model import Level
+    from surveytool.safety.checks import LEVEL_CATEGORIES, evaluate_matrix
+
+    items = tuple(item_columns)
+    values = later[list(items)].to_numpy(dtype=np.float64, na_value=np.nan)
+    no_codes = {item: np.full(len(later), np.nan) for item in items}
+    levels = evaluate_matrix(inst, items, values, no_codes)
+    alert = LEVEL_CATEGORIES.index(Level.alert.value)
+    rows = later[ROW].to_numpy()
+    records = []
+    for check in inst.checks:
+        if check.item not in items:
+            continue
+        for k in np.flatnonzero(levels[check.id] == alert):
+            value = values[k, items.index(check.item)]
+            records.append(
+                issue_record(
+                    "critical_in_quarantine",
+                    f"check {check.id!r} met (level {Level.alert.value}) in a quarantined row: "
+                    "review this respondent",
+                    row=int(rows[k]),
+                    column=check.item,
+                    respondent_id=str(later[PSEUDONYM_COLUMN].iloc[k]),
+                    value=f"{value:g}",
+                )
+            )
+    return pd.DataFrame.from_records(records) if records else concat_issues([])
 
 
 def _repeat_issues(

@@ -218,3 +218,37 @@ def test_the_cli_imports_on_dask(tmp_path: Path, key: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "rows read 900 = rows imported" in result.output
     assert open_cohort(out).rows == int(result.output.split("rows imported ")[1].split()[0])
+
+
+def test_a_critical_answer_in_a_repeated_row_is_reported_as_in_memory(
+    tmp_path: Path, key: Path
+) -> None:
+    from surveytool.instrument.registry import load_instrument
+    from surveytool.scoring.simulate import SimulationSpec, simulate
+
+    ppai = load_instrument("ppai")
+    frame = simulate(ppai, SimulationSpec(n=600, seed=4, missing=0.0))
+    ids = [f"R{i:04d}" for i in range(len(frame))]
+    ids[550] = ids[3]  # repeated in a later partition
+    frame["respondent_id"] = ids
+    frame["DX1"] = 2.0
+    frame.loc[550, "DX1"] = 5.0  # the distress check met in the row set aside
+    single = write_parquet_file(frame, tmp_path / "src.parquet", row_group_rows=100)
+    mapping = {"id_column": "respondent_id"}
+    memory = analysis.import_cohort(
+        single, "ppai", mapping=mapping, key_file=key, output=tmp_path / "m.parquet"
+    )
+    with cluster(synchronous=True):
+        streamed = import_cohort_dask(
+            single,
+            "ppai",
+            mapping=mapping,
+            key_file=key,
+            output=tmp_path / "d",
+            partition_rows=250,
+        )
+    for issues in (memory.issues, streamed.issues):
+        critical = issues[issues["code"] == "critical_in_quarantine"]
+        assert critical["row"].astype(int).tolist() == [551], issues
+        assert critical["column"].tolist() == ["DX1"]
+    assert sorted(streamed.issues["code"].astype(str)) == sorted(memory.issues["code"].astype(str))
