@@ -44,6 +44,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import shutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -841,12 +842,13 @@ def _finish(
             }
         )
         _write_generation(writer, metadata, combined, decided, list(qis), existing, fresh)
+        shutil.rmtree(writer.tmp / "stage")  # the staged partitions are not part of the cohort
         writer.commit(metadata)
         report.written.append(str(out))
         write_text_atomic(
-            paths["disclosure_json"], json.dumps(disclosure.as_dict(), indent=2) + "\n"
+            paths["disclosure_json"], json.dumps(disclosure.as_dict(), indent=2) + "\n", secret=True
         )
-        write_text_atomic(paths["disclosure_text"], disclosure.format_text())
+        write_text_atomic(paths["disclosure_text"], disclosure.format_text(), secret=True)
         report.written += [str(paths["disclosure_json"]), str(paths["disclosure_text"])]
     else:
         report.notes.append(f"nothing new: {out} is unchanged")
