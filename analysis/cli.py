@@ -8,9 +8,10 @@ parse, call the library, print. Library messages name parameters (:class:`analys
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import click
 
@@ -463,6 +464,29 @@ def _progress_bar() -> tuple[Progress, Callable[[str], None]]:
     return progress, step
 
 
+def _report_engine(engine: str, cohort_file: Path) -> Literal["memory", "dask"]:
+    """``auto``: Dask for a cohort folder with more rows than the Dask threshold."""
+    if engine in ("memory", "dask"):
+        return "dask" if engine == "dask" else "memory"
+    from analysis.cohort.dataset import open_cohort
+    from surveytool.engine import dask_threshold
+
+    if cohort_file.is_dir():
+        return "dask" if open_cohort(cohort_file).rows > dask_threshold() else "memory"
+    return "memory"
+
+
+def _report_scheduler(
+    engine: str, scheduler: str | None, workers: int, memory_limit: str | None
+) -> contextlib.AbstractContextManager[object]:
+    """A Dask cluster for the report on Dask (nothing for the in-memory engine)."""
+    if engine != "dask":
+        return contextlib.nullcontext()
+    from surveytool.engine import cluster
+
+    return cluster(scheduler, workers=workers, memory_limit=memory_limit)
+
+
 @cohort.command("report")
 @click.argument("cohort_file", metavar="COHORT", type=click.Path(path_type=Path))
 @click.option("--instrument", "-i", required=True, help="Bundled id or YAML path.")
@@ -494,6 +518,24 @@ def _progress_bar() -> tuple[Progress, Callable[[str], None]]:
     type=click.Path(path_type=Path),
     help="Report folder: report.html and one CSV per table (an earlier report there is replaced).",
 )
+@click.option(
+    "--engine",
+    type=click.Choice(["auto", "memory", "dask"]),
+    default="auto",
+    show_default=True,
+    help="memory: the whole cohort at once; dask: sums reduced partition by partition, the "
+    "row-level sections on a seeded sample (the report says which); auto: dask for a cohort "
+    "folder larger than the Dask threshold.",
+)
+@click.option("--scheduler", help="Address of a running Dask scheduler (tcp://host:8786).")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
+    help="Worker processes of the local Dask cluster.",
+)
+@click.option("--memory-limit", help="Memory per Dask worker, e.g. 2GB (default: a fair share).")
 def report_command(
     cohort_file: Path,
     instrument: str,
@@ -502,8 +544,12 @@ def report_command(
     allow_instrument_mismatch: bool,
     no_figures: bool,
     output: Path,
+    engine: str,
+    scheduler: str | None,
+    workers: int,
+    memory_limit: str | None,
 ) -> None:
-    """Write an HTML report of COHORT (a cohort Parquet file) with every table as CSV.
+    """Write an HTML report of COHORT (a cohort file or folder) with every table as CSV.
 
     Reliability, item statistics, careless responding, scores and their correlations, group
     comparisons, parallel analysis, EFA and CFA; figures as inline SVG (the page loads nothing
@@ -518,8 +564,9 @@ def report_command(
             f"{output}: the report folder would replace the folder of the cohort {cohort_file}; "
             "give a new folder for the report"
         )
+    chosen = _report_engine(engine, cohort_file)
     progress, step = _progress_bar()
-    with progress:
+    with progress, _report_scheduler(chosen, scheduler, workers, memory_limit):
         report = build_cohort_report(
             cohort_file,
             instrument,
@@ -528,6 +575,7 @@ def report_command(
             allow_instrument_mismatch=allow_instrument_mismatch,
             figures=not no_figures,
             progress=step,
+            engine=chosen,
         )
         step("writing")
         written = write_report(report, output)

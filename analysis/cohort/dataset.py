@@ -491,6 +491,11 @@ class DatasetWriter:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
+        # only the rows and the ledger are published: working files (the streaming import's
+        # staged rows, with rows that k-anonymity suppressed) never reach the cohort
+        for entry in self.tmp.iterdir():
+            if entry.name not in (ROWS, LEDGER):
+                shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
         imports = [e.model_dump(mode="json") for e in metadata.ledger.imports]
         table = pa.Table.from_pylist(imports, schema=_imports_schema())
         pq.write_table(table, self.tmp / LEDGER / IMPORTS_FILE)

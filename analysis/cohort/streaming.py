@@ -845,8 +845,11 @@ def _finish(
         shutil.rmtree(writer.tmp / "stage")  # the staged partitions are not part of the cohort
         writer.commit(metadata)
         report.written.append(str(out))
+        # beside the cohort: owner only, like it (as the in-memory import writes them)
         write_text_atomic(
-            paths["disclosure_json"], json.dumps(disclosure.as_dict(), indent=2) + "\n", secret=True
+            paths["disclosure_json"],
+            json.dumps(disclosure.as_dict(), indent=2) + "\n",
+            secret=True,
         )
         write_text_atomic(paths["disclosure_text"], disclosure.format_text(), secret=True)
         report.written += [str(paths["disclosure_json"]), str(paths["disclosure_text"])]

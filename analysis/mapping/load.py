@@ -75,7 +75,7 @@ def load_mapping(
         name = str(path)
         empty = LoadedMapping(CohortMapping(), file=name)
         try:
-            raw = path.read_bytes()
+            raw = _read_bounded(path)
             text = raw.decode("utf-8-sig")
         except (OSError, UnicodeDecodeError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
@@ -104,3 +104,21 @@ def load_mapping(
     except ValidationError as exc:
         raise loaded.fail(_structural(data, exc, loaded)) from None
     return replace(loaded, mapping=model)
+
+
+def _read_bounded(path: Path) -> bytes:
+    """A mapping file's bytes; refuses a FIFO or device (it would hang or never end) and more
+    than :data:`surveytool.io.files.MAX_DEFINITION_BYTES` read, as an :class:`OSError`."""
+    import errno
+    import os
+    import stat
+
+    from surveytool.io.files import MAX_DEFINITION_BYTES
+
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise OSError(errno.EINVAL, "it is not a regular file (a folder, pipe or device)")
+    with open(path, "rb") as handle:
+        raw = handle.read(MAX_DEFINITION_BYTES + 1)
+    if len(raw) > MAX_DEFINITION_BYTES:
+        raise OSError(errno.EFBIG, f"it is larger than the limit of {MAX_DEFINITION_BYTES:,} bytes")
+    return raw

@@ -9,11 +9,12 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ParamSpec
+from typing import TYPE_CHECKING, Any, Literal, ParamSpec
 
 import numpy as np
 import pandas as pd
 
+from analysis.cohort.dataset import open_cohort
 from analysis.cohort.ledger import Cohort, CohortMetadata, load_cohort
 from analysis.errors import AnalysisError, CohortFileError, Param, Phrase, computation_warnings
 from analysis.privacy.pseudonyms import PSEUDONYM_COLUMN
@@ -26,6 +27,7 @@ from surveytool.instrument.registry import load_instrument
 if TYPE_CHECKING:
     pass
 from analysis.report import sections
+from analysis.report.reduce import SAMPLE_ROWS, SAMPLED_SECTIONS, reduce_cohort, sample_frame
 from analysis.report.sections import (
     ReportTable,
     TableBuilder,
@@ -185,6 +187,8 @@ def build_cohort_report(
     progress: Progress | None = None,
     n_iter: int = 20,
     seed: int = 0,
+    engine: Literal["memory", "dask"] = "memory",
+    sample_rows: int = SAMPLE_ROWS,
 ) -> CohortReport:
     """Analyze a cohort for the report (see the module docstring).
 
@@ -206,7 +210,13 @@ def build_cohort_report(
     progress
         Called with each of :data:`STEPS` as it starts.
     n_iter, seed
-        Parallel analysis: random data sets and their seed.
+        Parallel analysis: random data sets and their seed (also the seed of the Dask sample).
+    engine
+        ``"memory"`` (default): the cohort in one pandas frame. ``"dask"``: the cohort is read as
+        a Dask DataFrame (:func:`analysis.cohort.dataset.open_cohort`, a file or a dataset
+        folder) on Dask's current scheduler (:func:`surveytool.engine.cluster`); the sums
+        reduce over partitions and the row-level sections run on a seeded sample of at most
+        ``sample_rows`` respondents, which the report says (:mod:`analysis.report.reduce`).
     """
     from analysis import (
         careless_responding,
@@ -223,18 +233,32 @@ def build_cohort_report(
     if min_cell < 1:
         raise AnalysisError("min_cell must be at least 1")
     step(STEPS[0])
-    coh = cohort if isinstance(cohort, Cohort) else read_cohort_file(cohort)
     inst = load_instrument(instrument if not isinstance(instrument, Path) else str(instrument))
+    data: Any = None
+    if engine == "dask":
+        opened = open_cohort(cohort.path if isinstance(cohort, Cohort) else cohort)
+        data = opened.dask()
+        total = opened.rows
+        sample = sample_frame(data, total, sample_rows, seed)
+        coh = Cohort(opened.path, sample, opened.metadata)
+    else:
+        if isinstance(cohort, Cohort):
+            coh = cohort
+        elif Path(cohort).is_dir():
+            coh = open_cohort(cohort).load()  # a cohort dataset folder, read whole
+        else:
+            coh = read_cohort_file(cohort)
+        total = len(coh.frame)
     mismatch = instrument_check(coh.metadata, inst, allow=allow_instrument_mismatch)
     chosen = check_groups(coh, groups, inst)
     b = TableBuilder(min_cell)
     if mismatch:
         b.notes.append(mismatch)
     frame = coh.frame
-    n_rows = len(frame)
-    if n_rows < max(min_cell, 3):
+    n_rows = len(frame)  # the rows of the row-level sections (a sample of a large Dask cohort)
+    if total < max(min_cell, 3):
         raise AnalysisError(
-            f"{coh.path.name} holds {n_rows} respondent row(s); a report needs at least "
+            f"{coh.path.name} holds {total} respondent row(s); a report needs at least "
             f"{max(min_cell, 3)} (the smallest publishable cell is {min_cell})"
         )
     if coh.metadata.wave_columns:
@@ -251,8 +275,23 @@ def build_cohort_report(
     scored = score_responses(inst, frame, group_columns=chosen, ignore_columns=ignore)
     responses, scores = scored.responses, scored.scores
     scale_ids = [s for s in inst.scored_ids() if s in scores.columns]
-    if len(scored.issues):
-        kinds = scored.issues["kind"].value_counts().to_dict()
+    reduced = reduce_cohort(data, inst, chosen, ignore) if data is not None else None
+    if reduced is not None and n_rows < reduced.n_rows:
+        b.notes.append(
+            f"Large cohort, computed on Dask: reliability, item statistics, answer frequencies, "
+            f"omega, parallel analysis and the EFA rest on all {reduced.n_rows} respondents "
+            f"(sums reduced over partitions); the cohort overview, "
+            + ", ".join(SAMPLED_SECTIONS)
+            + f" rest on a seeded random sample of {n_rows} respondents (seed {seed})."
+        )
+    kinds = (
+        reduced.issues
+        if reduced is not None
+        else scored.issues["kind"].value_counts().to_dict()
+        if len(scored.issues)
+        else {}
+    )
+    if kinds:
         b.notes.append(
             "Scoring reported "
             + ", ".join(f"{v} {k} issue(s)" for k, v in sorted(kinds.items()))
@@ -260,16 +299,20 @@ def build_cohort_report(
         )
 
     step(STEPS[2])
-    sums = sufficient_statistics(inst, responses)
+    sums = reduced.sums if reduced is not None else sufficient_statistics(inst, responses)
     rel = reliability(inst, sums)
     stats = item_statistics(inst, sums)
     hidden_answers = sections.reliability_and_item_tables(b, inst, rel, stats)
     # the moments of the keyed items, once: omega, parallel analysis, KMO, Bartlett and the EFA
     # all use their pairwise correlations
-    keyed = keyed_items(inst, responses)
-    item_moments = moments(
-        keyed.to_numpy(dtype=np.float64, na_value=np.nan), [str(c) for c in keyed.columns]
-    )
+    if reduced is not None:
+        item_moments, n_items_rows = reduced.item_moments, reduced.n_rows
+    else:
+        keyed = keyed_items(inst, responses)
+        item_moments = moments(
+            keyed.to_numpy(dtype=np.float64, na_value=np.nan), [str(c) for c in keyed.columns]
+        )
+        n_items_rows = len(keyed)
     sections.omega_table(b, inst, item_moments)
 
     step(STEPS[3])
@@ -295,7 +338,7 @@ def build_cohort_report(
 
     step(STEPS[6])
     parallel, fitted_efa = sections.efa_tables(
-        b, inst, item_moments, len(keyed), n_iter=n_iter, seed=seed
+        b, inst, item_moments, n_items_rows, n_iter=n_iter, seed=seed
     )
 
     step(STEPS[7])
@@ -313,7 +356,7 @@ def build_cohort_report(
     svgs: dict[str, list[tuple[str, str]]] = {}
     if figures:
         svgs = sections.draw_figures(
-            inst, scores, scale_ids, correlations, stats, hidden_answers, n_rows, shown_groups,
+            inst, scores, scale_ids, correlations, stats, hidden_answers, total, shown_groups,
             parallel, fitted_efa, min_cell,
         )  # fmt: skip
 
@@ -322,14 +365,14 @@ def build_cohort_report(
         instrument=inst,
         cohort_file=coh.path.name,
         metadata=coh.metadata,
-        respondents=n_rows,
+        respondents=total,
         min_cell=min_cell,
         groups=tuple(chosen),
         tables=tuple(b.tables),
         figures=svgs,
         notes=tuple(b.notes),
         facts={
-            "respondents": n_rows,
+            "respondents": total,
             "rows_scored": scored.rows_scored,
             "items": len(responses.item_ids),
             "subscales": len(inst.subscales),

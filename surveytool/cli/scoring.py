@@ -178,7 +178,7 @@ def _score_on_dask(
             f"{output}: a file is there, and the Dask engine writes a folder; remove the file "
             "or give another name"
         )
-    from surveytool.engine.scoring import quarantine_folder
+    from surveytool.engine.scoring import check_output, quarantine_folder
     from surveytool.io.files import refuse_collisions
 
     instrument_file = Path(instrument)
@@ -195,6 +195,7 @@ def _score_on_dask(
         inst.form_items(form)  # an unknown short form is refused before any work
     text_columns = [c for c in [id_column, *groups] if c]
     data = read_dataset(responses, text_columns=text_columns)
+    check_output(output, data.files)  # never a folder holding other files, or the input
     with cluster(scheduler, workers=workers, memory_limit=limit):
         written = write_scores(
             inst,

@@ -46,7 +46,9 @@ DASK_ROWS = 2_000_000
 DASK_ROWS_VARIABLE = "SURVEYTOOL_DASK_ROWS"
 
 #: The loggers of dask and distributed, quietened in this process while a cluster runs.
-_LOGGERS = ("distributed", "dask", "tornado", "bokeh")
+#: (asyncio: a gather the client abandons on Ctrl-C is logged as "Task exception was never
+#: retrieved" with a traceback.)
+_LOGGERS = ("distributed", "dask", "tornado", "bokeh", "asyncio")
 
 
 class EngineError(SurveytoolError):

@@ -539,8 +539,25 @@ def _write_partition(
     )
 
 
+def check_output(output: str | Path, inputs: Sequence[str | Path] = ()) -> None:
+    """Refuse, before any work, a scores output whose folder (or whose quarantine folder) holds
+    anything but an earlier run's ``part-*.parquet`` files, or holds one of ``inputs``: the
+    dataset is written whole, so replacing the folder would delete them."""
+    from surveytool.io.files import refuse_folder_replacement
+
+    output = Path(output)
+    for folder, label in ((output, "scores dataset"), (quarantine_folder(output), "quarantine")):
+        refuse_folder_replacement(folder, label, ours=_our_part, inputs=inputs)
+
+
+def _our_part(name: str) -> bool:
+    """A file of a scores or quarantine dataset as :func:`write_scores` writes it."""
+    return name.startswith("part-") and name.endswith(".parquet")
+
+
 def quarantine_folder(output: Path) -> Path:
     """The quarantine dataset beside a scores dataset: ``<stem>.quarantine.parquet``."""
+    output = Path(os.path.abspath(output))  # "." and "sub/.." have a name once absolute
     stem = output.name[: -len(output.suffix)] if output.suffix else output.name
     return output.with_name(f"{stem}.quarantine.parquet")
 
@@ -564,10 +581,12 @@ def write_scores(
     one left by an earlier run is removed otherwise. With ``strict``, any issue means no scores
     are written (the quarantine is). Returns the counts and the first ``keep_issues`` issues.
     """
+    from surveytool.engine.datasets import Dataset
     from surveytool.io.files import atomic_folder
 
     output = Path(output)
     quarantine = quarantine_folder(output)
+    check_output(output, list(data.files) if isinstance(data, Dataset) else [])
     options, frame, offsets, carried, meta = _plan(
         instrument, data, id_column, form, group_columns, ignore_columns, eager=True
     )

@@ -12,7 +12,10 @@ is parsed the same way.
 
 from __future__ import annotations
 
+import errno
+import os
 import re
+import stat
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -207,7 +210,13 @@ def validate_path(path: str | Path) -> tuple[Instrument | None, Report]:
     path = Path(path)
     name = str(path)
     try:
-        if path.stat().st_size > MAX_BYTES:
+        mode = os.stat(path).st_mode
+        if not stat.S_ISREG(mode):  # a FIFO or device would hang or never end
+            kind = "a folder" if stat.S_ISDIR(mode) else "not a regular file (a pipe or device)"
+            raise OSError(errno.EINVAL, f"it is {kind}")
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_BYTES + 1)  # bounded by the bytes read, not by stat
+        if len(raw) > MAX_BYTES:
             report = Report(file=name)
             report.problems.append(
                 replace(
@@ -216,7 +225,7 @@ def validate_path(path: str | Path) -> tuple[Instrument | None, Report]:
                 )
             )
             return None, report
-        text = path.read_text(encoding="utf-8")
+        text = raw.decode("utf-8")
     except (OSError, ValueError) as exc:  # ValueError: undecodable bytes, a NUL in the path
         report = Report(file=name)
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)

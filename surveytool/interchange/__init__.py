@@ -40,8 +40,10 @@ def read_instrument_file(path: str | Path, *, form: str | None = None) -> Import
     suffix = path.suffix.lower()
     if suffix == ".xlsx":
         return xlsform.import_workbook(path, name)
+    from surveytool.io.files import MAX_DEFINITION_BYTES, read_bytes_bounded
+
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        text = read_bytes_bounded(path, MAX_DEFINITION_BYTES, "file", OSError).decode("utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         return refused(f"cannot read the file as UTF-8 text: {exc}")
     if suffix == ".json":

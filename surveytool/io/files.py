@@ -33,7 +33,7 @@ import shutil
 import signal
 import stat
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -433,6 +433,44 @@ def refuse_collisions(
                 )
 
 
+def refuse_folder_replacement(
+    folder: str | Path,
+    label: str,
+    *,
+    ours: Callable[[str], bool],
+    inputs: Sequence[str | Path] = (),
+) -> None:
+    """Refuse, before any work, to replace ``folder`` (an output written whole, as a Parquet
+    dataset) when it holds anything but what an earlier run of ours wrote there (entries whose
+    names ``ours`` accepts), or when an input lies inside it: replacing the folder would delete
+    them. A missing folder passes; a file of that name is refused too.
+    """
+    path = Path(os.path.abspath(folder))
+    if not path.exists():
+        return
+    if not path.is_dir():
+        raise PathCollisionError(
+            f"{folder}: a file is there, and the {label} is a folder; remove the file or "
+            "choose another name (nothing was written)"
+        )
+    for given in inputs:
+        inside = Path(os.path.abspath(given))
+        if inside == path or path in inside.parents:
+            raise PathCollisionError(
+                f"{folder}: the {label} would replace the folder that holds {given}; choose "
+                "another output folder (nothing was written)"
+            )
+    foreign = sorted(e.name for e in path.iterdir() if not ours(e.name))
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (
+            f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
+        )
+        raise PathCollisionError(
+            f"{folder}: the folder holds other files ({shown}), which writing the {label} "
+            "there would delete; choose a new or empty folder (nothing was written)"
+        )
+
+
 def open_to_others(folder: str | Path) -> bool:
     """Whether users other than the owner may create, rename or remove files in ``folder``
     (writable by group or others, without the sticky bit that stops them)."""
@@ -447,77 +485,99 @@ def open_to_others(folder: str | Path) -> bool:
 # bounded reads
 # ---------------------------------------------------------------------------------------------
 
-#: Largest source file (responses, cohort sources) read, in bytes: 2 GiB. Larger files: split
-#: them, or convert them to Parquet.
+#: Largest source file (responses, cohort sources) read, in bytes: 2 GiB. Larger: split it, or
+#: convert it to Parquet.
 MAX_SOURCE_BYTES = 2 * 1024**3
 #: Longest line of a delimited text file, in bytes (16 MiB).
 MAX_LINE_BYTES = 16 * 1024**2
 #: Most columns of a table (a header wider than this is refused before the rows are read).
 MAX_COLUMNS = 20_000
-#: Largest instrument, mapping or definition file (YAML/JSON/QSF), in bytes.
+#: Most cells of a workbook sheet (openpyxl holds each as a Python object).
+MAX_WORKBOOK_CELLS = 10_000_000
+#: Largest instrument, mapping, dictionary or survey definition file, in bytes (8 MiB).
 MAX_DEFINITION_BYTES = 8 * 1024**2
 
 
 class FileTooLargeError(SurveytoolError):
-    """A file is larger (in bytes, lines or columns) than the documented limit."""
+    """A file is larger (in bytes, line length, columns or cells) than the documented limit."""
 
 
-def regular_file(path: str | Path, what: str = "file") -> Path:
+def regular_file(
+    path: str | Path, what: str = "file", error: type[Exception] = SurveytoolError
+) -> Path:
     """``path`` if it is a regular file (a symlink to one is fine); refuses FIFOs, devices,
-    sockets and folders, which would hang or never end, with one clear line."""
+    sockets and folders, which would hang or never end, with one clear line (an ``error``)."""
     path = Path(path)
     try:
         mode = os.stat(path).st_mode
     except FileNotFoundError:
-        raise SurveytoolError(f"{path}: no such {what}") from None
+        raise error(f"{path}: no such {what}; check the path") from None
     except OSError as exc:
-        raise SurveytoolError(f"{path}: cannot read the {what}: {exc.strerror}") from None
+        raise error(f"{path}: cannot read the {what}: {exc.strerror}") from None
     if stat.S_ISDIR(mode):
-        raise SurveytoolError(f"{path}: is a folder, not a {what}")
+        raise error(f"{path}: is a folder, not a {what}")
     if not stat.S_ISREG(mode):
         kind = "a pipe (FIFO)" if stat.S_ISFIFO(mode) else "a device or socket"
-        raise SurveytoolError(f"{path}: is {kind}, not a regular {what}; save it to a file first")
+        raise error(f"{path}: is {kind}, not a regular {what}; save the data to a file first")
     return path
 
 
-def read_bytes_bounded(path: str | Path, limit: int, what: str = "file") -> bytes:
-    """The bytes of ``path``, refusing it once more than ``limit`` bytes were *read* (not the
-    size ``stat`` claims, which a growing file or a device does not keep)."""
-    path = regular_file(path, what)
+def too_large(path: str | Path, what: str, limit: int) -> str:
+    """The message for a file over ``limit`` bytes."""
+    return (
+        f"{path}: the {what} is larger than the limit of {limit:,} bytes; split it into "
+        "smaller files (or, for data, convert it to Parquet)"
+    )
+
+
+def read_bytes_bounded(
+    path: str | Path, limit: int, what: str = "file", error: type[Exception] = FileTooLargeError
+) -> bytes:
+    """The bytes of a regular file ``path``, refused once more than ``limit`` bytes were *read*
+    (not the size ``stat`` claims, which a growing file does not keep)."""
+    path = regular_file(path, what, error)
     with open(path, "rb") as handle:
         data = handle.read(limit + 1)
     if len(data) > limit:
-        raise FileTooLargeError(
-            f"{path}: the {what} is larger than the limit of {limit:,} bytes; "
-            "split it into smaller files"
-        )
+        raise error(too_large(path, what, limit))
     return data
 
 
-def check_line_lengths(path: str | Path, data: bytes, limit: int = MAX_LINE_BYTES) -> None:
-    """Refuse ``data`` (the bytes of ``path``) when a line is longer than ``limit`` bytes."""
-    start = 0
-    line = 1
-    size = len(data)
-    while start < size:
-        end = data.find(b"\n", start)
-        if end < 0:
-            end = size
-        if end - start > limit:
-            raise FileTooLargeError(
+def check_line_lengths(
+    path: str | Path,
+    data: bytes,
+    limit: int = MAX_LINE_BYTES,
+    error: type[Exception] = FileTooLargeError,
+) -> None:
+    """Refuse ``data`` (the bytes of ``path``) when a line is longer than ``limit`` bytes.
+
+    Linear and in C: from each position, the last newline within the next ``limit + 1`` bytes is
+    the next position (a window without any newline is a line too long), so a 2 GiB file takes
+    about size / limit searches, not one per line.
+    """
+    pos, size = 0, len(data)
+    while size - pos > limit:
+        last = data.rfind(b"\n", pos, pos + limit + 1)
+        if last < 0:
+            line = data.count(b"\n", 0, pos) + 1
+            raise error(
                 f"{path}: line {line} is longer than the limit of {limit:,} bytes; "
                 "is it really a table with one row per line?"
             )
-        start = end + 1
-        line += 1
+        pos = last + 1
 
 
-def check_columns(path: str | Path, count: int, limit: int = MAX_COLUMNS) -> None:
+def check_columns(
+    path: str | Path,
+    count: int,
+    limit: int = MAX_COLUMNS,
+    error: type[Exception] = FileTooLargeError,
+) -> None:
     """Refuse a table of ``path`` with more than ``limit`` columns."""
     if count > limit:
-        raise FileTooLargeError(
-            f"{path}: {count:,} columns, more than the limit of {limit:,}; keep the columns "
-            "the survey needs (items, id, groups) and read that file"
+        raise error(
+            f"{path}: {count:,} columns, more than the limit of {limit:,}; keep the columns the "
+            "survey needs (items, id, groups) and read that file"
         )
 
 

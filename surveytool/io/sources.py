@@ -294,9 +294,26 @@ def file_sha256(path: Path) -> str:
 # ---------------------------------------------------------------------------------------------
 # text files
 # ---------------------------------------------------------------------------------------------
-def _decode(path: Path) -> str:
-    raw = path.read_bytes()
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):  # Qualtrics TSV exports are UTF-16
+_UTF16 = (b"\xff\xfe", b"\xfe\xff")
+
+
+def _decode(path: Path, *, lines: bool = True) -> str:
+    """The text of a delimited file or definition, read within the documented limits
+    (:data:`~surveytool.io.files.MAX_SOURCE_BYTES`, and with ``lines`` lines of at most
+    :data:`~surveytool.io.files.MAX_LINE_BYTES`; JSON may be one long line)."""
+    from surveytool.io.files import (
+        MAX_LINE_BYTES,
+        MAX_SOURCE_BYTES,
+        check_line_lengths,
+        read_bytes_bounded,
+    )
+
+    raw = read_bytes_bounded(path, MAX_SOURCE_BYTES, "file", SourceError)
+    if lines:
+        check_line_lengths(
+            path, raw, MAX_LINE_BYTES * (2 if raw.startswith(_UTF16) else 1), SourceError
+        )
+    if raw.startswith(_UTF16):  # Qualtrics TSV exports are UTF-16
         try:
             return raw.decode("utf-16")
         except UnicodeDecodeError as exc:
@@ -420,6 +437,16 @@ def _sniff_text(head: str, sep: str) -> Detection | None:
     return None
 
 
+def _regular_source(path: Path) -> None:
+    """Refuse what is not a regular file, and a binary source over the size limit (a regular
+    file's size is what ``stat`` says; text is also bounded by the bytes actually read)."""
+    from surveytool.io.files import MAX_SOURCE_BYTES, regular_file, too_large
+
+    regular_file(path, "source file", SourceError)
+    if path.stat().st_size > MAX_SOURCE_BYTES:
+        raise SourceError(too_large(path, "source file", MAX_SOURCE_BYTES))
+
+
 def detect_format(
     path: str | Path, requested: str = "auto", given_by: str = "the format parameter"
 ) -> Detection:
@@ -430,8 +457,9 @@ def detect_format(
     path = Path(path)
     if requested not in FORMATS:
         raise SourceError(f"unknown format {requested!r}; use one of {', '.join(FORMATS)}")
-    if not path.is_file():
+    if not path.exists():
         raise SourceError(f"{path}: no such file; check the path")
+    _regular_source(path)  # a FIFO or a device would hang or never end
     by_extension = _EXTENSIONS.get(path.suffix.lower())
     if requested != "auto":
         fmt: FormatName = requested  # type: ignore[assignment]
@@ -479,8 +507,12 @@ def _sample(path: Path) -> tuple[str, str]:
 
 def _read_delimited(path: Path, detection: Detection) -> tuple[pd.DataFrame, list[str], list[str]]:
     """Data frame, header row 2 (question text) and row 3 (import ids) for text formats."""
+    from surveytool.io.files import check_columns
+
     text = _decode(path)
     sep = _delimiter(path, text)
+    header = _first_rows(text[: 1 << 24], sep, 1)  # a slice: not a copy of the whole text
+    check_columns(path, len(header[0]) if header else 0, error=SourceError)  # before parsing
     rows = _parse_rows(path, text, sep)
     if rows.empty:
         raise SourceError(f"{path}: the file has no header row; export the data again")
@@ -699,6 +731,8 @@ def _read_xlsx(
     path: Path, sheet: str | int | None
 ) -> tuple[pd.DataFrame, list[str], dict[str, tuple[tuple[int, str], ...]]]:
     """The chosen sheet as text cells, notes, and its formula cells without a value (by column)."""
+    from surveytool.io.files import MAX_WORKBOOK_CELLS, check_columns
+
     notes: list[str] = []
     book = _open_workbook(path, data_only=True)
     try:
@@ -706,7 +740,17 @@ def _read_xlsx(
         chosen = _sheet_name(path, names, sheet)
         rows: list[list[object]] = []
         typed: list[list[object]] = []  # the first row's cells as stored (numbers stay numbers)
-        for row in book[chosen].iter_rows():
+        worksheet = book[chosen]
+        check_columns(path, int(getattr(worksheet, "max_column", 0) or 0), error=SourceError)
+        cells_read = 0
+        for row in worksheet.iter_rows():
+            check_columns(path, len(row), error=SourceError)
+            cells_read += len(row)
+            if cells_read > MAX_WORKBOOK_CELLS:
+                raise SourceError(
+                    f"{path}: sheet {chosen!r} holds more than {MAX_WORKBOOK_CELLS:,} cells, the "
+                    "limit for workbooks; export the data as CSV or Parquet"
+                )
             cells = [
                 _excel_cell(getattr(c, "value", None), getattr(c, "number_format", "")) for c in row
             ]
@@ -1364,7 +1408,7 @@ def _read_fhir(path: Path) -> pd.DataFrame:
     from surveytool.interchange.fhir import ResponseFileError, response_rows
 
     try:
-        data = json.loads(path.read_text(encoding="utf-8-sig"))
+        data = json.loads(_decode(path, lines=False))
     except UnicodeDecodeError as exc:
         raise SourceError(f"{path}: not UTF-8 text ({exc.reason}); save it as UTF-8") from None
     except json.JSONDecodeError as exc:
@@ -1406,7 +1450,7 @@ def read_qsf(path: str | Path) -> dict[str, QsfColumn]:
     if not path.is_file():
         raise SourceError(f"{path}: no such survey definition (.qsf) file; check the path")
     try:
-        survey = json.loads(_decode(path))
+        survey = json.loads(_decode(path, lines=False))
     except json.JSONDecodeError as exc:
         raise SourceError(f"{path}: not a Qualtrics .qsf file (JSON): {exc.msg}") from None
     elements = survey.get("SurveyElements") if isinstance(survey, dict) else None

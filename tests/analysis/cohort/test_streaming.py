@@ -81,6 +81,20 @@ def _assert_same(memory: Any, streamed: StreamedImport, mem_out: Path, dask_out:
     pd.testing.assert_frame_equal(_issues(streamed.issues), _issues(memory.issues))
     assert b.metadata.disclosure == a.metadata.disclosure
     assert b.metadata.item_columns == a.metadata.item_columns
+    # only the cohort is published: no working copy of the staged rows (which hold the rows
+    # k-anonymity suppressed) inside it, and the side files are owner only
+    generations = [g for g in dask_out.iterdir() if g.is_dir() and not g.name.startswith(".")]
+    assert len(generations) == 1
+    assert sorted(e.name for e in generations[0].iterdir()) == ["ledger", "rows"]
+    import pyarrow.parquet as pq
+
+    published = sum(
+        pq.ParquetFile(f).metadata.num_rows for f in (generations[0] / "rows").glob("*")
+    )
+    assert published == b.rows
+    for written in map(Path, streamed.report.written):
+        if written.is_file():
+            assert stat.S_IMODE(written.stat().st_mode) == 0o600, written
 
 
 @pytest.mark.parametrize(

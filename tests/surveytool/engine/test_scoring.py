@@ -337,3 +337,38 @@ def test_cli_refusals(answers: pd.DataFrame, tmp_path: Path) -> None:
             len([line for line in stderr.splitlines() if line.startswith(("error", "Error"))]) == 1
         )
     assert not Path(out).exists()
+
+
+def test_a_folder_holding_other_files_is_never_replaced(
+    answers: pd.DataFrame, tmp_path: Path
+) -> None:
+    """The dataset is written whole (a sibling folder renamed over the old one): an output
+    folder with anything but an earlier run's parts, or with the input inside, is refused
+    before any work, and every file stays."""
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "thesis.docx").write_bytes(b"a year of work")
+    inside = tmp_path / "inside"
+    write_parquet_dataset(answers.iloc[:50], inside, files=1)
+    folder = write_parquet_dataset(answers, tmp_path / "ds", files=2)
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    cases = {
+        "other files": (str(folder), str(mine), "the folder holds other files (thesis.docx)"),
+        "the input folder": (str(inside), str(inside), "the scores would overwrite the responses"),
+        "parent of the input": (str(folder), str(tmp_path), "would replace the folder that holds"),
+        "current folder": (str(folder), ".", "would replace the folder that holds"),
+    }
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        for name, (source, out, message) in cases.items():
+            code, _stdout, stderr = _run(
+                ["score", "-i", "ppai", source, "-o", out, "--engine", "dask", "--workers", "1"]
+            )
+            assert code == 1, (name, stderr)
+            assert message in stderr, (name, stderr)
+            assert "Traceback" not in stderr, name
+    finally:
+        os.chdir(cwd)
+    after = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    assert after == before

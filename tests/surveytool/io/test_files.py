@@ -133,3 +133,45 @@ def test_writers_in_threads_do_not_disturb_each_others_modes(tmp_path: Path, no_
     for t in threads:
         t.join()
     assert errors == []
+
+
+def test_writers_in_threads_install_no_signal_handler(tmp_path: Path) -> None:
+    import signal
+
+    before = (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM))
+    seen: list[object] = []
+
+    def work() -> None:
+        with atomic_path(tmp_path / "t.csv", secret=True) as tmp:
+            tmp.write_text("x", "utf-8")
+            seen.append(signal.getsignal(signal.SIGINT))  # the process's handler, untouched
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join()
+    assert seen == [before[0]] and (tmp_path / "t.csv").read_text("utf-8") == "x"
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
+
+
+def test_a_secret_file_appears_whole_or_not_at_all(tmp_path: Path) -> None:
+    """Written aside, then hard-linked: of two creators one wins, the other is refused, and the
+    file never holds part of a key."""
+    path = tmp_path / "k.key"
+    results: list[object] = []
+
+    def create(data: bytes) -> None:
+        try:
+            results.append(create_secret_file(path, data))
+        except FileExistsError as exc:
+            results.append(exc)
+
+    threads = [threading.Thread(target=create, args=(bytes([65 + i]) * 100_000,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(isinstance(r, Path) for r in results) == 1
+    assert sum(isinstance(r, FileExistsError) for r in results) == 3
+    data = path.read_bytes()
+    assert len(data) == 100_000 and len(set(data)) == 1 and _mode(path) == 0o600
+    assert _leftovers(tmp_path) == []

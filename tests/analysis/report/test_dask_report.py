@@ -1,0 +1,172 @@
+"""The cohort report on Dask equals the in-memory report, table by table (analysis.report.reduce).
+
+One simulated cohort of 300 (PPAI 1.0.0, 3% careless, a group ``site`` with a group ``d`` of 5
+so that suppression happens) is imported as a cohort file and written again as a dataset of
+three part files (three partitions). The report is built in memory from the file and on Dask
+from the dataset (synchronous scheduler, and the session's LocalCluster of two processes); every
+table must be the same after rounding to 10 significant digits, text and ``suppressed`` cells
+identical. With a sample smaller than the cohort, the reduced tables still equal the in-memory
+ones and the report says which sections rest on the sample.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from distributed import Client
+
+import analysis
+from analysis.cohort.dataset import DatasetWriter, open_cohort
+from analysis.report import CohortReport, build_cohort_report, write_report
+from surveytool.cli import cli
+from surveytool.engine import cluster
+from surveytool.instrument.registry import load_instrument
+from surveytool.io.tables import write_table
+from surveytool.scoring.simulate import SimulationSpec, simulate
+
+PPAI = load_instrument("ppai@1.0.0")
+REDUCED_TABLES = (
+    "reliability",
+    "reliability_items",
+    "item_statistics",
+    "item_frequencies",
+    "omega",
+    "parallel_analysis",
+    "efa_adequacy",
+    "efa_loadings",
+    "efa_factor_correlations",
+    "efa_variance",
+)
+
+
+@pytest.fixture(scope="module")
+def cohorts(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(cohort file, the same cohort as a dataset of three part files)."""
+    folder = tmp_path_factory.mktemp("dask_report")
+    spec = SimulationSpec(n=300, seed=5, careless=0.03, group_column="site", groups=("a", "b", "c"))
+    frame = simulate(PPAI, spec)
+    frame.loc[frame.index[:5], "site"] = "d"
+    source = folder / "export.csv"
+    write_table(frame, source)
+    file = folder / "cohort.parquet"
+    analysis.import_cohort(
+        source,
+        PPAI,
+        output=file,
+        mapping={"id_column": "respondent_id", "groups": ["site"]},
+        key_file=folder / "cohort.key",
+    )
+    loaded = open_cohort(file).load()
+    dataset = folder / "dataset"
+    with DatasetWriter(dataset) as writer:
+        for part in np.array_split(np.arange(len(loaded.frame)), 3):
+            writer.write_rows(loaded.frame.iloc[part], loaded.metadata)
+        writer.write_keys(loaded.metadata.ledger.respondents)
+        writer.commit(loaded.metadata)
+    assert open_cohort(dataset).dask().npartitions == 3
+    return file, dataset
+
+
+@pytest.fixture(scope="module")
+def in_memory(cohorts: tuple[Path, Path]) -> CohortReport:
+    """The in-memory report of the dataset's rows (the same rows as the file; its name too)."""
+    whole = open_cohort(cohorts[1]).load()
+    pd.testing.assert_frame_equal(whole.frame, open_cohort(cohorts[0]).frame())
+    return build_cohort_report(whole, PPAI, groups=["site"], figures=False)
+
+
+def _rounded(frame: pd.DataFrame) -> pd.DataFrame:
+    """Numbers to 10 significant digits; text (``suppressed`` included) as it is."""
+
+    def cell(v: object) -> object:
+        if isinstance(v, bool | np.bool_) or not isinstance(v, int | float | np.number):
+            return v
+        x = float(v)
+        return x if not np.isfinite(x) or x == 0 else float(f"{x:.10g}")
+
+    return frame.map(cell)
+
+
+def _assert_same_tables(got: CohortReport, expected: CohortReport, names: list[str]) -> None:
+    for name in names:
+        a, b = got.table(name).frame, expected.table(name).frame
+        pd.testing.assert_frame_equal(_rounded(a), _rounded(b), check_dtype=False, obj=name)
+
+
+def _all_names(report: CohortReport) -> list[str]:
+    return [t.name for t in report.tables]
+
+
+def test_dask_report_equals_the_in_memory_report_synchronous(
+    cohorts: tuple[Path, Path], in_memory: CohortReport
+) -> None:
+    with cluster(synchronous=True):
+        got = build_cohort_report(cohorts[1], PPAI, groups=["site"], figures=False, engine="dask")
+    assert _all_names(got) == _all_names(in_memory)
+    _assert_same_tables(got, in_memory, _all_names(in_memory))
+    assert got.respondents == in_memory.respondents == 300
+    assert got.notes == in_memory.notes  # no sample note: the cohort is smaller than the sample
+    # min-cell suppression identical (the small group d and its complement)
+    suppressed = got.table("suppressed_cells").frame
+    assert len(suppressed) > 0
+    pd.testing.assert_frame_equal(suppressed, in_memory.table("suppressed_cells").frame)
+
+
+def test_dask_report_equals_the_in_memory_report_on_a_local_cluster(
+    cohorts: tuple[Path, Path], in_memory: CohortReport, dask_client: Client
+) -> None:
+    got = build_cohort_report(cohorts[1], PPAI, groups=["site"], figures=True, engine="dask")
+    assert _all_names(got) == _all_names(in_memory)
+    _assert_same_tables(got, in_memory, _all_names(in_memory))
+    assert set(got.figures) >= {"scores", "items", "efa"}
+
+
+def test_a_sample_smaller_than_the_cohort_is_said_and_the_sums_stay_whole(
+    cohorts: tuple[Path, Path], in_memory: CohortReport
+) -> None:
+    with cluster(synchronous=True):
+        got = build_cohort_report(
+            cohorts[1], PPAI, groups=["site"], figures=False, engine="dask", sample_rows=150
+        )
+    _assert_same_tables(got, in_memory, list(REDUCED_TABLES))
+    assert got.respondents == 300
+    notes = [n for n in got.notes if "seeded random sample of 150 respondents" in n]
+    assert len(notes) == 1
+    assert "careless responding" in notes[0] and "all 300 respondents" in notes[0]
+    # the sampled sections really rest on 150 rows
+    careless = got.table("careless").frame
+    assert careless.shape == in_memory.table("careless").frame.shape
+
+
+def test_cohort_report_command_on_dask(
+    cohorts: tuple[Path, Path],
+    in_memory: CohortReport,
+    dask_session_client: Client,
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "report"
+    address = str(dask_session_client.scheduler_info()["address"])
+    args = ["cohort", "report", str(cohorts[1]), "-i", "ppai@1.0.0", "--group", "site"]
+    options = ["--no-figures", "--engine", "dask", "--scheduler", address, "-o", str(out)]
+    result = CliRunner().invoke(cli, [*args, *options])
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output
+    memory = tmp_path / "memory"
+    write_report(in_memory, memory)
+    for name in ("reliability", "item_statistics", "efa_loadings", "groups_site"):
+        got = pd.read_csv(out / f"{name}.csv", keep_default_na=False, dtype=str)
+        expected = pd.read_csv(memory / f"{name}.csv", keep_default_na=False, dtype=str)
+        pd.testing.assert_frame_equal(
+            _rounded(got.map(_number)), _rounded(expected.map(_number)), obj=name
+        )
+
+
+def _number(text: str) -> object:
+    try:
+        return float(text)
+    except ValueError:
+        return text

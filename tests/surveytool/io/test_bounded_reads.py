@@ -1,0 +1,113 @@
+"""Bounded reads: what would hang or exhaust memory is refused with one line, quickly.
+
+Real commands in real subprocesses (a hang would otherwise hang the test run; each has a
+timeout): a FIFO or ``/dev/zero`` as responses, instrument or mapping; a sparse file over the
+size limit (refused by its size before a byte is read); a line over the line limit; a header
+over the column limit.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from surveytool.io.files import (
+    MAX_COLUMNS,
+    MAX_LINE_BYTES,
+    MAX_SOURCE_BYTES,
+    FileTooLargeError,
+    check_line_lengths,
+    read_bytes_bounded,
+)
+
+INSTRUMENT = Path(__file__).resolve().parents[2] / "fixtures" / "scoring" / "cli.yaml"
+HEADER = "pid,Q1,Q2,Q3,Q4,Q5,Q6,Q7\n"
+
+
+def _surveytool(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "surveytool", *(str(a) for a in args)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
+        check=False,
+    )
+
+
+def _one_error(run: subprocess.CompletedProcess[str], match: str) -> None:
+    assert run.returncode == 1, run.stderr
+    assert "Traceback" not in run.stderr
+    errors = [line for line in run.stderr.splitlines() if line.startswith("error:")]
+    assert errors and match in errors[0], run.stderr
+
+
+@pytest.fixture
+def fifo(tmp_path: Path) -> Path:
+    path = tmp_path / "pipe.csv"
+    os.mkfifo(path)
+    return path
+
+
+def test_a_fifo_or_a_device_is_refused_not_read(tmp_path: Path, fifo: Path) -> None:
+    out = tmp_path / "s.csv"
+    _one_error(_surveytool("score", "-i", INSTRUMENT, fifo, "-o", out, cwd=tmp_path), "FIFO")
+    _one_error(_surveytool("score", "-i", INSTRUMENT, "/dev/zero", "-o", out, cwd=tmp_path),
+               "device")  # fmt: skip
+    assert not out.exists()
+    validate = _surveytool("instruments", "validate", "/dev/zero", cwd=tmp_path)
+    assert validate.returncode == 1 and "not a regular file" in validate.stdout
+    source = tmp_path / "raw.csv"
+    source.write_text(HEADER + "a,1,2,3,4,5,1,2\n", "utf-8")
+    for mapping in (fifo, Path("/dev/zero")):
+        run = _surveytool(
+            "cohort", "import", source, "-i", INSTRUMENT, "--map", mapping,
+            "--key-file", tmp_path / "keys" / "k", "-o", tmp_path / "c.parquet", cwd=tmp_path,
+        )  # fmt: skip
+        _one_error(run, str(mapping))  # the mapping's report: its problem, located
+        assert "[file_unreadable]: cannot read the mapping file: it is not a regular file" in (
+            run.stderr
+        )
+    assert not (tmp_path / "c.parquet").exists()
+
+
+def test_a_source_over_the_size_limit_is_refused_before_reading(tmp_path: Path) -> None:
+    huge = tmp_path / "huge.csv"
+    with huge.open("wb") as handle:  # sparse: no disk space, no time
+        handle.write(HEADER.encode())
+        handle.truncate(MAX_SOURCE_BYTES + 1)
+    run = _surveytool("score", "-i", INSTRUMENT, huge, "-o", tmp_path / "s.csv", cwd=tmp_path)
+    _one_error(run, f"larger than the limit of {MAX_SOURCE_BYTES:,} bytes")
+
+
+def test_a_line_over_the_limit_is_refused(tmp_path: Path) -> None:
+    source = tmp_path / "long.csv"
+    with source.open("w", encoding="utf-8") as handle:
+        handle.write(HEADER)
+        handle.write("a," + "x" * (MAX_LINE_BYTES + 1) + ",2,3,4,5,1,2\n")
+    run = _surveytool("score", "-i", INSTRUMENT, source, "-o", tmp_path / "s.csv", cwd=tmp_path)
+    _one_error(run, "line 2 is longer than the limit")
+
+
+def test_a_header_over_the_column_limit_is_refused(tmp_path: Path) -> None:
+    source = tmp_path / "wide.csv"
+    names = ["pid", *(f"c{i}" for i in range(MAX_COLUMNS))]
+    source.write_text(",".join(names) + "\n" + ",".join("1" for _ in names) + "\n", "utf-8")
+    run = _surveytool("score", "-i", INSTRUMENT, source, "-o", tmp_path / "s.csv", cwd=tmp_path)
+    _one_error(run, f"{MAX_COLUMNS + 1:,} columns, more than the limit")
+
+
+def test_bounded_reads_count_the_bytes_read(tmp_path: Path) -> None:
+    path = tmp_path / "f"
+    path.write_bytes(b"12345")
+    assert read_bytes_bounded(path, 5) == b"12345"
+    with pytest.raises(FileTooLargeError, match="larger than the limit of 4 bytes"):
+        read_bytes_bounded(path, 4)
+    check_line_lengths(path, b"ab\ncd\nef", 2)
+    for data, line in [(b"abc\nd", 1), (b"a\nbcd", 2), (b"ab\ncd\nefg\n", 3)]:
+        with pytest.raises(FileTooLargeError, match=f"line {line} is longer"):
+            check_line_lengths(path, data, 2)
