@@ -61,9 +61,22 @@ def _load_progress(path: Path, inst: Instrument) -> dict[str, int | None] | None
     return dict(answers) if isinstance(answers, dict) else None
 
 
-def _save_progress(path: Path, inst: Instrument, answers: Mapping[str, int | None]) -> None:
-    payload = {"instrument_hash": inst.content_hash, "answers": dict(answers)}
+def _save_progress(
+    path: Path, inst: Instrument, answers: Mapping[str, int | None], country: str = ""
+) -> None:
+    """The answers so far, and the country chosen for the support numbers (asked once, so a
+    resumed interview keeps it)."""
+    payload = {"instrument_hash": inst.content_hash, "answers": dict(answers), "country": country}
     write_text_atomic(path, json.dumps(payload), secret=True)  # answers: owner only
+
+
+def _saved_country(path: Path) -> str | None:
+    """The country a progress file recorded, or None (none chosen, or an older file)."""
+    try:
+        value = json.loads(path.read_text("utf-8")).get("country")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return normalize_country(value) if isinstance(value, str) and value else None
 
 
 def parse_answer(text: str, inst: Instrument, item_id: str) -> int | str | None:
@@ -439,6 +452,8 @@ def take(
                 raise Interrupted from None
             if reply in ("", "y", "yes"):
                 answers = kept
+                if code is None:
+                    code = _saved_country(path)
             else:
                 path.unlink(missing_ok=True)
                 console.print("Starting over: the earlier answers are deleted.", markup=False)
@@ -450,7 +465,7 @@ def take(
             interview(inst, item_ids, answers, ask, console, lambda _answers: None, support)
         except (Interrupted, KeyboardInterrupt):
             # KeyboardInterrupt: Ctrl-C while an item was being printed rather than at the prompt
-            _save_progress(path, inst, answers)
+            _save_progress(path, inst, answers, support.country or "")
             met = check_answers(inst, answers)
             if met:  # leaving after a check was met: the numbers once more, on the way out
                 console.print()

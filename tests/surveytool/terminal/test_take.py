@@ -267,6 +267,30 @@ def test_ctrl_c_after_a_critical_answer_prints_the_support_numbers(
     assert leaving.index("13 11 14") < leaving.index("Stopped")
 
 
+def test_a_resumed_interview_keeps_the_chosen_country(data_dir: Path, runs: list[Take]) -> None:
+    first = Take(data_dir, "--form", "screen", "--country", "AU")
+    runs.append(first)
+    for k in range(1, 11):
+        first.answer(k, "2")
+    first.answer(11, "4")  # critical: support, with Australia's numbers
+    first.child.expect(r"Press Enter to continue")
+    first.child.sendintr()
+    first.child.expect("Stopped")
+    assert first.finish() == 130
+    # resumed without --country: the country chosen before still gives the numbers
+    again = Take(data_dir, "--form", "screen")
+    runs.append(again)
+    again.child.expect(r"Resume where you stopped\? \[Y/n\]")
+    again.child.sendline("")
+    again.at(12)
+    again.child.sendintr()
+    again.child.expect("Stopped")
+    assert again.finish() == 130
+    assert "Which country are you in" not in again.text
+    leaving = " ".join(again.text[again.text.rindex("Support, first") :].split())
+    assert "Lifeline: call 13 11 14" in leaving
+
+
 def test_eof_after_a_skipped_distress_item_prints_gentle_support(
     data_dir: Path, runs: list[Take]
 ) -> None:
