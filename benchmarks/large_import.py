@@ -5,7 +5,8 @@ Parquet file per partition) is imported by :func:`analysis.cohort.streaming.impo
 into a cohort dataset in ``ctx.work``, on the run's LocalCluster (``ctx.workers`` workers limited
 to ``ctx.memory_limit`` each), then imported again (every row a duplicate: the ledger's hash join
 on the whole cohort). Printed: the time and throughput of each, the peak memory of each process,
-the counts line and the cohort's rows and files.
+the counts line and the cohort's rows and files, each line as soon as it is known (a failure
+of the second import is printed as such).
 """
 
 from __future__ import annotations
@@ -34,16 +35,32 @@ def run(ctx: LargeRun) -> list[str]:
             partition_rows=ctx.partition_rows,
         )
 
-    lines = [f"cohort import on Dask ({ctx.workers} workers, {ctx.memory_limit} each)"]
+    lines: list[str] = []
+
+    def say(*texts: str) -> None:  # printed at once: a later failure does not lose them
+        for text in texts:
+            print(text, flush=True)
+        lines.extend(texts)
+
+    say(f"cohort import on Dask ({ctx.workers} workers, {ctx.memory_limit} each)")
     seconds, first = ctx.timed("cohort import", once)
-    lines += [ctx.line("cohort import", seconds), *ctx.peak_lines()]
-    lines.append(f"    {first.report.counts_line()}")
-    seconds, again = ctx.timed("cohort import again", once)
-    lines += [ctx.line("cohort import again (every row a duplicate)", seconds), *ctx.peak_lines()]
-    lines.append(f"    {again.report.counts_line()}")
+    say(ctx.line("cohort import", seconds), *ctx.peak_lines(), f"    {first.report.counts_line()}")
+    try:
+        seconds, again = ctx.timed("cohort import again", once)
+    except Exception as exc:  # e.g. KilledWorker: the figure is that it failed, and why
+        say(
+            f"  cohort import again (every row a duplicate): FAILED ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0][:300]})"
+        )
+    else:
+        say(
+            ctx.line("cohort import again (every row a duplicate)", seconds),
+            *ctx.peak_lines(),
+            f"    {again.report.counts_line()}",
+        )
     cohort = open_cohort(out)
-    lines.append(
+    say(
         f"    cohort: {cohort.rows:,} rows in {len(cohort.files)} files, ledger "
         f"{cohort.ledger.respondents:,} keys"
     )
-    return lines
+    return []  # already printed, line by line

@@ -439,8 +439,11 @@ class DatasetWriter:
         numbers = [int(g[1:]) for g in _generations(self.folder)]
         self.generation = f"g{1 + max(numbers, default=0):06d}"
         self.tmp = self.folder / f".{self.generation}.{secrets.token_hex(6)}.tmp"
-        (self.tmp / ROWS).mkdir(parents=True, mode=FOLDER_MODE)
-        (self.tmp / LEDGER / RESPONDENTS).mkdir(parents=True, mode=FOLDER_MODE)
+        self.tmp.mkdir(mode=FOLDER_MODE)  # 0700 from creation: staged rows are personal data
+        os.chmod(self.tmp, FOLDER_MODE)
+        (self.tmp / ROWS).mkdir(mode=FOLDER_MODE)
+        (self.tmp / LEDGER).mkdir(mode=FOLDER_MODE)
+        (self.tmp / LEDGER / RESPONDENTS).mkdir(mode=FOLDER_MODE)
         self._parts = 0
         self._key_parts = 0
         self.committed = False

@@ -44,6 +44,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import shutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -846,6 +847,7 @@ def _finish(
             }
         )
         _write_generation(writer, metadata, combined, decided, list(qis), existing, fresh)
+        shutil.rmtree(writer.tmp / "stage")  # the staged partitions are not part of the cohort
         writer.commit(metadata)
         report.written.append(str(out))
         # beside the cohort: owner only, like it (as the in-memory import writes them)

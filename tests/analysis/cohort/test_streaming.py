@@ -74,6 +74,7 @@ def _assert_same(memory: Any, streamed: StreamedImport, mem_out: Path, dask_out:
     a, b = open_cohort(mem_out), open_cohort(dask_out)
     pd.testing.assert_frame_equal(_sorted(b.frame()), _sorted(a.frame()))
     assert b.form == "dataset" and b.rows == a.rows
+    assert [p for p in dask_out.rglob("*") if p.name == "stage"] == []  # staging removed
     assert sorted(b.ledger.keys()) == sorted(a.ledger.keys())
     assert streamed.disclosure.as_dict() == memory.disclosure.as_dict()
     assert sorted(map(str, streamed.report.warnings)) == sorted(map(str, memory.report.warnings))
@@ -178,7 +179,7 @@ def test_a_failed_import_leaves_the_old_cohort_and_no_leftovers(tmp_path: Path, 
             )
     pd.testing.assert_frame_equal(open_cohort(out).frame(), before)
     assert sorted(p.name for p in out.iterdir()) == names  # the staged generation is gone
-    for path in [out, *out.rglob("*")]:
+    for path in [out, *out.rglob("*"), *out.parent.glob("d.disclosure.*")]:
         assert stat.S_IMODE(path.stat().st_mode) == (0o700 if path.is_dir() else 0o600), path
 
 
