@@ -228,6 +228,7 @@ def test_full_flow_without_javascript(
         numbers = page.locator("dl.numbers")
         expect(numbers).to_contain_text("Samaritans: call 116 123")
         expect(numbers).to_contain_text("0808 2000 247")
+        expect(numbers).to_contain_text("999")  # the emergency number, first
         expect(numbers).to_contain_text("(checked 2026-12-02)")
         page.screenshot(path=str(tmp_path / "support.png"), full_page=True)
         continue_past_support(page, "your results")
