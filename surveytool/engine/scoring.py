@@ -329,8 +329,10 @@ def _candidate_index(repeated: pd.Series) -> pd.Series:
 class DaskScoreResult:
     """Scores of a Dask DataFrame, lazily: ``scores`` and ``issues`` are Dask DataFrames.
 
-    ``compute(result.scores, result.issues)`` computes both in one pass over the data.
-    :meth:`counts` gives rows read, scored and quarantined (computed).
+    Each is its own ``map_partitions`` of the same scoring, so computing both scores every
+    partition twice (``dask.compute(result.scores, result.issues)`` reads the data once);
+    :func:`write_scores` writes both in one pass. :meth:`counts` gives rows read, scored and
+    quarantined (computed).
     """
 
     scores: dd.DataFrame
