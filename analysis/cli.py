@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import click
 
 from analysis.errors import NO_VALUE, Param, Phrase
+from surveytool.engine.cluster import engine_options
 from surveytool.errors import InvalidResponsesError, SurveytoolError
 from surveytool.io.sources import FORMATS
 
@@ -191,23 +192,10 @@ def _echo_result(result: CohortImport | StreamedImport, output: Path) -> None:
     help="Cohort: a .parquet file (small cohorts) or a folder (a cohort dataset, any size); "
     "new respondents are appended when it exists.",
 )
-@click.option(
-    "--engine",
-    type=click.Choice(["auto", "memory", "dask"]),
-    default="auto",
-    show_default=True,
-    help="memory: the whole file at once; dask: partition by partition (Parquet source, folder "
-    "output); auto: dask for a Parquet folder or a large Parquet file when OUTPUT is a folder.",
+@engine_options(
+    "memory: the whole file at once; dask: partition by partition (Parquet source, folder "
+    "output); auto: dask for a Parquet folder or a large Parquet file when OUTPUT is a folder."
 )
-@click.option("--scheduler", help="Address of a running Dask scheduler (tcp://host:8786).")
-@click.option(
-    "--workers",
-    type=click.IntRange(min=1),
-    default=2,
-    show_default=True,
-    help="Worker processes of the local Dask cluster.",
-)
-@click.option("--memory-limit", help="Memory per Dask worker, e.g. 2GB (default: a fair share).")
 @click.option(
     "--lock-timeout",
     type=click.FloatRange(min=0),
@@ -518,24 +506,11 @@ def _report_scheduler(
     type=click.Path(path_type=Path),
     help="Report folder: report.html and one CSV per table (an earlier report there is replaced).",
 )
-@click.option(
-    "--engine",
-    type=click.Choice(["auto", "memory", "dask"]),
-    default="auto",
-    show_default=True,
-    help="memory: the whole cohort at once; dask: sums reduced partition by partition, the "
+@engine_options(
+    "memory: the whole cohort at once; dask: sums reduced partition by partition, the "
     "row-level sections on a seeded sample (the report says which); auto: dask for a cohort "
-    "folder larger than the Dask threshold.",
+    "folder larger than the Dask threshold."
 )
-@click.option("--scheduler", help="Address of a running Dask scheduler (tcp://host:8786).")
-@click.option(
-    "--workers",
-    type=click.IntRange(min=1),
-    default=2,
-    show_default=True,
-    help="Worker processes of the local Dask cluster.",
-)
-@click.option("--memory-limit", help="Memory per Dask worker, e.g. 2GB (default: a fair share).")
 def report_command(
     cohort_file: Path,
     instrument: str,

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from surveytool.engine.cluster import engine_options
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -38,24 +40,7 @@ def _quarantine_path(output: Path) -> Path:
     type=click.Path(path_type=Path),
     help="Scores file: .csv, .parquet or .json; on Dask a Parquet dataset (a folder).",
 )
-@click.option(
-    "--engine",
-    type=click.Choice(["auto", "memory", "dask"]),
-    default="auto",
-    show_default=True,
-    help="Dask for a folder or a Parquet file over SURVEYTOOL_DASK_ROWS rows (auto).",
-)
-@click.option(
-    "--scheduler", metavar="ADDRESS", help="An existing Dask scheduler (tcp://host:8786)."
-)
-@click.option(
-    "--workers",
-    type=click.IntRange(min=1),
-    default=2,
-    show_default=True,
-    help="Worker processes of the local Dask cluster (one thread each).",
-)
-@click.option("--memory-limit", metavar="SIZE", help="Per Dask worker, e.g. 2GB.")
+@engine_options("Dask for a folder or a Parquet file over SURVEYTOOL_DASK_ROWS rows (auto).")
 def score(
     instrument: str,
     responses: Path,

@@ -24,9 +24,9 @@ import logging
 import os
 import re
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from surveytool.errors import SurveytoolError
 
@@ -247,3 +247,46 @@ def activate(client: Client) -> Iterator[Client]:
 
     with dask.config.set(scheduler=client), client.as_current():
         yield client
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def engine_options(engine_help: str) -> Callable[[F], F]:
+    """The Dask options every large-data command takes (``--engine``, ``--scheduler``,
+    ``--workers``, ``--memory-limit``), with the command's own words for ``--engine``."""
+    import click
+
+    def decorate(command: F) -> F:
+        for option in reversed(
+            (
+                click.option(
+                    "--engine",
+                    type=click.Choice(["auto", "memory", "dask"]),
+                    default="auto",
+                    show_default=True,
+                    help=engine_help,
+                ),
+                click.option(
+                    "--scheduler",
+                    metavar="ADDRESS",
+                    help="An existing Dask scheduler (tcp://host:8786).",
+                ),
+                click.option(
+                    "--workers",
+                    type=click.IntRange(min=1),
+                    default=2,
+                    show_default=True,
+                    help="Worker processes of the local Dask cluster (one thread each).",
+                ),
+                click.option(
+                    "--memory-limit",
+                    metavar="SIZE",
+                    help="Memory per Dask worker, e.g. 2GB (default: a fair share).",
+                ),
+            )
+        ):
+            command = option(command)
+        return command
+
+    return decorate
