@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint types pytest bench bench-large clean venv browser java fhirpath
+.PHONY: run test fuzz lint types pytest bench bench-large clean venv browser java fhirpath
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -65,6 +65,13 @@ pytest: $(STAMP) browser java fhirpath
 	$(BIN)/pytest -q
 
 test: lint types pytest
+
+# The property tests with new random examples each run (`make test` runs them with a fixed seed,
+# so CI is repeatable): make fuzz [RUNS=5]
+RUNS ?= 5
+fuzz: $(STAMP)
+	@for i in $$(seq $(RUNS)); do HYPOTHESIS_PROFILE=explore $(BIN)/pytest -q -p no:cacheprovider \
+	  $$(grep -rl --include='test_*.py' '@given' tests) || exit 1; done
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

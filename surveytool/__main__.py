@@ -1,5 +1,6 @@
 """``python -m surveytool``."""
 
-from surveytool.cli import main
+if __name__ == "__main__":
+    from surveytool.entry import main
 
-main()
+    main()

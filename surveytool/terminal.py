@@ -121,14 +121,25 @@ class Support:
     def choose_country(self) -> str:
         if self.country is None:
             self.country = ""  # asked once, even when the answer is Enter or Ctrl-C
-            try:
-                reply = self.ask(
-                    "Which country are you in, for the helpline numbers? Type its two-letter "
-                    "code (for example GB, IE, AU) or press Enter to skip: "
+            prompt = (
+                "Which country are you in, for the helpline numbers? Type its two-letter "
+                "code (for example GB, IE, AU) or press Enter to skip: "
+            )
+            # asked at most twice, so support is never held up: an unknown code is said once,
+            # and a second unknown reply shows the international numbers
+            for attempt in range(2):
+                try:
+                    reply = self.ask(prompt)
+                except (KeyboardInterrupt, EOFError):
+                    raise Interrupted from None
+                self.country = normalize_country(reply)
+                if self.country or not reply.strip() or attempt:
+                    break
+                prompt = (
+                    f"{reply.strip()!r} is not a country code we know. Type two letters (for "
+                    "example GB for the United Kingdom, IE, AU), or press Enter for the "
+                    "international numbers: "
                 )
-            except (KeyboardInterrupt, EOFError):
-                raise Interrupted from None
-            self.country = normalize_country(reply)
         return self.country
 
     def show(self, hits: tuple[CriticalHit, ...], *, full: bool = True) -> None:

@@ -20,6 +20,7 @@ from surveytool.cli.scoring import score, simulate
 from surveytool.cli.take import take
 from surveytool.cli.tour import demo
 from surveytool.cli.web import serve
+from surveytool.entry import interrupted, received
 from surveytool.errors import SurveytoolError
 
 
@@ -77,16 +78,32 @@ class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except SurveytoolError as exc:
-            click.echo(f"error: {exc}", err=True)
-            ctx.exit(1)
-        except OSError as exc:  # a path that is a folder, not writable, a full disk ...
-            where = f"{exc.filename}: " if exc.filename else ""
-            click.echo(f"error: {where}{exc.strerror or exc}", err=True)
-            ctx.exit(1)
-        except KeyboardInterrupt:  # pragma: no cover - interactive
-            click.echo("\ninterrupted", err=True)
-            ctx.exit(130)
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (see surveytool.entry)
+            raise click.exceptions.Exit(interrupted(exc)) from None
+        except Exception as exc:
+            signum = received()
+            if signum is not None:  # a library made the interrupt an error of its own
+                raise click.exceptions.Exit(interrupted(signum)) from None
+            if isinstance(exc, SurveytoolError):
+                click.echo(f"error: {exc}", err=True)
+                ctx.exit(1)
+            if isinstance(exc, OSError):  # a path that is a folder, not writable, a full disk
+                where = f"{exc.filename}: " if exc.filename else ""
+                click.echo(f"error: {where}{exc.strerror or exc}", err=True)
+                ctx.exit(1)
+            raise
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except KeyboardInterrupt as exc:  # while the arguments were parsed
+            raise click.exceptions.Exit(interrupted(exc)) from None
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -108,8 +125,10 @@ cli.add_command(take)
 
 
 def main() -> None:
-    """Console-script entry point."""
-    cli(prog_name="surveytool")
+    """Console-script entry point (kept for scripts that call it; see :mod:`surveytool.entry`)."""
+    from surveytool.entry import main as entry
+
+    entry()
 
 
 if __name__ == "__main__":  # pragma: no cover

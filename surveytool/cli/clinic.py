@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from surveytool.cli.common import output_option
+
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
@@ -33,7 +35,7 @@ class _Settings:
         if self._store is None:
             from surveytool.clinic.store import open_store
 
-            self._store = open_store(self.database_url)
+            self._store = open_store(self.database_url, create=False)
         return self._store
 
     def who(self, session: Session) -> tuple[Clinician | None, str]:
@@ -116,6 +118,16 @@ def init(ctx: click.Context) -> None:
         click.echo(f"upgraded the clinic database {where} from revision {before} to {after}")
 
 
+def _has_terminal() -> bool:
+    """Whether the process has a controlling terminal (getpass prompts there, even when the
+    standard input is a pipe or a file)."""
+    try:
+        with open("/dev/tty", "rb"):
+            return True
+    except OSError:
+        return False
+
+
 @clinic.command("add-clinician")
 @click.argument("username")
 @click.option("--name", "display_name", help="Name shown on pages and reports.")
@@ -153,6 +165,12 @@ def add_clinician(
             raise ClinicError(f"a clinician {name!r} already exists; choose another username")
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
+    elif not sys.stdin.isatty() and not _has_terminal():
+        # no terminal at all: getpass could not hide the password (and warns of it)
+        raise ClinicError(
+            "the password prompt needs a terminal, and the input is a pipe or file: give the "
+            "password as one line on standard input with --password-stdin"
+        )
     else:
         password = click.prompt(
             f"Password for {name}",
@@ -485,13 +503,7 @@ def history(ctx: click.Context, client: str, instrument: str | None) -> None:
 
 @clinic.command("report")
 @click.argument("client")
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(path_type=Path),
-    required=True,
-    help="FILE.html or FILE.pdf",
-)
+@output_option("FILE.html or FILE.pdf")
 @click.pass_context
 def report_command(ctx: click.Context, client: str, output: Path) -> None:
     """Write the clinician report of CLIENT as HTML or PDF."""
@@ -527,7 +539,7 @@ def report_command(ctx: click.Context, client: str, output: Path) -> None:
 
 @clinic.command()
 @click.argument("client")
-@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to FILE.json.")
+@output_option("Write to FILE.json.", required=False)
 @click.option(
     "--fhir",
     "as_fhir",
@@ -542,27 +554,39 @@ def export(ctx: click.Context, client: str, output: Path | None, as_fhir: bool) 
     import json
 
     from surveytool.clinic.clients import find_client
-    from surveytool.clinic.errors import ClinicError
+    from surveytool.clinic.errors import ClinicError, HeadWriteError
     from surveytool.clinic.export import export_client
 
     if output is not None and not output.parent.is_dir():
         raise ClinicError(f"no folder {output.parent}; create it first")
+    from surveytool.io.files import write_text_atomic
+
     settings = _settings(ctx)
-    with settings.store().write() as session:
-        _, actor = settings.who(session)
-        data = export_client(session, find_client(session, client), actor=actor)
-    code = data["client"]["code"]
-    if as_fhir:
-        from surveytool.interchange.clinic import client_bundle
+    written = False
+    try:
+        # the export is audited in the transaction that writes it: a failed write (a full disk,
+        # a broken pipe) rolls the audit row back, so only exports that happened are recorded
+        with settings.store().write() as session:
+            _, actor = settings.who(session)
+            data = export_client(session, find_client(session, client), actor=actor)
+            code = data["client"]["code"]
+            if as_fhir:
+                from surveytool.interchange.clinic import client_bundle
 
-        data = client_bundle(data)
-    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-    if output is None:
-        click.echo(text, nl=False)
-    else:
-        from surveytool.io.files import write_text_atomic
-
-        write_text_atomic(output, text, secret=True)  # everything about a client: owner only
+                data = client_bundle(data)
+            text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+            if output is None:
+                click.echo(text, nl=False)
+            else:
+                write_text_atomic(output, text, secret=True)  # everything about a client
+                written = True
+    except HeadWriteError:  # committed (the export is audited): the file stays
+        raise
+    except BaseException:
+        if written and output is not None:  # written, but the audit row did not commit
+            output.unlink(missing_ok=True)
+        raise
+    if output is not None:
         click.echo(f"exported client {code} to {output}", err=True)
 
 
@@ -579,6 +603,11 @@ def backup(ctx: click.Context, path: Path) -> None:
         f"backup written to {result.path} ({result.size} bytes): integrity {result.integrity}, "
         f"audit log verified ({result.audit_rows} rows)"
     )
+    if result.head_path is not None:
+        click.echo(
+            f"its audit head: {result.head_path} (to restore, copy both files back, the head "
+            "to the database's name + .audit-head)"
+        )
 
 
 @clinic.command()
@@ -628,7 +657,8 @@ def verify_audit(ctx: click.Context, head_file: Path | None) -> None:
     from surveytool.clinic.errors import AuditError
 
     store = _settings(ctx).store()
-    heads = [store.head_path()] + ([head_file] if head_file is not None else [])
+    own = store.head_path()
+    heads = [own] + ([head_file] if head_file is not None else [])
     if head_file is not None and not head_file.exists():
         raise AuditError(f"--head {head_file}: no such file")
     with store.read() as session:
@@ -637,8 +667,23 @@ def verify_audit(ctx: click.Context, head_file: Path | None) -> None:
             result = check_head(result, session, read_head(path))
     if not result.ok:
         raise AuditError(result.message)
+    if result.rows and not own.exists():
+        lost = (
+            f"the audit head file {own} is missing, so rows removed from the end of the log "
+            "would go unnoticed"
+        )
+        if head_file is None:
+            raise AuditError(
+                f"{lost}. If the database was restored from a backup, copy the backup's "
+                f".audit-head file to {own}; else check the log against a head kept elsewhere "
+                f"(verify-audit --head FILE), then write it anew with `surveytool clinic "
+                f"audit-head --output {own}`"
+            )
+        click.echo(f"{result.message} (checked against {head_file})")
+        click.echo(f"note: {lost}; write it with `surveytool clinic audit-head --output {own}`")
+        return
     click.echo(result.message)
-    click.echo(f"head file: {store.head_path()}")
+    click.echo(f"head file: {own}")
 
 
 @clinic.command()
@@ -802,30 +847,32 @@ def accounts_role(ctx: click.Context, username: str, role: str) -> None:
     click.echo(f"{username} is now {role}")
 
 
-@accounts.command("deactivate")
-@click.argument("username")
-@click.pass_context
-def accounts_deactivate(ctx: click.Context, username: str) -> None:
-    """Stop USERNAME from logging in (their sessions end now; their records stay)."""
-    from surveytool.clinic.accounts import set_active
+def _activation_command(name: str, active: bool, help: str, done: str) -> click.Command:
+    """``accounts deactivate`` and ``accounts reactivate``: the one change, ``active`` apart."""
 
-    _change_account(
-        ctx, username, lambda s, account, actor: set_active(s, account, False, actor=actor)
-    )
-    click.echo(f"{username} is deactivated")
+    @accounts.command(name, help=help)
+    @click.argument("username")
+    @click.pass_context
+    def command(ctx: click.Context, username: str) -> None:
+        from surveytool.clinic.accounts import set_active
+
+        _change_account(
+            ctx, username, lambda s, account, actor: set_active(s, account, active, actor=actor)
+        )
+        click.echo(f"{username} {done}")
+
+    return command
 
 
-@accounts.command("reactivate")
-@click.argument("username")
-@click.pass_context
-def accounts_reactivate(ctx: click.Context, username: str) -> None:
-    """Let USERNAME log in again."""
-    from surveytool.clinic.accounts import set_active
-
-    _change_account(
-        ctx, username, lambda s, account, actor: set_active(s, account, True, actor=actor)
-    )
-    click.echo(f"{username} is active again")
+accounts_deactivate = _activation_command(
+    "deactivate",
+    False,
+    "Stop USERNAME from logging in (their sessions end now; their records stay).",
+    "is deactivated",
+)
+accounts_reactivate = _activation_command(
+    "reactivate", True, "Let USERNAME log in again.", "is active again"
+)
 
 
 @accounts.command("email")
@@ -921,10 +968,15 @@ def notify(ctx: click.Context) -> None:
 
     summary = run_once(_settings(ctx).store())
     if not summary.configured:
-        click.echo(
-            "no mail server configured: set smtp_host and mail_from with "
-            "`surveytool clinic settings set`"
-        )
+        setup = "set smtp_host and mail_from with `surveytool clinic settings set`"
+        if summary.unsent_open:
+            from surveytool.clinic.errors import ClinicError
+
+            raise ClinicError(
+                f"{summary.unsent_open} open alert(s), and no mail server is configured, so "
+                f"nobody is told by mail: see them with `surveytool clinic alerts`, and {setup}"
+            )
+        click.echo(f"no mail server configured (no open alerts now): {setup}")
         return
     for job in summary.sent:
         click.echo(f"alert {job.alert_id}: {job.kind} sent to {job.recipient}")

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from surveytool.cli.common import output_option
+
 
 @click.group()
 def instruments() -> None:
@@ -85,7 +87,7 @@ def validate_cmd(paths: tuple[Path, ...], as_json: bool) -> None:
 
 
 @instruments.command("schema")
-@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to a file.")
+@output_option("Write to a file.", required=False)
 def schema_cmd(output: Path | None) -> None:
     """Print the JSON Schema of the instrument format."""
     from surveytool.instrument.model import instrument_json_schema
@@ -112,7 +114,7 @@ _EXPORT_SUFFIX = {"fhir": ".json", "redcap": ".csv", "xlsform": ".xlsx"}
     help="fhir: a FHIR R4 Questionnaire (.json); redcap: a data dictionary (.csv); "
     "xlsform: an ODK/KoboToolbox form (.xlsx).",
 )
-@click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="File.")
+@output_option("File.")
 @click.option(
     "--url",
     "base",
@@ -153,7 +155,7 @@ def export_cmd(instrument: str, target: str, output: Path, base: str | None) -> 
 
 @instruments.command("import")
 @click.argument("source", type=click.Path(path_type=Path))
-@click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="YAML file.")
+@output_option("YAML file.")
 @click.option("--form", help="REDCap: the form (instrument) of the dictionary to import.")
 @click.option("--json", "as_json", is_flag=True, help="Print the import report as JSON.")
 def import_cmd(source: Path, output: Path, form: str | None, as_json: bool) -> None:

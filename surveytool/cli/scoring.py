@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
+from surveytool.cli.common import (
+    echo_issues,
+    instrument_option,
+    output_option,
+    refuse_input_collisions,
+)
 from surveytool.engine.cluster import engine_options
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 
 def _quarantine_path(output: Path) -> Path:
@@ -19,7 +21,7 @@ def _quarantine_path(output: Path) -> Path:
 
 
 @click.command()
-@click.option("--instrument", "-i", "instrument", required=True, help="Bundled id or YAML path.")
+@instrument_option
 @click.argument("responses", type=click.Path(path_type=Path))
 @click.option("--id-column", help="Respondent id column (default: rows are numbered).")
 @click.option("--form", help="Score a short form of the instrument.")
@@ -33,13 +35,7 @@ def _quarantine_path(output: Path) -> Path:
 @click.option(
     "--strict", is_flag=True, help="Fail on any invalid cell, row or column; write no scores."
 )
-@click.option(
-    "-o",
-    "--output",
-    required=True,
-    type=click.Path(path_type=Path),
-    help="Scores file: .csv, .parquet or .json; on Dask a Parquet dataset (a folder).",
-)
+@output_option("Scores file: .csv, .parquet or .json; on Dask a Parquet dataset (a folder).")
 @engine_options("Dask for a folder or a Parquet file over SURVEYTOOL_DASK_ROWS rows (auto).")
 def score(
     instrument: str,
@@ -68,8 +64,9 @@ def score(
     from surveytool.engine.cluster import choose_engine
     from surveytool.errors import InvalidResponsesError, SurveytoolError
     from surveytool.instrument.registry import load_instrument
-    from surveytool.io.sources import read_source
+    from surveytool.io.sources import read_source, refuse_unsplit
     from surveytool.io.tables import table_format, write_table
+    from surveytool.privacy import redact_issues
     from surveytool.scoring.engine import score_responses
 
     groups = [g.strip() for spec in group_columns for g in spec.split(",") if g.strip()]
@@ -100,12 +97,19 @@ def score(
     _refuse_collisions(output, quarantine, responses, instrument)
     inst = load_instrument(instrument)
     source = read_source(responses, text_columns=[c for c in [id_column, *groups] if c])
+    refuse_unsplit(source, inst.form_items(form), f"{inst.id}'s form {form!r}" if form else inst.id)
     for note in source.notes:
         click.echo(f"note: {note}", err=True)
-    if source.format == "fhir":  # QuestionnaireResponses: their id, and no other metadata
+    if source.format == "fhir" or (source.default_id_column and source.format == "parquet"):
+        # QuestionnaireResponses, a cohort file: their id, and none of their other metadata
         id_column = id_column or source.default_id_column
-        ignored += [c for c in source.metadata_columns if c != id_column]
+        ignored += [c for c in source.metadata_columns if c != id_column and c not in groups]
     frame = source.frame
+    if source.repeated_columns:  # the copies under their own names: read_responses reports
+        # each as duplicate_column ("appears twice; the first is used"), not as unknown 'A1.1'
+        frame = frame.set_axis([source.repeated_columns.get(c, c) for c in frame.columns], axis=1)
+    # the report shows what was wrong, not who it was about (the ids are the scores' own)
+    keep = [id_column] if id_column else []
     try:
         result = score_responses(
             inst,
@@ -119,14 +123,16 @@ def score(
         )
     except InvalidResponsesError as exc:
         _remove_stale_scores(output)
-        write_table(exc.issues, quarantine)
-        _print_issues(exc.issues)
+        shown = redact_issues(exc.issues, keep_columns=keep)
+        write_table(shown, quarantine)
+        echo_issues(shown)
         click.echo(f"error: {exc}; the report is in {quarantine}", err=True)
         sys.exit(1)
     written = write_table(result.scores, output, metadata=result.provenance.as_metadata())
     if len(result.issues):
-        write_table(result.issues, quarantine)
-        _print_issues(result.issues)
+        shown = redact_issues(result.issues, keep_columns=keep)
+        write_table(shown, quarantine)
+        echo_issues(shown)
         click.echo(f"quarantine report: {quarantine}", err=True)
     elif quarantine.exists():
         quarantine.unlink()  # a report left by an earlier run would describe other data
@@ -164,15 +170,11 @@ def _score_on_dask(
             "or give another name"
         )
     from surveytool.engine.scoring import check_output, quarantine_folder
-    from surveytool.io.files import refuse_collisions
 
-    instrument_file = Path(instrument)
-    refuse_collisions(
+    refuse_input_collisions(
         {"scores": output, "quarantine report": quarantine_folder(output)},
-        {
-            "responses": responses,
-            "instrument file": instrument_file if instrument_file.is_file() else None,
-        },
+        {"responses": responses},
+        instrument,
     )
     limit = parse_memory_limit(memory_limit)  # refused before a cluster starts
     inst = load_instrument(instrument)
@@ -232,19 +234,14 @@ def _remove_stale_dataset(output: Path) -> None:
 def _refuse_collisions(output: Path, quarantine: Path, responses: Path, instrument: str) -> None:
     """No output (scores, their metadata sidecar, the quarantine report) may be the responses
     or the instrument file, by any spelling: refused before any work, nothing written."""
-    from surveytool.io.files import refuse_collisions
-
-    instrument_file = Path(instrument)
-    refuse_collisions(
+    refuse_input_collisions(
         {
             "scores": output,
             "scores' metadata": output.with_name(output.name + ".meta.json"),
             "quarantine report": quarantine,
         },
-        {
-            "responses": responses,
-            "instrument file": instrument_file if instrument_file.is_file() else None,
-        },
+        {"responses": responses},
+        instrument,
     )
 
 
@@ -267,13 +264,6 @@ def _remove_stale_scores(output: Path) -> None:
     if sidecar.is_file():
         sidecar.unlink()
     click.echo(f"note: removed the scores of an earlier run, {output}", err=True)
-
-
-def _print_issues(issues: pd.DataFrame) -> None:
-    from surveytool.problems import issue_lines
-
-    for line in issue_lines(issues):
-        click.echo(line, err=True)
 
 
 @click.command()
@@ -313,13 +303,7 @@ def _print_issues(issues: pd.DataFrame) -> None:
 )
 @click.option("--form", help="Simulate only a short form's items.")
 @click.option("--labels", is_flag=True, help="Write answers as scale labels instead of codes.")
-@click.option(
-    "-o",
-    "--output",
-    required=True,
-    type=click.Path(path_type=Path),
-    help="Output: .csv, .tsv, .parquet, .json or .jsonl.",
-)
+@output_option("Output: .csv, .tsv, .parquet, .json or .jsonl.")
 def simulate(
     instrument: str,
     n: int,

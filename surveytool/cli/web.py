@@ -73,7 +73,13 @@ def serve(
     from surveytool.errors import InstrumentNotFoundError
     from surveytool.instrument.registry import offered_sources
     from surveytool.personal_store import PersonalStore
-    from surveytool.web.server import check_proxies, check_workers, offered_instruments, run_server
+    from surveytool.web.server import (
+        check_address,
+        check_proxies,
+        check_workers,
+        offered_instruments,
+        run_server,
+    )
 
     try:
         sources = offered_sources(offers) if offers else None
@@ -83,6 +89,7 @@ def serve(
         database_url = f"sqlite:///{data_dir.resolve() / 'clinic.sqlite3'}"
     check_proxies(trusted_proxies)
     check_workers(workers, database_url)
+    check_address(host, port)
     run_server(
         host,
         port,

@@ -12,7 +12,9 @@ being written removes every temporary file of the process and exits with 128 + t
 number (130 for Ctrl-C); a signal during the rename itself is held until the rename is done,
 then the same. Other threads (the web server's) install nothing: Python lets only the main
 thread handle signals, and they get the same atomic writes through ``finally`` blocks. SIGKILL
-cannot be handled: the target is still intact, a hidden ``.<name>.<random>.tmp`` may remain.
+cannot be handled: the target is still intact, a hidden ``.<name>.<pid>-<tag>.<random>.tmp``
+may remain, and the next atomic write to that target removes it once its owner (by pid) is no
+longer running (:func:`remove_stale_temporaries`).
 
 Permissions never touch the process-wide umask (reading it means setting it, which races with
 every other thread of a web server): an ordinary file or folder is created with ``open``'s modes
@@ -26,11 +28,13 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import os
 import re
 import secrets
 import shutil
 import signal
+import socket
 import stat
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -71,6 +75,7 @@ class _SignalGuard:
         self.committing = 0  # inside a rename: signals are held
         self.pending: int | None = None
         self.previous: dict[int, Any] = {}
+        self.done: list[str] = []  # what a held block completes (said when its signal acts)
 
     @staticmethod
     def active() -> bool:
@@ -101,7 +106,10 @@ class _SignalGuard:
         self.abandon(signum)
 
     def abandon(self, signum: int) -> None:
-        """Remove every unfinished output and end the process with 128 + ``signum``."""
+        """Remove every unfinished output and end the process with 128 + ``signum`` (the
+        message says outputs were removed only when there were any: a signal held during a
+        rename arrives once the output is complete)."""
+        removed = bool(self.live)
         for path, is_folder in list(self.live.items()):
             if is_folder:
                 shutil.rmtree(path, ignore_errors=True)
@@ -112,7 +120,13 @@ class _SignalGuard:
         name = signal.Signals(signum).name
         # os.write, not print: the handler may interrupt a print to the same stream
         with contextlib.suppress(OSError):
-            os.write(2, f"\ninterrupted ({name}): unfinished output removed\n".encode())
+            if removed:
+                what = ": unfinished output removed"
+            elif self.done:
+                what = f" after {self.done[-1]} (kept)"
+            else:
+                what = ""
+            os.write(2, f"\ninterrupted ({name}){what}\n".encode())
         raise SystemExit(128 + signum)
 
     @contextlib.contextmanager
@@ -153,6 +167,27 @@ def _commit(guard: _SignalGuard | None) -> Iterator[None]:
         yield
 
 
+@contextlib.contextmanager
+def held_signals(done: str = "") -> Iterator[None]:
+    """SIGINT and SIGTERM held while the block runs, then acted on (exit 128 + signal).
+
+    For outputs that belong together (a cohort, its ledger and its disclosure and quarantine
+    reports): a signal during them ends the process only once all are written, so no file
+    describes a state the others do not; ``done`` says what the block completes ("the import
+    was written"), in the one line a held signal prints (``interrupted (SIGINT) after the
+    import was written (kept)``), so nobody takes it for cancelled. In other threads: the block
+    runs as it is (signals reach the main thread only)."""
+    with _guarded() as guard:
+        if guard is not None and done:
+            guard.done.append(done)
+        try:
+            with _commit(guard):
+                yield
+        finally:
+            if guard is not None and done:
+                guard.done.pop()
+
+
 def _track(guard: _SignalGuard | None, path: Path, *, folder: bool = False) -> None:
     if guard is not None:
         guard.live[path] = folder
@@ -168,8 +203,81 @@ def _untrack(guard: _SignalGuard | None, path: Path) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def _temporary_name(target: Path) -> Path:
-    return target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
+def _owner_tag() -> str:
+    """Where a pid means this process: a hash of the host's name and the pid namespace.
+
+    A folder may be shared by other hosts (a network file system) or containers (another pid
+    namespace), where the same pid is another process: their temporaries carry another tag,
+    and are never taken for ours.
+    """
+    try:
+        namespace = os.readlink("/proc/self/ns/pid")
+    except OSError:  # not Linux: the host alone
+        namespace = ""
+    digest = hashlib.sha256(f"{socket.gethostname()}\0{namespace}".encode()).hexdigest()
+    return digest[:8]
+
+
+_OWNER = _owner_tag()
+
+
+def _temporary_name(target: Path, kind: str = "tmp") -> Path:
+    """``.<name>.<pid>-<owner tag>.<random>.<kind>``: the writing process can be told."""
+    return target.with_name(f".{target.name}.{os.getpid()}-{_OWNER}.{secrets.token_hex(6)}.{kind}")
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (of this host and pid namespace)."""
+    if pid <= 0:
+        return True  # not a pid we wrote: never taken for a dead owner's
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    except OSError:  # pragma: no cover - cannot tell: assume alive
+        return True
+    return True
+
+
+def remove_stale_temporaries(target: str | Path) -> list[Path]:
+    """Remove the temporaries of ``target`` that a dead process left (returns them).
+
+    A process killed outright (SIGKILL, a power cut, the OOM killer) cannot remove its hidden
+    ``.<name>.<pid>-<tag>.<random>.tmp`` (or an old folder moved aside, ``….old``); the next
+    atomic write to ``target`` removes those whose owner, by pid, is no longer running on this
+    host and pid namespace (the tag). A live process's temporary, another host's or container's,
+    a name of any other form, and an old folder while ``target`` is missing (the process died
+    between its two renames: that folder is the only copy) are left alone.
+    """
+    target = Path(target)
+    pattern = re.compile(
+        rf"\.{re.escape(target.name)}\.(\d+)-{_OWNER}\.[0-9a-f]{{12}}\.(tmp|old)",
+        re.DOTALL,
+    )
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(target.parent))
+    except OSError:
+        return removed
+    for entry in entries:
+        match = pattern.fullmatch(entry.name)
+        if match is None:
+            continue
+        pid = int(match.group(1))
+        if pid == os.getpid() or _alive(pid):
+            continue
+        if match.group(2) == "old" and not os.path.lexists(target):
+            continue  # killed between its two renames: the old folder is the only copy
+        path = Path(entry.path)
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                path.unlink()
+        removed.append(path)
+    return removed
 
 
 def _create_exclusive(path: Path, mode: int) -> int:
@@ -197,7 +305,8 @@ def _new_temporary_file(target: Path, mode: int, guard: _SignalGuard | None) -> 
     raise FileExistsError(f"{target.parent}: cannot find a free temporary name")  # pragma: no cover
 
 
-def _fsync_file(path: Path) -> None:
+def fsync_file(path: Path) -> None:
+    """Flush a written file to the disk (an error, such as a full or failing disk, is raised)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -205,7 +314,7 @@ def _fsync_file(path: Path) -> None:
         os.close(fd)
 
 
-def _fsync_folder(folder: Path) -> None:
+def fsync_folder(folder: Path) -> None:
     """Make a rename in ``folder`` durable (where the platform lets a folder be opened)."""
     try:
         fd = os.open(folder, os.O_RDONLY)
@@ -256,6 +365,7 @@ def _link_new(tmp: Path, target: Path, mode: int) -> None:
 @contextlib.contextmanager
 def _atomic_file(target: Path, *, secret: bool, replace: bool) -> Iterator[Path]:
     _ensure_folder(target.parent)
+    remove_stale_temporaries(target)
     with _guarded() as guard:
         tmp: Path | None = None
         try:
@@ -263,14 +373,14 @@ def _atomic_file(target: Path, *, secret: bool, replace: bool) -> Iterator[Path]
             yield tmp
             if secret:  # a writer may have replaced the file: the mode must still be 0600
                 os.chmod(tmp, SECRET_MODE)
-            _fsync_file(tmp)
+            fsync_file(tmp)
             with _commit(guard):
                 if replace:
                     os.replace(tmp, target)
                     _untrack(guard, tmp)
                 else:
                     _link_new(tmp, target, SECRET_MODE if secret else _FILE_MODE)
-            _fsync_folder(target.parent)
+            fsync_folder(target.parent)
         except OSError as exc:
             raise _naming_target(exc, target, tmp) from exc
         finally:
@@ -324,6 +434,7 @@ def atomic_folder(target: str | Path, *, secret: bool = True) -> Iterator[Path]:
     """
     target = Path(target)
     _ensure_folder(target.parent)
+    remove_stale_temporaries(target)
     with _guarded() as guard:
         tmp: Path | None = None
         try:
@@ -344,10 +455,10 @@ def atomic_folder(target: str | Path, *, secret: bool = True) -> Iterator[Path]:
                 if path.is_file() and not path.is_symlink():
                     if secret:
                         os.chmod(path, SECRET_MODE)
-                    _fsync_file(path)
+                    fsync_file(path)
                 elif secret and path.is_dir() and not path.is_symlink():
                     os.chmod(path, SECRET_FOLDER_MODE)
-            old = target.with_name(f".{target.name}.old-{secrets.token_hex(6)}")
+            old = _temporary_name(target, "old")
             with _commit(guard):
                 moved = False
                 if target.exists() or target.is_symlink():
@@ -357,7 +468,7 @@ def atomic_folder(target: str | Path, *, secret: bool = True) -> Iterator[Path]:
                 _untrack(guard, tmp)
                 if moved:
                     _track(guard, old, folder=True)  # garbage now: a signal may remove it
-            _fsync_folder(target.parent)
+            fsync_folder(target.parent)
             if moved:
                 shutil.rmtree(old, ignore_errors=True)
         except OSError as exc:
@@ -381,6 +492,101 @@ def create_secret_file(path: str | Path, data: bytes) -> Path:
     with _atomic_file(path, secret=True, replace=False) as tmp:
         tmp.write_bytes(data)
     return path
+
+
+# ---------------------------------------------------------------------------------------------
+# locks
+# ---------------------------------------------------------------------------------------------
+
+
+class LockFile:
+    """An exclusive lock held through a lock file, which exists only while it is held.
+
+    The usual safe protocol for removable lock files (``flock`` is released by the kernel when
+    its holder dies, even by SIGKILL): open (creating it) and ``flock`` the file, then check
+    that the locked descriptor is still the file at the path (``fstat`` against ``stat``: a
+    holder may have unlinked it meanwhile, and the lock of an unlinked file excludes nobody),
+    and try again if not; on release, unlink the path *while still holding the lock*, then
+    close. So a lock file left behind is only ever one whose holder died (SIGKILL, a power
+    cut), and the next holder removes it. (The ``filelock`` library keeps its lock files
+    forever by design, as it does not verify the inode.) Usage::
+
+        lock = LockFile(path)
+        if not lock.acquire(timeout=0):   # held by another process
+            ...
+        try: ... finally: lock.release()
+
+    or ``with LockFile(path): ...`` (waits as long as it takes). Between processes only: one
+    process must not take one lock twice.
+    """
+
+    def __init__(self, path: str | Path, *, poll: float = 0.05) -> None:
+        self.path = Path(path)
+        self._poll = poll
+        self._fd: int | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def acquire(self, timeout: float | None = None) -> bool:
+        """Take the lock: waiting without limit (``timeout`` None), for ``timeout`` seconds, or
+        not at all (0). False when another process still held it then."""
+        import fcntl
+        import time
+
+        if self._fd is not None:
+            raise RuntimeError(f"{self.path}: this lock is held already")
+        deadline = None if timeout is None else time.monotonic() + timeout
+        flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+        while True:
+            try:
+                fd = os.open(self.path, flags, SECRET_MODE)
+            except FileNotFoundError:  # the folder is gone, or a network file system's race
+                if not self.path.parent.is_dir():
+                    raise
+                continue
+            try:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | (0 if deadline is None else fcntl.LOCK_NB))
+                except BlockingIOError:
+                    os.close(fd)
+                    if deadline is not None and time.monotonic() >= deadline:
+                        return False
+                    time.sleep(self._poll)
+                    continue
+                held, current = os.fstat(fd), None
+                with contextlib.suppress(FileNotFoundError):
+                    current = os.stat(self.path, follow_symlinks=False)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+                raise
+            if current is not None and (current.st_dev, current.st_ino) == (
+                held.st_dev,
+                held.st_ino,
+            ):
+                self._fd = fd
+                return True
+            os.close(fd)  # its holder removed it after we opened it: lock the file there now
+
+    def release(self) -> None:
+        """Remove the lock file (still holding the lock), then let go of the lock."""
+        fd, self._fd = self._fd, None
+        if fd is None:
+            return
+        try:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.path)
+        finally:
+            os.close(fd)  # closing releases the flock
+
+    def __enter__(self) -> LockFile:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -490,8 +696,14 @@ def open_to_others(folder: str | Path) -> bool:
 MAX_SOURCE_BYTES = 2 * 1024**3
 #: Longest line of a delimited text file, in bytes (16 MiB).
 MAX_LINE_BYTES = 16 * 1024**2
-#: Most columns of a table (a header wider than this is refused before the rows are read).
-MAX_COLUMNS = 20_000
+#: Most cells of a delimited text file read into memory: the header's width times the file's
+#: lines, checked before the rows are parsed. 400 million: some 3.2 GB for the cells' pointers
+#: alone, and what the 2 GiB byte limit allows at about 5 bytes a cell. A bound on memory, not on
+#: the width: reading costs time in proportion to the cells (10**6 columns x 5 rows take
+#: seconds), and a short row is padded to the header's width (which a header of a million names
+#: over a million short lines would make 10**12 cells). Larger: keep the columns the survey
+#: needs, split the rows into files, or convert the data to Parquet.
+MAX_CELLS = 400_000_000
 #: Most cells of a workbook sheet (openpyxl holds each as a Python object).
 MAX_WORKBOOK_CELLS = 10_000_000
 #: Largest instrument, mapping, dictionary or survey definition file, in bytes (8 MiB).
@@ -567,17 +779,21 @@ def check_line_lengths(
         pos = last + 1
 
 
-def check_columns(
+def check_cells(
     path: str | Path,
-    count: int,
-    limit: int = MAX_COLUMNS,
+    columns: int,
+    lines: int,
+    limit: int = MAX_CELLS,
     error: type[Exception] = FileTooLargeError,
 ) -> None:
-    """Refuse a table of ``path`` with more than ``limit`` columns."""
-    if count > limit:
+    """Refuse a table of ``path`` whose ``columns`` times ``lines`` (an upper bound of its
+    rows) is more than ``limit`` cells."""
+    cells = columns * lines
+    if cells > limit:
         raise error(
-            f"{path}: {count:,} columns, more than the limit of {limit:,}; keep the columns the "
-            "survey needs (items, id, groups) and read that file"
+            f"{path}: {columns:,} columns x {lines:,} lines = {cells:,} cells, more than the "
+            f"limit of {limit:,}; keep the columns the survey needs (items, id, groups), split "
+            "the rows into several files, or convert it to Parquet"
         )
 
 

@@ -17,7 +17,10 @@ Turning cells into answers (codes, labels, the scale's checks) is the next step'
 Formats (FORMATS.md in the project's shared folder describes each export):
 
 ``csv`` / ``tsv``
-    One header row. Every cell is read as text, so ids keep their leading zeros.
+    One header row. Every cell is read as text, so ids keep their leading zeros. The separator
+    (``,``, tab, ``;`` or ``|``) is told from the first row, whatever the extension
+    (:func:`sniff_delimiter`); :func:`refuse_unsplit` refuses a file that still reads as one
+    column while the instrument has many items.
 ``xlsx``
     The first sheet (or the one asked for). Text cells stay text; a number shown with a
     zero-padding format (``00000``) is read as the padded text; date cells become ISO dates.
@@ -28,7 +31,10 @@ Formats (FORMATS.md in the project's shared folder describes each export):
     are then set to missing here and counted; value labels and variable labels (the question text)
     are kept for the mapping step.
 ``parquet``
-    Read as is; date and time columns become ISO text like the other formats.
+    Read through Arrow, typed (:func:`arrow_frame`): numbers stay numbers without a round trip
+    through text, each column's dtype decided by the file's schema (a nullable integer field as
+    ``Int64``, exact), text stays text; date and time columns become ISO text like the other
+    formats.
 ``jsonl``
     JSON lines, one object per row; values keep their JSON types.
 ``qualtrics``
@@ -59,6 +65,10 @@ Formats (FORMATS.md in the project's shared folder describes each export):
     response, a column per answered ``linkId`` (a coded answer gives its code), and the columns
     ``id`` (the default respondent id), ``questionnaire``, ``status``, ``subject``, ``authored``.
 
+A file named as text (``.csv``, ``.tsv``, ``.json`` ...) that is compressed (gzip, bzip2, xz,
+Zstandard), an archive (zip, 7-Zip), a workbook or another format's file is told by its first
+bytes and refused with what it is and how to fix it (``gunzip -c ...``), never read as bad text.
+
 :func:`detect_format` says which format a file is and why; :func:`read_source` reads it into a
 :class:`SourceTable`. Rows are numbered from 1 for the first data row, as the scoring engine does.
 """
@@ -77,16 +87,19 @@ import re
 import zipfile
 import zlib
 from collections import Counter
-from collections.abc import Container, Iterable, Mapping, Sequence
+from collections.abc import Collection, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 from xml.etree import ElementTree
 
 import numpy as np
 import pandas as pd
 
 from surveytool.errors import ResponsesError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 FormatName = Literal[
     "csv", "tsv", "xlsx", "sav", "parquet", "jsonl", "qualtrics", "redcap", "fhir", "odk"
@@ -256,6 +269,8 @@ class SourceTable:
     value_labels: dict[str, dict[float, str]] = field(default_factory=dict)
     metadata_columns: tuple[str, ...] = ()
     default_id_column: str | None = None
+    #: a column whose name repeats an earlier one's, as renamed (``A1.1``) -> the name (``A1``)
+    repeated_columns: dict[str, str] = field(default_factory=dict)
     wave_columns: tuple[str, ...] = ()
     suggested_groups: tuple[str, ...] = ()
     categorical_columns: tuple[str, ...] = ()
@@ -296,6 +311,86 @@ def file_sha256(path: Path) -> str:
 # ---------------------------------------------------------------------------------------------
 _UTF16 = (b"\xff\xfe", b"\xfe\xff")
 
+#: Formats read as text (delimited or JSON).
+_TEXT_FORMATS = frozenset({"csv", "tsv", "qualtrics", "redcap", "odk", "jsonl", "fhir"})
+
+#: The first bytes of files that are not text: what they are, and how to fix a text file's name
+#: on one (empty for the compressed formats, whose fix is their tool's command; see
+#: :func:`_binary_kind`, which also tells an .xlsx workbook from other zip archives).
+_SIGNATURES: tuple[tuple[bytes, str, str], ...] = (
+    (b"\x1f\x8b", "gzip-compressed", ""),
+    (b"BZh", "bzip2-compressed", ""),
+    (b"\xfd7zXZ\x00", "xz-compressed", ""),
+    (b"\x28\xb5\x2f\xfd", "Zstandard-compressed", ""),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive", "extract the data file from it (7-Zip) first"),
+    (b"PK\x03\x04", "a zip archive", "extract the data file from it (unzip) first"),
+    (b"PK\x05\x06", "an empty zip archive", "export the data again"),
+    (
+        b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",
+        "an old Excel workbook (.xls) or another Office file",
+        "open it in Excel and save it as .xlsx or as 'CSV UTF-8'",
+    ),
+    (b"PAR1", "a Parquet file", "give it the extension .parquet"),
+    (b"$FL2", "an SPSS data file", "give it the extension .sav"),
+    (b"$FL3", "an SPSS data file (compressed)", "give it the extension .zsav"),
+)
+
+#: Decompression tools of the compressed formats, and the extension each one strips.
+_DECOMPRESS = {
+    "gzip-compressed": ("gunzip", ".gz"),
+    "bzip2-compressed": ("bunzip2", ".bz2"),
+    "xz-compressed": ("unxz", ".xz"),
+    "Zstandard-compressed": ("unzstd", ".zst"),
+}
+
+
+def _binary_kind(path: Path, head: bytes) -> tuple[str, str] | None:
+    """What a file starting with ``head`` is when it is not text (see :data:`_SIGNATURES`), and
+    how to fix it; None for anything else (text, or bytes we do not recognise)."""
+    import shlex
+
+    known = next((entry for entry in _SIGNATURES if head.startswith(entry[0])), None)
+    if known is None:
+        return None
+    magic, what, fix = known
+    if what in _DECOMPRESS:
+        tool, strips = _DECOMPRESS[what]
+        name = shlex.quote(path.name)
+        if path.suffix.lower() == strips:  # data.csv.gz -> data.csv
+            command = f"{tool} -k {name}"
+        else:  # data.csv holding gzip -> data-unpacked.csv
+            command = f"{tool} -c {name} > {shlex.quote(f'{path.stem}-unpacked{path.suffix}')}"
+        return what, f"decompress it ({command}, or 7-Zip on Windows) and give that file"
+    if magic == b"PK\x03\x04":
+        try:
+            with zipfile.ZipFile(path) as archive:
+                names = [n for n in archive.namelist() if not n.endswith("/")]
+        except (OSError, zipfile.BadZipFile):
+            names = []
+        if "xl/workbook.xml" in names:
+            return "an Excel workbook (.xlsx)", "give it the extension .xlsx"
+        if len(names) == 1:
+            fix = f"extract {names[0]!r} from it (unzip) and give that file"
+    return what, fix
+
+
+def _refuse_binary(path: Path, head: bytes, expected: str) -> None:
+    """Refuse a file that should be ``expected`` text (``CSV``, ``JSON``) but is compressed, an
+    archive or another format's file, by its first bytes: what it is, and how to fix it (a
+    gzip file named ``.csv`` was told "not UTF-8")."""
+    found = _binary_kind(path, head)
+    if found is not None:
+        what, fix = found
+        raise SourceError(f"{path}: the file is {what}, not {expected} text; {fix}")
+
+
+def _text_kind(path: Path) -> str:
+    """What text a file of this name should hold, for messages: ``CSV``, ``TSV``, ``JSON``."""
+    suffix = path.suffix.lower()
+    if suffix in (".json", ".jsonl", ".ndjson", ".qsf"):
+        return "JSON"
+    return {"tsv": "TSV"}.get(_EXTENSIONS.get(suffix, "csv"), "CSV")
+
 
 def _decode(path: Path, *, lines: bool = True) -> str:
     """The text of a delimited file or definition, read within the documented limits
@@ -309,6 +404,7 @@ def _decode(path: Path, *, lines: bool = True) -> str:
     )
 
     raw = read_bytes_bounded(path, MAX_SOURCE_BYTES, "file", SourceError)
+    _refuse_binary(path, raw[:16], _text_kind(path))
     if lines:
         check_line_lengths(
             path, raw, MAX_LINE_BYTES * (2 if raw.startswith(_UTF16) else 1), SourceError
@@ -327,17 +423,117 @@ def _decode(path: Path, *, lines: bool = True) -> str:
         ) from None
 
 
-def _delimiter(path: Path, text: str) -> str:
-    first = text.split("\n", 1)[0]
-    counts = {sep: first.count(sep) for sep in (",", "\t", ";")}
-    best = max(counts, key=lambda sep: counts[sep])
-    if counts[best] == 0:
-        return "\t" if _EXTENSIONS.get(path.suffix.lower()) == "tsv" else ","
+#: The separators of delimited text, told from its first row; on a tie, the earlier wins.
+DELIMITERS: tuple[str, ...] = (",", "\t", ";", "|")
+
+
+def sniff_delimiter(text: str, default: str = ",") -> str:
+    """The separator of delimited ``text``: of :data:`DELIMITERS`, the one that splits its first
+    row into the most columns (quotes respected, as the csv module reads them, so a quoted
+    ``"a,b"`` is one cell); ``default`` when none splits it."""
+    head = text[: 1 << 20]  # the first row is in it; csv reads from a slice, not a copy of all
+    best, widest = default, 1
+    for sep in DELIMITERS:
+        rows = _first_rows(head, sep, 1)
+        width = len(rows[0]) if rows else 0
+        if width > widest:
+            best, widest = sep, width
     return best
 
 
+def _delimiter(path: Path, text: str) -> str:
+    return sniff_delimiter(text, "\t" if _EXTENSIONS.get(path.suffix.lower()) == "tsv" else ",")
+
+
 def _parse_rows(path: Path, text: str, sep: str) -> pd.DataFrame:
-    """Every row of a delimited text as text cells (no header interpretation)."""
+    """Every row of a delimited text as text cells (no header interpretation), one block of
+    Python objects, missing cells (:data:`NA_STRINGS`) as ``pd.NA``.
+
+    A regular table (every row as long as the first, no quote left open) is split by the
+    :mod:`csv` module into one 2-D array: linear in the cells whatever the width. pandas'
+    reader costs some 100 µs per column (a block and a Series each), minutes for 10**6 columns.
+    Anything irregular (rows longer or shorter than the first, an odd number of quote
+    characters) is read by pandas as before, for its padding of short rows and its messages.
+    """
+    cells = _regular_rows(text, sep)
+    if cells is None:
+        return _parse_rows_pandas(path, text, sep)
+    if not cells.size:
+        raise SourceError(f"{path}: the file is empty; export the data again")
+    return pd.DataFrame(cells, dtype=object, copy=False)
+
+
+def _missing_cells(cells: np.ndarray, na_strings: Container[str] = ()) -> np.ndarray:
+    """Which cells of an object array are missing: a missing value, blank text, or text in
+    ``na_strings``. Decided once per distinct value (a table holds few: 1 to 5 on a scale), so
+    the cost is one hash per cell, in C."""
+    missing = np.empty(cells.shape, dtype=bool)
+    width = cells.shape[1] if cells.ndim == 2 else 1
+    step = max(1, _CLEAN_CELLS // max(width, 1))
+    for start in range(0, len(cells), step):
+        part = cells[start : start + step]
+        codes, uniques = pd.factorize(part.ravel(), use_na_sentinel=True)
+        # one flag per distinct value, and a last True that the missing cells' code -1 reads
+        # (also when every cell is missing and there is no distinct value at all)
+        blank = np.ones(len(uniques) + 1, dtype=bool)
+        blank[:-1] = [isinstance(v, str) and (not v.strip() or v in na_strings) for v in uniques]
+        missing[start : start + step] = blank[codes].reshape(part.shape)
+    return missing
+
+
+def _regular_rows(text: str, sep: str) -> np.ndarray | None:
+    """The rows of ``text`` as a 2-D object array, missing cells as ``pd.NA``, when they form a
+    regular table (blank and whitespace-only lines skipped, as pandas does), else None.
+
+    The array is in column order (Fortran), as a frame holds its columns, so each column the
+    validation reads is contiguous. Rows are read in blocks, each put in place and cleaned at
+    once, so the rows' lists never all exist together."""
+    if text.count('"') % 2:
+        return None  # a quote left open: pandas says where
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
+    capacity = _line_ends(text) + 1  # rows at most
+    cells = np.empty((0, 0), dtype=object)
+    chunk: list[list[str]] = []
+    width, step, n = -1, 1, 0
+    try:
+        for row in reader:
+            if not row or (len(row) == 1 and not row[0].strip()):
+                continue
+            if width < 0:
+                width = len(row)
+                step = max(1, _CLEAN_CELLS // width)
+                cells = np.empty((capacity, width), dtype=object, order="F")
+            elif len(row) != width:
+                return None
+            chunk.append(row)
+            if len(chunk) == step:
+                n = _put_rows(cells, n, chunk)
+                chunk = []
+    except csv.Error:
+        return None
+    if chunk:
+        n = _put_rows(cells, n, chunk)
+    return cells[:n]
+
+
+def _line_ends(text: str) -> int:
+    """How many line ends (``\\n``, ``\\r\\n`` or ``\\r``) ``text`` holds."""
+    crs = text.count("\r")
+    return text.count("\n") + crs - (text.count("\r\n") if crs else 0)
+
+
+_CLEAN_CELLS = 1 << 20  # cells cleaned at a time: the temporary arrays stay small
+
+
+def _put_rows(cells: np.ndarray, n: int, rows: list[list[str]]) -> int:
+    """Rows ``n, n + 1, ...`` of ``cells`` set to ``rows``, missing cells as ``pd.NA``."""
+    block = cells[n : n + len(rows)]
+    block[:] = rows
+    block[_missing_cells(block, NA_STRINGS)] = pd.NA
+    return n + len(rows)
+
+
+def _parse_rows_pandas(path: Path, text: str, sep: str) -> pd.DataFrame:
     try:
         frame = pd.read_csv(
             io.StringIO(text),
@@ -353,27 +549,42 @@ def _parse_rows(path: Path, text: str, sep: str) -> pd.DataFrame:
     except (pd.errors.ParserError, ValueError) as exc:
         reason = str(exc).strip().splitlines()[0]
         raise SourceError(f"{path}: cannot read it as delimited text: {reason}") from None
-    return frame
+    cells = frame.to_numpy(dtype=object, copy=True)
+    cells[pd.isna(cells)] = pd.NA
+    return pd.DataFrame(cells, dtype=object, copy=False)
 
 
-def _header(values: Iterable[object]) -> list[str]:
-    """Column names from a header row: text, blanks named ``Unnamed: i``, repeats suffixed ``.n``."""
+#: ``frame.attrs`` key under which a reader hands :func:`read_source` the repeated columns it
+#: renamed (popped at once: a small dict, never carried further).
+_REPEATS = "surveytool.repeated_columns"
+
+
+def _header(values: Iterable[object], repeats: dict[str, str] | None = None) -> list[str]:
+    """Column names from a header row: text, blanks named ``Unnamed: i``, repeats suffixed ``.n``
+    (each renamed repeat -> the name it repeats, into ``repeats``)."""
     names: list[str] = []
-    seen: Counter[str] = Counter()
+    seen: dict[str, int] = {}  # a name -> how often it was given (its next suffix)
     for i, value in enumerate(values):
-        blank = value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value))
-        name = "" if blank else str(value)
-        name = name.strip() or f"Unnamed: {i}"
-        if seen[name]:
-            candidate = f"{name}.{seen[name]}"
+        if isinstance(value, str):
+            name = value.strip() or f"Unnamed: {i}"
+        else:
+            blank = (
+                value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value))
+            )
+            name = ("" if blank else str(value)).strip() or f"Unnamed: {i}"
+        count = seen.get(name, 0)
+        if count:
+            candidate = f"{name}.{count}"
             while candidate in seen:
-                seen[name] += 1
-                candidate = f"{name}.{seen[name]}"
-            seen[name] += 1
-            seen[candidate] += 1
+                count += 1
+                candidate = f"{name}.{count}"
+            seen[name] = count + 1
+            seen[candidate] = seen.get(candidate, 0) + 1
             names.append(candidate)
+            if repeats is not None:
+                repeats[candidate] = name
             continue
-        seen[name] += 1
+        seen[name] = 1
         names.append(name)
     return names
 
@@ -461,6 +672,10 @@ def detect_format(
         raise SourceError(f"{path}: no such file; check the path")
     _regular_source(path)  # a FIFO or a device would hang or never end
     by_extension = _EXTENSIONS.get(path.suffix.lower())
+    with path.open("rb") as handle:
+        head = handle.read(16)
+    if (by_extension if requested == "auto" else requested) in _TEXT_FORMATS:
+        _refuse_binary(path, head, _text_kind(path))
     if requested != "auto":
         fmt: FormatName = requested  # type: ignore[assignment]
         variant = ""
@@ -476,6 +691,9 @@ def detect_format(
                 variant = "labels" if "Record ID" in _sample(path)[0].split("\n", 1)[0] else "raw"
         return Detection(fmt, variant, f"given by {given_by}")
     if by_extension is None:
+        found_binary = _binary_kind(path, head)  # data.csv.gz
+        if found_binary is not None:
+            raise SourceError(f"{path}: the file is {found_binary[0]}; {found_binary[1]}")
         raise SourceError(
             f"{path}: cannot tell the format from the extension {path.suffix or '(none)'!r}; "
             f"give the format ({', '.join(FORMATS[1:])})"
@@ -490,8 +708,25 @@ def detect_format(
     return Detection(by_extension, "", f"extension {path.suffix}")
 
 
+def refuse_unsplit(table: SourceTable, items: Collection[str], instrument: str) -> None:
+    """Refuse delimited text read as one column while ``instrument`` has several ``items`` and
+    that column is none of them: its columns are separated by a character that is none of
+    :data:`DELIMITERS` (scoring it would count every answer as missing, and exit as if fine)."""
+    if table.format not in ("csv", "tsv") or table.frame.shape[1] != 1 or len(items) < 2:
+        return
+    name = str(table.frame.columns[0])
+    if name in items:
+        return
+    shown = name if len(name) <= 60 else name[:57] + "..."
+    raise SourceError(
+        f"{table.path}: its first line reads as one column ({shown!r}) while {instrument} has "
+        f"{len(items)} items; separate the columns with commas, tabs, semicolons or '|' (the "
+        "first line tells which) and read the file again"
+    )
+
+
 def _sep_name(sep: str) -> str:
-    return {",": "comma", "\t": "tab", ";": "semicolon"}[sep]
+    return {",": "comma", "\t": "tab", ";": "semicolon", "|": "pipe"}[sep]
 
 
 def _sample(path: Path) -> tuple[str, str]:
@@ -507,12 +742,13 @@ def _sample(path: Path) -> tuple[str, str]:
 
 def _read_delimited(path: Path, detection: Detection) -> tuple[pd.DataFrame, list[str], list[str]]:
     """Data frame, header row 2 (question text) and row 3 (import ids) for text formats."""
-    from surveytool.io.files import check_columns
+    from surveytool.io.files import check_cells
 
     text = _decode(path)
     sep = _delimiter(path, text)
     header = _first_rows(text[: 1 << 24], sep, 1)  # a slice: not a copy of the whole text
-    check_columns(path, len(header[0]) if header else 0, error=SourceError)  # before parsing
+    lines = _line_ends(text) + (not text.endswith(("\n", "\r")))
+    check_cells(path, len(header[0]) if header else 0, lines, error=SourceError)
     rows = _parse_rows(path, text, sep)
     if rows.empty:
         raise SourceError(f"{path}: the file has no header row; export the data again")
@@ -533,9 +769,11 @@ def _read_delimited(path: Path, detection: Detection) -> tuple[pd.DataFrame, lis
                     second[i] if re.fullmatch(r"V\d+", name) and i < len(second) else name
                     for i, name in enumerate(names_row)
                 ]
-    names = _header(names_row)
+    repeats: dict[str, str] = {}
+    names = _header(names_row, repeats)
     data = rows.iloc[header_rows:].reset_index(drop=True)
     data.columns = pd.Index(names)
+    data.attrs[_REPEATS] = repeats
     return data, second, third
 
 
@@ -731,7 +969,7 @@ def _read_xlsx(
     path: Path, sheet: str | int | None
 ) -> tuple[pd.DataFrame, list[str], dict[str, tuple[tuple[int, str], ...]]]:
     """The chosen sheet as text cells, notes, and its formula cells without a value (by column)."""
-    from surveytool.io.files import MAX_WORKBOOK_CELLS, check_columns
+    from surveytool.io.files import MAX_WORKBOOK_CELLS
 
     notes: list[str] = []
     book = _open_workbook(path, data_only=True)
@@ -741,10 +979,8 @@ def _read_xlsx(
         rows: list[list[object]] = []
         typed: list[list[object]] = []  # the first row's cells as stored (numbers stay numbers)
         worksheet = book[chosen]
-        check_columns(path, int(getattr(worksheet, "max_column", 0) or 0), error=SourceError)
-        cells_read = 0
+        cells_read = 0  # a sheet has at most 16,384 columns: its cells bound its memory
         for row in worksheet.iter_rows():
-            check_columns(path, len(row), error=SourceError)
             cells_read += len(row)
             if cells_read > MAX_WORKBOOK_CELLS:
                 raise SourceError(
@@ -771,7 +1007,8 @@ def _read_xlsx(
         notes.append(f"read sheet {chosen!r} of {len(names)} ({', '.join(map(repr, names))})")
     width = max(len(r) for r in rows)
     padded = [r + [pd.NA] * (width - len(r)) for r in rows]
-    header = _header(padded[0])
+    repeats: dict[str, str] = {}
+    header = _header(padded[0], repeats)
     if len(padded) > 1 and _looks_like_data(typed[0] if typed else []):
         notes.append(
             f"the first row of sheet {chosen!r} holds only numbers and dates "
@@ -779,6 +1016,7 @@ def _read_xlsx(
             "has no header row, its first respondent was read as the header; add a header row"
         )
     frame = pd.DataFrame(padded[1:], columns=header, dtype=object)
+    frame.attrs[_REPEATS] = repeats
     formulas = {
         header[int(j)]: cells for j, cells in _uncached_formulas(path, chosen, padded).items()
     }
@@ -1347,16 +1585,44 @@ def ungrouped(table: SourceTable, column: str, known: Container[str]) -> str | N
 
 
 def _text_columns(frame: pd.DataFrame) -> pd.DataFrame:
-    """Blank text cells as missing in text columns (readers differ on this): object, pd.NA."""
-    out = frame
-    for col in out.columns:
-        series = out[col]
-        if pd.api.types.is_numeric_dtype(series.dtype) or pd.api.types.is_bool_dtype(series.dtype):
-            continue
-        text = series.astype("string").str.strip()
-        blank = text.eq("").fillna(False).to_numpy(dtype=bool)
-        if series.dtype != object or blank.any():
-            out[col] = series.astype(object).mask(blank | series.isna().to_numpy(), pd.NA)
+    """Every text column (neither numeric nor boolean) as Python objects, blank text and every
+    kind of missing value as ``pd.NA`` (readers differ on this).
+
+    Linear in the cells, whatever the width: the text columns are taken as one 2-D array,
+    cleaned at once and put back as one block (never column by column: each insert into a
+    frame of many columns costs time in proportion to its width).
+    """
+    kinds: dict[object, bool] = {}
+    text = []
+    for position, dtype in enumerate(frame.dtypes):
+        if dtype not in kinds:
+            kinds[dtype] = not (
+                pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)
+            )
+        if kinds[dtype]:
+            text.append(position)
+    if not text:
+        return frame
+    every = len(text) == frame.shape[1]
+    cells = (frame if every else frame.iloc[:, text]).to_numpy(dtype=object)
+    missing = _missing_cells(cells) if cells.size else None
+    if missing is not None and missing.any():
+        cells = cells.copy(order="K")  # to_numpy may give a read-only view of the frame
+        cells[missing] = pd.NA
+    cleaned = pd.DataFrame(cells, index=frame.index, dtype=object, copy=False)
+    if every:
+        cleaned.columns = frame.columns
+        return cleaned
+    is_text = np.zeros(frame.shape[1], dtype=bool)
+    is_text[text] = True
+    others = np.flatnonzero(~is_text)
+    rest = frame.iloc[:, others].set_axis(range(len(text), frame.shape[1]), axis=1)
+    whole = pd.concat([cleaned, rest], axis=1)
+    order = np.empty(frame.shape[1], dtype=np.int64)
+    order[text] = np.arange(len(text))
+    order[others] = np.arange(len(text), frame.shape[1])
+    out = whole.iloc[:, order]
+    out.columns = frame.columns
     return out
 
 
@@ -1700,8 +1966,13 @@ def read_source(
     elif detection.format == "fhir":
         frame = _read_fhir(path)
     else:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
         try:
-            frame = pd.read_parquet(path)
+            frame = arrow_frame(pq.read_table(path))
+            # the table's buffers are free now; Arrow's allocator would keep them from the OS
+            pa.default_memory_pool().release_unused()
         except Exception as exc:  # pyarrow's errors: one line
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise SourceError(f"{path}: cannot read it as Parquet: {reason}") from None
@@ -1709,10 +1980,12 @@ def read_source(
         for col in frame.columns:
             if isinstance(frame[col].dtype, pd.CategoricalDtype):
                 frame[col] = frame[col].astype(object)
+    repeats = frame.attrs.pop(_REPEATS, {})
     if not isinstance(frame.index, pd.RangeIndex) or frame.index.start != 0:
         frame = frame.reset_index(drop=True)
     frame = _text_columns(frame)
-    frame.columns = pd.Index(_header(frame.columns))
+    frame.attrs.pop(_REPEATS, None)
+    frame.columns = pd.Index(_header(frame.columns, repeats))
     _as_text(frame, text_columns)
     n = len(frame)
     if n == 0:
@@ -1729,6 +2002,7 @@ def read_source(
         value_labels=labels,
         missing_declared=missing,
         formula_cells=formulas,
+        repeated_columns=repeats,
         notes=notes,
     )
     if labels:
@@ -1756,6 +2030,8 @@ def read_source(
 
         table.metadata_columns = tuple(c for c in RESPONSE_COLUMNS if c in table.frame.columns)
         table.default_id_column = "id"
+    elif detection.format == "parquet":
+        _cohort_file(table, path)
     elif detection.format in ("csv", "tsv") and format != "auto":
         found = _sniff_text(*_sample(path))
         if found is not None:
@@ -1766,14 +2042,145 @@ def read_source(
     return table
 
 
-def parquet_frame(frame: pd.DataFrame, *, text_columns: Sequence[str] = ()) -> pd.DataFrame:
-    """A table read from Parquet (pyarrow's ``to_pandas``) as :func:`read_source` gives it.
+#: The ``kind`` in a cohort file's metadata (the research layer writes cohorts; any reader of
+#: the format may read them) and the cohort's own column of the import each row came from.
+COHORT_KIND: Final = "surveytool.cohort"
+COHORT_BATCH_COLUMN: Final = "import_batch"
+
+
+def _cohort_file(table: SourceTable, path: Path) -> None:
+    """A cohort file read as a source (``score cohort.parquet``): its respondent id column
+    (the keyed pseudonyms) is the default id, and its ``import_batch`` is metadata, not an
+    unknown column."""
+    from surveytool.io.tables import read_metadata
+
+    try:
+        meta = read_metadata(path) or {}
+    except (OSError, ValueError):
+        return
+    if meta.get("kind") != COHORT_KIND:
+        return
+    ident = meta.get("id_column")
+    columns = set(table.frame.columns)
+    if isinstance(ident, str) and ident in columns:
+        table.default_id_column = ident
+    table.metadata_columns = tuple(c for c in (COHORT_BATCH_COLUMN,) if c in columns)
+    table.notes.append(
+        f"a cohort file ({meta.get('instrument_id')} {meta.get('instrument_version')}): "
+        f"respondent ids from its {ident!r} column, {COHORT_BATCH_COLUMN!r} is the cohort's own"
+    )
+
+
+def arrow_frame(table: pa.Table, schema: pa.Schema | None = None) -> pd.DataFrame:
+    """An Arrow table (a Parquet file's) as a frame, typed, without a round trip through text.
+
+    Each column's dtype is decided by the schema (``schema``, default the table's own: the
+    dataset's, when the Dask engine reads a piece), never by the values of the rows read, so a
+    file read whole and read by row groups give the same dtypes and values:
+
+    - a dtype the schema's pandas metadata names that pandas builds from Arrow (``Int64``,
+      ``Float64``, ``boolean`` ..., as ``DataFrame.to_parquet`` wrote them) is that dtype, as
+      :func:`pandas.read_parquet` gives it (every column of a file that pandas wrote is as
+      :func:`pandas.read_parquet` reads it);
+    - a floating column is ``float64`` (NaN for nulls), from Arrow's buffer (zero-copy without
+      nulls, read-only then);
+    - an integer column is a numpy integer when its field cannot hold nulls (not nullable, or a
+      numpy integer column by the pandas metadata), otherwise the nullable integer of its width
+      (``Int64`` ...), exact beyond 2**53 (long ids keep every digit) and the same in a piece
+      without nulls (pyarrow's own ``to_pandas`` gives ``int64`` there and ``float64`` in a
+      piece with nulls);
+    - other columns (text, dates, dictionaries) are pyarrow's ``to_pandas`` of the column.
+
+    The validation reads every numeric dtype into the float64 item matrix in one pass. The
+    pandas index stored by ``DataFrame.to_parquet`` is left out, as :func:`read_source` drops it.
+    """
+    schema = table.schema if schema is None else schema
+    meta = schema.pandas_metadata or {}
+    index = {c for c in meta.get("index_columns", []) if isinstance(c, str)}
+    declared = {
+        str(c.get("name")): str(c.get("numpy_type"))
+        for c in meta.get("columns", [])
+        if isinstance(c, dict)
+    }
+    names: list[str] = []
+    columns: dict[int, Any] = {}
+    in_schema = set(schema.names)  # once: ``schema.names`` is a new list of every name each time
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        if name in index:
+            continue
+        field = schema.field(name) if name in in_schema else table.schema.field(name)
+        columns[len(names)] = _arrow_column(column, field.nullable, declared.get(name))
+        names.append(name)
+    frame = pd.DataFrame(columns, copy=False)
+    frame.columns = pd.Index(names, dtype=object)
+    return frame
+
+
+def _arrow_column(column: Any, nullable: bool, declared: str | None) -> Any:
+    """One Arrow column as :func:`arrow_frame` gives it (see there); ``declared`` is the pandas
+    metadata's ``numpy_type`` of the column, if any."""
+    import pyarrow as pa
+
+    kind = column.type
+    dtype = _extension_dtype(declared)
+    if dtype is not None:
+        return dtype.__from_arrow__(column)
+    if not (pa.types.is_floating(kind) or pa.types.is_integer(kind)):
+        return column.to_pandas()
+    if pa.types.is_floating(kind):
+        return np.asarray(column.to_numpy(), dtype=np.float64)
+    numpy_int = _is_numpy(declared) and np.dtype(declared).kind in "iu"
+    if (not nullable or numpy_int) and column.null_count == 0:
+        return column.to_numpy()
+    signed = "Int" if pa.types.is_signed_integer(kind) else "UInt"
+    nullable_int: Any = pd.api.types.pandas_dtype(f"{signed}{kind.bit_width}")
+    return nullable_int.__from_arrow__(column)
+
+
+def _extension_dtype(name: str | None) -> Any:
+    """The pandas extension dtype (``Int64``, ``boolean``, ``str`` ...) named ``name`` that
+    pandas builds from Arrow, or None (a numpy dtype, or no name)."""
+    if name is None or _is_numpy(name):
+        return None
+    try:
+        dtype = pd.api.types.pandas_dtype(name)
+    except (TypeError, ValueError):
+        return None
+    if isinstance(dtype, pd.api.extensions.ExtensionDtype) and hasattr(dtype, "__from_arrow__"):
+        return dtype
+    return None
+
+
+def _is_numpy(name: str | None) -> bool:
+    """``name`` is the name of a numpy dtype."""
+    if name is None:
+        return False
+    try:
+        np.dtype(name)
+    except TypeError:
+        return False
+    return True
+
+
+def parquet_frame(
+    frame: pd.DataFrame | pa.Table,
+    *,
+    text_columns: Sequence[str] = (),
+    schema: pa.Schema | None = None,
+) -> pd.DataFrame:
+    """A table read from Parquet as :func:`read_source` gives it.
+
+    ``frame`` is pyarrow's ``to_pandas`` of the table, or (better: typed, fewer copies) the Arrow
+    table itself, read as :func:`arrow_frame` says (with ``schema``, a dataset's, deciding the
+    dtypes).
 
     The Dask engine reads a Parquet dataset piece by piece (:mod:`surveytool.engine.datasets`)
     and gives each piece this treatment, so a partition holds what the in-memory reader would
     hold for the same rows: dates as ISO text, categoricals as plain values, blank text as
     missing, the header as :func:`read_source` names it, ``text_columns`` as text.
     """
+    if not isinstance(frame, pd.DataFrame):
+        frame = arrow_frame(frame, schema)
     frame = _iso_dates(frame)
     for col in frame.columns:
         if isinstance(frame[col].dtype, pd.CategoricalDtype):

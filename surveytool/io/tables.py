@@ -85,14 +85,36 @@ def write_table(
             for record in _records(frame):
                 fh.write(json.dumps(record, ensure_ascii=False) + "\n")
     else:
+        shown = escape_formulas(frame)
         with atomic_path(path, secret=secret) as tmp:
-            escape_formulas(frame).to_csv(tmp, index=False, sep="," if fmt == "csv" else "\t")
+            shown.to_csv(
+                tmp, index=False, sep="," if fmt == "csv" else "\t", quoting=_quoting(shown)
+            )
     if metadata is not None and fmt in ("csv", "tsv", "jsonl"):
         sidecar = path.with_name(path.name + ".meta.json")
         with atomic_path(sidecar, secret=secret) as tmp:
             tmp.write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n", "utf-8")
         written.append(sidecar)
     return written
+
+
+def _quoting(frame: pd.DataFrame) -> int:
+    """``csv.QUOTE_MINIMAL``, or every text cell quoted when one holds a carriage return: the
+    csv module (under pandas) quotes only the line terminator's characters, ``\\n``, so a bare
+    ``\\r`` would end the row in a spreadsheet and start a new one with the rest of the cell."""
+    import csv
+
+    def has_cr(value: object) -> bool:
+        return isinstance(value, str) and "\r" in value
+
+    texts = [
+        frame.iloc[:, i]
+        for i in range(frame.shape[1])
+        if not pd.api.types.is_numeric_dtype(frame.iloc[:, i].dtype)
+    ]
+    if any(has_cr(c) for c in frame.columns) or any(t.map(has_cr).any() for t in texts):
+        return csv.QUOTE_NONNUMERIC
+    return csv.QUOTE_MINIMAL
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:

@@ -18,6 +18,7 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
@@ -122,3 +123,55 @@ def test_a_signal_while_writing_removes_the_temporary_and_exits_130(tmp_path: Pa
     assert stopped.value.code == 130
     assert target.read_bytes() == OLD and _hidden(tmp_path) == []
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored after
+
+
+INSTRUMENT = Path(__file__).resolve().parents[2] / "fixtures" / "scoring" / "cli.yaml"
+
+
+def _command(kind: str, folder: Path, source: Path) -> tuple[list[str], Path]:
+    """The command line of a ``score`` or ``cohort import`` run in ``folder``, and its target."""
+    if kind == "score":
+        target = folder / "s.csv"
+        return [*SURVEYTOOL, "score", "-i", "ppai", str(source), "-o", str(target)], target
+    target = folder / "c.parquet"
+    keys = folder / "keys"
+    keys.mkdir(mode=0o700, exist_ok=True)
+    return [
+        *SURVEYTOOL, "cohort", "import", str(source), "-i", "ppai",
+        "--key-file", str(keys / "k.key"), "-o", str(target),
+    ], target  # fmt: skip
+
+
+def _temporaries(folder: Path, target: Path) -> list[Path]:
+    return sorted(folder.glob(f".{target.name}.*.tmp"))
+
+
+@pytest.mark.parametrize("kind", ["score", "cohort import"])
+def test_sigkill_mid_write_leaves_a_temporary_the_next_run_removes(
+    tmp_path: Path, kind: str
+) -> None:
+    """SIGKILL cannot be handled: the temporary stays, named with the dead process's pid; the
+    next run writing that target removes it and writes a complete file."""
+    source = tmp_path / "r.csv"
+    made = CliRunner().invoke(cli, ["simulate", "ppai", "--n", "20000", "-o", str(source)])
+    assert made.exit_code == 0, made.output
+    for attempt in range(5):  # the write is a short window: try again if the run got past it
+        folder = tmp_path / f"run{attempt}"
+        folder.mkdir()
+        args, target = _command(kind, folder, source)
+        proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        while proc.poll() is None and not _temporaries(folder, target):
+            time.sleep(0.0005)
+        proc.kill()
+        proc.wait()
+        left = _temporaries(folder, target)
+        if left:
+            break
+    else:
+        pytest.fail("the run never got to write its output within five attempts")
+    assert all(f".{proc.pid}-" in p.name for p in left)  # the owner can be told
+    rerun = subprocess.run(args, capture_output=True, text=True, check=False)
+    assert rerun.returncode == 0, rerun.stderr
+    assert _temporaries(folder, target) == []
+    frame = pd.read_csv(target) if kind == "score" else pd.read_parquet(target)
+    assert len(frame) == 20000  # complete, and readable

@@ -2,8 +2,8 @@
 
 Real commands in real subprocesses (a hang would otherwise hang the test run; each has a
 timeout): a FIFO or ``/dev/zero`` as responses, instrument or mapping; a sparse file over the
-size limit (refused by its size before a byte is read); a line over the line limit; a header
-over the column limit.
+size limit (refused by its size before a byte is read); a line over the line limit; a table
+over the cell limit (its header's width times its lines), and a wide table under it, read whole.
 """
 
 from __future__ import annotations
@@ -13,13 +13,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
+from click.testing import CliRunner
 
 from surveytool.io.files import (
-    MAX_COLUMNS,
+    MAX_CELLS,
     MAX_LINE_BYTES,
     MAX_SOURCE_BYTES,
     FileTooLargeError,
+    check_cells,
     check_line_lengths,
     read_bytes_bounded,
 )
@@ -93,12 +96,50 @@ def test_a_line_over_the_limit_is_refused(tmp_path: Path) -> None:
     _one_error(run, "line 2 is longer than the limit")
 
 
-def test_a_header_over_the_column_limit_is_refused(tmp_path: Path) -> None:
-    source = tmp_path / "wide.csv"
-    names = ["pid", *(f"c{i}" for i in range(MAX_COLUMNS))]
-    source.write_text(",".join(names) + "\n" + ",".join("1" for _ in names) + "\n", "utf-8")
+def test_a_table_over_the_cell_limit_is_refused_before_parsing(tmp_path: Path) -> None:
+    # 20,001 names over 20,000 one-cell lines: a small file that pandas would pad to 4 * 10**8
+    # cells (its short rows filled to the header's width), refused from the header and the lines
+    source = tmp_path / "padded.csv"
+    width = 20_001
+    assert width * (width + 1) > MAX_CELLS
+    names = ["pid", *(f"c{i}" for i in range(width - 1))]
+    source.write_text(",".join(names) + "\n" + "1\n" * width, "utf-8")
     run = _surveytool("score", "-i", INSTRUMENT, source, "-o", tmp_path / "s.csv", cwd=tmp_path)
-    _one_error(run, f"{MAX_COLUMNS + 1:,} columns, more than the limit")
+    _one_error(run, f"{width:,} columns x {width + 1:,} lines")
+    assert "more than the limit of 400,000,000" in run.stderr
+    assert not (tmp_path / "s.csv").exists()
+
+
+def test_a_table_of_100000_columns_is_scored_whole(tmp_path: Path) -> None:
+    # was refused (a 20,000-column limit) because it took minutes; read in time linear in its
+    # cells now. Every unknown column is reported, once, and the items are scored as in a
+    # narrow file of the same rows.
+    from surveytool.cli import cli  # in process: the subprocess' start-up is not the point
+
+    extra = 100_000
+    header = HEADER.strip().split(",")
+    rows = [["a", "1", "2", "3", "4", "5", "1", "2"], ["b", "5", "4", "3", "2", "1", "", "3"]]
+    wide = tmp_path / "wide.csv"
+    with wide.open("w", encoding="utf-8") as handle:
+        handle.write(",".join([*header, *(f"x{i}" for i in range(extra))]) + "\n")
+        for row in rows:
+            handle.write(",".join([*row, *(str(i % 5 + 1) for i in range(extra))]) + "\n")
+    narrow = tmp_path / "narrow.csv"
+    narrow.write_text(",".join(header) + "\n" + "".join(",".join(r) + "\n" for r in rows), "utf-8")
+    runner = CliRunner()
+    for source in (wide, narrow):
+        out = tmp_path / f"{source.stem}_scores.csv"
+        run = runner.invoke(
+            cli, ["score", "-i", str(INSTRUMENT), str(source), "--id-column", "pid", "-o", str(out)]
+        )
+        assert run.exit_code == 0, run.output
+    assert (tmp_path / "wide_scores.csv").read_text("utf-8") == (
+        tmp_path / "narrow_scores.csv"
+    ).read_text("utf-8")
+    quarantine = pd.read_csv(tmp_path / "wide_scores.quarantine.csv", dtype=str)
+    unknown = quarantine[quarantine["code"] == "unmatched_column"]
+    assert unknown["column"].tolist() == [f"x{i}" for i in range(extra)]
+    assert len(quarantine) == extra + (quarantine["code"] != "unmatched_column").sum()
 
 
 def test_bounded_reads_count_the_bytes_read(tmp_path: Path) -> None:
@@ -111,3 +152,6 @@ def test_bounded_reads_count_the_bytes_read(tmp_path: Path) -> None:
     for data, line in [(b"abc\nd", 1), (b"a\nbcd", 2), (b"ab\ncd\nefg\n", 3)]:
         with pytest.raises(FileTooLargeError, match=f"line {line} is longer"):
             check_line_lengths(path, data, 2)
+    check_cells(path, 10, 10, 100)
+    with pytest.raises(FileTooLargeError, match="10 columns x 11 lines = 110 cells"):
+        check_cells(path, 10, 11, 100)

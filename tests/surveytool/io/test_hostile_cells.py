@@ -246,3 +246,36 @@ def test_a_formula_whose_value_is_empty_text_is_a_value(tmp_path: Path) -> None:
     quarantine = pd.read_csv(tmp_path / "s.quarantine.csv", dtype=str)
     formulas = quarantine[quarantine["code"] == "formula_without_value"]
     assert sorted((r, c) for _, r, c in flatten(formulas)) == [(2, "M4"), (2, "respondent_id")]
+
+
+def test_score_quotes_a_group_value_holding_a_carriage_return(tmp_path: Path) -> None:
+    """A group value ``\\r=2+2`` went into the scores CSV unquoted: the csv module quotes only
+    ``\\n``, so a spreadsheet (and any CSV reader) ended the row at the ``\\r`` and read ``=2+2``
+    as the first cell of a new row, a formula. Now the cell is quoted and escaped, one row."""
+    import csv
+
+    source = tmp_path / "r.csv"
+    pd.DataFrame(
+        {"respondent_id": ["a", "b"], "M1": [1, 2], "M2": [2, 3], "M3": [3, 4], "M4": [4, 5]}
+        | {"site": ["\r=2+2", "x\ry"]}
+    ).to_csv(source, index=False, quoting=csv.QUOTE_ALL)
+    out = tmp_path / "s.csv"
+    result = run(
+        "score",
+        "-i",
+        MINI,
+        source,
+        "--id-column",
+        "respondent_id",
+        "--group-columns",
+        "site",
+        "-o",
+        out,
+    )
+    assert result.exit_code == 0, result.output
+    with out.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    assert len(rows) == 3  # the header and two respondents, no row split at a \r
+    assert [r[rows[0].index("site")] for r in rows[1:]] == ["'\r=2+2", "x\ry"]
+    assert not any(c.startswith(("=", "+", "@")) for r in rows for c in r)
+    assert pd.read_csv(out)["site"].tolist() == ["'\r=2+2", "x\ry"]

@@ -206,6 +206,21 @@ def test_ids_keep_leading_zeros_and_na_strings_are_missing(tmp_path: Path) -> No
     assert frame[["Q1", "Q2"]].isna().to_numpy().tolist() == [[False, True], [True, True]]
 
 
+@pytest.mark.parametrize("text", ["site\nNA\n", "a,b\nNA,\n,N/A\n", "a\n \n\n"])
+def test_a_table_with_every_cell_missing(text: str, tmp_path: Path) -> None:
+    """Every cell missing: no distinct value at all (found by the fuzz test in CI, where
+    ``site\\nNA`` raised IndexError in the missing-cell check)."""
+    path = tmp_path / "r.csv"
+    path.write_text(text, "utf-8")
+    if text.strip() == "a":  # a header and blank lines only: no row
+        with pytest.raises(SourceError):
+            read_source(path)
+        return
+    frame = read_source(path).frame
+    assert len(frame) > 0
+    assert frame.isna().to_numpy().all()
+
+
 def test_json_lines(tmp_path: Path) -> None:
     path = tmp_path / "r.jsonl"
     path.write_text('{"pid": "a", "Q1": 3}\n{"pid": "b", "Q1": null}\n', "utf-8")
@@ -244,3 +259,55 @@ def test_library_messages_name_parameters_not_flags(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match="no sheet") as sheet:
         read_source(FIXTURES / "xlsx_ppai.xlsx", sheet="Data")
     assert "--" not in str(sheet.value)
+
+
+# ---------------------------------------------------------------------------------------------
+# wide tables: the csv-module reader gives what pandas' reader gives
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a,b\n1,2\n\n3,4\n",  # a blank line
+        "a,b\n1,2\n   \n3,4\n",  # a line of spaces
+        "a\n1\n  \n2\n",  # one column
+        "a,b\r1,2\r",  # old Mac line ends
+        'a,b\r\n1,"x\r\ny"\r\n',  # a quoted line break kept as it is
+        'a,b\n"1"x,2\n"say ""hi""",\n',  # text after a quote; doubled quotes
+        "a,b\n NA ,NA\nN/A,null\n,\n",  # NA strings exactly, not padded ones
+        "a;b\n1;2,5\n",
+        "a,b\n1,2",  # no final line end
+        "a,NA,\n1,2,3\n",  # missing names
+    ],
+)
+def test_regular_text_is_read_as_pandas_reads_it(text: str, tmp_path: Path) -> None:
+    from surveytool.io.sources import _parse_rows, _parse_rows_pandas, _regular_rows
+
+    sep = ";" if ";" in text else ","
+    assert _regular_rows(text, sep) is not None  # the fast reader reads it
+    fast = _parse_rows(tmp_path / "t.csv", text, sep)
+    slow = _parse_rows_pandas(tmp_path / "t.csv", text, sep)
+    assert fast.shape == slow.shape
+    assert fast.astype(str).equals(slow.astype(str))  # pd.NA as "<NA>" on both sides
+    assert fast._mgr.nblocks == 1  # one block, however wide
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("a,b\n1,2,3\n", "Expected 2 fields in line 2, saw 3"),
+        ('a,b\n1,"open\n', "EOF inside string"),
+    ],
+)
+def test_irregular_text_is_left_to_pandas(text: str, message: str, tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text(text, "utf-8")
+    with pytest.raises(SourceError, match=message):
+        read_source(path)
+
+
+def test_short_rows_are_padded_with_missing_cells(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text("a,b,c\n1\n4,5,6\n", "utf-8")
+    frame = read_source(path).frame
+    assert frame.iloc[0].tolist() == ["1", pd.NA, pd.NA]
+    assert frame.iloc[1].tolist() == ["4", "5", "6"]
