@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from surveytool.responses import Responses, read_responses
     from surveytool.safety.checks import CriticalHit
     from surveytool.scoring.change import ReliableChange, reliable_change
-    from surveytool.scoring.engine import score, score_responses
+    from surveytool.scoring.engine import score, score_responses, score_validated
     from surveytool.scoring.result import (
         PersonScores,
         Provenance,
@@ -56,6 +56,7 @@ _LAZY = {
     "read_responses": "surveytool.responses",
     "score": "surveytool.scoring.engine",
     "score_responses": "surveytool.scoring.engine",
+    "score_validated": "surveytool.scoring.engine",
     "score_frame": "surveytool.engine.scoring",
     "ScoreResult": "surveytool.scoring.result",
     "PersonScores": "surveytool.scoring.result",
@@ -101,6 +102,7 @@ __all__ = [
     "score",
     "score_frame",
     "score_responses",
+    "score_validated",
     "simulate",
     "validate_path",
 ]

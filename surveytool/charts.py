@@ -331,10 +331,13 @@ class ChangeRow:
     high: float
     better: str | None
     reliable: ReliableChange | None
+    #: False for a scale declared ``track_change: false`` (its timeframe is "in general" or a
+    #: history): both scores are shown, but a difference is not read as change
+    tracked: bool = True
 
     @property
     def compared(self) -> bool:
-        return self.before is not None and self.after is not None
+        return self.tracked and self.before is not None and self.after is not None
 
     @property
     def difference(self) -> float | None:
@@ -355,9 +358,10 @@ class ChangeRow:
 
     @property
     def direction(self) -> str:
-        """Up or down by how much (in the scale's points), and which end that is towards."""
+        """Up or down by how much (in the scale's points), and which end that is towards
+        (nothing for an area not tracked over time)."""
         diff = self.difference
-        if diff is None:
+        if diff is None or not self.tracked:
             return ""
         if round(diff, 2) == 0:
             return "about the same"
@@ -371,7 +375,7 @@ class ChangeRow:
     @property
     def arrow(self) -> str:
         diff = self.difference
-        if diff is None or round(diff, 2) == 0:
+        if diff is None or not self.tracked or round(diff, 2) == 0:
             return "="
         return "↑" if diff > 0 else "↓"
 
@@ -402,6 +406,7 @@ def change_rows(report: PersonalReport) -> tuple[ChangeRow, ...]:
             area.high,
             area.better,
             reliable.get(area.id),
+            area.track_change,
         )
         for area in (*report.subscales, *report.composites)
     )

@@ -18,12 +18,16 @@ class SurveytoolError(Exception):
     """Base class: a problem the user can fix (bad file, unknown id, bad option)."""
 
 
-class InstrumentError(SurveytoolError):
-    """An instrument file failed to load or validate; ``report`` lists every problem."""
+class ReportError(SurveytoolError):
+    """A file failed to load or validate; ``report`` lists every problem (code, where, hint)."""
 
     def __init__(self, report: Report) -> None:
         self.report = report
         super().__init__(report.format_text())
+
+
+class InstrumentError(ReportError):
+    """An instrument file failed to load or validate; ``report`` lists every problem."""
 
 
 class InstrumentNotFoundError(SurveytoolError):

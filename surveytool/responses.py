@@ -56,6 +56,15 @@ class Responses:
     def rows_quarantined(self) -> int:
         return self.rows_read - len(self.rows)
 
+    def __repr__(self) -> str:
+        """One line: the answer matrix's size, the counts and the issues (not the values)."""
+        groups = f", groups {list(self.groups.columns)}" if len(self.groups.columns) else ""
+        return (
+            f"Responses({self.values.shape[0]} respondents x {len(self.item_ids)} items{groups}; "
+            f"rows read {self.rows_read}, quarantined {self.rows_quarantined}; "
+            f"issues {len(self.issues)})"
+        )
+
     @property
     def problems(self) -> list[Problem]:
         """The issues as :class:`~surveytool.problems.Problem` objects."""
@@ -125,16 +134,19 @@ def _validate_into(
     return _text_into(raw, scale, out)
 
 
-def _copy_checked(src: np.ndarray, out: np.ndarray, scale: ResponseScale) -> bool:
+def _copy_checked(
+    src: np.ndarray, out: np.ndarray, scale: ResponseScale, whole: bool = False
+) -> bool:
     """Copy ``src`` into ``out``; True when every cell is missing or a whole number on the scale.
 
     Per block of :data:`_BLOCK` cells, while the block is in the cache: its smallest and largest
-    answers (``fmin``/``fmax`` skip NaN) lie in ``min..max`` and ``x - rint(x)`` is 0 (or NaN)
-    throughout. False says only that the exact checks must run.
+    answers (``fmin``/``fmax`` skip NaN) lie in ``min..max`` and, unless the column is known to
+    hold integers (``whole``, or an integer dtype), ``x - rint(x)`` is 0 (or NaN) throughout.
+    False says only that the exact checks must run.
     """
     lo, hi = float(scale.min), float(scale.max)
     clean = not any(lo <= code <= hi for code in scale.missing_codes)
-    whole = src.dtype.kind in "iub"
+    whole = whole or src.dtype.kind in "iub"
     scratch = np.empty(min(len(src), _BLOCK)) if clean and not whole else None
     for start in range(0, len(src), _BLOCK):
         block = out[start : start + _BLOCK]
@@ -155,11 +167,13 @@ def _numeric_into(
     raw: pd.Series, scale: ResponseScale, out: np.ndarray
 ) -> tuple[_BadCells, np.ndarray | None]:
     """:func:`_validate_into` for a numeric column: a fast check, then exact masks if needed."""
+    whole = False
     if isinstance(raw.dtype, np.dtype):
         src = raw.to_numpy()
-    else:  # nullable (Int64, Float64 ...): NA as NaN
+    else:  # nullable (Int64, Float64 ...): NA as NaN; integers need no whole-number check
         src = raw.to_numpy(dtype=np.float64, na_value=np.nan)
-    if _copy_checked(src, out, scale):
+        whole = raw.dtype.kind in "iu"
+    if _copy_checked(src, out, scale, whole):
         return _NONE_BAD, None
     values = out
     coded = None
@@ -276,6 +290,10 @@ class _IssueRows:
         if kept:
             self._parts.append({c: _objects([r[c] for r in kept]) for c in ISSUE_COLUMNS})
 
+    def columns(self, code: np.ndarray, column: np.ndarray, reason: np.ndarray) -> None:
+        """Issues of whole columns (no row, id or value), as arrays."""
+        self._append(code, None, column, reason)
+
     def cells(
         self,
         code: np.ndarray,
@@ -285,20 +303,34 @@ class _IssueRows:
         respondent_id: np.ndarray | None = None,
         value: np.ndarray | None = None,
     ) -> None:
-        n = len(rows)
+        """Issues of cells of one column: their codes, rows, reasons (and ids and values)."""
+        self._append(
+            code, rows, np.full(len(rows), column, dtype=object), reason, respondent_id, value
+        )
+
+    def _append(
+        self,
+        code: np.ndarray,
+        rows: np.ndarray | None,
+        column: np.ndarray,
+        reason: np.ndarray,
+        respondent_id: np.ndarray | None = None,
+        value: np.ndarray | None = None,
+    ) -> None:
+        n = len(code)
         if not n:
             return
         none = np.full(n, None, dtype=object)
         kinds = pd.Series(code, dtype=object).map(RESPONSE_KIND).to_numpy(dtype=object)
         self._parts.append(
             {
-                "code": code.astype(object),
+                "code": code.astype(object, copy=False),
                 "kind": kinds,
-                "row": rows.astype(object),
-                "column": np.full(n, column, dtype=object),
+                "row": none if rows is None else rows.astype(object),
+                "column": column,
                 "respondent_id": none if respondent_id is None else respondent_id,
                 "value": none if value is None else value,
-                "reason": reason.astype(object),
+                "reason": reason.astype(object, copy=False),
             }
         )
 
@@ -311,6 +343,34 @@ class _IssueRows:
         frame = frame.astype({c: "object" for c in ISSUE_COLUMNS if c != "row"})
         frame["row"] = frame["row"].astype("Int64")
         return frame
+
+
+def _column_issues(
+    index: pd.Index, repeated: np.ndarray, known: set[str], instrument: Instrument
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Codes, columns and reasons of the column issues, in the order of the columns (a repeat's
+    ``duplicate_column`` before its ``unmatched_column``): arrays, not a record per column, so
+    10**6 unknown columns cost a few array operations."""
+    unknown = ~index.isin(list(known))
+    in_items = index.isin(list(instrument.item_by_id))
+    positions = np.concatenate([np.flatnonzero(repeated), np.flatnonzero(unknown)])
+    first = np.concatenate([np.zeros(int(repeated.sum()), bool), np.ones(int(unknown.sum()), bool)])
+    order = np.lexsort((first, positions))
+    positions, unknown_issue = positions[order], first[order]
+    codes = np.where(
+        unknown_issue,
+        np.where(in_items[positions], "item_not_in_form", "unmatched_column"),
+        "duplicate_column",
+    ).astype(object)
+    reasons = np.array(
+        [
+            "column appears twice; the first is used",
+            "item not in the chosen short form; ignored",
+            f"matches no item of {instrument.id}; ignored",
+        ],
+        dtype=object,
+    )[np.where(unknown_issue, np.where(in_items[positions], 1, 2), 0)]
+    return codes, index.to_numpy(dtype=object)[positions], reasons
 
 
 def _objects(items: Sequence[object]) -> np.ndarray:
@@ -385,39 +445,33 @@ def read_responses(
     known = set(wanted) | set(group_columns) | set(ignore_columns)
     if id_column:
         known.add(id_column)
-    all_items = set(instrument.item_by_id)
-    seen_cols: set[str] = set()
-    for col in columns:
-        if col in seen_cols:
-            records.append(
-                issue_record(
-                    "duplicate_column", "column appears twice; the first is used", column=col
-                )
-            )
-        seen_cols.add(col)
-        if col not in known:
-            if col in all_items:
-                found = issue_record(
-                    "item_not_in_form", "item not in the chosen short form; ignored", column=col
-                )
-            else:
-                found = issue_record(
-                    "unmatched_column", f"matches no item of {instrument.id}; ignored", column=col
-                )
-            records.append(found)
+    issues = _IssueRows()
+    index = pd.Index(columns, dtype=object)
+    repeated = index.duplicated()
+    issues.columns(*_column_issues(index, repeated, known, instrument))
+    present = set(columns)
+    checks_of: dict[str, list[str]] = {}
+    for c in instrument.checks:
+        checks_of.setdefault(c.item, []).append(c.id)
     for item_id in wanted:
-        if item_id not in seen_cols:
+        if item_id not in present:
+            unmade = ", ".join(repr(c) for c in checks_of.get(item_id, ()))
             records.append(
                 issue_record(
                     "missing_item",
-                    "item column is missing; every answer counts as missing",
+                    "item column is missing; every answer counts as missing"
+                    + (
+                        f", and check {unmade} cannot be made (its column is left empty, "
+                        "not 'none')"
+                        if unmade
+                        else ""
+                    ),
                     column=item_id,
                 )
             )
-    frame = frame.loc[:, ~pd.Index(columns).duplicated()]
+    frame = frame.loc[:, ~repeated]
 
     # respondent ids
-    issues = _IssueRows()
     issues.records(records)
     records = []
     if id_column:
@@ -497,11 +551,18 @@ def _id_issues(
 ) -> np.ndarray:
     """Report empty and repeated respondent ids (the first row of an id is kept); the rows kept."""
     empty = ids_text.isna().to_numpy(dtype=bool)  # id_text makes blank ids <NA>
-    codes, _ = pd.factorize(ids_text)  # codes in order of first appearance, -1 for <NA>
-    first = np.flatnonzero(~ids_text.duplicated(keep="first").to_numpy(dtype=bool) & ~empty)
-    dup = np.zeros(len(codes), dtype=bool)
-    dup[~empty] = True
-    dup[first] = False
+    n_empty = int(empty.sum())
+    # the distinct ids alone first (a hash set, cheaper than codes for every row): when each
+    # id is given once, as in most files, no row needs its code
+    distinct = len(pd.unique(ids_text)) - (1 if n_empty else 0)
+    if distinct == len(ids_text) - n_empty:
+        dup = np.zeros(len(ids_text), dtype=bool)
+    else:  # a row is an id's first when its code is above every code before it
+        codes, _ = pd.factorize(ids_text)  # codes in order of first appearance, -1 for <NA>
+        before = np.maximum.accumulate(np.concatenate(([-1], codes[:-1])))
+        is_first = codes > before
+        first = np.flatnonzero(is_first)
+        dup = ~(is_first | empty)
     where = np.flatnonzero(empty)
     issues.cells(
         np.full(len(where), "empty_respondent_id", dtype=object),

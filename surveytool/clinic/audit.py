@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -243,23 +242,16 @@ def read_head(path: Path) -> Head | None:
 
 def write_head(path: Path, head: Head) -> None:
     """Write the head file atomically (owner-only), never moving it backwards."""
-    import fcntl
-
-    from surveytool.io.files import write_text_atomic
+    from surveytool.io.files import LockFile, write_text_atomic
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    lock = path.with_name(path.name + ".lock")
-    fd = os.open(lock, os.O_WRONLY | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    with LockFile(path.with_name(path.name + ".lock")):
         try:
             known = read_head(path)
         except AuditError:
             known = None
         if known is None or known.id <= head.id:
             write_text_atomic(path, head.text(), secret=True)
-    finally:
-        os.close(fd)
 
 
 def check_head(result: VerifyResult, session: Session, head: Head | None) -> VerifyResult:

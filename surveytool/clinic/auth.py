@@ -314,17 +314,23 @@ class LiveSession:
     needs_touch: bool
 
 
+def _login_session(session: Session, token: str | None) -> LoginSession | None:
+    """The session row of a token (None: no token, an overlong one, or no such session)."""
+    if not token or len(token) > 200:
+        return None
+    row: LoginSession | None = session.execute(
+        sa.select(LoginSession).where(LoginSession.token_hash == token_hash(token))
+    ).scalar_one_or_none()
+    return row
+
+
 def session_clinician(session: Session, token: str | None) -> LiveSession | None:
     """The clinician of a live session token, or None; ``needs_touch``: call :func:`touch`.
 
     Read-only, so pages can check the session without a write transaction; the last-use time
     is written at most once a minute.
     """
-    if not token or len(token) > 200:
-        return None
-    row = session.execute(
-        sa.select(LoginSession).where(LoginSession.token_hash == token_hash(token))
-    ).scalar_one_or_none()
+    row = _login_session(session, token)
     if row is None:
         return None
     now = utcnow()
@@ -344,11 +350,7 @@ def touch(session: Session, token: str) -> None:
 
 def end_session(session: Session, token: str | None) -> Clinician | None:
     """Log out: delete the session; returns whose it was."""
-    if not token:
-        return None
-    row = session.execute(
-        sa.select(LoginSession).where(LoginSession.token_hash == token_hash(token))
-    ).scalar_one_or_none()
+    row = _login_session(session, token)
     if row is None:
         return None
     clinician = row.clinician

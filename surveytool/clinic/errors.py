@@ -27,3 +27,7 @@ class LinkError(ClinicError):
 
 class AuditError(ClinicError):
     """The audit log's hash chain does not verify."""
+
+
+class HeadWriteError(ClinicError):
+    """A change was committed, but the audit head file could not be written after it."""

@@ -213,6 +213,8 @@ class RunSummary:
     sent: list[Job] = field(default_factory=list)
     failed: list[tuple[Job, str]] = field(default_factory=list)
     configured: bool = True
+    #: without a mail server: the open (unacknowledged) alerts nobody is told of by mail
+    unsent_open: int = 0
 
 
 def run_once(
@@ -226,6 +228,13 @@ def run_once(
         config = MailConfig.of(all_settings(session))
         if config is None:
             summary.configured = False
+            summary.unsent_open = int(
+                session.execute(
+                    sa.select(sa.func.count())
+                    .select_from(Alert)
+                    .where(Alert.acknowledged_at.is_(None))
+                ).scalar_one()
+            )
             return summary
         jobs = due(session, config, when)
     for job in jobs:
@@ -307,13 +316,22 @@ class Timer:
 
     def _run(self) -> None:
         every = DEFAULT_EVERY
+        told = 0  # the open alerts last logged as going out by no mail
         while not self._stop.is_set():
             try:
                 store = self._store()
                 if store is not None:
                     with store.read() as session:
                         every = int(all_settings(session).get("notify_every_seconds", every))
-                    run_once(store)
+                    summary = run_once(store)
+                    if summary.unsent_open > told:  # said again only when more are waiting
+                        log.warning(
+                            "%d open alert(s) and no mail server configured: nobody is told by "
+                            "mail (they show on the clinic pages; set smtp_host and mail_from "
+                            "with `surveytool clinic settings set`)",
+                            summary.unsent_open,
+                        )
+                    told = summary.unsent_open
             except Exception as exc:  # the timer must survive a database that is away
                 log.warning("alert notification run failed: %s", type(exc).__name__)
             self._stop.wait(every)

@@ -27,6 +27,7 @@ from typing import Any
 from jinja2 import Environment
 from sqlalchemy.orm import Session
 
+from surveytool.charts import band_meaning, direction_text
 from surveytool.clinic.administrations import administrations_of, change_between
 from surveytool.clinic.alerts import alert_age, alert_text, alerts_of
 from surveytool.clinic.clinicians import clinician_names
@@ -168,12 +169,6 @@ def scales_of(inst: Instrument | None, adms: Sequence[Administration]) -> list[S
     return out
 
 
-def band_class(position: int, count: int, better: str) -> str:
-    """Shading of the band at ``position`` (from the lowest): green where scores are better."""
-    j = position if better != "higher" else count - 1 - position
-    return f"band{min(j, 2) if count <= 3 else j % 3}"
-
-
 def trend_chart(
     scale: Scale,
     adms: Sequence[Administration],
@@ -197,13 +192,13 @@ def trend_chart(
 
     stripes = []
     ordered = sorted(scale.bands, key=lambda b: b.lower)
-    for j, band in enumerate(ordered):
+    for band in ordered:
         top, bottom = y_of(band.upper), y_of(band.lower)
         stripes.append(
             {
                 "y": top,
                 "h": round(bottom - top, 2),
-                "cls": band_class(j, len(ordered), scale.better),
+                "cls": "band " + band_meaning(band.lower, band.upper, low, high, scale.better),
                 "label": band.label,
                 "lower": band.lower,
                 "upper": band.upper,
@@ -246,6 +241,7 @@ def trend_chart(
         "id": scale.id,
         "label": scale.label,
         "better": scale.better,
+        "direction": direction_text(scale.better),
         "width": width,
         "height": height,
         "low": low,
@@ -358,7 +354,6 @@ def clinic_css() -> str:
 def clinic_environment() -> Environment:
     """The common jinja2 environment (autoescape on) with the clinic's helpers."""
     env = environment()
-    env.globals["band_class"] = band_class
     env.globals["alert_text"] = alert_text
     env.globals["alert_age"] = alert_age
     return env

@@ -96,6 +96,13 @@ class BackupResult:
     size: int
     integrity: str
     audit_rows: int
+    #: the backup's audit head (``<backup>.audit-head``), None when its log is empty
+    head_path: Path | None = None
+
+
+def backup_head_path(database: Path) -> Path:
+    """The audit head file of a SQLite database file (``<file>.audit-head``, beside it)."""
+    return database.with_name(database.name + ".audit-head")
 
 
 class ClinicStore:
@@ -283,7 +290,7 @@ class ClinicStore:
         if explicit:
             return Path(explicit)
         if self.sqlite_path is not None:
-            return self.sqlite_path.with_name(self.sqlite_path.name + ".audit-head")
+            return backup_head_path(self.sqlite_path)
         from surveytool.personal_store import data_dir
 
         key = hashlib.sha256(display_url(self.url).encode("utf-8")).hexdigest()[:16]
@@ -299,7 +306,9 @@ class ClinicStore:
             try:
                 write_head(self.head_path(), head)
             except OSError as exc:
-                raise ClinicError(
+                from surveytool.clinic.errors import HeadWriteError
+
+                raise HeadWriteError(
                     f"the change was saved, but the audit head file {self.head_path()} could "
                     f"not be written ({exc.strerror}); check the folder's permissions"
                 ) from None
@@ -341,15 +350,16 @@ class ClinicStore:
             )
         copy = sa.create_engine(f"sqlite:///{partial}")  # plain: keeps journal_mode=DELETE
         try:
-            from surveytool.clinic.audit import verify
+            from surveytool.clinic.audit import current_head, verify
 
             with Session(copy) as session:
                 result = verify(session)
+                head = current_head(session)
         finally:
             copy.dispose()
         if not result.ok:
             raise ClinicError(f"the backup's audit log does not verify: {result.message}")
-        return integrity, result
+        return integrity, (result, head)
 
     def backup(self, destination: Path) -> BackupResult:
         """Copy a SQLite database with SQLite's online backup API, then check the copy.
@@ -363,6 +373,11 @@ class ClinicStore:
                 "backup copies SQLite files; for PostgreSQL use pg_dump (for example "
                 "`pg_dump --format=custom --file=clinic.dump DATABASE`)"
             )
+        if not self.sqlite_path.exists():
+            raise ClinicError(
+                f"no clinic database at {self.sqlite_path}: nothing to back up (check "
+                "--database-url, env SURVEYTOOL_DATABASE_URL)"
+            )
         self.ensure_ready()
         destination = Path(destination)
         if destination.exists():
@@ -373,16 +388,31 @@ class ClinicStore:
             raise ClinicError("the backup must be another file than the database itself")
         if not destination.parent.is_dir():
             raise ClinicError(f"no folder {destination.parent}; create it first")
+        head_file = backup_head_path(destination)
+        if head_file.exists():
+            raise ClinicError(f"{head_file} already exists; choose a new file name")
         try:
             with atomic_path(destination, secret=True, overwrite=False) as partial:
-                integrity, result = self._backup_into(partial)
+                integrity, (result, head) = self._backup_into(partial)
         except FileExistsError:
             raise ClinicError(f"{destination} already exists; choose a new file name") from None
         except sqlite3.Error as exc:  # "database or disk is full", ...
             raise ClinicError(
                 f"{destination}: the backup could not be written ({exc}); nothing was kept"
             ) from None
-        return BackupResult(destination, destination.stat().st_size, integrity, result.rows)
+        if head is not None:
+            # the copy's head beside it: a restored backup (both files copied back) verifies
+            # against its own head, as the database did
+            from surveytool.io.files import write_text_atomic
+
+            write_text_atomic(head_file, head.text(), secret=True)
+        return BackupResult(
+            destination,
+            destination.stat().st_size,
+            integrity,
+            result.rows,
+            head_file if head is not None else None,
+        )
 
 
 #: revisions whose audit rows did not yet commit to the clinical rows' content hashes
@@ -417,8 +447,24 @@ def _newer(revision: str) -> str:
     )
 
 
-def open_store(url: str | None = None) -> ClinicStore:
-    """A store whose schema is ready (created if the database is empty)."""
+def open_store(url: str | None = None, *, create: bool = True) -> ClinicStore:
+    """A store whose schema is ready.
+
+    ``create=True`` (the server) creates the schema in an empty database; ``create=False`` (the
+    clinic commands) refuses a database that does not exist or holds no clinic schema, so a
+    mistyped path is never created empty and then, say, "verified" by ``verify-audit``.
+    """
     store = ClinicStore(url)
+    if not create:
+        missing = (
+            store.sqlite_path is not None and not store.sqlite_path.exists()
+        ) or store.revision() is None
+        if missing:
+            store.dispose()
+            raise ClinicError(
+                f"no clinic database at {display_url(store.url)}: create it with "
+                "`surveytool clinic init`, or give the right one with --database-url "
+                "(env SURVEYTOOL_DATABASE_URL)"
+            )
     store.ensure_ready()
     return store

@@ -199,8 +199,8 @@ def cluster(
             with contextlib.closing(client), _maybe_activate(client, default):
                 yield client
             return
-        with _workers_ignore_ctrl_c():
-            local = LocalCluster(
+        local = _start_local(
+            lambda: LocalCluster(
                 n_workers=workers,
                 threads_per_worker=threads_per_worker,
                 processes=True,
@@ -208,32 +208,62 @@ def cluster(
                 dashboard_address=None,
                 silence_logs=logging.CRITICAL,
             )
+        )
         with contextlib.closing(local):
             client = Client(local, set_as_default=False)
             with contextlib.closing(client), _maybe_activate(client, default):
                 yield client
 
 
-@contextlib.contextmanager
-def _workers_ignore_ctrl_c() -> Iterator[None]:
-    """Worker processes started in the block ignore SIGINT.
+C = TypeVar("C")
+
+
+def _start_local(make: Callable[[], C]) -> C:
+    """``make()`` (a LocalCluster) in a helper thread whose SIGINT is blocked; Ctrl-C works.
 
     Ctrl-C in a terminal sends SIGINT to the whole process group: the workers would each die
-    with a traceback of their own. A child inherits an ignored SIGINT through ``exec``, and
-    Python then installs no KeyboardInterrupt handler, so only this process sees Ctrl-C; it
-    leaves the ``cluster`` block, which closes the workers.
+    with a traceback of their own. The cluster's threads (its event loop, the nannies' process
+    watchers) are started from the helper thread, so they inherit its signal mask with SIGINT
+    blocked, and so do the worker processes they spawn (the mask survives ``fork`` and
+    ``exec``; a restarted worker is spawned by the same threads): a worker never receives
+    SIGINT. The calling thread keeps SIGINT: Ctrl-C during the start raises
+    KeyboardInterrupt here, and the cluster is closed as soon as it exists (a start cannot be
+    cut short) before the interrupt goes on. Afterwards only the caller's threads take
+    SIGINT, so Ctrl-C leaves the ``cluster`` block, which closes the workers.
+
+    multiprocessing's resource tracker is started first, from the calling thread: starting it
+    blocks SIGINT around its own spawn and then *unblocks* it in the thread that asked, which
+    would be the cluster's event loop (and every worker spawned after it would take Ctrl-C).
     """
     import signal
     import threading
+    from multiprocessing import resource_tracker
 
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    resource_tracker.ensure_running()
+    made: list[C] = []
+    failed: list[BaseException] = []
+
+    def start() -> None:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            made.append(make())
+        except BaseException as exc:  # handed to the caller
+            failed.append(exc)
+
+    helper = threading.Thread(target=start, name="surveytool cluster start", daemon=True)
+    helper.start()
     try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
+        while helper.is_alive():
+            helper.join(0.05)
+    except KeyboardInterrupt:
+        helper.join()
+        for local in made:
+            with contextlib.suppress(Exception):
+                local.close()  # type: ignore[attr-defined]
+        raise
+    if failed:
+        raise failed[0]
+    return made[0]
 
 
 def _maybe_activate(client: Client, default: bool) -> contextlib.AbstractContextManager[Client]:

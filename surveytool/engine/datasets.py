@@ -182,9 +182,16 @@ def pieces_of(
 
 
 def read_piece(
-    piece: Piece, columns: Sequence[str] | None = None, text_columns: Sequence[str] = ()
+    piece: Piece,
+    columns: Sequence[str] | None = None,
+    text_columns: Sequence[str] = (),
+    schema: Any = None,
 ) -> pd.DataFrame:
-    """One partition in memory: the piece's row groups, as the in-memory reader gives them."""
+    """One partition in memory: the piece's row groups, as the in-memory reader gives them.
+
+    ``schema`` (the dataset's, default the piece's file's) decides each column's dtype
+    (:func:`surveytool.io.sources.arrow_frame`), so every partition has the dtypes of the meta.
+    """
     import pyarrow.parquet as pq
 
     from surveytool.io.sources import parquet_frame
@@ -192,7 +199,7 @@ def read_piece(
     table = pq.ParquetFile(piece.path).read_row_groups(
         list(piece.row_groups), columns=list(columns) if columns is not None else None
     )
-    return parquet_frame(table.to_pandas(), text_columns=text_columns)
+    return parquet_frame(table, text_columns=text_columns, schema=schema)
 
 
 def _empty_piece(schema: Any, columns: Sequence[str] | None, text_columns: Sequence[str]) -> Any:
@@ -201,7 +208,7 @@ def _empty_piece(schema: Any, columns: Sequence[str] | None, text_columns: Seque
     table = schema.empty_table()
     if columns is not None:
         table = table.select(list(columns))
-    return parquet_frame(table.to_pandas(), text_columns=text_columns)
+    return parquet_frame(table, text_columns=text_columns)
 
 
 def read_dataset(
@@ -256,6 +263,7 @@ def read_dataset(
             list(pieces),
             columns=list(chosen) if columns is not None else None,
             text_columns=texts,
+            schema=schema,
             meta=meta,
             divisions=None,
             label="read-survey-parquet",

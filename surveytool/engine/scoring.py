@@ -46,12 +46,14 @@ import pandas as pd
 
 from surveytool.engine.cluster import EngineError
 from surveytool.instrument.model import Instrument
+from surveytool.privacy import redact_issues
 from surveytool.problems import ISSUE_COLUMNS, issue_frame
 
 if TYPE_CHECKING:
     import dask.dataframe as dd
 
     from surveytool.engine.datasets import Dataset
+    from surveytool.responses import Responses
     from surveytool.scoring.result import Provenance
 
 #: Mode of a scores or quarantine file, and of their folder.
@@ -101,16 +103,7 @@ def score_partition(
     from surveytool.scoring.engine import score_responses
 
     n = len(frame)
-    numbers = np.arange(offset + 1, offset + n + 1, dtype=np.int64)
-    g = 0
-    if carried is not None and len(carried) and options.id_column and n:
-        g = len(carried)
-        head = frame.iloc[np.zeros(g, dtype=np.int64)].copy()  # dtypes of the partition
-        head[options.id_column] = pd.Series(
-            list(carried["id"]), index=head.index, dtype=frame[options.id_column].dtype
-        )
-        frame = pd.concat([head, frame], ignore_index=True)
-        numbers = np.concatenate([carried["row"].to_numpy(dtype=np.int64), numbers])
+    frame, numbers, g = _with_carried(frame, options, offset, carried)
     result = score_responses(
         options.instrument,
         frame,
@@ -131,6 +124,110 @@ def score_partition(
         issues = issues[issues["kind"].to_numpy() != "column"]
     issues = issues.reset_index(drop=True)
     return PartScores(scores=scores, issues=issues, rows_read=n, rows_scored=len(scores))
+
+
+def _with_carried(
+    frame: pd.DataFrame, options: ScoreOptions, offset: int, carried: pd.DataFrame | None
+) -> tuple[pd.DataFrame, np.ndarray, int]:
+    """The partition with its carried rows placed first, every row's number in the whole table,
+    and how many rows were carried (see the module docstring)."""
+    n = len(frame)
+    numbers = np.arange(offset + 1, offset + n + 1, dtype=np.int64)
+    if carried is None or not len(carried) or not options.id_column or not n:
+        return frame, numbers, 0
+    g = len(carried)
+    head = frame.iloc[np.zeros(g, dtype=np.int64)].copy()  # dtypes of the partition
+    head[options.id_column] = pd.Series(
+        list(carried["id"]), index=head.index, dtype=frame[options.id_column].dtype
+    )
+    frame = pd.concat([head, frame], ignore_index=True)
+    numbers = np.concatenate([carried["row"].to_numpy(dtype=np.int64), numbers])
+    return frame, numbers, g
+
+
+def read_partition(
+    frame: pd.DataFrame,
+    options: ScoreOptions,
+    *,
+    offset: int = 0,
+    carried: pd.DataFrame | None = None,
+    column_issues: bool = True,
+) -> Responses:
+    """:func:`surveytool.responses.read_responses` of one partition whose first row is row
+    ``offset + 1`` of the whole table (the form's items only), as :func:`score_partition`
+    validates it: the issues carry the rows' numbers in the whole table, ids repeated from earlier
+    partitions (``carried``) are quarantined, and ``column_issues`` False drops the column
+    issues. ``rows`` are positions in the partition."""
+    import dataclasses
+
+    from surveytool.responses import read_responses
+    from surveytool.scoring.plan import ScoringPlan
+
+    n = len(frame)
+    frame, numbers, g = _with_carried(frame, options, offset, carried)
+    answers = read_responses(
+        options.instrument,
+        frame,
+        item_ids=ScoringPlan.build(options.instrument, options.form).item_ids,
+        id_column=options.id_column,
+        group_columns=options.group_columns,
+        ignore_columns=options.ignore_columns,
+        row_numbers=numbers,
+    )
+    issues = answers.issues
+    if g:
+        issues = issues[~issues["row"].isin(numbers[:g]).fillna(False).to_numpy(dtype=bool)]
+    if not column_issues:
+        issues = issues[issues["kind"].to_numpy() != "column"]
+    if not g and column_issues:
+        return answers
+    own = answers.rows > g  # the carried rows come first and are kept (each a first id)
+    return dataclasses.replace(
+        answers,
+        values=answers.values[own],
+        ids=answers.ids[own].reset_index(drop=True),
+        groups=answers.groups[own].reset_index(drop=True),
+        rows=answers.rows[own] - g,
+        rows_read=n,
+        issues=issues.reset_index(drop=True),
+        coded_missing={item: codes[own] for item, codes in answers.coded_missing.items()},
+    )
+
+
+def read_responses_dask(
+    instrument: Instrument | str,
+    data: dd.DataFrame,
+    *,
+    id_column: str | None = None,
+    form: str | None = None,
+    group_columns: Sequence[str] = (),
+    ignore_columns: Sequence[str] = (),
+) -> list[Any]:
+    """The validated answers of a Dask DataFrame, one Dask ``Delayed`` :class:`Responses` per
+    partition (:func:`read_partition`): together the in-memory path's rows and issues, each issue
+    with its row's number in the whole table and the column issues in the first partition only.
+    """
+    from dask.delayed import delayed
+
+    options, frame, offsets, carried, _ = _plan(
+        instrument, data, id_column, form, group_columns, ignore_columns, scoring=False
+    )
+    return [
+        delayed(_read_part)(part, options, offsets, carried, i)
+        for i, part in enumerate(frame.to_delayed())
+    ]
+
+
+def _read_part(
+    frame: pd.DataFrame,
+    options: ScoreOptions,
+    offsets: Sequence[int],
+    carried: Mapping[int, pd.DataFrame],
+    i: int,
+) -> Responses:
+    return read_partition(
+        frame, options, offset=int(offsets[i]), carried=carried.get(i), column_issues=i == 0
+    )
 
 
 def score_frame(
@@ -356,8 +453,11 @@ def _plan(
     group_columns: Sequence[str],
     ignore_columns: Sequence[str],
     eager: bool = False,
+    scoring: bool = True,
 ) -> tuple[ScoreOptions, dd.DataFrame, Any, Any, pd.DataFrame]:
-    """Options, frame, offsets (tuple or Delayed), carried rows (dict or Delayed), scores meta."""
+    """Options, frame, offsets (tuple or Delayed), carried rows (dict or Delayed), scores meta
+    (``scoring`` False: for validation alone, the id and group names are not checked against
+    the scores' columns)."""
     from dask.delayed import delayed
 
     from surveytool.engine.datasets import Dataset, read_dataset
@@ -366,7 +466,8 @@ def _plan(
     from surveytool.scoring.plan import ScoringPlan
 
     inst = load_instrument(instrument)
-    _check_carried_names(inst, id_column, list(group_columns))
+    if scoring:
+        _check_carried_names(inst, id_column, list(group_columns))
     ScoringPlan.build(inst, form)  # an unknown short form is refused before any work
     options = ScoreOptions(inst, id_column, form, tuple(group_columns), tuple(ignore_columns))
     ids: dd.Series | None = None
@@ -521,7 +622,8 @@ def _write_partition(
     _write_part(
         scores.replace_schema_metadata(existing), Path(folders[0]) / f"part-{i:05d}.parquet"
     )
-    issues = part.issues.astype(_issues_meta().dtypes.to_dict())
+    ids = [options.id_column] if options.id_column else []  # the scores carry the ids anyway
+    issues = redact_issues(part.issues, keep_columns=ids).astype(_issues_meta().dtypes.to_dict())
     if len(issues):
         _write_part(
             pa.Table.from_pandas(issues, preserve_index=False),
@@ -654,11 +756,33 @@ def _run_writes(
     metadata: Mapping[str, Any],
     keep_issues: int,
 ) -> pd.DataFrame:
+    """Write every partition's scores and quarantine (:func:`_write_partition`): one row of counts
+    a partition, in partition order; a file that broke or a worker that died is an EngineError."""
+    import dask
 
     try:
-        counts = _compute_writes(
-            frame, options, offsets, carried, meta, folders, metadata, keep_issues
-        )
+        with dask.config.set({"dataframe.convert-string": False}):
+            counts: pd.DataFrame = frame.map_partitions(
+                _write_partition,
+                options,
+                offsets,
+                carried,
+                meta,
+                (str(folders[0]), str(folders[1])),
+                dict(metadata),
+                keep_issues,
+                meta=pd.DataFrame(
+                    {
+                        "part": pd.Series([], dtype="int64"),
+                        "rows_read": pd.Series([], dtype="int64"),
+                        "rows_scored": pd.Series([], dtype="int64"),
+                        "codes": pd.Series([], dtype=object),
+                        "kinds": pd.Series([], dtype=object),
+                        "first": pd.Series([], dtype=object),
+                    }
+                ),
+                align_dataframes=False,
+            ).compute()
     except (OSError, ValueError) as exc:  # a file changed or broke under us (pyarrow's errors)
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise EngineError(
@@ -674,43 +798,6 @@ def _run_writes(
             "smaller row groups"
         ) from None
     return counts.sort_values("part").reset_index(drop=True)
-
-
-def _compute_writes(
-    frame: dd.DataFrame,
-    options: ScoreOptions,
-    offsets: Any,
-    carried: Any,
-    meta: pd.DataFrame,
-    folders: tuple[Path, Path],
-    metadata: Mapping[str, Any],
-    keep_issues: int,
-) -> pd.DataFrame:
-    import dask
-
-    with dask.config.set({"dataframe.convert-string": False}):
-        counts: pd.DataFrame = frame.map_partitions(
-            _write_partition,
-            options,
-            offsets,
-            carried,
-            meta,
-            (str(folders[0]), str(folders[1])),
-            dict(metadata),
-            keep_issues,
-            meta=pd.DataFrame(
-                {
-                    "part": pd.Series([], dtype="int64"),
-                    "rows_read": pd.Series([], dtype="int64"),
-                    "rows_scored": pd.Series([], dtype="int64"),
-                    "codes": pd.Series([], dtype=object),
-                    "kinds": pd.Series([], dtype=object),
-                    "first": pd.Series([], dtype=object),
-                }
-            ),
-            align_dataframes=False,
-        ).compute()
-    return counts
 
 
 def _issue_counts(counts: pd.DataFrame, column: str = "codes") -> dict[str, int]:

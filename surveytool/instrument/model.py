@@ -260,7 +260,7 @@ class Rule(_Model):
 
 class Check(_Model):
     """A critical check on one item's answer: a rule, and what a skip and a declared missing code
-    ("prefer not to say") mean. See /work/wt/NOTES-checks.md and the README's format section."""
+    ("prefer not to say") mean. See the README's section "Critical checks"."""
 
     id: Identifier
     item: Identifier

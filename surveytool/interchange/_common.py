@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any
@@ -180,3 +180,39 @@ def total_subscale(
         "method": "sum",
         "min_answered": len(items),
     }
+
+
+def add_texts(
+    document: dict[str, Any],
+    texts: Mapping[str, str],
+    note_prefix: str,
+    clean: Callable[[str], str] | None = None,
+) -> None:
+    """The instructions and disclaimer of an imported form, from its notes by name (``instructions``,
+    ``disclaimer``, or the importer's ``note_prefix`` and a number): the ``disclaimer`` note is the
+    disclaimer; every other note, in order, joins the instructions (through ``clean``, if given)."""
+    if "instructions" in texts or any(k.startswith(note_prefix) for k in texts):
+        joined = "\n\n".join(v for k, v in texts.items() if k != "disclaimer")
+        if joined:
+            document["instructions"] = clean(joined) if clean else joined
+    if "disclaimer" in texts:
+        document["disclaimer"] = texts["disclaimer"]
+
+
+def add_scores(
+    document: dict[str, Any],
+    items: Sequence[Mapping[str, Any]],
+    subscales: list[dict[str, Any]],
+    composites: list[dict[str, Any]],
+    problems: list[Problem],
+    no_score: str,
+    loc: Sequence[str | int] = (),
+) -> None:
+    """The subscales and composites of an imported document; a form with items and no score the
+    import can read gets a reported ``total`` (:func:`total_subscale`: ``no_score`` says what the
+    form lacks, ``loc`` where)."""
+    if not subscales and items:
+        subscales.append(total_subscale(items, loc, no_score, problems))
+    document["subscales"] = subscales
+    if composites:
+        document["composites"] = composites

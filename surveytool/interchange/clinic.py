@@ -94,6 +94,7 @@ def client_bundle(export: Mapping[str, Any]) -> dict[str, Any]:
             response_id=f"administration-{admin['id']}",
             authored=_when(admin.get("administered_at")),
             status=_STATUS.get(str(admin.get("status")), "in-progress"),
+            form=admin.get("form") or None,
         )
         # the version and content stored with the administration, not the file's of today
         response["questionnaire"] = f"{canonical(instrument)}|{meta['version']}"

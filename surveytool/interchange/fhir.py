@@ -40,6 +40,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from surveytool.errors import SurveytoolError
 from surveytool.instrument.model import (
     Composite,
     Instrument,
@@ -51,6 +52,7 @@ from surveytool.instrument.model import (
 )
 from surveytool.interchange._common import (
     ImportResult,
+    add_scores,
     finish_import,
     identifier,
     instrument_document,
@@ -59,7 +61,6 @@ from surveytool.interchange._common import (
     plain,
     refusal,
     semver,
-    total_subscale,
 )
 from surveytool.problems import Problem
 
@@ -559,15 +560,23 @@ def questionnaire_response(
     authored: dt.datetime | None = None,
     status: str = "completed",
     base: str = DEFAULT_BASE,
+    form: str | None = None,
 ) -> dict[str, Any]:
     """One administration as a QuestionnaireResponse: each answered item a ``valueCoding``.
 
     Unanswered items are left out; a declared missing code is an answer (its option has no score).
-    ``subject`` is a reference such as ``Patient/123``.
+    ``subject`` is a reference such as ``Patient/123``. ``form``: the short form that was asked
+    (its items only), recorded in our ``form`` extension, so that items outside it read as not
+    asked rather than skipped (:func:`response_rows` gives it back as the ``form`` column).
     """
     url = canonical(instrument, base)
+    if form is not None and form not in instrument.short_form_by_id:
+        raise SurveytoolError(f"{instrument.id} has no short form {form!r}")
+    asked = set(instrument.form_items(form))
     items = []
     for item in instrument.items:
+        if item.id not in asked:
+            continue
         code = answers.get(item.id)
         if code is None:
             continue
@@ -577,11 +586,10 @@ def questionnaire_response(
         if label:
             coding["display"] = label
         items.append({"linkId": item.id, "text": item.text, "answer": [{"valueCoding": coding}]})
-    out: dict[str, Any] = {
-        "resourceType": "QuestionnaireResponse",
-        "questionnaire": f"{url}|{instrument.version}",
-        "status": status,
-    }
+    out: dict[str, Any] = {"resourceType": "QuestionnaireResponse"}
+    if form is not None:
+        out["extension"] = [_ext("form", valueCode=form)]
+    out.update(questionnaire=f"{url}|{instrument.version}", status=status)
     if response_id:
         out["id"] = _resource_id(response_id)
     if subject:
@@ -602,8 +610,9 @@ def bundle(resources: Sequence[Mapping[str, Any]], bundle_id: str | None = None)
     return out
 
 
-#: Columns that :func:`response_rows` adds besides the items.
-RESPONSE_COLUMNS = ("id", "questionnaire", "status", "subject", "authored")
+#: Columns that :func:`response_rows` adds besides the items (``form``: the short form asked,
+#: from our ``form`` extension; empty for the whole questionnaire).
+RESPONSE_COLUMNS = ("id", "questionnaire", "status", "subject", "authored", "form")
 
 
 class ResponseFileError(ValueError):
@@ -671,6 +680,7 @@ def response_rows(data: Any) -> list[dict[str, object]]:
             "status": resource.get("status"),
             "subject": subject.get("reference") if isinstance(subject, Mapping) else None,
             "authored": resource.get("authored"),
+            "form": _first_value(resource, "form"),
         }
         for link, value in _answered(resource.get("item") or ()):
             row.setdefault(link, value)
@@ -1109,13 +1119,15 @@ def import_questionnaire(data: Any, source: str = "questionnaire") -> ImportResu
     document["items"] = items
     link_to_id = {str(i["id"]): str(i["id"]) for i in items}
     subscales, composites = _import_scores(scored_items, data, items, link_to_id, ours, problems)
-    if not subscales and items:
-        subscales.append(
-            total_subscale(items, ("item",), "the Questionnaire has no score", problems)
-        )
-    document["subscales"] = subscales
-    if composites:
-        document["composites"] = composites
+    add_scores(
+        document,
+        items,
+        subscales,
+        composites,
+        problems,
+        "the Questionnaire has no score",
+        loc=("item",),
+    )
     _import_root(data, document, problems)
     return finish_import(document, source, problems)
 

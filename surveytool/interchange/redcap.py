@@ -43,6 +43,8 @@ from surveytool.instrument.model import (
 )
 from surveytool.interchange._common import (
     ImportResult,
+    add_scores,
+    add_texts,
     finish_import,
     identifier,
     instrument_document,
@@ -50,7 +52,6 @@ from surveytool.interchange._common import (
     number,
     refusal,
     semver,
-    total_subscale,
 )
 from surveytool.problems import Problem
 
@@ -235,30 +236,36 @@ def dictionary_rows(instrument: Instrument) -> list[dict[str, str]]:
                 annotation=_annotation("", {"item": data}),
             )
         )
-    for sub in instrument.subscales:
-        data = dict(document["subscales"][instrument.subscales.index(sub)])
-        rows.append(
-            _row(
-                name=names[sub.id],
-                form=form,
-                type="calc",
-                label=sub.label,
-                choices=subscale_formula(instrument, sub, names),
-                note=_note(sub.method.value, sub.min_answered, len(sub.items)),
-                annotation=_annotation(HIDDEN, {"subscale": data}),
-            )
+    # One hidden calc row per score: (id, label, formula, note, what the annotation carries).
+    calcs = [
+        (
+            sub.id,
+            sub.label,
+            subscale_formula(instrument, sub, names),
+            _note(sub.method.value, sub.min_answered, len(sub.items)),
+            {"subscale": dict(document["subscales"][i])},
         )
-    for comp in instrument.composites:
-        data = dict(document["composites"][instrument.composites.index(comp)])
+        for i, sub in enumerate(instrument.subscales)
+    ] + [
+        (
+            comp.id,
+            comp.label,
+            composite_formula(comp, names),
+            _note(comp.method, comp.min_answered, len(comp.components)),
+            {"composite": dict(document["composites"][i])},
+        )
+        for i, comp in enumerate(instrument.composites)
+    ]
+    for score_id, label, formula, note, data in calcs:
         rows.append(
             _row(
-                name=names[comp.id],
+                name=names[score_id],
                 form=form,
                 type="calc",
-                label=comp.label,
-                choices=composite_formula(comp, names),
-                note=_note(comp.method, comp.min_answered, len(comp.components)),
-                annotation=_annotation(HIDDEN, {"composite": data}),
+                label=label,
+                choices=formula,
+                note=note,
+                annotation=_annotation(HIDDEN, data),
             )
         )
     return rows
@@ -287,9 +294,10 @@ _FIELD = re.compile(r"^\s*\[(?P<name>[A-Za-z0-9_]+)\]\s*$")
 
 
 def _read_rows(text: str) -> tuple[list[dict[str, str]], str]:
+    from surveytool.io.sources import sniff_delimiter  # pandas only when a file is read
+
     text = text.lstrip("\ufeff")
-    first = text.split("\n", 1)[0]
-    sep = max((",", ";", "\t"), key=first.count)
+    sep = sniff_delimiter(text)
     reader = csv.reader(io.StringIO(text), delimiter=sep)
     rows = list(reader)
     if not rows:
@@ -472,20 +480,10 @@ def import_dictionary(
     document.update(meta)
     if "version" in meta:
         document["version"] = semver(str(meta["version"])) or "1.0.0"
-    if texts:
-        if "instructions" in texts or any(k.startswith("text") for k in texts):
-            joined = "\n\n".join(v for k, v in texts.items() if k != "disclaimer")
-            if joined:
-                document["instructions"] = joined if meta else _strip_html(joined)
-        if "disclaimer" in texts:
-            document["disclaimer"] = texts["disclaimer"]
+    add_texts(document, texts, "text", None if meta else _strip_html)
     document["response_scales"] = meta.get("response_scales", scales)
     document["items"] = items
-    if not subscales and items:
-        subscales.append(total_subscale(items, (), "the form has no calc field", problems))
-    document["subscales"] = subscales
-    if composites:
-        document["composites"] = composites
+    add_scores(document, items, subscales, composites, problems, "the form has no calc field")
     return finish_import(document, source, problems)
 
 

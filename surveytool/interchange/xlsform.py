@@ -40,6 +40,8 @@ from surveytool.instrument.model import (
 )
 from surveytool.interchange._common import (
     ImportResult,
+    add_scores,
+    add_texts,
     finish_import,
     identifier,
     instrument_document,
@@ -47,7 +49,6 @@ from surveytool.interchange._common import (
     number,
     refusal,
     semver,
-    total_subscale,
 )
 from surveytool.problems import Problem
 
@@ -174,24 +175,22 @@ def sheets(instrument: Instrument) -> dict[str, list[list[Any]]]:
         survey.append(row(**cells))
     if section is not None:
         survey.append(row(type="end group"))
-    for i, sub in enumerate(instrument.subscales):
+    # One calculate row per score, subscales first; the surveytool column carries its document.
+    scores: list[tuple[str, Subscale | Composite, Any]] = [
+        *(
+            ("subscale", sub, document["subscales"][i])
+            for i, sub in enumerate(instrument.subscales)
+        ),
+        *(("composite", c, document["composites"][i]) for i, c in enumerate(instrument.composites)),
+    ]
+    for kind, score, data in scores:
         survey.append(
             row(
                 type="calculate",
-                name=sub.id,
-                label=sub.label,
-                calculation=calculation(instrument, sub.id),
-                surveytool=_json({"subscale": document["subscales"][i]}),
-            )
-        )
-    for i, comp in enumerate(instrument.composites):
-        survey.append(
-            row(
-                type="calculate",
-                name=comp.id,
-                label=comp.label,
-                calculation=calculation(instrument, comp.id),
-                surveytool=_json({"composite": document["composites"][i]}),
+                name=score.id,
+                label=score.label,
+                calculation=calculation(instrument, score.id),
+                surveytool=_json({kind: data}),
             )
         )
     choices: list[list[Any]] = [list(CHOICE_COLUMNS)]
@@ -375,19 +374,10 @@ def import_workbook(path: str | Path, source: str | None = None) -> ImportResult
                 f"calculate {field!r} is not a plain sum of items; add it by hand",
             )
         )
-    if "instructions" in texts or any(k.startswith("note") for k in texts):
-        joined = "\n\n".join(v for k, v in texts.items() if k != "disclaimer")
-        if joined:
-            document["instructions"] = joined
-    if "disclaimer" in texts:
-        document["disclaimer"] = texts["disclaimer"]
+    add_texts(document, texts, "note")
     document["response_scales"] = meta.get("response_scales", scales)
     document["items"] = items
-    if not subscales and items:
-        subscales.append(total_subscale(items, (), "the form has no score", problems))
-    document["subscales"] = subscales
-    if composites:
-        document["composites"] = composites
+    add_scores(document, items, subscales, composites, problems, "the form has no score")
     return finish_import(document, name, problems)
 
 

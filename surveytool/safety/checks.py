@@ -10,7 +10,9 @@ a scale point meeting the rule  ``check.level`` (``support`` or ``alert``)
 a scale point not meeting it    ``none``
 a declared missing code         ``check.on_missing_code`` ("prefer not to say")
 nothing (or an invalid answer)  ``check.on_skip``
-the item was not asked          ``none`` (a short form without it, a file without its column)
+the item is not in the form     ``none`` (a short form without it: the check does not apply)
+the form has it, the file not   empty (NaN): not assessed, and the ``missing_item`` issue says
+                                that the check could not be made
 ==============================  ===========================================================
 
 One implementation serves every path: :func:`check_answer` for one answer as it is given (the
@@ -37,6 +39,9 @@ Reason = Literal["rule", "skip", "missing_code"]
 #: The categories of a scores table's ``<check>_check`` column, in code order (``none`` is 0).
 LEVEL_CATEGORIES: tuple[str, ...] = (Level.none.value, Level.support.value, Level.alert.value)
 _CODE = {Level.none: 0, Level.support: 1, Level.alert: 2}
+#: The level code of a check that could not be made: its item is in the form, but the data has
+#: no column for it (an empty cell of the ``<check>_check`` column, never ``none``).
+NOT_ASSESSED = -1
 
 #: What a hit names for an answer that was not given.
 NO_ANSWER = "no answer"
@@ -186,12 +191,18 @@ def evaluate_matrix(
     values: np.ndarray,
     coded_missing: Mapping[str, np.ndarray],
 ) -> dict[str, np.ndarray]:
-    """Level codes of every check whose item was asked (its key in ``coded_missing``)."""
+    """Level codes of every check: of its item's answers where the item was asked (a column of
+    the data: its key in ``coded_missing``); ``none`` (0) where the item is not among the
+    ``item_ids`` read (a short form without it); :data:`NOT_ASSESSED` (-1, an empty cell of the
+    check's column) where it is, but the data has no column for it."""
     position = {item_id: j for j, item_id in enumerate(item_ids)}
     out: dict[str, np.ndarray] = {}
     for check in instrument.checks:
-        if check.item not in coded_missing or check.item not in position:
+        if check.item not in position:
             out[check.id] = np.zeros(values.shape[0], dtype=np.int8)
+            continue
+        if check.item not in coded_missing:
+            out[check.id] = np.full(values.shape[0], NOT_ASSESSED, dtype=np.int8)
             continue
         out[check.id] = level_codes(
             check, values[:, position[check.item]], coded_missing[check.item]
@@ -200,27 +211,47 @@ def evaluate_matrix(
 
 
 def evaluate(instrument: Instrument, responses: Responses) -> CheckOutcomes:
-    """Every check on validated responses: level columns and each row's hits."""
+    """Every check on validated responses: level columns and each row's hits.
+
+    A hit depends only on the check, the answer and why it was met, so each distinct one is made
+    once, and rows with the same hits share one tuple (a cohort has hundreds of thousands of rows
+    but a few dozen distinct hits).
+    """
     levels = evaluate_matrix(
         instrument, responses.item_ids, responses.values, responses.coded_missing
     )
     n = len(responses.rows)
     hits: list[tuple[CriticalHit, ...]] = [()] * n
-    if levels:
-        any_hit = np.logical_or.reduce([codes > 0 for codes in levels.values()])
-        position = {item_id: j for j, item_id in enumerate(responses.item_ids)}
-        for r in np.flatnonzero(any_hit):
-            row: list[CriticalHit] = []
-            for check in instrument.checks:
-                if levels[check.id][r] == 0:
-                    continue
-                value = float(responses.values[r, position[check.item]])
-                code = float(responses.coded_missing[check.item][r])
-                if not np.isnan(value):
-                    row.append(_hit(instrument, check, int(value), "rule"))
-                elif not np.isnan(code):
-                    row.append(_hit(instrument, check, int(code), "missing_code"))
-                else:
-                    row.append(_hit(instrument, check, None, "skip"))
-            hits[r] = tuple(row)
+    if not levels:
+        return CheckOutcomes(levels=levels, hits=tuple(hits))
+    position = {item_id: j for j, item_id in enumerate(responses.item_ids)}
+    checks = list(instrument.checks)
+    made: list[CriticalHit] = []
+    which = np.full((n, len(checks)), -1, dtype=np.int64)  # the hit of each row and check
+    for c, check in enumerate(checks):
+        met = np.flatnonzero(levels[check.id] > 0)  # (not assessed, -1: no hit)
+        if not len(met):
+            continue
+        value = responses.values[met, position[check.item]].astype(np.float64)
+        code = responses.coded_missing[check.item][met].astype(np.float64)
+        given = ~np.isnan(value)
+        coded = ~given & ~np.isnan(code)
+        kind = np.where(given, 0, np.where(coded, 1, 2))
+        answer = np.where(given, value, np.where(coded, code, 0.0))
+        distinct, inverse = np.unique(np.column_stack([kind, answer]), axis=0, return_inverse=True)
+        for k, a in distinct:
+            if k == 0:
+                made.append(_hit(instrument, check, int(a), "rule"))
+            elif k == 1:
+                made.append(_hit(instrument, check, int(a), "missing_code"))
+            else:
+                made.append(_hit(instrument, check, None, "skip"))
+        which[met, c] = len(made) - len(distinct) + inverse.reshape(-1)
+    any_hit = np.logical_or.reduce([codes > 0 for codes in levels.values()])
+    rows = np.flatnonzero(any_hit)
+    if len(rows):
+        patterns, inverse = np.unique(which[rows], axis=0, return_inverse=True)
+        shared = [tuple(made[i] for i in pattern if i >= 0) for pattern in patterns.tolist()]
+        for r, k in zip(rows.tolist(), inverse.reshape(-1).tolist(), strict=True):
+            hits[r] = shared[k]
     return CheckOutcomes(levels=levels, hits=tuple(hits))

@@ -8,6 +8,8 @@ generic texts and the numbers of the person's country with the date each was che
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import importlib.resources
 from dataclasses import dataclass
 
 from surveytool.instrument.model import Instrument
@@ -130,10 +132,32 @@ def _lines(services: tuple[Service, ...]) -> tuple[Line, ...]:
     )
 
 
+#: Codes people type for a country that ISO 3166-1 reserves for it exceptionally (UK: the United
+#: Kingdom, whose code is GB; EL: Greece in EU use, GR) -> the country's code.
+COUNTRY_ALIASES = {"UK": "GB", "EL": "GR"}
+#: "Another country" in the chooser: ISO 3166-1's user-assigned ZZ (the international numbers).
+OTHER_COUNTRY = "ZZ"
+
+
+@functools.cache
+def iso_countries() -> dict[str, str]:
+    """Every ISO 3166-1 alpha-2 code -> its name, from the IANA time zone database's
+    ``iso3166.tab`` (the ``tzdata`` package, Apache-2.0), which lists every assigned code."""
+    table = importlib.resources.files("tzdata").joinpath("zoneinfo", "iso3166.tab")
+    out: dict[str, str] = {}
+    for line in table.read_text("utf-8").splitlines():
+        if line and not line.startswith("#"):
+            code, _, name = line.partition("\t")
+            out[code.strip()] = name.strip()
+    return out
+
+
 def normalize_country(code: str | None) -> str:
-    """An ISO 3166-1 alpha-2 code in upper case, or "" for anything else."""
+    """An assigned ISO 3166-1 alpha-2 code in upper case (``uk`` -> ``GB``), :data:`OTHER_COUNTRY`
+    (the chooser's "Another country"), or "" for anything else (``XX``, ``UKR``, blank)."""
     text = (code or "").strip().upper()
-    return text if len(text) == 2 and text.isascii() and text.isalpha() else ""
+    text = COUNTRY_ALIASES.get(text, text)
+    return text if text in iso_countries() or text == OTHER_COUNTRY else ""
 
 
 def support_view(

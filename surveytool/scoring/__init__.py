@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 from surveytool.safety.checks import CriticalHit
-from surveytool.scoring.engine import score, score_responses
+from surveytool.scoring.engine import score, score_responses, score_validated
 from surveytool.scoring.result import (
     PersonScores,
     Provenance,
@@ -30,4 +30,5 @@ __all__ = [
     "Status",
     "score",
     "score_responses",
+    "score_validated",
 ]

@@ -63,6 +63,11 @@ class ReliableChange:
             "source": self.source,
         }
 
+    @classmethod
+    def unread(cls, scale: str, before: float, after: float, source: str) -> ReliableChange:
+        """A change with no RCI and no classification (NaN), ``source`` saying why."""
+        return cls(scale, before, after, after - before, math.nan, math.nan, None, source)
+
 
 def s_diff(sd: float, reliability: float) -> float:
     """Standard error of a difference: S_diff = √(2 · (1 − r_xx)) · SD (= √2 · SD · √(1 − r_xx)).
@@ -117,18 +122,7 @@ def reliable_change(
             continue
         definition = instrument.subscale_by_id.get(scale_id) or instrument.composite_by_id[scale_id]
         if not definition.track_change:
-            out.append(
-                ReliableChange(
-                    scale_id,
-                    x1,
-                    x2,
-                    x2 - x1,
-                    math.nan,
-                    math.nan,
-                    None,
-                    NOT_TRACKED,
-                )
-            )
+            out.append(ReliableChange.unread(scale_id, x1, x2, NOT_TRACKED))
             continue
         given_sd = (sd or {}).get(scale_id)
         given_r = (reliability or {}).get(scale_id)
@@ -143,18 +137,8 @@ def reliable_change(
             missing = " and ".join(
                 x for x, v in (("SD", the_sd), ("reliability", the_r)) if v is None
             )
-            out.append(
-                ReliableChange(
-                    scale_id,
-                    x1,
-                    x2,
-                    x2 - x1,
-                    math.nan,
-                    math.nan,
-                    None,
-                    f"no {missing}: not in the norms and not given",
-                )
-            )
+            why = f"no {missing}: not in the norms and not given"
+            out.append(ReliableChange.unread(scale_id, x1, x2, why))
             continue
         sd_from = "the caller" if given_sd is not None else norm
         r_from = "the caller" if given_r is not None else norm

@@ -8,7 +8,7 @@ clinician records, cohorts); :func:`score` is its short form that returns the ta
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, cast, overload
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack, cast, overload
 
 import numpy as np
 import pandas as pd
@@ -93,33 +93,44 @@ def _check_carried_names(
         )
 
 
+class ScoreKeywords(TypedDict, total=False):
+    """The keyword options of :func:`score_responses` and :func:`score` for every kind of table
+    (one home for their names, types and defaults: see :func:`score_responses`). Not
+    :class:`surveytool.engine.scoring.ScoreOptions`, the Dask engine's resolved options sent
+    to its tasks."""
+
+    id_column: str | None
+    form: str | None
+    group_columns: Sequence[str]
+    ignore_columns: Sequence[str]
+    strict: bool
+
+
+def _known(options: ScoreKeywords) -> ScoreKeywords:
+    """``options`` when each is one of :class:`ScoreKeywords` (a misspelt one is never ignored)."""
+    unknown = sorted(set(options) - ScoreKeywords.__optional_keys__)
+    if unknown:
+        raise TypeError(
+            f"unexpected option(s) {', '.join(map(repr, unknown))}; the options are "
+            f"{', '.join(sorted(ScoreKeywords.__optional_keys__))}"
+        )
+    return options
+
+
 @overload
 def score_responses(
     instrument: Instrument | str,
     responses: pd.DataFrame | Mapping[str, object],
     *,
-    id_column: str | None = ...,
-    form: str | None = ...,
-    group_columns: Sequence[str] = ...,
-    ignore_columns: Sequence[str] = ...,
-    strict: bool = ...,
     formula_cells: Mapping[str, Sequence[tuple[int, str]]] | None = ...,
     row_numbers: Sequence[int] | np.ndarray | None = ...,
+    **options: Unpack[ScoreKeywords],
 ) -> ScoreResult: ...
 
 
 @overload
 def score_responses(
-    instrument: Instrument | str,
-    responses: dd.DataFrame,
-    *,
-    id_column: str | None = ...,
-    form: str | None = ...,
-    group_columns: Sequence[str] = ...,
-    ignore_columns: Sequence[str] = ...,
-    strict: bool = ...,
-    formula_cells: None = ...,
-    row_numbers: None = ...,
+    instrument: Instrument | str, responses: dd.DataFrame, **options: Unpack[ScoreKeywords]
 ) -> DaskScoreResult: ...
 
 
@@ -127,13 +138,9 @@ def score_responses(
     instrument: Instrument | str,
     responses: pd.DataFrame | Mapping[str, object] | dd.DataFrame,
     *,
-    id_column: str | None = None,
-    form: str | None = None,
-    group_columns: Sequence[str] = (),
-    ignore_columns: Sequence[str] = (),
-    strict: bool = False,
     formula_cells: Mapping[str, Sequence[tuple[int, str]]] | None = None,
     row_numbers: Sequence[int] | np.ndarray | None = None,
+    **options: Unpack[ScoreKeywords],
 ) -> ScoreResult | DaskScoreResult:
     """Validate and score responses; see :class:`~surveytool.scoring.result.ScoreResult`.
 
@@ -148,18 +155,26 @@ def score_responses(
     responses
         One row per respondent, one column per item id (numbers or scale labels), or one person's
         answers as a mapping item id -> answer.
-    id_column, group_columns, ignore_columns, formula_cells, row_numbers
+    formula_cells, row_numbers
         See :func:`surveytool.responses.read_responses` (``row_numbers``: each row's number in
         its file, for the issues; the Dask engine numbers a partition's rows in the dataset).
-    form
-        Score a short form: each subscale on its items in the form (prorated sums to the full k).
-    strict
-        Raise :class:`InvalidResponsesError` (with the issues) if any cell, row or column is bad.
+    **options
+        :class:`ScoreKeywords`:
+
+        ``id_column``, ``group_columns``, ``ignore_columns`` (default None, (), ())
+            See :func:`surveytool.responses.read_responses`.
+        ``form`` (default None)
+            Score a short form: each subscale on its items in the form (prorated sums to the
+            full k).
+        ``strict`` (default False)
+            Raise :class:`InvalidResponsesError` (with the issues) if any cell, row or column
+            is bad.
     """
+    id_column = _known(options).get("id_column")
+    form = options.get("form")
+    group_columns = options.get("group_columns", ())
     if is_dask(responses):
-        return _dask_result(
-            instrument, responses, id_column, form, group_columns, ignore_columns, strict
-        )
+        return _dask_result(instrument, responses, options)
     inst = load_instrument(instrument)
     _check_carried_names(inst, id_column, list(group_columns))
     frame = (
@@ -176,16 +191,56 @@ def score_responses(
         item_ids=[*plan.item_ids, *dict.fromkeys(extra)],
         id_column=id_column,
         group_columns=group_columns,
-        ignore_columns=ignore_columns,
+        ignore_columns=options.get("ignore_columns", ()),
         formula_cells=formula_cells,
         row_numbers=row_numbers,
     )
-    if strict and len(validated.issues):
+    if options.get("strict", False) and len(validated.issues):
         raise InvalidResponsesError(
             f"{len(validated.issues)} problem(s) in the responses; nothing was scored",
             validated.issues,
         )
-    matrix = score_matrix(plan, validated.values[:, : len(plan.item_ids)])
+    values = validated.values[:, : len(plan.item_ids)]
+    return _score_plan(inst, plan, validated, values, id_column, form)
+
+
+def score_validated(
+    instrument: Instrument | str, responses: Responses, *, form: str | None = None
+) -> ScoreResult:
+    """Score answers already validated by :func:`surveytool.responses.read_responses`.
+
+    The same scores, bands, norms and checks as :func:`score_responses` gives for the table the
+    ``responses`` were read from (validate once, then score and compute any statistic). The
+    result's ``issues`` are the ones ``read_responses`` found. ``form`` scores a short form.
+    """
+    inst = load_instrument(instrument)
+    plan = ScoringPlan.build(inst, form)
+    position = {item_id: j for j, item_id in enumerate(responses.item_ids)}
+    absent = [i for i in plan.item_ids if i not in position]
+    if absent:
+        raise ResponsesError(
+            f"the validated responses lack the items {', '.join(absent)}; read them with "
+            f"read_responses({inst.id!r}, ...) and the whole table"
+        )
+    columns = [position[i] for i in plan.item_ids]
+    values = responses.values
+    if columns != list(range(len(columns))):
+        values = np.asfortranarray(values[:, columns])
+    name = responses.ids.name
+    id_column = str(name) if name is not None and name != "row" else None
+    return _score_plan(inst, plan, responses, values[:, : len(columns)], id_column, form)
+
+
+def _score_plan(
+    inst: Instrument,
+    plan: ScoringPlan,
+    validated: Responses,
+    values: np.ndarray,
+    id_column: str | None,
+    form: str | None = None,
+) -> ScoreResult:
+    """The scores, checks and result of validated answers (``values``: the plan's item columns)."""
+    matrix = score_matrix(plan, values)
     scales = _scale_columns(inst, validated, matrix)
     checks = evaluate(inst, validated)
     return ScoreResult(
@@ -202,17 +257,11 @@ def score_responses(
 
 
 def _dask_result(
-    instrument: Instrument | str,
-    responses: Any,
-    id_column: str | None,
-    form: str | None,
-    group_columns: Sequence[str],
-    ignore_columns: Sequence[str],
-    strict: bool,
+    instrument: Instrument | str, responses: Any, options: ScoreKeywords
 ) -> DaskScoreResult:
     from surveytool.engine.scoring import score_responses_dask
 
-    if strict:
+    if _known(options).get("strict", False):
         raise ScoringError(
             "strict scoring of a Dask DataFrame would need every partition scored first; score "
             "it, then look at the issues (or write it with the CLI's --strict)"
@@ -220,10 +269,10 @@ def _dask_result(
     return score_responses_dask(
         instrument,
         responses,
-        id_column=id_column,
-        form=form,
-        group_columns=group_columns,
-        ignore_columns=ignore_columns,
+        id_column=options.get("id_column"),
+        form=options.get("form"),
+        group_columns=options.get("group_columns", ()),
+        ignore_columns=options.get("ignore_columns", ()),
     )
 
 
@@ -262,14 +311,19 @@ def _assemble(
     id_column: str | None,
 ) -> pd.DataFrame:
     columns: dict[str, object] = {}
-    columns[id_column or "row"] = validated.ids.to_numpy()
+    ids = validated.ids
+    # Arrow-backed ids stay in Arrow (the "str" dtype a frame would infer), not Python objects
+    text_ids = isinstance(ids.dtype, pd.StringDtype) and ids.dtype.storage == "pyarrow"
+    columns[id_column or "row"] = ids.astype("str").array if text_ids else ids.to_numpy()
     for col in validated.groups.columns:
         columns[col] = validated.groups[col].to_numpy(copy=True)  # never a view of the input
     for scale in scales:
         columns[scale.id] = scale.score
         columns[f"{scale.id}_n"] = scale.answered
-        columns[f"{scale.id}_status"] = pd.Categorical.from_codes(
-            (~scale.scored).astype(np.int8), categories=pd.Index(list(STATUS_CATEGORIES))
+        columns[f"{scale.id}_status"] = pd.Categorical.from_codes(  # codes 0/1 by construction
+            np.isnan(scale.score).view(np.int8),
+            categories=pd.Index(list(STATUS_CATEGORIES)),
+            validate=False,
         )
         columns[f"{scale.id}_band"] = scale.band
         for key, values in (scale.norms or {}).items():
@@ -285,42 +339,26 @@ def _assemble(
 def score(
     instrument: Instrument | str,
     responses: pd.DataFrame | Mapping[str, object],
-    *,
-    id_column: str | None = ...,
-    form: str | None = ...,
-    group_columns: Sequence[str] = ...,
-    ignore_columns: Sequence[str] = ...,
-    strict: bool = ...,
+    **options: Unpack[ScoreKeywords],
 ) -> pd.DataFrame: ...
 
 
 @overload
 def score(
-    instrument: Instrument | str,
-    responses: dd.DataFrame,
-    *,
-    id_column: str | None = ...,
-    form: str | None = ...,
-    group_columns: Sequence[str] = ...,
-    ignore_columns: Sequence[str] = ...,
-    strict: bool = ...,
+    instrument: Instrument | str, responses: dd.DataFrame, **options: Unpack[ScoreKeywords]
 ) -> dd.DataFrame: ...
 
 
 def score(
     instrument: Instrument | str,
     responses: pd.DataFrame | Mapping[str, object] | dd.DataFrame,
-    *,
-    id_column: str | None = None,
-    form: str | None = None,
-    group_columns: Sequence[str] = (),
-    ignore_columns: Sequence[str] = (),
-    strict: bool = False,
+    **options: Unpack[ScoreKeywords],
 ) -> pd.DataFrame | dd.DataFrame:
     """Score responses and return the scores table alone, a plain DataFrame (empty ``attrs``).
 
     A Dask DataFrame gives a Dask DataFrame of scores (lazy), scored partition by partition
-    (:mod:`surveytool.engine.scoring`).
+    (:mod:`surveytool.engine.scoring`). ``options``: :class:`ScoreKeywords`, as
+    :func:`score_responses` takes them.
 
     :func:`score_responses` gives the same table with the issues (coded), the provenance and
     each person's typed record.
@@ -331,15 +369,7 @@ def score(
     >>> scores = surveytool.score("ppai", {"FF1": 4, "FF2": "Somewhat like me"})  # doctest: +SKIP
     """
     if is_dask(responses):
-        return _dask_result(
-            instrument, responses, id_column, form, group_columns, ignore_columns, strict
-        ).scores
+        return _dask_result(instrument, responses, options).scores
     return score_responses(
-        instrument,
-        cast(pd.DataFrame | Mapping[str, object], responses),
-        id_column=id_column,
-        form=form,
-        group_columns=group_columns,
-        ignore_columns=ignore_columns,
-        strict=strict,
+        instrument, cast(pd.DataFrame | Mapping[str, object], responses), **options
     ).scores

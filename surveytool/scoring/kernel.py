@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -65,6 +66,10 @@ def score_matrix(plan: ScoringPlan, values: np.ndarray) -> MatrixScores:
     Per block of rows: answered mask A, zero-filled answers X₀; counts = A·M, totals = X₀·W± + A·K
     (M membership, W± signed weights, K reverse constants), weight sums = A·W. Integer answers
     with unit weights give exact sums, so the mean is one correctly rounded division.
+
+    Each block's scores are finished while its counts and totals are in the cache (the division,
+    the prorating factor, the sums, the answers needed), into the N x S scores and counts: no
+    table-sized counts or totals are kept (on 1M x 58 items that was 0.22 GB more at the peak).
     """
     values = np.asarray(values, dtype=np.float64)
     n = values.shape[0]
@@ -72,44 +77,48 @@ def score_matrix(plan: ScoringPlan, values: np.ndarray) -> MatrixScores:
     n_subs = member.shape[1]
     unit = bool(np.all((weight == 0.0) | (weight == 1.0)))
     has_reverse = bool(plan.reverse.any())
-    # column-major: each subscale's column is contiguous for the per-subscale work below
-    counts = np.empty((n, n_subs), dtype=np.float64, order="F")
-    totals = np.empty((n, n_subs), dtype=np.float64, order="F")
-    weight_sums = counts if unit else np.empty((n, n_subs), dtype=np.float64, order="F")
     # Counts and reverse constants are small integers with unit weights: float32 products are
     # exact (< 2**24) and halve the memory traffic; otherwise stay in float64.
     exact32 = unit and float(np.abs(constant).sum()) < 2.0**20
     mask_type = np.float32 if exact32 else np.float64
     member_m = member.astype(mask_type)
     constant_m = constant.astype(mask_type)
-    for start in range(0, n, CHUNK_ROWS):
-        block = values[start : start + CHUNK_ROWS]
-        missing = np.isnan(block)
-        answered = (~missing).astype(mask_type)
-        zeroed = np.where(missing, 0.0, block)
-        rows = slice(start, start + len(block))
-        counts[rows] = answered @ member_m
-        totals[rows] = zeroed @ signed
-        if has_reverse:
-            totals[rows] += answered @ constant_m
-        if not unit:
-            weight_sums[rows] = answered @ weight
-    scores: dict[str, np.ndarray] = {}
-    answered_counts: dict[str, np.ndarray] = {}
+    subs = plan.subscales
+    is_sum = np.array([sub.method is Method.sum for sub in subs], dtype=bool)
+    any_sum = bool(is_sum.any())
+    needed = np.array([sub.needed for sub in subs], dtype=np.float64)
+    size = np.array([len(sub.columns) for sub in subs], dtype=np.float64)
+    prorated = [s for s, sub in enumerate(subs) if sub.method is Method.prorated_sum]
+    k_full = np.array([subs[s].k_full for s in prorated], dtype=np.float64)
+    # column-major: each subscale's column is contiguous, and given out as it is
+    scores_all = np.empty((n, n_subs), dtype=np.float64, order="F")
+    answered_all = np.empty((n, n_subs), dtype=np.int64, order="F")
     with np.errstate(invalid="ignore", divide="ignore"):
-        for s, sub in enumerate(plan.subscales):
-            count = counts[:, s]
-            enough = count >= sub.needed
-            if sub.method is Method.sum:
-                enough &= count == len(sub.columns)
-                result = totals[:, s].copy()
-            else:
-                result = totals[:, s] / weight_sums[:, s]
-                if sub.method is Method.prorated_sum:
-                    result = result * sub.k_full
+        for start in range(0, n, CHUNK_ROWS):
+            block = values[start : start + CHUNK_ROWS]
+            missing = np.isnan(block)
+            answered = (~missing).astype(mask_type)
+            zeroed = np.where(missing, 0.0, block)
+            counts = (answered @ member_m).astype(np.float64)
+            totals = zeroed @ signed
+            if has_reverse:
+                totals += answered @ constant_m
+            weight_sums = counts if unit else answered @ weight
+            result = totals / weight_sums  # mean; prorated below; sums take the totals
+            if prorated:
+                result[:, prorated] *= k_full
+            enough = counts >= needed
+            if any_sum:
+                result[:, is_sum] = totals[:, is_sum]
+                enough[:, is_sum] &= counts[:, is_sum] == size[is_sum]
             result[~enough] = np.nan
-            scores[sub.id] = result
-            answered_counts[sub.id] = count.astype(np.int64)
+            rows = slice(start, start + len(block))
+            scores_all[rows] = result
+            answered_all[rows] = counts
+    scores: dict[str, np.ndarray] = {sub.id: scores_all[:, s] for s, sub in enumerate(subs)}
+    answered_counts: dict[str, np.ndarray] = {
+        sub.id: answered_all[:, s] for s, sub in enumerate(subs)
+    }
     _score_composites(plan.instrument, scores, answered_counts, n)
     return MatrixScores(score=scores, answered=answered_counts)
 
@@ -153,12 +162,17 @@ def band_labels(bands: Sequence[Band], scores: np.ndarray) -> pd.Categorical[str
     ordered = sorted(bands, key=lambda b: b.lower)
     labels = [b.label for b in ordered]
     categories = list(dict.fromkeys(labels))
-    codes = np.full(len(scores), -1, dtype=np.int64)
+    # the codes in the smallest type that holds them (what the Categorical keeps: no recast)
+    code_type: type[np.signedinteger[Any]] = np.int8 if len(categories) < 127 else np.int32
+    codes: np.ndarray[tuple[int], np.dtype[np.signedinteger[Any]]] = np.full(
+        len(scores), -1, dtype=code_type
+    )
     if ordered:
         lowers = np.array([b.lower for b in ordered])
         top = ordered[-1].upper
         idx = np.searchsorted(lowers, scores, side="right") - 1
         ok = ~np.isnan(scores) & (idx >= 0) & (scores <= top + 1e-12)
-        label_code = np.array([categories.index(lbl) for lbl in labels])
+        label_code = np.array([categories.index(lbl) for lbl in labels], dtype=code_type)
         codes[ok] = label_code[idx[ok]]
-    return pd.Categorical.from_codes(codes, categories=pd.Index(categories))
+    # codes are -1 or a label's position by construction
+    return pd.Categorical.from_codes(codes, categories=pd.Index(categories), validate=False)

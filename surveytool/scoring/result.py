@@ -161,6 +161,21 @@ class ScoreResult:
             f"{self.rows_quarantined}"
         )
 
+    def __repr__(self) -> str:
+        """One line: what was scored, the counts, the tables' sizes and the issues by code."""
+        p = self.provenance
+        form = f", form {p.form}" if p.form else ""
+        codes: dict[str, int] = {}
+        if len(self.issues):
+            counts = self.issues["code"].astype("string").value_counts()
+            codes = {str(code): int(n) for code, n in counts.items()}
+        issues = ", ".join(f"{n} {code}" for code, n in sorted(codes.items()))
+        return (
+            f"ScoreResult({p.instrument_id} {p.instrument_version}{form}: {self.counts_line()}; "
+            f"scores <DataFrame {self.scores.shape[0]}x{self.scores.shape[1]}>; "
+            f"issues {len(self.issues)}{f' ({issues})' if issues else ''})"
+        )
+
     @property
     def problems(self) -> list[Problem]:
         """The issues as :class:`~surveytool.problems.Problem` objects (code, row, field, hint)."""

@@ -33,6 +33,45 @@ def check_proxies(proxies: tuple[str, ...]) -> tuple[str, ...]:
     return proxies
 
 
+def check_address(host: str, port: int) -> None:
+    """Refuse, before anything is printed or started, an address the server cannot listen on:
+    a port in use, a privileged port, a host that is not an address of this computer.
+
+    The socket is bound with the options uvicorn binds it with (``SO_REUSEADDR``), then closed,
+    so what passes here is what uvicorn can take."""
+    import errno
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    shown = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host, port))
+    except socket.gaierror:
+        raise SurveytoolError(
+            f"--host {host!r} is not an address of this computer; leave it out (127.0.0.1, this "
+            "computer only) or give one of its addresses"
+        ) from None
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise SurveytoolError(
+                f"{shown} is already in use (another surveytool serve, or another program); "
+                f"stop that program, or choose another port, e.g. --port {port + 1 if port < 65535 else 8000}"
+            ) from None
+        if exc.errno == errno.EACCES:
+            raise SurveytoolError(
+                f"{shown}: ports below 1024 need administrator rights; choose --port 8000 (or "
+                "another port from 1024 up)"
+            ) from None
+        if exc.errno == errno.EADDRNOTAVAIL:
+            raise SurveytoolError(
+                f"--host {host!r} is not an address of this computer; leave it out (127.0.0.1, "
+                "this computer only) or give one of its addresses"
+            ) from None
+        raise SurveytoolError(f"{shown}: cannot listen there: {exc.strerror}") from None
+
+
 def offered_instruments(
     files: tuple[Path, ...], base: Mapping[str, Path] | None = None
 ) -> dict[str, Path]:
@@ -133,6 +172,7 @@ def run_server(
     import uvicorn
 
     check_workers(workers, database_url)
+    check_address(host, port)
     options = uvicorn_options(trusted_proxies)
     hosts = (*DEFAULT_HOSTS, host) if host not in DEFAULT_HOSTS else DEFAULT_HOSTS
     shown = f"[{host}]" if ":" in host else host

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 import pytest
 
 from surveytool import charts
+from surveytool.instrument.registry import load_instrument
 from surveytool.report import Attempt, PersonalReport, build_report, render_report
 from surveytool.scoring.change import reliable_change
 from tests.surveytool.test_report import FULL, PPAI, SCREEN
@@ -284,3 +285,32 @@ def test_no_noise_footnote_when_every_reliability_is_known() -> None:
     html = render_report(report)
     assert "not known*" not in html
     assert "no: within measurement noise" in html or "yes: more than" in html
+
+
+def test_an_area_not_tracked_over_time_shows_both_scores_and_no_change() -> None:
+    # ppai 2.0.0 asks "in general" in closeness_unease (track_change: false): a different
+    # answer next time is not read as change, and the page says so instead of a direction
+    v2 = load_instrument("ppai@2.0.0")
+    untracked = [s.id for s in v2.subscales if not s.track_change]
+    assert "closeness_unease" in untracked
+
+    def scoring(value: int) -> dict[str, int | None]:  # every item, keyed to score ``value``
+        return {i.id: 6 - value if i.reverse else value for i in v2.items}
+
+    before = build_report(v2, scoring(2))
+    now = build_report(v2, scoring(4))
+    report = with_attempts(now, Attempt(datetime(2026, 1, 1, tzinfo=UTC), None, scores_of(before)))
+    rows = {r.id: r for r in charts.change_rows(report)}
+    row = rows["closeness_unease"]
+    assert (row.before, row.after) == (first_score(before, row.id), first_score(now, row.id))
+    assert row.before is not None and row.after is not None and row.before != row.after
+    assert not row.tracked and not row.compared and row.direction == ""
+    tracked = rows["distancing"]
+    assert tracked.tracked and tracked.compared and tracked.direction.startswith("up by")
+    html = render_report(report)
+    section = html[html.index('id="change-title"') : html.index("</table>")]
+    row_html = dict(re.findall(r'<tr data-area="([^"]+)">(.*?)</tr>', section, re.S))
+    for scale_id in untracked:
+        assert "Not compared: this area asks about you in general" in row_html[scale_id]
+        assert "towards the" not in row_html[scale_id]
+    assert "towards the" in row_html["distancing"]

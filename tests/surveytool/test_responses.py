@@ -181,7 +181,12 @@ def reference(frame: pd.DataFrame, with_ids: bool) -> tuple[list[tuple[Any, ...]
             item,
             None,
             None,
-            "item column is missing; every answer counts as missing",
+            "item column is missing; every answer counts as missing"
+            + (
+                ", and check 'c1' cannot be made (its column is left empty, not 'none')"
+                if item == "A1"  # the item of INSTRUMENT's check c1
+                else ""
+            ),
         )
         for item in ITEMS
         if item not in frame.columns

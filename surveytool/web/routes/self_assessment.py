@@ -197,7 +197,7 @@ def download_response(post: Post) -> Response:
 
     inst = post.inst
     now = datetime.now(UTC)
-    response = questionnaire_response(inst, numeric(post.answers), authored=now)
+    response = questionnaire_response(inst, numeric(post.answers), authored=now, form=post.form)
     return Response(
         json.dumps(response, indent=2, ensure_ascii=False) + "\n",
         media_type="application/fhir+json; charset=utf-8",

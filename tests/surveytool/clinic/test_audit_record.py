@@ -6,6 +6,7 @@ audit rows (the head is kept in a file outside the database, and can be kept els
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from pathlib import Path
 
@@ -113,9 +114,12 @@ def test_removing_the_newest_audit_rows_is_detected(clinic: dict[str, str], tmp_
         match=rf"broken at row {head['id']}: the newest rows were removed: the head file names "
         rf"row {head['id']}",
     )
-    # the head file removed as well: the copy kept elsewhere still tells
+    # the head file removed as well: a missing head is itself a failure (else removing the
+    # rows and the head together would pass), and the copy kept elsewhere still tells
     head_file.unlink()
-    assert "audit log verified" in ok(clinic, "verify-audit")
+    fails(
+        clinic, "verify-audit", match=rf"the audit head file {re.escape(str(head_file))} is missing"
+    )
     fails(
         clinic,
         "verify-audit",
@@ -135,3 +139,32 @@ def test_every_change_moves_the_head_file(clinic: dict[str, str], tmp_path: Path
         head = audit.current_head(session)
     assert head is not None and (head.id, head.hash) == (after["id"], after["hash"])
     store.dispose()
+
+
+def test_a_backup_keeps_its_audit_head_and_a_restored_backup_verifies(
+    clinic: dict[str, str], tmp_path: Path
+) -> None:
+    _record(clinic, tmp_path)
+    store = ClinicStore(clinic["SURVEYTOOL_DATABASE_URL"])
+    live_head = json.loads(store.head_path().read_text())
+    store.dispose()
+    copy = tmp_path / "backups" / "monday.sqlite3"
+    copy.parent.mkdir()
+    printed = ok(clinic, "backup", str(copy))
+    copy_head = copy.with_name("monday.sqlite3.audit-head")
+    assert f"its audit head: {copy_head}" in printed
+    assert json.loads(copy_head.read_text()) == live_head
+    assert copy_head.stat().st_mode & 0o777 == 0o600
+    # restored as its own database: it verifies against its own head
+    restored = dict(clinic, SURVEYTOOL_DATABASE_URL=f"sqlite:///{copy}")
+    assert "audit log verified" in ok(restored, "verify-audit")
+    # the database copied back without its head: refused, with what to do
+    copy_head.unlink()
+    fails(restored, "verify-audit", match="copy the backup's .audit-head file to")
+    # with a head kept elsewhere: verified, and a note that the head beside it is missing
+    kept = tmp_path / "kept.json"
+    kept.write_text(json.dumps(live_head))
+    printed = ok(restored, "verify-audit", "--head", str(kept))
+    assert "audit log verified" in printed and "note: the audit head file" in printed
+    # a second backup to the same name is refused before anything is written
+    fails(clinic, "backup", str(copy), match="already exists")

@@ -100,6 +100,14 @@ def test_add_clinician_from_stdin_and_its_mistakes(env: dict[str, str]) -> None:
     fails(env, "add-clinician", "bob", "--password-stdin", input=PASSWORD, match="already exists")
     fails(env, "add-clinician", "carol", "--password-stdin", input="short", match="too short")
     fails(env, "add-clinician", "c d", "--password-stdin", input=PASSWORD, match="invalid username")
+    # a piped password without --password-stdin and no terminal at all: said so (getpass warned
+    # that it cannot hide it); with a controlling terminal getpass prompts there instead
+    from surveytool.cli.clinic import _has_terminal
+
+    if not _has_terminal():
+        fails(
+            env, "add-clinician", "erin", input=PASSWORD, match="needs a terminal.*--password-stdin"
+        )
     assert [r[0] for r in db_rows(env, "SELECT action FROM audit_log")] == ["clinician.add"]
 
 
@@ -192,10 +200,18 @@ def test_administer_from_a_file_stores_scores_and_alert(
     listed = " ".join(ok(clinic, "alerts").split())
     assert "alert 1: client C-001," in listed and "(open under a minute)" in listed
     assert said in listed
+    # no mail server: notify does not pass silently while an alert waits
+    fails(
+        clinic,
+        "notify",
+        match=r"^error: 1 open alert\(s\), and no mail server is configured, so nobody is told "
+        "by mail: see them with `surveytool clinic alerts`",
+    )
     assert "alert 1 acknowledged" in ok(
         clinic, "--as", "alice", "acknowledge", "1", "--note", "phoned"
     )
     assert "no open alerts" in ok(clinic, "alerts")
+    assert "no mail server configured (no open alerts now)" in ok(clinic, "notify")
     assert db_rows(clinic, "SELECT acknowledged_by_id, acknowledgement_note FROM alerts") == [
         (1, "phoned")
     ]
@@ -366,7 +382,8 @@ def test_report_html_has_what_a_clinician_needs(clinic: dict[str, str], tmp_path
     assert "Clinician report: client C-001" in html
     assert "Jane Roe" not in html  # the display name stays in the database
     assert "<style>" in html and "<script" not in html and "http" not in html.split("</style>")[1]
-    assert html.count('class="trend"') >= 2 and 'class="band0"' in html  # charts with bands
+    # charts with bands, coloured by meaning
+    assert html.count('class="trend"') >= 2 and 'class="band favourable"' in html
     assert "reliable improvement" in html
     assert "I felt hopeless." in html and 'class="flagged"' in html  # items, critical flagged
     assert "Acknowledged" in html and "by Dr Alice" in html and "seen in session" in html
@@ -451,6 +468,74 @@ def test_export_is_all_of_one_clients_data(clinic: dict[str, str], tmp_path: Pat
     fails(clinic, "note", "C-001", "   ", match="the note is empty")
 
 
+def test_export_to_a_full_disk_says_so_and_leaves_no_partial_file(
+    clinic: dict[str, str], tmp_path: Path
+) -> None:
+    """A real full file system (a 64 KiB tmpfs, filled to the last byte, in a private mount
+    namespace): one line naming the target and the lack of space, exit 1, and no file: before,
+    a 12 KB file that was not valid JSON was left there."""
+    from tests.surveytool.cli.test_full_disk import assert_no_space_reported
+    from tests.tiny_disk import SKIP_REASON, on_tiny_disk, tiny_disk_prefix
+
+    if tiny_disk_prefix() is None:
+        pytest.skip(SKIP_REASON)
+    administer_mood(clinic, tmp_path, 5, 2)
+    disk = tmp_path / "disk"
+    target = disk / "x.json"
+    command = [sys.executable, "-m", "surveytool", "clinic", "export", "C-001", "-o", str(target)]
+    exports = "SELECT count(*) FROM audit_log WHERE action = 'client.export'"
+    assert db_rows(clinic, exports) == [(0,)]
+    run = on_tiny_disk(disk, command, clinic, fill=True)
+    assert run.code == 1, run.stderr
+    assert_no_space_reported(run.stderr, target)
+    assert run.files == {}  # neither a partial export nor a hidden temporary
+    # the export that did not happen is not audited as one (its audit row rolled back)
+    assert db_rows(clinic, exports) == [(0,)]
+    assert "audit log verified" in ok(clinic, "verify-audit")
+    ok(clinic, "export", "C-001", "-o", str(tmp_path / "done.json"))
+    assert db_rows(clinic, exports) == [(1,)]
+
+
+def test_an_export_whose_audit_head_cannot_be_written_keeps_its_file(
+    clinic: dict[str, str], tmp_path: Path
+) -> None:
+    # the export and its audit row committed; only the head file after it failed: the file is
+    # kept (it is audited), and the message says what was saved
+    administer_mood(clinic, tmp_path, 5, 2)
+    (tmp_path / "notadir").write_text("")
+    broken = dict(clinic, SURVEYTOOL_AUDIT_HEAD=str(tmp_path / "notadir" / "head"))
+    target = tmp_path / "out.json"
+    fails(broken, "export", "C-001", "-o", str(target), match="the change was saved, but the audit")
+    assert json.loads(target.read_text("utf-8"))["client"]["code"] == "C-001"
+    exports = "SELECT count(*) FROM audit_log WHERE action = 'client.export'"
+    assert db_rows(clinic, exports) == [(1,)]
+
+
+@pytest.mark.parametrize("what", ["backup", "report"])
+def test_backup_and_report_to_a_full_disk_say_so_and_leave_nothing(
+    clinic: dict[str, str], tmp_path: Path, what: str
+) -> None:
+    """A real full file system (a 64 KiB tmpfs in a private mount namespace, filled to the last
+    byte): the backup and the HTML report exit 1 with one line naming the target, no traceback
+    and no file left (the report left r.html.partial, the backup a traceback)."""
+    from tests.tiny_disk import SKIP_REASON, on_tiny_disk, tiny_disk_prefix
+
+    if tiny_disk_prefix() is None:
+        pytest.skip(SKIP_REASON)
+    administer_mood(clinic, tmp_path, 5, 2)
+    disk = tmp_path / "disk"
+    target = disk / ("b.sqlite3" if what == "backup" else "r.html")
+    args = ["backup", str(target)] if what == "backup" else ["report", "C-001", "-o", str(target)]
+    command = [sys.executable, "-m", "surveytool", "clinic", *args]
+    run = on_tiny_disk(disk, command, clinic, fill=True)
+    assert run.code == 1, run.stderr
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {target}"), run.stderr
+    assert re.search(r"no space left|disk is full", lines[0], re.I), lines[0]
+    assert "Traceback" not in run.stderr and ".tmp" not in lines[0] and ".partial" not in lines[0]
+    assert run.files == {}  # no partial backup, report or hidden temporary
+
+
 # ---------------------------------------------------------------------------------------------
 # backup, rescore, audit
 # ---------------------------------------------------------------------------------------------
@@ -533,3 +618,28 @@ def test_help_does_not_import_the_database_layer() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("verify-audit",),
+        ("clients", "list"),
+        ("audit-head",),
+        ("history", "C-001"),
+        ("export", "C-001"),
+        ("backup", "copy.sqlite3"),
+    ],
+)
+def test_commands_refuse_a_database_that_does_not_exist(
+    env: dict[str, str], tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    """A mistyped --database-url is never created empty: verify-audit once said "verified: 0
+    rows" of a file it had just made. Only `clinic init` (and the server) create a database."""
+    typo = tmp_path / "typo.sqlite3"
+    env = {**env, "SURVEYTOOL_DATABASE_URL": f"sqlite:///{typo}"}
+    fails(env, *command, match=r"no clinic database at .*typo\.sqlite3")
+    assert not typo.exists() and not (tmp_path / "copy.sqlite3").exists()
+    ok(env, "init")
+    assert typo.exists()
+    assert "audit log verified: 0 rows" in ok(env, "verify-audit")

@@ -299,3 +299,28 @@ def test_a_client_who_leaves_after_a_critical_answer_still_reaches_the_clinician
         actions = [e.action for e in session.execute(sa.select(AuditEntry)).scalars()]
         assert actions.count("alert.raise") == 1
     store.dispose()
+
+
+def test_without_a_mail_server_the_timer_says_that_open_alerts_go_unmailed(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from surveytool.clinic.notify import Timer, run_once
+
+    store = ClinicStore(f"sqlite:///{tmp_path / 'clinic.sqlite3'}")
+    store.ensure_ready()
+    a_critical_alert(store, tmp_path)
+    summary = run_once(store)
+    assert not summary.configured and summary.unsent_open == 1 and not summary.sent
+    timer = Timer(lambda: store)
+    with caplog.at_level("WARNING", logger="surveytool.notify"):
+        timer.start()
+        deadline = time.monotonic() + 30
+        while not caplog.records and time.monotonic() < deadline:
+            time.sleep(0.05)
+        timer.stop()
+    (record,) = caplog.records
+    assert record.getMessage().startswith(
+        "1 open alert(s) and no mail server configured: nobody is told by mail"
+    )
+    assert SECRET_NAME not in record.getMessage()
+    store.dispose()

@@ -103,3 +103,47 @@ def test_two_administrations_in_one_minute_are_told_apart(tmp_path: Path) -> Non
     html = render_html(report)
     assert "2026-03-01 09:15:05" in html and "2026-03-01 09:15:48" in html
     store.dispose()
+
+
+def test_each_scale_reads_in_its_own_direction(tmp_path: Path) -> None:
+    """The bundled inventory's Wish for closeness has no better end: the clinician's chart says so
+    and shades it neutral (a neutral scale once read "higher is better" with the low end green);
+    a lower-is-better scale has its low band in the favourable colour, as in the self-assessment."""
+    store = ClinicStore(f"sqlite:///{tmp_path / 'clinic.sqlite3'}")
+    store.ensure_ready()
+    ppai = load_instrument("ppai")
+    with store.write() as session:
+        client = add_client(session, "C-DIR", display_name=None, clinician=None, actor="t")
+        for value in (2, 4):
+            record_administration(
+                session,
+                get_client(session, client.id),
+                ppai,
+                "ppai",
+                {item.id: value for item in ppai.items},
+                form=None,
+                mode="in_person",
+                clinician=None,
+                actor="t",
+            )
+    with store.read() as session:
+        report = build_client_report(session, get_client(session, client.id))
+    (section,) = report.sections
+    charts = {c["id"]: c for c in section.charts}
+    wish = charts["desire_closeness"]
+    assert wish["direction"] == "neither end is better"
+    assert {s["cls"] for s in wish["stripes"]} == {"band neutral"}
+    distance = charts["distancing"]
+    assert distance["direction"] == "lower is better"
+    assert [s["cls"] for s in distance["stripes"]] == [
+        "band favourable",
+        "band middle",
+        "band attention",
+    ]
+    aware = charts["self_awareness"]
+    assert aware["direction"] == "higher is better"
+    assert aware["stripes"][-1]["cls"] == "band favourable"
+    html = render_html(report)
+    assert 'Wish for closeness <span class="muted">(neither end is better)</span>' in html
+    assert "(higher is better)" in html and "(lower is better)" in html
+    store.dispose()

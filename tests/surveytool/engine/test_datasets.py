@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from distributed import Client
@@ -95,3 +96,63 @@ def test_bad_folders_and_files(answers: pd.DataFrame, tmp_path: Path) -> None:
     write_parquet_file(answers.iloc[:10], hive / "site=north" / "part-0.parquet")
     with pytest.raises(EngineError, match=r"Hive-partitioned"):
         read_dataset(hive)
+
+
+def test_dtypes_decided_by_the_schema_not_by_the_rows_read(tmp_path: Path) -> None:
+    """A file that pandas did not write (no pandas metadata): pyarrow's own ``to_pandas`` gives
+    an integer column int64 in a row group without nulls and float64 in one with nulls (and
+    rounds integers beyond 2**53). Read whole and by row groups, every piece is Int64, exact."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    big = 2**53 + 1
+    table = pa.table(
+        {
+            "respondent_id": pa.array([big, big + 2, 3, 4, 5, 6], type=pa.int64()),
+            "DS5": pa.array([1, 2, 3, None, 4, 5], type=pa.int64()),
+            "score": pa.array([1.5, None, 2.0, 3.0, 4.0, 5.0], type=pa.float64()),
+        }
+    )
+    path = tmp_path / "other-tool.parquet"
+    pq.write_table(table, path, row_group_size=3)
+    assert pq.ParquetFile(path).read_row_group(0).to_pandas()["DS5"].dtype == "int64"
+    assert pq.ParquetFile(path).read_row_group(1).to_pandas()["DS5"].dtype == "float64"
+
+    whole = read_source(path).frame
+    assert whole["respondent_id"].dtype == "Int64" and whole["DS5"].dtype == "Int64"
+    assert whole["score"].dtype == "float64"
+    assert whole["respondent_id"].tolist() == [big, big + 2, 3, 4, 5, 6]
+    assert whole["DS5"].tolist() == [1, 2, 3, pd.NA, 4, 5]
+    data = read_dataset(path, partition_rows=3)
+    assert [p.rows for p in data.pieces] == [3, 3]
+    from surveytool.engine import cluster
+
+    with cluster(synchronous=True):
+        pieces = [part.compute() for part in data.frame.partitions]
+    for piece in pieces:
+        assert list(piece.dtypes) == list(whole.dtypes) == list(data.frame.dtypes)
+    pd.testing.assert_frame_equal(pd.concat(pieces, ignore_index=True), whole)
+
+
+def test_a_file_pandas_wrote_is_read_as_pandas_reads_it(tmp_path: Path) -> None:
+    """Each number or boolean column's dtype as ``DataFrame.to_parquet`` recorded it: nullable
+    integers, floats and booleans, numpy integers and floats (text is read_source's own, blank
+    and missing as <NA>)."""
+    frame = pd.DataFrame(
+        {
+            "i": pd.array([1, None, 3], dtype="Int64"),
+            "f": pd.array([1.5, None, 2.0], dtype="Float64"),
+            "b": pd.array([True, None, False], dtype="boolean"),
+            "n": np.array([1, 2, 3], dtype=np.int64),
+            "x": [1.0, np.nan, 2.5],
+            "t": ["a", None, "c"],
+        }
+    )
+    path = tmp_path / "pandas.parquet"
+    frame.to_parquet(path)
+    got = read_source(path).frame
+    expected = pd.read_parquet(path)
+    numbers = ["i", "f", "b", "n", "x"]
+    assert list(got[numbers].dtypes) == list(expected[numbers].dtypes)
+    pd.testing.assert_frame_equal(got[numbers], expected[numbers], check_column_type=False)
+    assert got["t"].tolist() == ["a", pd.NA, "c"]

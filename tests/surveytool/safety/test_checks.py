@@ -224,3 +224,24 @@ def test_bundled_ppai_check() -> None:
     # 1.0.0 keeps its scoring: LS5 stays inside low self-esteem
     assert "LS5" in ppai.subscale_by_id["low_self_esteem"].items
     assert ppai.version == "1.0.0"
+
+
+def test_a_check_whose_column_the_file_lacks_is_not_assessed_and_says_so(
+    inst: surveytool.Instrument,
+) -> None:
+    # the whole form asks D1 (pick: on_skip alert), but the file has no D1 column: the check
+    # could not be made. Its column is empty (never "none", which would read "checked, nothing
+    # met"), there is no hit, and the missing_item issue names the check.
+    frame = pd.DataFrame({"X1": [1, 5], "X2": [4, 4], "X3": [3, 3]})
+    result = surveytool.score_responses(inst, frame)
+    assert result.scores["pick_check"].isna().all()
+    assert list(result.scores["pick_check"].cat.categories) == ["none", "support", "alert"]
+    assert result.scores["low_check"].tolist() == ["none", "alert"]
+    assert [h.check for h in result.person(1).critical] == ["low"]
+    missing = result.issues[result.issues["code"] == "missing_item"]
+    assert missing["column"].tolist() == ["D1"]
+    assert "check 'pick' cannot be made" in missing["reason"].iloc[0]
+    # a blank D1 column is a skip: on_skip alert, as before
+    frame["D1"] = None
+    result = surveytool.score_responses(inst, frame)
+    assert result.scores["pick_check"].tolist() == ["alert", "alert"]

@@ -280,3 +280,15 @@ def test_the_loaded_models_are_frozen():
     assert isinstance(gb, Entry)
     with pytest.raises(ValidationError):
         gb.name = "Elsewhere"  # type: ignore[misc]
+
+
+def test_country_codes_are_assigned_iso_codes() -> None:
+    from surveytool.safety.resources import countries_for_chooser
+    from surveytool.safety.support import iso_countries, normalize_country
+
+    known = iso_countries()
+    assert len(known) > 240 and known["GB"].startswith("Britain")
+    assert [c for c, _ in countries_for_chooser() if c not in known] == []
+    assert [normalize_country(c) for c in ("uk", " gb ", "Ie", "el")] == ["GB", "GB", "IE", "GR"]
+    assert normalize_country("zz") == "ZZ"  # the chooser's "Another country": kept, remembered
+    assert [normalize_country(c) for c in ("XX", "QQ", "UKR", "", None, "1A")] == [""] * 6

@@ -428,6 +428,61 @@ def test_a_clean_rerun_removes_the_old_quarantine_report(tmp_path):
     assert not (tmp_path / "scores.quarantine.csv").exists()
 
 
+#: Identifying text typed into item cells (issue 12, finding 7), one per respondent, and the
+#: category the quarantine report names for each.
+IDENTIFYING_CELLS = {
+    "Maria": "personal names",
+    "Gonzalez, Maria": "personal names",
+    "call 07700900123": "phone numbers",
+    "SW1A 2AA": "postal codes",
+    "maria.gonzalez@example.org": "e-mail addresses",
+    "192.168.20.7": "IP addresses",
+}
+
+
+def test_the_quarantine_redacts_identifiers_in_item_cells(tmp_path):
+    frame = CLEAN.astype(object).copy()
+    frame["Q2"] = list(IDENTIFYING_CELLS)
+    frame.loc[0, "Q3"] = "9x"  # an ordinary wrong answer stays visible
+    source = tmp_path / "r.csv"
+    frame.to_csv(source, index=False)
+    out = tmp_path / "scores.csv"
+    result = score_cli(source, out)
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output
+    quarantine = tmp_path / "scores.quarantine.csv"
+    text = quarantine.read_text("utf-8")
+    for secret in [*IDENTIFYING_CELLS, "07700900123", "SW1A", "Gonzalez", "192.168"]:
+        assert secret not in text, secret
+        assert secret not in result.output, secret
+    for label in set(IDENTIFYING_CELLS.values()):
+        assert f"<redacted: looks like {label}>" in text
+    rows = quarantine_rows(quarantine)
+    # every bad cell is still listed, where it was: six in Q2 and the 9x in Q3
+    assert [(r[0], r[1], r[2], r[3], r[4]) for r in rows] == sorted(
+        [("not_an_answer", "cell", str(i + 1), "Q2", pid) for i, pid in enumerate(CLEAN["pid"])]
+        + [("not_an_answer", "cell", "1", "Q3", "a1")]
+    )
+    assert ("not_an_answer", "cell", "1", "Q3", "a1", "9x") in rows
+    assert {r[5] for r in rows if r[3] == "Q2"} == {
+        f"<redacted: looks like {label}>" for label in IDENTIFYING_CELLS.values()
+    }
+    assert counts(result.stdout) == (6, 6, 0)
+    assert "7 issue(s): 7 cell" in result.stderr
+    assert len(read_scores(out)) == 6
+
+
+def test_the_quarantine_keeps_the_ids_the_scores_carry(tmp_path):
+    source = tmp_path / "r.csv"
+    source.write_text("pid,Q1,Q2,Q3,Q4,Q5,Q6,Q7\nMaria,1,2,3,4,1,2,3\nMaria,2,2,2,2,2,2,2\n")
+    out = tmp_path / "scores.csv"
+    result = run("score", "-i", INSTRUMENT, source, "--id-column", "pid", "-o", out)
+    assert result.exit_code == 0, result.output
+    assert counts(result.stdout) == (2, 1, 1)
+    (row,) = quarantine_rows(tmp_path / "scores.quarantine.csv")
+    assert row == ("duplicate_respondent_id", "row", "2", "pid", "Maria", "Maria")
+
+
 def test_ids_are_kept_as_written(tmp_path):
     source = tmp_path / "ids.csv"
     source.write_text("pid,Q1,Q2\n007,1,2\n7,2,2\n010,3,3\n", "utf-8")
@@ -539,3 +594,37 @@ def test_unreadable_file_subprocess(tmp_path):
     assert "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
     assert proc.stderr.startswith("error: ")
+
+
+def test_a_cohort_file_scores_by_its_pseudonyms(tmp_path: Path) -> None:
+    """``score cohort.parquet``: the cohort's keyed pseudonyms are the respondent ids and its
+    import_batch is the cohort's own column (not 'matches no item'), as when its answers were
+    imported; the scores equal those of the source the cohort was imported from."""
+    import analysis
+
+    inst = load_instrument("ppai")
+    frame = surveytool.simulate(inst, surveytool.SimulationSpec(n=60, seed=4))
+    source = tmp_path / "raw.csv"
+    frame.to_csv(source, index=False)
+    cohort = tmp_path / "cohort.parquet"
+    analysis.import_cohort(
+        source,
+        inst,
+        output=cohort,
+        mapping={"id_column": "respondent_id"},
+        key_file=tmp_path / "k.key",
+    )
+    out = tmp_path / "s.csv"
+    result = CliRunner().invoke(cli, ["score", "-i", "ppai", str(cohort), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "matches no item" not in result.output and "Traceback" not in result.output
+    assert (
+        "a cohort file (ppai" in result.output
+        and "respondent ids from its 'pseudonym'" in result.output
+    )
+    scored = pd.read_csv(out)
+    assert list(scored.columns[:1]) == ["pseudonym"] and "import_batch" not in scored.columns
+    stored = pd.read_parquet(cohort)
+    assert scored["pseudonym"].tolist() == stored["pseudonym"].tolist()
+    direct = surveytool.score(inst, frame, id_column="respondent_id")
+    np.testing.assert_allclose(scored["distancing"], direct["distancing"], rtol=0, atol=1e-12)

@@ -25,14 +25,7 @@ from surveytool.report import build_report
 
 FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "scoring" / "ppai-1.0.0"
 
-#: ppai 2.0.0 lands once the critical-checks format it uses is on main (NOTES-checks.md).
-needs_v2 = pytest.mark.skipif(
-    not (Path(__file__).resolve().parents[3] / "instruments" / "ppai@2.0.0.yaml").exists(),
-    reason="instruments/ppai@2.0.0.yaml is not bundled yet (it waits for the checks format)",
-)
 
-
-@needs_v2
 def test_bare_id_is_the_newest_and_id_at_version_the_one_named():
     newest = load_instrument("ppai")
     assert newest.version == "2.0.0"
@@ -42,7 +35,6 @@ def test_bare_id_is_the_newest_and_id_at_version_the_one_named():
     assert [v.version for v in bundled_versions()["ppai"]] == ["1.0.0", "2.0.0"]
 
 
-@needs_v2
 def test_older_versions_are_hidden_from_default_listings():
     assert list(bundled_paths()) == ["ppai"]
     assert bundled_paths()["ppai"].name == "ppai@2.0.0.yaml"
@@ -50,7 +42,6 @@ def test_older_versions_are_hidden_from_default_listings():
     assert [i.version for i in list_bundled(all_versions=True)] == ["1.0.0", "2.0.0"]
 
 
-@needs_v2
 def test_unknown_version_names_the_bundled_ones():
     with pytest.raises(InstrumentNotFoundError) as err:
         load_instrument("ppai@3.1.4")
@@ -60,7 +51,6 @@ def test_unknown_version_names_the_bundled_ones():
         load_instrument("nope@1.0.0")
 
 
-@needs_v2
 def test_versioned_ref_only_for_the_bundled_content(tmp_path):
     assert versioned_ref(load_instrument("ppai@1.0.0")) == "ppai@1.0.0"
     assert versioned_ref(load_instrument("ppai")) == "ppai@2.0.0"
@@ -102,7 +92,6 @@ def test_a_version_1_result_can_be_rescored_from_what_is_stored(tmp_path):
     assert {s.id: s.score for s in (*again.subscales, *again.composites)} == saved.scores
 
 
-@needs_v2
 def test_the_pages_offer_the_newest_version_only(tmp_path):
     from fastapi.testclient import TestClient
 

@@ -674,3 +674,36 @@ def test_sum_composite_is_not_scored_when_the_form_leaves_out_a_component(critic
     assert full["total"].tolist() == [6.0]  # a = 1 + 2, b = 3; total = a + b
     brief = surveytool.score(critical_instrument, frame, form="brief")
     assert "total" not in brief.columns and brief["a"].tolist() == [3.0]
+
+
+def test_a_misspelt_option_is_refused_not_ignored() -> None:
+    """The options live in one TypedDict (``ScoreKeywords``); a name outside it is an error, as a
+    keyword argument outside a signature is."""
+    answers = {"FF1": 4}
+    with pytest.raises(TypeError, match=r"unexpected option\(s\) 'idcolumn'; the options are "):
+        surveytool.score("ppai", answers, idcolumn="respondent_id")  # type: ignore[call-overload]
+    with pytest.raises(TypeError, match=r"'strikt'"):
+        surveytool.score_responses("ppai", answers, strikt=True)  # type: ignore[call-overload]
+    # the options that exist are taken, by score as by score_responses
+    with pytest.raises(InvalidResponsesError):
+        surveytool.score("ppai", {"FF1": 9}, strict=True)
+    assert surveytool.score("ppai", {"FF1": 9}, strict=False)["distancing"].isna().all()
+
+
+def test_a_score_result_and_its_responses_have_a_one_line_repr() -> None:
+    inst = surveytool.load_instrument("ppai")
+    frame = surveytool.simulate(
+        inst, surveytool.SimulationSpec(n=500, seed=1, group_column="site", groups=("a", "b"))
+    )
+    frame["DS1"] = frame["DS1"].astype(object)
+    frame.loc[:3, "DS1"] = 99
+    result = surveytool.score_responses(
+        inst, frame, id_column="respondent_id", group_columns=["site"], form=None
+    )
+    text = repr(result)
+    assert "\n" not in text and len(text) < 200, text
+    assert text.startswith(f"ScoreResult(ppai {inst.version}: rows read 500 = rows scored 500")
+    assert text.endswith("issues 4 (4 off_scale))")
+    shown = repr(result.responses)
+    assert "\n" not in shown and len(shown) < 200, shown
+    assert shown.startswith(f"Responses(500 respondents x {len(inst.items)} items, groups ['site']")

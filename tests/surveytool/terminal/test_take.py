@@ -538,3 +538,31 @@ def test_enter_at_the_report_offer_writes_nothing(
     assert run.finish() == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]
     assert list(data_dir.iterdir()) == []
+
+
+def test_an_unknown_country_code_is_said_once_and_uk_means_gb(
+    data_dir: Path, runs: list[Take]
+) -> None:
+    run = Take(data_dir, "--form", "screen")
+    runs.append(run)
+    for k in range(1, 11):
+        run.answer(k, "3")
+    run.answer(11, "5")  # the distress item at its top: support first
+    run.child.expect("Which country are you in")
+    run.child.sendline("xx")  # not an assigned ISO 3166 code
+    run.child.expect("'xx' is not a country code we know")
+    run.child.sendline("uk")  # what people type for the United Kingdom (ISO: GB)
+    run.child.expect("Support, first")
+    run.child.expect(r"Press Enter to continue")
+    run.child.sendline("l")
+    run.child.expect("Stopped")
+    assert run.finish() == 130
+    flat = " ".join(run.text.split())
+    assert "Samaritans: call 116 123" in flat  # the United Kingdom's numbers
+    assert flat.count("Which country are you in") == 1
+
+
+def test_take_refuses_a_country_option_that_is_no_country() -> None:
+    result = CliRunner().invoke(cli, ["take", "ppai", "--country", "XX"])
+    assert result.exit_code == 2
+    assert "'XX' is not a two-letter country code" in result.output

@@ -3,6 +3,7 @@ bundled: a clinician can send it by link; a bad file stops the server with its p
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from surveytool.clinic.store import ClinicStore
@@ -57,3 +58,30 @@ def test_a_bad_instrument_file_stops_serve_clearly(tmp_path: Path) -> None:
         else:  # pragma: no cover
             server.stop()
             raise AssertionError("serve started with a bad --instrument")
+
+
+def test_serve_on_a_busy_port_says_so_before_anything_runs(tmp_path: Path) -> None:
+    import socket
+    import subprocess
+    import sys
+
+    with socket.create_server(("127.0.0.1", 0)) as busy:
+        port = busy.getsockname()[1]
+        cases = (
+            (["--port", str(port)], f"127.0.0.1:{port} is already in use"),
+            (["--port", "80"], "ports below 1024 need administrator rights"),
+            (["--host", "no-such-host.invalid", "--port", "8765"], "not an address of this"),
+            (["--host", "192.0.2.1", "--port", "8765"], "not an address of this computer"),
+        )
+        for args, expected in cases:
+            if args[1] == "80" and hasattr(os, "getuid") and os.getuid() == 0:
+                continue  # root may bind port 80 (as in CI containers)
+            done = subprocess.run(
+                [sys.executable, "-m", "surveytool", "serve", "--data-dir", str(tmp_path), *args],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert done.returncode == 1, (args, done.stdout, done.stderr)
+            assert expected in done.stderr, (args, done.stderr)
+            assert "running" not in done.stdout and "Traceback" not in done.stderr
