@@ -5,7 +5,14 @@
 
 from __future__ import annotations
 
-from analysis.cohort import CohortImport, ImportReport, ImportWarning, import_cohort
+from analysis.cohort import (
+    CohortImport,
+    ImportReport,
+    ImportWarning,
+    OpenCohort,
+    import_cohort,
+    open_cohort,
+)
 from analysis.mapping import CohortMapping, load_mapping, mapping_template
 from analysis.privacy import (
     Anonymized,
@@ -18,6 +25,7 @@ from analysis.privacy import (
 __all__: list[str] = []
 __all__ += ["Anonymized", "DisclosureReport", "PseudonymKey", "QuasiIdentifier", "anonymize"]
 __all__ += ["CohortImport", "ImportReport", "ImportWarning", "import_cohort"]
+__all__ += ["OpenCohort", "open_cohort"]
 __all__ += ["CohortMapping", "load_mapping", "mapping_template"]
 
 # psychometrics, user level (appended after the cohort names; kernels and the statistics of

@@ -11,12 +11,19 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypedDict, TypeVar
 
 import click
 
 from analysis.errors import NO_VALUE, Param, Phrase
+from surveytool.cli.common import (
+    echo_issues,
+    instrument_option,
+    output_option,
+    refuse_input_collisions,
+)
 from surveytool.engine.cluster import engine_options
+from surveytool.entry import received
 from surveytool.errors import InvalidResponsesError, SurveytoolError
 from surveytool.io.sources import FORMATS
 
@@ -25,6 +32,62 @@ if TYPE_CHECKING:
 
     from analysis.cohort import CohortImport
     from analysis.cohort.streaming import StreamedImport
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _sheet(ctx: click.Context, param: click.Parameter, value: str | None) -> str | int | None:
+    """``--sheet 2`` is the third sheet (0-based); any other text, a sheet's name."""
+    return int(value) if value is not None and value.isdigit() else value
+
+
+def _format_options(command: F) -> F:
+    """``--format`` and ``--sheet``: how to read a source file."""
+    command = click.option(
+        "--sheet",
+        callback=_sheet,
+        help="Workbook sheet name or 0-based number (default: the first).",
+    )(command)
+    return click.option(
+        "--format",
+        "source_format",
+        type=click.Choice(FORMATS),
+        default="auto",
+        show_default=True,
+        help="Source format; auto tells it from the extension and the first rows.",
+    )(command)
+
+
+def _definition_options(command: F) -> F:
+    """``--dictionary`` and ``--qsf``: the survey definition exported beside a source."""
+    command = click.option(
+        "--qsf",
+        type=click.Path(path_type=Path),
+        help="Qualtrics survey definition (.qsf): question text and choice recodes.",
+    )(command)
+    return click.option(
+        "--dictionary",
+        type=click.Path(path_type=Path),
+        help="REDCap data dictionary (CSV): field and choice labels, identifier flags, forms.",
+    )(command)
+
+
+def _groups_option(help: str) -> Callable[[F], F]:
+    """``--group COLUMN`` (repeatable), as ``groups``."""
+    return click.option("--group", "groups", multiple=True, help=help)
+
+
+def _min_cell_option(help: str) -> Callable[[F], F]:
+    """``--min-cell N``: the smallest cell the command publishes (10 unless given)."""
+    return click.option(
+        "--min-cell", type=click.IntRange(min=1), default=10, show_default=True, help=help
+    )
+
+
+def _mismatch_option(help: str) -> Callable[[F], F]:
+    """``--allow-instrument-mismatch``: go on when the instrument is not the cohort's."""
+    return click.option("--allow-instrument-mismatch", is_flag=True, help=help)
+
 
 #: Library parameter -> the flag that sets it (the one place the two spellings meet).
 FLAGS: dict[str, str] = {
@@ -72,8 +135,10 @@ class CohortGroup(click.Group):
         try:
             return super().invoke(ctx)
         except SurveytoolError as exc:
+            if received() is not None:
+                raise  # an interrupt that a library made an error: the program reports it
             if isinstance(exc, InvalidResponsesError):
-                _echo_issues(exc.issues)
+                echo_issues(exc.issues)
             click.echo(f"error: {_error_text(exc)}", err=True)
             ctx.exit(1)
 
@@ -83,11 +148,8 @@ def cohort() -> None:
     """Import, anonymize and analyze research cohorts."""
 
 
-def _echo_issues(issues: Any) -> None:
-    from surveytool.problems import issue_lines
-
-    for line in issue_lines(issues):
-        click.echo(line, err=True)
+#: Dropped columns and warnings listed on the terminal (the disclosure report has every one).
+SHOWN = 20
 
 
 def _echo_result(result: CohortImport | StreamedImport, output: Path) -> None:
@@ -113,8 +175,10 @@ def _echo_result(result: CohortImport | StreamedImport, output: Path) -> None:
     click.echo(report.counts_line())
     if disclosure.dropped:
         click.echo(f"dropped {len(disclosure.dropped)} column(s); they are not in the cohort:")
-        for d in disclosure.dropped:
+        for d in disclosure.dropped[:SHOWN]:
             click.echo(f"  {d.column}: {d.reason}")
+        if len(disclosure.dropped) > SHOWN:  # a file of 10^6 columns printed 10^6 lines
+            click.echo(f"  ... and {len(disclosure.dropped) - SHOWN} more in the disclosure report")
     for g in disclosure.generalized:
         click.echo(f"generalized {g.column}: {g.description}")
     kanon = disclosure.k_anonymity
@@ -128,12 +192,14 @@ def _echo_result(result: CohortImport | StreamedImport, output: Path) -> None:
         )
     if report.warnings:
         click.echo(f"warnings ({len(report.warnings)}):", err=True)
-        for w in report.warnings:
+        for w in report.warnings[:SHOWN]:
             click.echo(f"  {spelled(w.message)}", err=True)
+        if len(report.warnings) > SHOWN:
+            click.echo(f"  ... and {len(report.warnings) - SHOWN} more", err=True)
     for note in report.notes:
         click.echo(f"note: {spelled(note)}")
     if len(report.issues):
-        _echo_issues(report.issues)
+        echo_issues(report.issues)
     state = "" if report.cohort_changed or not report.already_imported else " (unchanged)"
     click.echo(f"cohort: {output}{state}: {report.cohort_rows} respondent row(s)")
     others = [p for p in report.written if p != str(output)]
@@ -141,9 +207,22 @@ def _echo_result(result: CohortImport | StreamedImport, output: Path) -> None:
         click.echo(f"reports: {', '.join(others)}")
 
 
+class _ImportOptions(TypedDict):
+    """What ``cohort import`` passes to the import on either engine (:func:`analysis.import_cohort`,
+    :func:`analysis.cohort.streaming.import_cohort_dask`)."""
+
+    output: Path
+    mapping: Path | None
+    key_file: Path | None
+    k: int | None
+    strict: bool
+    lock_timeout: float | None
+    on_wait: Callable[[str], None]
+
+
 @cohort.command("import")
 @click.argument("source", type=click.Path(path_type=Path))
-@click.option("--instrument", "-i", required=True, help="Bundled id or YAML path.")
+@instrument_option
 @click.option(
     "--map",
     "mapping",
@@ -165,32 +244,11 @@ def _echo_result(result: CohortImport | StreamedImport, output: Path) -> None:
 @click.option(
     "--strict", is_flag=True, help="Fail on any invalid cell, row or column; import nothing."
 )
-@click.option(
-    "--format",
-    "source_format",
-    type=click.Choice(FORMATS),
-    default="auto",
-    show_default=True,
-    help="Source format; auto tells it from the extension and the first rows.",
-)
-@click.option("--sheet", help="Workbook sheet name or 0-based number (default: the first).")
-@click.option(
-    "--dictionary",
-    type=click.Path(path_type=Path),
-    help="REDCap data dictionary (CSV): field and choice labels, identifier flags, forms.",
-)
-@click.option(
-    "--qsf",
-    type=click.Path(path_type=Path),
-    help="Qualtrics survey definition (.qsf): question text and choice recodes.",
-)
-@click.option(
-    "-o",
-    "--output",
-    required=True,
-    type=click.Path(path_type=Path),
-    help="Cohort: a .parquet file (small cohorts) or a folder (a cohort dataset, any size); "
-    "new respondents are appended when it exists.",
+@_format_options
+@_definition_options
+@output_option(
+    "Cohort: a .parquet file (small cohorts) or a folder (a cohort dataset, any size); "
+    "new respondents are appended when it exists."
 )
 @engine_options(
     "memory: the whole file at once; dask: partition by partition (Parquet source, folder "
@@ -210,7 +268,7 @@ def import_command(
     k: int | None,
     strict: bool,
     source_format: str,
-    sheet: str | None,
+    sheet: str | int | None,
     dictionary: Path | None,
     qsf: Path | None,
     output: Path,
@@ -234,38 +292,31 @@ def import_command(
     chosen = choose_engine(engine, source)
     if engine == "auto" and chosen == "dask" and not is_dataset_path(output):
         chosen = "memory"  # a cohort file is written in memory; a folder output streams
+    options = _ImportOptions(
+        output=output,
+        mapping=mapping,
+        key_file=key_file,
+        k=k,
+        strict=strict,
+        lock_timeout=lock_timeout,
+        on_wait=lambda message: click.echo(f"note: {message}", err=True),
+    )
     if chosen == "dask":
         from analysis.cohort.streaming import import_cohort_dask
 
         with cluster(scheduler, workers=workers, memory_limit=memory_limit):
-            streamed = import_cohort_dask(
-                source,
-                instrument,
-                output=output,
-                mapping=mapping,
-                key_file=key_file,
-                k=k,
-                strict=strict,
-                lock_timeout=lock_timeout,
-                on_wait=lambda message: click.echo(f"note: {message}", err=True),
-            )
+            streamed = import_cohort_dask(source, instrument, **options)
         _echo_result(streamed, output)
         return
 
     result = import_cohort(
         source,
         instrument,
-        output=output,
-        mapping=mapping,
-        key_file=key_file,
-        k=k,
-        strict=strict,
         format=source_format,
-        sheet=int(sheet) if sheet is not None and sheet.isdigit() else sheet,
+        sheet=sheet,
         dictionary=dictionary,
         qsf=qsf,
-        lock_timeout=lock_timeout,
-        on_wait=lambda message: click.echo(f"note: {message}", err=True),
+        **options,
     )
     _echo_result(result, output)
 
@@ -291,16 +342,8 @@ def migrate_command(source: Path, target: Path) -> None:
 
 @cohort.command("map-template")
 @click.argument("source", type=click.Path(path_type=Path))
-@click.option("--instrument", "-i", required=True, help="Bundled id or YAML path.")
-@click.option(
-    "--format",
-    "source_format",
-    type=click.Choice(FORMATS),
-    default="auto",
-    show_default=True,
-    help="Source format; auto tells it from the extension and the first rows.",
-)
-@click.option("--sheet", help="Workbook sheet name or 0-based number (default: the first).")
+@instrument_option
+@_format_options
 @click.option("--force", is_flag=True, help="Overwrite OUTPUT if it exists.")
 @click.option(
     "--wide-waves",
@@ -308,24 +351,13 @@ def migrate_command(source: Path, target: Path) -> None:
     help="Waves side by side: a regular expression with (?P<wave>...) and (?P<column>...), "
     "e.g. '^s(?P<wave>\\d+)_(?P<column>.+)$'; the rows are reshaped to one per wave.",
 )
-@click.option(
-    "--dictionary",
-    type=click.Path(path_type=Path),
-    help="REDCap data dictionary (CSV): field and choice labels, identifier flags, forms.",
-)
-@click.option(
-    "--qsf",
-    type=click.Path(path_type=Path),
-    help="Qualtrics survey definition (.qsf): question text and choice recodes.",
-)
-@click.option(
-    "-o", "--output", required=True, type=click.Path(path_type=Path), help="Mapping file to write."
-)
+@_definition_options
+@output_option("Mapping file to write.")
 def map_template(
     source: Path,
     instrument: str,
     source_format: str,
-    sheet: str | None,
+    sheet: str | int | None,
     force: bool,
     wide_waves: str | None,
     dictionary: Path | None,
@@ -335,17 +367,13 @@ def map_template(
     """Write a starting mapping for SOURCE: items matched by id or question text, id, identifiers."""
     from analysis.mapping import load_mapping, mapping_template
     from surveytool.instrument.registry import load_instrument
-    from surveytool.io.files import refuse_collisions, write_text_atomic
+    from surveytool.io.files import write_text_atomic
     from surveytool.io.sources import read_source, reshape_wide_waves
 
-    refuse_collisions(  # --force never overrides this
+    refuse_input_collisions(  # --force never overrides this
         {"mapping": output},
-        {
-            "source": source,
-            "REDCap dictionary": dictionary,
-            "Qualtrics definition": qsf,
-            "instrument file": Path(instrument) if Path(instrument).is_file() else None,
-        },
+        {"source": source, "REDCap dictionary": dictionary, "Qualtrics definition": qsf},
+        instrument,
     )
     if output.exists() and not force:
         raise SurveytoolError(f"{output} exists; give --force to overwrite it, or another path")
@@ -353,7 +381,7 @@ def map_template(
     table = read_source(
         source,
         format=source_format,
-        sheet=int(sheet) if sheet is not None and sheet.isdigit() else sheet,
+        sheet=sheet,
         dictionary=dictionary,
         qsf=qsf,
     )
@@ -401,7 +429,7 @@ def _relative(path: Path | None, to: Path) -> str | None:
         return str(path.resolve())
 
 
-NORMS_HELP = """Build norms from COHORT (a cohort Parquet file) and write the norms block.
+NORMS_HELP = """Build norms from COHORT (a cohort file or folder) and write the norms block.
 
 Per subscale and composite: mean, sd (n − 1), n, reliability (raw alpha) and a percentile table,
 for everyone and, with --group, per group (a group under --min-cell respondents gets no entry,
@@ -477,34 +505,19 @@ def _report_scheduler(
 
 @cohort.command("report")
 @click.argument("cohort_file", metavar="COHORT", type=click.Path(path_type=Path))
-@click.option("--instrument", "-i", required=True, help="Bundled id or YAML path.")
-@click.option(
-    "--group",
-    "groups",
-    multiple=True,
-    help="A group column of the cohort to compare (repeat for several; each on its own).",
+@instrument_option
+@_groups_option("A group column of the cohort to compare (repeat for several; each on its own).")
+@_min_cell_option(
+    "Smallest publishable cell: groups and counts below it show as suppressed, with "
+    "whatever would let them be recovered from a total (1 turns suppression off)."
 )
-@click.option(
-    "--min-cell",
-    type=click.IntRange(min=1),
-    default=10,
-    show_default=True,
-    help="Smallest publishable cell: groups and counts below it show as suppressed, with "
-    "whatever would let them be recovered from a total (1 turns suppression off).",
-)
-@click.option(
-    "--allow-instrument-mismatch",
-    is_flag=True,
-    help="Report even when the instrument's content hash differs from the one the cohort "
-    "was imported with (the report says so).",
+@_mismatch_option(
+    "Report even when the instrument's content hash differs from the one the cohort "
+    "was imported with (the report says so)."
 )
 @click.option("--no-figures", is_flag=True, help="Tables only (faster).")
-@click.option(
-    "-o",
-    "--output",
-    required=True,
-    type=click.Path(path_type=Path),
-    help="Report folder: report.html and one CSV per table (an earlier report there is replaced).",
+@output_option(
+    "Report folder: report.html and one CSV per table (an earlier report there is replaced)."
 )
 @engine_options(
     "memory: the whole cohort at once; dask: sums reduced partition by partition, the "
@@ -572,29 +585,16 @@ def report_command(
 
 @cohort.command("norms", help=NORMS_HELP)
 @click.argument("cohort_file", metavar="COHORT", type=click.Path(path_type=Path))
-@click.option("--instrument", "-i", required=True, help="Bundled id or YAML path.")
-@click.option(
-    "--group",
-    "groups",
-    multiple=True,
-    help="Group column that stratifies the norms (repeat for several: cells are combinations).",
+@instrument_option
+@_groups_option(
+    "Group column that stratifies the norms (repeat for several: cells are combinations)."
 )
-@click.option(
-    "--min-cell",
-    type=click.IntRange(min=1),
-    default=10,
-    show_default=True,
-    help="Smallest group that gets an entry.",
-)
+@_min_cell_option("Smallest group that gets an entry.")
 @click.option(
     "--sample",
     help="Who the normative sample is (default: the cohort file, its size and import dates).",
 )
-@click.option(
-    "--allow-instrument-mismatch",
-    is_flag=True,
-    help="Build norms even when the instrument's content hash differs from the cohort's.",
-)
+@_mismatch_option("Build norms even when the instrument's content hash differs from the cohort's.")
 @click.option(
     "--wave",
     "waves",
@@ -607,12 +607,11 @@ def report_command(
     is_flag=True,
     help="Pool every wave although the same people repeat (they then count more than once).",
 )
-@click.option(
-    "-o",
-    "--output",
-    required=True,
-    type=click.Path(path_type=Path),
-    help="The norms block to write (YAML).",
+@output_option("The norms block to write (YAML).")
+@engine_options(
+    "memory: the whole cohort at once; dask: partition by partition, exact counts of every "
+    "score value per cell and the reliability sums reduced over partitions (the same norms); "
+    "auto: dask for a cohort folder larger than the Dask threshold."
 )
 def norms_command(
     cohort_file: Path,
@@ -624,28 +623,29 @@ def norms_command(
     waves: tuple[str, ...],
     pool_waves: bool,
     output: Path,
+    engine: str,
+    scheduler: str | None,
+    workers: int,
+    memory_limit: str | None,
 ) -> None:
     from analysis import norms_yaml
     from analysis.report import cohort_norms
-    from surveytool.io.files import refuse_collisions, write_text_atomic
+    from surveytool.io.files import write_text_atomic
 
-    refuse_collisions(
-        {"norms": output},
-        {
-            "cohort": cohort_file,
-            "instrument file": Path(instrument) if Path(instrument).is_file() else None,
-        },
-    )
-    result = cohort_norms(
-        cohort_file,
-        instrument,
-        groups=groups,
-        min_cell=min_cell,
-        sample=sample,
-        allow_instrument_mismatch=allow_instrument_mismatch,
-        wave=_wave_values(waves),
-        pool_waves=pool_waves,
-    )
+    refuse_input_collisions({"norms": output}, {"cohort": cohort_file}, instrument)
+    chosen = _report_engine(engine, cohort_file)
+    with _report_scheduler(chosen, scheduler, workers, memory_limit):
+        result = cohort_norms(
+            cohort_file,
+            instrument,
+            groups=groups,
+            min_cell=min_cell,
+            sample=sample,
+            allow_instrument_mismatch=allow_instrument_mismatch,
+            wave=_wave_values(waves),
+            pool_waves=pool_waves,
+            engine=chosen,
+        )
     write_text_atomic(output, norms_yaml(result.norms))
     entries = result.norms.entries
     cells = sorted({tuple(sorted(e.group.items())) for e in entries})

@@ -17,10 +17,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
-from surveytool.errors import SurveytoolError
+from surveytool.errors import ReportError, SurveytoolError
 
 if TYPE_CHECKING:
-    from surveytool.problems import Report
+    pass
 
 
 class _NoValue:
@@ -37,9 +37,14 @@ class Param:
 
     name: str
     value: object = NO_VALUE
+    #: what a Python caller does instead, when the choice is not a parameter there (the CLI's
+    #: ``--engine memory`` is a call of :func:`analysis.import_cohort` in Python)
+    python_text: str | None = None
 
     def python(self) -> str:
         """``k=5``, ``strict=True``; the bare name when no value goes with it."""
+        if self.python_text is not None:
+            return self.python_text
         return self.name if self.value is NO_VALUE else f"{self.name}={self.value!r}"
 
 
@@ -70,15 +75,12 @@ class AnalysisError(SurveytoolError):
     """Base class of the research layer's user errors (the message may be a :class:`Phrase`)."""
 
 
-class MappingError(AnalysisError):
+class MappingError(AnalysisError, ReportError):
     """A mapping file failed to load or does not fit the source; ``report`` lists every problem.
 
-    Each problem carries the mapping file, line and column, like instrument files do.
+    Each problem carries the mapping file, line and column, like instrument files do (both are a
+    :class:`surveytool.errors.ReportError`).
     """
-
-    def __init__(self, report: Report) -> None:
-        self.report = report
-        super().__init__(report.format_text())
 
 
 class CohortFileError(AnalysisError):

@@ -61,7 +61,6 @@ from pydantic import ValidationError
 
 from analysis.cohort.ledger import (
     BATCH_COLUMN,
-    COHORT_KIND,
     Cohort,
     CohortMetadata,
     ImportEntry,
@@ -70,7 +69,8 @@ from analysis.cohort.ledger import (
     text_columns,
 )
 from analysis.errors import CohortFileError
-from surveytool.io.files import write_text_atomic
+from surveytool.io.files import fsync_file, fsync_folder, write_text_atomic
+from surveytool.io.sources import COHORT_KIND
 
 if TYPE_CHECKING:
     import dask.dataframe as dd
@@ -399,16 +399,6 @@ def _chmod_tree(folder: Path) -> None:
         os.chmod(path, FOLDER_MODE if path.is_dir() else FILE_MODE)
 
 
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover - file systems that refuse fsync on folders
-        pass
-    finally:
-        os.close(fd)
-
-
 def _generations(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.is_dir() and _GENERATION.match(p.name))
 
@@ -501,7 +491,7 @@ class DatasetWriter:
         pq.write_table(table, self.tmp / LEDGER / IMPORTS_FILE)
         _chmod_tree(self.tmp)
         for path in self.tmp.rglob("*.parquet"):
-            _fsync(path)
+            fsync_file(path)
         final = self.folder / self.generation
         os.rename(self.tmp, final)
         stored = metadata.model_copy(update={"ledger": Ledger()}).as_metadata()
@@ -513,7 +503,7 @@ class DatasetWriter:
         }
         write_text_atomic(self.folder / METADATA_FILE, json.dumps(pointer, indent=1) + "\n")
         os.chmod(self.folder / METADATA_FILE, FILE_MODE)
-        _fsync(self.folder)
+        fsync_folder(self.folder)
         self.committed = True
         for name in _generations(self.folder):
             if name != self.generation:

@@ -19,8 +19,8 @@ One function, :func:`import_cohort`, does what ``surveytool cohort import`` does
 7. **generalize** the quasi-identifiers of the new rows (:mod:`analysis.privacy.generalize`);
 8. **deduplicate**: set aside rows already in the cohort (its :class:`~analysis.cohort.Ledger`);
 9. **k-anonymity** over the whole cohort (:mod:`analysis.privacy.kanonymity`);
-10. **write** the cohort (atomically), its disclosure report (JSON and text) and the quarantine
-    report.
+10. **write** the cohort (atomically), its disclosure report (JSON and text), and this import's
+    lines added to the cohort's quarantine report (every import's, :mod:`analysis.cohort.records`).
 
 The counts always satisfy ``rows read = rows imported + rows quarantined + duplicates``, where
 quarantined rows are those set aside: not ordinary responses (Qualtrics previews, rows the

@@ -25,10 +25,10 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 from analysis.cells import as_text
 from analysis.errors import CohortFileError
 from analysis.privacy.pseudonyms import PSEUDONYM_COLUMN
+from surveytool.io.sources import COHORT_BATCH_COLUMN, COHORT_KIND
 
-COHORT_KIND: Final = "surveytool.cohort"
 COHORT_FORMAT_VERSION: Final = 1
-BATCH_COLUMN = "import_batch"
+BATCH_COLUMN = COHORT_BATCH_COLUMN
 _KEY_SEPARATOR = "\x1f"
 
 
@@ -172,7 +172,7 @@ def _first_line(exc: Exception) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def load_cohort(path: Path, *, as_output: bool = False) -> Cohort:
+def load_cohort(path: str | Path, *, as_output: bool = False) -> Cohort:
     """The cohort at ``path`` (a cohort file, or a cohort dataset folder: see
     :mod:`analysis.cohort.dataset`) with its whole table and ledger in memory; refuses what cannot
     be read or is not a cohort.
@@ -228,12 +228,13 @@ def text_columns(frame: pd.DataFrame, layout: Layout) -> pd.DataFrame:
     return frame
 
 
-def read_cohort(path: Path) -> Cohort | None:
+def read_cohort(path: str | Path) -> Cohort | None:
     """The cohort an import writes to: None if there is none yet (see :func:`load_cohort`).
 
     A folder without ``cohort.json`` that holds nothing but leftovers of an interrupted first
-    import counts as no cohort yet.
+    import counts as no cohort yet. To read a cohort, use :func:`analysis.open_cohort`.
     """
+    path = Path(path)
     if not path.exists():
         return None
     leftovers = path.is_dir() and not (path / "cohort.json").exists()

@@ -9,8 +9,9 @@ would be replaced by the cohort. Each is refused with one line, before anything 
 written (:class:`surveytool.io.files.PathCollisionError`).
 
 Two imports into one cohort at once are serialized by :func:`cohort_lock`: an exclusive lock
-(the ``filelock`` library, an OS lock released even when the process dies) held from reading
-the cohort and its ledger to writing them, so both batches land, or one is refused after its
+(:class:`surveytool.io.files.LockFile`, an OS lock released even when the process dies, whose
+hidden ``.<cohort>.lock`` file exists only while an import holds it) held from reading the
+cohort and its ledger to writing them, so both batches land, or one is refused after its
 timeout; none is lost.
 
 A key file that does not exist yet is not created where other users could replace it (a folder
@@ -28,7 +29,13 @@ from pathlib import Path
 
 from analysis.cohort.result import sidecar_paths
 from analysis.errors import AnalysisError, Param, Phrase
-from surveytool.io.files import PathCollisionError, open_to_others, refuse_collisions, same_file
+from surveytool.io.files import (
+    LockFile,
+    PathCollisionError,
+    open_to_others,
+    refuse_collisions,
+    same_file,
+)
 
 
 def lock_path(output: Path) -> Path:
@@ -55,20 +62,19 @@ def cohort_lock(
     if output is None:
         yield
         return
-    from filelock import FileLock, Timeout
-
     path = lock_path(output)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(path, mode=0o600, thread_local=False)
+    lock = LockFile(path)
     try:
-        lock.acquire(timeout=0)
-    except Timeout:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        free = lock.acquire(timeout=0)
+    except OSError as exc:  # a read-only folder: name the cohort, not its hidden lock file
+        reason = exc.strerror or str(exc)
+        raise OSError(exc.errno, f"{reason}; nothing was imported", str(output)) from None
+    if not free:
         limit = "" if timeout is None else f" (at most {timeout:g} s)"
         if on_wait is not None:
             on_wait(f"another import is writing {output}; waiting for it to finish{limit}")
-        try:
-            lock.acquire(timeout=-1 if timeout is None else timeout)
-        except Timeout:
+        if not lock.acquire(timeout=timeout):
             raise CohortLockedError(
                 Phrase(
                     f"{output}: another import is still writing this cohort after "
@@ -76,7 +82,7 @@ def cohort_lock(
                     "longer ",
                     Param("lock_timeout"),
                 )
-            ) from None
+            )
     try:
         yield
     finally:

@@ -60,6 +60,15 @@ class ImportReport:
     key_created: bool = False
     written: list[str] = field(default_factory=list)
 
+    def settle_counts(self) -> None:
+        """``rows_quarantined`` from its parts, then the check that every row read is imported,
+        quarantined or a duplicate (a RuntimeError otherwise: a bug, not the input)."""
+        self.rows_quarantined = (
+            self.rows_excluded + self.rows_unanswered + self.rows_invalid_id + self.rows_suppressed
+        )
+        if self.rows_read != self.rows_imported + self.rows_quarantined + self.duplicates:
+            raise RuntimeError(f"row counts do not add up: {self.counts_line()}")
+
     def counts_line(self) -> str:
         """``rows read N = rows imported + rows quarantined (breakdown) + duplicates``."""
         parts = []

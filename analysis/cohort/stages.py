@@ -7,10 +7,9 @@ adds its own part (the fields of :class:`ImportState` are grouped by the stage t
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +30,7 @@ from analysis.cohort.ledger import (
     read_cohort,
     row_keys,
 )
+from analysis.cohort.records import add_to_quarantine, ledger_entry
 from analysis.cohort.result import ImportReport, ImportWarning, sidecar_paths
 from analysis.cohort.values import (
     as_numbers,
@@ -49,6 +49,7 @@ from analysis.mapping import (
     spss_labels_are_scale,
 )
 from analysis.mapping.model import REDCAP_STATUS
+from analysis.mapping.plan import fold
 from analysis.privacy.disclosure import DisclosureReport
 from analysis.privacy.generalize import (
     Generalized,
@@ -60,16 +61,16 @@ from analysis.privacy.identifiers import (
     ColumnDecision,
     classify_columns,
     describe_findings,
-    redact,
     safe_file_name,
 )
 from analysis.privacy.kanonymity import KAnonymity, enforce_k
 from analysis.privacy.pseudonyms import PSEUDONYM_COLUMN, PseudonymKey, default_key_path, load_key
 from surveytool.errors import InvalidResponsesError
 from surveytool.instrument.model import Instrument
-from surveytool.io.files import write_text_atomic
-from surveytool.io.sources import SourceTable, read_source, reshape_wide_waves
+from surveytool.io.files import held_signals, write_text_atomic
+from surveytool.io.sources import SourceTable, read_source, refuse_unsplit, reshape_wide_waves
 from surveytool.io.tables import write_table
+from surveytool.privacy import redact_issues
 from surveytool.problems import concat_issues, is_missing
 from surveytool.responses import Responses, id_text, read_responses
 from surveytool.scoring.engine import provenance
@@ -198,6 +199,7 @@ def plan(s: ImportState) -> None:
     table, inst = s.table, s.instrument
     s.plan = plan_columns(table, inst, s.loaded)
     if not s.plan.items:
+        refuse_unsplit(table, inst.form_items(), inst.id)  # a separator we do not tell
         raise AnalysisError(
             f"no column of {table.path.name} matches an item of {inst.id} (by id, or under "
             "items: in the mapping); write a starting mapping with mapping_template() "
@@ -237,6 +239,15 @@ def plan(s: ImportState) -> None:
     s.report.notes += table.notes + list(s.plan.notes) + s.secret.notes
 
 
+def _shadowing(column: str, items: dict[str, str]) -> str:
+    """Why a column named like an item is dropped: the item is mapped from another column
+    (``ds1`` beside ``DS1``: the exact id wins)."""
+    item = next((i for i in items if fold(i) == fold(column)), None)
+    if item is None:  # named like it only once its ODK/Kobo group is taken off
+        return "named like an item that is mapped from another column"
+    return f"named like item {item!r}, which is mapped from column {items[item]!r}"
+
+
 def classify(s: ImportState) -> None:
     """Decide which columns may reach the output; warn about declared columns that cannot."""
     table, p = s.table, s.plan
@@ -259,13 +270,21 @@ def classify(s: ImportState) -> None:
             d.column,
             "unmatched",
             False,
-            f"named like item {d.column!r}, which is mapped from {p.items.get(d.column)!r}",
+            _shadowing(d.column, p.items),
             d.findings,
         )
         if d.column in shadowed and d.role == "unmatched"
         else d
         for d in decisions
     ]
+    repeats = table.repeated_columns
+    if repeats:  # a copy of a column: said so, not "matches no item"
+        s.decisions = [
+            replace(d, reason=f"repeats column {repeats[d.column]!r}; the first is used")
+            if d.column in repeats and d.role == "unmatched"
+            else d
+            for d in s.decisions
+        ]
     by_column = {d.column: d for d in s.decisions}
     s.waves = [c for c in p.waves if by_column[c].kept]
     s.groups = [c for c in p.groups if by_column[c].kept]
@@ -273,6 +292,14 @@ def classify(s: ImportState) -> None:
     for d in s.decisions:
         if d.role in ("wave", "group", "quasi_identifier") and not d.kept:
             s.warn("declared_column_dropped", d.column, f"{d.column}: {d.reason}; it was dropped")
+        elif d.role == "unmatched" and d.column in s.table.repeated_columns:
+            name = s.table.repeated_columns[d.column]
+            s.warn(
+                "duplicate_column",
+                name,
+                f"column {name!r} appears twice (the copy is read as {d.column!r}); the first is "
+                "used and the copy was dropped (rename or remove one of them)",
+            )
         elif d.role == "unmatched":
             s.warn(
                 "unmatched_column",
@@ -527,7 +554,7 @@ def _reported(s: ImportState, issues: pd.DataFrame) -> pd.DataFrame:
     issues.loc[row_kind, "value"] = issues.loc[row_kind, "value"].map(lambda v: _shown(s, v))
     cell_kind = issues["kind"] == "cell"
     issues.loc[cell_kind, "value"] = issues.loc[cell_kind, "value"].map(plain_number)
-    issues["value"] = issues["value"].map(redact)
+    issues = redact_issues(issues)
     if not s.plan.id_column:
         issues["respondent_id"] = None
     return issues
@@ -556,12 +583,22 @@ def validate(s: ImportState) -> None:
     if s.plan.id_column:
         validation[s.plan.id_column] = pd.Series(s.row_keys, dtype=object)
     shadowed = set(s.plan.shadowed)
-    for d in s.decisions:
-        if d.role == "unmatched" and d.column not in validation and d.column not in shadowed:
-            validation[d.column] = pd.Series([None] * n, dtype=object)  # its name only
+    unmatched = [
+        d.column
+        for d in s.decisions
+        if d.role == "unmatched"
+        and d.column not in validation
+        and d.column not in shadowed
+        and d.column not in s.table.repeated_columns  # warned as duplicate_column instead
+    ]
+    frame = pd.DataFrame(validation, index=pd.RangeIndex(n))
+    if unmatched:  # their names only: one block of empty cells, not a column each
+        empty = np.full((n, len(unmatched)), None, dtype=object)
+        names = pd.DataFrame(empty, index=frame.index, columns=pd.Index(unmatched, dtype=object))
+        frame = pd.concat([frame, names], axis=1)
     s.responses = read_responses(
         s.instrument,
-        pd.DataFrame(validation, index=pd.RangeIndex(n)),
+        frame,
         id_column=s.plan.id_column,
         group_columns=carried,
         ignore_columns=(),
@@ -591,9 +628,10 @@ def _refuse(s: ImportState) -> None:
     report = s.report
     report.issues = concat_issues([s.issues, s.excluded_issues])
     if s.output is not None:
-        quarantine = sidecar_paths(s.output)["quarantine"]
-        write_table(report.issues, quarantine)
-        report.written.append(str(quarantine))
+        earlier = s.existing.ledger.imports if s.existing is not None else []
+        quarantine = add_to_quarantine(s.output, report, batch=None, earlier=earlier)
+        if quarantine is not None:
+            report.written.append(str(quarantine))
     where = f"; the report is in {report.written[-1]}" if report.written else ""
     message = Phrase(
         f"{len(s.issues)} problem(s) in {s.table.path.name} (",
@@ -735,14 +773,7 @@ def k_anonymity(s: ImportState) -> None:
     )
     s.final = combined.loc[keep].reset_index(drop=True)
     report.rows_imported = len(s.fresh) - report.rows_suppressed
-    report.rows_quarantined = (
-        report.rows_excluded
-        + report.rows_unanswered
-        + report.rows_invalid_id
-        + report.rows_suppressed
-    )
-    if report.rows_read != report.rows_imported + report.rows_quarantined + report.duplicates:
-        raise RuntimeError(f"row counts do not add up: {report.counts_line()}")  # a bug, not input
+    report.settle_counts()
     report.issues = concat_issues([s.issues, s.excluded_issues, suppressed_issues])
     report.cohort_rows = len(s.final)
     if qis and s.kanon.smallest is not None and s.k is None and s.kanon.smallest < 5:
@@ -774,26 +805,8 @@ def k_anonymity(s: ImportState) -> None:
 
 
 def _entry(s: ImportState) -> ImportEntry:
-    table, report = s.table, s.report
-    return ImportEntry(
-        batch=report.batch,
-        source=report.source,
-        sha256=table.sha256,
-        format=table.format,
-        format_variant=table.variant,
-        format_detected=table.detected,
-        mapping_sha256=s.loaded.sha256,
-        imported_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        rows_read=report.rows_read,
-        rows_imported=report.rows_imported,
-        rows_quarantined=report.rows_quarantined,
-        duplicates=report.duplicates,
-        rows_excluded=report.rows_excluded,
-        rows_unanswered=report.rows_unanswered,
-        rows_invalid_id=report.rows_invalid_id,
-        rows_suppressed=report.rows_suppressed,
-        suppressed_from_existing=s.suppressed_old,
-        k=s.k,
+    return ledger_entry(
+        s.report, mapping_sha256=s.loaded.sha256, suppressed_from_existing=s.suppressed_old, k=s.k
     )
 
 
@@ -806,8 +819,7 @@ def _nothing_imported(s: ImportState) -> None:
     report = s.report
     where = ""
     if s.output is not None and len(report.issues):
-        quarantine = sidecar_paths(s.output)["quarantine"]
-        write_table(report.issues, quarantine)
+        quarantine = add_to_quarantine(s.output, report, batch=None, earlier=list(s.ledger.imports))
         report.written.append(str(quarantine))
         where = f"; each row and its reason is in {quarantine}"
     reasons = dict(report.excluded_by_status)
@@ -842,7 +854,9 @@ def write(s: ImportState) -> None:
     if s.output is None:
         return
     paths = sidecar_paths(s.output)
-    if report.cohort_changed or s.first_time or s.existing is None:
+    earlier = list(s.ledger.imports)
+    recorded = report.cohort_changed or s.first_time or s.existing is None
+    if recorded:
         s.ledger.imports.append(entry)
         metadata = CohortMetadata.model_validate(
             {
@@ -854,22 +868,24 @@ def write(s: ImportState) -> None:
                 "last_import": report.as_dict(),
             }
         )
-        if is_dataset_path(s.output):
-            written = write_dataset(s.output, s.final, metadata)
-        else:
-            written = write_table(s.final, s.output, metadata=metadata.as_metadata())
-        report.written += [str(p) for p in written]
-        disclosure = s.disclosure
-        _write_text(paths["disclosure_json"], json.dumps(disclosure.as_dict(), indent=2) + "\n")
-        _write_text(paths["disclosure_text"], disclosure.format_text())
-        report.written += [str(paths["disclosure_json"]), str(paths["disclosure_text"])]
+        # the cohort and its reports are written together: a signal meanwhile waits for all
+        # (else the cohort could hold an import its disclosure and quarantine reports lack)
+        with held_signals(done="the import was written"):
+            if is_dataset_path(s.output):
+                written = write_dataset(s.output, s.final, metadata)
+            else:
+                written = write_table(s.final, s.output, metadata=metadata.as_metadata())
+            report.written += [str(p) for p in written]
+            disclosure = s.disclosure
+            disclosure_json = json.dumps(disclosure.as_dict(), indent=2) + "\n"
+            _write_text(paths["disclosure_json"], disclosure_json)
+            _write_text(paths["disclosure_text"], disclosure.format_text())
+            report.written += [str(paths["disclosure_json"]), str(paths["disclosure_text"])]
+            quarantine = add_to_quarantine(s.output, report, batch=report.batch, earlier=earlier)
+            if quarantine is not None and len(report.issues):
+                report.written.append(str(quarantine))
     else:
         report.notes.append(f"nothing new: {s.output} is unchanged")
-    if len(report.issues):
-        write_table(report.issues, paths["quarantine"])
-        report.written.append(str(paths["quarantine"]))
-    elif paths["quarantine"].exists():
-        paths["quarantine"].unlink()  # a report left by an earlier run would describe other data
 
 
 Stage = Callable[[ImportState], None]

@@ -18,10 +18,11 @@ compares the two frame by frame after sorting by pseudonym). Memory is bounded b
    validate with :func:`surveytool.responses.read_responses` (global row numbers), generalize;
    the new rows are staged as one Parquet file per partition in the new generation's folder.
 4. **repeated ids across partitions**: the first row of each key (id and waves) over all
-   partitions, by a Dask groupby; a later row with the same key is quarantined as in memory
+   partitions, in the same buckets as step 5; a later row with the same key is quarantined as in memory
    (``duplicate_respondent_id``, "first at row N").
-5. **deduplicate** against the ledger dataset: a Dask hash join of the staged keys with the
-   ledger's keys (no Python set of the keys in the client).
+5. **deduplicate** against the ledger dataset: both sides' keys hash-partitioned by key into
+   the same number of buckets on disk and matched bucket by bucket
+   (:mod:`analysis.cohort.buckets`; no shuffle of the rows, no Python set of the keys).
 6. **k-anonymity**: a first pass counts the rows of every equivalence class over the
    quasi-identifiers (additive over partitions; the class table is as small as the number of
    classes), the suppression (records or local, :func:`analysis.privacy.enforce_k` with
@@ -41,7 +42,6 @@ Issues come in partition order (the in-memory import lists them by kind first).
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 import shutil
@@ -53,6 +53,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analysis.cohort.buckets import (
+    BUCKET_ROWS,
+    Matched,
+    kept_rows,
+    match_keys,
+    picked_rows,
+    position_in_file,
+)
 from analysis.cohort.checks import (
     ItemRestSums,
     item_rest_from_sums,
@@ -72,13 +80,13 @@ from analysis.cohort.issues import issues_for_rows
 from analysis.cohort.ledger import (
     BATCH_COLUMN,
     CohortMetadata,
-    ImportEntry,
     Layout,
     Ledger,
     check_layout,
     row_keys,
 )
 from analysis.cohort.paths import cohort_lock, refuse_path_collisions
+from analysis.cohort.records import add_to_quarantine, ledger_entry
 from analysis.cohort.result import ImportReport, ImportWarning, sidecar_paths
 from analysis.cohort.stages import (
     ImportState,
@@ -91,7 +99,7 @@ from analysis.cohort.stages import (
     set_aside,
     validate,
 )
-from analysis.errors import AnalysisError, CohortFileError, computation_warnings
+from analysis.errors import AnalysisError, CohortFileError, Param, Phrase, computation_warnings
 from analysis.mapping import CohortMapping, LoadedMapping, load_mapping
 from analysis.privacy.disclosure import DisclosureReport
 from analysis.privacy.generalize import Generalized
@@ -102,14 +110,16 @@ from surveytool.engine.datasets import PARTITION_ROWS, Piece, dataset_files, pie
 from surveytool.errors import InvalidResponsesError
 from surveytool.instrument.model import Instrument
 from surveytool.instrument.registry import load_instrument
-from surveytool.io.files import write_text_atomic
+from surveytool.io.files import held_signals, write_text_atomic
 from surveytool.io.sources import SourceTable, file_sha256, reshape_wide_waves
-from surveytool.io.tables import write_table
 from surveytool.problems import concat_issues, issue_record
 from surveytool.scoring.engine import provenance
 
 KEY = "_key"
 ROW = "_row"
+#: the in-memory import, as the CLI (``--engine memory``) and Python name it
+IN_MEMORY = Param("engine", "memory", python_text="analysis.import_cohort")
+
 _NA = "\x02"  # never "\x00": numpy strips a trailing NUL from text
 _SEP = "\x1f"
 
@@ -118,8 +128,12 @@ def source_pieces(source: Path, partition_rows: int = PARTITION_ROWS) -> list[Pi
     """The partitions of a Parquet source (:func:`surveytool.engine.datasets.pieces_of`)."""
     if not source.is_dir() and source.suffix.lower() not in (".parquet", ".pq"):
         raise AnalysisError(
-            f"{source}: the Dask engine reads Parquet (a .parquet file or a folder of them); "
-            "convert the file to Parquet or use the in-memory import (import_cohort)"
+            Phrase(
+                f"{source}: the Dask engine reads Parquet (a .parquet file or a folder of them); "
+                "convert the file to Parquet, or use the in-memory engine (",
+                IN_MEMORY,
+                ")",
+            )
         )
     _, pieces = pieces_of(dataset_files(source), partition_rows)
     return [p for p in pieces if p.rows > 0]
@@ -302,21 +316,29 @@ def _dd() -> Any:
     return dask.dataframe
 
 
-def _staged_frame(files: Sequence[str], columns: list[str]) -> Any:
+def _staged_frame(files: Sequence[str], drops: Sequence[str], columns: list[str]) -> Any:
+    """The staged rows kept (each file without the rows its drop folder names), lazily."""
     import dask
 
-    def read(path: str) -> pd.DataFrame:
-        import pyarrow.parquet as pq
-
-        frame: pd.DataFrame = pq.read_table(path, columns=columns).to_pandas()
-        for col in frame.columns:
-            if frame[col].dtype != object and not pd.api.types.is_numeric_dtype(frame[col].dtype):
-                frame[col] = frame[col].astype(object).where(frame[col].notna(), None)
-        return frame
-
-    meta = read(files[0]).iloc[:0]
+    meta = kept_rows(files[0], drops[0], columns).iloc[:0]
     with dask.config.set({"dataframe.convert-string": False}):
-        return _dd().from_map(read, list(files), meta=meta, enforce_metadata=False)
+        return _dd().from_map(
+            kept_rows, list(files), list(drops), columns=columns, meta=meta, enforce_metadata=False
+        )
+
+
+def _later_rows(files: Sequence[str], matched: Matched, columns: list[str]) -> pd.DataFrame:
+    """The rows repeating an earlier row's key, read from their staged files."""
+    index, inside = position_in_file(matched.later)
+    tasks = [
+        _dask().delayed(picked_rows)(
+            files[int(f)], inside[index == f], matched.first[index == f], columns
+        )
+        for f in np.unique(index)
+    ]
+    frames = _dask().compute(*tasks)
+    later: pd.DataFrame = pd.concat(frames, ignore_index=True)
+    return later
 
 
 def _class_key(frame: pd.DataFrame, qis: Sequence[str]) -> pd.Series:
@@ -362,6 +384,7 @@ def import_cohort_dask(
     k: int | None = None,
     strict: bool = False,
     partition_rows: int = PARTITION_ROWS,
+    bucket_rows: int = BUCKET_ROWS,
     lock_timeout: float | None = None,
     on_wait: Callable[[str], None] | None = None,
 ) -> StreamedImport:
@@ -370,7 +393,8 @@ def import_cohort_dask(
     The parameters are :func:`~analysis.cohort.import_cohort`'s (the source is Parquet; the
     output a cohort dataset folder). The tasks run on the current Dask scheduler (a
     ``distributed`` client when one is active; see :mod:`surveytool.engine`). A partition holds
-    at most ``partition_rows`` rows (whole row groups). The cohort's lock
+    at most ``partition_rows`` rows (whole row groups); the keys are matched in buckets of about
+    ``bucket_rows`` keys (:mod:`analysis.cohort.buckets`). The cohort's lock
     (:func:`analysis.cohort.paths.cohort_lock`, ``lock_timeout`` and ``on_wait``) is held from
     reading its ledger to the commit, as in memory.
     """
@@ -395,7 +419,9 @@ def import_cohort_dask(
         instrument=_instrument_file(instrument),
     )
     with cohort_lock(out, timeout=lock_timeout, on_wait=on_wait):
-        return _import(source, inst, out, mapping, key_file, key, k, strict, partition_rows)
+        return _import(
+            source, inst, out, mapping, key_file, key, k, strict, partition_rows, bucket_rows
+        )
 
 
 def _import(
@@ -408,6 +434,7 @@ def _import(
     k: int | None,
     strict: bool,
     partition_rows: int,
+    bucket_rows: int,
 ) -> StreamedImport:
 
     loaded = load_mapping(mapping)
@@ -449,9 +476,12 @@ def _import(
     waves, qis = sample.waves, list(sample.qis)
     if waves and qis:
         raise AnalysisError(
-            "the Dask engine cannot yet count k-anonymity classes by respondent across waves "
-            "(this mapping has waves and quasi-identifiers); use the in-memory engine "
-            "(import_cohort)"
+            Phrase(
+                "the Dask engine cannot yet count k-anonymity classes by respondent across waves "
+                "(this mapping has waves and quasi-identifiers); use the in-memory engine (",
+                IN_MEMORY,
+                ")",
+            )
         )
     # the partitions get the plan without the sample's rows (the plan is sent to every worker)
     light = replace(sample.table, frame=first.iloc[:0], source_rows=sample.table.source_rows[:0])
@@ -484,7 +514,7 @@ def _import(
         results: list[PartitionResult] = list(_dask().compute(*tasks))
         _gather(report, results, inst, first, sample)
         with computation_warnings() as numeric:
-            outcome = _finish(p, report, results, staged, existing, writer, out)
+            outcome = _finish(p, report, results, staged, existing, writer, out, bucket_rows)
         report.notes += [f"computation warning: {text}" for text in numeric]
     return outcome
 
@@ -554,6 +584,7 @@ def _finish(
     existing: OpenCohort | None,
     writer: DatasetWriter,
     out: Path,
+    bucket_rows: int,
 ) -> StreamedImport:
     import dask
 
@@ -579,17 +610,16 @@ def _finish(
         from analysis.cohort.ledger import Cohort
 
         check_layout(Cohort(existing.path, pd.DataFrame(), existing.metadata), layout)
+    ledger_imports = list(existing.ledger.imports) if existing is not None else []
     if sample.strict and len(issues):
         report.issues = concat_issues([issues, excluded_issues])
-        quarantine = sidecar_paths(out)["quarantine"]
-        write_table(report.issues, quarantine)
+        quarantine = add_to_quarantine(out, report, batch=None, earlier=ledger_imports)
         report.written.append(str(quarantine))
         raise InvalidResponsesError(
             f"{len(issues)} problem(s) in {p.source.name} (strict); nothing was imported; "
             f"the report is in {quarantine}",
             report.issues,
         )
-    ledger_imports = list(existing.ledger.imports) if existing is not None else []
     earlier = next((e for e in ledger_imports if e.sha256 == p.sha256), None)
     if earlier is not None:
         report.already_imported = True
@@ -602,47 +632,44 @@ def _finish(
 
     non_empty = [f for f, r in zip(staged, results, strict=True) if r.rows_new]
     fresh_columns = [c for c in columns if c != BATCH_COLUMN] + [KEY, ROW]
-    rows = _staged_frame(non_empty, fresh_columns) if non_empty else None
-    repeat_issues = issue_frame_empty = concat_issues([])
+    repeat_issues = concat_issues([])
     taken_out: ItemRestSums | None = None
     duplicates = 0
     fresh = None
-    if rows is not None:
-        # keys repeated across partitions: the first row of each key is kept (as in memory)
-        if sample.plan.id_column:
-            firsts = rows[[KEY, ROW]].groupby(KEY)[ROW].agg(["min", "count"], split_out=True)
-            repeated = firsts[firsts["count"] > 1].compute()
-            if len(repeated):
-                first_of = repeated["min"]
-                marked = rows.merge(
-                    first_of.rename("_first").to_frame(), left_on=KEY, right_index=True, how="left"
-                )
-                later = marked[marked["_first"].notnull() & (marked[ROW] != marked["_first"])]
-                later_rows = later[
-                    [PSEUDONYM_COLUMN, *waves, KEY, ROW, "_first", *layout.item_columns]
-                ].compute()
-                taken_out = item_rest_sums(
-                    inst, layout.item_columns, later_rows[list(layout.item_columns)].to_numpy()
-                )
-                repeat_issues = concat_issues(
-                    [
-                        _repeat_issues(later_rows, waves, sample.plan.id_column),
-                        _critical_issues(inst, later_rows, layout.item_columns),
-                    ]
-                )
-                report.rows_invalid_id += len(later_rows)
-                rows = marked[~(marked["_first"].notnull() & (marked[ROW] != marked["_first"]))]
-                rows = rows.drop(columns=["_first"])
-        if existing is not None and existing.ledger.respondents:
-            known = existing.ledger.keys_dask().rename(columns={"key": KEY})
-            known["_known"] = True
-            joined = rows.merge(known, on=KEY, how="left")  # a hash join on Dask
-            is_dup = joined["_known"].fillna(False).astype(bool)
-            duplicates = int(is_dup.sum().compute())
-            fresh = joined[~is_dup].drop(columns=["_known"])
-        else:
-            fresh = rows
-    del issue_frame_empty
+    if non_empty:
+        # repeated keys (the first row of each is kept, as in memory) and the keys the ledger
+        # holds already, bucket by bucket (analysis.cohort.buckets): memory bounded by a bucket
+        matched = match_keys(
+            writer.tmp / "stage" / "keys",
+            non_empty,
+            existing.ledger._files() if existing is not None else [],  # the output is a dataset
+            new_rows=sum(r.rows_new for r in results),
+            old_keys=existing.ledger.respondents if existing is not None else 0,
+            repeats=bool(sample.plan.id_column),
+            bucket_rows=bucket_rows,
+        )
+        duplicates = matched.duplicates
+        if len(matched.later):
+            later_rows = _later_rows(
+                non_empty,
+                matched,
+                [PSEUDONYM_COLUMN, *dict.fromkeys([*waves, KEY, ROW, *layout.item_columns])],
+            )
+            taken_out = item_rest_sums(
+                inst, layout.item_columns, later_rows[list(layout.item_columns)].to_numpy()
+            )
+            repeat_issues = concat_issues(
+                [
+                    _repeat_issues(later_rows, waves, sample.plan.id_column),
+                    _critical_issues(inst, later_rows, layout.item_columns),
+                ]
+            )
+            report.rows_invalid_id += len(later_rows)
+        fresh = _staged_frame(
+            non_empty,
+            [str(matched.drop_folder(i)) for i in range(len(non_empty))],
+            fresh_columns,
+        )
     sums = [r.item_rest for r in results if r.item_rest is not None]
     if sums:
         total = sums[0]
@@ -729,14 +756,7 @@ def _finish(
         - duplicates
     )
     report.rows_imported = new_total - report.rows_suppressed
-    report.rows_quarantined = (
-        report.rows_excluded
-        + report.rows_unanswered
-        + report.rows_invalid_id
-        + report.rows_suppressed
-    )
-    if report.rows_read != report.rows_imported + report.rows_quarantined + report.duplicates:
-        raise RuntimeError(f"row counts do not add up: {report.counts_line()}")  # a bug
+    report.settle_counts()
     suppressed_issues = issues_for_rows(
         "row_suppressed",
         [
@@ -799,10 +819,14 @@ def _finish(
     if not sample.plan.id_column:
         disclosure.notes.append("no respondent id column: pseudonyms are made from file and row")
     if report.rows_imported + report.rows_suppressed == 0 and report.duplicates == 0:
+        where = ""
+        if len(report.issues):
+            quarantine = add_to_quarantine(out, report, batch=None, earlier=ledger_imports)
+            where = f"; each row and its reason is in {quarantine}"
         raise AnalysisError(
             f"nothing to import from {p.source.name}: none of its {report.rows_read} row(s) is "
-            "a respondent; check the file is the survey's responses, or relax the mapping's "
-            "filters"
+            f"a respondent{where}; check the file is the survey's responses, or relax the "
+            "mapping's filters"
         )
     if report.rows_imported == 0 and report.rows_suppressed:
         report.warnings.append(
@@ -815,25 +839,8 @@ def _finish(
         )
     report.cohort_changed = report.rows_imported > 0 or suppressed_old > 0
     paths = sidecar_paths(out)
-    entry = ImportEntry(
-        batch=report.batch,
-        source=report.source,
-        sha256=p.sha256,
-        format="parquet",
-        format_variant=p.variant,
-        format_detected=p.detected,
-        mapping_sha256=p.loaded.sha256,
-        imported_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        rows_read=report.rows_read,
-        rows_imported=report.rows_imported,
-        rows_quarantined=report.rows_quarantined,
-        duplicates=report.duplicates,
-        rows_excluded=report.rows_excluded,
-        rows_unanswered=report.rows_unanswered,
-        rows_invalid_id=report.rows_invalid_id,
-        rows_suppressed=report.rows_suppressed,
-        suppressed_from_existing=suppressed_old,
-        k=k,
+    entry = ledger_entry(
+        report, mapping_sha256=p.loaded.sha256, suppressed_from_existing=suppressed_old, k=k
     )
     if report.cohort_changed or earlier is None or existing is None:
         metadata = CohortMetadata.model_validate(
@@ -848,23 +855,23 @@ def _finish(
         )
         _write_generation(writer, metadata, combined, decided, list(qis), existing, fresh)
         shutil.rmtree(writer.tmp / "stage")  # the staged partitions are not part of the cohort
-        writer.commit(metadata)
-        report.written.append(str(out))
-        # beside the cohort: owner only, like it (as the in-memory import writes them)
-        write_text_atomic(
-            paths["disclosure_json"],
-            json.dumps(disclosure.as_dict(), indent=2) + "\n",
-            secret=True,
-        )
-        write_text_atomic(paths["disclosure_text"], disclosure.format_text(), secret=True)
-        report.written += [str(paths["disclosure_json"]), str(paths["disclosure_text"])]
+        # the commit and the reports together: a signal meanwhile waits for all (as in memory)
+        with held_signals(done="the import was written"):
+            writer.commit(metadata)
+            report.written.append(str(out))
+            # beside the cohort: owner only, like it (as the in-memory import writes them)
+            write_text_atomic(
+                paths["disclosure_json"],
+                json.dumps(disclosure.as_dict(), indent=2) + "\n",
+                secret=True,
+            )
+            write_text_atomic(paths["disclosure_text"], disclosure.format_text(), secret=True)
+            report.written += [str(paths["disclosure_json"]), str(paths["disclosure_text"])]
+            quarantine = add_to_quarantine(out, report, batch=report.batch, earlier=ledger_imports)
+            if quarantine is not None and len(report.issues):
+                report.written.append(str(quarantine))
     else:
         report.notes.append(f"nothing new: {out} is unchanged")
-    if len(report.issues):
-        write_table(report.issues, paths["quarantine"])
-        report.written.append(str(paths["quarantine"]))
-    elif paths["quarantine"].exists():
-        paths["quarantine"].unlink()
     return StreamedImport(report, disclosure, open_cohort(out) if out.exists() else None)
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from analysis.mapping.model import HINTS, CohortMapping, LoadedMapping
-from surveytool.problems import Loc, Problem, format_loc
+from surveytool.problems import Loc, Problem
 
 
 def _clean_loc(data: Any, loc: tuple[Any, ...]) -> Loc:
@@ -45,8 +45,11 @@ def _structural(data: Any, exc: ValidationError, loaded: LoadedMapping) -> list[
         else:
             code = "invalid_value"
         message = str(err["msg"]).removeprefix("Value error, ")
-        where = format_loc(loc)
-        problems.append(loaded.problem(code, loc, f"{where}: {message}" if where else message))
+        if kind in ("tuple_type", "list_type"):
+            message = "should be a list, e.g. [a, b], or [] for none"
+        elif kind == "dict_type":
+            message = "should be a table of `key: value` lines, or {} for none"
+        problems.append(loaded.problem(code, loc, message))
     # one message per place is enough (unions repeat the same complaint per branch)
     unique: dict[tuple[Loc, str], Problem] = {}
     for p in problems:

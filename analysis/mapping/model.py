@@ -10,27 +10,19 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from analysis.errors import MappingError
 from analysis.privacy.generalize import QuasiIdentifier
-from surveytool.problems import Loc, Problem, Report
+from surveytool.problems import CODES, Loc, Problem, Report
 
 HINTS: dict[str, str] = {
+    # the one code list (surveytool.problems.CODES), with a mapping file's own words where the
+    # instrument files' hint would mislead
+    **CODES,
     "file_unreadable": "Check the path and that the file is readable UTF-8 text.",
-    "yaml_syntax": "Fix the YAML syntax at this line (indentation, a missing colon or quote).",
-    "yaml_alias": "Write the value out instead of using a YAML anchor (&) or alias (*).",
-    "yaml_duplicate_key": "Remove or rename one of the two keys; YAML would silently keep the last.",
     "not_a_mapping": "A mapping file is a YAML mapping with keys such as items, recode, groups.",
-    "missing_field": "Add this field.",
     "unknown_field": (
         "Known keys: instrument, format, sheet, id_column, items, recode, groups, waves, "
         "quasi_identifiers, identifiers, drop, qualtrics, redcap, k_suppression, wide_waves, missing."
     ),
-    "wrong_type": "Give a value of the type the field expects.",
-    "invalid_value": "Give a value the field accepts.",
     "unknown_item": "Use an item id of the instrument.",
-    "unknown_column": "Use a column name of the source file (as its header row spells it).",
-    "duplicate_item": "Map each item from one source column.",
-    "column_roles": "Give each column one role: item, id, group, wave, quasi-identifier, identifier or drop.",
-    "recode_conflict": "Name each item in at most one recode rule (besides the rule for all items).",
-    "instrument_mismatch": "Import with the instrument the mapping was written for, or edit its instrument key.",
 }
 
 
@@ -146,6 +138,30 @@ class CohortMapping(_Model):
         description="k-anonymity: blank single quasi-identifier values first (local), or "
         "suppress whole records (records).",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_keys_are_empty(cls, data: object) -> object:
+        """A list or table key left empty in YAML (``drop:`` with nothing under it, as after
+        moving its only entry to ``groups``) means an empty list or table, not an error."""
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if not (v is None and k in _EMPTY_MEANS_NONE)}
+        return data
+
+
+_EMPTY_MEANS_NONE = frozenset(
+    {
+        "items",
+        "recode",
+        "groups",
+        "missing",
+        "quasi_identifiers",
+        "identifiers",
+        "drop",
+        "qualtrics",
+        "redcap",
+    }
+)
 
 
 @dataclass(frozen=True)

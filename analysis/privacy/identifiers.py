@@ -1,5 +1,5 @@
-"""Direct identifiers: detection by column name and by values, the decision for each
-column, and redaction of cells shown in reports (FORMULAS.md, "Disclosure control").
+"""Direct identifiers: detection by column name and by values, and the decision for each
+column (FORMULAS.md, "Disclosure control").
 
 **Direct identifiers never reach the output.** A column is dropped when the mapping declares it
 an identifier, and when :func:`detect_identifiers` finds names, e-mail addresses, phone numbers,
@@ -9,13 +9,16 @@ column name or by its values. Detection errs toward dropping: one e-mail address
 IP address among the values is enough. The output keeps only what was asked for (items, groups,
 waves, quasi-identifiers), so a column nobody declared is dropped as well; the report gives the
 reason for every dropped column.
+
+The rules for a single value (what an e-mail address, a phone number, a postcode or a name looks
+like) and the redaction of cells shown in quarantine reports live in the core,
+:mod:`surveytool.privacy`, so that ``surveytool score`` redacts by the same rules; this module
+applies them to columns.
 """
 
 from __future__ import annotations
 
 import functools
-import importlib
-import ipaddress
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -27,24 +30,26 @@ import pandas as pd
 
 from analysis.cells import cell_text, snake_name
 from analysis.privacy.generalize import QuasiIdentifier
+from surveytool.privacy import (
+    CATEGORY_LABELS,
+    blank_contacts,
+    given_names,
+    has_email,
+    has_phone,
+    has_postcode,
+    has_street,
+    identifier_category,
+    is_date,
+    is_free_text,
+    is_given_name,
+    is_ip,
+    is_person_name,
+    looks_like_full_name,
+)
+from surveytool.privacy import redact as redact
 
 if TYPE_CHECKING:
     from analysis.privacy.pseudonyms import PseudonymKey
-
-CATEGORY_LABELS: dict[str, str] = {
-    "email": "e-mail addresses",
-    "phone": "phone numbers",
-    "ip_address": "IP addresses",
-    "person_name": "personal names",
-    "street_address": "street addresses",
-    "postal_code": "postal codes",
-    "date_of_birth": "dates of birth",
-    "exact_date": "exact dates",
-    "location": "geographic locations",
-    "record_id": "record or reference ids",
-    "free_text": "free-text answers",
-    "unique_values": "a value unique to each row",
-}
 
 _NAME_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("email", re.compile(r"e_?mail")),
@@ -94,42 +99,7 @@ _NAME_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ),
 )
 
-_EMAIL = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
-_PHONE = re.compile(r"^\+?\(?\d[\d\s().\-/]{5,}\d$")
-_DATE = re.compile(
-    r"^(\d{4}-\d{1,2}-\d{1,2}([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?|\d{1,2}[/.]\d{1,2}[/.]\d{2,4}"
-    r"( \d{1,2}:\d{2}(:\d{2})?)?)$"
-)
-_NUMBER = re.compile(r"^[-+]?\d+([.,]\d+)?$")
-_STREET = re.compile(
-    r"(^\d+[A-Za-z]?,?\s+(\S+\s+){0,4}(street|st|road|rd|avenue|ave|lane|ln|drive|dr|boulevard|"
-    r"blvd|way|court|ct|place|pl|terrace|close|crescent|square|sq|highway|hwy|parkway)\b)|"
-    r"(\w(stra(ss|ß)e|weg|gasse|allee|platz)\s+\d+)|(\b(rue|via|calle|avenida)\s+\S+.*\d)",
-    re.IGNORECASE,
-)
-_PERSON = re.compile(r"^[A-Z][a-zà-öø-ÿ'’-]+(,?\s+[A-Z][a-zà-öø-ÿ'’.-]*){1,3}$")
-_GIVEN = re.compile(r"^[A-ZÀ-ÖØ-Þ][a-zà-öø-ÿ'’]+(-[A-ZÀ-ÖØ-Þ]?[a-zà-öø-ÿ'’]+)?$")
-#: A phone number inside text ("call 07700 900123"): a run of digits and separators.
-_PHONE_IN_TEXT = re.compile(r"(?<![\w.])\+?\(?\d[\d\s().\-/]{5,}\d(?![\w.])")
-#: A number written as phone numbers are and ids or answers are not: a leading 0 or +.
-_PHONE_DIGITS = re.compile(r"^(\+|00?)[1-9]\d{7,13}$")
-#: Postal codes with a shape of their own (a plain five-digit number is too often something
-#: else): UK, Canada, US ZIP+4, the Netherlands.
-_POSTCODES = (
-    re.compile(
-        r"\b(GIR ?0AA|[A-PR-UWYZ][A-HK-Y]?\d[A-Z\d]? ?\d[ABD-HJLNP-UW-Z]{2})\b", re.IGNORECASE
-    ),
-    re.compile(r"\b[ABCEGHJ-NPRSTVXY]\d[ABCEGHJ-NPRSTV-Z] ?\d[ABCEGHJ-NPRSTV-Z]\d\b"),
-    re.compile(r"\b\d{5}-\d{4}\b"),
-    re.compile(r"^\d{4} ?[A-Z]{2}$"),
-)
 _SAMPLE = 5000
-
-#: Locales whose given names are known (Faker's person providers, MIT licence).
-_NAME_LOCALES = (
-    "en_US", "en_GB", "en_IE", "en_IN", "de_DE", "fr_FR", "es_ES", "it_IT", "nl_NL", "pt_PT",
-    "pt_BR", "sv_SE", "pl_PL",
-)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -153,83 +123,10 @@ def describe_findings(findings: Iterable[Finding]) -> str:
     return "; ".join(f"{CATEGORY_LABELS[c]} ({', '.join(e)})" for c, e in evidence.items())
 
 
-def _is_ip(text: str) -> bool:
-    if not re.fullmatch(r"[0-9.]{7,15}|[0-9A-Fa-f:.]{3,45}", text) or text.count(":") == 1:
-        return False
-    if "." in text and ":" not in text and text.count(".") != 3:
-        return False
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _is_phone(text: str) -> bool:
-    if not _PHONE.match(text) or _DATE.match(text) or _NUMBER.match(text) or _is_ip(text):
-        return False
-    digits = sum(ch.isdigit() for ch in text)
-    return 7 <= digits <= 15
-
-
-@functools.cache
-def given_names() -> frozenset[str]:
-    """Given names of the :data:`_NAME_LOCALES` (case-folded), from Faker's name lists."""
-    names: set[str] = set()
-    for locale in _NAME_LOCALES:
-        provider = importlib.import_module(f"faker.providers.person.{locale}").Provider
-        for attribute in ("first_names", "first_names_male", "first_names_female"):
-            value = vars(provider).get(attribute, ())
-            if isinstance(value, Mapping):
-                value = tuple(value)  # weighted lists: name -> frequency
-            if isinstance(value, list | tuple | set | frozenset):
-                names.update(str(v).casefold() for v in value if len(str(v)) >= 2)
-    return frozenset(names)
-
-
-def _is_given_name(text: str) -> bool:
-    """One capitalised word that is a known given name (``Maria``, ``Jean-Luc``)."""
-    return bool(_GIVEN.match(text)) and text.casefold() in given_names()
-
-
-def _is_person_name(text: str) -> bool:
-    """A given name alone, or two to four capitalised words of which one is a given name
-    (``Maria Gonzalez``, ``Gonzalez, Maria``)."""
-    if _is_given_name(text):
-        return True
-    if not _PERSON.match(text):
-        return False
-    return any(_is_given_name(w.strip(",.")) for w in text.split())
-
-
-def _has_phone(text: str) -> bool:
-    """A phone number, alone or inside text (``call 07700900123``)."""
-    if _is_phone(text) or _PHONE_DIGITS.match(text.replace(" ", "")):
-        return True
-    if not any(ch.isalpha() for ch in text):
-        return False
-    for match in _PHONE_IN_TEXT.finditer(text):
-        found = match.group().strip()
-        digits = sum(ch.isdigit() for ch in found)
-        if 7 <= digits <= 15 and not _DATE.match(found) and not _is_ip(found):
-            return True
-    return False
-
-
-def _has_postcode(text: str) -> bool:
-    return any(p.search(text) for p in _POSTCODES)
-
-
-def _is_free_text(text: str) -> bool:
-    """Prose: at least four words with letters in them, or 40 characters with letters."""
-    words = [w for w in text.split() if any(ch.isalpha() for ch in w)]
-    return len(words) >= 4 or (len(text) >= 40 and bool(words))
-
-
-def _sample_cells(values: pd.Series) -> list[str]:
+def _sample_cells(values: pd.Series | np.ndarray) -> list[str]:
     """Up to :data:`_SAMPLE` non-empty cells as stripped text (a seeded sample of longer columns)."""
     if len(values) > _SAMPLE:
-        values = values.sample(_SAMPLE, random_state=0)
+        values = pd.Series(values).sample(_SAMPLE, random_state=0)
     cells = []
     for value in values.tolist():
         if value is None or value is pd.NA or (isinstance(value, float) and value != value):
@@ -240,32 +137,49 @@ def _sample_cells(values: pd.Series) -> list[str]:
     return cells
 
 
-def value_findings(values: pd.Series) -> list[str]:
+def value_findings(values: pd.Series | np.ndarray) -> list[str]:
     """Identifier categories that a column's values look like (see the module docstring)."""
     cells = _sample_cells(values)
+    if len(cells) <= _MEMO_CELLS:  # a wide table of few rows: columns often hold the same cells
+        return list(_short_findings(tuple(cells)))
+    return _cell_findings(cells)
+
+
+#: Columns of at most this many cells have their findings remembered (by their cells), so the
+#: 10**6 columns of a wide export of a few rows cost one dictionary look-up each, mostly.
+_MEMO_CELLS = 64
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _short_findings(cells: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(_cell_findings(cells))
+
+
+def _cell_findings(cells: Sequence[str]) -> list[str]:
+    """:func:`value_findings` of a column's sampled, stripped, non-empty cells."""
     n = len(cells)
     if n == 0:
         return []
     found: list[str] = []
-    if any(_EMAIL.search(c) for c in cells):
+    if any(has_email(c) for c in cells):
         found.append("email")
-    if any(_is_ip(c) for c in cells):
+    if any(is_ip(c) for c in cells):
         found.append("ip_address")
-    if any(_has_phone(c) for c in cells):
+    if any(has_phone(c) for c in cells):
         found.append("phone")
-    if any(_STREET.search(c) for c in cells):
+    if any(has_street(c) for c in cells):
         found.append("street_address")
-    if any(_has_postcode(c) for c in cells):
+    if any(has_postcode(c) for c in cells):
         found.append("postal_code")
     distinct = len(set(cells)) / n
     if n >= 3 and (
-        (distinct >= 0.5 and sum(bool(_PERSON.match(c)) for c in cells) >= 0.5 * n)
+        (distinct >= 0.5 and sum(looks_like_full_name(c) for c in cells) >= 0.5 * n)
         or _mostly_names(cells)
     ):
         found.append("person_name")
-    if sum(bool(_DATE.match(c)) for c in cells) >= 0.5 * n:
+    if sum(is_date(c) for c in cells) >= 0.5 * n:
         found.append("exact_date")
-    long_text = sum(_is_free_text(c) for c in cells)
+    long_text = sum(is_free_text(c) for c in cells)
     if long_text >= 0.3 * n and distinct >= 0.5:
         found.append("free_text")
     if n >= 10 and len(set(cells)) == n:
@@ -276,25 +190,31 @@ def value_findings(values: pd.Series) -> list[str]:
 def _mostly_names(cells: Sequence[str]) -> bool:
     """Half the cells are person names, however often each repeats (a therapist per client):
     two different given names, or one full name (a given name and a surname)."""
-    names = [c for c in set(cells) if _is_person_name(c)]
+    names = [c for c in set(cells) if is_person_name(c)]
     if not names:
         return False
     known = set(names)
     share = sum(c in known for c in cells) / len(cells)
-    full = any(not _is_given_name(c) for c in names)
+    full = any(not is_given_name(c) for c in names)
     return share >= 0.5 and (len(names) >= 2 or full)
+
+
+#: Any of :data:`_NAME_PATTERNS` (each a group of the alternation: a match of one is a match).
+_ANY_NAME_PATTERN = re.compile("|".join(f"(?:{p.pattern})" for _, p in _NAME_PATTERNS))
 
 
 def name_findings(name: str) -> list[str]:
     """Identifier categories that a column's name suggests."""
     snake = snake_name(name)
+    if not _ANY_NAME_PATTERN.search(snake):
+        return []  # most names: one search, not one per pattern
     found = [category for category, pattern in _NAME_PATTERNS if pattern.search(snake)]
     if "street_address" in found and {"email", "ip_address"}.intersection(found):
         found.remove("street_address")  # "email_address", "ip_address"
     return found
 
 
-def detect_identifiers(name: str, values: pd.Series) -> list[Finding]:
+def detect_identifiers(name: str, values: pd.Series | np.ndarray) -> list[Finding]:
     """Every reason to take column ``name`` for a direct identifier, by its name and its values."""
     findings = [Finding(c, "column name") for c in name_findings(name)]
     findings += [Finding(c, "values") for c in value_findings(values)]
@@ -373,7 +293,11 @@ def classify_columns(
     declared, dropped, meta = set(identifiers), set(drop), set(metadata)
     coded = set(categorical)
     decisions: list[ColumnDecision] = []
-    for col in map(str, frame.columns):
+    # a wide table of few rows: its cells as one array, a column a view of it (a Series per
+    # column costs more than the column's few cells)
+    rows, width = frame.shape
+    cells = frame.to_numpy(dtype=object) if width > rows and rows <= _SAMPLE else None
+    for position, col in enumerate(map(str, frame.columns)):
         if col in item_set:
             decisions.append(ColumnDecision(col, "item", True, "item of the instrument"))
             continue
@@ -382,7 +306,8 @@ def classify_columns(
                 ColumnDecision(col, "id", True, "respondent id: replaced by keyed pseudonyms")
             )
             continue
-        findings = tuple(detect_identifiers(col, frame[col]))
+        values = frame.iloc[:, position] if cells is None else cells[:, position]
+        findings = tuple(detect_identifiers(col, values))
         if col in coded:  # values from a fixed list of choices: not prose, not names
             findings = tuple(f for f in findings if f.category not in _CODED_HARMLESS)
         if col in declared:
@@ -433,39 +358,6 @@ def classify_columns(
     return decisions
 
 
-def redact(value: object) -> object:
-    """A cell for a report: kept unless it looks like an identifier or free text."""
-    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
-        return value
-    text = str(value).strip()
-    category = identifier_category(text)
-    if category is not None:
-        return f"<redacted: looks like {CATEGORY_LABELS[category]}>"
-    return value
-
-
-def identifier_category(text: str) -> str | None:
-    """The identifier category one piece of text looks like (the rules of the value checks,
-    applied to a single cell), or None."""
-    for category, test in (
-        ("email", lambda t: bool(_EMAIL.search(t))),
-        ("ip_address", _is_ip),
-        ("phone", _has_phone),
-        ("street_address", lambda t: bool(_STREET.search(t))),
-        ("postal_code", _has_postcode),
-        ("exact_date", lambda t: bool(_DATE.match(t))),
-        ("free_text", _is_free_text),
-        ("person_name", lambda t: bool(_PERSON.match(t)) or _is_person_name(t)),
-    ):
-        if test(text):
-            return category
-    return None
-
-
-def _digits(text: str) -> int:
-    return sum(ch.isdigit() for ch in text)
-
-
 def _identifying_part(part: str) -> bool:
     """One part of a file name (or a word of it) looks like an identifier."""
     return identifier_category(part) is not None or any(
@@ -487,10 +379,7 @@ def safe_file_name(name: str, key: PseudonymKey) -> str:
         PurePath(base).suffix if re.fullmatch(r"\.[A-Za-z0-9]{1,8}", PurePath(base).suffix) else ""
     )
     stem = base[: len(base) - len(suffix)] if suffix else base
-    stem = _EMAIL.sub(" ", stem)
-    for pattern in _POSTCODES:
-        stem = pattern.sub(" ", stem)
-    stem = _PHONE_IN_TEXT.sub(lambda m: " " if _digits(m.group()) >= 7 else m.group(), stem)
+    stem = blank_contacts(stem)
     parts = [p for p in re.split(r"[\s_]+", stem) if p]
     dropped = {i for i, part in enumerate(parts) if _identifying_part(part)}
     for i, part in enumerate(parts):  # jane_doe, doe_jane: a given name in any case, and the
@@ -500,7 +389,7 @@ def safe_file_name(name: str, key: PseudonymKey) -> str:
             )
     for width in (2, 3):  # a name written over several parts: Maria_Gonzalez
         for i in range(len(parts) - width + 1):
-            if _is_person_name(" ".join(parts[i : i + width])):
+            if is_person_name(" ".join(parts[i : i + width])):
                 dropped.update(range(i, i + width))
     kept = [
         clean

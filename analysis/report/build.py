@@ -32,6 +32,7 @@ from analysis.report.sections import (
     ReportTable,
     TableBuilder,
 )
+from analysis.stats._matrix import one_blas_thread
 
 #: The long steps, in order; ``progress`` is called with each as it starts.
 STEPS = (
@@ -88,6 +89,15 @@ def read_cohort_file(path: str | Path) -> Cohort:
             f"{path}: no such cohort file (make one with surveytool cohort import)"
         )
     return load_cohort(path)
+
+
+def read_cohort(cohort: str | Path | Cohort) -> Cohort:
+    """A cohort in memory: as given, a cohort dataset folder read whole, or a cohort file."""
+    if isinstance(cohort, Cohort):
+        return cohort
+    if Path(cohort).is_dir():
+        return open_cohort(cohort).load()
+    return read_cohort_file(cohort)
 
 
 def instrument_check(
@@ -176,6 +186,7 @@ def _computation_notes(
 
 
 @_computation_notes
+@one_blas_thread  # small products throughout: BLAS threads only spin (see single_threaded_blas)
 def build_cohort_report(
     cohort: str | Path | Cohort,
     instrument: Instrument | str | Path,
@@ -242,12 +253,7 @@ def build_cohort_report(
         sample = sample_frame(data, total, sample_rows, seed)
         coh = Cohort(opened.path, sample, opened.metadata)
     else:
-        if isinstance(cohort, Cohort):
-            coh = cohort
-        elif Path(cohort).is_dir():
-            coh = open_cohort(cohort).load()  # a cohort dataset folder, read whole
-        else:
-            coh = read_cohort_file(cohort)
+        coh = read_cohort(cohort)
         total = len(coh.frame)
     mismatch = instrument_check(coh.metadata, inst, allow=allow_instrument_mismatch)
     chosen = check_groups(coh, groups, inst)
@@ -303,12 +309,13 @@ def build_cohort_report(
     rel = reliability(inst, sums)
     stats = item_statistics(inst, sums)
     hidden_answers = sections.reliability_and_item_tables(b, inst, rel, stats)
-    # the moments of the keyed items, once: omega, parallel analysis, KMO, Bartlett and the EFA
-    # all use their pairwise correlations
+    # the keyed items, once: the CFA and the COSMIN section's ordinal CFA fit them, and their
+    # moments (omega, parallel analysis, KMO, Bartlett and the EFA all use their pairwise
+    # correlations) are computed once too
+    keyed = keyed_items(inst, responses)
     if reduced is not None:
         item_moments, n_items_rows = reduced.item_moments, reduced.n_rows
     else:
-        keyed = keyed_items(inst, responses)
         item_moments = moments(
             keyed.to_numpy(dtype=np.float64, na_value=np.nan), [str(c) for c in keyed.columns]
         )
@@ -342,14 +349,23 @@ def build_cohort_report(
     )
 
     step(STEPS[7])
-    model = sections.cfa_tables(b, inst, responses)
+    model = sections.cfa_tables(b, inst, keyed)
 
     step(STEPS[8])
     from analysis.report.cosmin import cosmin_table
 
     waves = tuple(coh.metadata.wave_columns)
     cosmin_table(
-        b, inst, responses, rel, chosen, waves=waves, people=people, min_cell=min_cell, seed=seed
+        b,
+        inst,
+        responses,
+        rel,
+        chosen,
+        waves=waves,
+        people=people,
+        min_cell=min_cell,
+        seed=seed,
+        keyed=keyed,
     )
 
     step(STEPS[9])

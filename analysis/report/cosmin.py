@@ -79,13 +79,17 @@ def cosmin_table(
     people: np.ndarray | None = None,
     min_cell: int = 1,
     seed: int = 0,
+    keyed: pd.DataFrame | None = None,
 ) -> None:
     """Add the COSMIN evidence table (section ``cosmin``). Groups smaller than ``min_cell`` are
     left out of the invariance and DIF analyses, as out of the group comparisons. ``people``:
-    each row's person (pseudonym), for the invariance across ``waves``."""
-    from analysis.stats.cfa import cfa
+    each row's person (pseudonym), for the invariance across ``waves``. ``keyed``: the keyed
+    scored items of ``responses`` (:func:`analysis.keyed_items`) when the caller has them."""
+    from analysis.stats.cfa import subscale_factors
     from analysis.stats.dif import dif
     from analysis.stats.invariance import measurement_invariance
+    from analysis.stats.items import keyed_items
+    from analysis.stats.ordinal_cfa import ordinal_cfa_model
 
     rows: list[dict[str, object]] = []
     n = len(responses.ids)
@@ -94,7 +98,9 @@ def cosmin_table(
     structure_ok: bool | None = None
     try:
         sample = _sample(responses, CFA_SAMPLE, seed)
-        fitted = cfa(inst, _subset(responses, sample), ordered=True)
+        # analysis.cfa(inst, the sample, ordered=True), on the keyed items already at hand
+        items = keyed if keyed is not None else keyed_items(inst, responses)
+        fitted = ordinal_cfa_model(items.iloc[sample], subscale_factors(inst))
         fit = fitted.fit
         robust = not np.isnan(float(fit["cfi_robust"]))
         cfi = float(fit["cfi_robust"] if robust else fit["cfi_scaled"])

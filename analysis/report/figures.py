@@ -16,7 +16,7 @@ import io
 import math
 import re
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -149,7 +149,8 @@ def score_distributions(
         if len(counts):
             widths = np.diff(edges_out)
             density = counts / (counts.sum() * widths)
-            ax.bar(edges_out[:-1], density, width=widths, align="edge", color="#4c72b0", alpha=0.85)
+            # one filled outline per histogram (the bars side by side), not a patch per bar
+            ax.stairs(density, edges_out, fill=True, color="#4c72b0", alpha=0.85, linewidth=0)
         else:
             ax.text(0.5, 0.5, "suppressed", ha="center", va="center", transform=ax.transAxes)
         ax.set_xlim(edges[0], edges[-1])
@@ -192,6 +193,7 @@ def item_response_bars(
     the segment shows nothing the tables do not).
     """
     import matplotlib
+    from matplotlib.collections import PolyCollection
 
     fig = _figure(8.0, 0.24 * len(counts) + 1.4)
     ax = fig.subplots()
@@ -200,25 +202,36 @@ def item_response_bars(
     y = np.arange(len(counts))[::-1]
     left = np.zeros(len(counts))
     total = float(rows) if rows else 1.0
+
+    def segments(width: np.ndarray, label: str, height: float, **style: Any) -> None:
+        """One collection of every item's segment of a kind (a patch per segment was most of
+        the figure's time), drawn as ``barh(y, width, left=left, height=height)`` would."""
+        x0, x1 = left, left + width
+        y0, y1 = y - height / 2, y + height / 2
+        boxes = np.stack(
+            [np.column_stack(corner) for corner in ((x0, y0), (x0, y1), (x1, y1), (x1, y0))],
+            axis=1,
+        )
+        ax.add_collection(PolyCollection(list(boxes), label=label, **style), autolim=False)
+
     for j, point in enumerate(points):
         published = counts[point].where(~hidden[point], 0).fillna(0).to_numpy(dtype=np.float64)
-        ax.barh(y, published / total, left=left, color=palette[j], label=str(point), height=0.8)
+        segments(published / total, str(point), 0.8, facecolors=palette[j], linewidths=0.0)
         left += published / total
     missing_published = missing.where(~hidden["missing"], 0).fillna(0).to_numpy(dtype=np.float64)
-    ax.barh(y, missing_published / total, left=left, color=MISSING_COLOUR, label="missing")
+    segments(missing_published / total, "missing", 0.8, facecolors=MISSING_COLOUR, linewidths=0.0)
     left += missing_published / total
     rest = np.clip(1.0 - left, 0.0, None)
     rest[~hidden.any(axis=1).to_numpy()] = 0.0
     if rest.any():
-        ax.barh(
-            y,
+        segments(
             rest,
-            left=left,
-            color="white",
-            edgecolor=SUPPRESSED_COLOUR,
+            "suppressed",
+            0.8,
+            facecolors="white",
+            edgecolors=SUPPRESSED_COLOUR,
             hatch="///",
-            linewidth=0.0,
-            label="suppressed",
+            linewidths=0.0,
         )
     ax.set_yticks(y, [str(i) for i in counts.index], fontsize=7)
     ax.set_xlim(0, 1)

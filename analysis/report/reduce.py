@@ -14,6 +14,10 @@ and summed into :class:`Reduced`:
 The partitions' results merge pairwise in a balanced tree of Dask tasks (:func:`reduce_cohort`),
 so memory is bounded by a partition, not the cohort.
 
+``surveytool cohort norms`` on Dask reduces :class:`NormsSums` instead (:func:`reduce_norms`):
+the exact counts of every score value per cell and the reliability sums, from which the norms
+equal the in-memory norms number for number (nothing of the norms is sampled).
+
 Every other section needs row-level data that does not reduce to these sums (careless
 responding per person, score descriptives and medians, group tests on ranks, the ML and ordinal
 CFA, the COSMIN analyses with DIF and invariance, the figures). They run on a seeded random
@@ -25,7 +29,7 @@ report table by table.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,7 +37,10 @@ import numpy as np
 import pandas as pd
 
 from analysis.stats._matrix import ItemSums
+from analysis.stats._reduce import tree_reduce
+from analysis.stats._result import Problems
 from analysis.stats.moments import Moments, merge
+from analysis.stats.norms import ScoreCounts
 from surveytool.instrument.model import Instrument
 
 #: Most respondents the row-level sections read on Dask (a seeded random sample beyond).
@@ -105,21 +112,99 @@ def reduce_cohort(
     Runs on Dask's current scheduler (a :func:`surveytool.engine.cluster`, or synchronous).
     """
     dask = _dask()
-    level = [
-        dask.delayed(partition_statistics)(part, instrument, tuple(groups), tuple(ignore))
-        for part in data.to_delayed()
-    ]
-    while len(level) > 1:
-        paired = [
-            dask.delayed(merge_reduced)(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)
-        ]
-        if len(level) % 2:
-            paired.append(level[-1])
-        level = paired
-    (reduced,) = dask.compute(level[0])
+    reduced = tree_reduce(
+        [
+            dask.delayed(partition_statistics)(part, instrument, tuple(groups), tuple(ignore))
+            for part in data.to_delayed()
+        ],
+        merge_reduced,
+    )
     if not isinstance(reduced, Reduced):  # pragma: no cover - dask returns what the task did
         raise TypeError(type(reduced))
     return reduced
+
+
+@dataclass(frozen=True)
+class NormsSums:
+    """What the norms of a cohort on Dask add up to: the rows normed, the exact counts of every
+    scale's score values overall and per cell (:class:`analysis.stats.norms.ScoreCounts`), the
+    reliability sums, and the problems scoring found (their rows numbered within a partition)."""
+
+    n_rows: int
+    counts: ScoreCounts
+    sums: ItemSums
+    problems: Problems
+
+    def __add__(self, other: NormsSums) -> NormsSums:
+        return NormsSums(
+            self.n_rows + other.n_rows,
+            self.counts + other.counts,
+            self.sums + other.sums,
+            self.problems + other.problems,
+        )
+
+
+def _add(a: Any, b: Any) -> Any:
+    return a + b
+
+
+def partition_norms(
+    frame: pd.DataFrame,
+    instrument: Instrument,
+    groups: Sequence[str],
+    ignore: Sequence[str],
+    wave: Mapping[str, str] | None,
+) -> NormsSums:
+    """:class:`NormsSums` of one partition: its rows of the ``wave``, scored as in memory."""
+    from analysis.stats._result import Problems
+    from analysis.stats.norms import normed_scales, score_counts
+    from analysis.stats.reliability import sufficient_statistics
+    from surveytool.scoring.engine import score_responses
+
+    rows = wave_rows(frame, wave)
+    scored = score_responses(
+        instrument, rows, group_columns=list(groups), ignore_columns=list(ignore)
+    )
+    scales = normed_scales(instrument, scored.scores.columns)
+    return NormsSums(
+        len(rows),
+        score_counts(scored.scores, scales, groups),
+        sufficient_statistics(instrument, scored.responses),
+        Problems.of(scored.issues),
+    )
+
+
+def reduce_norms(
+    data: Any,
+    instrument: Instrument,
+    groups: Sequence[str],
+    ignore: Sequence[str],
+    wave: Mapping[str, str] | None = None,
+) -> NormsSums:
+    """:class:`NormsSums` of a Dask DataFrame (the rows of ``wave``, or all), merged in a tree."""
+    dask = _dask()
+    reduced = tree_reduce(
+        [
+            dask.delayed(partition_norms)(
+                part, instrument, tuple(groups), tuple(ignore), dict(wave or {})
+            )
+            for part in data.to_delayed()
+        ],
+        _add,
+    )
+    if not isinstance(reduced, NormsSums):  # pragma: no cover - dask returns what the task did
+        raise TypeError(type(reduced))
+    return reduced
+
+
+def wave_rows(frame: pd.DataFrame, wave: Mapping[str, str] | None) -> pd.DataFrame:
+    """The rows of one wave (wave column -> value, compared as text), or all rows."""
+    if not wave:
+        return frame
+    keep = pd.Series(True, index=frame.index)
+    for col, value in wave.items():
+        keep &= (frame[col].astype("string") == value).fillna(False)
+    return frame.loc[keep].reset_index(drop=True)
 
 
 def _dask() -> Any:

@@ -23,6 +23,7 @@ from analysis.privacy.suppression import (
     primary,
     suppression_mask,
 )
+from analysis.stats.items import ITEM_COLUMNS
 from surveytool.instrument.model import Instrument
 
 if TYPE_CHECKING:
@@ -35,23 +36,14 @@ if TYPE_CHECKING:
         ScoreCorrelations,
     )
     from analysis.stats.moments import Moments
-    from surveytool.responses import Responses
 
 
 NOT_RECORDED = "(not recorded)"
 
-#: Item-level columns that are suppressed with an item's hidden answer counts.
-ITEM_MOMENT_COLUMNS = (
-    "n",
-    "missing",
-    "missing_rate",
-    "mean",
-    "sd",
-    "median",
-    "skew",
-    "kurtosis",
-    "floor",
-    "ceiling",
+#: Item-level columns that are suppressed with an item's hidden answer counts: every column of
+#: the item statistics but what the item is (subscale, reverse) and its range (min, max).
+ITEM_MOMENT_COLUMNS = tuple(
+    c for c in ITEM_COLUMNS if c not in ("subscale", "reverse", "min", "max")
 )
 
 
@@ -413,12 +405,16 @@ def efa_tables(
     return pa, fitted
 
 
-def cfa_tables(b: TableBuilder, inst: Instrument, responses: Responses) -> str:
-    """CFA tables; returns the model in lavaan syntax ("" when it could not be fitted)."""
-    from analysis import cfa
+def cfa_tables(b: TableBuilder, inst: Instrument, keyed: pd.DataFrame) -> str:
+    """CFA tables; returns the model in lavaan syntax ("" when it could not be fitted).
+
+    ``keyed``: the keyed scored items (:func:`analysis.keyed_items`), shared with omega, the EFA
+    and the COSMIN section: :func:`analysis.cfa` of the responses, without keying them again.
+    """
+    from analysis.stats.cfa import cfa_model, subscale_factors
 
     try:
-        fitted = cfa(inst, responses)
+        fitted = cfa_model(keyed, subscale_factors(inst))
     except (AnalysisError, np.linalg.LinAlgError) as exc:
         b.text("cfa", f"The CFA could not be fitted: {exc}")
         return ""
@@ -652,9 +648,16 @@ def reliability_and_item_tables(
     )
 
     scales = rel.scales.copy()
-    # the respondents that enter a subscale's statistics: at most its least answered item's n
-    entering = rel.items["n"].groupby(level="subscale").min()
-    small = [str(sub) for sub in scales.index if int(entering.get(sub, 0)) < b.min_cell]
+    # the respondents that enter a subscale's statistics: at most its least answered item's n,
+    # among the items anyone answered (its mean and sd come from those). A subscale nobody
+    # answered has nothing to hide: it is not computable (said below), not suppressed.
+    answered_n = rel.items["n"].where(rel.items["n"] > 0)
+    entering = answered_n.groupby(level="subscale").min()
+    small = [
+        str(sub)
+        for sub in scales.index
+        if pd.notna(entering.get(sub)) and int(entering[sub]) < b.min_cell
+    ]
     item_lists = []
     for sub in scales.index:
         definition = inst.subscale_by_id[str(sub)]
@@ -846,10 +849,14 @@ def group_tables(
     values = sorted(text.dropna().unique().tolist())
     cells = [*values, NOT_RECORDED]
     code = text.fillna(NOT_RECORDED)
-    lines = [[int((code == c).sum()) for c in cells]]
+    # each row's cell, once (not a comparison of the text column per cell and scale)
+    positions, found = pd.factorize(code)
+    where = {str(v): k for k, v in enumerate(found)}
+    in_cell = {c: positions == where[c] if c in where else np.zeros(len(code), bool) for c in cells}
+    lines = [[int(in_cell[c].sum()) for c in cells]]
     for s in scale_ids:
-        has = scores[s].notna()
-        lines.append([int(((code == c) & has).sum()) for c in cells])
+        has = scores[s].notna().to_numpy()
+        lines.append([int((in_cell[c] & has).sum()) for c in cells])
     line_array = np.array(lines, dtype=np.int64)
     hidden = hidden_columns(line_array, min_cell)
     hidden_of = dict(zip(cells, hidden, strict=True))
@@ -878,7 +885,7 @@ def group_tables(
     for s in scale_ids:
         x = scores[s].to_numpy(dtype=np.float64)
         for v in values:
-            sample = x[(code == v).to_numpy() & ~np.isnan(x)]
+            sample = x[in_cell[v] & ~np.isnan(x)]
             n = len(sample)
             mean = float(sample.mean()) if n else np.nan
             sd = float(sample.std(ddof=1)) if n > 1 else np.nan

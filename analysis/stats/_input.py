@@ -22,6 +22,7 @@ from analysis.stats._result import Problems
 from surveytool.instrument.model import Instrument
 from surveytool.instrument.registry import load_instrument
 from surveytool.responses import Responses, read_responses
+from surveytool.scoring.engine import is_dask
 from surveytool.scoring.plan import ScoringPlan
 
 _PACKAGE = "analysis.stats"
@@ -45,7 +46,9 @@ def _caller() -> tuple[str, int]:
     frame = sys._getframe(2)
     level, name = 2, "a statistic"
     while frame is not None and str(frame.f_globals.get("__name__", "")).startswith(_PACKAGE):
-        if not frame.f_code.co_name.startswith("_") and frame.f_code.co_name != "wrapper":
+        if frame.f_code.co_name == "wrapper":  # the instrument form of analysis.stats._forms
+            name = getattr(frame.f_locals.get("func"), "__name__", name)
+        elif not frame.f_code.co_name.startswith("_"):
             name = frame.f_code.co_name
         frame = frame.f_back  # type: ignore[assignment]
         level += 1
@@ -68,6 +71,13 @@ def warn_problems(problems: Problems) -> None:
     )
 
 
+def check_read_options(read: ReadOptions) -> None:
+    """Refuse keywords that are not :class:`ReadOptions` (as Python refuses them)."""
+    unknown = sorted(set(read) - set(ReadOptions.__annotations__))
+    if unknown:
+        raise TypeError(f"unexpected keyword argument(s) {', '.join(map(repr, unknown))}")
+
+
 def validated(
     instrument: Instrument | str,
     responses: pd.DataFrame | Responses,
@@ -81,9 +91,14 @@ def validated(
     problems are then reported by :func:`warn_problems`. Either way they are returned, for the
     result's ``problems``.
     """
-    unknown = sorted(set(read) - set(ReadOptions.__annotations__))
-    if unknown:
-        raise TypeError(f"unexpected keyword argument(s) {', '.join(map(repr, unknown))}")
+    check_read_options(read)
+    if is_dask(responses):
+        name, _ = _caller()
+        raise AnalysisError(
+            f"{name} takes a pandas DataFrame or validated Responses, not a Dask DataFrame "
+            "(on Dask, reliability, item_statistics and sufficient_statistics sum the "
+            f"partitions); for {name}, pass responses.compute() if the answers fit in memory"
+        )
     inst = load_instrument(instrument)
     plan = ScoringPlan.build(inst, read.get("form"))
     if isinstance(responses, Responses):

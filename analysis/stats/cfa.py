@@ -2,8 +2,10 @@
 
 The model: one factor per subscale measured by its (keyed) items, factors free to correlate,
 residuals uncorrelated, the first loading of each factor fixed to 1 (lavaan's default marker
-identification). Estimation: maximum likelihood by semopy (objective ``MLW``), on the covariance
-matrix with divisor N of the complete respondents (listwise deletion, lavaan's default).
+identification). Estimation: maximum likelihood on the covariance matrix with divisor N of the
+complete respondents (listwise deletion, lavaan's default), by L-BFGS-B on the discrepancy's
+analytic gradient (the fitter of :mod:`analysis.stats.invariance`, one group, means saturated);
+semopy (objective ``MLW``, SLSQP) when an item loads on two factors or that fit does not converge.
 
 Fit indices are computed here, exactly as lavaan 0.6 reports them for ML (FORMULAS.md):
 
@@ -32,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import AnalysisError
-from analysis.stats._fit import cfi_tli
+from analysis.stats._fit import ml_fit
 from analysis.stats._input import ReadOptions
 from analysis.stats._matrix import one_blas_thread
 from analysis.stats._options import check_option
@@ -123,8 +125,6 @@ def fit_indices(
     In R: ``lavaan::fitMeasures(fit, c("chisq", "df", "pvalue", "cfi", "tli", "rmsea",
     "rmsea.ci.lower", "rmsea.ci.upper", "srmr", "baseline.chisq", "baseline.df"))``.
     """
-    from scipy import stats
-
     p = sample.shape[0]
     _, logdet_s = np.linalg.slogdet(sample)
     _, logdet_sigma = np.linalg.slogdet(implied)
@@ -133,26 +133,16 @@ def fit_indices(
     df = p * (p + 1) // 2 - n_parameters
     base_chisq = n_obs * (float(np.sum(np.log(np.diag(sample)))) - logdet_s)
     base_df = p * (p - 1) // 2
-    cfi, tli = cfi_tli(chisq, df, base_chisq, base_df)
-    rmsea = float(np.sqrt(max(chisq / (n_obs * df) - 1.0 / n_obs, 0.0))) if df > 0 else 0.0
     lower, upper = _rmsea_interval(chisq, df, n_obs)
     sd = np.sqrt(np.diag(sample))
     residual = (sample - implied) / np.outer(sd, sd)
     srmr = float(np.sqrt(np.mean(residual[np.tril_indices(p)] ** 2)))
+    measures = ml_fit(chisq, df, base_chisq, base_df, n_obs=n_obs, srmr=srmr, npar=n_parameters)
     return pd.Series(
         {
-            "chisq": chisq,
-            "df": float(df),
-            "pvalue": float(stats.chi2.sf(chisq, df)) if df > 0 else np.nan,
-            "cfi": cfi,
-            "tli": tli,
-            "rmsea": rmsea,
+            **measures,
             "rmsea_ci_lower": lower,
             "rmsea_ci_upper": upper,
-            "srmr": srmr,
-            "baseline_chisq": base_chisq,
-            "baseline_df": float(base_df),
-            "n_obs": float(n_obs),
             "n_parameters": float(n_parameters),
         }
     )[list(FIT_COLUMNS)]
@@ -161,6 +151,44 @@ def fit_indices(
 def lavaan_syntax(factors: Mapping[str, Sequence[str]]) -> str:
     """The model in lavaan syntax, ``factor =~ item1 + item2 + ...`` per line."""
     return "\n".join(f"{f} =~ {' + '.join(items)}" for f, items in factors.items())
+
+
+def _ml_estimates(
+    values: np.ndarray, factors: Mapping[str, Sequence[str]], observed: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int] | None:
+    """The ML estimates by the analytic-gradient fitter of :mod:`analysis.stats.invariance` (one
+    group, means saturated): (implied Σ, Λ, Φ, free parameters of the covariance model), or None
+    when it does not converge or an item is in two factors (then semopy fits the model).
+
+    The same model and the same optimum as semopy's (lavaan's marker parameterization), in a
+    tenth of the time, without importing semopy (and sympy) at all.
+    """
+    from analysis.stats.invariance import (
+        WALL,
+        _Group,
+        _layout,
+        _matrices,
+        _objective,
+        _start,
+        minimize_ml,
+    )
+    from analysis.stats.invariance import implied as implied_moments
+
+    if sum(len(items) for items in factors.values()) != len(observed):
+        return None
+    sample = np.cov(values, rowvar=False, bias=True)
+    sign, logdet = np.linalg.slogdet(sample)
+    if sign <= 0:
+        return None
+    groups = [_Group(n=len(values), cov=sample, mean=values.mean(axis=0), logdet=float(logdet))]
+    lay = _layout(observed, factors, ("all",), frozenset(), set())
+    x = minimize_ml(lambda x: _objective(lay, groups, x), _start(lay, groups, factors))
+    chisq, gradient = _objective(lay, groups, x)
+    if not (chisq < WALL / 10 and np.max(np.abs(gradient)) < 1e-6 * max(1.0, chisq)):
+        return None
+    sigma, _ = implied_moments(lay, x, 0)
+    lam, phi, _, _, _ = _matrices(lay, x, 0)
+    return sigma, lam, phi, lay.size - lay.p  # the p intercepts are the means, saturated
 
 
 @one_blas_thread
@@ -181,9 +209,10 @@ def cfa_model(data: pd.DataFrame, factors: Mapping[str, Sequence[str]]) -> CFARe
     Notes
     -----
     In R: ``lavaan::cfa(model, data)`` with ``model`` = :func:`lavaan_syntax` of ``factors``.
+    Fitted by L-BFGS-B on the analytic gradient of the ML discrepancy
+    (:func:`analysis.stats.invariance.minimize_ml`); semopy (SLSQP) when that does not converge
+    or an item loads on two factors.
     """
-    import semopy  # type: ignore[import-untyped]  # loads slowly; only when a CFA is fitted
-
     usable = {f: list(items) for f, items in factors.items() if len(items) >= 2}
     skipped = tuple(f for f in factors if f not in usable)
     if not usable:
@@ -192,17 +221,64 @@ def cfa_model(data: pd.DataFrame, factors: Mapping[str, Sequence[str]]) -> CFARe
     missing = [c for c in observed if c not in data.columns]
     if missing:
         raise AnalysisError(f"the data lack the columns {', '.join(missing)}")
-    # semopy's parser accepts plain names only: map items and factors to v0.., f0..
-    item_name = {item: f"v{j}" for j, item in enumerate(observed)}
-    factor_name = {f: f"f{j}" for j, f in enumerate(usable)}
     values = data[observed].to_numpy(dtype=np.float64, na_value=np.nan)
     values = values[~np.isnan(values).any(axis=1)]
     n_obs = len(values)
     if n_obs <= len(observed):
         raise AnalysisError(f"{n_obs} complete respondents are too few for {len(observed)} items")
-    frame = pd.DataFrame(values, columns=[item_name[c] for c in observed])
     centred = values - values.mean(axis=0)
     sample = centred.T @ centred / n_obs
+    own = _ml_estimates(values, usable, observed)
+    if own is not None:
+        implied, lam, phi, n_parameters = own
+        converged = True
+    else:
+        implied, lam, phi, n_parameters, converged = _semopy_estimates(
+            values, sample, usable, observed
+        )
+    fit = fit_indices(sample, implied, n_obs, n_parameters)
+    sd_implied = np.sqrt(np.diag(implied))
+    records = []
+    for f_index, (f, items) in enumerate(usable.items()):
+        variance = phi[f_index, f_index]
+        for item in items:
+            j = observed.index(item)
+            estimate = lam[j, f_index]
+            records.append(
+                {
+                    "factor": f,
+                    "item": item,
+                    "estimate": float(estimate),
+                    "std_all": float(estimate * np.sqrt(variance) / sd_implied[j]),
+                }
+            )
+    d = np.sqrt(np.diag(phi))
+    names = list(usable)
+    return CFAResult(
+        fit=fit,
+        loadings=pd.DataFrame(records).set_index(["factor", "item"]),
+        factor_correlations=pd.DataFrame(phi / np.outer(d, d), index=names, columns=names),
+        model=lavaan_syntax(usable),
+        converged=converged,
+        n_obs=n_obs,
+        skipped=skipped,
+    )
+
+
+def _semopy_estimates(
+    values: np.ndarray,
+    sample: np.ndarray,
+    usable: Mapping[str, Sequence[str]],
+    observed: Sequence[str],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, bool]:
+    """The ML estimates by semopy (SLSQP on its MLW objective): implied Σ, Λ and Φ in the order
+    of ``observed`` and ``usable``, the number of free parameters, and whether it converged."""
+    import semopy  # type: ignore[import-untyped]  # loads slowly; only when it fits the model
+
+    # semopy's parser accepts plain names only: map items and factors to v0.., f0..
+    item_name = {item: f"v{j}" for j, item in enumerate(observed)}
+    factor_name = {f: f"f{j}" for j, f in enumerate(usable)}
+    frame = pd.DataFrame(values, columns=[item_name[c] for c in observed])
     description = lavaan_syntax(
         {factor_name[f]: [item_name[i] for i in items] for f, items in usable.items()}
     )
@@ -224,43 +300,27 @@ def cfa_model(data: pd.DataFrame, factors: Mapping[str, Sequence[str]]) -> CFARe
     order = list(model.vars["observed"])
     position = [order.index(item_name[c]) for c in observed]
     implied = np.asarray(model.calc_sigma()[0], dtype=np.float64)[np.ix_(position, position)]
-    fit = fit_indices(sample, implied, n_obs, len(model.param_vals))
-
     rows, cols = model.names_lambda
-    lam = np.asarray(model.mx_lambda, dtype=np.float64)
+    lam_all = np.asarray(model.mx_lambda, dtype=np.float64)
     psi_rows, _ = model.names_psi
     psi = np.asarray(model.mx_psi, dtype=np.float64)
-    latent_index = {name: psi_rows.index(name) for name in factor_name.values()}
-    sd_implied = np.sqrt(np.diag(implied))
-    records = []
-    for f, items in usable.items():
-        fname = factor_name[f]
-        variance = psi[latent_index[fname], latent_index[fname]]
-        for item in items:
-            estimate = lam[rows.index(item_name[item]), cols.index(fname)]
-            records.append(
-                {
-                    "factor": f,
-                    "item": item,
-                    "estimate": float(estimate),
-                    "std_all": float(
-                        estimate * np.sqrt(variance) / sd_implied[observed.index(item)]
-                    ),
-                }
-            )
-    idx = [latent_index[factor_name[f]] for f in usable]
+    lam = np.zeros((len(observed), len(usable)))
+    for f_index, f in enumerate(usable):
+        for item in usable[f]:
+            lam[observed.index(item), f_index] = lam_all[
+                rows.index(item_name[item]), cols.index(factor_name[f])
+            ]
+    idx = [psi_rows.index(factor_name[f]) for f in usable]
     phi = psi[np.ix_(idx, idx)]
-    d = np.sqrt(np.diag(phi))
-    names = list(usable)
-    return CFAResult(
-        fit=fit,
-        loadings=pd.DataFrame(records).set_index(["factor", "item"]),
-        factor_correlations=pd.DataFrame(phi / np.outer(d, d), index=names, columns=names),
-        model=lavaan_syntax(usable),
-        converged=bool(getattr(result, "success", True)),
-        n_obs=n_obs,
-        skipped=skipped,
-    )
+    converged = bool(getattr(result, "success", True))
+    return implied, lam, phi, len(model.param_vals), converged
+
+
+def subscale_factors(instrument: Instrument | str, form: str | None = None) -> dict[str, list[str]]:
+    """The instrument's own structure: each subscale (of ``form``) → its items, in plan order
+    (the factors of :func:`cfa`, for :func:`cfa_model` on keyed items already at hand)."""
+    plan = ScoringPlan.build(load_instrument(instrument), form)
+    return {sub.id: [plan.item_ids[j] for j in sub.columns] for sub in plan.subscales}
 
 
 @overload
@@ -322,8 +382,7 @@ def cfa(
             "complete respondents"
         )
     keyed, problems = keyed_answers(instrument, responses, **read)
-    plan = ScoringPlan.build(load_instrument(instrument), read.get("form"))
-    factors = {sub.id: [plan.item_ids[j] for j in sub.columns] for sub in plan.subscales}
+    factors = subscale_factors(instrument, read.get("form"))
     if missing == "ml":
         from analysis.stats.fiml import fiml_cfa_model
 

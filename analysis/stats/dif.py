@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import AnalysisError
+from analysis.stats._adjust import holm
 from analysis.stats._input import ReadOptions, validated
 from analysis.stats._matrix import keyed_matrix
 from analysis.stats._options import check_option
@@ -67,27 +68,31 @@ def _size(delta: float, cuts: tuple[float, float]) -> str:
     return "moderate" if delta < cuts[1] else "large"
 
 
-def _ordered_llf(y: np.ndarray, exog: np.ndarray) -> float:
+def _ordered_llf(y: np.ndarray, exog: np.ndarray, weight: np.ndarray | None = None) -> float:
     """Maximum log-likelihood of the proportional-odds (cumulative logit) model of ``y``
-    (categories 0..K−1) on ``exog``: P(y ≤ k) = σ(c_k − xβ).
+    (categories 0..K−1) on ``exog``: P(y ≤ k) = σ(c_k − xβ); ``weight``: how often each row
+    occurs (distinct rows once with their counts give the same likelihood), default 1 each.
 
     The same model and likelihood as statsmodels' ``OrderedModel(y, exog, distr="logit")``
     (the tests compare the two to 1e-6); fitted here by Newton–Raphson with the analytic
     gradient and Hessian, because the report fits it for every item and group (statsmodels'
     generic distribution calls made that the slowest step of the report).
     """
-    n, q = exog.shape
+    m, q = exog.shape
+    weight = np.ones(m) if weight is None else np.asarray(weight, dtype=np.float64)
     k = int(y.max()) + 1
-    counts = np.bincount(y, minlength=k)
-    cum = np.cumsum(counts)[:-1] / n
+    counts = np.bincount(y, weights=weight, minlength=k)
+    cum = np.cumsum(counts)[:-1] / counts.sum()
     cuts = np.log(np.clip(cum, 1e-6, 1 - 1e-6) / np.clip(1 - cum, 1e-6, 1))
     params = np.concatenate([cuts, np.zeros(q)])
-    onehot_upper = np.zeros((n, k - 1))
-    onehot_lower = np.zeros((n, k - 1))
+    onehot_upper = np.zeros((m, k - 1))
+    onehot_lower = np.zeros((m, k - 1))
     upper_ok = y < k - 1
     lower_ok = y > 0
     onehot_upper[np.flatnonzero(upper_ok), y[upper_ok]] = 1.0
     onehot_lower[np.flatnonzero(lower_ok), y[lower_ok] - 1] = 1.0
+    jac_up = np.hstack([onehot_upper, -exog])
+    jac_lo = np.hstack([onehot_lower, -exog])
 
     def pieces(theta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
         c, beta = theta[: k - 1], theta[k - 1 :]
@@ -104,17 +109,15 @@ def _ordered_llf(y: np.ndarray, exog: np.ndarray) -> float:
         g_c = (onehot_upper * d_up[:, None] - onehot_lower * d_lo[:, None]) / prob[:, None]
         g_b = -((d_up - d_lo) / prob)[:, None] * exog
         scores = np.hstack([g_c, g_b])
-        loglik = float(np.sum(np.log(prob)))
+        loglik = float(weight @ np.log(prob))
         # the Hessian: the score's derivative; second derivatives of the logistic
         s_up = np.where(upper_ok, d_up * (1 - 2 * f_up), 0.0)
         s_lo = np.where(lower_ok, d_lo * (1 - 2 * f_lo), 0.0)
-        jac_up = np.hstack([onehot_upper, -exog])
-        jac_lo = np.hstack([onehot_lower, -exog])
-        second = (jac_up * (s_up / prob)[:, None]).T @ jac_up - (
-            jac_lo * (s_lo / prob)[:, None]
+        second = (jac_up * (weight * s_up / prob)[:, None]).T @ jac_up - (
+            jac_lo * (weight * s_lo / prob)[:, None]
         ).T @ jac_lo
-        hessian = second - scores.T @ scores
-        return loglik, scores.sum(axis=0), hessian
+        hessian = second - (scores * weight[:, None]).T @ scores
+        return loglik, weight @ scores, hessian
 
     value, grad, hess = pieces(params)
     for _ in range(100):
@@ -138,19 +141,79 @@ def _ordered_llf(y: np.ndarray, exog: np.ndarray) -> float:
     return value
 
 
-def _holm(p: np.ndarray) -> np.ndarray:
-    """Holm's step-down adjustment (R's ``p.adjust(p, "holm")``), NaN left as NaN:
-    p̃_(i) = max_{j ≤ i} min(1, (m − j + 1)·p_(j)) over the m p values in increasing order.
-    (statsmodels' ``multipletests`` gives the same numbers but took a quarter of a second per
-    call here, and the report calls it for every scale and group.)"""
-    out = np.full(p.shape, np.nan)
-    ok = np.flatnonzero(~np.isnan(p))
-    if ok.size:
-        order = ok[np.argsort(p[ok], kind="stable")]
-        m = order.size
-        scaled = np.minimum(1.0, (m - np.arange(m)) * p[order])
-        out[order] = np.maximum.accumulate(scaled)
-    return out
+_holm = holm  # the name irt_dif and the tests import
+
+
+def _group_dummies(group: pd.Series) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
+    """The groups (in order of appearance), whether each row has one, and the dummy columns of
+    every group but the first (DIF needs at least two groups)."""
+    labels = group.astype("string")
+    groups = tuple(str(v) for v in pd.unique(labels.dropna()))
+    if len(groups) < 2:
+        raise AnalysisError("DIF needs at least two groups")
+    dummies = np.column_stack([(labels == g).to_numpy(dtype=float) for g in groups[1:]])
+    return groups, labels.notna().to_numpy(), dummies
+
+
+def _item_row(
+    name: str, y: np.ndarray, theta: np.ndarray, has_group: np.ndarray, dummies: np.ndarray
+) -> dict[str, object]:
+    """The three nested models of one item (see the module docstring): its row of the table.
+
+    Respondents with the same answer, matching value and group enter the models once, weighted
+    by their number (the same likelihoods; a rest score takes few values).
+    """
+    from scipy import stats
+
+    k = dummies.shape[1]
+    keep = ~np.isnan(y) & ~np.isnan(theta) & has_group
+    yk, tk, gk = y[keep], theta[keep], dummies[keep]
+    levels = np.unique(yk)
+    row: dict[str, object] = {"item": str(name), "n": int(keep.sum())}
+    if len(levels) < 2 or keep.sum() < 20 or np.any(gk.sum(axis=0) == 0):
+        row.update({c: np.nan for c in ("chisq_12", "p_12", "chisq_13", "p_13", "chisq_23")})
+        row.update({"p_23": np.nan, "r2_1": np.nan, "r2_2": np.nan, "r2_3": np.nan})
+        return row
+    codes = np.searchsorted(levels, yk)
+    counts = np.bincount(codes)
+    ll0 = float(np.sum(counts[counts > 0] * np.log(counts[counts > 0] / counts.sum())))
+    t = (tk - tk.mean()) / (tk.std() or 1.0)
+    # one row per distinct (answer, matching value, group)
+    _, t_code = np.unique(t, return_inverse=True)
+    g_code = gk @ (2.0 ** np.arange(k)) if k else np.zeros(len(t))
+    _, g_code = np.unique(g_code, return_inverse=True)
+    key = (codes * (int(t_code.max()) + 1) + t_code) * (int(g_code.max()) + 1) + g_code
+    _, first, weight = np.unique(key, return_index=True, return_counts=True)
+    yd, td, gd = codes[first], t[first, None], gk[first]
+    ll1 = _ordered_llf(yd, td, weight)
+    ll2 = _ordered_llf(yd, np.column_stack([td, gd]), weight)
+    ll3 = _ordered_llf(yd, np.column_stack([td, gd, gd * td]), weight)
+    chi12, chi13, chi23 = 2 * (ll2 - ll1), 2 * (ll3 - ll1), 2 * (ll3 - ll2)
+    r2 = [1 - ll / ll0 for ll in (ll1, ll2, ll3)]
+    row.update(
+        chisq_12=max(chi12, 0.0),
+        p_12=float(stats.chi2.sf(max(chi12, 0.0), k)),
+        chisq_13=max(chi13, 0.0),
+        p_13=float(stats.chi2.sf(max(chi13, 0.0), 2 * k)),
+        chisq_23=max(chi23, 0.0),
+        p_23=float(stats.chi2.sf(max(chi23, 0.0), k)),
+        r2_1=r2[0],
+        r2_2=r2[1],
+        r2_3=r2[2],
+    )
+    return row
+
+
+def _item_table(rows: list[dict[str, object]], alpha: float) -> pd.DataFrame:
+    table = pd.DataFrame(rows).set_index("item")
+    table["delta_r2_12"] = table["r2_2"] - table["r2_1"]
+    table["delta_r2_13"] = table["r2_3"] - table["r2_1"]
+    table["delta_r2_23"] = table["r2_3"] - table["r2_2"]
+    table["p_13_holm"] = _holm(table["p_13"].to_numpy(dtype=float))
+    table["flagged"] = table["p_13_holm"] < alpha
+    table["size_jodoin_gierl"] = [_size(float(v), JODOIN_GIERL_2001) for v in table["delta_r2_13"]]
+    table["size_zumbo_thomas"] = [_size(float(v), ZUMBO_THOMAS_1997) for v in table["delta_r2_13"]]
+    return table
 
 
 def dif_model(
@@ -162,59 +225,15 @@ def dif_model(
 ) -> DIFResult:
     """DIF of every column of ``items`` (ordered answers, NaN missing) across ``group``, matched
     on ``matching`` (one value per row). See the module docstring."""
-    from scipy import stats
-
     if not 0 < alpha < 1:
         raise AnalysisError("alpha must be between 0 and 1")
-    labels = group.astype("string")
-    groups = tuple(str(v) for v in pd.unique(labels.dropna()))
-    if len(groups) < 2:
-        raise AnalysisError("DIF needs at least two groups")
-    dummies = np.column_stack([(labels == g).to_numpy(dtype=float) for g in groups[1:]])
-    rows = []
-    k = len(groups) - 1
-    for name in items.columns:
-        y = items[name].to_numpy(dtype=float)
-        theta = matching.to_numpy(dtype=float)
-        keep = ~np.isnan(y) & ~np.isnan(theta) & labels.notna().to_numpy()
-        yk, tk, gk = y[keep], theta[keep], dummies[keep]
-        levels = np.unique(yk)
-        row: dict[str, object] = {"item": str(name), "n": int(keep.sum())}
-        if len(levels) < 2 or keep.sum() < 20 or np.any(gk.sum(axis=0) == 0):
-            row.update({c: np.nan for c in ("chisq_12", "p_12", "chisq_13", "p_13", "chisq_23")})
-            row.update({"p_23": np.nan, "r2_1": np.nan, "r2_2": np.nan, "r2_3": np.nan})
-            rows.append(row)
-            continue
-        codes = np.searchsorted(levels, yk)
-        counts = np.bincount(codes)
-        ll0 = float(np.sum(counts[counts > 0] * np.log(counts[counts > 0] / counts.sum())))
-        t = (tk - tk.mean()) / (tk.std() or 1.0)
-        ll1 = _ordered_llf(codes, t[:, None])
-        ll2 = _ordered_llf(codes, np.column_stack([t, gk]))
-        ll3 = _ordered_llf(codes, np.column_stack([t, gk, gk * t[:, None]]))
-        chi12, chi13, chi23 = 2 * (ll2 - ll1), 2 * (ll3 - ll1), 2 * (ll3 - ll2)
-        r2 = [1 - ll / ll0 for ll in (ll1, ll2, ll3)]
-        row.update(
-            chisq_12=max(chi12, 0.0),
-            p_12=float(stats.chi2.sf(max(chi12, 0.0), k)),
-            chisq_13=max(chi13, 0.0),
-            p_13=float(stats.chi2.sf(max(chi13, 0.0), 2 * k)),
-            chisq_23=max(chi23, 0.0),
-            p_23=float(stats.chi2.sf(max(chi23, 0.0), k)),
-            r2_1=r2[0],
-            r2_2=r2[1],
-            r2_3=r2[2],
-        )
-        rows.append(row)
-    table = pd.DataFrame(rows).set_index("item")
-    table["delta_r2_12"] = table["r2_2"] - table["r2_1"]
-    table["delta_r2_13"] = table["r2_3"] - table["r2_1"]
-    table["delta_r2_23"] = table["r2_3"] - table["r2_2"]
-    table["p_13_holm"] = _holm(table["p_13"].to_numpy(dtype=float))
-    table["flagged"] = table["p_13_holm"] < alpha
-    table["size_jodoin_gierl"] = [_size(float(v), JODOIN_GIERL_2001) for v in table["delta_r2_13"]]
-    table["size_zumbo_thomas"] = [_size(float(v), ZUMBO_THOMAS_1997) for v in table["delta_r2_13"]]
-    return DIFResult(items=table, groups=groups, matching="given", alpha=alpha)
+    groups, has_group, dummies = _group_dummies(group)
+    theta = matching.to_numpy(dtype=float)
+    rows = [
+        _item_row(str(name), items[name].to_numpy(dtype=float), theta, has_group, dummies)
+        for name in items.columns
+    ]
+    return DIFResult(items=_item_table(rows, alpha), groups=groups, matching="given", alpha=alpha)
 
 
 def scale_items(
@@ -261,15 +280,23 @@ def dif(
         theta = fitted.scores(frame)["theta"].reset_index(drop=True)
         result = dif_model(frame, group, theta, alpha=alpha)
     else:
-        tables = []
-        for name in frame.columns:
-            rest = frame.drop(columns=name).mean(axis=1)
-            tables.append(dif_model(frame[[name]], group, rest, alpha=alpha).items)
-        table = pd.concat(tables)
-        table["p_13_holm"] = _holm(table["p_13"].to_numpy(dtype=float))
-        table["flagged"] = table["p_13_holm"] < alpha
+        if not 0 < alpha < 1:
+            raise AnalysisError("alpha must be between 0 and 1")
+        _, has_group, dummies = _group_dummies(group)
+        # each item's rest score: the mean of the scale's other answered items (integer sums,
+        # so the same numbers as the mean of the other columns)
+        values = frame.to_numpy(dtype=np.float64)
+        answered = ~np.isnan(values)
+        total = np.where(answered, values, 0.0).sum(axis=1)
+        count = answered.sum(axis=1)
+        rows = []
+        for j, name in enumerate(frame.columns):
+            own = answered[:, j]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                rest = (total - np.where(own, values[:, j], 0.0)) / (count - own)
+            rows.append(_item_row(str(name), values[:, j], rest, has_group, dummies))
         result = DIFResult(
-            items=table,
+            items=_item_table(rows, alpha),
             groups=tuple(pd.unique(group.dropna().astype(str))),
             matching="rest",
             alpha=alpha,

@@ -31,6 +31,7 @@ import pandas as pd
 
 from analysis.errors import AnalysisError
 from analysis.stats._factor import Method, Rotation, minres, order_and_sign, principal_axis, rotate
+from analysis.stats._forms import takes_responses
 from analysis.stats._matrix import Use, inverse, one_blas_thread, pairwise_cor
 from analysis.stats._options import RandomState, check_option, generator
 from analysis.stats._result import Result
@@ -158,6 +159,7 @@ def correlation_matrix(items: pd.DataFrame, *, use: Use = "pairwise") -> pd.Data
     return pd.DataFrame(r, index=names, columns=names)
 
 
+@takes_responses("items")
 def efa(
     items: pd.DataFrame,
     n_factors: int,
@@ -274,6 +276,7 @@ def _random_correlation(rng: np.random.Generator, n_obs: int, p: int) -> np.ndar
     return out
 
 
+@takes_responses("items")
 @one_blas_thread
 def parallel_analysis(
     items: pd.DataFrame,
@@ -381,6 +384,7 @@ class KMO(Result):
         return table
 
 
+@takes_responses("items")
 @one_blas_thread
 def kmo(items: pd.DataFrame, *, use: Use = "pairwise") -> KMO:
     """KMO = Σ_{i≠j} r²_ij / (Σ_{i≠j} r²_ij + Σ_{i≠j} q²_ij), q the partial correlations.
@@ -433,6 +437,7 @@ class Bartlett(Result):
         )
 
 
+@takes_responses("items")
 @one_blas_thread
 def bartlett_sphericity(
     items: pd.DataFrame, *, use: Use = "pairwise", n_obs: int | None = None

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import AnalysisError
-from analysis.stats._fit import cfi_tli
+from analysis.stats._fit import ml_fit
 from analysis.stats._matrix import one_blas_thread
 from analysis.stats._result import Result
 from analysis.stats.invariance import (
@@ -163,7 +163,6 @@ def _em_saturated(
 def fiml_cfa_model(data: pd.DataFrame, factors: Mapping[str, Sequence[str]]) -> FIMLResult:
     """CFA of ``factors`` (factor → items, the first its marker) on ``data`` (numbers, NaN
     missing) by FIML, every row with at least one answer kept. See the module docstring."""
-    from scipy import stats
 
     names = [n for items in factors.values() for n in items]
     if len(set(names)) != len(names):
@@ -203,8 +202,6 @@ def fiml_cfa_model(data: pd.DataFrame, factors: Mapping[str, Sequence[str]]) -> 
     df = p * (p + 1) // 2 + p - lay.size
     base_chisq = base - h1
     base_df = p * (p - 1) // 2
-    cfi, tli = cfi_tli(chisq, df, base_chisq, base_df)
-    rmsea = float(np.sqrt(max(chisq / (n_obs * df) - 1.0 / n_obs, 0.0))) if df > 0 else 0.0
     lam, phi, _, _, _ = _matrices(lay, x, 0)
     sigma, nu = implied(lay, x, 0)
     sd = np.sqrt(np.diag(sigma_h1))
@@ -214,17 +211,7 @@ def fiml_cfa_model(data: pd.DataFrame, factors: Mapping[str, Sequence[str]]) -> 
     srmr = float(np.sqrt(np.mean(np.concatenate([resid[iu] ** 2, mean_resid**2]))))
     fit = pd.Series(
         {
-            "chisq": chisq,
-            "df": float(df),
-            "pvalue": float(stats.chi2.sf(chisq, df)) if df > 0 else float("nan"),
-            "cfi": cfi,
-            "tli": tli,
-            "rmsea": rmsea,
-            "srmr": srmr,
-            "npar": float(lay.size),
-            "baseline_chisq": base_chisq,
-            "baseline_df": float(base_df),
-            "n_obs": float(n_obs),
+            **ml_fit(chisq, df, base_chisq, base_df, n_obs=n_obs, srmr=srmr, npar=lay.size),
             "n_patterns": float(len(patterns)),
         }
     )

@@ -9,7 +9,8 @@ two or more groups
 
 Effect sizes: Hedges' g with a noncentral-t interval (t tests), rank-biserial r (Mann–Whitney),
 η² and ω² (one-way ANOVA), ε² (Kruskal–Wallis). Holm's correction runs across the scales, per
-test (statsmodels ``multipletests``). Tests come from scipy and statsmodels.
+test (:func:`analysis.stats._adjust.holm`, statsmodels' ``multipletests`` numbers). Tests come from
+scipy and statsmodels.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import AnalysisError
+from analysis.stats._adjust import holm
+from analysis.stats._forms import takes_responses
 from analysis.stats._options import check_option
 from analysis.stats._result import Result
 from analysis.stats.scores import scale_ids
@@ -106,6 +109,7 @@ def _anova_effects(groups: Sequence[np.ndarray]) -> tuple[float, float]:
     return eta2, max(omega2, 0.0)
 
 
+@takes_responses("scores")
 def compare_groups(
     scores: pd.DataFrame,
     group: str,
@@ -151,7 +155,6 @@ def compare_groups(
     (``effectsize::rank_epsilon_squared``).
     """
     from scipy import stats
-    from statsmodels.stats.multitest import multipletests  # type: ignore[import-untyped]
     from statsmodels.stats.oneway import anova_oneway  # type: ignore[import-untyped]
 
     names = scale_ids(scores, scales)
@@ -171,11 +174,12 @@ def compare_groups(
     desc_rows: list[dict[str, object]] = []
     test_rows: list[dict[str, object]] = []
     effect_rows: list[dict[str, object]] = []
+    in_group = {g: (labels == g).fillna(False).to_numpy(dtype=bool) for g in chosen}  # once
     for scale in names:
         values = pd.to_numeric(scores[scale], errors="coerce").to_numpy(dtype=np.float64)
         samples = []
         for g in chosen:
-            mask = (labels == g).fillna(False).to_numpy(dtype=bool) & ~np.isnan(values)
+            mask = in_group[g] & ~np.isnan(values)
             sample = values[mask]
             samples.append(sample)
             desc_rows.append(
@@ -264,9 +268,9 @@ def compare_groups(
     for test in wanted:
         rows = (tests_table["test"] == test) & tests_table["p"].notna()
         if rows.any():
-            tests_table.loc[rows, "p_holm"] = multipletests(
-                tests_table.loc[rows, "p"].to_numpy(), method="holm"
-            )[1]
+            tests_table.loc[rows, "p_holm"] = holm(
+                tests_table.loc[rows, "p"].to_numpy(dtype=np.float64)
+            )
     effects_table = pd.DataFrame(
         effect_rows, columns=["scale", "effect", "estimate", "ci_lower", "ci_upper"]
     )

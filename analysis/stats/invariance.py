@@ -47,7 +47,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import AnalysisError
-from analysis.stats._fit import cfi_tli
+from analysis.stats._fit import ml_fit
 from analysis.stats._input import ReadOptions, validated
 from analysis.stats._matrix import keyed_matrix, one_blas_thread
 from analysis.stats._result import Result
@@ -121,6 +121,25 @@ class _Layout:
     alpha: np.ndarray  # (G, m) -1 fixed at 0
     labels: list[tuple[str, str, str, str]]  # (group, lhs, op, rhs) of each θ entry
     size: int
+    # per group, what every objective evaluation reads: (free, θ index) of each matrix, and the
+    # free entries and θ indices of the gradient's matrices (one triangle of the symmetric ones)
+    _reads: dict[int, tuple[list[tuple[np.ndarray, np.ndarray]], list[np.ndarray]]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+
+    def reads(self, g: int) -> tuple[list[tuple[np.ndarray, np.ndarray]], list[np.ndarray]]:
+        if g not in self._reads:
+            indices = (self.lam[g], self.phi[g], self.theta[g], self.nu[g], self.alpha[g])
+            taken = [(index >= 0, np.clip(index, 0, None)) for index in indices]
+            upper = [
+                self.lam[g],
+                np.triu(self.phi[g] + 1) - 1,
+                np.triu(self.theta[g] + 1) - 1,
+                self.nu[g],
+                self.alpha[g],
+            ]
+            self._reads[g] = (taken, upper)
+        return self._reads[g]
 
 
 _PARTIAL_HINT = (
@@ -143,6 +162,33 @@ def parse_partial(
     return out
 
 
+def blank_indices(
+    n_groups: int, p: int, m: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Λ, Λ's fixed values, Φ, Θ, ν and α of a layout (:class:`_Layout`) of ``n_groups``
+    groups, ``p`` items and ``m`` factors with nothing free yet: every index −1, Λ fixed at 0."""
+    lam = np.full((n_groups, p, m), -1, dtype=np.int64)
+    lam_fixed = np.zeros((p, m))
+    phi = np.full((n_groups, m, m), -1, dtype=np.int64)
+    theta = np.full((n_groups, p, p), -1, dtype=np.int64)
+    nu = np.full((n_groups, p), -1, dtype=np.int64)
+    alpha = np.full((n_groups, m), -1, dtype=np.int64)
+    return lam, lam_fixed, phi, theta, nu, alpha
+
+
+def check_partial(
+    partial: Sequence[str], names: Sequence[str], factors: Mapping[str, Sequence[str]]
+) -> set[tuple[str, str, str]]:
+    """The parameters ``partial`` frees (:func:`parse_partial`), each of an item or factor of
+    the model."""
+    parsed = parse_partial(partial)
+    known = set(names) | set(factors)
+    for lhs, _, rhs in parsed:
+        if lhs not in known or (rhs != "1" and rhs not in known):
+            raise AnalysisError(f"partial: {lhs} or {rhs} is not an item or factor of the model")
+    return parsed
+
+
 def _layout(
     names: Sequence[str],
     factors: Mapping[str, Sequence[str]],
@@ -153,12 +199,7 @@ def _layout(
     p, m, n_groups = len(names), len(factors), len(groups)
     position = {n: j for j, n in enumerate(names)}
     factor_names = list(factors)
-    lam = np.full((n_groups, p, m), -1, dtype=np.int64)
-    lam_fixed = np.zeros((p, m))
-    phi = np.full((n_groups, m, m), -1, dtype=np.int64)
-    theta = np.full((n_groups, p, p), -1, dtype=np.int64)
-    nu = np.full((n_groups, p), -1, dtype=np.int64)
-    alpha = np.full((n_groups, m), -1, dtype=np.int64)
+    lam, lam_fixed, phi, theta, nu, alpha = blank_indices(n_groups, p, m)
     labels: list[tuple[str, str, str, str]] = []
 
     def new(label: tuple[str, str, str, str]) -> int:
@@ -204,14 +245,11 @@ def _layout(
 def _matrices(
     lay: _Layout, x: np.ndarray, g: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    def take(index: np.ndarray, fixed: np.ndarray | float) -> np.ndarray:
-        return np.where(index >= 0, x[np.clip(index, 0, None)], fixed)
-
-    lam = take(lay.lam[g], lay.lam_fixed)
-    phi = take(lay.phi[g], 0.0)
-    theta = take(lay.theta[g], 0.0)
-    nu = take(lay.nu[g], 0.0)
-    alpha = take(lay.alpha[g], 0.0)
+    taken, _ = lay.reads(g)
+    fixed: list[np.ndarray | float] = [lay.lam_fixed, 0.0, 0.0, 0.0, 0.0]
+    lam, phi, theta, nu, alpha = (
+        np.where(free, x[index], value) for (free, index), value in zip(taken, fixed, strict=True)
+    )
     return lam, phi, theta, nu, alpha
 
 
@@ -232,13 +270,8 @@ def symmetric_gradient(
     d_phi = lam.T @ g_sigma @ lam
     d_phi = 2.0 * d_phi - np.diag(np.diag(d_phi))
     d_theta = 2.0 * g_sigma - np.diag(np.diag(g_sigma))
-    for index, values in (
-        (lay.lam[g], d_lam),
-        (np.triu(lay.phi[g] + 1) - 1, d_phi),
-        (np.triu(lay.theta[g] + 1) - 1, d_theta),
-        (lay.nu[g], g_mu),
-        (lay.alpha[g], lam.T @ g_mu),
-    ):
+    _, upper = lay.reads(g)
+    for index, values in zip(upper, (d_lam, d_phi, d_theta, g_mu, lam.T @ g_mu), strict=True):
         mask = index >= 0
         np.add.at(grad, index[mask], values[mask])
     return grad
@@ -389,7 +422,6 @@ def fit_layout(
 ) -> GroupFit:
     """Fit the model laid out by ``lay`` to each group's moments (``factors``: the items of
     each factor in ``lay``'s item order, for the start values), warm-started from ``previous``."""
-    from scipy import stats
 
     x0 = _start(lay, data, factors)
     if previous is not None:
@@ -408,12 +440,6 @@ def fit_layout(
     n_total = sum(grp.n for grp in data)
     base = sum(grp.n * (float(np.sum(np.log(np.diag(grp.cov)))) - grp.logdet) for grp in data)
     base_df = n_groups * p * (p - 1) // 2
-    cfi, tli = cfi_tli(chisq, df, base, base_df)
-    rmsea = (
-        float(np.sqrt(n_groups) * np.sqrt(max(chisq / (n_total * df) - 1.0 / n_total, 0.0)))
-        if df > 0
-        else 0.0
-    )
     srmr = 0.0
     for g, grp in enumerate(data):
         sigma, mu = implied(lay, x, g)
@@ -424,19 +450,7 @@ def fit_layout(
         squares = np.concatenate([resid[iu] ** 2, mean_resid**2])
         srmr += grp.n / n_total * float(np.sqrt(np.mean(squares)))
     fit = pd.Series(
-        {
-            "chisq": chisq,
-            "df": float(df),
-            "pvalue": float(stats.chi2.sf(chisq, df)) if df > 0 else float("nan"),
-            "cfi": cfi,
-            "tli": tli,
-            "rmsea": rmsea,
-            "srmr": srmr,
-            "npar": float(lay.size),
-            "baseline_chisq": base,
-            "baseline_df": float(base_df),
-            "n_obs": float(n_total),
-        }
+        ml_fit(chisq, df, base, base_df, n_obs=n_total, srmr=srmr, npar=lay.size, groups=n_groups)
     )
     parameters = pd.DataFrame(lay.labels, columns=["group", "lhs", "op", "rhs"])
     parameters["estimate"] = x
@@ -459,12 +473,8 @@ def invariance_model(
     ``lavaan::lavTestLRT(...)``; see the module docstring.
     """
 
-    names = check_model_inputs(data, factors, group, models)
-    parsed = parse_partial(partial)
-    known = set(names) | set(factors)
-    for lhs, _, rhs in parsed:
-        if lhs not in known or (rhs != "1" and rhs not in known):
-            raise AnalysisError(f"partial: {lhs} or {rhs} is not an item or factor of the model")
+    names = check_model_inputs(data, factors, {"group": group}, models)
+    parsed = check_partial(partial, names, factors)
     values, labels, groups = complete_groups(data, names, group)
     prepared = []
     sizes = {}
@@ -499,10 +509,14 @@ def invariance_model(
 def check_model_inputs(
     data: pd.DataFrame,
     factors: Mapping[str, Sequence[str]],
-    group: str,
+    columns: Mapping[str, str],
     models: Sequence[str],
+    *,
+    needs: str = "the invariance models need",
 ) -> list[str]:
-    """The items of ``factors``, after checking the models, the structure and the columns."""
+    """The items of ``factors``, after checking the models, the structure (``needs``: who needs
+    a simple one, in the message), the ``columns`` (role -> column: ``{"group": group}``) and
+    the items' columns."""
     unknown = [m for m in models if m not in MODELS]
     if unknown:
         raise AnalysisError(
@@ -510,11 +524,10 @@ def check_model_inputs(
         )
     names = [n for items in factors.values() for n in items]
     if len(set(names)) != len(names):
-        raise AnalysisError(
-            "an item is in two factors; the invariance models need a simple structure"
-        )
-    if group not in data.columns:
-        raise AnalysisError(f"no group column {group!r}")
+        raise AnalysisError(f"an item is in two factors; {needs} a simple structure")
+    for role, column in columns.items():
+        if column not in data.columns:
+            raise AnalysisError(f"no {role} column {column!r}")
     missing = [n for n in names if n not in data.columns]
     if missing:
         raise AnalysisError(f"no column for {', '.join(missing)}")

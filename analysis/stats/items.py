@@ -14,7 +14,7 @@ the answer frequencies of an item with K categories are recovered exactly from i
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Unpack
+from typing import TYPE_CHECKING, Unpack
 
 import numpy as np
 import pandas as pd
@@ -32,6 +32,9 @@ from analysis.stats._result import Problems, Result
 from analysis.stats.reliability import sufficient_statistics
 from surveytool.instrument.model import Instrument
 from surveytool.responses import Responses
+
+if TYPE_CHECKING:
+    import dask.dataframe as dd
 
 ITEM_COLUMNS = (
     "subscale",
@@ -164,7 +167,7 @@ def item_statistics_from_sums(sums: ItemSums) -> ItemStatistics:
 
 def item_statistics(
     instrument: Instrument | str,
-    responses: pd.DataFrame | Responses | ItemSums,
+    responses: pd.DataFrame | Responses | ItemSums | dd.DataFrame,
     **read: Unpack[ReadOptions],
 ) -> ItemStatistics:
     """Missing rate, floor and ceiling, frequencies, skew and kurtosis of every item.
@@ -174,7 +177,9 @@ def item_statistics(
     instrument, responses, **read
         As for :func:`analysis.reliability` (validated answers, the pairwise sums of
         :func:`sufficient_statistics`, which reliability can share, or a raw table, whose
-        problems are kept in ``.problems`` with a warning).
+        problems are kept in ``.problems`` with a warning). A Dask DataFrame of raw answers is
+        summed partition by partition on Dask's current scheduler, with the same result and
+        problems as in memory (see :func:`sufficient_statistics`).
 
     Returns
     -------

@@ -52,8 +52,10 @@ from analysis.stats.invariance import (
     InvarianceResult,
     _Group,
     _Layout,
+    blank_indices,
+    check_model_inputs,
+    check_partial,
     fit_layout,
-    parse_partial,
     sequence_table,
 )
 from surveytool.instrument.model import Instrument
@@ -72,12 +74,7 @@ def _layout(
     size_p, size_m = p * n_waves, m * n_waves
     position = {n: j for j, n in enumerate(names)}
     factor_names = list(factors)
-    lam = np.full((1, size_p, size_m), -1, dtype=np.int64)
-    lam_fixed = np.zeros((size_p, size_m))
-    phi = np.full((1, size_m, size_m), -1, dtype=np.int64)
-    theta = np.full((1, size_p, size_p), -1, dtype=np.int64)
-    nu = np.full((1, size_p), -1, dtype=np.int64)
-    alpha = np.full((1, size_m), -1, dtype=np.int64)
+    lam, lam_fixed, phi, theta, nu, alpha = blank_indices(1, size_p, size_m)
     labels: list[tuple[str, str, str, str]] = []
     shared: dict[tuple[str, str, str], int] = {}
 
@@ -143,25 +140,10 @@ def longitudinal_invariance_model(
 
     In R: ``lavaan::cfa(model, data = wide, meanstructure = TRUE)``, the model with labels.
     """
-    unknown = [m for m in models if m not in MODELS]
-    if unknown:
-        raise AnalysisError(
-            f"models: unknown {', '.join(unknown)}; choose from {', '.join(MODELS)}"
-        )
-    names = [n for items in factors.values() for n in items]
-    if len(set(names)) != len(names):
-        raise AnalysisError("an item is in two factors; the models need a simple structure")
-    for column, role in ((wave, "wave"), (id_column, "id")):
-        if column not in data.columns:
-            raise AnalysisError(f"no {role} column {column!r}")
-    missing = [n for n in names if n not in data.columns]
-    if missing:
-        raise AnalysisError(f"no column for {', '.join(missing)}")
-    parsed = parse_partial(partial)
-    known = set(names) | set(factors)
-    for lhs, _, rhs in parsed:
-        if lhs not in known or (rhs != "1" and rhs not in known):
-            raise AnalysisError(f"partial: {lhs} or {rhs} is not an item or factor of the model")
+    names = check_model_inputs(
+        data, factors, {"wave": wave, "id": id_column}, models, needs="the models need"
+    )
+    parsed = check_partial(partial, names, factors)
     labels = data[wave].astype("string")
     ids = data[id_column].astype("string")
     seen = list(dict.fromkeys(labels.dropna()))

@@ -9,7 +9,9 @@ scores T = 50 + 10·(raw − mean)/sd and table percentiles from then on (FORMUL
 
 Conventions:
 
-- ``sd`` has divisor n − 1; every respondent with the score counts (``n``);
+- ``sd`` has divisor n − 1; every respondent with the score counts (``n``); mean and sd are
+  computed exactly from the counts of the distinct scores (rational sums, one rounding), so they
+  are the same however the rows are ordered or partitioned (:class:`ScoreCounts`, the Dask path);
 - percentile table: the mid-rank percentile of each distinct observed score,
   PR(s) = 100·(#{x < s} + ½·#{x = s})/n (a respondent at s is placed in the middle of those tied
   there); with more than ``max_points`` distinct scores, the points are the scores at evenly
@@ -27,8 +29,10 @@ Conventions:
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -38,14 +42,15 @@ import yaml
 from analysis.errors import AnalysisError
 from analysis.privacy.suppression import DEFAULT_MIN_CELL, hidden_columns
 from analysis.stats._input import warn_problems
+from analysis.stats._matrix import ItemSums
 from analysis.stats._result import Problems, Result
-from analysis.stats.reliability import reliability
+from analysis.stats.reliability import reliability, sufficient_statistics
 from analysis.stats.tables import ValueCounts, value_counts
 from surveytool.instrument.model import Instrument, NormEntry, Norms, PercentilePoint
 from surveytool.instrument.model import score_ranges as instrument_score_ranges
 from surveytool.instrument.registry import load_instrument
 from surveytool.responses import Responses
-from surveytool.scoring.engine import score_responses
+from surveytool.scoring.engine import score_responses, score_validated
 
 REASON_SMALL = "n below min_cell"
 REASON_COMPLEMENT = "would let a suppressed group be recovered from the total"
@@ -136,10 +141,106 @@ def _cell_keys(groups: pd.DataFrame, columns: Sequence[str]) -> pd.Series:
     """One label per row, ``col=value,...``; NA where a group value is missing."""
     if not columns:
         return pd.Series(pd.NA, index=groups.index, dtype="string")
-    text = groups[list(columns)].astype("string")
-    complete = text.notna().all(axis=1)
-    label = text.apply(lambda row: "|".join(str(v) for v in row), axis=1).astype("string")
-    return label.where(complete, pd.NA)
+    text = [groups[c].astype("string") for c in columns]
+    label = text[0].str.cat(pd.concat(text[1:], axis=1), sep="|") if len(text) > 1 else text[0]
+    return label.astype("string")  # NA where any value is (str.cat's na_rep=None)
+
+
+#: Most distinct values one scale may take in one cell for norms from counts (the Dask path):
+#: beyond it :func:`norms_from_counts` refuses rather than hold an unbounded table.
+MAX_DISTINCT = 1_000_000
+
+
+@dataclass(frozen=True)
+class ScoreCounts:
+    """Exact counts of each scale's score values, overall and per cell; add with ``+``.
+
+    ``overall[scale]``: the :class:`~analysis.stats.tables.ValueCounts` of every respondent's
+    score; ``cells[scale][cell]``: those of the respondents of one cell (the ``col=value|...``
+    label of :func:`_cell_keys`: the group values joined by ``|``). Counts of parts of a cohort
+    (Dask partitions) add up to the counts of the whole, so the norms of the merged counts are the
+    norms of the whole cohort (:func:`norms_from_counts`).
+
+    Why exact counts rather than a quantile sketch: a Likert subscale score is a mean or sum of
+    k answers on a bounded range, S/c with c answered items and S an integer sum, so it takes at
+    most Σ_c (c·(high − low) + 1) distinct values (4 items on 1..5: 45; 10 items on 1..7: 340);
+    prorated sums (the mean times k) take as many; weighted scores and composites are bounded
+    by the answered patterns and in practice by far fewer values than respondents. The counts
+    are then small, additive and exact: n, mean, sd and the mid-rank percentiles from them equal
+    those of the whole column, which a mergeable sketch (t-digest, KLL) would only approximate.
+    A scale with more than ``MAX_DISTINCT`` values in a cell is refused (norm it in memory).
+    """
+
+    overall: dict[str, ValueCounts]
+    cells: dict[str, dict[str, ValueCounts]]
+
+    def __add__(self, other: ScoreCounts) -> ScoreCounts:
+        if list(self.overall) != list(other.overall):
+            raise AnalysisError("only counts of the same scales can be added")
+        empty = value_counts(np.zeros(0))
+        overall = {s: self.overall[s] + other.overall[s] for s in self.overall}
+        cells: dict[str, dict[str, ValueCounts]] = {}
+        for scale in self.overall:
+            mine, theirs = self.cells.get(scale, {}), other.cells.get(scale, {})
+            merged = {
+                c: mine.get(c, empty) + theirs.get(c, empty) for c in sorted({*mine, *theirs})
+            }
+            for cell, counted in [("all", overall[scale]), *merged.items()]:
+                _check_distinct(scale, cell, counted)
+            cells[scale] = merged
+        return ScoreCounts(overall, cells)
+
+
+def _check_distinct(scale: str, cell: str, counted: ValueCounts) -> None:
+    if len(counted.values) > MAX_DISTINCT:
+        raise AnalysisError(
+            f"the scale {scale!r} takes more than {MAX_DISTINCT} distinct values "
+            f"({'overall' if cell == 'all' else 'in the cell ' + cell}): its norms cannot be "
+            "counted exactly partition by partition; norm it in memory"
+        )
+
+
+def score_counts(
+    scores: pd.DataFrame, scales: Sequence[str], group_columns: Sequence[str] = ()
+) -> ScoreCounts:
+    """:class:`ScoreCounts` of a scores table (one row per respondent, the scales and groups)."""
+    columns = list(group_columns)
+    missing = [c for c in [*scales, *columns] if c not in scores.columns]
+    if missing:
+        raise AnalysisError(f"the scores table lacks the columns {', '.join(missing)}")
+    keys = _cell_keys(scores, columns)
+    codes, labels = pd.factorize(keys, sort=True, use_na_sentinel=True)
+    overall: dict[str, ValueCounts] = {}
+    cells: dict[str, dict[str, ValueCounts]] = {}
+    for scale in scales:
+        values = pd.to_numeric(scores[scale], errors="coerce").to_numpy(dtype=np.float64)
+        overall[scale] = value_counts(values)
+        by_cell: dict[str, ValueCounts] = {}
+        if columns:
+            has = ~np.isnan(values)
+            for code, label in enumerate(labels):
+                by_cell[str(label)] = value_counts(values[has & (codes == code)])
+        cells[scale] = by_cell
+    return ScoreCounts(overall, cells)
+
+
+def _moments(counted: ValueCounts) -> tuple[float, float]:
+    """(mean, sd with divisor n − 1) of counted values, exactly rounded (rational arithmetic).
+
+    The same numbers whatever the order or partitioning of the rows: the sums are exact.
+    """
+    n = counted.n
+    if n == 0:
+        return float("nan"), float("nan")
+    weights = [int(c) for c in counted.counts]
+    exact = [Fraction(float(v)) for v in counted.values]
+    total = sum((c * v for c, v in zip(weights, exact, strict=True)), Fraction(0))
+    mean = float(total / n)
+    if n < 2:
+        return mean, float("nan")
+    squares = sum((c * v * v for c, v in zip(weights, exact, strict=True)), Fraction(0))
+    variance = (n * squares - total * total) / (n * (n - 1))
+    return mean, math.sqrt(float(variance))
 
 
 def norms_from_scores(
@@ -178,39 +279,62 @@ def norms_from_scores(
     Notes
     -----
     In R: ``psych::describeBy(scores, group = interaction(site, sex))`` gives the same n, mean and
-    sd per cell; percentiles as :func:`percentile_points`.
+    sd per cell; percentiles as :func:`percentile_points`. The numbers are those of the exact
+    value counts (:func:`score_counts`, :func:`norms_from_counts`), as on Dask.
+    """
+    return norms_from_counts(
+        score_counts(scores, scales, group_columns),
+        scales,
+        sample=sample,
+        group_columns=group_columns,
+        min_cell=min_cell,
+        reliabilities=reliabilities,
+        max_points=max_points,
+        overall=overall,
+        score_ranges=score_ranges,
+    )
+
+
+def norms_from_counts(
+    counts: ScoreCounts,
+    scales: Sequence[str],
+    *,
+    sample: str,
+    group_columns: Sequence[str] = (),
+    min_cell: int = 10,
+    reliabilities: Mapping[str, float] | None = None,
+    max_points: int = 101,
+    overall: bool = True,
+    score_ranges: Mapping[str, tuple[float, float]] | None = None,
+) -> NormsResult:
+    """:func:`norms_from_scores` from the exact counts of the scores (:class:`ScoreCounts`).
+
+    The counts of a cohort's partitions merged with ``+`` give the norms of the whole cohort.
     """
     columns = list(group_columns)
-    missing = [c for c in [*scales, *columns] if c not in scores.columns]
-    if missing:
-        raise AnalysisError(f"the scores table lacks the columns {', '.join(missing)}")
-    keys = _cell_keys(scores, columns)
-    cells = sorted(keys.dropna().unique().tolist()) if columns else []
+    cells = sorted({c for s in scales for c in counts.cells.get(s, {})}) if columns else []
+    empty = value_counts(np.zeros(0))
     records: list[dict[str, Any]] = []
     entries: list[NormEntry] = []
     for scale in scales:
-        values = pd.to_numeric(scores[scale], errors="coerce").to_numpy(dtype=np.float64)
-        has = ~np.isnan(values)
+        if scale not in counts.overall:
+            raise AnalysisError(f"the counts lack the scale {scale!r}")
         rel = (reliabilities or {}).get(scale)
         rel_ok = rel if rel is not None and 0.0 < rel < 1.0 else None
         stats: dict[str, dict[str, Any]] = {}
         for cell in (["all"] if overall or not cells else []) + cells:
-            mask = has if cell == "all" else has & (keys == cell).fillna(False).to_numpy(dtype=bool)
-            x = values[mask]
-            n = len(x)
-            sd = float(np.std(x, ddof=1)) if n > 1 else float("nan")
+            counted = (
+                counts.overall[scale] if cell == "all" else counts.cells[scale].get(cell, empty)
+            )
+            _check_distinct(scale, cell, counted)
+            n = counted.n
+            mean, sd = _moments(counted)
             reason = None
             if n < min_cell:
                 reason = REASON_SMALL
             elif not sd > 0:
                 reason = REASON_NO_SPREAD
-            stats[cell] = {
-                "n": n,
-                "mean": float(np.mean(x)) if n else np.nan,
-                "sd": sd,
-                "x": x,
-                "reason": reason,
-            }
+            stats[cell] = {"n": n, "mean": mean, "sd": sd, "x": counted, "reason": reason}
         # complementary suppression against the overall total (the one rule of group tables)
         if "all" in stats and cells:
             outside = stats["all"]["n"] - sum(stats[c]["n"] for c in cells)
@@ -248,7 +372,7 @@ def norms_from_scores(
                         percentiles=tuple(
                             PercentilePoint(score=s, percentile=p)
                             for s, p in _anchored(
-                                percentile_points(info["x"], max_points, min_cell),
+                                percentile_points_from_counts(info["x"], max_points, min_cell),
                                 (score_ranges or {}).get(scale),
                             )
                         ),
@@ -288,9 +412,11 @@ def build_norms(
     instrument
         The instrument to norm.
     responses
-        The cohort's raw answers with the ``group_columns`` (as :func:`surveytool.score_responses`
-        reads them). Their problems are kept in the result's ``problems``, with a
-        :class:`~analysis.errors.ResponseProblemsWarning`.
+        The validated answers (:func:`surveytool.responses.read_responses`, read with the
+        ``group_columns``), or the cohort's raw answers with the ``group_columns`` (as
+        :func:`surveytool.score_responses` reads them). Their problems are kept in the result's
+        ``problems``; for a raw table a :class:`~analysis.errors.ResponseProblemsWarning` says
+        how many.
     sample
         Who the normative sample is (written into the norms block).
     group_columns, min_cell, max_points
@@ -313,29 +439,73 @@ def build_norms(
     """
     inst = load_instrument(instrument)
     if isinstance(responses, Responses):
-        raise AnalysisError("build_norms scores the raw answers itself; pass the table")
-    result = score_responses(
+        absent = [g for g in group_columns if g not in responses.groups.columns]
+        if absent:
+            raise AnalysisError(
+                f"the validated responses have no group column {', '.join(map(repr, absent))}; "
+                "read them with read_responses(..., group_columns=[...])"
+            )
+        result = score_validated(inst, responses)
+        problems = Problems.of(result.issues)
+    else:
+        result = score_responses(
+            inst,
+            responses,
+            id_column=id_column,
+            group_columns=group_columns,
+            ignore_columns=ignore_columns,
+        )
+        problems = Problems.of(result.issues)
+        warn_problems(problems)
+    chosen = normed_scales(inst, result.scores.columns, scales)
+    built = norms_from_sums(
         inst,
-        responses,
-        id_column=id_column,
+        score_counts(result.scores, chosen, group_columns),
+        sufficient_statistics(inst, result.responses),
+        sample=sample,
         group_columns=group_columns,
-        ignore_columns=ignore_columns,
+        min_cell=min_cell,
+        scales=chosen,
+        max_points=max_points,
     )
-    problems = Problems.of(result.issues)
-    warn_problems(problems)
-    rel = reliability(inst, result.responses)
-    chosen = list(scales) if scales is not None else inst.scored_ids()
-    built = norms_from_scores(
-        result.scores,
-        [s for s in chosen if s in result.scores.columns],
+    return dataclasses.replace(built, problems=problems)
+
+
+def normed_scales(
+    instrument: Instrument, columns: Iterable[object], scales: Sequence[str] | None = None
+) -> list[str]:
+    """The scales :func:`build_norms` norms: ``scales`` (default every subscale and composite)
+    that the scores table has."""
+    chosen = list(scales) if scales is not None else instrument.scored_ids()
+    have = {str(c) for c in columns}
+    return [s for s in chosen if s in have]
+
+
+def norms_from_sums(
+    instrument: Instrument,
+    counts: ScoreCounts,
+    sums: ItemSums,
+    *,
+    sample: str,
+    group_columns: Sequence[str] = (),
+    min_cell: int = 10,
+    scales: Sequence[str] | None = None,
+    max_points: int = 101,
+) -> NormsResult:
+    """:func:`build_norms` from additive statistics: the exact counts of the scores
+    (:class:`ScoreCounts`) and the reliability sums (:func:`analysis.sufficient_statistics`),
+    both merged over the parts of a cohort (what the Dask path reduces)."""
+    rel = reliability(instrument, sums)
+    return norms_from_counts(
+        counts,
+        list(scales) if scales is not None else list(counts.overall),
         sample=sample,
         group_columns=group_columns,
         min_cell=min_cell,
         reliabilities={str(k): float(v) for k, v in rel.scales["raw_alpha"].items()},
         max_points=max_points,
-        score_ranges=instrument_score_ranges(inst),
+        score_ranges=instrument_score_ranges(instrument),
     )
-    return dataclasses.replace(built, problems=problems)
 
 
 class _NoAliasDumper(yaml.SafeDumper):

@@ -49,12 +49,12 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import AnalysisError
-from analysis.stats._fit import cfi_tli as _cfi_tli
+from analysis.stats._fit import ordered_srmr, scaled_fit
 from analysis.stats._matrix import one_blas_thread
 from analysis.stats._result import Result
 from analysis.stats.polychoric import Polychoric, polychoric_matrix
 
-_CHUNK_ROWS = 20_000
+_CHUNK_ROWS = 2048
 
 
 @dataclass(frozen=True, repr=False)
@@ -118,6 +118,8 @@ def _moments(values: np.ndarray, poly: Polychoric) -> _Moments:
     pairs = [(a, b) for b in range(p) for a in range(b + 1, p)]  # lavaan's order: by column
     rho = poly.rho.to_numpy()
     n_pairs = len(pairs)
+    first = np.array([a for a, _ in pairs], dtype=np.intp)
+    second = np.array([b for _, b in pairs], dtype=np.intp)
 
     # per item and category: the univariate score of each threshold (d log P / d tau_k)
     uni: list[np.ndarray] = []
@@ -134,62 +136,113 @@ def _moments(values: np.ndarray, poly: Polychoric) -> _Moments:
                 table[c, c - 1] = -dens[c - 1] / prob[c]
         uni.append(table)
 
-    # per pair and cell: d log pi / d rho and d log pi / d tau (of either item)
-    pair_rho: list[np.ndarray] = []
-    pair_ta: list[np.ndarray] = []
-    pair_tb: list[np.ndarray] = []
-    for a, b in pairs:
-        r = rho[a, b]
-        ba = np.concatenate([[-np.inf], taus[a], [np.inf]])
-        bb = np.concatenate([[-np.inf], taus[b], [np.inf]])
-        pi, dpi_rho, dpi_ta, dpi_tb = _cell_derivatives(ba, bb, r)
-        pair_rho.append(dpi_rho / pi)
-        pair_ta.append(dpi_ta / pi[:, :, None])
-        pair_tb.append(dpi_tb / pi[:, :, None])
+    # per pair and cell: d log pi / d rho and d log pi / d tau (of either item), every pair of
+    # the same table shape at once, into arrays padded to the most categories (K): pair k's
+    # cell (c, d) is entry k·K² + c·K + d of the flattened score table
+    size = max(len(c) for c in categories)
+    pair_rho = np.zeros((n_pairs, size, size))
+    pair_ta = np.zeros((n_pairs, size, size, size - 1))
+    pair_tb = np.zeros((n_pairs, size, size, size - 1))
+    shapes: dict[tuple[int, int], list[int]] = {}
+    for k, (a, b) in enumerate(pairs):
+        shapes.setdefault((len(categories[a]), len(categories[b])), []).append(k)
+    for (ka, kb), members in shapes.items():
+        which = np.array(members, dtype=np.intp)
+        inf_a, inf_b = np.full((len(which), 1), np.inf), np.full((len(which), 1), np.inf)
+        ba = np.hstack([-inf_a, np.array([taus[a] for a in first[which]]), inf_a])
+        bb = np.hstack([-inf_b, np.array([taus[b] for b in second[which]]), inf_b])
+        pi, dpi_rho, dpi_ta, dpi_tb = _cell_derivatives(ba, bb, rho[first[which], second[which]])
+        pair_rho[which, :ka, :kb] = dpi_rho / pi
+        pair_ta[which, :ka, :kb, : ka - 1] = dpi_ta / pi[..., None]
+        pair_tb[which, :ka, :kb, : kb - 1] = dpi_tb / pi[..., None]
 
+    # A₂₁ and A₂₂ sum a pair's cell values over its respondents: its two-way table weights them
+    # (the rows here are complete, so each pair's table counts every row)
+    offsets = np.concatenate([[0], np.cumsum([len(c) for c in categories])]).astype(np.intp)
+    onehot = np.zeros((n_obs, int(offsets[-1])))
+    onehot[np.arange(n_obs)[:, None], offsets[:-1][None, :] + codes] = 1.0
+    both = np.rint(onehot.T @ onehot)
+    counts = np.zeros((n_pairs, size, size))
+    for (ka, kb), members in shapes.items():
+        which = np.array(members, dtype=np.intp)
+        rows = offsets[first[which]][:, None] + np.arange(ka)[None, :]
+        cols = offsets[second[which]][:, None] + np.arange(kb)[None, :]
+        counts[which, :ka, :kb] = both[rows[:, :, None], cols[:, None, :]]
+    weighted = counts * pair_rho
+    a22 = np.einsum("kcd,kcd->k", weighted, pair_rho)
+    a21 = np.zeros((n_pairs, n_th))
+    into_a = th_start[first][:, None] + np.arange(size - 1)[None, :]
+    into_b = th_start[second][:, None] + np.arange(size - 1)[None, :]
+    from_a = np.einsum("kcd,kcdt->kt", weighted, pair_ta)
+    from_b = np.einsum("kcd,kcdt->kt", weighted, pair_tb)
+    for k in range(n_pairs):  # only each item's own thresholds (the padding stays out)
+        a, b = pairs[k]
+        a21[k, into_a[k, : len(taus[a])]] = from_a[k, : len(taus[a])]
+        a21[k, into_b[k, : len(taus[b])]] = from_b[k, : len(taus[b])]
+
+    # J = Σ (u, v)(u, v)ᵀ over respondents, a block of rows at a time
     width = n_th + n_pairs
     inner = np.zeros((width, width))
-    a21 = np.zeros((n_pairs, n_th))
-    a22 = np.zeros(n_pairs)
-    for start in range(0, n_obs, _CHUNK_ROWS):
-        chunk = codes[start : start + _CHUNK_ROWS]
-        scores = np.zeros((chunk.shape[0], width))
+    flat_rho = pair_rho.reshape(-1)
+    base = np.arange(n_pairs, dtype=np.intp) * (size * size)
+    rows_per_block = min(_CHUNK_ROWS, n_obs)
+    buffer = np.empty((rows_per_block, width))  # reused: no fresh pages for every block
+    cell_buffer = np.empty((rows_per_block, n_pairs), dtype=np.intp)
+    for start in range(0, n_obs, rows_per_block):
+        chunk = codes[start : start + rows_per_block]
+        m = chunk.shape[0]
+        scores, cell = buffer[:m], cell_buffer[:m]
         for j in range(p):
             scores[:, th_start[j] : th_start[j + 1]] = uni[j][chunk[:, j]]
-        for k, (a, b) in enumerate(pairs):
-            ca, cb = chunk[:, a], chunk[:, b]
-            v = pair_rho[k][ca, cb]
-            scores[:, n_th + k] = v
-            a21[k, th_start[a] : th_start[a + 1]] += v @ pair_ta[k][ca, cb]
-            a21[k, th_start[b] : th_start[b + 1]] += v @ pair_tb[k][ca, cb]
-            a22[k] += v @ v
+        np.multiply(chunk[:, first], size, out=cell)
+        cell += chunk[:, second]
+        cell += base[None, :]
+        np.take(flat_rho, cell, out=scores[:, n_th:])
         inner += scores.T @ scores
     a11 = np.zeros((n_th, n_th))
     for j in range(p):
         block = slice(th_start[j], th_start[j + 1])
         a11[block, block] = inner[block, block]
     a11_inv = np.linalg.inv(a11)
-    b_inv = np.zeros((width, width))
-    b_inv[:n_th, :n_th] = a11_inv
-    b_inv[n_th:, n_th:] = np.diag(1.0 / a22)
-    b_inv[n_th:, :n_th] = -(a21 / a22[:, None]) @ a11_inv
-    gamma = b_inv @ inner @ b_inv.T
-    s = np.concatenate([np.concatenate(taus), np.array([rho[a, b] for a, b in pairs])])
+    # Γ = B⁻¹ J B⁻ᵀ with B⁻¹ = [[P, 0], [C, D]] (P = A₁₁⁻¹, D = diag(1/A₂₂), C = −D A₂₁ P) by
+    # blocks: the dense (p + pairs)² products would spend most of their work on the zero block
+    # and on D, which only scales rows and columns
+    d = 1.0 / a22
+    c = -(a21 * d[:, None]) @ a11_inv
+    j11, j12, j22 = inner[:n_th, :n_th], inner[:n_th, n_th:], inner[n_th:, n_th:]
+    p_j11 = a11_inv @ j11
+    g12 = p_j11 @ c.T + (a11_inv @ j12) * d[None, :]
+    cross = (c @ j12) * d[None, :]  # C J₁₂ D
+    g22 = c @ (j11 @ c.T) + cross + cross.T + j22 * np.outer(d, d)
+    gamma = np.empty((width, width))
+    gamma[:n_th, :n_th] = p_j11 @ a11_inv.T
+    gamma[:n_th, n_th:] = g12
+    gamma[n_th:, :n_th] = g12.T
+    gamma[n_th:, n_th:] = g22
+    s = np.concatenate([np.concatenate(taus), rho[first, second]])
     return _Moments(s=s, gamma=gamma, n_thresholds=n_th, th_item=th_item, pairs=pairs)
 
 
 def _cell_derivatives(
-    ba: np.ndarray, bb: np.ndarray, r: float
+    ba: np.ndarray, bb: np.ndarray, r: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Cell probabilities of a pair's table and their derivatives in ρ and in each threshold."""
+    """Cell probabilities of G pairs' tables and their derivatives in ρ and in each threshold.
+
+    ``ba`` (G x ka+1) and ``bb`` (G x kb+1): each pair's bounds (−∞, thresholds, ∞) of its two
+    items; ``r``: each pair's correlation. Returns π (G x ka x kb), ∂π/∂ρ, ∂π/∂τ_a
+    (G x ka x kb x ka−1) and ∂π/∂τ_b (G x ka x kb x kb−1).
+    """
     from scipy.special import ndtr
 
     from analysis.stats.polychoric import bivariate_normal_cdf
 
-    ka, kb = len(ba) - 1, len(bb) - 1
-    h, k = np.meshgrid(ba, bb, indexing="ij")
-    cdf = bivariate_normal_cdf(h, k, np.full(h.shape, r))
-    pi = cdf[1:, 1:] - cdf[:-1, 1:] - cdf[1:, :-1] + cdf[:-1, :-1]
+    n_groups = ba.shape[0]
+    ka, kb = ba.shape[1] - 1, bb.shape[1] - 1
+    h = np.broadcast_to(ba[:, :, None], (n_groups, ka + 1, kb + 1))
+    k = np.broadcast_to(bb[:, None, :], (n_groups, ka + 1, kb + 1))
+    r = np.asarray(r, dtype=np.float64)[:, None, None]
+    cdf = bivariate_normal_cdf(h, k, np.broadcast_to(r, h.shape))
+    pi = cdf[:, 1:, 1:] - cdf[:, :-1, 1:] - cdf[:, 1:, :-1] + cdf[:, :-1, :-1]
     root = np.sqrt(1.0 - r * r)
     finite = np.isfinite(h) & np.isfinite(k)
     hh, kk = np.where(finite, h, 0.0), np.where(finite, k, 0.0)
@@ -198,7 +251,7 @@ def _cell_derivatives(
         np.exp(-0.5 * (hh * hh - 2 * r * hh * kk + kk * kk) / (root * root)) / (2 * np.pi * root),
         0.0,
     )
-    d_rho = dens[1:, 1:] - dens[:-1, 1:] - dens[1:, :-1] + dens[:-1, :-1]
+    d_rho = dens[:, 1:, 1:] - dens[:, :-1, 1:] - dens[:, 1:, :-1] + dens[:, :-1, :-1]
 
     # dPhi2(h, k)/dh = phi(h) Phi((k - r h)/root); at k = +inf: phi(h); at k = -inf: 0
     def d_first(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -210,19 +263,19 @@ def _cell_derivatives(
 
     dh = d_first(h, k)  # d cdf / d h at each grid point
     dk = d_first(k, h)  # d cdf / d k
-    d_ta = np.zeros((ka, kb, ka - 1))
-    d_tb = np.zeros((ka, kb, kb - 1))
+    d_ta = np.zeros((n_groups, ka, kb, ka - 1))
+    d_tb = np.zeros((n_groups, ka, kb, kb - 1))
     for t in range(ka - 1):
         g = t + 1  # grid row of threshold t of item a
         # cell (c, d) has upper bound row c+1 and lower bound row c
-        upper = dh[g, 1:] - dh[g, :-1]  # derivative of the cell whose upper bound is tau_t
-        d_ta[t, :, t] += upper
-        d_ta[t + 1, :, t] -= upper
+        upper = dh[:, g, 1:] - dh[:, g, :-1]  # derivative of the cell whose upper bound is tau_t
+        d_ta[:, t, :, t] += upper
+        d_ta[:, t + 1, :, t] -= upper
     for t in range(kb - 1):
         g = t + 1
-        upper = dk[1:, g] - dk[:-1, g]
-        d_tb[:, t, t] += upper
-        d_tb[:, t + 1, t] -= upper
+        upper = dk[:, 1:, g] - dk[:, :-1, g]
+        d_tb[:, :, t, t] += upper
+        d_tb[:, :, t + 1, t] -= upper
     return np.clip(pi, 1e-300, None), d_rho, d_ta, d_tb
 
 
@@ -289,7 +342,6 @@ def ordinal_cfa_model(data: pd.DataFrame, factors: Mapping[str, Sequence[str]]) 
 
     In R: ``lavaan::cfa(model, data, ordered = TRUE, estimator = "WLSMV")``.
     """
-    from scipy import stats
     from scipy.optimize import least_squares
 
     names = [n for items in factors.values() for n in items]
@@ -352,26 +404,13 @@ def ordinal_cfa_model(data: pd.DataFrame, factors: Mapping[str, Sequence[str]]) 
     df = n_s - (n_th + n_struct)
     # UΓ = WΓ − WΔ (ΔᵀWΔ)⁻¹ (WΔ)ᵀΓ, the second term through the thin (q-column) factors
     ug = weights[:, None] * gamma - w_delta @ (bread @ (w_delta.T @ gamma))
-    a, b = _scaled_shifted(ug, df)
-    chisq_ss = a * chisq + b
+    scaling = _scaled_shifted(ug, df)
 
     base_chisq = to_stat * float(rho_s @ (w_rho * rho_s))
     base_df = len(pairs)
     a0, b0 = _scaled_shifted(w_rho[:, None] * gamma[n_th:, n_th:], base_df)
     base_ss = a0 * base_chisq + b0
 
-    def cfi_tli(t: float, t0: float) -> tuple[float, float]:
-        if df <= 0:
-            return 1.0, 1.0
-        return _cfi_tli(t, df, t0, base_df)
-
-    def rmsea(t: float) -> float:
-        # N − 1 for ordered data, as lavaan
-        m = n_obs - 1
-        return float(np.sqrt(max(t / (m * df) - 1.0 / m, 0.0))) if df > 0 else 0.0
-
-    cfi, tli = cfi_tli(chisq, base_chisq)
-    cfi_s, tli_s = cfi_tli(chisq_ss, base_ss)
     robust = _cat_robust(
         poly.rho.to_numpy(),
         sigma,
@@ -387,25 +426,10 @@ def ordinal_cfa_model(data: pd.DataFrame, factors: Mapping[str, Sequence[str]]) 
     p = len(names)
     fit = pd.Series(
         {
-            "chisq": chisq,
-            "df": float(df),
-            "pvalue": float(stats.chi2.sf(chisq, df)) if df > 0 else float("nan"),
-            "chisq_scaled": chisq_ss,
-            "pvalue_scaled": float(stats.chi2.sf(chisq_ss, df)) if df > 0 else float("nan"),
-            "chisq_scaling_factor": 1.0 / a,
-            "chisq_shift": b,
-            "baseline_chisq": base_chisq,
-            "baseline_chisq_scaled": base_ss,
-            "baseline_df": float(base_df),
-            "cfi": cfi,
-            "tli": tli,
-            "rmsea": rmsea(chisq),
-            "cfi_scaled": cfi_s,
-            "tli_scaled": tli_s,
-            "rmsea_scaled": rmsea(chisq_ss),
+            # N − 1 for ordered data, as lavaan
+            **scaled_fit(chisq, df, scaling, (base_chisq, base_ss, base_df), n=n_obs - 1),
             **robust,
-            # lavaan: over the p(p + 1)/2 elements, the (zero) diagonal included
-            "srmr": float(np.sqrt(np.sum(resid_r * resid_r) / (p * (p + 1) / 2))),
+            "srmr": ordered_srmr(resid_r, p),
             "n_obs": float(n_obs),
             "npar": float(n_th + n_struct),
         }

@@ -55,7 +55,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import AnalysisError
-from analysis.stats._fit import cfi_tli as _cfi_tli
+from analysis.stats._fit import ordered_srmr, scaled_fit
 from analysis.stats._matrix import one_blas_thread
 from analysis.stats.invariance import (
     MODELS,
@@ -292,7 +292,6 @@ def _fit(
     start: np.ndarray,
     baseline: tuple[float, float, float],
 ) -> tuple[GroupFit, _Extras]:
-    from scipy import stats
     from scipy.optimize import least_squares
 
     layout = _layout(model, names, factors, groups, partial, start)
@@ -337,49 +336,16 @@ def _fit(
     chisq = float(np.sum(factor * w * r * r))
     df = len(s) - len(x)
     ug = w[:, None] * gamma - w_delta @ (bread @ (w_delta.T @ gamma))
-    a, b = _scaled_shifted(ug, df)
-    chisq_ss = a * chisq + b
-    base_chisq, base_ss, base_df = baseline
-
-    def cfi_tli(t: float, t0: float) -> tuple[float, float]:
-        if df <= 0:
-            return 1.0, 1.0
-        return _cfi_tli(t, df, t0, int(base_df))
-
+    scaling = _scaled_shifted(ug, df)
     n_groups = len(groups)
-
-    def rmsea(t: float) -> float:
-        if df <= 0:
-            return 0.0
-        m = n_total - n_groups
-        return float(np.sqrt(n_groups) * np.sqrt(max(t / (m * df) - 1.0 / m, 0.0)))
-
-    cfi, tli = cfi_tli(chisq, base_chisq)
-    cfi_s, tli_s = cfi_tli(chisq_ss, base_ss)
     srmr = 0.0
     for g, grp in enumerate(groups):
         n_th = grp.moments.n_thresholds
         resid_r = r[bounds[g] + n_th : bounds[g + 1]]
-        p = len(names)
-        srmr += grp.n / n_total * float(np.sqrt(np.sum(resid_r * resid_r) / (p * (p + 1) / 2)))
+        srmr += grp.n / n_total * ordered_srmr(resid_r, len(names))
     fit = pd.Series(
         {
-            "chisq": chisq,
-            "df": float(df),
-            "pvalue": float(stats.chi2.sf(chisq, df)) if df > 0 else float("nan"),
-            "chisq_scaled": chisq_ss,
-            "pvalue_scaled": float(stats.chi2.sf(chisq_ss, df)) if df > 0 else float("nan"),
-            "chisq_scaling_factor": 1.0 / a,
-            "chisq_shift": b,
-            "baseline_chisq": base_chisq,
-            "baseline_chisq_scaled": base_ss,
-            "baseline_df": base_df,
-            "cfi": cfi,
-            "tli": tli,
-            "rmsea": rmsea(chisq),
-            "cfi_scaled": cfi_s,
-            "tli_scaled": tli_s,
-            "rmsea_scaled": rmsea(chisq_ss),
+            **scaled_fit(chisq, df, scaling, baseline, n=n_total - n_groups, groups=n_groups),
             "srmr": srmr,
             "npar": float(len(x)),
             "n_obs": float(n_total),
@@ -438,7 +404,7 @@ def ordinal_invariance_model(
     In R: ``lavaan::cfa(model, data, ordered = TRUE, estimator = "WLSMV", group = group,
     group.equal = ...)``.
     """
-    names = check_model_inputs(data, factors, group, models)
+    names = check_model_inputs(data, factors, {"group": group}, models)
     parsed = parse_partial(partial, _PARTIAL, _PARTIAL_HINT)
     for lhs, op, rhs in parsed:
         known = (lhs in factors and rhs in names) if op == "=~" else lhs in names

@@ -28,6 +28,8 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import AnalysisError
+from analysis.stats._adjust import holm
+from analysis.stats._forms import takes_responses
 from analysis.stats._result import Result
 from analysis.stats.scores import scale_ids
 from surveytool.instrument.model import Instrument
@@ -79,6 +81,7 @@ def icc(ratings: np.ndarray) -> tuple[float, float]:
     return float(a1), float(c1)
 
 
+@takes_responses("scores")
 def compare_waves(
     scores: pd.DataFrame,
     person: str,
@@ -113,7 +116,6 @@ def compare_waves(
     [2]
     """
     from scipy import stats
-    from statsmodels.stats.multitest import multipletests  # type: ignore[import-untyped]
 
     for col in (person, wave):
         if col not in scores.columns:
@@ -183,7 +185,7 @@ def compare_waves(
     for _, part in tests.groupby(["test", "waves"], sort=False):
         ok = part["p"].notna()
         if ok.any():
-            adjusted = multipletests(part.loc[ok, "p"].to_numpy(dtype=np.float64), method="holm")[1]
+            adjusted = holm(part.loc[ok, "p"].to_numpy(dtype=np.float64))
             tests.loc[part.index[ok.to_numpy()], "p_holm"] = adjusted
     return WaveComparison(
         tests=tests.set_index(["scale", "waves", "test"]),

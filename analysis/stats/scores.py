@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import AnalysisError
+from analysis.stats._adjust import holm
+from analysis.stats._forms import takes_responses
 from analysis.stats._matrix import pairwise_cor
 from analysis.stats._result import Result
 from analysis.stats.reliability import Reliability
@@ -109,6 +111,7 @@ def disattenuate(r: pd.DataFrame, reliabilities: Mapping[str, float]) -> pd.Data
     return pd.DataFrame(out, index=r.index, columns=r.columns)
 
 
+@takes_responses("scores")
 def score_correlations(
     scores: pd.DataFrame,
     scales: Sequence[str] | Instrument | None = None,
@@ -134,11 +137,10 @@ def score_correlations(
     -----
     Per pair, over the respondents with both scores: t = r√(n − 2)/√(1 − r²) with n − 2 degrees
     of freedom (two-sided p); interval tanh(atanh r ± z₁₋α/₂/√(n − 3)); Holm's adjustment over all
-    pairs (statsmodels ``multipletests(method="holm")``).
+    pairs (:func:`analysis.stats._adjust.holm`, statsmodels' ``multipletests(method="holm")``).
     In R: ``psych::corr.test(scores, adjust = "holm")`` (``$r``, ``$n``, ``$p``, ``$ci``).
     """
     from scipy import stats
-    from statsmodels.stats.multitest import multipletests  # type: ignore[import-untyped]
 
     names = scale_ids(scores, scales)
     values = scores[names].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
@@ -157,10 +159,7 @@ def score_correlations(
         p = np.asarray(2 * stats.t.sf(np.abs(t), n_pairs - 2), dtype=np.float64)
         z = np.arctanh(r_pairs)
         half = stats.norm.ppf(0.5 + level / 2) / np.sqrt(n_pairs - 3)
-    finite = ~np.isnan(p)
-    p_holm = np.full_like(p, np.nan)
-    if finite.any():
-        p_holm[finite] = multipletests(p[finite], method="holm")[1]
+    p_holm = holm(p)
     matrix = pd.DataFrame(r, index=names, columns=names)
     corrected = disattenuate(matrix, rel_map)
     pairs = pd.DataFrame(

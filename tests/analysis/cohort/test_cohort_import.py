@@ -593,6 +593,21 @@ def test_mapping_errors_are_located(tmp_path: Path) -> None:
     assert f"{path}:7:" in text and "min_count does not apply" in text
 
 
+def test_an_emptied_list_key_means_an_empty_list(tmp_path: Path) -> None:
+    """The README's step "list `site` under `groups:`" done by moving the only entry of `drop:`
+    leaves `drop:` with nothing under it (YAML null): that is an empty list, not a "valid tuple"
+    error. A key holding the wrong kind of value is still refused, in words, not pydantic's."""
+    path = _write_yaml(tmp_path / "m.yaml", "groups:\n  - site\ndrop:\nidentifiers:\n")
+    mapping = load_mapping(path).mapping
+    assert mapping.groups == ("site",) and mapping.drop == () and mapping.identifiers == ()
+    bad = _write_yaml(tmp_path / "bad.yaml", "groups:\n  - site\ndrop: 5\n")
+    with pytest.raises(MappingError) as caught:
+        load_mapping(bad)
+    text = str(caught.value)
+    assert f"{bad}:3:" in text and "[wrong_type] at drop: should be a list" in text
+    assert "tuple" not in text and "drop: drop:" not in text
+
+
 def test_mapping_checked_against_source_and_instrument(tmp_path: Path, key: Path) -> None:
     path = _write_yaml(
         tmp_path / "m.yaml",
@@ -730,3 +745,43 @@ def test_parquet_metadata_holds_the_disclosure_report(tmp_path: Path, key: Path)
     dropped = {d["column"] for d in meta["disclosure"]["dropped_columns"]}
     assert {"first_name", "last_name", "email", "phone", "dob"} <= dropped
     assert meta["wave_columns"] == ["redcap_event_name"]
+
+
+def test_the_quarantine_keeps_every_import(tmp_path: Path, key: Path) -> None:
+    """Each import adds its lines (import_batch, source), a refused one with no batch; a report
+    written before import_batch existed is kept as the last import's; a formula-like cell stays
+    escaped once."""
+    from analysis.cohort.records import read_quarantine
+
+    mapping = {"groups": ["site"], "drop": ["age"]}
+    broken = _broken_csv(tmp_path)
+    frame = pd.read_csv(broken, dtype=str)
+    frame["respondent_id"] = [f"B{v}" for v in frame["respondent_id"]]
+    frame.loc[3, "M3"] = "=cmd()"  # not a label, and a formula to a spreadsheet
+    second = tmp_path / "second.csv"
+    frame.to_csv(second, index=False)
+    out = tmp_path / "c.parquet"
+    quarantine = tmp_path / "c.quarantine.csv"
+    first = analysis.import_cohort(broken, MINI, mapping=mapping, key_file=key, output=out)
+    assert list(read_quarantine(quarantine)["import_batch"]) == ["1"] * len(first.issues)
+    # as an older version wrote it: the last import's issues only, no import_batch column
+    old = read_quarantine(quarantine).drop(columns=["import_batch", "source"])
+    old.to_csv(quarantine, index=False)
+    with pytest.raises(InvalidResponsesError):
+        analysis.import_cohort(second, MINI, mapping=mapping, key_file=key, output=out, strict=True)
+    again = analysis.import_cohort(second, MINI, mapping=mapping, key_file=key, output=out)
+    lines = read_quarantine(quarantine)
+    n1, n2 = len(first.issues), len(again.issues)
+    assert lines["import_batch"].tolist() == ["1"] * n1 + [""] * n2 + ["2"] * n2
+    assert lines["source"].tolist() == [first.report.source] * n1 + [again.report.source] * 2 * n2
+    assert (lines["value"] == "=cmd()").sum() == 2  # read back as written, escaped in the file
+    assert quarantine.read_text().count("'=cmd()") == 2
+    assert "''=" not in quarantine.read_text()
+    from analysis.cohort import open_cohort
+
+    for entry in open_cohort(out).ledger.imports:
+        batch = lines[lines["import_batch"] == str(entry.batch)]
+        assert (batch["kind"] == "row").sum() == entry.rows_quarantined
+    # the same file once more changes nothing: no lines added
+    analysis.import_cohort(second, MINI, mapping=mapping, key_file=key, output=out)
+    assert len(read_quarantine(quarantine)) == len(lines)

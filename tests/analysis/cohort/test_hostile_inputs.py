@@ -45,6 +45,9 @@ def test_an_exact_item_id_wins_over_a_column_named_alike(tmp_path: Path) -> None
     assert result.exit_code == 0, result.output
     cohort = pd.read_parquet(tmp_path / "c.parquet")
     assert cohort["M1"].tolist() == [1.0, 2.0]  # M1, not m1
+    # the dropped m1 is explained by the item and the column it is taken from (was "named
+    # like item 'm1', which is mapped from None")
+    assert "m1: named like item 'M1', which is mapped from column 'M1'" in result.output
     template = run("cohort", "map-template", source, "-i", MINI, "-o", tmp_path / "m.yaml")
     assert template.exit_code == 0, template.output
     text = (tmp_path / "m.yaml").read_text("utf-8")
@@ -140,3 +143,55 @@ def test_the_ledger_and_report_agree_on_counts_after_float_ids(tmp_path: Path) -
     assert "rows imported 0" in result.output, result.output  # the same respondent 1
     meta = json.loads(json.dumps(pd.read_parquet(tmp_path / "c.parquet").shape))
     assert meta[0] == 1
+
+
+def test_many_dropped_columns_are_listed_up_to_a_limit(tmp_path: Path) -> None:
+    """A file of 10^6 columns printed 10^6 "dropped" lines and as many warnings (126 MB on the
+    terminal); now the first 20 of each and how many more (the disclosure report has all)."""
+    extra = [f"x{i}" for i in range(45)]
+    source = tmp_path / "r.csv"
+    source.write_text(
+        ",".join(["respondent_id", "M1", "M2", "M3", "M4", *extra]) + "\n"
+        + ",".join(["a", "1", "2", "3", "4", *["1"] * len(extra)]) + "\n",
+        "utf-8",
+    )  # fmt: skip
+    result = _import(tmp_path, source)
+    assert result.exit_code == 0, result.output
+    assert "dropped 45 column(s)" in result.output
+    assert "  ... and 25 more in the disclosure report" in result.output
+    assert "x19: " in result.output and "x20: " not in result.output
+    assert "x44" in (tmp_path / "c.disclosure.txt").read_text("utf-8")  # every one is there
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
+def test_a_repeated_column_is_reported_as_repeated_by_score_and_import(
+    tmp_path: Path, suffix: str
+) -> None:
+    # M1 twice: the first is read, and the copy is called a repeat of M1 (it was an unknown
+    # column 'M1.1' that "matches no item")
+    source = tmp_path / f"r{suffix}"
+    header: list[object] = ["respondent_id", "M1", "M2", "M3", "M4", "M1"]
+    rows: list[list[object]] = [["a", 1, 2, 3, 4, 5], ["b", 2, 3, 4, 5, 1]]
+    if suffix == ".csv":
+        source.write_text("\n".join(",".join(map(str, r)) for r in [header, *rows]) + "\n")
+    else:
+        book = openpyxl.Workbook()
+        for r in [header, *rows]:
+            book.active.append(r)
+        book.save(source)
+    scored = run(
+        "score", source, "-i", MINI, "--id-column", "respondent_id", "-o", tmp_path / "s.csv"
+    )
+    assert scored.exit_code == 0, scored.output
+    assert "column 'M1': column appears twice; the first is used" in scored.output
+    assert "M1.1" not in scored.output
+    report = pd.read_csv(tmp_path / "s.quarantine.csv", dtype=str)
+    assert report.loc[report["code"] == "duplicate_column", "column"].tolist() == ["M1"]
+    assert "unmatched_column" not in set(report["code"])
+    imported = _import(tmp_path, source)
+    assert imported.exit_code == 0, imported.output
+    flat = " ".join(imported.output.split())
+    assert "column 'M1' appears twice (the copy is read as 'M1.1'); the first is used" in flat
+    assert "matches no item" not in flat
+    cohort = pd.read_parquet(tmp_path / "c.parquet")
+    assert cohort["M1"].tolist() == [1.0, 2.0] and "M1.1" not in cohort.columns

@@ -207,6 +207,11 @@ def test_refusals_are_clear(tmp_path: Path, key: Path) -> None:
     responses(50).to_csv(csv, index=False)
     with pytest.raises(AnalysisError, match="the Dask engine reads Parquet"):
         import_cohort_dask(csv, MINI, key_file=key, output=tmp_path / "d")
+    # the command's words: the option to use, not a Python function alone
+    args = ["import", str(csv), "-i", str(MINI), "--key-file", str(key), "-o", str(tmp_path / "e")]
+    result = CliRunner().invoke(cohort_cli, [*args, "--engine", "dask", "--workers", "1"])
+    assert result.exit_code == 1, result.output
+    assert "--engine memory" in result.output and "Traceback" not in result.output
 
 
 def test_the_cli_imports_on_dask(tmp_path: Path, key: Path) -> None:
@@ -253,3 +258,85 @@ def test_a_critical_answer_in_a_repeated_row_is_reported_as_in_memory(
         assert critical["row"].astype(int).tolist() == [551], issues
         assert critical["column"].tolist() == ["DX1"]
     assert sorted(streamed.issues["code"].astype(str)) == sorted(memory.issues["code"].astype(str))
+
+
+def test_re_imports_and_partial_overlaps_match_in_buckets_as_in_memory(
+    tmp_path: Path, key: Path, dask_client: Any
+) -> None:
+    """The keys are matched bucket by bucket (10 buckets here): the same rows, duplicates,
+    repeated ids and quarantine as the in-memory import, for the same file again, a file with
+    part of the cohort (one known id repeated inside it, one new id repeated) and a file with
+    none of it."""
+    from analysis.cohort.buckets import bucket_count
+
+    first = responses(900, seed=5)
+    overlap = responses(900, seed=6)
+    ids = [None if v is None else f"O{v}" for v in overlap["respondent_id"]]
+    known = first["respondent_id"].tolist()
+    ids[:300] = known[:300]  # 300 known
+    ids[600] = ids[450]  # a new id, twice
+    ids[700] = known[5]  # a known id, twice
+    overlap["respondent_id"] = ids
+    other = responses(600, seed=7)
+    other["respondent_id"] = [None if v is None else f"N{v}" for v in other["respondent_id"]]
+    assert bucket_count(900, 900, 97) == 10
+    found = []
+    for i, part in enumerate((first, first, overlap, other)):
+        src = write_parquet_file(part, tmp_path / f"s{i}.parquet", row_group_rows=150)
+        memory = analysis.import_cohort(
+            src, MINI, mapping=QI, key_file=key, k=5, output=tmp_path / "m.parquet"
+        )
+        streamed = import_cohort_dask(
+            src,
+            MINI,
+            mapping=QI,
+            key_file=key,
+            k=5,
+            output=tmp_path / "d",
+            partition_rows=300,
+            bucket_rows=97,
+        )
+        _assert_same(memory, streamed, tmp_path / "m.parquet", tmp_path / "d")
+        found.append((memory.report, streamed.report))
+    (_, again), (_, part_known), (_, none_known) = found[1], found[2], found[3]
+    assert again.rows_imported == 0 and again.already_imported
+    assert again.duplicates == found[0][1].rows_imported  # every row kept before, known now
+    assert part_known.duplicates == 300 - 2  # the known ids but a blank one and row 30's
+    assert part_known.rows_invalid_id == found[2][0].rows_invalid_id >= 3
+    assert none_known.duplicates == 0
+    # the quarantine report keeps every recorded import's lines, batch by batch, in both engines
+    # (the same file again changed nothing and is in no batch: it adds no lines)
+    from analysis.cohort.records import read_quarantine
+
+    kept = {}
+    for stem in ("m", "d"):
+        kept[stem] = read_quarantine(tmp_path / f"{stem}.quarantine.csv")
+    assert sorted(set(kept["d"]["import_batch"])) == ["1", "2", "3"]
+    pd.testing.assert_frame_equal(_issues(kept["d"]), _issues(kept["m"]))
+    recorded = [found[0], found[2], found[3]]
+    for batch, (memory_report, streamed_report) in enumerate(recorded, start=1):
+        lines = kept["d"][kept["d"]["import_batch"] == str(batch)]
+        assert len(lines) == len(streamed_report.issues) == len(memory_report.issues) > 0
+        assert set(lines["source"]) == {streamed_report.source}
+        entry = open_cohort(tmp_path / "d").ledger.imports[batch - 1]
+        assert entry.source == streamed_report.source
+        # one line of kind row per quarantined row: the counts add up import by import
+        assert (lines["kind"] == "row").sum() == entry.rows_quarantined
+        assert entry.rows_read == entry.rows_imported + entry.rows_quarantined + entry.duplicates
+    assert open_cohort(tmp_path / "d").ledger.respondents == len(
+        open_cohort(tmp_path / "m.parquet").ledger.keys()
+    )
+
+
+def test_buckets_are_the_same_on_every_worker(dask_client: Any) -> None:
+    import pyarrow as pa
+
+    from analysis.cohort.buckets import bucket_of
+
+    keys = pa.array([f"{i:032x}" for i in range(2000)] + ["", "a\x1fb"])
+    here = bucket_of(keys, 13)
+    assert set(here.tolist()) == set(range(13))
+    there = dask_client.run(bucket_of, keys, 13)
+    assert len(there) == 2
+    for value in there.values():
+        np.testing.assert_array_equal(value, here)

@@ -19,6 +19,7 @@ from analysis.privacy.identifiers import redact, safe_file_name, value_findings
 from analysis.privacy.pseudonyms import PseudonymKey
 from surveytool.cli import cli
 from surveytool.io.tables import read_metadata
+from surveytool.privacy import CATEGORY_LABELS
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "cohort"
 MINI = FIXTURES / "mini.yaml"
@@ -42,8 +43,12 @@ def _all_text(folder: Path) -> str:
 
 
 def test_the_quarantine_redacts_names_phones_and_postcodes(tmp_path: Path) -> None:
-    frame = pd.DataFrame({"respondent_id": [f"p{i}" for i in range(4)], **_answers(4)})
-    frame["M1"] = ["Maria", "call 07700900123", "SW1A 2AA", "9x"]
+    frame = pd.DataFrame({"respondent_id": [f"p{i}" for i in range(7)], **_answers(7)})
+    frame["M1"] = frame["M1"].astype(object)
+    frame.loc[:, "M1"] = [
+        "Maria", "call 07700900123", "SW1A 2AA", "9x", "Gonzalez, Maria", "m.g@example.org",
+        "10.1.2.3",
+    ]  # fmt: skip
     source = tmp_path / "r.csv"
     frame.to_csv(source, index=False)
     result = run(
@@ -52,12 +57,18 @@ def test_the_quarantine_redacts_names_phones_and_postcodes(tmp_path: Path) -> No
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     text = (tmp_path / "c.quarantine.csv").read_text("utf-8")
-    for secret in ("Maria", "07700900123", "SW1A"):
+    for secret in ("Maria", "07700900123", "SW1A", "Gonzalez", "example.org", "10.1.2"):
         assert secret not in text
         assert secret not in result.output
     assert "9x" in text  # an ordinary bad answer stays visible
-    assert "looks like personal names" in text and "looks like phone numbers" in text
-    assert "looks like postal codes" in text
+    for category in ("person_name", "phone", "postal_code", "email", "ip_address"):
+        assert f"<redacted: looks like {CATEGORY_LABELS[category]}>" in text
+    # every bad cell is still listed, in its row; the counts add up
+    quarantine = pd.read_csv(tmp_path / "c.quarantine.csv", dtype=str)
+    cells = quarantine[quarantine["kind"] == "cell"]
+    assert sorted(cells["row"].astype(int)) == list(range(1, 8))
+    assert set(cells["column"]) == {"M1"}
+    assert "rows read 7 = rows imported 7 + rows quarantined 0" in result.output
 
 
 def test_a_source_file_name_is_a_keyed_hash_and_a_safe_basename(tmp_path: Path) -> None:

@@ -570,3 +570,37 @@ def test_cosmin_evidence_table(report_dir: Path, api: dict[str, Any]) -> None:
     assert "5 respondents of groups below the minimum cell left out" in site["basis"]
     retest = table[table["property"].str.startswith("test–retest")].iloc[0]
     assert retest["rating"] == "?" and retest["value"] == "not assessable"
+
+
+def test_cfa_tables_and_cosmin_share_the_keyed_items_of_the_api(
+    report_dir: Path, api: dict[str, Any]
+) -> None:
+    """The report keys the items once for omega, the EFA, the CFA and the COSMIN section: its
+    CFA tables are analysis.cfa's numbers, and the COSMIN table is the same whether it keys the
+    items itself or is given the shared ones."""
+    from analysis.report.cosmin import cosmin_table
+    from analysis.report.sections import TableBuilder
+
+    fitted = api["cfa"]
+    loadings = _csv(report_dir, "cfa_loadings").set_index(["factor", "item"])
+    expected = fitted.loadings.loc[loadings.index]
+    for column in ("estimate", "std_all"):
+        np.testing.assert_allclose(
+            _num(loadings[column]), expected[column].to_numpy(float), rtol=1e-9
+        )
+    correlations = _csv(report_dir, "cfa_factor_correlations").set_index("factor")
+    np.testing.assert_allclose(
+        np.vstack([_num(correlations[c]) for c in fitted.factor_correlations.columns]).T,
+        fitted.factor_correlations.loc[correlations.index].to_numpy(float),
+        rtol=1e-9,
+    )
+    shared, own = TableBuilder(MIN_CELL), TableBuilder(MIN_CELL)
+    responses = api["responses"]
+    cosmin_table(
+        shared, PPAI, responses, api["rel"], ["arm"], min_cell=MIN_CELL, keyed=api["keyed"]
+    )
+    cosmin_table(own, PPAI, responses, api["rel"], ["arm"], min_cell=MIN_CELL)
+    pd.testing.assert_frame_equal(shared.tables[0].frame, own.tables[0].frame)
+    published = _csv(report_dir, "cosmin")
+    structure = shared.tables[0].frame.iloc[0]
+    assert structure["value"] == published.iloc[0]["value"]

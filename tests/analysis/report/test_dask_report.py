@@ -20,15 +20,12 @@ from click.testing import CliRunner
 from distributed import Client
 
 import analysis
-from analysis.cohort.dataset import DatasetWriter, open_cohort
+from analysis.cohort.dataset import open_cohort
 from analysis.report import CohortReport, build_cohort_report, write_report
 from surveytool.cli import cli
 from surveytool.engine import cluster
-from surveytool.instrument.registry import load_instrument
-from surveytool.io.tables import write_table
-from surveytool.scoring.simulate import SimulationSpec, simulate
+from tests.analysis.report.cohorts import PPAI, site_cohorts
 
-PPAI = load_instrument("ppai@1.0.0")
 REDUCED_TABLES = (
     "reliability",
     "reliability_items",
@@ -46,29 +43,7 @@ REDUCED_TABLES = (
 @pytest.fixture(scope="module")
 def cohorts(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """(cohort file, the same cohort as a dataset of three part files)."""
-    folder = tmp_path_factory.mktemp("dask_report")
-    spec = SimulationSpec(n=300, seed=5, careless=0.03, group_column="site", groups=("a", "b", "c"))
-    frame = simulate(PPAI, spec)
-    frame.loc[frame.index[:5], "site"] = "d"
-    source = folder / "export.csv"
-    write_table(frame, source)
-    file = folder / "cohort.parquet"
-    analysis.import_cohort(
-        source,
-        PPAI,
-        output=file,
-        mapping={"id_column": "respondent_id", "groups": ["site"]},
-        key_file=folder / "cohort.key",
-    )
-    loaded = open_cohort(file).load()
-    dataset = folder / "dataset"
-    with DatasetWriter(dataset) as writer:
-        for part in np.array_split(np.arange(len(loaded.frame)), 3):
-            writer.write_rows(loaded.frame.iloc[part], loaded.metadata)
-        writer.write_keys(loaded.metadata.ledger.respondents)
-        writer.commit(loaded.metadata)
-    assert open_cohort(dataset).dask().npartitions == 3
-    return file, dataset
+    return site_cohorts(tmp_path_factory.mktemp("dask_report"), seed=5)
 
 
 @pytest.fixture(scope="module")
@@ -170,3 +145,17 @@ def _number(text: str) -> object:
         return float(text)
     except ValueError:
         return text
+
+
+def test_a_cohort_file_or_folder_reads_from_python_by_its_name(cohorts: tuple[Path, Path]) -> None:
+    # the README's way in: analysis.open_cohort with a path as text, file or folder alike
+    file, dataset = cohorts
+    from_file, from_folder = analysis.open_cohort(str(file)), analysis.open_cohort(str(dataset))
+    pd.testing.assert_frame_equal(from_file.frame(), from_folder.frame())
+    assert from_file.metadata.instrument_id == from_folder.metadata.instrument_id == PPAI.id
+    assert len(from_file.ledger.imports) == len(from_folder.ledger.imports) == 1
+    assert from_folder.dask().npartitions == 3
+    read = analysis.cohort.read_cohort(str(dataset))
+    assert read is not None and len(read.frame) == len(from_file.frame())
+    with pytest.raises(analysis.errors.CohortFileError, match="no such cohort"):
+        analysis.open_cohort(str(dataset.with_name("none")))

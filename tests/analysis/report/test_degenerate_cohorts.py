@@ -88,3 +88,55 @@ def test_report_and_norms_on_a_degenerate_cohort(tmp_path: Path, kind: str) -> N
         assert norms.exit_code == 1 and "sd" in norms.output, norms.output
     else:
         assert norms.exit_code == 0, norms.output
+
+
+def test_a_subscale_with_an_unanswered_item_is_not_computable_not_suppressed(
+    tmp_path: Path,
+) -> None:
+    # with --min-cell 1 (suppression off) the missing items' subscale was marked "suppressed"
+    # ("answered by fewer than 1 respondents"); nothing is hidden there: it is not computable
+    cohort = _cohort(tmp_path, "missing_items")
+    result = CliRunner().invoke(
+        cli,
+        ["cohort", "report", str(cohort), "-i", str(MINI), "--min-cell", "1", "--no-figures",
+         "-o", str(tmp_path / "report")],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    html = (tmp_path / "report" / "report.html").read_text("utf-8")
+    section = html[html.index('id="reliability"') :]
+    section = section[: section.index("</section>")]
+    assert "suppressed" not in section and "fewer than 1 respondents" not in section
+    assert "not computable" in section
+
+
+def test_a_subscale_whose_answered_items_have_few_answers_stays_suppressed(tmp_path: Path) -> None:
+    # M1 unanswered, M2 and M3 answered by 3 of 30 (min cell 10): the subscale's mean and sd come
+    # from those 3, so its row is suppressed like the items' (an unanswered item must not lift it)
+    n = 30
+    frame = pd.DataFrame(
+        {
+            "respondent_id": [f"p{i:02d}" for i in range(n)],
+            "M2": [2, 3, 4] + [None] * (n - 3),
+            "M3": [3, 4, 5] + [None] * (n - 3),
+            "M4": [1 + i % 5 for i in range(n)],
+        }
+    )
+    source = tmp_path / "few.csv"
+    frame.to_csv(source, index=False)
+    out = tmp_path / "few.parquet"
+    runner = CliRunner()
+    imported = runner.invoke(
+        cli,
+        ["cohort", "import", str(source), "-i", str(MINI), "--key-file", str(tmp_path / "k.key"),
+         "-o", str(out)],
+    )  # fmt: skip
+    assert imported.exit_code == 0, imported.output
+    report = runner.invoke(
+        cli,
+        ["cohort", "report", str(out), "-i", str(MINI), "--no-figures", "-o",
+         str(tmp_path / "report")],
+    )  # fmt: skip
+    assert report.exit_code == 0, report.output
+    reliability = pd.read_csv(tmp_path / "report" / "reliability.csv", dtype=str)
+    row = reliability.set_index(reliability.columns[0]).loc["calm"]
+    assert row["mean"] == "suppressed" and row["sd"] == "suppressed", row.to_dict()

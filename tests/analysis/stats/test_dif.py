@@ -127,3 +127,46 @@ def test_holm_matches_statsmodels() -> None:
     expected = multipletests(p[ok], method="holm")[1]
     assert np.allclose(_holm(p)[ok], expected, rtol=0, atol=1e-15)
     assert np.isnan(_holm(p)[[3, 17]]).all()
+
+
+def test_repeated_rows_weighted_once_give_the_same_likelihood() -> None:
+    """The models are fitted on distinct (answer, matching, group) rows with their counts: the
+    likelihood of the rows themselves."""
+    from analysis.stats.dif import _ordered_llf
+
+    rng = np.random.default_rng(4)
+    y = rng.integers(0, 4, 600)
+    exog = np.column_stack([rng.integers(0, 5, 600) / 4.0, rng.integers(0, 2, 600)])
+    distinct, first, weight = np.unique(
+        np.column_stack([y, exog]), axis=0, return_index=True, return_counts=True
+    )
+    assert len(distinct) < 60
+    once = _ordered_llf(y[first], exog[first], weight)
+    assert once == pytest.approx(_ordered_llf(y, exog), rel=1e-12)
+
+
+def test_rest_matching_is_each_items_mean_of_the_other_answered_items() -> None:
+    """matching="rest" equals dif_model with the rest score computed column by column (the
+    mean of the scale's other answered items), item for item."""
+    from analysis.stats.dif import scale_items
+
+    golden = Path(__file__).resolve().parents[2] / "golden"
+    inst = load_instrument(golden / "bfi.yaml")
+    table = pd.read_csv(golden / "bfi_items.csv")
+    got = analysis.dif(
+        inst,
+        table,
+        "gender",
+        scale="agree",
+        matching="rest",
+        id_column="id",
+        ignore_columns=["age"],
+    ).items
+    frame, group, _ = scale_items(
+        inst, table, "gender", "agree", id_column="id", ignore_columns=["age"]
+    )
+    for name in frame.columns:
+        rest = frame.drop(columns=name).mean(axis=1)
+        one = dif_model(frame[[name]], group, rest).items
+        for column in ("n", "chisq_12", "chisq_13", "chisq_23", "r2_1", "r2_2", "r2_3"):
+            assert num(got, name, column) == pytest.approx(num(one, name, column), rel=1e-9)

@@ -228,6 +228,35 @@ def test_factor_errors_are_explained(bfi_keyed: pd.DataFrame) -> None:
     with pytest.raises(AnalysisError, match="n_factors"):
         analysis.efa(keyed, 0)
     with pytest.raises(AnalysisError, match="unknown rotation"):
-        analysis.efa(keyed, 2, rotation="promax")  # type: ignore[arg-type]
+        analysis.efa(keyed, 2, rotation="promax")  # type: ignore[call-overload]
     with pytest.raises(AnalysisError, match="two or more items"):
         analysis.cfa_model(keyed, {"lonely": ["A1"]})
+
+
+def test_cfa_fitter_and_semopy_reach_the_same_optimum() -> None:
+    """cfa_model fits by the analytic-gradient ML fitter (the invariance module's); semopy,
+    kept for an item on two factors, finds the same estimates on the same data."""
+    from analysis.stats.cfa import _semopy_estimates
+
+    data = pd.read_csv(ANALYSIS / "holzinger_swineford.csv")
+    three = {
+        "visual": ["x1", "x2", "x3"],
+        "textual": ["x4", "x5", "x6"],
+        "speed": ["x7", "x8", "x9"],
+    }
+    ours = analysis.cfa_model(data, three)
+    observed = [i for items in three.values() for i in items]
+    values = data[observed].to_numpy(dtype=np.float64)
+    sample = np.cov(values, rowvar=False, bias=True)
+    implied, lam, phi, n_parameters, converged = _semopy_estimates(values, sample, three, observed)
+    assert converged and n_parameters == ours.fit["n_parameters"]
+    theirs = fit_indices(sample, implied, len(values), n_parameters)
+    assert ours.fit["chisq"] <= theirs["chisq"] + 1e-9
+    assert ours.fit["chisq"] == pytest.approx(theirs["chisq"], rel=1e-8)
+    estimates = ours.loadings["estimate"].to_numpy()
+    assert estimates == pytest.approx(lam[lam != 0], rel=1e-5)
+    d = np.sqrt(np.diag(phi))
+    assert ours.factor_correlations.to_numpy() == pytest.approx(phi / np.outer(d, d), abs=1e-6)
+    # an item on two factors: semopy fits it
+    cross = analysis.cfa_model(data, {**three, "speed": ["x7", "x8", "x9", "x1"]})
+    assert cross.converged and cross.fit["df"] == 23

@@ -199,3 +199,25 @@ def test_group_errors_are_explained(sim_scored: surveytool.ScoreResult) -> None:
         analysis.compare_groups(scored.scores, "site", SCALES, levels=["north"])
     with pytest.raises(AnalysisError, match="none of the scales"):
         analysis.describe_scores(scored.scores, ["absent"])
+
+
+def test_holm_gives_statsmodels_numbers_with_ties_nan_and_ones() -> None:
+    """The shared Holm adjustment (groups, score correlations, waves, DIF) is statsmodels'
+    ``multipletests(method="holm")`` to the last digit, NaN kept out of m and in place."""
+    from statsmodels.stats.multitest import multipletests  # type: ignore[import-untyped]
+
+    from analysis.stats._adjust import holm
+
+    rng = np.random.default_rng(5)
+    for size in (1, 2, 7, 40):
+        p = rng.uniform(0, 0.2, size) ** 2
+        p[: size // 3] = p[0]  # ties
+        if size > 2:
+            p[-1] = 0.9  # adjusted beyond 1: clipped
+        np.testing.assert_array_equal(holm(p), multipletests(p, method="holm")[1])
+        with_nan = np.concatenate([[np.nan], p, [np.nan]])
+        got = holm(with_nan)
+        assert np.isnan(got[[0, -1]]).all()
+        np.testing.assert_array_equal(got[1:-1], multipletests(p, method="holm")[1])
+    assert holm(np.array([])).shape == (0,)
+    assert np.isnan(holm(np.array([np.nan]))).all()

@@ -82,12 +82,12 @@ def test_random_state_takes_a_seed_or_a_generator(bfi_keyed: pd.DataFrame) -> No
     pd.testing.assert_frame_equal(by_seed.eigenvalues, by_generator.eigenvalues)
     assert by_seed.random_state == 5 and by_generator.random_state is None
     with pytest.raises(AnalysisError, match="random_state must be an int, a numpy Generator"):
-        analysis.parallel_analysis(bfi_keyed, random_state="5")  # type: ignore[arg-type]
+        analysis.parallel_analysis(bfi_keyed, random_state="5")  # type: ignore[call-overload]
 
 
 def test_options_name_their_parameter(bfi_keyed: pd.DataFrame) -> None:
     with pytest.raises(AnalysisError, match="unknown method 'ml': the parameter method takes"):
-        analysis.efa(bfi_keyed, 2, method="ml")  # type: ignore[arg-type]
+        analysis.efa(bfi_keyed, 2, method="ml")  # type: ignore[call-overload]
     with pytest.raises(AnalysisError, match="unknown use 'everything'"):
         analysis.correlation_matrix(bfi_keyed, use="everything")  # type: ignore[arg-type]
 

@@ -1,0 +1,122 @@
+"""reliability and item_statistics on a Dask DataFrame: the in-memory results (issue 18).
+
+The golden ``sim`` table with off-scale cells and a repeated respondent id is split into Dask
+partitions; the tables equal the pandas path's within 1e-12 and the problems are the same (the
+issue rows numbered in the whole frame), on the synchronous scheduler and on the session's
+LocalCluster (two worker processes), with one warning on the caller's side.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import dask
+import dask.dataframe as dd
+import pandas as pd
+import pytest
+
+import analysis
+from analysis.errors import AnalysisError, ResponseProblemsWarning
+from tests.analysis.stats.conftest import Dataset
+
+ISSUE_ORDER = ["row", "column", "code"]
+
+
+def _with_problems(sim: Dataset) -> Dataset:
+    """sim with four off-scale cells (in three partitions) and a repeated id across partitions."""
+    inst, table, kw = sim
+    items = [c for c in table.columns if c not in ("id", "site", "sex")]
+    table[items[0]] = table[items[0]].astype("float64")
+    table[items[3]] = table[items[3]].astype("float64")
+    table.loc[[5, 400, 899], items[0]] = 99.0
+    table.loc[300, items[3]] = -4.0
+    table.loc[700, "id"] = str(table["id"].iloc[10])  # quarantined in memory: first at row 11
+    return inst, table, kw
+
+
+def _issues(result: Any) -> pd.DataFrame:
+    table: pd.DataFrame = result.problems.table
+    return table.sort_values(ISSUE_ORDER).reset_index(drop=True)
+
+
+def _both(name: str, inst: Any, frame: Any, **kw: Any) -> tuple[Any, list[warnings.WarningMessage]]:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = getattr(analysis, name)(inst, frame, **kw)
+    return result, caught
+
+
+def _check(sim: Dataset, npartitions: int, use: str = "pairwise") -> None:
+    inst, table, kw = _with_problems(sim)
+    frame = dd.from_pandas(table, npartitions=npartitions)
+    assert frame.npartitions == npartitions
+    names = ["reliability", "item_statistics"] if use == "pairwise" else ["reliability"]
+    extra = {"use": use} if use != "pairwise" else {}
+    for name in names:
+        expected, _ = _both(name, inst, table, **kw, **extra)
+        got, caught = _both(name, inst, frame, **kw, **extra)
+        pd.testing.assert_frame_equal(got.summary(), expected.summary(), rtol=0, atol=1e-12)
+        assert got.n_obs == expected.n_obs == len(table) - 1
+        assert got.problems.count == expected.problems.count == 5
+        assert got.problems.codes == expected.problems.codes
+        pd.testing.assert_frame_equal(_issues(got), _issues(expected))
+        assert sorted(_issues(got)["row"]) == [6, 301, 401, 701, 900]  # rows of the whole frame
+        if name == "reliability":
+            pd.testing.assert_frame_equal(got.items, expected.items, rtol=0, atol=1e-12)
+            for scale, cov in expected.covariances.items():
+                pd.testing.assert_frame_equal(got.covariances[scale], cov, rtol=0, atol=1e-12)
+        else:
+            pd.testing.assert_frame_equal(got.frequencies, expected.frequencies)
+        problems = [w for w in caught if issubclass(w.category, ResponseProblemsWarning)]
+        assert len(problems) == 1, [str(w.message) for w in caught]
+        assert str(problems[0].message).startswith(f"{name}: the responses have 5 problem(s)")
+        assert problems[0].filename == __file__  # on the caller's line
+
+
+@pytest.mark.parametrize("npartitions", [3, 4])
+def test_synchronous_equals_pandas(sim: Dataset, npartitions: int) -> None:
+    with dask.config.set(scheduler="synchronous"):
+        _check(sim, npartitions)
+
+
+def test_listwise_synchronous_equals_pandas(sim: Dataset) -> None:
+    with dask.config.set(scheduler="synchronous"):
+        _check(sim, 4, use="listwise")
+
+
+def test_local_cluster_equals_pandas(sim: Dataset, dask_client: Any) -> None:
+    _check(sim, 4)
+
+
+def test_sums_of_a_dask_frame_are_those_of_the_table(sim: Dataset) -> None:
+    """sufficient_statistics of a Dask DataFrame feed both functions, as the table's do."""
+    inst, table, kw = _with_problems(sim)
+    with dask.config.set(scheduler="synchronous"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResponseProblemsWarning)
+        sums = analysis.sufficient_statistics(inst, dd.from_pandas(table, npartitions=3), **kw)
+        expected = analysis.sufficient_statistics(inst, table, **kw)
+    assert sums.n_obs == expected.n_obs
+    assert sums.problems.count == expected.problems.count
+    pd.testing.assert_frame_equal(
+        analysis.reliability(inst, sums).summary(),
+        analysis.reliability(inst, expected).summary(),
+        rtol=0,
+        atol=1e-12,
+    )
+
+
+def test_unknown_keyword_is_refused(sim: Dataset) -> None:
+    inst, table, _ = sim
+    wrong: dict[str, Any] = {"idcolumn": "id"}
+    with pytest.raises(TypeError, match="'idcolumn'"):
+        analysis.reliability(inst, dd.from_pandas(table, npartitions=2), **wrong)
+
+
+@pytest.mark.parametrize("name", ["omega", "keyed_items", "kmo", "parallel_analysis"])
+def test_statistics_without_a_dask_path_say_so(sim: Dataset, name: str) -> None:
+    """A statistic that needs the rows refuses a Dask DataFrame with a message, no traceback
+    (also those called as ``statistic(instrument, responses)``: kmo, parallel_analysis)."""
+    inst, table, kw = sim
+    with pytest.raises(AnalysisError, match=rf"^{name} takes a pandas DataFrame .*compute\(\)"):
+        getattr(analysis, name)(inst, dd.from_pandas(table, npartitions=2), **kw)
