@@ -16,6 +16,7 @@ from benchmarks import (
     bench_scoring,
     bench_startup,
     bench_web,
+    bench_wide,
 )
 
 
@@ -29,6 +30,8 @@ def main(argv: list[str]) -> int:
     for line in bench_analysis.run(n):
         print(line)
     for line in bench_import.run(n):
+        print(line)
+    for line in bench_wide.run(100_000 if "--quick" in argv else 1_000_000):
         print(line)
     for line in bench_ordinal.run(100_000):
         print(line)

@@ -17,13 +17,12 @@ Usage: python -m benchmarks.bench_import [--quick]   (--quick: 100,000 responden
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from benchmarks.common import run_fresh
 
 TARGET_RATIO = 2.0
 
@@ -59,19 +58,6 @@ def make_source(path: Path, n: int) -> Path:
     return path
 
 
-def _run(command: list[str]) -> tuple[float, int]:
-    """Seconds and peak resident memory (bytes) of ``command`` in a fresh process."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    err = proc.stderr.read().decode() if proc.stderr else ""
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} failed ({proc.returncode}): {err[-2000:]}")
-    return seconds, int(usage.ru_maxrss) * 1024
-
-
 def run(n: int = 1_000_000) -> list[str]:
     exe = [sys.executable, "-m", "surveytool"]
     lines = [
@@ -96,7 +82,7 @@ def run(n: int = 1_000_000) -> list[str]:
             "-o",
             str(folder / "scores.parquet"),
         ]
-        results = {"score": _run(score)}
+        results = {"score": run_fresh(score)}
         for form, out in (("file", "cohort.parquet"), ("dataset", "cohort")):
             command = [
                 *exe,
@@ -114,7 +100,7 @@ def run(n: int = 1_000_000) -> list[str]:
                 "-o",
                 str(folder / out),
             ]
-            results[form] = _run(command)
+            results[form] = run_fresh(command)
         base, base_peak = results["score"]
         lines.append(f"  surveytool score: {base:.2f} s, peak {base_peak / 2**20:,.0f} MB")
         for form in ("file", "dataset"):

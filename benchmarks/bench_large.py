@@ -17,7 +17,8 @@ Steps, on one dataset and one LocalCluster (``--workers`` processes, one thread 
    in-memory path (``read_source``, ``score_responses``, ``write_table``) in a fresh process, for
    the throughput ratio (respondents per second on Dask / in memory);
 4. further steps from other modules, when present: ``benchmarks/large_import.py`` (the cohort
-   import on Dask) and ``benchmarks/large_report.py`` (the cohort report on Dask).
+   import on Dask), ``benchmarks/large_report.py`` (the cohort report on Dask) and
+   ``benchmarks/large_norms.py`` (the cohort norms on Dask).
 
 A further step is a module ``benchmarks/large_<name>.py`` (listed in :data:`STEPS`) with::
 
@@ -57,7 +58,7 @@ from typing import Any
 
 INSTRUMENT = "ppai@1.0.0"
 #: The modules of further steps, run in this order when present.
-STEPS = ("benchmarks.large_import", "benchmarks.large_report")
+STEPS = ("benchmarks.large_import", "benchmarks.large_report", "benchmarks.large_norms")
 BASELINE_ROWS = 1_000_000
 
 

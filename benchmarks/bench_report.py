@@ -1,4 +1,4 @@
-"""The full cohort report for 100,000 respondents (target ≤ 30 s).
+"""The full cohort report for 100,000 respondents (target ≤ 5 s, issue 18).
 
 Data: ``surveytool simulate`` of the bundled PPAI 1.0.0 (58 items, 14 subscales, 2 composites), 2%
 missing answers, 3% careless responders, a three-group ``site`` column; imported into a cohort
@@ -7,7 +7,11 @@ with :func:`analysis.import_cohort` (setup, not timed). Timed: ``build_cohort_re
 cohort, scoring, every table, suppression, the figures and the atomic write.
 
 Each report runs in a fresh interpreter, timed from the outside, so the time includes what a
-user of the command pays: starting Python and importing scipy, statsmodels, semopy, matplotlib.
+user of the command pays: starting Python and importing scipy, statsmodels, matplotlib. Besides
+the wall time, the CPU time of that process (user + system, from ``getrusage`` of the finished
+child): on a machine shared with other work the wall time measures the neighbours too, the CPU
+time only the report (the report runs on one BLAS thread, so it is close to an idle machine's
+wall time).
 
 Baseline, in the same run: the same report without figures (``--no-figures``). The
 statistics under the report have their own baselines against plain pandas (bench_scoring,
@@ -26,7 +30,7 @@ import time
 from pathlib import Path
 
 N_DEFAULT = 100_000
-TARGET_SECONDS = 30.0
+TARGET_SECONDS = 5.0
 
 
 def _make_cohort(folder: Path, n: int) -> Path:
@@ -80,15 +84,26 @@ def _one_report(cohort: Path, output: Path, figures: bool) -> dict[str, object]:
     return {"steps": steps, "tables": len(report.tables)}
 
 
-def _fresh_process(cohort: Path, output: Path, *, figures: bool) -> tuple[float, dict[str, float]]:
-    """Wall time of one report in a new interpreter (imports included, as the CLI pays them)."""
+def _children_cpu() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _fresh_process(
+    cohort: Path, output: Path, *, figures: bool
+) -> tuple[float, float, dict[str, float]]:
+    """Wall and CPU time of one report in a new interpreter (imports included, as the CLI pays
+    them), and its steps."""
     command = [sys.executable, "-m", "benchmarks.bench_report", "--one", str(cohort), str(output)]
     if not figures:
         command.append("--no-figures")
+    cpu = _children_cpu()
     start = time.perf_counter()
     done = subprocess.run(command, check=True, capture_output=True, text=True)
     elapsed = time.perf_counter() - start
-    return elapsed, json.loads(done.stdout.strip().splitlines()[-1])["steps"]
+    return elapsed, _children_cpu() - cpu, json.loads(done.stdout.strip().splitlines()[-1])["steps"]
 
 
 def run(n: int = N_DEFAULT) -> list[str]:
@@ -101,13 +116,18 @@ def run(n: int = N_DEFAULT) -> list[str]:
         start = time.perf_counter()
         cohort = _make_cohort(folder, n)
         lines.append(f"  setup (simulate + import, not timed): {time.perf_counter() - start:.1f} s")
-        full, steps = _fresh_process(cohort, folder / "full", figures=True)
-        baseline, _ = _fresh_process(cohort, folder / "tables", figures=False)
+        full, full_cpu, steps = _fresh_process(cohort, folder / "full", figures=True)
+        baseline, baseline_cpu, _ = _fresh_process(cohort, folder / "tables", figures=False)
     verdict = "met" if full <= TARGET_SECONDS else "MISSED"
     lines.append(
         f"  full report (tables + figures): {full:.2f} s; baseline, the same without figures: "
         f"{baseline:.2f} s; ratio {full / baseline:.2f} (figures add "
         f"{full - baseline:.2f} s); target {verdict}"
+    )
+    lines.append(
+        f"  CPU time (user + system): full report {full_cpu:.2f} s, without figures "
+        f"{baseline_cpu:.2f} s; ratio {full_cpu / baseline_cpu:.2f}; target by CPU time "
+        + ("met" if full_cpu <= TARGET_SECONDS else "MISSED")
     )
     lines.append(
         "  steps of the full report: " + ", ".join(f"{k} {v:.2f} s" for k, v in steps.items())

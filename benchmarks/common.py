@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import tempfile
 import time
 from collections.abc import Callable
 from typing import Any
@@ -24,6 +27,22 @@ def best_of(fn: Callable[[], Any], repeat: int = 3, *, warmup: bool = True) -> f
         fn()
         times.append(time.perf_counter() - start)
     return min(times)
+
+
+def run_fresh(command: list[str]) -> tuple[float, int]:
+    """Seconds and peak resident memory (bytes) of ``command`` in a fresh process (from
+    ``wait4``, so the peak is the command's own); its error output on a failure."""
+    with tempfile.TemporaryFile() as errors:  # not a pipe: a full pipe would block the command
+        start = time.perf_counter()
+        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        errors.seek(0)
+        err = errors.read().decode(errors="replace")
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed ({proc.returncode}): {err[-2000:]}")
+    return seconds, int(usage.ru_maxrss) * 1024
 
 
 def bench_instrument(n_subscales: int = 8, per_subscale: int = 5) -> Instrument:

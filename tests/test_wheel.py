@@ -76,7 +76,7 @@ def test_wheel_contents(wheel):
     entry_points = zipfile.ZipFile(wheel).read(
         next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     )
-    assert b"surveytool = surveytool.cli:main" in entry_points
+    assert b"surveytool = surveytool.entry:main" in entry_points
 
 
 def test_installed_help(installed, tmp_path):
