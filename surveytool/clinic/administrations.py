@@ -4,7 +4,7 @@ transaction) and reading a client's history and the change between two administr
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -31,6 +31,27 @@ from surveytool.clinic.scores import check_answers, score_answers, score_row
 from surveytool.instrument.model import Instrument
 from surveytool.scoring.change import ReliableChange, reliable_change
 from surveytool.scoring.engine import provenance
+from surveytool.scoring.result import PersonScores
+
+
+@dataclass(frozen=True)
+class Scored:
+    """Answers checked and scored ahead of the transaction that records them
+    (:func:`score_for_record`): scoring is the slow part of recording, and a write transaction
+    need not hold the database while it runs."""
+
+    inst_hash: str
+    form: str | None
+    checked: dict[str, int | None]
+    person: PersonScores
+
+
+def score_for_record(
+    inst: Instrument, form: str | None, answers: Mapping[str, int | None]
+) -> Scored:
+    """Check and score answers for :func:`record_administration` (its ``scored``)."""
+    checked = check_answers(inst, form, answers)
+    return Scored(inst.content_hash, form, checked, score_answers(inst, form, checked))
 
 
 def record_administration(
@@ -46,6 +67,7 @@ def record_administration(
     actor: str,
     started_at: datetime | None = None,
     link: Link | None = None,
+    scored: Scored | None = None,
 ) -> Administration:
     """Store one administration: answers, scores and critical-item alerts, with its audit row.
 
@@ -53,11 +75,19 @@ def record_administration(
     ``link``, the alerts the link raised when its pages were saved
     (:func:`surveytool.clinic.alerts.raise_link_alerts`) are attached to the administration; a
     check met now that the link has not alerted yet gets its alert here.
+
+    ``scored``: the answers checked and scored already (:func:`score_for_record`, outside the
+    transaction); refused unless they are these answers of this instrument and form.
     """
     if mode not in (IN_PERSON, BY_LINK):
         raise ClinicError(f"unknown mode {mode!r}")
     checked = check_answers(inst, form, answers)
-    person = score_answers(inst, form, checked)
+    if scored is None:
+        person = score_answers(inst, form, checked)
+    elif (scored.inst_hash, scored.form, scored.checked) != (inst.content_hash, form, checked):
+        raise ClinicError("the scores given are not of these answers; nothing was recorded")
+    else:
+        person = scored.person
     now = utcnow()
     adm = Administration(
         client_id=client.id,

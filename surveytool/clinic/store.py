@@ -268,13 +268,42 @@ class ClinicStore:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A write transaction: everything in it is committed together, or nothing is."""
+        session = self.begin_write()
+        try:
+            yield session
+        except BaseException as exc:
+            self.end_write(session, exc)
+            raise
+        self.end_write(session)
+
+    def begin_write(self) -> Session:
+        """The session of a write transaction, for a caller that cannot hold :meth:`write` open
+        in one ``with`` (the web's write dependency begins on the event loop and ends in a
+        worker thread); end it with :meth:`end_write`. Touches no database yet: SQLite's
+        ``BEGIN IMMEDIATE`` runs at the first statement."""
         self.ensure_ready()
         session = Session(
             bind=self.engine.execution_options(**{_WRITE: True}), expire_on_commit=False
         )
+        session.begin()
+        return session
+
+    def end_write(self, session: Session, failed: BaseException | None = None) -> None:
+        """Commit the transaction of :meth:`begin_write` (then the audit head, when it added
+        audit rows), or roll it back when the work in it ``failed``; closes the session.
+
+        A database error, whether it ended the work or the commit, is raised as
+        :class:`ClinicError` (nothing is kept); ``failed``, any other error, is the caller's to
+        raise again."""
         try:
-            with session.begin():
-                yield session
+            if failed is not None:
+                session.rollback()
+                if isinstance(failed, sa.exc.OperationalError):
+                    raise ClinicError(
+                        f"the clinic database refused the change: {_reason(failed)}"
+                    ) from None
+                return
+            session.commit()
             if session.info.get(APPENDED):
                 self.write_head()
         except sa.exc.OperationalError as exc:

@@ -7,17 +7,21 @@ its route's own dependencies run, so a new route cannot forget it.
 
 Every dependency that touches a file or the database is a plain ``def``: FastAPI runs it in the
 thread pool, off the event loop, as it does the (plain ``def``) routes. Only reading the request
-body is ``async``.
+body and the write transaction (:func:`write_session`, whose database work runs in threads) are
+``async``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
+import anyio
+import anyio.to_thread
 from fastapi import Depends, Request
 from jinja2 import Environment
 from sqlalchemy.orm import Session
@@ -34,6 +38,8 @@ from surveytool.web.security import check_csrf
 SESSION_COOKIE = "st_session"
 CLIENT_COOKIE = "st_client"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: Threads for ending the routes' write transactions (:attr:`ClinicState.ending`).
+ENDING_THREADS = 4
 
 
 # ---------------------------------------------------------------------------------------------
@@ -49,6 +55,7 @@ class ClinicState:
     limiter: auth.LoginLimiter = field(default_factory=auth.LoginLimiter)
     _store: ClinicStore | None = None
     _opening: threading.Lock = field(default_factory=threading.Lock)
+    _ending: tuple[asyncio.AbstractEventLoop, anyio.CapacityLimiter] | None = None
 
     @property
     def store(self) -> ClinicStore:
@@ -58,6 +65,17 @@ class ClinicState:
                 store.ensure_ready()
                 self._store = store
             return self._store
+
+    @property
+    def ending(self) -> anyio.CapacityLimiter:
+        """Threads that only end write transactions (:func:`write_session`): a route holding
+        SQLite's write lock can always commit, however many routes fill the main thread pool
+        waiting for that lock (a sync ``yield`` dependency would end it in the main pool). One
+        per event loop: a test may run the same app under several loops, one after another."""
+        loop = asyncio.get_running_loop()
+        if self._ending is None or self._ending[0] is not loop:
+            self._ending = (loop, anyio.CapacityLimiter(ENDING_THREADS))
+        return self._ending[1]
 
     def existing_store(self) -> ClinicStore | None:
         """The store when there is a clinic database already (never creates a SQLite file):
@@ -173,11 +191,25 @@ def read_session(store: Store) -> Iterator[Session]:
         yield session
 
 
-def write_session(store: Store) -> Iterator[Session]:
+async def write_session(store: Store, state: State) -> AsyncIterator[Session]:
     """One write transaction for the route: committed when it returns, before the response is
-    sent; rolled back when it raises (a :class:`Refusal` too)."""
-    with store.write() as session:
+    sent; rolled back when it raises (a :class:`Refusal` too).
+
+    The route's statements run in its thread (SQLite: ``BEGIN IMMEDIATE`` at the first); the
+    commit or rollback runs in a thread of its own pool (:attr:`ClinicState.ending`), shielded,
+    so a client that goes away cannot leave the transaction open. The routes that many clients
+    use at once (a link's pages) write in ``with store.write()`` in their own thread instead,
+    around the writes alone: the write lock is not held while a page renders or scores."""
+    ending = state.clinic.ending
+    session = store.begin_write()
+    try:
         yield session
+    except BaseException as exc:
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(store.end_write, session, exc, limiter=ending)
+        raise
+    with anyio.CancelScope(shield=True):
+        await anyio.to_thread.run_sync(store.end_write, session, None, limiter=ending)
 
 
 #: A read-only view of the clinic database, closed before the response is sent.

@@ -23,7 +23,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from surveytool.clinic import links, settings
-from surveytool.clinic.administrations import record_administration
+from surveytool.clinic.administrations import record_administration, score_for_record
 from surveytool.clinic.alerts import raise_link_alerts
 from surveytool.clinic.clients import get_client
 from surveytool.clinic.errors import ClinicError, LinkError
@@ -40,7 +40,6 @@ from surveytool.web.deps import (
     FormFields,
     ReadSession,
     Store,
-    WriteSession,
 )
 from surveytool.web.forms import (
     answers_from_form,
@@ -134,13 +133,17 @@ def answer(
     link: ClientLink,
     data: FormFields,
     pages: ClinicPages,
-    session: WriteSession,
+    store: Store,
 ) -> Response:
+    """One page's answers. Everything slow (reading the link, the next page, scoring the last
+    page, rendering) runs outside the write transaction, which holds only the writes and is
+    committed in this thread (SQLite: the write lock is held for the writes alone)."""
     if link.completed_at is not None:
         return RedirectResponse(DONE, status_code=303)
     inst = link_instrument(link)
     form = link.form  # fixed by the clinician; a posted "form" field is ignored
     item_ids = form_items(inst, form)
+    actor = f"link:{link.id}"
     # the answers kept in the store, then what this page posted (a newer choice wins)
     saved = links.Progress.of(link).answers
     answers = {k: v for k, v in saved.items() if k in item_ids}
@@ -151,18 +154,15 @@ def answer(
     if hits:
         context = support_page(inst, form, answers, data, hits)
         reached = min(int(context["hidden"]["page"]) + 1, page_count(len(item_ids)) - 1)
-        links.save_progress(session, link, answers, reached)
-        # the clinician is told now, in this transaction: the client may leave without sending
-        raise_link_alerts(
-            session, link, posted_hits(inst, item_ids, answers, data), actor=f"link:{link.id}"
-        )
-        view = support_view(
-            inst,
-            hits,
-            context["country"],
-            path="link",
-            review=settings.review_sentence(session),
-        )
+        with store.write() as session:
+            links.save_progress(session, link, answers, reached)
+            # the clinician is told now, in this transaction: the client may leave without
+            # sending
+            raise_link_alerts(
+                session, link, posted_hits(inst, item_ids, answers, data), actor=actor
+            )
+            review = settings.review_sentence(session)
+        view = support_view(inst, hits, context["country"], path="link", review=review)
         return pages(
             "support.html",
             support=view,
@@ -174,33 +174,37 @@ def answer(
         )
     step = next_page(inst, form, item_ids, answers, data)
     if step is not None:
-        links.save_progress(session, link, answers, step["page"])
-        # a check met on this page whose support page was shown before (the client went back
-        # and on), or met by going back: its alert is raised once, here if not yet
-        raise_link_alerts(
-            session, link, posted_hits(inst, item_ids, answers, data), actor=f"link:{link.id}"
-        )
+        with store.write() as session:
+            links.save_progress(session, link, answers, step["page"])
+            # a check met on this page whose support page was shown before (the client went
+            # back and on), or met by going back: its alert is raised once, here if not yet
+            raise_link_alerts(
+                session, link, posted_hits(inst, item_ids, answers, data), actor=actor
+            )
         return pages("page.html", form_action="/q/answer", **step)
-    # the last page: everything is stored in the route's one transaction (committed before
-    # the 303 is sent), or nothing is
-    try:
-        current = links.recording_link(session, request.cookies.get(CLIENT_COOKIE))
-    except LinkError:
-        # ended or already sent: nothing was written
-        return RedirectResponse(DONE, status_code=303)
-    record_administration(
-        session,
-        get_client(session, current.client_id),
-        inst,
-        current.instrument_source,
-        numeric(answers),
-        form=form,
-        mode=BY_LINK,
-        clinician=None,
-        actor=f"link:{current.id}",
-        started_at=link.used_at,
-        link=current,
-    )
+    # the last page: scored first, then everything is stored in one transaction (committed
+    # before the 303 is sent), or nothing is
+    scored = score_for_record(inst, form, numeric(answers))
+    with store.write() as session:
+        try:
+            current = links.recording_link(session, request.cookies.get(CLIENT_COOKIE))
+        except LinkError:
+            # ended or already sent: nothing was written
+            return RedirectResponse(DONE, status_code=303)
+        record_administration(
+            session,
+            get_client(session, current.client_id),
+            inst,
+            current.instrument_source,
+            numeric(answers),
+            form=form,
+            mode=BY_LINK,
+            clinician=None,
+            actor=f"link:{current.id}",
+            started_at=link.used_at,
+            link=current,
+            scored=scored,
+        )
     country = carried(data).get("country")
     return RedirectResponse(DONE + (f"?country={country}" if country else ""), status_code=303)
 
@@ -280,10 +284,11 @@ def start_page(token: str, pages: ClinicPages, session: ReadSession) -> Response
 
 
 @router.post("/q/{token}")
-def begin(token: str, request: Request, session: WriteSession) -> Response:
+def begin(token: str, request: Request, store: Store) -> Response:
     """Begin (or continue): a client session in a cookie, then the page reached."""
     try:
-        _link, client_token = links.begin(session, token)
+        with store.write() as session:
+            _link, client_token = links.begin(session, token)
     except LinkError as exc:
         raise link_refused(exc) from exc
     response = RedirectResponse("/q", status_code=303)

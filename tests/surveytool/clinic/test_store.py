@@ -19,7 +19,11 @@ import pytest
 import sqlalchemy as sa
 
 from surveytool.clinic import audit, auth, links
-from surveytool.clinic.administrations import change_between, record_administration
+from surveytool.clinic.administrations import (
+    change_between,
+    record_administration,
+    score_for_record,
+)
 from surveytool.clinic.alerts import acknowledge_alert, alert_text, open_alerts, raise_link_alerts
 from surveytool.clinic.clients import add_client, get_client
 from surveytool.clinic.clinicians import find_clinician
@@ -436,6 +440,61 @@ def test_record_stores_answers_scores_alerts_and_audit(
             "administration.record",
         ]
         assert "Jane Roe" not in "".join(e.details + e.target for e in entries)
+        assert audit.verify(session).ok
+
+
+def test_scores_made_before_the_transaction_are_stored_as_scoring_there_would(
+    store: ClinicStore, mood: Instrument
+) -> None:
+    """The web scores a link's last page before it opens the write transaction: what it stores
+    is what scoring inside would have stored; scores of other answers are refused, whole."""
+    _, client_id = seed(store)
+    answers = mood_answers(5, 2)
+    inside = record(store, client_id, mood, answers, source="mood")
+    ahead = score_for_record(mood, None, answers)
+    with store.write() as session:
+        adm = record_administration(
+            session,
+            get_client(session, client_id),
+            mood,
+            "mood",
+            answers,
+            form=None,
+            mode=IN_PERSON,
+            clinician=None,
+            actor="cli:test",
+            scored=ahead,
+        )
+        outside = adm.id
+
+    def stored(adm_id: int) -> list[tuple[object, ...]]:
+        with store.read() as session:
+            adm = session.get(Administration, adm_id)
+            assert adm is not None
+            return sorted((s.scale_id, s.value, s.band, s.t_score) for s in adm.scores) + [
+                (a.item_id, a.answer) for a in adm.alerts
+            ]
+
+    assert stored(outside) == stored(inside)
+    before = {m: count(store, m) for m in (Administration, ItemAnswer, Score, Alert, AuditEntry)}
+    for other in (mood_answers(1, 4), answers):
+        scored = score_for_record(mood, None, other)
+        form = None if other is not answers else "brief"
+        with pytest.raises(ClinicError, match="not of these answers"), store.write() as session:
+            record_administration(
+                session,
+                get_client(session, client_id),
+                mood,
+                "mood",
+                answers if form is None else {k: answers[k] for k in mood.form_items("brief")},
+                form=form,
+                mode=IN_PERSON,
+                clinician=None,
+                actor="cli:test",
+                scored=scored,
+            )
+    assert {m: count(store, m) for m in before} == before
+    with store.read() as session:
         assert audit.verify(session).ok
 
 

@@ -263,7 +263,9 @@ def test_workers_on_postgresql_share_sessions_throttling_and_the_audit_chain(
 
 def test_only_the_health_check_runs_on_the_event_loop(tmp_path: Path) -> None:
     """Every page is a plain ``def`` (FastAPI runs it in the threadpool), and so is every
-    dependency but reading the form; the one ``async`` endpoint, /healthz, does no work."""
+    dependency but reading the form and the write transaction's (whose commit runs in a thread
+    pool of its own: tests/surveytool/web/test_concurrent_writes.py); the one ``async`` endpoint,
+    /healthz, does no work."""
     import inspect
 
     from surveytool.personal_store import PersonalStore
@@ -279,6 +281,9 @@ def test_only_the_health_check_runs_on_the_event_loop(tmp_path: Path) -> None:
             on_loop.append(route.path)
         for dep in route.dependant.dependencies:
             call = dep.call
-            if call is not None and inspect.iscoroutinefunction(call):
-                assert call.__name__ in ("form_fields", "require_csrf"), (route.path, call)
+            if call is not None and (
+                inspect.iscoroutinefunction(call) or inspect.isasyncgenfunction(call)
+            ):
+                allowed = ("form_fields", "require_csrf", "write_session")
+                assert call.__name__ in allowed, (route.path, call)
     assert on_loop == ["/healthz"]
