@@ -11,6 +11,7 @@ from pathlib import Path
 
 import openpyxl
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner, Result
 
@@ -161,6 +162,76 @@ def test_many_dropped_columns_are_listed_up_to_a_limit(tmp_path: Path) -> None:
     assert "  ... and 25 more in the disclosure report" in result.output
     assert "x19: " in result.output and "x20: " not in result.output
     assert "x44" in (tmp_path / "c.disclosure.txt").read_text("utf-8")  # every one is there
+
+
+def test_a_wide_file_names_some_dropped_columns_counts_the_rest_and_lists_all_apart(
+    tmp_path: Path,
+) -> None:
+    """10^6 unmatched columns were 10^6 warnings, quarantine lines and disclosure entries (in
+    the Parquet metadata too: minutes, gigabytes). Now each report names COLUMNS_LISTED of each
+    reason and counts the rest; the columns file has every column. The counts add up, and no
+    name that looks like an identifier or a formula reaches a report as it is."""
+    from analysis.privacy.disclosure import COLUMNS_LISTED
+
+    extra = [f"x{i}" for i in range(COLUMNS_LISTED + 150)]
+    extra[3] = "jane.doe@example.com"  # a header that is an address: named, redacted
+    extra[-1] = "=HYPERLINK(1)"  # past the limit: only the columns file names it, escaped
+    header = ["respondent_id", "M1", "M2", "M3", "M4", "email", *extra]
+    rows = [
+        ["a", "1", "2", "3", "4", "a@example.org", *["1"] * len(extra)],
+        ["b", "2", "3", "4", "5", "b@example.org", *["2"] * len(extra)],
+    ]
+    source = tmp_path / "r.csv"
+    source.write_text("\n".join(",".join(r) for r in [header, *rows]) + "\n", "utf-8")
+    result = _import(tmp_path, source)
+    assert result.exit_code == 0, result.output
+    flat = " ".join(result.output.split())
+    assert f"dropped {len(extra) + 1} column(s)" in flat
+    assert "jane.doe" not in result.output and "HYPERLINK" not in result.output
+    assert "more in c.columns.csv" in flat
+
+    disclosure = json.loads((tmp_path / "c.disclosure.json").read_text("utf-8"))
+    listed = disclosure["dropped_columns"]
+    left = disclosure["dropped_not_listed"]
+    assert disclosure["dropped_count"] == len(extra) + 1
+    assert len(listed) + sum(r["count"] for r in left) == disclosure["dropped_count"]
+    assert left == [
+        {"role": "unmatched", "reason": "matches no item and is not declared", "count": 150}
+    ]
+    assert [d["column"] for d in listed if d["role"] == "identifier"] == ["email"]
+    names = [d["column"] for d in listed if d["role"] == "unmatched"]
+    assert len(names) == COLUMNS_LISTED and names[:3] == ["x0", "x1", "x2"]
+    assert names[3].startswith("<redacted: looks like e-mail")
+    assert disclosure["columns_file"] == "c.columns.csv"
+    text = (tmp_path / "c.disclosure.txt").read_text("utf-8")
+    assert "... and 150 more: matches no item and is not declared" in text
+    assert "c.columns.csv" in text
+    for report in (text, json.dumps(disclosure)):
+        assert "jane.doe" not in report and "HYPERLINK" not in report
+
+    # the columns file: every source column once, in order, formulas escaped
+    columns = pd.read_csv(tmp_path / "c.columns.csv", dtype=str, keep_default_na=False)
+    assert columns["column"].tolist()[:-1] == header[:-1]
+    assert columns["column"].iat[-1] == "'=HYPERLINK(1)"
+    assert (columns["role"] == "unmatched").sum() == len(extra)
+    assert columns.loc[columns["column"] == "email", "detected"].item().startswith("e-mail")
+
+    # the warnings and the quarantine: COLUMNS_LISTED by name, one line for the rest
+    stored = json.loads(pq.read_schema(tmp_path / "c.parquet").metadata[b"surveytool"])
+    warnings = [w for w in stored["last_import"]["warnings"] if w["code"] == "unmatched_column"]
+    assert len(warnings) == COLUMNS_LISTED + 1
+    assert [w["column"] for w in warnings[:3]] == ["x0", "x1", "x2"]
+    assert warnings[-1]["column"] is None and warnings[-1]["message"].startswith("150 more")
+    assert stored["last_import"]["columns"] == {"read": len(header), "unmatched": len(extra)}
+    assert stored["disclosure"]["dropped_count"] == len(extra) + 1
+    quarantine = _quarantine(tmp_path)
+    unmatched = quarantine[quarantine["code"] == "unmatched_column"]
+    named = unmatched[unmatched["column"].notna()]
+    assert len(named) == COLUMNS_LISTED and named["column"].iat[0] == "x0"
+    assert "jane.doe" not in quarantine.to_csv()
+    rest = unmatched[unmatched["column"].isna()]
+    assert rest["value"].tolist() == ["150"]
+    assert len(named) + int(rest["value"].item()) == len(extra)
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
