@@ -63,6 +63,7 @@ from analysis.privacy.generalize import (
     merge_small_categories,
 )
 from analysis.privacy.identifiers import (
+    UNMATCHED_DROPPED,
     ColumnDecision,
     ColumnDecisions,
     classify_columns,
@@ -269,6 +270,7 @@ def classify(s: ImportState) -> None:
         metadata=table.metadata_columns,
         metadata_source=f"the {table.format} export",
         categorical=table.categorical_columns,
+        drop_unmatched=p.drop_unmatched,
     )
     reasons = {
         c: _shadowing(c, p.items)
@@ -277,7 +279,7 @@ def classify(s: ImportState) -> None:
     }
     repeats = table.repeated_columns
     for c, first in repeats.items():  # a copy of a column: said so, not "matches no item"
-        if (d := decisions.get(c)) is not None and d.role == "unmatched":
+        if (d := decisions.get(c)) is not None and _undeclared(d):
             reasons[c] = f"repeats column {first!r}; the first is used"
     s.decisions = decisions.with_reasons(reasons) if reasons else decisions
     by_column = {c: s.decisions.get(c) for c in [*p.waves, *p.groups, *p.quasi_identifiers]}
@@ -300,7 +302,10 @@ def classify(s: ImportState) -> None:
     unmatched = roles == "unmatched"
     for copy, name in repeats.items():
         where = s.decisions.position(copy)
-        if where is None or not unmatched[where]:
+        if (
+            where is None
+            or s.decisions.reasons[where] != f"repeats column {name!r}; the first is used"
+        ):
             continue
         unmatched[where] = False
         warned.append(
@@ -331,6 +336,14 @@ def classify(s: ImportState) -> None:
     s.report.warnings += [w for _, w in sorted(warned, key=lambda pair: pair[0])]
     s.report.columns_read = len(s.decisions)
     s.report.columns_unmatched = len(positions)
+    if p.drop_unmatched:
+        undeclared = int((s.decisions.reasons == UNMATCHED_DROPPED).sum())
+        s.report.columns_unmatched = undeclared
+        if undeclared:
+            s.report.notes.append(
+                f"{undeclared:,} column(s) that match no item of {s.instrument.id} were dropped "
+                "(the mapping's unmatched: drop)"
+            )
     if len(positions) > COLUMNS_LISTED:  # 10**6 of them: named up to a limit, the rest counted
         s.warn(
             "unmatched_column",
@@ -346,6 +359,11 @@ def classify(s: ImportState) -> None:
             + describe_findings(id_decision.findings)
             + ": they are replaced by pseudonyms and never written"
         )
+
+
+def _undeclared(decision: ColumnDecision) -> bool:
+    """A column nobody declared and no check fired on (``unmatched: drop`` or not)."""
+    return decision.role == "unmatched" or decision.reason == UNMATCHED_DROPPED
 
 
 def _kept(decision: ColumnDecision | None) -> bool:

@@ -52,6 +52,7 @@ class ColumnPlan:
     rules: dict[str, RecodeRule]  # item id -> its recode rule
     shadowed: tuple[str, ...]  # columns named like an item mapped from another column
     notes: tuple[str, ...] = ()
+    drop_unmatched: bool = False  # unmatched: drop (the other columns dropped unwarned)
 
 
 def _closest(name: str, options: Sequence[str]) -> str:
@@ -321,4 +322,5 @@ def plan_columns(table: SourceTable, instrument: Instrument, loaded: LoadedMappi
         rules=rules,
         shadowed=tuple(shadowed),
         notes=tuple(p.notes),
+        drop_unmatched=mapping.unmatched == "drop",
     )

@@ -49,6 +49,8 @@ from surveytool.privacy import (
 from surveytool.privacy import redact as redact
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from analysis.privacy.pseudonyms import PseudonymKey
 
 _NAME_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -330,21 +332,27 @@ def table_value_findings(frame: pd.DataFrame) -> dict[int, list[str]]:
     return {p: sorted(c, key=order.__getitem__) for p, c in sorted(out.items())}
 
 
-def table_name_findings(names: Sequence[str]) -> dict[int, list[str]]:
-    """:func:`name_findings` of every name, by position, where one fires: the names put to
-    :data:`_ANY_NAME_PATTERN` at once (Arrow's regular expressions), the few that match one by
-    one."""
-    if not names:
-        return {}
+def snake_names(names: Sequence[str]) -> pa.Array:
+    """:func:`~analysis.cells.snake_name` of every name at once (an Arrow string array)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     text = pa.array([str(n) for n in names], type=pa.string())
     snake = pc.replace_substring_regex(text, r"([A-Z]+)([A-Z][a-z])", r"\1_\2")
     snake = pc.replace_substring_regex(snake, r"([a-z0-9])([A-Z])", r"\1_\2")
-    snake = pc.utf8_lower(
-        pc.utf8_trim(pc.replace_substring_regex(snake, r"[^0-9a-zA-Z]+", "_"), "_")
-    )
+    snake = pc.replace_substring_regex(snake, r"[^0-9a-zA-Z]+", "_")
+    return pc.utf8_lower(pc.utf8_trim(snake, "_"))
+
+
+def table_name_findings(names: Sequence[str]) -> dict[int, list[str]]:
+    """:func:`name_findings` of every name, by position, where one fires: the names put to
+    :data:`_ANY_NAME_PATTERN` at once (Arrow's regular expressions), the few that match one by
+    one."""
+    if not names:
+        return {}
+    import pyarrow.compute as pc
+
+    snake = snake_names(names)
     hits = pc.match_substring_regex(snake, _ANY_NAME_PATTERN.pattern).to_numpy(zero_copy_only=False)
     out: dict[int, list[str]] = {}
     for position in np.flatnonzero(hits).tolist():
@@ -401,6 +409,8 @@ class ColumnDecision:
 
 #: Why a column nobody declared, and no check fired on, is dropped.
 UNMATCHED_REASON = "matches no item and is not declared"
+#: The same, when the mapping says ``unmatched: drop``.
+UNMATCHED_DROPPED = "matches no item; dropped (unmatched: drop)"
 
 
 class ColumnDecisions(Sequence[ColumnDecision]):
@@ -556,6 +566,7 @@ def classify_columns(
     metadata: Iterable[str] = (),
     metadata_source: str = "the export",
     categorical: Iterable[str] = (),
+    drop_unmatched: bool = False,
 ) -> ColumnDecisions:
     """Decide, for every column of ``frame``, whether it reaches the output; one decision each.
 
@@ -568,7 +579,8 @@ def classify_columns(
     Linear in the cells, whatever the width: a frame of at most :data:`_SAMPLE` rows is checked
     as one cell array (:func:`table_value_findings`, :func:`table_name_findings`), and only the
     columns something is known of (declared, or a check fired) are looked at one by one; the
-    rest match no item (:data:`UNMATCHED_REASON`).
+    rest match no item (:data:`UNMATCHED_REASON`); with ``drop_unmatched`` (the mapping's
+    ``unmatched: drop``) they are dropped as declared (role ``drop``, :data:`UNMATCHED_DROPPED`).
     """
     qis = dict(quasi_identifiers or {})
     item_set, wave_set, group_set = set(items), set(waves), set(groups)
@@ -616,6 +628,10 @@ def classify_columns(
         roles[position], kept[position], reasons[position] = d.role, d.kept, d.reason
         if d.findings:
             findings_at[position] = d.findings
+    if drop_unmatched:
+        rest = roles == "unmatched"
+        roles[rest] = "drop"
+        reasons[rest] = UNMATCHED_DROPPED
     return ColumnDecisions(names, roles, kept, reasons, findings_at)
 
 

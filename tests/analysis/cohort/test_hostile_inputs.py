@@ -234,6 +234,67 @@ def test_a_wide_file_names_some_dropped_columns_counts_the_rest_and_lists_all_ap
     assert len(named) + int(rest["value"].item()) == len(extra)
 
 
+def test_the_template_of_a_very_wide_file_says_unmatched_drop_and_loads_back(
+    tmp_path: Path,
+) -> None:
+    """map-template listed every undeclared column under drop: (10^6 columns: a 40 MB mapping,
+    over the size a mapping may have, so it could not be read back). Past TEMPLATE_LISTED it
+    writes unmatched: drop, and the import drops them without a warning or a quarantine line
+    each, counting them."""
+    from analysis.mapping.template import TEMPLATE_LISTED
+    from analysis.privacy.identifiers import UNMATCHED_DROPPED
+
+    extra = [f"x{i}" for i in range(TEMPLATE_LISTED + 5)]
+    source = tmp_path / "r.csv"
+    source.write_text(
+        ",".join(["respondent_id", "M1", "M2", "M3", "M4", "email", "age", *extra]) + "\n"
+        + "\n".join(
+            ",".join([who, "1", "2", "3", "4", f"{who}@example.org", "40", *["1"] * len(extra)])
+            for who in ("a", "b")
+        ) + "\n",
+        "utf-8",
+    )  # fmt: skip
+    mapping = tmp_path / "m.yaml"
+    made = run("cohort", "map-template", source, "-i", MINI, "-o", mapping)
+    assert made.exit_code == 0, made.output
+    text = mapping.read_text("utf-8")
+    assert len(text) < 5000 and '"x7"' not in text.split("unmatched:")[0]
+    assert f"unmatched: drop   # the {len(extra) + 1:,} other columns" in text
+    assert '- "email"' in text  # identifiers are still listed, one by one
+    assert '#   "age": {generalize: age_band' in text  # and quasi-identifier candidates
+
+    result = _import(tmp_path, source, "--map", mapping)
+    assert result.exit_code == 0, result.output
+    flat = " ".join(result.output.split())
+    assert f"{len(extra) + 1:,} column(s) that match no item of mini were dropped" in flat
+    assert "unmatched_column" not in flat
+    quarantine = tmp_path / "c.quarantine.csv"
+    assert not quarantine.exists() or "unmatched_column" not in quarantine.read_text("utf-8")
+    disclosure = json.loads((tmp_path / "c.disclosure.json").read_text("utf-8"))
+    listed = disclosure["dropped_columns"]
+    assert disclosure["dropped_count"] == len(extra) + 2  # and email, age
+    assert len(listed) + sum(r["count"] for r in disclosure["dropped_not_listed"]) == len(extra) + 2
+    assert {d["role"] for d in listed if d["reason"] == UNMATCHED_DROPPED} == {"drop"}
+    assert (tmp_path / "c.columns.csv").is_file()
+
+
+def test_a_mapping_says_warn_or_drop_for_unmatched_columns(tmp_path: Path) -> None:
+    source = tmp_path / "r.csv"
+    source.write_text("respondent_id,M1,M2,M3,M4,site\na,1,2,3,4,x\nb,2,3,4,5,y\n", "utf-8")
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text("unmatched: keep\n", "utf-8")
+    refused = _import(tmp_path, source, "--map", mapping)
+    assert refused.exit_code != 0
+    assert "m.yaml" in refused.output and "unmatched" in refused.output, refused.output
+    for how, warned in (("warn", True), ("drop", False)):
+        mapping.write_text(f"unmatched: {how}\n", "utf-8")
+        result = _import(tmp_path, source, "--map", mapping, out=f"{how}.parquet")
+        assert result.exit_code == 0, result.output
+        assert ("column 'site' matches no item" in " ".join(result.output.split())) == warned
+        dropped = json.loads((tmp_path / f"{how}.disclosure.json").read_text("utf-8"))
+        assert [d["column"] for d in dropped["dropped_columns"]] == ["site"]
+
+
 @pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
 def test_a_repeated_column_is_reported_as_repeated_by_score_and_import(
     tmp_path: Path, suffix: str
