@@ -54,7 +54,7 @@ from analysis.mapping import (
     spss_labels_are_scale,
 )
 from analysis.mapping.model import REDCAP_STATUS
-from analysis.mapping.plan import fold
+from analysis.mapping.plan import fold, wanted_columns
 from analysis.privacy.disclosure import COLUMNS_LISTED, DisclosureReport, shown_name
 from analysis.privacy.generalize import (
     Generalized,
@@ -170,6 +170,7 @@ def read(s: ImportState) -> None:
         given_by="the format parameter" if s.format != "auto" else "the mapping's format key",
         dictionary=s.dictionary or _beside_mapping(s, spec.redcap.dictionary),
         qsf=s.qsf or _beside_mapping(s, spec.qualtrics.qsf),
+        wanted=wanted_columns(s.instrument, spec),  # Parquet: the others only named
     )
     if spec.wide_waves is not None:
         reshape_wide_waves(s.table, spec.wide_waves.pattern, spec.wide_waves.wave_column)
@@ -271,6 +272,7 @@ def classify(s: ImportState) -> None:
         metadata_source=f"the {table.format} export",
         categorical=table.categorical_columns,
         drop_unmatched=p.drop_unmatched,
+        unread=table.unread_columns,
     )
     reasons = {
         c: _shadowing(c, p.items)

@@ -11,14 +11,13 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
-from analysis.cells import as_text, snake_name
+from analysis.cells import as_text, snake_name, snake_names
 from analysis.mapping.plan import fold, guess_id
 from analysis.mapping.recode import spss_labels_are_scale
 from analysis.privacy.identifiers import (
     ColumnDecisions,
     classify_columns,
     describe_findings,
-    snake_names,
 )
 from surveytool.instrument.model import Instrument
 from surveytool.io.sources import SourceTable, ungrouped

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 import numpy as np
 import pandas as pd
 
-from analysis.cells import cell_text, snake_name
+from analysis.cells import cell_text, snake_name, snake_names
 from analysis.privacy.generalize import QuasiIdentifier
 from surveytool.privacy import (
     CATEGORY_LABELS,
@@ -49,8 +49,6 @@ from surveytool.privacy import (
 from surveytool.privacy import redact as redact
 
 if TYPE_CHECKING:
-    import pyarrow as pa
-
     from analysis.privacy.pseudonyms import PseudonymKey
 
 _NAME_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -332,18 +330,6 @@ def table_value_findings(frame: pd.DataFrame) -> dict[int, list[str]]:
     return {p: sorted(c, key=order.__getitem__) for p, c in sorted(out.items())}
 
 
-def snake_names(names: Sequence[str]) -> pa.Array:
-    """:func:`~analysis.cells.snake_name` of every name at once (an Arrow string array)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    text = pa.array([str(n) for n in names], type=pa.string())
-    snake = pc.replace_substring_regex(text, r"([A-Z]+)([A-Z][a-z])", r"\1_\2")
-    snake = pc.replace_substring_regex(snake, r"([a-z0-9])([A-Z])", r"\1_\2")
-    snake = pc.replace_substring_regex(snake, r"[^0-9a-zA-Z]+", "_")
-    return pc.utf8_lower(pc.utf8_trim(snake, "_"))
-
-
 def table_name_findings(names: Sequence[str]) -> dict[int, list[str]]:
     """:func:`name_findings` of every name, by position, where one fires: the names put to
     :data:`_ANY_NAME_PATTERN` at once (Arrow's regular expressions), the few that match one by
@@ -567,6 +553,7 @@ def classify_columns(
     metadata_source: str = "the export",
     categorical: Iterable[str] = (),
     drop_unmatched: bool = False,
+    unread: Sequence[str] = (),
 ) -> ColumnDecisions:
     """Decide, for every column of ``frame``, whether it reaches the output; one decision each.
 
@@ -581,13 +568,15 @@ def classify_columns(
     columns something is known of (declared, or a check fired) are looked at one by one; the
     rest match no item (:data:`UNMATCHED_REASON`); with ``drop_unmatched`` (the mapping's
     ``unmatched: drop``) they are dropped as declared (role ``drop``, :data:`UNMATCHED_DROPPED`).
+    ``unread`` are columns of the source that were not read (a wide Parquet file's, see
+    :func:`surveytool.io.sources.read_source`): decided after the others, by their names alone.
     """
     qis = dict(quasi_identifiers or {})
     item_set, wave_set, group_set = set(items), set(waves), set(groups)
     declared, dropped, meta = set(identifiers), set(drop), set(metadata)
     coded = set(categorical)
-    names = [str(c) for c in frame.columns]
     rows, width = frame.shape
+    names = [*(str(c) for c in frame.columns), *map(str, unread)]
     by_name = table_name_findings(names)
     by_value = table_value_findings(frame) if rows <= _SAMPLE else None
     named = item_set | declared | dropped | meta | coded | set(qis) | group_set | wave_set
@@ -600,9 +589,9 @@ def classify_columns(
     else:
         special = {p for p, c in enumerate(names) if c in named}
     todo = special | set(by_name) | (set(by_value) if by_value is not None else set(range(width)))
-    roles = np.full(width, "unmatched", dtype=object)
-    kept = np.zeros(width, dtype=bool)
-    reasons = np.full(width, UNMATCHED_REASON, dtype=object)
+    roles = np.full(len(names), "unmatched", dtype=object)
+    kept = np.zeros(len(names), dtype=bool)
+    reasons = np.full(len(names), UNMATCHED_REASON, dtype=object)
     findings_at: dict[int, tuple[Finding, ...]] = {}
     for position in sorted(todo):
         col = names[position]
@@ -614,7 +603,9 @@ def classify_columns(
             roles[position], kept[position] = "id", True
             reasons[position] = "respondent id: replaced by keyed pseudonyms"
             continue
-        if by_value is None:
+        if position >= width:  # not read: its name alone
+            findings = tuple(Finding(c, "column name") for c in by_name.get(position, ()))
+        elif by_value is None:
             values = frame.iloc[:, position]
             findings = tuple(detect_identifiers(col, values))
         else:
