@@ -69,6 +69,8 @@ def read_line(prompt: str) -> str:
     if not line:  # Ctrl-D on an empty line
         raise EOFError
     return line[:-1] if line.endswith("\n") else line
+
+
 Choice = Literal["continue", "stop", "later"]
 
 
