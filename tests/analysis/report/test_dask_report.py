@@ -5,8 +5,10 @@ so that suppression happens) is imported as a cohort file and written again as a
 three part files (three partitions). The report is built in memory from the file and on Dask
 from the dataset (synchronous scheduler, and the session's LocalCluster of two processes); every
 table must be the same after rounding to 10 significant digits, text and ``suppressed`` cells
-identical. With a sample smaller than the cohort, the reduced tables still equal the in-memory
-ones and the report says which sections rest on the sample.
+identical. With a sample of 150 (smaller than the cohort), every table but the COSMIN section's
+still equals the in-memory report of all 300 (careless responding, scores, group comparisons,
+the CFA and the figures come from counts and moments reduced over the partitions), and the
+report's note names COSMIN as the one section on the sample.
 """
 
 from __future__ import annotations
@@ -25,19 +27,6 @@ from analysis.report import CohortReport, build_cohort_report, write_report
 from surveytool.cli import cli
 from surveytool.engine import cluster
 from tests.analysis.report.cohorts import PPAI, site_cohorts
-
-REDUCED_TABLES = (
-    "reliability",
-    "reliability_items",
-    "item_statistics",
-    "item_frequencies",
-    "omega",
-    "parallel_analysis",
-    "efa_adequacy",
-    "efa_loadings",
-    "efa_factor_correlations",
-    "efa_variance",
-)
 
 
 @pytest.fixture(scope="module")
@@ -100,21 +89,59 @@ def test_dask_report_equals_the_in_memory_report_on_a_local_cluster(
     assert set(got.figures) >= {"scores", "items", "efa"}
 
 
-def test_a_sample_smaller_than_the_cohort_is_said_and_the_sums_stay_whole(
+def _whole_cohort_tables(report: CohortReport) -> list[str]:
+    """The tables that rest on the whole cohort on Dask: all but the COSMIN section's."""
+    return [t.name for t in report.tables if t.section != "cosmin" and t.name != "suppressed_cells"]
+
+
+def _check_sampled(got: CohortReport, in_memory: CohortReport) -> None:
+    """A Dask report on a sample of 150 of the 300: every table but COSMIN's equals the
+    in-memory report of all 300, and the note names COSMIN as the one section sampled."""
+    names = _whole_cohort_tables(in_memory)
+    assert {"careless", "careless_flags", "score_descriptives", "score_correlations"} <= set(names)
+    assert {"groups_site", "group_tests_site", "group_effects_site", "cfa_fit"} <= set(names)
+    assert _all_names(got) == _all_names(in_memory)
+    _assert_same_tables(got, in_memory, names)
+    assert got.respondents == 300
+    sample_notes = [n for n in got.notes if "seeded random sample of 150 respondents" in n]
+    assert len(sample_notes) == 1
+    assert "; validity evidence (COSMIN) rests on a seeded random sample" in sample_notes[0]
+    for moved in ("careless responding", "score statistics and figures", "group comparisons"):
+        assert moved in sample_notes[0].split(";")[0]
+    assert "CFA rest on all 300 respondents" in sample_notes[0]
+    assert [n for n in got.notes if n not in sample_notes] == list(in_memory.notes)
+    # the suppressed cells of those tables are the same ones, for the same reasons
+    cosmin = {f"{t.name}.csv" for t in in_memory.tables if t.section == "cosmin"}
+
+    def whole(report: CohortReport) -> pd.DataFrame:
+        cells = report.table("suppressed_cells").frame
+        return cells[~cells["table"].isin(cosmin)].reset_index(drop=True)
+
+    assert len(whole(got)) > 0
+    pd.testing.assert_frame_equal(whole(got), whole(in_memory))
+
+
+def test_a_sample_smaller_than_the_cohort_rests_only_cosmin_on_it(
     cohorts: tuple[Path, Path], in_memory: CohortReport
 ) -> None:
     with cluster(synchronous=True):
         got = build_cohort_report(
             cohorts[1], PPAI, groups=["site"], figures=False, engine="dask", sample_rows=150
         )
-    _assert_same_tables(got, in_memory, list(REDUCED_TABLES))
-    assert got.respondents == 300
-    notes = [n for n in got.notes if "seeded random sample of 150 respondents" in n]
-    assert len(notes) == 1
-    assert "careless responding" in notes[0] and "all 300 respondents" in notes[0]
-    # the sampled sections really rest on 150 rows
-    careless = got.table("careless").frame
-    assert careless.shape == in_memory.table("careless").frame.shape
+    _check_sampled(got, in_memory)
+
+
+def test_a_sample_smaller_than_the_cohort_on_a_local_cluster_and_its_figures(
+    cohorts: tuple[Path, Path], in_memory: CohortReport, dask_client: Client
+) -> None:
+    got = build_cohort_report(
+        cohorts[1], PPAI, groups=["site"], figures=True, engine="dask", sample_rows=150
+    )
+    _check_sampled(got, in_memory)
+    whole = open_cohort(cohorts[1]).load()
+    drawn = build_cohort_report(whole, PPAI, groups=["site"], figures=True)
+    # the figures from binned counts are those of the in-memory report, to the byte
+    assert got.figures == drawn.figures
 
 
 def test_cohort_report_command_on_dask(
