@@ -235,8 +235,9 @@ def build_cohort_report(
     engine
         ``"memory"`` (default): the cohort in one pandas frame. ``"dask"``: the cohort is read as
         a Dask DataFrame (:func:`analysis.cohort.dataset.open_cohort`, a file or a dataset
-        folder) on Dask's current scheduler (:func:`surveytool.engine.cluster`); the sums
-        reduce over partitions and the row-level sections run on a seeded sample of at most
+        folder) on Dask's current scheduler (:func:`surveytool.engine.cluster`); sums, counts
+        and moments reduce over partitions, and what needs the rows (the COSMIN section, see
+        :data:`analysis.report.reduce.SAMPLED_SECTIONS`) runs on a seeded sample of at most
         ``sample_rows`` respondents, which the report says (:mod:`analysis.report.reduce`).
     """
     from analysis import (

@@ -1,4 +1,4 @@
-"""The cohort report on Dask: additive statistics reduced over partitions, a sample for the rest.
+"""The cohort report on Dask: statistics reduced over partitions, a sample for COSMIN only.
 
 A cohort read as a Dask DataFrame (:meth:`analysis.cohort.dataset.OpenCohort.dask`) is never
 held whole. Each partition is scored with surveytool's own engine (the same kernel as in memory)
@@ -9,22 +9,47 @@ and summed into :class:`Reduced`:
 - the moments of the keyed scored items (:mod:`analysis.stats.moments`, merged with the
   Chan/Pébay update), whose pairwise correlation matrix gives omega, parallel analysis, KMO,
   Bartlett's test and the EFA;
+- :class:`ScoreSums`: the exact counts of every score value, overall and per value of each
+  compared group column (:class:`analysis.stats.norms.ScoreCounts`, as ``cohort norms``), the
+  rows per group value and the pairwise moments of the scores. Scores are means of Likert items
+  and take few distinct values, so the counts give the score descriptives (n, min, max, median
+  exactly; mean, sd, skew and kurtosis from rational sums, exactly rounded), the histograms of
+  the score figure (binned counts), the group sizes and descriptives, and every group test:
+  t tests and ANOVAs from the groups' moments, Mann–Whitney and Kruskal–Wallis from the midranks
+  with ties of the pooled counts (:func:`analysis.stats.groups.compare_groups_from_counts`);
+  the score correlations come from the moments;
+- the moments of the complete rows of the CFA's items (:func:`complete_moments`): the ML CFA
+  needs only their covariance (divisor N) and N (:func:`analysis.stats.cfa.cfa_from_moments`);
+- :class:`~analysis.stats.careless.CarelessSums`: the moments of the complete rows of the scored
+  keyed items and the exact counts of the IRV values, from which the cohort's Mahalanobis
+  centre and covariance and its IRV median and robust spread come
+  (:class:`~analysis.stats.careless.CarelessCentre`);
 - the rows and the scoring issues per kind.
 
+Careless responding then takes two more passes (:func:`reduce_careless`): each partition's
+indices and flags are :func:`analysis.careless_responding` of its rows against the cohort's
+centre (so each respondent's flags are those of the in-memory report), counted; the median of
+each index is exact, from the counts of its values per bucket (the leading 16 bits of the float)
+and then the values of the bucket(s) holding the middle rank(s).
+
 The partitions' results merge pairwise in a balanced tree of Dask tasks (:func:`reduce_cohort`),
-so memory is bounded by a partition, not the cohort.
+so memory is bounded by a partition (and a median bucket), not the cohort. In memory the report
+uses the same functions on the whole cohort as one partition, so the two engines' tables are the
+same numbers (within rounding: merged moments are not bit for bit the one-pass ones; the
+counted sums are exact).
 
 ``surveytool cohort norms`` on Dask reduces :class:`NormsSums` instead (:func:`reduce_norms`):
 the exact counts of every score value per cell and the reliability sums, from which the norms
 equal the in-memory norms number for number (nothing of the norms is sampled).
 
-Every other section needs row-level data that does not reduce to these sums (careless
-responding per person, score descriptives and medians, group tests on ranks, the ML and ordinal
-CFA, the COSMIN analyses with DIF and invariance, the figures). They run on a seeded random
-sample of at most ``sample_rows`` respondents (:func:`sample_frame`, the same rows whatever the
-partitioning), and the report says so in a note when the sample is smaller than the cohort.
-A cohort no larger than the sample is read whole for them, so its report equals the in-memory
-report table by table.
+What still needs row-level data (:data:`SAMPLED_SECTIONS`) runs on a seeded random sample of at
+most ``sample_rows`` respondents (:func:`sample_frame`, the same rows whatever the partitioning):
+the COSMIN section (the ordinal CFA on polychoric correlations with robust statistics, DIF and
+measurement invariance), the within-person comparisons of a wave column whose people repeat
+(they pair each person's rows), and the CFA when the covariance alone does not fit it (an item
+in two factors, or no convergence: semopy on the rows). The report's note names exactly those,
+when the sample is smaller than the cohort. A cohort no larger than the sample is read whole
+for them, so its report equals the in-memory report table by table.
 """
 
 from __future__ import annotations

@@ -186,3 +186,34 @@ def test_a_cohort_file_or_folder_reads_from_python_by_its_name(cohorts: tuple[Pa
     assert read is not None and len(read.frame) == len(from_file.frame())
     with pytest.raises(analysis.errors.CohortFileError, match="no such cohort"):
         analysis.open_cohort(str(dataset.with_name("none")))
+
+
+def test_score_histograms_from_counts_are_those_of_the_scores() -> None:
+    from analysis.report import figures
+    from analysis.stats.tables import value_counts
+
+    rng = np.random.default_rng(3)
+    answered = rng.integers(1, 5, 400)  # means of 1..4 answered items on 1..5
+    on_grid = rng.integers(1, 6, (400, 4)).cumsum(axis=1)[np.arange(400), answered - 1] / answered
+    off_grid = rng.normal(3.0, 0.7, 400).round(3)  # off the grid: equal-width fine bins
+    few = np.array([2.0, 2.5, np.nan, 3.0])  # fewer than min_cell: suppressed
+    scores = {"a": np.where(rng.random(400) < 0.05, np.nan, on_grid), "b": off_grid, "c": few}
+    labels, ranges, steps = {"a": "A"}, {"a": (1.0, 5.0), "b": (1.0, 5.0)}, {"a": 0.25}
+    for min_cell in (1, 10):
+        expected = figures.score_distributions(
+            scores, labels, ranges, steps=steps, min_cell=min_cell
+        )
+        got = figures.score_distributions_from_counts(
+            {k: value_counts(v) for k, v in scores.items()},
+            labels,
+            ranges,
+            steps=steps,
+            min_cell=min_cell,
+        )
+        assert got == expected
+        for values in scores.values():
+            edges = np.linspace(0.5, 5.5, 12)
+            bins = figures.safe_bins(values, edges, min_cell)
+            counted = figures.safe_bins_from_counts(value_counts(values), edges, min_cell)
+            np.testing.assert_array_equal(counted[0], bins[0])
+            np.testing.assert_array_equal(counted[1], bins[1])
