@@ -169,8 +169,6 @@ def _ml_estimates_of(
     n_obs: int,
     factors: Mapping[str, Sequence[str]],
     observed: Sequence[str],
-    *,
-    polish: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int] | None:
     """The ML estimates by the analytic-gradient fitter of :mod:`analysis.stats.invariance` (one
     group, means saturated): (implied Σ, Λ, Φ, free parameters of the covariance model), or None
@@ -198,8 +196,7 @@ def _ml_estimates_of(
     groups = [_Group(n=n_obs, cov=sample, mean=means, logdet=float(logdet))]
     lay = _layout(observed, factors, ("all",), frozenset(), set())
     x = minimize_ml(lambda x: _objective(lay, groups, x), _start(lay, groups, factors))
-    if polish:
-        x = _newton_polish(lambda x: _objective(lay, groups, x), x)
+    x = _newton_polish(lambda x: _objective(lay, groups, x), x)
     chisq, gradient = _objective(lay, groups, x)
     if not (chisq < WALL / 10 and np.max(np.abs(gradient)) < 1e-6 * max(1.0, chisq)):
         return None
@@ -215,7 +212,8 @@ def _newton_polish(
     analytic gradient), kept while they shrink the gradient: L-BFGS-B stops where the
     discrepancy is flat to its tolerance, about 1e-8 from the optimum in the parameters, so two
     nearly equal covariance matrices (one partition's moments and the merged ones) could stop
-    at estimates that differ there; polished, both are the optimum to about 1e-13."""
+    at estimates that differ there; polished, both are the optimum to about 1e-13 (and the
+    rows' fit, :func:`cfa_model`, equals the fit of their merged moments)."""
     value, gradient = objective(x)
     for _ in range(steps):
         size = np.max(np.abs(gradient))
@@ -326,7 +324,7 @@ def cfa_from_moments(complete: Moments, factors: Mapping[str, Sequence[str]]) ->
     if n_obs <= len(observed) or not (np.diag(m.n) == n_obs).all():
         raise AnalysisError(f"{n_obs} complete respondents are too few for {len(observed)} items")
     sample = m.comoment / n_obs
-    own = _ml_estimates_of(sample, np.diag(m.mean).copy(), n_obs, usable, observed, polish=True)
+    own = _ml_estimates_of(sample, np.diag(m.mean).copy(), n_obs, usable, observed)
     if own is None:
         raise NeedsRows(
             "the model did not converge from the covariance alone (or an item is in two "
