@@ -35,6 +35,7 @@ from analysis.report.reduce import (
     complete_moments,
     reduce_careless,
     reduce_cohort,
+    repeats_over,
     sample_frame,
     score_sums,
 )
@@ -348,7 +349,13 @@ def build_cohort_report(
     people = frame[PSEUDONYM_COLUMN].to_numpy() if PSEUDONYM_COLUMN in frame else None
     for g in chosen:
         slug = _slug(g, taken)
-        if _repeats_over(frame, g, coh.metadata.wave_columns) and people is not None:
+        if g not in coh.metadata.wave_columns or people is None:
+            repeats = False
+        elif data is not None:  # decided on the whole cohort, not the sample
+            repeats = repeats_over(data, g)
+        else:
+            repeats = _repeats_over(frame, g, coh.metadata.wave_columns)
+        if repeats and people is not None:
             # the same people in several waves: within person, never as independent groups
             with_people = scores.assign(**{PSEUDONYM_COLUMN: people})
             sections.wave_tables(b, with_people, PSEUDONYM_COLUMN, g, slug, scale_ids)

@@ -567,3 +567,32 @@ def reduce_careless(
         tuple(int(v) for v in counts.n_flags),
         counts.cutoffs,
     )
+
+
+# ---- waves of the same people ---------------------------------------------------------------
+
+
+def _repeats_in(part: pd.DataFrame, column: str) -> pd.DataFrame:
+    from analysis.privacy.pseudonyms import PSEUDONYM_COLUMN
+
+    seen = part.dropna()
+    repeats = (
+        bool(seen.groupby(PSEUDONYM_COLUMN)[column].nunique().gt(1).any()) if len(seen) else False
+    )
+    return pd.DataFrame({"repeats": [repeats]})
+
+
+def repeats_over(data: Any, column: str) -> bool:
+    """Whether some person (pseudonym) of a Dask cohort has rows in two values of ``column``,
+    decided exactly on the whole cohort: the pseudonyms are shuffled so that equal ones share a
+    partition (memory bounded by a partition)."""
+    from analysis.privacy.pseudonyms import PSEUDONYM_COLUMN
+
+    if PSEUDONYM_COLUMN not in data.columns:
+        return False
+    pairs = data[[PSEUDONYM_COLUMN, column]]
+    if pairs.npartitions > 1:
+        pairs = pairs.shuffle(on=PSEUDONYM_COLUMN)
+    meta = pd.DataFrame({"repeats": pd.Series(dtype=bool)})
+    flags = pairs.map_partitions(_repeats_in, column, meta=meta).compute()
+    return bool(flags["repeats"].any())

@@ -23,10 +23,13 @@ from distributed import Client
 
 import analysis
 from analysis.cohort.dataset import open_cohort
+from analysis.privacy.pseudonyms import PSEUDONYM_COLUMN
 from analysis.report import CohortReport, build_cohort_report, write_report
+from analysis.report.reduce import sample_frame
 from surveytool.cli import cli
 from surveytool.engine import cluster
-from tests.analysis.report.cohorts import PPAI, site_cohorts
+from surveytool.scoring.simulate import SimulationSpec, simulate
+from tests.analysis.report.cohorts import PPAI, as_dataset, imported, site_cohorts
 
 
 @pytest.fixture(scope="module")
@@ -217,3 +220,39 @@ def test_score_histograms_from_counts_are_those_of_the_scores() -> None:
             counted = figures.safe_bins_from_counts(value_counts(values), edges, min_cell)
             np.testing.assert_array_equal(counted[0], bins[0])
             np.testing.assert_array_equal(counted[1], bins[1])
+
+
+@pytest.fixture(scope="module")
+def waves(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(cohort file, dataset of two parts) of 2 waves x 120 people, a wave in each part."""
+    folder = tmp_path_factory.mktemp("dask_report_waves")
+    first, second = (
+        simulate(PPAI, SimulationSpec(n=120, seed=3)),
+        simulate(PPAI, SimulationSpec(n=120, seed=4)),
+    )
+    second["respondent_id"] = first["respondent_id"].to_numpy()
+    first.insert(1, "wave", "baseline")
+    second.insert(1, "wave", "follow-up")
+    both = pd.concat([first, second], ignore_index=True)
+    file = imported(both, folder, "waves", {"id_column": "respondent_id", "waves": ["wave"]})
+    return file, as_dataset(file, folder / "dataset", 2)
+
+
+def test_waves_of_the_same_people_are_found_in_the_whole_cohort_not_the_sample(
+    waves: tuple[Path, Path],
+) -> None:
+    file, dataset = waves
+    memory = build_cohort_report(file, PPAI, groups=["wave"], figures=False)
+    assert "waves_wave" in _all_names(memory) and "groups_wave" not in _all_names(memory)
+    with cluster(synchronous=True):
+        sample = open_cohort(dataset).dask()
+        drawn = sample_frame(sample, 240, 12, 0)
+        # in the sample of 12 nobody is seen twice: the sample alone would compare the waves
+        # as independent groups
+        assert not drawn[PSEUDONYM_COLUMN].duplicated().any()
+        got = build_cohort_report(
+            dataset, PPAI, groups=["wave"], figures=False, engine="dask", sample_rows=12
+        )
+    assert "waves_wave" in _all_names(got) and "groups_wave" not in _all_names(got)
+    (note,) = [n for n in got.notes if "seeded random sample of 12" in n]
+    assert "within-person comparisons over wave, validity evidence (COSMIN) rest on" in note
