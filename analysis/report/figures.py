@@ -26,6 +26,8 @@ from analysis.privacy.suppression import DEFAULT_MIN_CELL
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
+    from analysis.stats.tables import ValueCounts
+
 MISSING_COLOUR = "#bdbdbd"
 SUPPRESSED_COLOUR = "#737373"
 LINE_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf")
@@ -224,14 +226,91 @@ def score_distributions(
     return to_svg(fig, "score-distributions")
 
 
+def safe_bins_from_counts(
+    counted: ValueCounts, edges: np.ndarray, min_cell: int = DEFAULT_MIN_CELL
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`safe_bins` of the values counted in ``counted`` (each value with its count)."""
+    if counted.n < max(min_cell, 1):
+        return np.array([]), np.array([], dtype=np.int64)
+    values = np.clip(counted.values, edges[0], edges[-1])
+    fine = np.histogram(values, bins=edges, weights=counted.counts)[0].astype(np.int64)
+    out_edges = [float(edges[0])]
+    out_counts: list[int] = []
+    running = 0
+    for count, right in zip(fine, edges[1:], strict=True):
+        running += int(count)
+        if running == 0 or running >= min_cell:
+            out_edges.append(float(right))
+            out_counts.append(running)
+            running = 0
+    if running:  # a small remainder: the last non-empty bin widens to the end and takes it
+        last = max(i for i, c in enumerate(out_counts) if c > 0)
+        out_counts = [*out_counts[:last], out_counts[last] + running]
+        out_edges = [*out_edges[: last + 1], float(edges[-1])]
+    return np.array(out_edges), np.array(out_counts, dtype=np.int64)
+
+
+def score_distributions_from_counts(
+    counts: Mapping[str, ValueCounts],
+    labels: Mapping[str, str],
+    ranges: Mapping[str, tuple[float, float]],
+    *,
+    steps: Mapping[str, float] | None = None,
+    min_cell: int = DEFAULT_MIN_CELL,
+    fine_bins: int = 24,
+) -> str:
+    """:func:`score_distributions` drawn from the exact counts of each scale's score values
+    (:class:`analysis.stats.norms.ScoreCounts`, merged over a Dask cohort's partitions): the
+    same bins and the same figure as from the scores themselves."""
+    names = list(counts)
+    columns = 4 if len(names) > 4 else max(len(names), 1)
+    rows = max(math.ceil(len(names) / columns), 1)
+    fig = _figure(2.6 * columns, 1.9 * rows + 0.3)
+    axes = fig.subplots(rows, columns, squeeze=False)
+    for k, ax in enumerate(axes.flat):
+        if k >= len(names):
+            ax.set_visible(False)
+            continue
+        name = names[k]
+        counted = counts[name]
+        low, high = ranges.get(name, (math.nan, math.nan))
+        x = np.asarray(counted.values, dtype=np.float64)
+        if not (math.isfinite(low) and math.isfinite(high) and high > low):
+            low, high = (float(x.min()), float(x.max())) if len(x) else (0.0, 1.0)
+            high = high if high > low else low + 1.0
+        edges = _fine_edges(x, low, high, (steps or {}).get(name), fine_bins, counted.counts)
+        edges_out, binned = safe_bins_from_counts(counted, edges, min_cell)
+        if len(binned):
+            widths = np.diff(edges_out)
+            density = binned / (binned.sum() * widths)
+            ax.stairs(density, edges_out, fill=True, color="#4c72b0", alpha=0.85, linewidth=0)
+        else:
+            ax.text(0.5, 0.5, "suppressed", ha="center", va="center", transform=ax.transAxes)
+        ax.set_xlim(edges[0], edges[-1])
+        ax.set_title(labels.get(name, name), fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.set_yticks([])
+    fig.suptitle(
+        f"Score distributions (density; bins merged until each holds ≥ {min_cell} respondents)",
+        fontsize=9,
+    )
+    return to_svg(fig, "score-distributions")
+
+
 def _fine_edges(
-    x: np.ndarray, low: float, high: float, step: float | None, fine_bins: int
+    x: np.ndarray,
+    low: float,
+    high: float,
+    step: float | None,
+    fine_bins: int,
+    weights: np.ndarray | None = None,
 ) -> np.ndarray:
     if step and step > 0:
         points = round((high - low) / step)
         if 1 <= points <= 80 and len(x):
             on_grid = np.abs((x - low) / step - np.round((x - low) / step)) < 1e-6
-            if on_grid.mean() >= 0.9:
+            share = on_grid.mean() if weights is None else np.average(on_grid, weights=weights)
+            if share >= 0.9:
                 return np.linspace(low - step / 2, high + step / 2, points + 2)
     return np.linspace(low, high, fine_bins + 1)
 
