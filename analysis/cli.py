@@ -523,9 +523,9 @@ def _report_scheduler(
     "Report folder: report.html and one CSV per table (an earlier report there is replaced)."
 )
 @engine_options(
-    "memory: the whole cohort at once; dask: sums reduced partition by partition, the "
-    "row-level sections on a seeded sample (the report says which); auto: dask for a cohort "
-    "folder larger than the Dask threshold."
+    "memory: the whole cohort at once; dask: sums, counts and moments reduced partition by "
+    "partition, COSMIN (and within-person wave comparisons) on a seeded sample (the report says "
+    "which); auto: dask for a cohort folder larger than the Dask threshold."
 )
 def report_command(
     cohort_file: Path,

@@ -9,14 +9,18 @@ LocalCluster (two worker processes), with one warning on the caller's side.
 from __future__ import annotations
 
 import warnings
+from functools import reduce
+from operator import add
 from typing import Any
 
 import dask
 import dask.dataframe as dd
+import numpy as np
 import pandas as pd
 import pytest
 
 import analysis
+import surveytool
 from analysis.errors import AnalysisError, ResponseProblemsWarning
 from tests.analysis.stats.conftest import Dataset
 
@@ -120,3 +124,95 @@ def test_statistics_without_a_dask_path_say_so(sim: Dataset, name: str) -> None:
     inst, table, kw = sim
     with pytest.raises(AnalysisError, match=rf"^{name} takes a pandas DataFrame .*compute\(\)"):
         getattr(analysis, name)(inst, dd.from_pandas(table, npartitions=2), **kw)
+
+
+# ---- the report's sections from counts and moments of partitions (issue 18) -------------------
+
+
+def _parts(frame: pd.DataFrame, n: int = 3) -> list[pd.DataFrame]:
+    return [frame.iloc[p] for p in np.array_split(np.arange(len(frame)), n)]
+
+
+def _close(got: pd.DataFrame, expected: pd.DataFrame) -> None:
+    """Equal within 1e-12, relative or absolute (the counted sums are exact; the rows' are not)."""
+    pd.testing.assert_frame_equal(got, expected, check_dtype=False, rtol=1e-12, atol=1e-12)
+
+
+def test_score_sections_from_counts_of_partitions_equal_the_rows(sim: Dataset) -> None:
+    from analysis.report.reduce import score_sums
+    from analysis.stats.groups import compare_groups_from_counts
+    from analysis.stats.scores import describe_counts, score_correlations_from_moments
+
+    inst, table, kw = sim
+    scored = surveytool.score_responses(inst, table, **kw).scores
+    scales = [s for s in inst.scored_ids() if s in scored.columns]
+    sums = reduce(add, [score_sums(p, scales, ["site", "sex"]) for p in _parts(scored)])
+    # descriptives: n, min, max, median exact; moments within rounding
+    _close(describe_counts(sums.counts.overall), analysis.describe_scores(scored, scales))
+    corr = score_correlations_from_moments(sums.moments)
+    expected = analysis.score_correlations(scored, scales)
+    _close(corr.pairs, expected.pairs)
+    _close(corr.matrix, expected.matrix)
+    # group tests, every one the API has, for three groups and for two
+    sites = sorted(scored["site"].dropna().astype(str).unique())
+    assert len(sites) >= 3
+    for group, levels, tests in (
+        ("site", sites, ["welch_anova", "anova", "kruskal"]),
+        ("sex", sorted(scored["sex"].dropna().astype(str).unique())[:2], None),
+        ("site", sites[:2], ["welch_t", "student_t", "mann_whitney"]),
+    ):
+        counts = {s: sums.by_group(s, group) for s in scales}
+        got = compare_groups_from_counts(counts, group, levels, tests=tests)  # type: ignore[arg-type]
+        api = analysis.compare_groups(
+            scored,
+            group,
+            scales,
+            levels=levels,
+            tests=tests,  # type: ignore[arg-type]
+        )
+        _close(got.tests, api.tests)
+        _close(got.effects, api.effects)
+        _close(got.descriptives, api.descriptives)
+    # the rows per group value add up over the partitions
+    assert sum(sums.rows["site"].values()) == len(scored)
+
+
+def test_cfa_from_merged_moments_equals_the_cfa_of_the_rows(sim: Dataset) -> None:
+    from analysis.report.reduce import complete_moments
+    from analysis.stats.cfa import cfa_from_moments, cfa_model, subscale_factors
+
+    inst, table, kw = sim
+    keyed = analysis.keyed_items(inst, table, **kw)
+    merged = reduce(add, [complete_moments(inst, p) for p in _parts(keyed, 4)])
+    assert merged is not None
+    got = cfa_from_moments(merged, subscale_factors(inst))
+    expected = cfa_model(keyed, subscale_factors(inst))
+    assert got.n_obs == expected.n_obs
+    # the same optimum of the same S (polished by Newton steps: L-BFGS-B alone stops about 1e-8
+    # from it): merged moments differ from the rows' covariance by rounding only
+    pd.testing.assert_series_equal(got.fit, expected.fit, rtol=1e-11, atol=1e-12)
+    pd.testing.assert_frame_equal(got.loadings, expected.loadings, rtol=1e-11, atol=1e-12)
+    pd.testing.assert_frame_equal(
+        got.factor_correlations, expected.factor_correlations, rtol=1e-11, atol=1e-12
+    )
+
+
+def test_careless_flags_of_partitions_against_the_cohort_centre_equal_the_rows(
+    sim: Dataset,
+) -> None:
+    from analysis.stats.careless import careless_centre, careless_sums
+
+    inst, table, kw = sim
+    validated = surveytool.score_responses(inst, table, **kw).responses
+    expected = analysis.careless_responding(inst, validated).table
+    parts = _parts(table)
+    centre = careless_centre(reduce(add, [careless_sums(inst, p, **kw) for p in parts]))
+    got = pd.concat(
+        [analysis.careless_responding(inst, p, centre=centre, **kw).table for p in parts]
+    )
+    got = got.loc[expected.index]
+    flags = [c for c in expected.columns if c.startswith("flag_")] + ["n_flags"]
+    pd.testing.assert_frame_equal(got[flags], expected[flags])
+    numbers = [c for c in expected.columns if c not in flags]
+    pd.testing.assert_frame_equal(got[numbers], expected[numbers], rtol=1e-12, atol=1e-12)
+    assert centre.irv_median == float(np.nanmedian(expected["irv"]))
