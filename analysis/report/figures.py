@@ -154,24 +154,11 @@ def safe_bins(
     return np.array(out_edges), np.array(out_counts, dtype=np.int64)
 
 
-def score_distributions(
-    scores: Mapping[str, np.ndarray],
-    labels: Mapping[str, str],
-    ranges: Mapping[str, tuple[float, float]],
-    *,
-    steps: Mapping[str, float] | None = None,
-    min_cell: int = DEFAULT_MIN_CELL,
-    fine_bins: int = 24,
-) -> str:
-    """Small multiples: a density histogram per scale whose bins hold 0 or ≥ ``min_cell``.
-
-    ``steps``: the spacing of a scale's possible scores (1/k for the mean of k items on an integer
-    scale); when most scores lie on that grid, fine bins are centred on its points, so discrete
-    scores are not aliased into uneven bars. Otherwise ``fine_bins`` equal bins over the range.
-    """
-    names = list(scores)
-    columns = 4 if len(names) > 4 else max(len(names), 1)
-    rows = max(math.ceil(len(names) / columns), 1)
+def _distribution_panels(count: int) -> tuple[Figure, np.ndarray]:
+    """The score distributions' figure and its grid of panels (up to 4 a row), placed by fixed
+    margins: a title line above each panel, its tick labels below, the figure's title on top."""
+    columns = 4 if count > 4 else max(count, 1)
+    rows = max(math.ceil(count / columns), 1)
     width, height = 2.6 * columns, 1.9 * rows + 0.3
     fig = _figure(width, height)
     _, title_line = _text_size(fig, [], 8)
@@ -192,7 +179,36 @@ def score_distributions(
         wspace=0.3 / panel_width,
         hspace=(above + below + 0.08) / panel_height,
     )
-    axes = fig.subplots(rows, columns, squeeze=False)
+    return fig, fig.subplots(rows, columns, squeeze=False)
+
+
+def _distributions_title(fig: Figure, min_cell: int) -> None:
+    height = float(fig.get_size_inches()[1])
+    fig.suptitle(
+        f"Score distributions (density; bins merged until each holds ≥ {min_cell} respondents)",
+        fontsize=9,
+        y=1.0 - _PAD / height,
+        va="top",
+    )
+
+
+def score_distributions(
+    scores: Mapping[str, np.ndarray],
+    labels: Mapping[str, str],
+    ranges: Mapping[str, tuple[float, float]],
+    *,
+    steps: Mapping[str, float] | None = None,
+    min_cell: int = DEFAULT_MIN_CELL,
+    fine_bins: int = 24,
+) -> str:
+    """Small multiples: a density histogram per scale whose bins hold 0 or ≥ ``min_cell``.
+
+    ``steps``: the spacing of a scale's possible scores (1/k for the mean of k items on an integer
+    scale); when most scores lie on that grid, fine bins are centred on its points, so discrete
+    scores are not aliased into uneven bars. Otherwise ``fine_bins`` equal bins over the range.
+    """
+    names = list(scores)
+    fig, axes = _distribution_panels(len(names))
     for k, ax in enumerate(axes.flat):
         if k >= len(names):
             ax.set_visible(False)
@@ -217,12 +233,7 @@ def score_distributions(
         ax.set_title(labels.get(name, name), fontsize=8)
         ax.tick_params(labelsize=7)
         ax.set_yticks([])
-    fig.suptitle(
-        f"Score distributions (density; bins merged until each holds ≥ {min_cell} respondents)",
-        fontsize=9,
-        y=1.0 - _PAD / height,
-        va="top",
-    )
+    _distributions_title(fig, min_cell)
     return to_svg(fig, "score-distributions")
 
 
@@ -263,10 +274,7 @@ def score_distributions_from_counts(
     (:class:`analysis.stats.norms.ScoreCounts`, merged over a Dask cohort's partitions): the
     same bins and the same figure as from the scores themselves."""
     names = list(counts)
-    columns = 4 if len(names) > 4 else max(len(names), 1)
-    rows = max(math.ceil(len(names) / columns), 1)
-    fig = _figure(2.6 * columns, 1.9 * rows + 0.3)
-    axes = fig.subplots(rows, columns, squeeze=False)
+    fig, axes = _distribution_panels(len(names))
     for k, ax in enumerate(axes.flat):
         if k >= len(names):
             ax.set_visible(False)
@@ -290,10 +298,7 @@ def score_distributions_from_counts(
         ax.set_title(labels.get(name, name), fontsize=8)
         ax.tick_params(labelsize=7)
         ax.set_yticks([])
-    fig.suptitle(
-        f"Score distributions (density; bins merged until each holds ≥ {min_cell} respondents)",
-        fontsize=9,
-    )
+    _distributions_title(fig, min_cell)
     return to_svg(fig, "score-distributions")
 
 
