@@ -265,3 +265,29 @@ def test_careless_flags_of_partitions_against_the_cohort_centre_equal_the_rows(
     numbers = [c for c in expected.columns if c not in flags]
     pd.testing.assert_frame_equal(got[numbers], expected[numbers], rtol=1e-12, atol=1e-12)
     assert centre.irv_median == float(np.nanmedian(expected["irv"]))
+
+
+def test_build_norms_of_a_dask_frame_equals_the_table(sim: Dataset, dask_client: Any) -> None:
+    """build_norms of a Dask DataFrame (exact counts and reliability sums reduced over the
+    partitions, an id repeated across partitions quarantined): the in-memory norms, number for
+    number, and the same problems; on the synchronous scheduler and the LocalCluster."""
+    inst, frame, kw = _with_problems(sim)
+    options: dict[str, Any] = {
+        "sample": "the golden sim table",
+        "group_columns": ["site"],
+        "min_cell": 30,
+        **({"id_column": kw["id_column"]} if "id_column" in kw else {}),
+    }
+    expected, _ = _both("build_norms", inst, frame, **options)
+    assert expected.suppressed.shape[0] < expected.table.shape[0]  # some cells published
+    for scheduler in ("synchronous", None):  # None: the session's LocalCluster
+        with dask.config.set(scheduler=scheduler) if scheduler else warnings.catch_warnings():
+            got, caught = _both(
+                "build_norms", inst, dd.from_pandas(frame, npartitions=4), **options
+            )
+        assert analysis.norms_yaml(got.norms) == analysis.norms_yaml(expected.norms)
+        pd.testing.assert_frame_equal(got.table, expected.table)
+        assert got.problems.codes == expected.problems.codes  # off-scale, repeated id, sex
+        pd.testing.assert_frame_equal(_issues(got), _issues(expected))
+        problems = [w for w in caught if issubclass(w.category, ResponseProblemsWarning)]
+        assert len(problems) == 1 and problems[0].filename == __file__
