@@ -562,7 +562,10 @@ def cohort_tables(
             "smallest class over the quasi-identifiers",
             smallest_text if kanon.get("quasi_identifiers") else "no quasi-identifiers",
         ),
-        ("columns dropped at import", len(disclosure.get("dropped_columns") or [])),
+        (
+            "columns dropped at import",  # a wide file's: some named, the rest counted
+            disclosure.get("dropped_count", len(disclosure.get("dropped_columns") or [])),
+        ),
         (
             "small-cell suppression",
             f"cells with fewer than {b.min_cell} respondents"
@@ -602,7 +605,11 @@ def cohort_tables(
         "not respondents in the cohort).",
     )
     dropped = pd.DataFrame(
-        [(d.get("column"), d.get("reason")) for d in disclosure.get("dropped_columns") or []],
+        [(d.get("column"), d.get("reason")) for d in disclosure.get("dropped_columns") or []]
+        + [
+            (f"... and {r.get('count'):,} more", r.get("reason"))
+            for r in disclosure.get("dropped_not_listed") or []
+        ],
         columns=["column", "reason"],
     )
     b.add("disclosure_dropped", "Columns dropped at import", "cohort", dropped)

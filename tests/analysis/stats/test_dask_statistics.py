@@ -44,10 +44,12 @@ def _issues(result: Any) -> pd.DataFrame:
     return table.sort_values(ISSUE_ORDER).reset_index(drop=True)
 
 
-def _both(name: str, inst: Any, frame: Any, **kw: Any) -> tuple[Any, list[warnings.WarningMessage]]:
+def _both(
+    name: str, inst: Any, frame: Any, *args: Any, **kw: Any
+) -> tuple[Any, list[warnings.WarningMessage]]:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        result = getattr(analysis, name)(inst, frame, **kw)
+        result = getattr(analysis, name)(inst, frame, *args, **kw)
     return result, caught
 
 
@@ -117,10 +119,57 @@ def test_unknown_keyword_is_refused(sim: Dataset) -> None:
         analysis.reliability(inst, dd.from_pandas(table, npartitions=2), **wrong)
 
 
-@pytest.mark.parametrize("name", ["omega", "keyed_items", "kmo", "parallel_analysis"])
+CORRELATION_STATISTICS = [
+    ("efa", (2,), {}, lambda r: r.summary()),
+    ("efa", (3,), {"rotation": "varimax", "use": "listwise"}, lambda r: r.loadings),
+    ("parallel_analysis", (), {"n_iter": 5, "random_state": 3}, lambda r: r.summary()),
+    ("kmo", (), {}, lambda r: r.items.to_frame()),
+    ("bartlett_sphericity", (), {"n_obs": 500}, lambda r: r.summary()),
+    ("bartlett_sphericity", (), {"use": "listwise"}, lambda r: r.summary()),
+    ("omega", (), {}, lambda r: r.summary()),
+    ("omega", (), {"n_factors": 2, "use": "listwise"}, lambda r: r.loadings),
+]
+
+
+@pytest.mark.parametrize(("name", "args", "options", "table"), CORRELATION_STATISTICS)
+def test_correlation_statistics_of_a_dask_frame_equal_the_tables(
+    sim: Dataset, name: str, args: tuple[Any, ...], options: dict[str, Any], table: Any
+) -> None:
+    """efa, parallel_analysis, kmo, bartlett_sphericity and omega of a Dask DataFrame (the
+    keyed items' moments reduced over partitions, the correlation matrix from them) equal the
+    in-memory results within 1e-12, with the same problems and one warning on the caller's
+    line; pairwise and listwise."""
+    inst, frame, kw = _with_problems(sim)
+    read = {"id_column": kw["id_column"]} if name == "omega" and "id_column" in kw else {}
+    with dask.config.set(scheduler="synchronous"):
+        for npartitions in (3, 4):
+            parts = dd.from_pandas(frame, npartitions=npartitions)
+            expected, _ = _both(name, inst, frame, *args, **options, **read)
+            got, caught = _both(name, inst, parts, *args, **options, **read)
+            pd.testing.assert_frame_equal(
+                table(got), table(expected), check_dtype=False, rtol=1e-12, atol=1e-12
+            )
+            assert got.n_obs == expected.n_obs
+            assert got.problems.count == expected.problems.count > 0
+            pd.testing.assert_frame_equal(_issues(got), _issues(expected))
+            problems = [w for w in caught if issubclass(w.category, ResponseProblemsWarning)]
+            assert len(problems) == 1, [str(w.message) for w in caught]
+            assert problems[0].filename == __file__  # on the caller's line
+
+
+def test_efa_of_a_dask_frame_on_the_local_cluster(sim: Dataset, dask_client: Any) -> None:
+    inst, frame, _ = _with_problems(sim)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResponseProblemsWarning)
+        expected = analysis.efa(inst, frame, 2)
+        got = analysis.efa(inst, dd.from_pandas(frame, npartitions=4), 2)
+    pd.testing.assert_frame_equal(got.summary(), expected.summary(), rtol=1e-12, atol=1e-12)
+    pd.testing.assert_frame_equal(got.loadings, expected.loadings, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["keyed_items"])
 def test_statistics_without_a_dask_path_say_so(sim: Dataset, name: str) -> None:
-    """A statistic that needs the rows refuses a Dask DataFrame with a message, no traceback
-    (also those called as ``statistic(instrument, responses)``: kmo, parallel_analysis)."""
+    """A statistic that needs the rows refuses a Dask DataFrame with a message, no traceback."""
     inst, table, kw = sim
     with pytest.raises(AnalysisError, match=rf"^{name} takes a pandas DataFrame .*compute\(\)"):
         getattr(analysis, name)(inst, dd.from_pandas(table, npartitions=2), **kw)
@@ -257,3 +306,29 @@ def test_within_person_comparisons_from_counted_pairs_equal_the_rows() -> None:
     for name in ("tests", "effects", "retest"):
         _close(getattr(got, name), getattr(expected, name))
     assert got.tests["n"].min() == n - 3  # a missing score and two missing rows
+
+
+def test_build_norms_of_a_dask_frame_equals_the_table(sim: Dataset, dask_client: Any) -> None:
+    """build_norms of a Dask DataFrame (exact counts and reliability sums reduced over the
+    partitions, an id repeated across partitions quarantined): the in-memory norms, number for
+    number, and the same problems; on the synchronous scheduler and the LocalCluster."""
+    inst, frame, kw = _with_problems(sim)
+    options: dict[str, Any] = {
+        "sample": "the golden sim table",
+        "group_columns": ["site"],
+        "min_cell": 30,
+        **({"id_column": kw["id_column"]} if "id_column" in kw else {}),
+    }
+    expected, _ = _both("build_norms", inst, frame, **options)
+    assert expected.suppressed.shape[0] < expected.table.shape[0]  # some cells published
+    for scheduler in ("synchronous", None):  # None: the session's LocalCluster
+        with dask.config.set(scheduler=scheduler) if scheduler else warnings.catch_warnings():
+            got, caught = _both(
+                "build_norms", inst, dd.from_pandas(frame, npartitions=4), **options
+            )
+        assert analysis.norms_yaml(got.norms) == analysis.norms_yaml(expected.norms)
+        pd.testing.assert_frame_equal(got.table, expected.table)
+        assert got.problems.codes == expected.problems.codes  # off-scale, repeated id, sex
+        pd.testing.assert_frame_equal(_issues(got), _issues(expected))
+        problems = [w for w in caught if issubclass(w.category, ResponseProblemsWarning)]
+        assert len(problems) == 1 and problems[0].filename == __file__
