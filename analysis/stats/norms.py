@@ -171,7 +171,7 @@ class ScoreCounts:
     by the answered patterns and in practice by far fewer values than respondents. The counts
     are then small, additive and exact: n, mean, sd and the mid-rank percentiles from them equal
     those of the whole column, which a mergeable sketch (t-digest, KLL) would only approximate.
-    A scale with more than ``MAX_DISTINCT`` values in a cell is refused (norm it in memory).
+    A scale with more than ``MAX_DISTINCT`` values in a cell is refused (use the in-memory engine).
     """
 
     overall: dict[str, ValueCounts]
@@ -198,8 +198,10 @@ def _check_distinct(scale: str, cell: str, counted: ValueCounts) -> None:
     if len(counted.values) > MAX_DISTINCT:
         raise AnalysisError(
             f"the scale {scale!r} takes more than {MAX_DISTINCT} distinct values "
-            f"({'overall' if cell == 'all' else 'in the cell ' + cell}): its norms cannot be "
-            "counted exactly partition by partition; norm it in memory"
+            f"({'overall' if cell == 'all' else 'in the cell ' + cell}): its scores cannot be "
+            "counted exactly partition by partition (the norms, and the score sections of the "
+            "cohort report on Dask, need those counts); use the in-memory engine "
+            "(--engine memory)"
         )
 
 
