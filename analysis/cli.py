@@ -524,8 +524,8 @@ def _report_scheduler(
 )
 @engine_options(
     "memory: the whole cohort at once; dask: sums, counts and moments reduced partition by "
-    "partition, COSMIN (and within-person wave comparisons) on a seeded sample (the report says "
-    "which); auto: dask for a cohort folder larger than the Dask threshold."
+    "partition, the COSMIN section on a seeded sample (the report says so); auto: dask for a "
+    "cohort folder larger than the Dask threshold."
 )
 def report_command(
     cohort_file: Path,

@@ -35,9 +35,11 @@ from analysis.report.reduce import (
     complete_moments,
     reduce_careless,
     reduce_cohort,
+    reduce_waves,
     repeats_over,
     sample_frame,
     score_sums,
+    wave_pairs,
 )
 from analysis.report.sections import (
     ReportTable,
@@ -297,6 +299,7 @@ def build_cohort_report(
     reduced = reduce_cohort(data, inst, chosen, ignore) if data is not None else None
     note_at = len(b.notes)  # the note of a sample, once the sections know what they used
     sampled: list[str] = []
+    within: list[str] = []
     kinds = (
         reduced.issues
         if reduced is not None
@@ -357,9 +360,15 @@ def build_cohort_report(
             repeats = _repeats_over(frame, g, coh.metadata.wave_columns)
         if repeats and people is not None:
             # the same people in several waves: within person, never as independent groups
-            with_people = scores.assign(**{PSEUDONYM_COLUMN: people})
-            sections.wave_tables(b, with_people, PSEUDONYM_COLUMN, g, slug, scale_ids)
-            sampled.append(f"within-person comparisons over {g}")
+            rows_of = score_sums_.rows.get(g, {})
+            levels = sorted(v for v in rows_of if v != sections.NOT_RECORDED)
+            if data is not None:
+                pairs = reduce_waves(data, inst, chosen, ignore, g, levels, scale_ids)
+            else:
+                with_people = scores.assign(**{PSEUDONYM_COLUMN: people})
+                pairs = wave_pairs(with_people, PSEUDONYM_COLUMN, g, levels, scale_ids)
+            sections.wave_tables(b, rows_of, pairs, g, slug)
+            within.append(f"within-person comparisons over {g}")
             continue
         shown = sections.group_tables(b, score_sums_, g, slug, scale_ids, total)
         if len(shown):
@@ -402,7 +411,7 @@ def build_cohort_report(
         )  # fmt: skip
 
     if reduced is not None and n_rows < reduced.n_rows:
-        whole = [*REDUCED_SECTIONS, *([] if cfa_on_rows else ["CFA"])]
+        whole = [*REDUCED_SECTIONS, *within, *([] if cfa_on_rows else ["CFA"])]
         on_sample = [*sampled, *SAMPLED_SECTIONS]
         b.notes.insert(
             note_at,

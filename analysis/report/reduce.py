@@ -32,6 +32,12 @@ centre (so each respondent's flags are those of the in-memory report), counted; 
 each index is exact, from the counts of its values per bucket (the leading 16 bits of the float)
 and then the values of the bucket(s) holding the middle rank(s).
 
+A wave column whose people repeat (decided on the whole cohort, :func:`repeats_over`) is compared
+within person from the exact counts of each scale's (earlier, later) score pairs
+(:func:`reduce_waves`: the rows are numbered in cohort order and shuffled so that a person's
+rows share a partition; :func:`analysis.stats.retest.compare_waves_from_counts` gives the
+paired t, the Wilcoxon signed-rank test with ties, the effects and the ICCs from them).
+
 The partitions' results merge pairwise in a balanced tree of Dask tasks (:func:`reduce_cohort`),
 so memory is bounded by a partition (and a median bucket), not the cohort. In memory the report
 uses the same functions on the whole cohort as one partition, so the two engines' tables are the
@@ -45,15 +51,16 @@ equal the in-memory norms number for number (nothing of the norms is sampled).
 What still needs row-level data (:data:`SAMPLED_SECTIONS`) runs on a seeded random sample of at
 most ``sample_rows`` respondents (:func:`sample_frame`, the same rows whatever the partitioning):
 the COSMIN section (the ordinal CFA on polychoric correlations with robust statistics, DIF and
-measurement invariance), the within-person comparisons of a wave column whose people repeat
-(they pair each person's rows), and the CFA when the covariance alone does not fit it (an item
-in two factors, or no convergence: semopy on the rows). The report's note names exactly those,
-when the sample is smaller than the cohort. A cohort no larger than the sample is read whole
-for them, so its report equals the in-memory report table by table.
+measurement invariance: their estimators need per-row contributions this module does not reduce
+yet), and the CFA when the covariance alone does not fit it (an item in two factors, or no
+convergence: semopy on the rows). The report's note names exactly those, when the sample is
+smaller than the cohort. A cohort no larger than the sample is read whole for them, so its
+report equals the in-memory report table by table.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -72,12 +79,14 @@ from surveytool.instrument.model import Instrument
 
 if TYPE_CHECKING:
     from analysis.stats.careless import CarelessCentre, CarelessResult, CarelessSums
+    from analysis.stats.retest import PairedCounts
 
 #: Most respondents the row-level sections read on Dask (a seeded random sample beyond).
 SAMPLE_ROWS = 200_000
 
 #: Sections that rest on the whole cohort on Dask (sums and counts reduced over partitions);
-#: the CFA too when its covariance alone fits it (:func:`analysis.stats.cfa.cfa_from_moments`).
+#: the CFA too when its covariance alone fits it (:func:`analysis.stats.cfa.cfa_from_moments`),
+#: and the within-person comparisons of each wave column whose people repeat.
 REDUCED_SECTIONS = (
     "the cohort overview",
     "reliability",
@@ -92,7 +101,7 @@ REDUCED_SECTIONS = (
 )
 
 #: Sections that run on the sample (named in the report's note when it is one); besides these,
-#: the CFA when it needs the rows, and the within-person comparisons of waves of the same people.
+#: the CFA when it needs the rows.
 SAMPLED_SECTIONS = ("validity evidence (COSMIN)",)
 
 
@@ -596,3 +605,95 @@ def repeats_over(data: Any, column: str) -> bool:
     meta = pd.DataFrame({"repeats": pd.Series(dtype=bool)})
     flags = pairs.map_partitions(_repeats_in, column, meta=meta).compute()
     return bool(flags["repeats"].any())
+
+
+def wave_pairs(
+    scores: pd.DataFrame, person: str, wave: str, levels: Sequence[str], scales: Sequence[str]
+) -> dict[tuple[str, str], PairedCounts]:
+    """The counted (earlier, later) score pairs of each scale and consecutive wave pair
+    (:func:`analysis.stats.retest.paired_scores`, each person's first row of a wave)."""
+    import itertools
+
+    from analysis.stats.retest import PairedCounts, paired_scores
+
+    text = scores[wave].astype("string")
+    out: dict[tuple[str, str], PairedCounts] = {}
+    for first, second in itertools.pairwise(levels):
+        for scale in scales:
+            x, y = paired_scores(scores, person, text, first, second, scale)
+            out[(scale, f"{first} -> {second}")] = PairedCounts.of(x, y)
+    return out
+
+
+def _numbered(part: pd.DataFrame, offset: int) -> pd.DataFrame:
+    return part.assign(**{_ROW: np.arange(offset, offset + len(part), dtype=np.int64)})
+
+
+_ROW = "__surveytool_row__"
+
+
+def partition_waves(
+    part: pd.DataFrame,
+    instrument: Instrument,
+    groups: Sequence[str],
+    ignore: Sequence[str],
+    wave: str,
+    levels: tuple[str, ...],
+    scales: tuple[str, ...],
+) -> dict[tuple[str, str], PairedCounts]:
+    """:func:`wave_pairs` of a partition holding every row of its people, in cohort order."""
+    from analysis.privacy.pseudonyms import PSEUDONYM_COLUMN
+    from surveytool.scoring.engine import score_responses
+
+    rows = part.sort_values(_ROW, kind="stable").drop(columns=[_ROW]).reset_index(drop=True)
+    scored = score_responses(
+        instrument, rows, group_columns=list(groups), ignore_columns=list(ignore)
+    )
+    people = rows[PSEUDONYM_COLUMN].to_numpy()
+    scores = scored.scores.assign(**{PSEUDONYM_COLUMN: people})
+    return wave_pairs(scores, PSEUDONYM_COLUMN, wave, levels, scales)
+
+
+def _add_pairs(
+    a: dict[tuple[str, str], PairedCounts], b: dict[tuple[str, str], PairedCounts]
+) -> dict[tuple[str, str], PairedCounts]:
+    return {key: a[key] + b[key] for key in a}
+
+
+def reduce_waves(
+    data: Any,
+    instrument: Instrument,
+    groups: Sequence[str],
+    ignore: Sequence[str],
+    wave: str,
+    levels: Sequence[str],
+    scales: Sequence[str],
+) -> dict[tuple[str, str], PairedCounts]:
+    """:func:`wave_pairs` of a Dask cohort, exactly as of the whole cohort in memory: the rows
+    are numbered in cohort order and shuffled so that each person's rows share a partition,
+    each partition's pairs are counted, and the counts add up (memory: a partition)."""
+    from analysis.privacy.pseudonyms import PSEUDONYM_COLUMN
+
+    dask = _dask()
+    lengths = np.asarray(data.map_partitions(len).compute(), dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(lengths)])[:-1]
+    dd = importlib.import_module("dask.dataframe")
+    meta = data._meta.assign(**{_ROW: np.zeros(0, dtype=np.int64)})
+    numbered = dd.from_delayed(
+        [
+            dask.delayed(_numbered)(part, int(offset))
+            for part, offset in zip(data.to_delayed(), offsets, strict=True)
+        ],
+        meta=meta,
+        verify_meta=False,
+    )
+    if numbered.npartitions > 1:
+        numbered = numbered.shuffle(on=PSEUDONYM_COLUMN)
+    args = (instrument, tuple(groups), tuple(ignore), wave, tuple(levels), tuple(scales))
+    counted = tree_reduce(
+        [dask.delayed(partition_waves)(part, *args) for part in numbered.to_delayed()],
+        _add_pairs,
+    )
+    if not isinstance(counted, dict):  # pragma: no cover - dask returns what the task did
+        raise TypeError(type(counted))
+    return counted

@@ -6,7 +6,7 @@ Every number comes from the analysis API; this module chooses, suppresses and la
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     )
     from analysis.report.reduce import CarelessSummary, ScoreSums
     from analysis.stats.moments import Moments
+    from analysis.stats.retest import PairedCounts
 
 
 NOT_RECORDED = "(not recorded)"
@@ -978,25 +979,23 @@ def group_tables(
 
 def wave_tables(
     b: TableBuilder,
-    scores: pd.DataFrame,
-    person: str,
+    rows: dict[str, int],
+    pairs: Mapping[tuple[str, str], PairedCounts],
     wave: str,
     slug: str,
-    scale_ids: Sequence[str],
 ) -> None:
     """Tables of a wave column whose people repeat: within-person comparisons and retest.
 
     Waves of the same people are no independent groups: consecutive waves are compared within
-    person (:func:`analysis.stats.retest.compare_waves`). A wave pair with fewer than the minimum
-    cell of people in both waves publishes nothing but its name.
+    person (:func:`analysis.stats.retest.compare_waves_from_counts` of the counted score pairs,
+    :func:`analysis.report.reduce.wave_pairs`; ``rows``: the rows of each wave value). A wave
+    pair with fewer than the minimum cell of people in both waves publishes nothing but its name.
     """
-    from analysis.stats.retest import compare_waves
+    from analysis.stats.retest import compare_waves_from_counts
 
-    text = scores[wave].astype("string")
-    values = sorted(text.dropna().unique().tolist())
+    values = sorted(v for v in rows if v != NOT_RECORDED)
     cells = [*values, NOT_RECORDED]
-    code = text.fillna(NOT_RECORDED)
-    line = np.array([[int((code == c).sum()) for c in cells]], dtype=np.int64)
+    line = np.array([[int(rows.get(c, 0)) for c in cells]], dtype=np.int64)
     hidden = hidden_columns(line, b.min_cell)
     sizes = pd.DataFrame({wave: cells, "rows": line[0]})
     size_mask = np.zeros(sizes.shape, dtype=bool)
@@ -1012,7 +1011,7 @@ def wave_tables(
     )
     if len(values) < 2:
         return
-    comparison = compare_waves(scores, person, wave, list(scale_ids), levels=values)
+    comparison = compare_waves_from_counts(pairs, wave, values)
     for name, title, frame, note in (
         (
             f"wave_tests_{slug}",

@@ -238,7 +238,7 @@ def waves(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return file, as_dataset(file, folder / "dataset", 2)
 
 
-def test_waves_of_the_same_people_are_found_in_the_whole_cohort_not_the_sample(
+def test_waves_of_the_same_people_are_compared_on_the_whole_cohort_not_the_sample(
     waves: tuple[Path, Path],
 ) -> None:
     file, dataset = waves
@@ -255,4 +255,24 @@ def test_waves_of_the_same_people_are_found_in_the_whole_cohort_not_the_sample(
         )
     assert "waves_wave" in _all_names(got) and "groups_wave" not in _all_names(got)
     (note,) = [n for n in got.notes if "seeded random sample of 12" in n]
-    assert "within-person comparisons over wave, validity evidence (COSMIN) rest on" in note
+    assert "; validity evidence (COSMIN) rests on a seeded random sample" in note
+    assert "within-person comparisons over wave" in note.split(";")[0]
+    # the within-person comparisons and the retest reliability rest on every pair of rows
+    wave_tables = ["waves_wave", "wave_tests_wave", "wave_effects_wave", "retest_wave"]
+    _assert_same_tables(got, memory, wave_tables)
+    assert memory.table("wave_tests_wave").frame["n"].min() == 120
+
+
+def test_within_person_comparisons_on_a_local_cluster_equal_the_in_memory_ones(
+    waves: tuple[Path, Path], dask_client: Client
+) -> None:
+    _, dataset = waves
+    whole = open_cohort(dataset).load()
+    memory = build_cohort_report(whole, PPAI, groups=["wave"], figures=False)
+    assert "retest_wave" in _all_names(memory)
+    got = build_cohort_report(
+        dataset, PPAI, groups=["wave"], figures=False, engine="dask", sample_rows=100
+    )
+    names = [t.name for t in memory.tables if t.section != "cosmin"]
+    names.remove("suppressed_cells")
+    _assert_same_tables(got, memory, names)

@@ -265,3 +265,70 @@ def test_careless_flags_of_partitions_against_the_cohort_centre_equal_the_rows(
     numbers = [c for c in expected.columns if c not in flags]
     pd.testing.assert_frame_equal(got[numbers], expected[numbers], rtol=1e-12, atol=1e-12)
     assert centre.irv_median == float(np.nanmedian(expected["irv"]))
+
+
+def test_within_person_comparisons_from_counted_pairs_equal_the_rows() -> None:
+    from analysis.stats.retest import (
+        PairedCounts,
+        compare_waves,
+        compare_waves_from_counts,
+        paired_scores,
+    )
+
+    rng = np.random.default_rng(1)
+    n = 300
+    base = rng.integers(1, 6, (n, 4)).mean(axis=1)  # means of 4 items: ties everywhere
+    later = np.clip(base + rng.integers(-1, 2, n) * 0.25, 1, 5)  # many zero differences
+    third = np.clip(later + rng.integers(-1, 2, n) * 0.25, 1, 5)
+    people = [f"p{i}" for i in range(n)]
+    scores = pd.DataFrame(
+        {
+            "who": people * 3,
+            "wave": ["1"] * n + ["2"] * n + ["3"] * n,
+            "calm": np.concatenate([base, later, third]),
+            "other": np.concatenate([third, base, later]),
+        }
+    )
+    scores.loc[5, "calm"] = np.nan
+    scores = scores.drop(index=[7, n + 9])  # people missing a wave
+    expected = compare_waves(scores, "who", "wave", ["calm", "other"])
+    text = scores["wave"].astype("string")
+    pairs = {}
+    for first, second in (("1", "2"), ("2", "3")):
+        for scale in ("calm", "other"):
+            parts = []
+            for chunk in np.array_split(np.arange(n), 3):  # each person's rows in one part
+                keep = scores["who"].isin([people[i] for i in chunk]).to_numpy()
+                x, y = paired_scores(scores[keep], "who", text[keep], first, second, scale)
+                parts.append(PairedCounts.of(x, y))
+            pairs[(scale, f"{first} -> {second}")] = reduce(add, parts)
+    got = compare_waves_from_counts(pairs, "wave", ["1", "2", "3"])
+    for name in ("tests", "effects", "retest"):
+        _close(getattr(got, name), getattr(expected, name))
+    assert got.tests["n"].min() == n - 3  # a missing score and two missing rows
+
+
+def test_build_norms_of_a_dask_frame_equals_the_table(sim: Dataset, dask_client: Any) -> None:
+    """build_norms of a Dask DataFrame (exact counts and reliability sums reduced over the
+    partitions, an id repeated across partitions quarantined): the in-memory norms, number for
+    number, and the same problems; on the synchronous scheduler and the LocalCluster."""
+    inst, frame, kw = _with_problems(sim)
+    options: dict[str, Any] = {
+        "sample": "the golden sim table",
+        "group_columns": ["site"],
+        "min_cell": 30,
+        **({"id_column": kw["id_column"]} if "id_column" in kw else {}),
+    }
+    expected, _ = _both("build_norms", inst, frame, **options)
+    assert expected.suppressed.shape[0] < expected.table.shape[0]  # some cells published
+    for scheduler in ("synchronous", None):  # None: the session's LocalCluster
+        with dask.config.set(scheduler=scheduler) if scheduler else warnings.catch_warnings():
+            got, caught = _both(
+                "build_norms", inst, dd.from_pandas(frame, npartitions=4), **options
+            )
+        assert analysis.norms_yaml(got.norms) == analysis.norms_yaml(expected.norms)
+        pd.testing.assert_frame_equal(got.table, expected.table)
+        assert got.problems.codes == expected.problems.codes  # off-scale, repeated id, sex
+        pd.testing.assert_frame_equal(_issues(got), _issues(expected))
+        problems = [w for w in caught if issubclass(w.category, ResponseProblemsWarning)]
+        assert len(problems) == 1 and problems[0].filename == __file__
