@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 
 def snake_name(name: str) -> str:
@@ -13,6 +18,18 @@ def snake_name(name: str) -> str:
     text = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", str(name))
     text = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", text)
     return re.sub(r"[^0-9a-zA-Z]+", "_", text).strip("_").lower()
+
+
+def snake_names(names: Sequence[str]) -> pa.Array:
+    """:func:`~analysis.cells.snake_name` of every name at once (an Arrow string array)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = pa.array([str(n) for n in names], type=pa.string())
+    snake = pc.replace_substring_regex(text, r"([A-Z]+)([A-Z][a-z])", r"\1_\2")
+    snake = pc.replace_substring_regex(snake, r"([a-z0-9])([A-Z])", r"\1_\2")
+    snake = pc.replace_substring_regex(snake, r"[^0-9a-zA-Z]+", "_")
+    return pc.utf8_lower(pc.utf8_trim(snake, "_"))
 
 
 def as_text(values: pd.Series) -> pd.Series:

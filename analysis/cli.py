@@ -153,6 +153,8 @@ SHOWN = 20
 
 
 def _echo_result(result: CohortImport | StreamedImport, output: Path) -> None:
+    from analysis.privacy.disclosure import shown_name
+
     report, disclosure = result.report, result.disclosure
     click.echo(f"format: {report.format_line}")
     click.echo(
@@ -176,9 +178,10 @@ def _echo_result(result: CohortImport | StreamedImport, output: Path) -> None:
     if disclosure.dropped:
         click.echo(f"dropped {len(disclosure.dropped)} column(s); they are not in the cohort:")
         for d in disclosure.dropped[:SHOWN]:
-            click.echo(f"  {d.column}: {d.reason}")
+            click.echo(f"  {shown_name(d.column)}: {d.reason}")
         if len(disclosure.dropped) > SHOWN:  # a file of 10^6 columns printed 10^6 lines
-            click.echo(f"  ... and {len(disclosure.dropped) - SHOWN} more in the disclosure report")
+            where = disclosure.columns_file or "the disclosure report"
+            click.echo(f"  ... and {len(disclosure.dropped) - SHOWN:,} more in {where}")
     for g in disclosure.generalized:
         click.echo(f"generalized {g.column}: {g.description}")
     kanon = disclosure.k_anonymity
@@ -520,9 +523,9 @@ def _report_scheduler(
     "Report folder: report.html and one CSV per table (an earlier report there is replaced)."
 )
 @engine_options(
-    "memory: the whole cohort at once; dask: sums reduced partition by partition, the "
-    "row-level sections on a seeded sample (the report says which); auto: dask for a cohort "
-    "folder larger than the Dask threshold."
+    "memory: the whole cohort at once; dask: sums, counts and moments reduced partition by "
+    "partition, the COSMIN section on a seeded sample (the report says so); auto: dask for a "
+    "cohort folder larger than the Dask threshold."
 )
 def report_command(
     cohort_file: Path,

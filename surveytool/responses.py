@@ -389,6 +389,7 @@ def read_responses(
     ignore_columns: Sequence[str] = (),
     formula_cells: Mapping[str, Sequence[tuple[int, str]]] | None = None,
     row_numbers: Sequence[int] | np.ndarray | None = None,
+    unread_columns: Sequence[str] = (),
 ) -> Responses:
     """Validate a table of raw answers against ``instrument``.
 
@@ -416,6 +417,10 @@ def read_responses(
     row_numbers
         The number each row of ``frame`` has in its file, for the issues (default 1, 2, ...):
         the source's data rows when its reader set some aside (Qualtrics previews).
+    unread_columns
+        Columns of the file that were not read (a wide Parquet file's columns that name no item,
+        id or group: :attr:`surveytool.io.sources.SourceTable.unread_columns`), reported as
+        the columns of ``frame`` are, after them (unknown, unless in ``ignore_columns``).
 
     Respondent ids are compared as :func:`id_text` writes them: ``1``, ``1.0`` and `` 1 `` are one
     respondent in every format; ``007`` and ``7`` are two.
@@ -448,7 +453,11 @@ def read_responses(
     issues = _IssueRows()
     index = pd.Index(columns, dtype=object)
     repeated = index.duplicated()
-    issues.columns(*_column_issues(index, repeated, known, instrument))
+    if len(unread_columns):  # their names only, from the file's schema
+        every = index.append(pd.Index(list(unread_columns), dtype=object))
+        issues.columns(*_column_issues(every, every.duplicated(), known, instrument))
+    else:
+        issues.columns(*_column_issues(index, repeated, known, instrument))
     present = set(columns)
     checks_of: dict[str, list[str]] = {}
     for c in instrument.checks:

@@ -39,6 +39,38 @@ from surveytool.safety.checks import CriticalHit, check_answer, check_answers
 from surveytool.safety.support import normalize_country, support_lines, support_view
 
 Ask = Callable[[str], str]
+
+
+def read_line(prompt: str) -> str:
+    """:func:`input`, but a Ctrl-C that arrives just as the prompt appears still stops it.
+
+    ``input`` prints the prompt and then blocks in C in ``read()``; a SIGINT that comes in
+    between (the person is quick, or the machine busy: the prompt's own write wakes whoever
+    is waiting for it) only sets CPython's flag, and the read waits for Enter before the
+    interrupt is seen. Here the wait is Python's: ``select`` on the terminal in short steps,
+    so the signal's handler runs within one step whatever the moment, and the line is read
+    once the terminal has one (a terminal in canonical mode hands over one whole line per
+    read, so nothing waits in a buffer). Not a terminal (a pipe, a file), or not POSIX: as
+    ``input``.
+    """
+    import os
+    import select
+    import sys
+
+    stdin = sys.stdin
+    if os.name != "posix" or stdin is None or not stdin.isatty():
+        return input(prompt)
+    sys.stdout.write(prompt)
+    sys.stdout.flush()
+    fd = stdin.fileno()
+    while not select.select([fd], [], [], 0.1)[0]:
+        pass  # a signal's handler runs here, between two steps, and raises
+    line = stdin.readline()
+    if not line:  # Ctrl-D on an empty line
+        raise EOFError
+    return line[:-1] if line.endswith("\n") else line
+
+
 Choice = Literal["continue", "stop", "later"]
 
 
@@ -417,7 +449,7 @@ def take(
     form: str | None = None,
     report_path: Path | None = None,
     answers_file: Path | None = None,
-    ask: Ask = input,
+    ask: Ask = read_line,
     console: Console | None = None,
     progress_folder: Path | None = None,
     country: str | None = None,

@@ -61,6 +61,7 @@ from pydantic import ValidationError
 
 from analysis.cohort.ledger import (
     BATCH_COLUMN,
+    NOT_A_COHORT,
     Cohort,
     CohortMetadata,
     ImportEntry,
@@ -325,10 +326,10 @@ def _open_file(path: Path) -> OpenCohort:
         raw = read_metadata(path)
     except Exception as exc:
         raise CohortFileError(
-            f"{path} exists but cannot be read as a cohort ({_first_line(exc)})"
+            f"{path} exists but cannot be read as a cohort ({_first_line(exc)}); {NOT_A_COHORT}"
         ) from None
     if not raw or raw.get("kind") != COHORT_KIND:
-        raise CohortFileError(f"{path} exists and is not a surveytool cohort")
+        raise CohortFileError(f"{path} exists and is not a surveytool cohort; {NOT_A_COHORT}")
     metadata = _validated(path, raw)
     ledger = CohortLedger(imports=list(metadata.ledger.imports), _in_memory=metadata.ledger)
     return OpenCohort(path, "file", metadata, ledger, [path])

@@ -167,6 +167,13 @@ class Cohort:
         return self.metadata.ledger
 
 
+#: What to do when a file given as a cohort is not one (a raw export, say).
+NOT_A_COHORT = (
+    "a cohort is the Parquet file or folder that a cohort import writes: import the answers "
+    "into a cohort first, then read the cohort"
+)
+
+
 def _first_line(exc: Exception) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
@@ -193,7 +200,7 @@ def load_cohort(path: str | Path, *, as_output: bool = False) -> Cohort:
 
     from surveytool.io.tables import read_metadata
 
-    advice = "; choose another output path" if as_output else ""
+    advice = "; choose another output path" if as_output else f"; {NOT_A_COHORT}"
     try:
         raw = read_metadata(path)
         table = pq.read_table(path)

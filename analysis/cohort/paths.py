@@ -132,6 +132,7 @@ def refuse_path_collisions(
             "disclosure report": paths["disclosure_json"],
             "disclosure text": paths["disclosure_text"],
             "quarantine report": paths["quarantine"],
+            "columns file": paths["columns"],
             "cohort lock": lock_path(output),
         },
         inputs,

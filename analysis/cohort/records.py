@@ -23,10 +23,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
 
+import numpy as np
 import pandas as pd
 
 from analysis.cohort.ledger import ImportEntry
 from analysis.cohort.result import ImportReport, sidecar_paths
+from analysis.privacy.disclosure import DisclosureReport
+from analysis.privacy.identifiers import ColumnDecisions, describe_findings
 from surveytool.io.files import unescape_formula
 from surveytool.io.tables import write_table
 from surveytool.problems import ISSUE_COLUMNS
@@ -63,6 +66,37 @@ def ledger_entry(
         suppressed_from_existing=suppressed_from_existing,
         k=k,
     )
+
+
+def columns_file_needed(disclosure: DisclosureReport) -> bool:
+    """The disclosure report names only some of the dropped columns (:data:`COLUMNS_LISTED` of
+    each role and reason): the columns file names them all."""
+    return bool(disclosure.listed()[1])
+
+
+def write_columns_file(path: Path, decisions: ColumnDecisions, needed: bool) -> Path | None:
+    """Every source column and what became of it (``column, role, kept, reason, detected``),
+    when ``needed`` (:func:`columns_file_needed`: a file of 10**6 columns); one row a column,
+    formulas escaped (:func:`~surveytool.io.tables.write_table`), 0600 like the cohort.
+    Otherwise no such file: one left by an earlier import is removed (it described that one).
+    Returns the path when written."""
+    if not needed:
+        path.unlink(missing_ok=True)
+        return None
+    detected = np.full(len(decisions), "", dtype=object)
+    for at, findings in decisions.findings.items():
+        detected[at] = describe_findings(findings)
+    frame = pd.DataFrame(
+        {
+            "column": pd.array(decisions.columns, dtype="str"),
+            "role": pd.array(decisions.roles, dtype="str"),
+            "kept": pd.array(np.where(decisions.kept, "yes", "no"), dtype="str"),
+            "reason": pd.array(decisions.reasons, dtype="str"),
+            "detected": pd.array(detected, dtype="str"),
+        }
+    )
+    write_table(frame, path, secret=True)
+    return path
 
 
 def read_quarantine(path: Path) -> pd.DataFrame:

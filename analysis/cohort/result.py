@@ -53,6 +53,8 @@ class ImportReport:
     warnings: list[ImportWarning] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     issues: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=ISSUE_COLUMNS))
+    columns_read: int = 0
+    columns_unmatched: int = 0
     batch: int = 0
     cohort_rows: int = 0
     cohort_changed: bool = False
@@ -119,6 +121,7 @@ class ImportReport:
             "already_imported": self.already_imported,
             "id_column": self.id_column,
             "id_column_note": self.id_note,
+            "columns": {"read": self.columns_read, "unmatched": self.columns_unmatched},
             "items": dict(self.items),
             "recoded": dict(self.recoded),
             "warnings": [w.as_dict() for w in self.warnings],
@@ -143,9 +146,11 @@ class CohortImport:
 
 
 def sidecar_paths(output: Path) -> dict[str, Path]:
-    """Files written beside a cohort: disclosure report (JSON, text) and quarantine report."""
+    """Files written beside a cohort: disclosure report (JSON, text), quarantine report, and the
+    columns file (every source column, when the reports name only some)."""
     return {
         "disclosure_json": output.with_name(f"{output.stem}.disclosure.json"),
         "disclosure_text": output.with_name(f"{output.stem}.disclosure.txt"),
         "quarantine": output.with_name(f"{output.stem}.quarantine.csv"),
+        "columns": output.with_name(f"{output.stem}.columns.csv"),
     }

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +30,12 @@ from analysis.cohort.ledger import (
     read_cohort,
     row_keys,
 )
-from analysis.cohort.records import add_to_quarantine, ledger_entry
+from analysis.cohort.records import (
+    add_to_quarantine,
+    columns_file_needed,
+    ledger_entry,
+    write_columns_file,
+)
 from analysis.cohort.result import ImportReport, ImportWarning, sidecar_paths
 from analysis.cohort.values import (
     as_numbers,
@@ -49,8 +54,8 @@ from analysis.mapping import (
     spss_labels_are_scale,
 )
 from analysis.mapping.model import REDCAP_STATUS
-from analysis.mapping.plan import fold
-from analysis.privacy.disclosure import DisclosureReport
+from analysis.mapping.plan import fold, wanted_columns
+from analysis.privacy.disclosure import COLUMNS_LISTED, DisclosureReport, shown_name
 from analysis.privacy.generalize import (
     Generalized,
     QuasiIdentifier,
@@ -58,7 +63,9 @@ from analysis.privacy.generalize import (
     merge_small_categories,
 )
 from analysis.privacy.identifiers import (
+    UNMATCHED_DROPPED,
     ColumnDecision,
+    ColumnDecisions,
     classify_columns,
     describe_findings,
     safe_file_name,
@@ -71,7 +78,7 @@ from surveytool.io.files import held_signals, write_text_atomic
 from surveytool.io.sources import SourceTable, read_source, refuse_unsplit, reshape_wide_waves
 from surveytool.io.tables import write_table
 from surveytool.privacy import redact_issues
-from surveytool.problems import concat_issues, is_missing
+from surveytool.problems import concat_issues, is_missing, issue_frame, issue_record
 from surveytool.responses import Responses, id_text, read_responses
 from surveytool.scoring.engine import provenance
 
@@ -100,7 +107,7 @@ class ImportState:
     secret: PseudonymKey = field(init=False)
     report: ImportReport = field(init=False)
     # classify
-    decisions: list[ColumnDecision] = field(init=False)
+    decisions: ColumnDecisions = field(init=False)
     waves: list[str] = field(init=False)
     groups: list[str] = field(init=False)
     qis: dict[str, QuasiIdentifier] = field(init=False)
@@ -163,6 +170,7 @@ def read(s: ImportState) -> None:
         given_by="the format parameter" if s.format != "auto" else "the mapping's format key",
         dictionary=s.dictionary or _beside_mapping(s, spec.redcap.dictionary),
         qsf=s.qsf or _beside_mapping(s, spec.qualtrics.qsf),
+        wanted=wanted_columns(s.instrument, spec),  # Parquet: the others only named
     )
     if spec.wide_waves is not None:
         reshape_wide_waves(s.table, spec.wide_waves.pattern, spec.wide_waves.wave_column)
@@ -263,56 +271,105 @@ def classify(s: ImportState) -> None:
         metadata=table.metadata_columns,
         metadata_source=f"the {table.format} export",
         categorical=table.categorical_columns,
+        drop_unmatched=p.drop_unmatched,
+        unread=table.unread_columns,
     )
-    shadowed = set(p.shadowed)
-    s.decisions = [
-        ColumnDecision(
-            d.column,
-            "unmatched",
-            False,
-            _shadowing(d.column, p.items),
-            d.findings,
-        )
-        if d.column in shadowed and d.role == "unmatched"
-        else d
-        for d in decisions
-    ]
+    reasons = {
+        c: _shadowing(c, p.items)
+        for c in p.shadowed
+        if (d := decisions.get(c)) is not None and d.role == "unmatched"
+    }
     repeats = table.repeated_columns
-    if repeats:  # a copy of a column: said so, not "matches no item"
-        s.decisions = [
-            replace(d, reason=f"repeats column {repeats[d.column]!r}; the first is used")
-            if d.column in repeats and d.role == "unmatched"
-            else d
-            for d in s.decisions
-        ]
-    by_column = {d.column: d for d in s.decisions}
-    s.waves = [c for c in p.waves if by_column[c].kept]
-    s.groups = [c for c in p.groups if by_column[c].kept]
-    s.qis = {c: q for c, q in p.quasi_identifiers.items() if by_column[c].kept}
-    for d in s.decisions:
-        if d.role in ("wave", "group", "quasi_identifier") and not d.kept:
-            s.warn("declared_column_dropped", d.column, f"{d.column}: {d.reason}; it was dropped")
-        elif d.role == "unmatched" and d.column in s.table.repeated_columns:
-            name = s.table.repeated_columns[d.column]
-            s.warn(
-                "duplicate_column",
-                name,
-                f"column {name!r} appears twice (the copy is read as {d.column!r}); the first is "
-                "used and the copy was dropped (rename or remove one of them)",
+    for c, first in repeats.items():  # a copy of a column: said so, not "matches no item"
+        if (d := decisions.get(c)) is not None and _undeclared(d):
+            reasons[c] = f"repeats column {first!r}; the first is used"
+    s.decisions = decisions.with_reasons(reasons) if reasons else decisions
+    by_column = {c: s.decisions.get(c) for c in [*p.waves, *p.groups, *p.quasi_identifiers]}
+    s.waves = [c for c in p.waves if _kept(by_column[c])]
+    s.groups = [c for c in p.groups if _kept(by_column[c])]
+    s.qis = {c: q for c, q in p.quasi_identifiers.items() if _kept(by_column[c])}
+    roles = s.decisions.roles
+    declared = np.isin(roles, ["wave", "group", "quasi_identifier"]) & ~s.decisions.kept
+    warned: list[tuple[int, ImportWarning]] = []
+    for at in np.flatnonzero(declared).tolist():
+        d = s.decisions[at]
+        warned.append(
+            (
+                at,
+                ImportWarning(
+                    "declared_column_dropped", d.column, f"{d.column}: {d.reason}; it was dropped"
+                ),
             )
-        elif d.role == "unmatched":
-            s.warn(
-                "unmatched_column",
-                d.column,
-                f"column {d.column!r} matches no item of {s.instrument.id} and is not declared; it "
-                "was dropped (list it under drop: in the mapping to say so)",
+        )
+    unmatched = roles == "unmatched"
+    for copy, name in repeats.items():
+        where = s.decisions.position(copy)
+        if (
+            where is None
+            or s.decisions.reasons[where] != f"repeats column {name!r}; the first is used"
+        ):
+            continue
+        unmatched[where] = False
+        warned.append(
+            (
+                where,
+                ImportWarning(
+                    "duplicate_column",
+                    name,
+                    f"column {name!r} appears twice (the copy is read as {copy!r}); the first "
+                    "is used and the copy was dropped (rename or remove one of them)",
+                ),
             )
-    if p.id_column and by_column[p.id_column].findings:
+        )
+    positions = np.flatnonzero(unmatched)
+    for at in positions[:COLUMNS_LISTED].tolist():
+        column = str(s.decisions.columns[at])
+        warned.append(
+            (
+                at,
+                ImportWarning(
+                    "unmatched_column",
+                    shown_name(column),
+                    f"column {shown_name(column)!r} matches no item of {s.instrument.id} and is "
+                    "not declared; it was dropped (list it under drop: in the mapping to say so)",
+                ),
+            )
+        )
+    s.report.warnings += [w for _, w in sorted(warned, key=lambda pair: pair[0])]
+    s.report.columns_read = len(s.decisions)
+    s.report.columns_unmatched = len(positions)
+    if p.drop_unmatched:
+        undeclared = int((s.decisions.reasons == UNMATCHED_DROPPED).sum())
+        s.report.columns_unmatched = undeclared
+        if undeclared:
+            s.report.notes.append(
+                f"{undeclared:,} column(s) that match no item of {s.instrument.id} were dropped "
+                "(the mapping's unmatched: drop)"
+            )
+    if len(positions) > COLUMNS_LISTED:  # 10**6 of them: named up to a limit, the rest counted
+        s.warn(
+            "unmatched_column",
+            None,
+            f"{len(positions) - COLUMNS_LISTED:,} more column(s) match no item of "
+            f"{s.instrument.id} and are not declared; they were dropped (the columns file "
+            "beside the cohort names each)",
+        )
+    id_decision = s.decisions.get(p.id_column) if p.id_column else None
+    if id_decision is not None and id_decision.findings:
         s.report.notes.append(
             "the respondent ids look like "
-            + describe_findings(by_column[p.id_column].findings)
+            + describe_findings(id_decision.findings)
             + ": they are replaced by pseudonyms and never written"
         )
+
+
+def _undeclared(decision: ColumnDecision) -> bool:
+    """A column nobody declared and no check fired on (``unmatched: drop`` or not)."""
+    return decision.role == "unmatched" or decision.reason == UNMATCHED_DROPPED
+
+
+def _kept(decision: ColumnDecision | None) -> bool:
+    return decision is not None and decision.kept
 
 
 def _item_values(s: ImportState, item_id: str, col: str) -> pd.Series:
@@ -554,6 +611,10 @@ def _reported(s: ImportState, issues: pd.DataFrame) -> pd.DataFrame:
     issues.loc[row_kind, "value"] = issues.loc[row_kind, "value"].map(lambda v: _shown(s, v))
     cell_kind = issues["kind"] == "cell"
     issues.loc[cell_kind, "value"] = issues.loc[cell_kind, "value"].map(plain_number)
+    column_kind = issues["kind"] == "column"  # a header that is an address: redacted
+    issues.loc[column_kind, "column"] = issues.loc[column_kind, "column"].map(
+        lambda c: c if is_missing(c) else shown_name(str(c))
+    )
     issues = redact_issues(issues)
     if not s.plan.id_column:
         issues["respondent_id"] = None
@@ -582,15 +643,17 @@ def validate(s: ImportState) -> None:
         validation[col] = values.reset_index(drop=True)
     if s.plan.id_column:
         validation[s.plan.id_column] = pd.Series(s.row_keys, dtype=object)
-    shadowed = set(s.plan.shadowed)
-    unmatched = [
-        d.column
-        for d in s.decisions
-        if d.role == "unmatched"
-        and d.column not in validation
-        and d.column not in shadowed
-        and d.column not in s.table.repeated_columns  # warned as duplicate_column instead
-    ]
+    skipped = {*validation, *s.plan.shadowed, *s.table.repeated_columns}  # repeats: warned
+    positions = np.flatnonzero(s.decisions.roles == "unmatched")  # as duplicate_column instead
+    unmatched: list[str] = []
+    more = 0
+    for at, column in enumerate(s.decisions.columns[positions].tolist()):
+        if column in skipped:
+            continue
+        if len(unmatched) == COLUMNS_LISTED:  # the rest counted in one line, not one each
+            more = sum(c not in skipped for c in s.decisions.columns[positions[at:]].tolist())
+            break
+        unmatched.append(column)
     frame = pd.DataFrame(validation, index=pd.RangeIndex(n))
     if unmatched:  # their names only: one block of empty cells, not a column each
         empty = np.full((n, len(unmatched)), None, dtype=object)
@@ -606,6 +669,8 @@ def validate(s: ImportState) -> None:
         row_numbers=s.table.source_rows,
     )
     s.issues = _reported(s, s.responses.issues)
+    if more:
+        s.issues = concat_issues([s.issues, _more_unmatched(s, more)])
     s.excluded_issues = concat_issues(
         [
             issues_for_rows(
@@ -621,6 +686,26 @@ def validate(s: ImportState) -> None:
     s.report.rows_invalid_id = s.responses.rows_quarantined
     if s.strict and len(s.issues):
         _refuse(s)
+
+
+def _more_unmatched(s: ImportState, more: int) -> pd.DataFrame:
+    """One quarantine line for the unmatched columns past the first :data:`COLUMNS_LISTED`
+    (each has its line up to there): how many, and where every one is named."""
+    where = (
+        f"; the columns file {sidecar_paths(s.output)['columns'].name} names each"
+        if s.output is not None
+        else ""
+    )
+    return issue_frame(
+        [
+            issue_record(
+                "unmatched_column",
+                f"and {more:,} more column(s) that match no item of {s.instrument.id}; "
+                f"ignored{where}",
+                value=str(more),
+            )
+        ]
+    )
 
 
 def _refuse(s: ImportState) -> None:
@@ -790,8 +875,8 @@ def k_anonymity(s: ImportState) -> None:
             )
         )
     s.disclosure = DisclosureReport(
-        dropped=[d for d in s.decisions if not d.kept],
-        kept=[d for d in s.decisions if d.kept],
+        dropped=s.decisions.dropped,
+        kept=s.decisions.kept_columns,
         id_column=s.plan.id_column,
         key_fingerprint=s.secret.fingerprint,
         generalized=[s.generalized[c] for c in qis],
@@ -858,6 +943,8 @@ def write(s: ImportState) -> None:
     recorded = report.cohort_changed or s.first_time or s.existing is None
     if recorded:
         s.ledger.imports.append(entry)
+        needed = columns_file_needed(s.disclosure)
+        s.disclosure.columns_file = paths["columns"].name if needed else None
         metadata = CohortMetadata.model_validate(
             {
                 **provenance(s.instrument).as_metadata(),
@@ -877,6 +964,11 @@ def write(s: ImportState) -> None:
                 written = write_table(s.final, s.output, metadata=metadata.as_metadata())
             report.written += [str(p) for p in written]
             disclosure = s.disclosure
+            columns = write_columns_file(
+                paths["columns"], s.decisions, disclosure.columns_file is not None
+            )
+            if columns is not None:
+                report.written.append(str(columns))
             disclosure_json = json.dumps(disclosure.as_dict(), indent=2) + "\n"
             _write_text(paths["disclosure_json"], disclosure_json)
             _write_text(paths["disclosure_text"], disclosure.format_text())

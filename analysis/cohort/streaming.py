@@ -806,8 +806,8 @@ def _finish(
     if sample.report.warnings and not any(w.code == "negative_item_rest" for w in report.warnings):
         pass
     disclosure = DisclosureReport(
-        dropped=[d for d in sample.decisions if not d.kept],
-        kept=[d for d in sample.decisions if d.kept],
+        dropped=sample.decisions.dropped,
+        kept=sample.decisions.kept_columns,
         id_column=sample.plan.id_column,
         key_fingerprint=p.secret.fingerprint,
         generalized=[generalized[c] for c in qis],

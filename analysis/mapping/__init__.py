@@ -23,12 +23,22 @@ line and column). Every key is optional::
       country: {generalize: merge, min_count: 10}
     identifiers: [RecipientEmail]   # direct identifiers: dropped (and detected ones too)
     drop: [Duration]                 # not identifying, not needed
+    unmatched: drop                  # every other column that matches no item: dropped, counted
     qualtrics: {keep_status: [Imported], finished: true, min_progress: 90, min_duration: 60}
     redcap: {dictionary: dictionary.csv, complete: [Complete]}   # form status filter
 
 Rows that are not respondents are set aside and counted: Qualtrics previews and tests (and rows the
 ``qualtrics`` filters leave out), REDCap rows whose form status is not kept, and rows with no item
 answered (in REDCap, events or repeat rows where the instrument is not collected).
+
+Columns the mapping names nowhere and that match no item are dropped either way; ``unmatched``
+says how they are reported: ``warn`` (the default) gives each a warning and a quarantine line,
+``drop`` drops them as if they were listed under ``drop:`` and the import counts them once.
+``surveytool cohort map-template`` lists undeclared columns under ``drop:`` up to 1,000 of them
+and writes ``unmatched: drop`` for more (a file of 10**6 columns: a mapping of a few lines that
+loads back, instead of 40 MB over the limit of a mapping's size). The disclosure report names at
+most 100 dropped columns for each reason and counts the rest; when it leaves some out, every
+column of the source and what became of it is in ``<cohort>.columns.csv`` beside the cohort.
 
 Recoding a value: a ``missing`` entry makes it missing; else a ``map`` entry gives its code; else a
 number has ``offset`` added; anything else is left to the scoring engine's validation (a scale label

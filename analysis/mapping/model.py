@@ -20,7 +20,8 @@ HINTS: dict[str, str] = {
     "not_a_mapping": "A mapping file is a YAML mapping with keys such as items, recode, groups.",
     "unknown_field": (
         "Known keys: instrument, format, sheet, id_column, items, recode, groups, waves, "
-        "quasi_identifiers, identifiers, drop, qualtrics, redcap, k_suppression, wide_waves, missing."
+        "quasi_identifiers, identifiers, drop, unmatched, qualtrics, redcap, k_suppression, "
+        "wide_waves, missing."
     ),
     "unknown_item": "Use an item id of the instrument.",
 }
@@ -131,6 +132,12 @@ class CohortMapping(_Model):
     quasi_identifiers: dict[str, QuasiIdentifier] = Field(default_factory=dict)
     identifiers: tuple[str, ...] = ()
     drop: tuple[str, ...] = ()
+    unmatched: Literal["warn", "drop"] = Field(
+        default="warn",
+        description="Columns the mapping names nowhere and that match no item: warn (a warning "
+        "and a quarantine line each) or drop (dropped as if listed under drop:, counted once; "
+        "what map-template writes for a file of very many columns).",
+    )
     qualtrics: QualtricsOptions = Field(default_factory=QualtricsOptions)
     redcap: RedcapOptions = Field(default_factory=RedcapOptions)
     k_suppression: Literal["local", "records"] = Field(

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from analysis.cells import as_text, snake_name
-from analysis.mapping.model import HINTS, LoadedMapping, RecodeRule
+from analysis.cells import as_text, snake_names
+from analysis.mapping.model import HINTS, CohortMapping, LoadedMapping, RecodeRule
 from analysis.privacy.generalize import QuasiIdentifier
+from analysis.privacy.identifiers import table_name_findings
 from surveytool.instrument.model import Instrument
 from surveytool.io.sources import SourceTable, ungrouped
 from surveytool.problems import Loc, Problem, format_loc
@@ -52,6 +53,7 @@ class ColumnPlan:
     rules: dict[str, RecodeRule]  # item id -> its recode rule
     shadowed: tuple[str, ...]  # columns named like an item mapped from another column
     notes: tuple[str, ...] = ()
+    drop_unmatched: bool = False  # unmatched: drop (the other columns dropped unwarned)
 
 
 def _closest(name: str, options: Sequence[str]) -> str:
@@ -64,16 +66,84 @@ def fold(name: str) -> str:
     return re.sub(r"[^0-9a-z]", "", str(name).casefold())
 
 
+#: A column named like a respondent id (besides :data:`_ID_GUESSES`), by its snake name.
+_ID_LIKE = r"(^|_)(id|pid|uid)$|^id_"
+
+
+def wanted_columns(
+    instrument: Instrument, mapping: CohortMapping
+) -> Callable[[Sequence[str]], list[str]] | None:
+    """Which columns of a Parquet source an import reads (:func:`read_source`'s ``wanted``):
+    those the mapping names anywhere, those named like an item (as :func:`plan_columns` matches
+    them: exactly, or but for case and punctuation), those named like a respondent id (as
+    :func:`guess_id` guesses) and those named like a direct identifier (so the disclosure
+    report says what their values look like, as when a file is read whole). The others would
+    match no item and be dropped; they are not read, only named (a file of 10**6 columns is
+    read in the time of its 53), and are reported as matching no item whatever their values.
+    None (read all) when the mapping reshapes wide waves (its pattern names columns)."""
+    if mapping.wide_waves is not None:
+        return None
+    named = set(_strings(mapping.model_dump()))
+    items = {fold(i) for i in instrument.item_by_id}
+
+    def choose(names: Sequence[str]) -> list[str]:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        keys = fold_names(names)
+        snake = snake_names(names)
+        id_like = pc.or_(
+            pc.is_in(snake, value_set=pa.array(_ID_GUESSES)),
+            pc.match_substring_regex(snake, _ID_LIKE),
+        ).to_numpy(zero_copy_only=False)
+        identifying = table_name_findings(names)
+        return [
+            name
+            for at, (name, key, like) in enumerate(zip(names, keys, id_like, strict=True))
+            if like or at in identifying or name in named or key in items
+        ]
+
+    return choose
+
+
+def _strings(value: object) -> list[str]:
+    """Every text in a mapping's content (keys and values, at any depth)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in (*_strings(k), *_strings(v))]
+    if isinstance(value, list | tuple | set | frozenset):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
+def fold_names(names: Sequence[str]) -> list[str]:
+    """:func:`fold` of every name, at once for ASCII names (Arrow; casefold is lower there),
+    one by one for the others."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = pa.array([str(n) for n in names], type=pa.string())
+    folded = pc.replace_substring_regex(pc.utf8_lower(text), r"[^0-9a-z]", "").to_pylist()
+    ascii_only = pc.string_is_ascii(text).to_numpy(zero_copy_only=False)
+    return [
+        key if plain else fold(name)
+        for name, key, plain in zip(names, folded, ascii_only, strict=True)
+    ]
+
+
 def guess_id(table: SourceTable, columns: Sequence[str], taken: set[str]) -> str | None:
     """The respondent id column: the format's own, else one named like an id (and unique)."""
     if table.default_id_column and table.default_id_column in columns:
         return table.default_id_column
-    by_snake = {snake_name(c): c for c in columns if c not in taken}
+    free = [c for c in columns if c not in taken]
+    snakes: list[str] = snake_names(free).to_pylist()  # the names at once
+    by_snake = dict(zip(snakes, free, strict=True))
     for guess in _ID_GUESSES:
         if guess in by_snake:
             return by_snake[guess]
     for snake, col in by_snake.items():  # e.g. resp_id, pid: named like an id, one per row
-        if re.search(r"(^|_)(id|pid|uid)$|^id_", snake):
+        if re.search(_ID_LIKE, snake):
             values = as_text(table.frame[col])
             if values.notna().all() and values.is_unique:
                 return col
@@ -93,7 +163,7 @@ class _Planner:
 
     @cached_property
     def columns(self) -> list[str]:
-        return [str(c) for c in self.table.frame.columns]
+        return list(map(str, self.table.frame.columns))
 
     @cached_property
     def present(self) -> frozenset[str]:
@@ -210,10 +280,11 @@ def _match_by_name(p: _Planner, items: dict[str, str]) -> list[str]:
     shadowed: list[str] = []
     by_case: list[str] = []
     folded = {fold(i): i for i in p.instrument.item_by_id}
+    key_of = dict(zip(p.columns, fold_names(p.columns), strict=True))  # the names at once
     exact = [c for c in p.columns if c not in used and c in p.instrument.item_by_id]
     alike = [c for c in p.columns if c not in used and c not in p.instrument.item_by_id]
     for col in [*exact, *alike]:  # an exact id wins over a column named alike (ff1 vs FF1)
-        target = col if col in p.instrument.item_by_id else folded.get(fold(col))
+        target = col if col in p.instrument.item_by_id else folded.get(key_of[col])
         if target is None:  # an ODK/Kobo column inside groups: grp-q, grp/q
             target = ungrouped(p.table, col, p.instrument.item_by_id)
         if target is None:
@@ -321,4 +392,5 @@ def plan_columns(table: SourceTable, instrument: Instrument, loaded: LoadedMappi
         rules=rules,
         shadowed=tuple(shadowed),
         notes=tuple(p.notes),
+        drop_unmatched=mapping.unmatched == "drop",
     )

@@ -6,13 +6,19 @@ import difflib
 import json
 import re
 from collections.abc import Mapping
+from typing import Final
 
+import numpy as np
 import pandas as pd
 
-from analysis.cells import as_text, snake_name
+from analysis.cells import as_text, snake_name, snake_names
 from analysis.mapping.plan import fold, guess_id
 from analysis.mapping.recode import spss_labels_are_scale
-from analysis.privacy.identifiers import classify_columns, describe_findings
+from analysis.privacy.identifiers import (
+    ColumnDecisions,
+    classify_columns,
+    describe_findings,
+)
 from surveytool.instrument.model import Instrument
 from surveytool.io.sources import SourceTable, ungrouped
 
@@ -175,6 +181,29 @@ def _looks_zero_based(
     return bool(lows) and min(lows) == -1 and max(highs) <= -1
 
 
+#: Undeclared columns the template lists one by one under ``drop:``; a file with more gets
+#: ``unmatched: drop`` instead (a mapping of 10**6 lines is over the size a mapping may have).
+TEMPLATE_LISTED: Final = 1000
+
+
+def _quasi_candidates(decisions: ColumnDecisions) -> list[str]:
+    """Comment lines for identifier and unmatched columns named like a quasi-identifier (age,
+    dates, postcodes ...), the names checked at once."""
+    import pyarrow.compute as pc
+
+    candidates = decisions.where(np.isin(decisions.roles, ["identifier", "unmatched"]))
+    if not len(candidates):
+        return []
+    snake = snake_names(list(candidates.columns))
+    spec_at: dict[int, str] = {}
+    for pattern, spec in _QUASI_HINTS:
+        hits = pc.match_substring_regex(snake, pattern.pattern).to_numpy(zero_copy_only=False)
+        for at in np.flatnonzero(hits).tolist():
+            if at not in spec_at and pattern.search(snake_name(str(candidates.columns[at]))):
+                spec_at[at] = spec
+    return [f"#   {_q(str(candidates.columns[at]))}: {spec_at[at]}" for at in sorted(spec_at)]
+
+
 def mapping_template(
     table: SourceTable,
     instrument: Instrument,
@@ -206,9 +235,9 @@ def mapping_template(
         categorical=table.categorical_columns,
         identifiers=table.identifier_columns,
     )
-    identifiers = [d for d in decisions if d.role == "identifier"]
-    others = [d for d in decisions if d.role in ("metadata", "unmatched")]
-    waves = [d.column for d in decisions if d.role == "wave" and d.kept]
+    identifiers = decisions.where(decisions.roles == "identifier")
+    others = decisions.where(np.isin(decisions.roles, ["metadata", "unmatched"]))
+    waves = [str(c) for c in decisions.where((decisions.roles == "wave") & decisions.kept).columns]
     lines = [
         "# Mapping for `surveytool cohort import`, written by `surveytool cohort map-template`.",
         f"# Source: {table.path.name} ({table.format_line}).",
@@ -256,13 +285,7 @@ def mapping_template(
     )
     if waves:
         lines.append(f"waves: [{', '.join(map(_q, waves))}]   # with the id, one row per wave")
-    quasi = []
-    for d in decisions:
-        snake = snake_name(d.column)
-        for pattern, spec in _QUASI_HINTS:
-            if d.role in ("identifier", "unmatched") and pattern.search(snake):
-                quasi.append(f"#   {_q(d.column)}: {spec}")
-                break
+    quasi = _quasi_candidates(decisions)
     lines.append("quasi_identifiers: {}")
     if quasi:
         lines.append(
@@ -283,7 +306,14 @@ def mapping_template(
             lines.append(f"  - {_q(d.column)}   # {why}")
     else:
         lines.append("identifiers: []")
-    if others:
+    if len(others) > TEMPLATE_LISTED:  # 10**6 lines would not load back: one line for them
+        first = ", ".join(_q(str(c)) for c in others.columns[:5])
+        lines.append("drop: []")
+        lines.append(
+            f"unmatched: drop   # the {len(others):,} other columns ({first} ...) match no item: "
+            "dropped, counted in the disclosure report; list the ones to keep above"
+        )
+    elif others:
         lines.append("drop:   # not items; not needed")
         for d in others:
             lines.append(f"  - {_q(d.column)}   # {d.reason}")

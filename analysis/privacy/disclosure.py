@@ -6,13 +6,26 @@ every cohort as ``COHORT.disclosure.json`` and ``.txt``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from analysis.privacy.generalize import Generalized
-from analysis.privacy.identifiers import ColumnDecision
+from analysis.privacy.identifiers import ColumnDecision, ColumnDecisions
 from analysis.privacy.kanonymity import KAnonymity
 from analysis.privacy.pseudonyms import PSEUDONYM_COLUMN
+from surveytool.privacy import redact
+
+#: Dropped columns a report names one by one, for each role and reason; the rest are counted
+#: (a file of 10**6 columns that match no item names 100 and counts 999,900), and every column
+#: is in the columns file beside the cohort (:attr:`DisclosureReport.columns_file`).
+COLUMNS_LISTED: Final = 100
+
+
+def shown_name(column: str) -> str:
+    """A column's name as a report shows it: a name that looks like an identifier (a header
+    that is an e-mail address, a person's name) redacted like a cell."""
+    return str(redact(column))
 
 
 @dataclass
@@ -22,8 +35,8 @@ class DisclosureReport:
     Never holds a value of the data (only column names, counts and methods).
     """
 
-    dropped: list[ColumnDecision] = field(default_factory=list)
-    kept: list[ColumnDecision] = field(default_factory=list)
+    dropped: Sequence[ColumnDecision] = field(default_factory=list)
+    kept: Sequence[ColumnDecision] = field(default_factory=list)
     id_column: str | None = None
     key_fingerprint: str | None = None
     generalized: list[Generalized] = field(default_factory=list)
@@ -31,11 +44,29 @@ class DisclosureReport:
     suppressed_existing: int = 0
     rows: int = 0
     notes: list[str] = field(default_factory=list)
+    #: The file that names every column and what became of it, when a report leaves some out.
+    columns_file: str | None = None
+    _listed: tuple[tuple[int, int], tuple[ColumnDecisions, list[dict[str, Any]]]] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+
+    def listed(self) -> tuple[ColumnDecisions, list[dict[str, Any]]]:
+        """The dropped columns named one by one and the counts of the rest
+        (:meth:`ColumnDecisions.listed`, :data:`COLUMNS_LISTED` of each role and reason);
+        worked out once for the same ``dropped`` (the JSON, the text and the metadata ask)."""
+        key = (id(self.dropped), len(self.dropped))
+        if self._listed is None or self._listed[0] != key:
+            self._listed = (key, ColumnDecisions.of(self.dropped).listed(COLUMNS_LISTED))
+        return self._listed[1]
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form (the ``COHORT.disclosure.json`` file)."""
+        listed, left = self.listed()
         return {
-            "dropped_columns": [d.as_dict() for d in self.dropped],
+            "dropped_columns": [{**d.as_dict(), "column": shown_name(d.column)} for d in listed],
+            "dropped_count": len(self.dropped),
+            "dropped_not_listed": left,
+            "columns_file": self.columns_file if left else None,
             "kept_columns": [d.as_dict() for d in self.kept],
             "pseudonyms": {
                 "source_column": self.id_column,
@@ -56,8 +87,13 @@ class DisclosureReport:
         lines.append(f"Rows in the anonymized table: {self.rows}")
         lines.append("")
         lines.append(f"Dropped columns ({len(self.dropped)}): they do not reach the output.")
-        for d in self.dropped:
-            lines.append(f"  - {d.column}: {d.reason}")
+        listed, left = self.listed()
+        for d in listed:
+            lines.append(f"  - {shown_name(d.column)}: {d.reason}")
+        for rest in left:
+            lines.append(f"  - ... and {rest['count']:,} more: {rest['reason']}")
+        if left and self.columns_file:
+            lines.append(f"  Every column and what became of it is in {self.columns_file}.")
         lines.append("")
         if self.id_column:
             lines.append(

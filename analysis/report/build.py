@@ -27,7 +27,20 @@ from surveytool.instrument.registry import load_instrument
 if TYPE_CHECKING:
     pass
 from analysis.report import sections
-from analysis.report.reduce import SAMPLE_ROWS, SAMPLED_SECTIONS, reduce_cohort, sample_frame
+from analysis.report.reduce import (
+    REDUCED_SECTIONS,
+    SAMPLE_ROWS,
+    SAMPLED_SECTIONS,
+    careless_summary,
+    complete_moments,
+    reduce_careless,
+    reduce_cohort,
+    reduce_waves,
+    repeats_over,
+    sample_frame,
+    score_sums,
+    wave_pairs,
+)
 from analysis.report.sections import (
     ReportTable,
     TableBuilder,
@@ -225,8 +238,9 @@ def build_cohort_report(
     engine
         ``"memory"`` (default): the cohort in one pandas frame. ``"dask"``: the cohort is read as
         a Dask DataFrame (:func:`analysis.cohort.dataset.open_cohort`, a file or a dataset
-        folder) on Dask's current scheduler (:func:`surveytool.engine.cluster`); the sums
-        reduce over partitions and the row-level sections run on a seeded sample of at most
+        folder) on Dask's current scheduler (:func:`surveytool.engine.cluster`); sums, counts
+        and moments reduce over partitions, and what needs the rows (the COSMIN section, see
+        :data:`analysis.report.reduce.SAMPLED_SECTIONS`) runs on a seeded sample of at most
         ``sample_rows`` respondents, which the report says (:mod:`analysis.report.reduce`).
     """
     from analysis import (
@@ -236,6 +250,7 @@ def build_cohort_report(
         reliability,
         sufficient_statistics,
     )
+    from analysis.stats.careless import careless_centre
     from analysis.stats.moments import moments
     from surveytool import __version__
     from surveytool.scoring.engine import score_responses
@@ -274,7 +289,7 @@ def build_cohort_report(
             + "): every row is analysed as its own respondent, so people seen in several waves "
             "count more than once."
         )
-    sections.cohort_tables(b, coh, inst, n_rows, mismatch is None)
+    sections.cohort_tables(b, coh, inst, total, mismatch is None)
 
     step(STEPS[1])
     ignore = [c for c in non_item_columns(frame, inst) if c not in chosen]
@@ -282,14 +297,9 @@ def build_cohort_report(
     responses, scores = scored.responses, scored.scores
     scale_ids = [s for s in inst.scored_ids() if s in scores.columns]
     reduced = reduce_cohort(data, inst, chosen, ignore) if data is not None else None
-    if reduced is not None and n_rows < reduced.n_rows:
-        b.notes.append(
-            f"Large cohort, computed on Dask: reliability, item statistics, answer frequencies, "
-            f"omega, parallel analysis and the EFA rest on all {reduced.n_rows} respondents "
-            f"(sums reduced over partitions); the cohort overview, "
-            + ", ".join(SAMPLED_SECTIONS)
-            + f" rest on a seeded random sample of {n_rows} respondents (seed {seed})."
-        )
+    note_at = len(b.notes)  # the note of a sample, once the sections know what they used
+    sampled: list[str] = []
+    within: list[str] = []
     kinds = (
         reduced.issues
         if reduced is not None
@@ -323,10 +333,18 @@ def build_cohort_report(
     sections.omega_table(b, inst, item_moments)
 
     step(STEPS[3])
-    sections.careless_tables(b, careless_responding(inst, responses), n_rows)
+    if reduced is not None and reduced.careless is not None:
+        careless = reduce_careless(data, inst, chosen, ignore, careless_centre(reduced.careless))
+    else:
+        careless = careless_summary(careless_responding(inst, responses))
+    sections.careless_tables(b, careless, total)
 
     step(STEPS[4])
-    correlations = sections.score_tables(b, inst, scores, scale_ids, rel)
+    if reduced is not None and reduced.scores is not None:
+        score_sums_ = reduced.scores
+    else:
+        score_sums_ = score_sums(scores, scale_ids, [g for g in chosen if g in scores.columns])
+    correlations = sections.score_tables(b, inst, score_sums_, scale_ids, rel)
 
     step(STEPS[5])
     shown_groups: list[tuple[str, str, pd.DataFrame]] = []
@@ -334,12 +352,25 @@ def build_cohort_report(
     people = frame[PSEUDONYM_COLUMN].to_numpy() if PSEUDONYM_COLUMN in frame else None
     for g in chosen:
         slug = _slug(g, taken)
-        if _repeats_over(frame, g, coh.metadata.wave_columns) and people is not None:
+        if g not in coh.metadata.wave_columns or people is None:
+            repeats = False
+        elif data is not None:  # decided on the whole cohort, not the sample
+            repeats = repeats_over(data, g)
+        else:
+            repeats = _repeats_over(frame, g, coh.metadata.wave_columns)
+        if repeats and people is not None:
             # the same people in several waves: within person, never as independent groups
-            with_people = scores.assign(**{PSEUDONYM_COLUMN: people})
-            sections.wave_tables(b, with_people, PSEUDONYM_COLUMN, g, slug, scale_ids)
+            rows_of = score_sums_.rows.get(g, {})
+            levels = sorted(v for v in rows_of if v != sections.NOT_RECORDED)
+            if data is not None:
+                pairs = reduce_waves(data, inst, chosen, ignore, g, levels, scale_ids)
+            else:
+                with_people = scores.assign(**{PSEUDONYM_COLUMN: people})
+                pairs = wave_pairs(with_people, PSEUDONYM_COLUMN, g, levels, scale_ids)
+            sections.wave_tables(b, rows_of, pairs, g, slug)
+            within.append(f"within-person comparisons over {g}")
             continue
-        shown = sections.group_tables(b, scores, g, slug, scale_ids, n_rows)
+        shown = sections.group_tables(b, score_sums_, g, slug, scale_ids, total)
         if len(shown):
             shown_groups.append((g, slug, shown))
 
@@ -349,7 +380,10 @@ def build_cohort_report(
     )
 
     step(STEPS[7])
-    model = sections.cfa_tables(b, inst, keyed)
+    complete = reduced.complete if reduced is not None else complete_moments(inst, keyed)
+    model, cfa_on_rows = sections.cfa_tables(b, inst, keyed, complete)
+    if cfa_on_rows:
+        sampled.append("CFA")
 
     step(STEPS[8])
     from analysis.report.cosmin import cosmin_table
@@ -372,9 +406,21 @@ def build_cohort_report(
     svgs: dict[str, list[tuple[str, str]]] = {}
     if figures:
         svgs = sections.draw_figures(
-            inst, scores, scale_ids, correlations, stats, hidden_answers, total, shown_groups,
+            inst, score_sums_, scale_ids, correlations, stats, hidden_answers, total, shown_groups,
             parallel, fitted_efa, min_cell,
         )  # fmt: skip
+
+    if reduced is not None and n_rows < reduced.n_rows:
+        whole = [*REDUCED_SECTIONS, *within, *([] if cfa_on_rows else ["CFA"])]
+        on_sample = [*sampled, *SAMPLED_SECTIONS]
+        b.notes.insert(
+            note_at,
+            "Large cohort, computed on Dask: " + ", ".join(whole) + f" rest on all "
+            f"{reduced.n_rows} respondents (sums and counts reduced over partitions); "
+            + ", ".join(on_sample)
+            + (" rests" if len(on_sample) == 1 else " rest")
+            + f" on a seeded random sample of {n_rows} respondents (seed {seed}).",
+        )
 
     b.add_suppression_table()
     return CohortReport(

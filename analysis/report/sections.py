@@ -6,7 +6,7 @@ Every number comes from the analysis API; this module chooses, suppresses and la
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -28,14 +28,15 @@ from surveytool.instrument.model import Instrument
 
 if TYPE_CHECKING:
     from analysis import (
-        CarelessResult,
         EFAResult,
         ItemStatistics,
         ParallelAnalysis,
         Reliability,
         ScoreCorrelations,
     )
+    from analysis.report.reduce import CarelessSummary, ScoreSums
     from analysis.stats.moments import Moments
+    from analysis.stats.retest import PairedCounts
 
 
 NOT_RECORDED = "(not recorded)"
@@ -267,14 +268,17 @@ def omega_table(b: TableBuilder, inst: Instrument, item_moments: Moments) -> Non
 def score_tables(
     b: TableBuilder,
     inst: Instrument,
-    scores: pd.DataFrame,
+    sums: ScoreSums,
     scale_ids: Sequence[str],
     rel: Reliability,
 ) -> ScoreCorrelations:
-    from analysis import describe_scores, score_correlations
+    """Score descriptives and intercorrelations from the counts and moments of the scores
+    (:class:`analysis.report.reduce.ScoreSums`: the whole cohort's, on Dask merged over its
+    partitions)."""
+    from analysis.stats.scores import describe_counts, score_correlations_from_moments
 
     labels = _labels(inst)
-    described = describe_scores(scores, list(scale_ids))
+    described = describe_counts({s: sums.counts.overall[s] for s in scale_ids})
     described.insert(0, "label", [labels.get(s, s) for s in described.index])
     # no descriptive from fewer than the minimum cell (n itself included: with the cohort's
     # size it tells how many have no score)
@@ -293,7 +297,9 @@ def score_tables(
         else "",
         reasons=f"scored for {b.small}",
     )
-    correlations = score_correlations(scores, list(scale_ids), reliabilities=rel)
+    correlations = score_correlations_from_moments(
+        sums.moments.select(list(scale_ids)), reliabilities=rel
+    )
     pairs = correlations.pairs
     pair_mask = np.zeros(pairs.shape, dtype=bool)
     few_pairs = (pairs["n"] < b.min_cell).to_numpy()
@@ -405,19 +411,32 @@ def efa_tables(
     return pa, fitted
 
 
-def cfa_tables(b: TableBuilder, inst: Instrument, keyed: pd.DataFrame) -> str:
-    """CFA tables; returns the model in lavaan syntax ("" when it could not be fitted).
+def cfa_tables(
+    b: TableBuilder, inst: Instrument, keyed: pd.DataFrame, complete: Moments | None
+) -> tuple[str, bool]:
+    """CFA tables; returns the model in lavaan syntax ("" when it could not be fitted) and
+    whether it was fitted on ``keyed``'s rows rather than on ``complete``.
 
-    ``keyed``: the keyed scored items (:func:`analysis.keyed_items`), shared with omega, the EFA
-    and the COSMIN section: :func:`analysis.cfa` of the responses, without keying them again.
+    ``complete``: the moments of the complete rows of the CFA's items
+    (:func:`analysis.report.reduce.complete_moments`; on Dask merged over the partitions): ML
+    needs only their covariance and N (:func:`analysis.stats.cfa.cfa_from_moments`). A model
+    the covariance alone does not fit, or no moments, is fitted on ``keyed`` (the keyed scored
+    items, :func:`analysis.keyed_items`; on Dask the sample's), as :func:`analysis.cfa`.
     """
-    from analysis.stats.cfa import cfa_model, subscale_factors
+    from analysis.stats.cfa import NeedsRows, cfa_from_moments, cfa_model, subscale_factors
 
+    on_rows = complete is None
     try:
-        fitted = cfa_model(keyed, subscale_factors(inst))
+        if complete is not None:
+            try:
+                fitted = cfa_from_moments(complete, subscale_factors(inst))
+            except NeedsRows:
+                on_rows = True
+        if on_rows:
+            fitted = cfa_model(keyed, subscale_factors(inst))
     except (AnalysisError, np.linalg.LinAlgError) as exc:
         b.text("cfa", f"The CFA could not be fitted: {exc}")
-        return ""
+        return "", on_rows
     skipped = (
         f" Left out (fewer than two items): {', '.join(fitted.skipped)}." if fitted.skipped else ""
     )
@@ -431,12 +450,12 @@ def cfa_tables(b: TableBuilder, inst: Instrument, keyed: pd.DataFrame) -> str:
     b.add("cfa_loadings", "CFA loadings", "cfa", fitted.loadings, "std_all: lavaan's std.all.")
     corr = fitted.factor_correlations.rename_axis("factor")
     b.add("cfa_factor_correlations", "CFA factor correlations", "cfa", corr)
-    return fitted.model
+    return fitted.model, on_rows
 
 
 def draw_figures(
     inst: Instrument,
-    scores: pd.DataFrame,
+    sums: ScoreSums,
     scale_ids: Sequence[str],
     correlations: ScoreCorrelations,
     stats: ItemStatistics,
@@ -451,8 +470,8 @@ def draw_figures(
     from analysis.report import figures as fig
     from surveytool.instrument.model import score_ranges
 
-    distributions = fig.score_distributions(
-        {s: scores[s].to_numpy(dtype=np.float64) for s in scale_ids},
+    distributions = fig.score_distributions_from_counts(
+        {s: sums.counts.overall[s] for s in scale_ids},
         _labels(inst),
         score_ranges(inst),
         steps=_score_steps(inst),
@@ -543,7 +562,10 @@ def cohort_tables(
             "smallest class over the quasi-identifiers",
             smallest_text if kanon.get("quasi_identifiers") else "no quasi-identifiers",
         ),
-        ("columns dropped at import", len(disclosure.get("dropped_columns") or [])),
+        (
+            "columns dropped at import",  # a wide file's: some named, the rest counted
+            disclosure.get("dropped_count", len(disclosure.get("dropped_columns") or [])),
+        ),
         (
             "small-cell suppression",
             f"cells with fewer than {b.min_cell} respondents"
@@ -583,7 +605,11 @@ def cohort_tables(
         "not respondents in the cohort).",
     )
     dropped = pd.DataFrame(
-        [(d.get("column"), d.get("reason")) for d in disclosure.get("dropped_columns") or []],
+        [(d.get("column"), d.get("reason")) for d in disclosure.get("dropped_columns") or []]
+        + [
+            (f"... and {r.get('count'):,} more", r.get("reason"))
+            for r in disclosure.get("dropped_not_listed") or []
+        ],
         columns=["column", "reason"],
     )
     b.add("disclosure_dropped", "Columns dropped at import", "cohort", dropped)
@@ -748,8 +774,10 @@ def not_computable(inst: Instrument, rel: Reliability, stats: ItemStatistics) ->
     return lines
 
 
-def careless_tables(b: TableBuilder, careless: CarelessResult, n_rows: int) -> None:
-    table: pd.DataFrame = careless.table
+def careless_tables(b: TableBuilder, careless: CarelessSummary, n_rows: int) -> None:
+    """The careless-responding tables from the counts of every respondent's indices and flags
+    (:class:`analysis.report.reduce.CarelessSummary`: in memory of the cohort's table, on Dask
+    reduced over its partitions)."""
     cut = careless.cutoffs
     specs = (
         ("longstring", "flag_longstring", f"long-string ≥ {cut['longstring_at_least']:g}"),
@@ -768,16 +796,15 @@ def careless_tables(b: TableBuilder, careless: CarelessResult, n_rows: int) -> N
     )
     rows = []
     lines = []
-    for index, flag, rule in specs:
-        computed = table[index].notna()
-        flagged = int((table[flag] & computed).sum())
-        evaluated = int(computed.sum())
+    for k, (index, _flag, rule) in enumerate(specs):
+        flagged = careless.flagged[k]
+        evaluated = careless.computed[k]
         lines.append([flagged, evaluated - flagged, n_rows - evaluated])
         rows.append(
             {
                 "index": index,
                 "cut_off": rule,
-                "median": float(table[index].median()) if evaluated else np.nan,
+                "median": careless.medians[k] if evaluated else np.nan,
                 "flagged": flagged,
                 "not_flagged": evaluated - flagged,
                 "not_computed": n_rows - evaluated,
@@ -807,7 +834,7 @@ def careless_tables(b: TableBuilder, careless: CarelessResult, n_rows: int) -> N
         "flagged + not flagged + not computed = all respondents; share: of those computed.",
         reasons=why,
     )
-    counts = table["n_flags"].value_counts().reindex(range(len(specs) + 1), fill_value=0)
+    counts = pd.Series(careless.n_flags[: len(specs) + 1], index=range(len(specs) + 1))
     dist = pd.DataFrame({"flags": counts.index, "respondents": counts.to_numpy()})
     dist_mask = np.zeros(dist.shape, dtype=bool)
     if b.min_cell > 1:
@@ -833,30 +860,33 @@ def careless_tables(b: TableBuilder, careless: CarelessResult, n_rows: int) -> N
 
 def group_tables(
     b: TableBuilder,
-    scores: pd.DataFrame,
+    sums: ScoreSums,
     group: str,
     slug: str,
     scale_ids: Sequence[str],
     n_rows: int,
 ) -> pd.DataFrame:
-    """Tables of one group column; returns the published descriptives for the figure."""
+    """Tables of one group column; returns the published descriptives for the figure.
+
+    From the counts of each group's score values (:class:`analysis.report.reduce.ScoreSums`):
+    sizes, descriptives and tests (:func:`analysis.stats.groups.compare_groups_from_counts`).
+    """
     from scipy import stats as scipy_stats
 
-    from analysis import compare_groups
+    from analysis.stats.groups import compare_groups_from_counts
+    from analysis.stats.scores import exact_moments
+    from analysis.stats.tables import ValueCounts
 
     min_cell = b.min_cell
-    text = scores[group].astype("string")
-    values = sorted(text.dropna().unique().tolist())
+    rows_of = sums.rows.get(group, {})
+    values = sorted(v for v in rows_of if v != NOT_RECORDED)
     cells = [*values, NOT_RECORDED]
-    code = text.fillna(NOT_RECORDED)
-    # each row's cell, once (not a comparison of the text column per cell and scale)
-    positions, found = pd.factorize(code)
-    where = {str(v): k for k, v in enumerate(found)}
-    in_cell = {c: positions == where[c] if c in where else np.zeros(len(code), bool) for c in cells}
-    lines = [[int(in_cell[c].sum()) for c in cells]]
+    by_scale = {s: sums.by_group(s, group) for s in scale_ids}
+    empty = ValueCounts(np.zeros(0), np.zeros(0, dtype=np.int64))
+    lines = [[int(rows_of.get(c, 0)) for c in cells]]
     for s in scale_ids:
-        has = scores[s].notna().to_numpy()
-        lines.append([int((in_cell[c] & has).sum()) for c in cells])
+        scored = [by_scale[s].get(v, empty).n for v in values]
+        lines.append([*scored, sums.counts.overall[s].n - sum(scored)])
     line_array = np.array(lines, dtype=np.int64)
     hidden = hidden_columns(line_array, min_cell)
     hidden_of = dict(zip(cells, hidden, strict=True))
@@ -883,12 +913,8 @@ def group_tables(
 
     rows = []
     for s in scale_ids:
-        x = scores[s].to_numpy(dtype=np.float64)
         for v in values:
-            sample = x[in_cell[v] & ~np.isnan(x)]
-            n = len(sample)
-            mean = float(sample.mean()) if n else np.nan
-            sd = float(sample.std(ddof=1)) if n > 1 else np.nan
+            n, mean, sd, _, _ = exact_moments(by_scale[s].get(v, empty))
             half = float(scipy_stats.t.ppf(0.975, n - 1)) * sd / math.sqrt(n) if n > 1 else np.nan
             rows.append(
                 {
@@ -922,7 +948,7 @@ def group_tables(
     test_columns = ["scale", "test", "groups", "statistic", "df1", "df2", "p", "p_holm"]
     effect_columns = ["scale", "effect", "groups", "estimate", "ci_lower", "ci_upper"]
     if len(published) >= 2:
-        comparison = compare_groups(scores, group, list(scale_ids), levels=published)
+        comparison = compare_groups_from_counts(by_scale, group, published)
         compared = " vs ".join(published)
         tests = comparison.tests.reset_index()
         tests.insert(2, "groups", compared)
@@ -953,25 +979,23 @@ def group_tables(
 
 def wave_tables(
     b: TableBuilder,
-    scores: pd.DataFrame,
-    person: str,
+    rows: dict[str, int],
+    pairs: Mapping[tuple[str, str], PairedCounts],
     wave: str,
     slug: str,
-    scale_ids: Sequence[str],
 ) -> None:
     """Tables of a wave column whose people repeat: within-person comparisons and retest.
 
     Waves of the same people are no independent groups: consecutive waves are compared within
-    person (:func:`analysis.stats.retest.compare_waves`). A wave pair with fewer than the minimum
-    cell of people in both waves publishes nothing but its name.
+    person (:func:`analysis.stats.retest.compare_waves_from_counts` of the counted score pairs,
+    :func:`analysis.report.reduce.wave_pairs`; ``rows``: the rows of each wave value). A wave
+    pair with fewer than the minimum cell of people in both waves publishes nothing but its name.
     """
-    from analysis.stats.retest import compare_waves
+    from analysis.stats.retest import compare_waves_from_counts
 
-    text = scores[wave].astype("string")
-    values = sorted(text.dropna().unique().tolist())
+    values = sorted(v for v in rows if v != NOT_RECORDED)
     cells = [*values, NOT_RECORDED]
-    code = text.fillna(NOT_RECORDED)
-    line = np.array([[int((code == c).sum()) for c in cells]], dtype=np.int64)
+    line = np.array([[int(rows.get(c, 0)) for c in cells]], dtype=np.int64)
     hidden = hidden_columns(line, b.min_cell)
     sizes = pd.DataFrame({wave: cells, "rows": line[0]})
     size_mask = np.zeros(sizes.shape, dtype=bool)
@@ -987,7 +1011,7 @@ def wave_tables(
     )
     if len(values) < 2:
         return
-    comparison = compare_waves(scores, person, wave, list(scale_ids), levels=values)
+    comparison = compare_waves_from_counts(pairs, wave, values)
     for name, title, frame, note in (
         (
             f"wave_tests_{slug}",

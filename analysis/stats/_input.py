@@ -97,7 +97,8 @@ def validated(
         raise AnalysisError(
             f"{name} takes a pandas DataFrame or validated Responses, not a Dask DataFrame "
             "(on Dask, reliability, item_statistics and sufficient_statistics sum the "
-            f"partitions); for {name}, pass responses.compute() if the answers fit in memory"
+            "partitions, and omega, efa, parallel_analysis, kmo and bartlett_sphericity merge "
+            f"their moments); for {name}, pass responses.compute() if the answers fit in memory"
         )
     inst = load_instrument(instrument)
     plan = ScoringPlan.build(inst, read.get("form"))

@@ -39,8 +39,11 @@ import pandas as pd
 from analysis.stats._input import ReadOptions, validated
 from analysis.stats._matrix import inverse, keyed_matrix, one_blas_thread
 from analysis.stats._result import Result
+from analysis.stats.moments import Moments
+from analysis.stats.tables import ValueCounts
 from surveytool.instrument.model import Instrument
 from surveytool.responses import Responses
+from surveytool.scoring.plan import ScoringPlan
 
 
 @dataclass(frozen=True, repr=False)
@@ -144,8 +147,91 @@ def even_odd(
     return corrected, pairs
 
 
-def mahalanobis(keyed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Squared Mahalanobis distance of complete rows and its χ²(p) upper-tail probability."""
+@dataclass(frozen=True)
+class CarelessCentre:
+    """What a respondent's flags compare them with, from every respondent of the cohort.
+
+    ``mean`` and ``covariance`` (divisor n − 1) of the complete rows of the scored keyed items
+    (``n_complete`` of them) for the Mahalanobis distance; the median IRV and its robust SD
+    (1.4826·MAD) for the IRV flag. By default :func:`careless_responding` takes them from the
+    rows it is given; a partition of a large cohort is given the cohort's
+    (:func:`careless_centre` of the merged :class:`CarelessSums`), so its flags are those of
+    the whole cohort.
+    """
+
+    mean: np.ndarray
+    covariance: np.ndarray
+    n_complete: int
+    irv_median: float
+    irv_spread: float
+
+
+@dataclass(frozen=True)
+class CarelessSums:
+    """What :class:`CarelessCentre` needs, additive over parts of a cohort (``+``): the moments
+    of the complete rows of the scored keyed items and the exact counts of the IRV values."""
+
+    complete: Moments
+    irv: ValueCounts
+
+    def __add__(self, other: CarelessSums) -> CarelessSums:
+        return CarelessSums(self.complete + other.complete, self.irv + other.irv)
+
+
+def careless_sums(
+    instrument: Instrument | str, responses: pd.DataFrame | Responses, **read: Unpack[ReadOptions]
+) -> CarelessSums:
+    """:class:`CarelessSums` of some rows (a partition)."""
+    from analysis.stats.moments import moments
+    from analysis.stats.tables import value_counts
+
+    plan, answers, _ = validated(instrument, responses, **read)
+    raw = answers.values
+    scored_keyed, _, scored = _scored_keyed(plan, raw)
+    complete = ~np.isnan(scored_keyed).any(axis=1)
+    names = [plan.item_ids[j] for j in scored]
+    return CarelessSums(moments(scored_keyed[complete], names), value_counts(irv(raw)))
+
+
+def careless_centre(sums: CarelessSums) -> CarelessCentre:
+    """The :class:`CarelessCentre` of the rows ``sums`` adds up (exact medians from counts)."""
+    from analysis.stats.scores import counted_median
+
+    m = sums.complete
+    n = int(m.n_rows)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        covariance = m.comoment / (n - 1) if n > 1 else np.full(m.n.shape, np.nan)
+    centre = counted_median(sums.irv)
+    spread = counted_median(_recount(np.abs(sums.irv.values - centre), sums.irv.counts))
+    return CarelessCentre(np.diag(m.mean).copy(), covariance, n, centre, 1.4826 * spread)
+
+
+def _recount(values: np.ndarray, counts: np.ndarray) -> ValueCounts:
+    """The counts of ``values`` (some equal) each counted ``counts`` times."""
+    merged, where = np.unique(values, return_inverse=True)
+    total = np.bincount(where, weights=counts, minlength=len(merged))
+    return ValueCounts(merged, total.astype(np.int64))
+
+
+def _scored_keyed(
+    plan: ScoringPlan, raw: np.ndarray
+) -> tuple[np.ndarray, list[np.ndarray], list[int]]:
+    """The keyed answers of the scored items (each once), each subscale's columns among them,
+    and the scored items' columns of the plan."""
+    keyed = keyed_matrix(plan, raw)
+    scored = list(dict.fromkeys(int(j) for sub in plan.subscales for j in sub.columns))
+    position = {j: i for i, j in enumerate(scored)}
+    sub_columns = [np.array([position[int(j)] for j in sub.columns]) for sub in plan.subscales]
+    return keyed[:, scored], sub_columns, scored
+
+
+def mahalanobis(
+    keyed: np.ndarray, centre: CarelessCentre | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Squared Mahalanobis distance of complete rows and its χ²(p) upper-tail probability.
+
+    The mean and covariance of the complete rows given, or of ``centre`` (the cohort's).
+    """
     from scipy import stats
 
     n, p = keyed.shape
@@ -153,7 +239,12 @@ def mahalanobis(keyed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     d2 = np.full(n, np.nan)
     prob = np.full(n, np.nan)
     x = keyed[complete]
-    if len(x) > p:
+    if centre is not None:
+        if centre.n_complete > p and len(x):
+            centred = x - centre.mean
+            d2[complete] = np.sum((centred @ inverse(centre.covariance)) * centred, axis=1)
+            prob[complete] = stats.chi2.sf(d2[complete], p)
+    elif len(x) > p:
         centred = x - x.mean(axis=0)
         cov = centred.T @ centred / (len(x) - 1)
         d2[complete] = np.sum((centred @ inverse(cov)) * centred, axis=1)
@@ -161,9 +252,16 @@ def mahalanobis(keyed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return d2, prob
 
 
-def _robust_z(values: np.ndarray) -> np.ndarray:
-    centre = np.nanmedian(values)
-    mad = 1.4826 * np.nanmedian(np.abs(values - centre))
+def _robust_z(values: np.ndarray, centre: CarelessCentre | None = None) -> np.ndarray:
+    if centre is None:
+        middle = np.nanmedian(values)
+        mad = 1.4826 * np.nanmedian(np.abs(values - middle))
+    else:
+        middle, mad = centre.irv_median, centre.irv_spread
+    return _z(values, middle, mad)
+
+
+def _z(values: np.ndarray, centre: float, mad: float) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
         out: np.ndarray = (values - centre) / mad
     return out
@@ -179,6 +277,7 @@ def careless_responding(
     even_odd_cut: float = 0.30,
     min_subscales: int = 3,
     mahalanobis_p: float = 0.001,
+    centre: CarelessCentre | None = None,
     **read: Unpack[ReadOptions],
 ) -> CarelessResult:
     """Careless-responding indices and suggested flags for every respondent.
@@ -197,6 +296,9 @@ def careless_responding(
         Fewest subscales with both halves answered for an even–odd value.
     mahalanobis_p
         Flag a Mahalanobis distance whose χ² p-value is below this.
+    centre
+        The cohort's means, covariance and IRV median and spread (:class:`CarelessCentre`),
+        for rows that are part of it (a Dask partition); default: those of the rows given.
 
     Returns
     -------
@@ -209,19 +311,15 @@ def careless_responding(
     """
     plan, answers, problems = validated(instrument, responses, **read)
     raw = answers.values
-    keyed = keyed_matrix(plan, raw)
-    scored = list(dict.fromkeys(int(j) for sub in plan.subscales for j in sub.columns))
-    position = {j: i for i, j in enumerate(scored)}
-    scored_keyed = keyed[:, scored]
-    sub_columns = [np.array([position[int(j)] for j in sub.columns]) for sub in plan.subscales]
+    scored_keyed, sub_columns, scored = _scored_keyed(plan, raw)
 
     k = raw.shape[1]
     cut_long = float(longstring_cut) if longstring_cut is not None else float(math.ceil(k / 2))
     ls = longstring(raw)
     variability = irv(raw)
     eo, pairs = even_odd(scored_keyed, sub_columns, min_subscales=min_subscales)
-    d2, prob = mahalanobis(scored_keyed)
-    z = _robust_z(variability)
+    d2, prob = mahalanobis(scored_keyed, centre)
+    z = _robust_z(variability, centre)
     table = pd.DataFrame(
         {
             "answered": (~np.isnan(raw)).sum(axis=1),
@@ -245,7 +343,13 @@ def careless_responding(
         cutoffs={
             "longstring_at_least": cut_long,
             "irv_robust_z_beyond": irv_z,
-            "irv_median": float(np.nanmedian(variability)) if len(variability) else np.nan,
+            "irv_median": (
+                centre.irv_median
+                if centre is not None
+                else float(np.nanmedian(variability))
+                if len(variability)
+                else np.nan
+            ),
             "even_odd_below": even_odd_cut,
             "mahalanobis_p_below": mahalanobis_p,
             "mahalanobis_df": float(len(scored)),

@@ -159,7 +159,21 @@ def correlation_matrix(items: pd.DataFrame, *, use: Use = "pairwise") -> pd.Data
     return pd.DataFrame(r, index=names, columns=names)
 
 
-@takes_responses("items")
+def _efa_of_correlation(
+    r: pd.DataFrame,
+    n_obs: int,
+    n_factors: int,
+    *,
+    method: Method = "minres",
+    rotation: Rotation = "oblimin",
+    normalize: bool = True,
+) -> EFAResult:
+    return efa_from_correlation(
+        r, n_factors, method=method, rotation=rotation, normalize=normalize, n_obs=n_obs
+    )
+
+
+@takes_responses("items", dask=_efa_of_correlation)
 def efa(
     items: pd.DataFrame,
     n_factors: int,
@@ -276,7 +290,25 @@ def _random_correlation(rng: np.random.Generator, n_obs: int, p: int) -> np.ndar
     return out
 
 
-@takes_responses("items")
+def _parallel_of_correlation(
+    r: pd.DataFrame,
+    n_rows: int,
+    *,
+    n_iter: int = 20,
+    quantile: float = 0.95,
+    random_state: RandomState = 0,
+    n_obs: int | None = None,
+) -> ParallelAnalysis:
+    return parallel_analysis_from_correlation(
+        r,
+        n_obs if n_obs is not None else n_rows,
+        n_iter=n_iter,
+        quantile=quantile,
+        random_state=random_state,
+    )
+
+
+@takes_responses("items", dask=_parallel_of_correlation)
 @one_blas_thread
 def parallel_analysis(
     items: pd.DataFrame,
@@ -384,7 +416,11 @@ class KMO(Result):
         return table
 
 
-@takes_responses("items")
+def _kmo_of_correlation(r: pd.DataFrame, n_obs: int) -> KMO:
+    return kmo_from_correlation(r, n_obs)
+
+
+@takes_responses("items", dask=_kmo_of_correlation)
 @one_blas_thread
 def kmo(items: pd.DataFrame, *, use: Use = "pairwise") -> KMO:
     """KMO = Σ_{i≠j} r²_ij / (Σ_{i≠j} r²_ij + Σ_{i≠j} q²_ij), q the partial correlations.
@@ -437,7 +473,11 @@ class Bartlett(Result):
         )
 
 
-@takes_responses("items")
+def _bartlett_of_correlation(r: pd.DataFrame, n_rows: int, *, n_obs: int | None = None) -> Bartlett:
+    return bartlett_from_correlation(r, n_obs if n_obs is not None else n_rows)
+
+
+@takes_responses("items", dask=_bartlett_of_correlation)
 @one_blas_thread
 def bartlett_sphericity(
     items: pd.DataFrame, *, use: Use = "pairwise", n_obs: int | None = None

@@ -15,8 +15,9 @@ scipy and statsmodels.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Literal
 
 import numpy as np
@@ -28,6 +29,7 @@ from analysis.stats._forms import takes_responses
 from analysis.stats._options import check_option
 from analysis.stats._result import Result
 from analysis.stats.scores import scale_ids
+from analysis.stats.tables import ValueCounts
 from surveytool.instrument.model import Instrument
 
 Test = Literal["welch_t", "student_t", "mann_whitney", "welch_anova", "anova", "kruskal"]
@@ -64,14 +66,31 @@ def hedges_g(x: np.ndarray, y: np.ndarray, *, level: float = 0.95) -> tuple[floa
     t of Student's test, times √(1/n₁ + 1/n₂), times J.
     In R: ``effectsize::hedges_g(x, y, ci = 0.95)``.
     """
+    n1, n2 = len(x), len(y)
+    if n1 < 2 or n2 < 2:
+        return (np.nan, np.nan, np.nan)
+    return hedges_g_from_moments(
+        n1,
+        float(np.mean(x)),
+        float(np.var(x, ddof=1)),
+        n2,
+        float(np.mean(y)),
+        float(np.var(y, ddof=1)),
+        level=level,
+    )
+
+
+def hedges_g_from_moments(
+    n1: int, mean1: float, var1: float, n2: int, mean2: float, var2: float, *, level: float = 0.95
+) -> tuple[float, float, float]:
+    """:func:`hedges_g` from each group's n, mean and variance (divisor n − 1)."""
     from scipy import optimize, special, stats
 
-    n1, n2 = len(x), len(y)
     df = n1 + n2 - 2
     if n1 < 2 or n2 < 2:
         return (np.nan, np.nan, np.nan)
-    pooled = np.sqrt(((n1 - 1) * np.var(x, ddof=1) + (n2 - 1) * np.var(y, ddof=1)) / df)
-    d = (float(np.mean(x)) - float(np.mean(y))) / pooled
+    pooled = np.sqrt(((n1 - 1) * var1 + (n2 - 1) * var2) / df)
+    d = (mean1 - mean2) / pooled
     scale = np.sqrt(1 / n1 + 1 / n2)
     t = d / scale
     j = float(
@@ -89,7 +108,7 @@ def hedges_g(x: np.ndarray, y: np.ndarray, *, level: float = 0.95) -> tuple[floa
 
     lower = ncp_for(1 - alpha / 2) * scale
     upper = ncp_for(alpha / 2) * scale
-    return d * j, lower * j, upper * j
+    return float(d * j), float(lower * j), float(upper * j)
 
 
 def _anova_effects(groups: Sequence[np.ndarray]) -> tuple[float, float]:
@@ -162,14 +181,7 @@ def compare_groups(
         raise AnalysisError(f"the scores table has no column {group!r}")
     labels = scores[group].astype("string")
     chosen = tuple(levels) if levels is not None else tuple(sorted(labels.dropna().unique()))
-    if len(chosen) < 2:
-        raise AnalysisError(f"column {group!r} needs at least two groups to compare")
-    default = ("welch_t", "mann_whitney") if len(chosen) == 2 else MANY_GROUP_TESTS
-    wanted: tuple[str, ...] = tuple(tests) if tests is not None else default
-    for name in wanted:
-        check_option("tests", name, Test)
-        if name in TWO_GROUP_TESTS and len(chosen) != 2:
-            raise AnalysisError(f"{name} compares exactly two groups; {group!r} has {len(chosen)}")
+    wanted = _wanted(group, chosen, tests)
 
     desc_rows: list[dict[str, object]] = []
     test_rows: list[dict[str, object]] = []
@@ -263,6 +275,29 @@ def compare_groups(
                 add_test(test, h, len(samples) - 1, np.nan, float(kw.pvalue))
                 add_effect("epsilon2", h / (n_total - 1))
 
+    return _comparison(desc_rows, test_rows, effect_rows, wanted, group, chosen)
+
+
+def _wanted(group: str, chosen: Sequence[str], tests: Sequence[Test] | None) -> tuple[str, ...]:
+    if len(chosen) < 2:
+        raise AnalysisError(f"column {group!r} needs at least two groups to compare")
+    default = ("welch_t", "mann_whitney") if len(chosen) == 2 else MANY_GROUP_TESTS
+    wanted: tuple[str, ...] = tuple(tests) if tests is not None else default
+    for name in wanted:
+        check_option("tests", name, Test)
+        if name in TWO_GROUP_TESTS and len(chosen) != 2:
+            raise AnalysisError(f"{name} compares exactly two groups; {group!r} has {len(chosen)}")
+    return wanted
+
+
+def _comparison(
+    desc_rows: list[dict[str, object]],
+    test_rows: list[dict[str, object]],
+    effect_rows: list[dict[str, object]],
+    wanted: Sequence[str],
+    group: str,
+    chosen: tuple[str, ...],
+) -> GroupComparison:
     tests_table = pd.DataFrame(test_rows, columns=["scale", "test", "statistic", "df1", "df2", "p"])
     tests_table["p_holm"] = np.nan
     for test in wanted:
@@ -281,3 +316,209 @@ def compare_groups(
         group=group,
         levels=chosen,
     )
+
+
+@dataclass(frozen=True)
+class _Counted:
+    """One group's scores as exact sums of its counted values (rational, so exactly rounded)."""
+
+    values: np.ndarray
+    counts: np.ndarray
+    n: int
+    total: Fraction
+    mean: float
+    var: float  # divisor n − 1
+    centred: Fraction  # Σ (x − x̄)², exact
+
+    @classmethod
+    def of(cls, counted: ValueCounts) -> _Counted:
+        weights = [int(c) for c in counted.counts]
+        exact = [Fraction(float(v)) for v in counted.values]
+        n = sum(weights)
+        total = sum((c * v for c, v in zip(weights, exact, strict=True)), Fraction(0))
+        mean = total / n if n else Fraction(0)
+        square = sum(
+            (c * (v - mean) ** 2 for c, v in zip(weights, exact, strict=True)), Fraction(0)
+        )
+        return cls(
+            np.asarray(counted.values, dtype=np.float64),
+            np.asarray(counted.counts, dtype=np.int64),
+            n,
+            total,
+            float(mean) if n else np.nan,
+            float(square / (n - 1)) if n > 1 else np.nan,
+            square,
+        )
+
+
+def _midrank_sums(groups: Sequence[_Counted]) -> tuple[list[Fraction], int]:
+    """Each group's sum of midranks in the pooled sample, and Σ (t³ − t) over the tied values."""
+    pooled = np.unique(np.concatenate([g.values for g in groups]))
+    per_group = np.zeros((len(groups), len(pooled)), dtype=np.int64)
+    for k, g in enumerate(groups):
+        per_group[k, np.searchsorted(pooled, g.values)] = g.counts
+    ties = [int(t) for t in per_group.sum(axis=0)]
+    before = 0
+    twice_rank = []  # 2 × the midrank of each pooled value: 2·(before) + t + 1, an integer
+    for t in ties:
+        twice_rank.append(2 * before + t + 1)
+        before += t
+    sums = [
+        Fraction(sum(int(c) * r for c, r in zip(row, twice_rank, strict=True)), 2)
+        for row in per_group
+    ]
+    return sums, sum(t**3 - t for t in ties)
+
+
+def compare_groups_from_counts(
+    counts: Mapping[str, Mapping[str, ValueCounts]],
+    group: str,
+    levels: Sequence[str],
+    *,
+    tests: Sequence[Test] | None = None,
+    level: float = 0.95,
+) -> GroupComparison:
+    """:func:`compare_groups` from the exact counts of each group's score values.
+
+    ``counts[scale][level]``: the :class:`~analysis.stats.tables.ValueCounts` of the scores of
+    the respondents of that group (merged over partitions: the whole cohort's). Scores take few
+    distinct values, so the counts hold everything the tests need: means and variances exactly
+    rounded (rational sums) for the t tests, the ANOVAs and Hedges' g; the midranks with ties of
+    the pooled values for Mann–Whitney and Kruskal–Wallis (rank sums exact). The numbers equal
+    those of :func:`compare_groups` on the rows within rounding (its sums are floating point).
+    """
+    from scipy import stats
+    from statsmodels.stats.oneway import anova_generic
+
+    chosen = tuple(levels)
+    wanted = _wanted(group, chosen, tests)
+    empty = ValueCounts(np.zeros(0), np.zeros(0, dtype=np.int64))
+    desc_rows: list[dict[str, object]] = []
+    test_rows: list[dict[str, object]] = []
+    effect_rows: list[dict[str, object]] = []
+    for scale, by_level in counts.items():
+        groups = [_Counted.of(by_level.get(g, empty)) for g in chosen]
+        for g, c in zip(chosen, groups, strict=True):
+            desc_rows.append(
+                {"scale": scale, "group": g, "n": c.n, "mean": c.mean, "sd": np.sqrt(c.var)}
+            )
+        enough = all(c.n >= 2 for c in groups)
+        n_total = sum(c.n for c in groups)
+
+        def add_test(
+            test: str, statistic: float, df1: float, df2: float, p: float, scale: str = scale
+        ) -> None:
+            test_rows.append(
+                {
+                    "scale": scale,
+                    "test": test,
+                    "statistic": statistic,
+                    "df1": df1,
+                    "df2": df2,
+                    "p": p,
+                }
+            )
+
+        def add_effect(
+            effect: str,
+            estimate: float,
+            lo: float = np.nan,
+            hi: float = np.nan,
+            scale: str = scale,
+        ) -> None:
+            effect_rows.append(
+                {
+                    "scale": scale,
+                    "effect": effect,
+                    "estimate": estimate,
+                    "ci_lower": lo,
+                    "ci_upper": hi,
+                }
+            )
+
+        for test in wanted:
+            if not enough:
+                add_test(test, np.nan, np.nan, np.nan, np.nan)
+                continue
+            if test in ("welch_t", "student_t"):
+                x, y = groups
+                res = stats.ttest_ind_from_stats(
+                    x.mean, np.sqrt(x.var), x.n, y.mean, np.sqrt(y.var), y.n,
+                    equal_var=test == "student_t",
+                )  # fmt: skip
+                df = _t_df(x, y, test == "student_t")
+                add_test(test, float(res.statistic), df, np.nan, float(res.pvalue))
+                if not any(e["scale"] == scale and e["effect"] == "hedges_g" for e in effect_rows):
+                    add_effect("hedges_g", *hedges_g_from_moments(
+                        x.n, x.mean, x.var, y.n, y.mean, y.var, level=level
+                    ))  # fmt: skip
+            elif test == "mann_whitney":
+                x, y = groups
+                (r1, _), tie = _midrank_sums(groups)
+                u1 = r1 - Fraction(x.n * (x.n + 1), 2)
+                u = max(u1, x.n * y.n - u1)
+                n = x.n + y.n
+                spread = np.sqrt(x.n * y.n / 12 * ((n + 1) - tie / (n * (n - 1))))
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    z = float(u - Fraction(x.n * y.n, 2) - Fraction(1, 2)) / spread
+                p = float(np.clip(2.0 * stats.norm.sf(z), 0.0, 1.0))
+                add_test(test, float(u1), np.nan, np.nan, p)
+                add_effect("rank_biserial", float(2 * u1 / (x.n * y.n) - 1))
+            elif test == "anova":
+                between, total = _sums_of_squares(groups)
+                df1 = len(groups) - 1
+                df2 = n_total - len(groups)
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    within = total - between
+                    f = (
+                        float((between / df1) / (within / df2))
+                        if within
+                        else (np.inf if between else np.nan)
+                    )
+                add_test(test, f, df1, df2, float(stats.f.sf(f, df1, df2)))
+                ms_within = (total - between) / df2
+                eta2 = float(between / total) if total else np.nan
+                omega2 = (
+                    float((between - df1 * ms_within) / (total + ms_within)) if total else np.nan
+                )
+                add_effect("eta2", eta2)
+                add_effect("omega2", max(omega2, 0.0) if not np.isnan(omega2) else omega2)
+            elif test == "welch_anova":
+                res = anova_generic(
+                    np.array([c.mean for c in groups]),
+                    np.array([c.var for c in groups]),
+                    np.array([c.n for c in groups], dtype=np.float64),
+                    use_var="unequal",
+                    welch_correction=True,
+                )
+                welch_df1, welch_df2 = (float(v) for v in res.df)
+                add_test(test, float(res.statistic), welch_df1, welch_df2, float(res.pvalue))
+            elif test == "kruskal":
+                sums, tie = _midrank_sums(groups)
+                n = n_total
+                h_raw = Fraction(12, n * (n + 1)) * sum(
+                    (r * r / c.n for r, c in zip(sums, groups, strict=True)), Fraction(0)
+                ) - 3 * (n + 1)
+                correction = 1 - Fraction(tie, n**3 - n)
+                h = float(h_raw / correction) if correction else np.nan
+                add_test(test, h, len(groups) - 1, np.nan, float(stats.chi2.sf(h, len(groups) - 1)))
+                add_effect("epsilon2", h / (n - 1))
+    return _comparison(desc_rows, test_rows, effect_rows, wanted, group, chosen)
+
+
+def _t_df(x: _Counted, y: _Counted, equal_var: bool) -> float:
+    """The degrees of freedom of Student's (n₁ + n₂ − 2) or Welch's t (Welch–Satterthwaite)."""
+    if equal_var:
+        return float(x.n + y.n - 2)
+    vx, vy = x.var / x.n, y.var / y.n
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return float((vx + vy) ** 2 / (vx**2 / (x.n - 1) + vy**2 / (y.n - 1)))
+
+
+def _sums_of_squares(groups: Sequence[_Counted]) -> tuple[Fraction, Fraction]:
+    """(SS_between, SS_total) of the groups, exact."""
+    n = sum(c.n for c in groups)
+    grand = sum((c.total for c in groups), Fraction(0)) / n
+    between = sum((c.n * (c.total / c.n - grand) ** 2 for c in groups), Fraction(0))
+    within = sum((c.centred for c in groups), Fraction(0))
+    return between, between + within

@@ -33,11 +33,14 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
 import yaml
+
+if TYPE_CHECKING:
+    import dask.dataframe as dd
 
 from analysis.errors import AnalysisError
 from analysis.privacy.suppression import DEFAULT_MIN_CELL, hidden_columns
@@ -50,7 +53,7 @@ from surveytool.instrument.model import Instrument, NormEntry, Norms, Percentile
 from surveytool.instrument.model import score_ranges as instrument_score_ranges
 from surveytool.instrument.registry import load_instrument
 from surveytool.responses import Responses
-from surveytool.scoring.engine import score_responses, score_validated
+from surveytool.scoring.engine import is_dask, score_responses, score_validated
 
 REASON_SMALL = "n below min_cell"
 REASON_COMPLEMENT = "would let a suppressed group be recovered from the total"
@@ -168,7 +171,7 @@ class ScoreCounts:
     by the answered patterns and in practice by far fewer values than respondents. The counts
     are then small, additive and exact: n, mean, sd and the mid-rank percentiles from them equal
     those of the whole column, which a mergeable sketch (t-digest, KLL) would only approximate.
-    A scale with more than ``MAX_DISTINCT`` values in a cell is refused (norm it in memory).
+    A scale with more than ``MAX_DISTINCT`` values in a cell is refused (use the in-memory engine).
     """
 
     overall: dict[str, ValueCounts]
@@ -195,8 +198,10 @@ def _check_distinct(scale: str, cell: str, counted: ValueCounts) -> None:
     if len(counted.values) > MAX_DISTINCT:
         raise AnalysisError(
             f"the scale {scale!r} takes more than {MAX_DISTINCT} distinct values "
-            f"({'overall' if cell == 'all' else 'in the cell ' + cell}): its norms cannot be "
-            "counted exactly partition by partition; norm it in memory"
+            f"({'overall' if cell == 'all' else 'in the cell ' + cell}): its scores cannot be "
+            "counted exactly partition by partition (the norms, and the score sections of the "
+            "cohort report on Dask, need those counts); use the in-memory engine "
+            "(--engine memory)"
         )
 
 
@@ -395,7 +400,7 @@ def norms_from_counts(
 
 def build_norms(
     instrument: Instrument | str,
-    responses: pd.DataFrame | Responses,
+    responses: pd.DataFrame | Responses | dd.DataFrame,
     *,
     sample: str,
     group_columns: Sequence[str] = (),
@@ -416,7 +421,9 @@ def build_norms(
         ``group_columns``), or the cohort's raw answers with the ``group_columns`` (as
         :func:`surveytool.score_responses` reads them). Their problems are kept in the result's
         ``problems``; for a raw table a :class:`~analysis.errors.ResponseProblemsWarning` says
-        how many.
+        how many. Or a Dask DataFrame of the raw answers: reduced partition by partition to
+        the exact counts of the scores and the reliability sums (the same norms, number for
+        number, never the rows gathered).
     sample
         Who the normative sample is (written into the norms block).
     group_columns, min_cell, max_points
@@ -438,6 +445,18 @@ def build_norms(
     ``mean``); reliabilities ``psych::alpha(x)$total$raw_alpha`` per subscale.
     """
     inst = load_instrument(instrument)
+    if not isinstance(responses, pd.DataFrame | Responses) and is_dask(responses):
+        return _dask_norms(
+            inst,
+            responses,
+            sample=sample,
+            group_columns=group_columns,
+            min_cell=min_cell,
+            id_column=id_column,
+            ignore_columns=ignore_columns,
+            scales=scales,
+            max_points=max_points,
+        )
     if isinstance(responses, Responses):
         absent = [g for g in group_columns if g not in responses.groups.columns]
         if absent:
@@ -450,7 +469,7 @@ def build_norms(
     else:
         result = score_responses(
             inst,
-            responses,
+            cast("pd.DataFrame", responses),  # not Dask: taken above
             id_column=id_column,
             group_columns=group_columns,
             ignore_columns=ignore_columns,
@@ -466,6 +485,78 @@ def build_norms(
         group_columns=group_columns,
         min_cell=min_cell,
         scales=chosen,
+        max_points=max_points,
+    )
+    return dataclasses.replace(built, problems=problems)
+
+
+Sums = tuple[ScoreCounts, ItemSums, Problems]
+
+
+def _partition_sums(
+    instrument: Instrument, part: Responses, scales: Sequence[str] | None, groups: Sequence[str]
+) -> Sums:
+    """One partition's validated answers scored (as :func:`build_norms` scores them), as the
+    exact counts of its scores, its reliability sums and its problems (a task)."""
+    result = score_validated(instrument, part)
+    chosen = normed_scales(instrument, result.scores.columns, scales)
+    return (
+        score_counts(result.scores, chosen, groups),
+        sufficient_statistics(instrument, result.responses),
+        Problems.of(result.issues),
+    )
+
+
+def _add_sums(a: Sums, b: Sums) -> Sums:
+    return a[0] + b[0], a[1] + b[1], a[2] + b[2]
+
+
+def _dask_norms(
+    instrument: Instrument,
+    data: Any,
+    *,
+    sample: str,
+    group_columns: Sequence[str],
+    min_cell: int,
+    id_column: str | None,
+    ignore_columns: Sequence[str],
+    scales: Sequence[str] | None,
+    max_points: int,
+) -> NormsResult:
+    """:func:`build_norms` of a Dask DataFrame: each partition validated
+    (:func:`surveytool.engine.scoring.read_responses_dask`: rows numbered in the whole frame, an
+    id repeated across partitions quarantined as in memory), scored and reduced to the exact
+    counts of every score value per cell and the reliability sums, merged in a tree; the norms
+    from them are the in-memory norms number for number."""
+    import importlib
+
+    from analysis.stats._reduce import tree_reduce
+    from surveytool.engine.scoring import read_responses_dask
+
+    dask = importlib.import_module("dask")
+    parts = read_responses_dask(
+        instrument,
+        data,
+        id_column=id_column,
+        group_columns=group_columns,
+        ignore_columns=ignore_columns,
+    )
+    counts, sums, problems = tree_reduce(
+        [
+            dask.delayed(_partition_sums)(instrument, part, scales, tuple(group_columns))
+            for part in parts
+        ],
+        _add_sums,
+    )
+    warn_problems(problems)
+    built = norms_from_sums(
+        instrument,
+        counts,
+        sums,
+        sample=sample,
+        group_columns=group_columns,
+        min_cell=min_cell,
+        scales=normed_scales(instrument, counts.overall, scales),
         max_points=max_points,
     )
     return dataclasses.replace(built, problems=problems)

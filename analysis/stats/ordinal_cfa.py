@@ -44,6 +44,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -53,6 +54,9 @@ from analysis.stats._fit import ordered_srmr, scaled_fit
 from analysis.stats._matrix import one_blas_thread
 from analysis.stats._result import Result
 from analysis.stats.polychoric import Polychoric, polychoric_matrix
+
+if TYPE_CHECKING:
+    from scipy.sparse import csr_array
 
 _CHUNK_ROWS = 2048
 
@@ -104,6 +108,8 @@ class _Moments:
 
 
 def _moments(values: np.ndarray, poly: Polychoric) -> _Moments:
+    from scipy.linalg.blas import dsyrk
+    from scipy.sparse import csr_array
     from scipy.special import ndtr
 
     names = list(poly.rho.columns)
@@ -156,35 +162,13 @@ def _moments(values: np.ndarray, poly: Polychoric) -> _Moments:
         pair_ta[which, :ka, :kb, : ka - 1] = dpi_ta / pi[..., None]
         pair_tb[which, :ka, :kb, : kb - 1] = dpi_tb / pi[..., None]
 
-    # A₂₁ and A₂₂ sum a pair's cell values over its respondents: its two-way table weights them
-    # (the rows here are complete, so each pair's table counts every row)
-    offsets = np.concatenate([[0], np.cumsum([len(c) for c in categories])]).astype(np.intp)
-    onehot = np.zeros((n_obs, int(offsets[-1])))
-    onehot[np.arange(n_obs)[:, None], offsets[:-1][None, :] + codes] = 1.0
-    both = np.rint(onehot.T @ onehot)
-    counts = np.zeros((n_pairs, size, size))
-    for (ka, kb), members in shapes.items():
-        which = np.array(members, dtype=np.intp)
-        rows = offsets[first[which]][:, None] + np.arange(ka)[None, :]
-        cols = offsets[second[which]][:, None] + np.arange(kb)[None, :]
-        counts[which, :ka, :kb] = both[rows[:, :, None], cols[:, None, :]]
-    weighted = counts * pair_rho
-    a22 = np.einsum("kcd,kcd->k", weighted, pair_rho)
-    a21 = np.zeros((n_pairs, n_th))
-    into_a = th_start[first][:, None] + np.arange(size - 1)[None, :]
-    into_b = th_start[second][:, None] + np.arange(size - 1)[None, :]
-    from_a = np.einsum("kcd,kcdt->kt", weighted, pair_ta)
-    from_b = np.einsum("kcd,kcdt->kt", weighted, pair_tb)
-    for k in range(n_pairs):  # only each item's own thresholds (the padding stays out)
-        a, b = pairs[k]
-        a21[k, into_a[k, : len(taus[a])]] = from_a[k, : len(taus[a])]
-        a21[k, into_b[k, : len(taus[b])]] = from_b[k, : len(taus[b])]
-
-    # J = Σ (u, v)(u, v)ᵀ over respondents, a block of rows at a time
+    # J = Σ (u, v)(u, v)ᵀ over respondents, a block of rows at a time (BLAS syrk into one upper
+    # triangle); the same pass counts each pair's two-way table (cell indices of every pair)
     width = n_th + n_pairs
-    inner = np.zeros((width, width))
+    inner = np.zeros((width, width), order="F")
     flat_rho = pair_rho.reshape(-1)
     base = np.arange(n_pairs, dtype=np.intp) * (size * size)
+    cell_counts = np.zeros(n_pairs * size * size, dtype=np.int64)
     rows_per_block = min(_CHUNK_ROWS, n_obs)
     buffer = np.empty((rows_per_block, width))  # reused: no fresh pages for every block
     cell_buffer = np.empty((rows_per_block, n_pairs), dtype=np.intp)
@@ -198,22 +182,44 @@ def _moments(values: np.ndarray, poly: Polychoric) -> _Moments:
         cell += chunk[:, second]
         cell += base[None, :]
         np.take(flat_rho, cell, out=scores[:, n_th:])
-        inner += scores.T @ scores
-    a11 = np.zeros((n_th, n_th))
+        cell_counts += np.bincount(cell.reshape(-1), minlength=len(cell_counts))
+        # scoresᵀ scores: scores.T is Fortran-ordered, so BLAS reads it in place
+        inner = dsyrk(1.0, scores.T, beta=1.0, c=inner, trans=0, lower=0, overwrite_c=1)
+    inner = _mirror_upper(inner).T  # symmetric: its transpose is the C-ordered view
+
+    # A₂₁ and A₂₂ sum a pair's cell values over its respondents: its two-way table weights them
+    # (the rows here are complete, so each pair's table counts every row)
+    counts = cell_counts.reshape(n_pairs, size, size).astype(np.float64)
+    weighted = counts * pair_rho
+    a22 = np.einsum("kcd,kcd->k", weighted, pair_rho)
+    a21 = np.zeros((n_pairs, n_th))
+    into_a = th_start[first][:, None] + np.arange(size - 1)[None, :]
+    into_b = th_start[second][:, None] + np.arange(size - 1)[None, :]
+    from_a = np.einsum("kcd,kcdt->kt", weighted, pair_ta)
+    from_b = np.einsum("kcd,kcdt->kt", weighted, pair_tb)
+    for k in range(n_pairs):  # only each item's own thresholds (the padding stays out)
+        a, b = pairs[k]
+        a21[k, into_a[k, : len(taus[a])]] = from_a[k, : len(taus[a])]
+        a21[k, into_b[k, : len(taus[b])]] = from_b[k, : len(taus[b])]
+
+    # A₁₁ is block diagonal (an item's own thresholds): its inverse P block by block
+    a11_inv = np.zeros((n_th, n_th))
     for j in range(p):
         block = slice(th_start[j], th_start[j + 1])
-        a11[block, block] = inner[block, block]
-    a11_inv = np.linalg.inv(a11)
+        a11_inv[block, block] = np.linalg.inv(inner[block, block])
     # Γ = B⁻¹ J B⁻ᵀ with B⁻¹ = [[P, 0], [C, D]] (P = A₁₁⁻¹, D = diag(1/A₂₂), C = −D A₂₁ P) by
     # blocks: the dense (p + pairs)² products would spend most of their work on the zero block
-    # and on D, which only scales rows and columns
+    # and on D, which only scales rows and columns. C is sparse: a pair's row of A₂₁, and so of
+    # C (P is block diagonal), is nonzero only on the thresholds of its two items, so products
+    # with C cost a few columns per pair, not all n_th
     d = 1.0 / a22
-    c = -(a21 * d[:, None]) @ a11_inv
+    c_sparse = csr_array(-(a21 * d[:, None]) @ a11_inv)
     j11, j12, j22 = inner[:n_th, :n_th], inner[:n_th, n_th:], inner[n_th:, n_th:]
     p_j11 = a11_inv @ j11
-    g12 = p_j11 @ c.T + (a11_inv @ j12) * d[None, :]
-    cross = (c @ j12) * d[None, :]  # C J₁₂ D
-    g22 = c @ (j11 @ c.T) + cross + cross.T + j22 * np.outer(d, d)
+    g12 = np.asarray(c_sparse @ p_j11.T).T + (a11_inv @ j12) * d[None, :]
+    cross = np.asarray(c_sparse @ j12) * d[None, :]  # C J₁₂ D
+    c_j11_ct = np.asarray(c_sparse @ np.asarray(c_sparse @ j11).T)  # C J₁₁ Cᵀ (J₁₁ symmetric)
+    g22 = c_j11_ct + cross + cross.T + j22 * np.outer(d, d)
     gamma = np.empty((width, width))
     gamma[:n_th, :n_th] = p_j11 @ a11_inv.T
     gamma[:n_th, n_th:] = g12
@@ -221,6 +227,19 @@ def _moments(values: np.ndarray, poly: Polychoric) -> _Moments:
     gamma[n_th:, n_th:] = g22
     s = np.concatenate([np.concatenate(taus), rho[first, second]])
     return _Moments(s=s, gamma=gamma, n_thresholds=n_th, th_item=th_item, pairs=pairs)
+
+
+def _mirror_upper(x: np.ndarray, block: int = 256) -> np.ndarray:
+    """A Fortran-ordered square matrix whose upper triangle holds a symmetric matrix (syrk's
+    output), made whole in place, a block column at a time (each copy reads contiguous memory)."""
+    size = x.shape[0]
+    for start in range(0, size, block):
+        end = min(start + block, size)
+        diagonal = x[start:end, start:end]
+        low = np.tril_indices(end - start, -1)
+        diagonal[low] = diagonal.T[low]
+        x[end:, start:end] = x[start:end, end:].T
+    return x
 
 
 def _cell_derivatives(
@@ -343,6 +362,7 @@ def ordinal_cfa_model(data: pd.DataFrame, factors: Mapping[str, Sequence[str]]) 
     In R: ``lavaan::cfa(model, data, ordered = TRUE, estimator = "WLSMV")``.
     """
     from scipy.optimize import least_squares
+    from scipy.sparse import csr_array
 
     names = [n for items in factors.values() for n in items]
     if len(set(names)) != len(names):
@@ -382,17 +402,27 @@ def ordinal_cfa_model(data: pd.DataFrame, factors: Mapping[str, Sequence[str]]) 
     theta = fitted.x
     sigma, lam, phi = _implied(model, theta)
 
-    # full Delta: thresholds (identity) then structural parameters
+    # Δ = [[I, 0], [0, Δ_s]]: the thresholds are saturated (identity), and Δ_s = ∂σ_ρ/∂θ is
+    # sparse (a pair's correlation moves with its two items' loadings and one element of Φ), so
+    # every product with Δ or WΔ (W diagonal) is a row scaling or a sparse product; Γ enters only
+    # through Q = Γ(WΔ), never a dense (pairs x pairs) product
     n_struct = len(theta)
     n_s = len(moments.s)
-    delta = np.zeros((n_s, n_th + n_struct))
-    delta[:n_th, :n_th] = np.eye(n_th)
-    delta[n_th:, n_th:] = _jacobian(model, theta, pairs)
-    # W is diagonal: products with it are row scalings (WΔ), never dense matrix products
+    n_q = n_th + n_struct
     gamma = moments.gamma
-    w_delta = delta * weights[:, None]
-    bread = np.linalg.inv(delta.T @ w_delta)
-    meat = w_delta.T @ gamma @ w_delta
+    w_th = weights[:n_th]
+    delta_s = _jacobian(model, theta, pairs)
+    w_delta_s = csr_array(delta_s * w_rho[:, None])  # W_ρ Δ_s
+    information = np.zeros((n_q, n_q))  # ΔᵀWΔ
+    information[:n_th, :n_th] = np.diag(w_th)
+    information[n_th:, n_th:] = np.asarray(w_delta_s.T @ delta_s)
+    bread = np.linalg.inv(information)
+    q = np.empty((n_s, n_q))  # Q = Γ W Δ
+    q[:, :n_th] = gamma[:, :n_th] * w_th[None, :]
+    q[:, n_th:] = np.asarray(w_delta_s.T @ gamma[n_th:, :]).T  # Γ symmetric
+    meat = np.empty((n_q, n_q))  # (WΔ)ᵀ Γ (WΔ) = (WΔ)ᵀ Q
+    meat[:n_th] = w_th[:, None] * q[:n_th]
+    meat[n_th:] = np.asarray(w_delta_s.T @ q[n_th:])
     # lavaan's conventions for ordered data: the estimates' covariance with N/(N − 1), and the
     # statistic (N − 1)·F with F = rᵀ diag(N·Γ)⁻¹ r
     cov = bread @ meat @ bread * (n_obs / (n_obs - 1))
@@ -401,14 +431,18 @@ def ordinal_cfa_model(data: pd.DataFrame, factors: Mapping[str, Sequence[str]]) 
 
     resid = moments.s - np.concatenate([moments.s[:n_th], sigma[rows, cols]])
     chisq = to_stat * float(resid @ (weights * resid))
-    df = n_s - (n_th + n_struct)
-    # UΓ = WΓ − WΔ (ΔᵀWΔ)⁻¹ (WΔ)ᵀΓ, the second term through the thin (q-column) factors
-    ug = weights[:, None] * gamma - w_delta @ (bread @ (w_delta.T @ gamma))
-    scaling = _scaled_shifted(ug, df)
+    df = n_s - n_q
+    # UΓ = WΓ − WΔ (ΔᵀWΔ)⁻¹ (WΔ)ᵀΓ = WΓ − WΔ·bread·Qᵀ; only tr(UΓ) and tr((UΓ)²) are needed,
+    # and with M = bread·meat: tr(UΓ) = tr(WΓ) − tr(M), tr((UΓ)²) = tr(WΓWΓ) − 2·tr(W Q bread Qᵀ)
+    # + tr(M²)
+    scaling = _scaled_shifted_traces(*_u_gamma_traces(gamma, weights, q, bread, meat), df)
 
     base_chisq = to_stat * float(rho_s @ (w_rho * rho_s))
     base_df = len(pairs)
-    a0, b0 = _scaled_shifted(w_rho[:, None] * gamma[n_th:, n_th:], base_df)
+    gamma_r = gamma[n_th:, n_th:]
+    a0, b0 = _scaled_shifted_traces(
+        float(w_rho @ np.diag(gamma_r)), float(w_rho @ (gamma_r * gamma_r) @ w_rho), base_df
+    )
     base_ss = a0 * base_chisq + b0
 
     robust = _cat_robust(
@@ -416,10 +450,10 @@ def ordinal_cfa_model(data: pd.DataFrame, factors: Mapping[str, Sequence[str]]) 
         sigma,
         n_obs,
         df,
-        delta[n_th:],
-        bread,
+        csr_array(delta_s),
+        bread[n_th:, n_th:],
         w_rho,
-        gamma[n_th:, n_th:],
+        gamma_r,
         pairs,
     )
     resid_r = rho_s - sigma[rows, cols]
@@ -530,8 +564,8 @@ def _cat_robust(
     sigma: np.ndarray,
     n_obs: int,
     df: int,
-    delta_r: np.ndarray,
-    bread: np.ndarray,
+    delta_s: csr_array,
+    bread_s: np.ndarray,
     w_rho: np.ndarray,
     gamma_r: np.ndarray,
     pairs: Sequence[tuple[int, int]],
@@ -545,6 +579,9 @@ def _cat_robust(
     of the correlations at Σ̂ (σ^{ik}σ^{jl} + σ^{il}σ^{jk}) and c₀ = tr(NΓ)/df₀. Then
     CFI = 1 − max(T_ML − c·df, 0)/max(T_ML − c·df, T₀ − c₀·df₀, 0),
     TLI = 1 − ((T_ML − c·df)/df)/((T₀ − c₀·df₀)/df₀), RMSEA = √max((T_ML − c·df)/((N − 1)·df), 0).
+
+    ``delta_s``: Δ of the correlations in the structural parameters (sparse; the thresholds'
+    columns of Δ are zero in these rows), ``bread_s``: the structural block of (ΔᵀWΔ)⁻¹.
 
     In R: ``fitMeasures(fit, c("cfi.robust", "tli.robust", "rmsea.robust"))`` (lavaan 0.6-14).
     """
@@ -568,14 +605,17 @@ def _cat_robust(
         + model_inv[np.ix_(i, j)] * model_inv[np.ix_(j, i)]
     )
     n_gamma = n_obs * gamma_r
-    w_scaled = w_rho / n_obs  # the weights of NΓ
-    # U = I − D K with D = Δ (thin) and K = (ΔᵀWΔ)⁻¹ΔᵀW; tr(UᵀVUNΓ) = Σ V ∘ (U NΓ Uᵀ), with
-    # U NΓ Uᵀ = NΓ − D(K NΓ) − (K NΓ)ᵀDᵀ + D (K NΓ Kᵀ) Dᵀ
-    k = (bread * n_obs) @ (delta_r.T * w_scaled[None, :])
-    kg = k @ n_gamma
-    dkg = delta_r @ kg
-    ugu = n_gamma - dkg - dkg.T + delta_r @ (kg @ k.T) @ delta_r.T
-    c = float(np.sum(v * ugu)) / df
+    # U = I − D K with D = Δ_s (sparse) and K = bread_s DᵀW; with V and NΓ symmetric,
+    # tr(UᵀVUNΓ) = Σ V∘NΓ − 2·Σ (DᵀV)∘(K NΓ) + Σ (DᵀVD)∘(K NΓ Kᵀ): every product goes through
+    # the sparse D, none is a dense (pairs x pairs x pairs) product
+    w_delta_t = delta_s.T.multiply(w_rho[None, :]).tocsr()  # DᵀW
+    k = np.asarray(bread_s @ w_delta_t.toarray())
+    kg = bread_s @ np.asarray(w_delta_t @ n_gamma)  # K NΓ
+    dv = np.asarray(delta_s.T @ v)  # DᵀV
+    dvd = np.asarray(delta_s.T @ dv.T)  # DᵀVD (V symmetric)
+    c = (
+        float(np.sum(v * n_gamma)) - 2.0 * float(np.sum(dv * kg)) + float(np.sum(dvd * (kg @ k.T)))
+    ) / df
     df0 = len(pairs)
     c0 = float(np.trace(n_gamma)) / df0
     excess = t_ml - c * df
@@ -588,11 +628,30 @@ def _cat_robust(
     }
 
 
+def _u_gamma_traces(
+    gamma: np.ndarray, weights: np.ndarray, q: np.ndarray, bread: np.ndarray, meat: np.ndarray
+) -> tuple[float, float]:
+    """tr(UΓ) and tr((UΓ)²) for UΓ = WΓ − WΔ·bread·Qᵀ (Q = ΓWΔ, meat = (WΔ)ᵀQ, W = diag(weights)),
+    without forming UΓ: with M = bread·meat, tr(UΓ) = tr(WΓ) − tr(M) and
+    tr((UΓ)²) = Σ (WΓW)∘Γ − 2·Σ_i w_i (Q·bread)_i·Q_i + Σ M∘Mᵀ."""
+    m = bread @ meat
+    tr1 = float(weights @ np.diag(gamma)) - float(np.trace(m))
+    tr2 = (
+        float(weights @ (gamma * gamma) @ weights)
+        - 2.0 * float(np.einsum("i,ij,ij->", weights, q @ bread, q))
+        + float(np.sum(m * m.T))
+    )
+    return tr1, tr2
+
+
 def _scaled_shifted(ug: np.ndarray, df: int) -> tuple[float, float]:
     """a and b of the scaled-and-shifted statistic a·T + b from the eigen-structure of UΓ."""
+    return _scaled_shifted_traces(float(np.trace(ug)), float(np.sum(ug * ug.T)), df)
+
+
+def _scaled_shifted_traces(tr1: float, tr2: float, df: int) -> tuple[float, float]:
+    """a and b of the scaled-and-shifted statistic a·T + b from tr(UΓ) and tr((UΓ)²)."""
     if df <= 0:
         return 1.0, 0.0
-    tr1 = float(np.trace(ug))
-    tr2 = float(np.sum(ug * ug.T))
     a = float(np.sqrt(df / tr2))
     return a, df - a * tr1

@@ -50,6 +50,7 @@ from surveytool.instrument.model import Instrument
 from surveytool.instrument.registry import load_instrument
 from surveytool.responses import Responses
 from surveytool.scoring.engine import is_dask
+from surveytool.scoring.plan import ScoringPlan
 
 if TYPE_CHECKING:
     import dask.dataframe as dd
@@ -177,6 +178,27 @@ def _validated_sums(
 ) -> ItemSums:
     """The sums of one partition's validated answers (a task: it does not warn)."""
     return sufficient_statistics(instrument, responses, use=use, form=form)
+
+
+def _dask_omega(
+    instrument: Instrument | str,
+    data: dd.DataFrame,
+    n_factors: int | None,
+    use: Use,
+    read: ReadOptions,
+) -> Omega:
+    """:func:`omega` of a Dask DataFrame: the keyed items' correlation matrix reduced over the
+    partitions (:func:`analysis.stats._forms.dask_item_correlation`), then as in memory."""
+    from analysis.stats._forms import dask_item_correlation
+
+    inst = load_instrument(instrument)
+    plan = ScoringPlan.build(inst, read.get("form"))
+    blocks = subscale_blocks(plan, include_unscored=False)
+    names = [plan.item_ids[j] for j in dict.fromkeys(int(j) for b in blocks for j in b.columns)]
+    r, _, n_obs, problems = dask_item_correlation(inst, data, use, **read)  # the rows used
+    factors = n_factors if n_factors is not None else len(blocks)
+    fitted = omega_from_correlation(r.loc[names, names], factors)
+    return dataclasses.replace(fitted, n_obs=n_obs, problems=problems)
 
 
 def _feldt(alpha: float, n: int, k: int, level: float = 0.95) -> tuple[float, float]:
@@ -569,6 +591,8 @@ def omega(
     ``$omega.tot``, ``$schmid$sl``).
     """
     check_option("use", use, Use)
+    if not isinstance(responses, pd.DataFrame | Responses) and is_dask(responses):
+        return _dask_omega(instrument, responses, n_factors, use, read)
     plan, answers, problems = validated(instrument, responses, **read)
     blocks = subscale_blocks(plan, include_unscored=False)
     columns = list(dict.fromkeys(int(j) for b in blocks for j in b.columns))

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -20,6 +22,10 @@ from analysis.stats._matrix import pairwise_cor
 from analysis.stats._result import Result
 from analysis.stats.reliability import Reliability
 from surveytool.instrument.model import Instrument
+
+if TYPE_CHECKING:
+    from analysis.stats.moments import Moments
+    from analysis.stats.tables import ValueCounts
 
 DESCRIBE_COLUMNS = ("n", "mean", "sd", "median", "min", "max", "range", "skew", "kurtosis", "se")
 
@@ -72,10 +78,79 @@ def describe_scores(
             "kurtosis": kurtosis,
             "se": sd / np.sqrt(n),
         }
-    table = pd.DataFrame.from_dict(rows, orient="index")[list(DESCRIBE_COLUMNS)]
+    return _describe_table(rows)
+
+
+def _describe_table(rows: Mapping[str, Mapping[str, float]]) -> pd.DataFrame:
+    table: pd.DataFrame = pd.DataFrame.from_dict(dict(rows), orient="index")[list(DESCRIBE_COLUMNS)]
     table.index.name = "scale"
     table["n"] = table["n"].astype(np.int64)
     return table
+
+
+def exact_moments(counted: ValueCounts) -> tuple[int, float, float, float, float]:
+    """(n, mean, sd with n − 1, skew, kurtosis) of counted values, exactly rounded.
+
+    The sums are rational (every float is a fraction), so they are the same however the rows
+    are ordered or partitioned; skew and kurtosis as :func:`describe_scores` (type 3).
+    """
+    n = counted.n
+    if n == 0:
+        return 0, np.nan, np.nan, np.nan, np.nan
+    weights = [int(c) for c in counted.counts]
+    exact = [Fraction(float(v)) for v in counted.values]
+    mean = sum((c * v for c, v in zip(weights, exact, strict=True)), Fraction(0)) / n
+    centred = [v - mean for v in exact]
+    c2, c3, c4 = (
+        sum((c * d**k for c, d in zip(weights, centred, strict=True)), Fraction(0))
+        for k in (2, 3, 4)
+    )
+    if n < 2:
+        return n, float(mean), np.nan, np.nan, np.nan
+    sd = float(np.sqrt(float(c2 / (n - 1))))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        skew = float(np.float64(float(c3 / n)) / np.float64(sd) ** 3)
+        kurtosis = float(np.float64(float(c4 / n)) / np.float64(sd) ** 4 - 3.0)
+    return n, float(mean), sd, skew, kurtosis
+
+
+def counted_median(counted: ValueCounts) -> float:
+    """``numpy.median`` of the counted values (the mean of the middle two when n is even)."""
+    n = counted.n
+    if n == 0:
+        return np.nan
+    through = np.cumsum(counted.counts)
+    middle = counted.values[np.searchsorted(through, [(n - 1) // 2, n // 2], side="right")]
+    return float(middle[0]) if n % 2 else float((middle[0] + middle[1]) / 2.0)
+
+
+def describe_counts(counts: Mapping[str, ValueCounts]) -> pd.DataFrame:
+    """:func:`describe_scores` from the exact counts of each scale's score values.
+
+    Counts of partitions add up (:class:`analysis.stats.norms.ScoreCounts`), so the table of the
+    merged counts is that of the whole cohort: n, min, max and the median exactly, mean, sd,
+    skew and kurtosis exactly rounded (equal to the in-memory numbers within rounding).
+    """
+    rows: dict[str, Mapping[str, float]] = {}
+    for scale, counted in counts.items():
+        n, mean, sd, skew, kurtosis = exact_moments(counted)
+        if n == 0:
+            rows[scale] = dict.fromkeys(DESCRIBE_COLUMNS, np.nan) | {"n": 0}
+            continue
+        low, high = float(counted.values[0]), float(counted.values[-1])
+        rows[scale] = {
+            "n": n,
+            "mean": mean,
+            "sd": sd,
+            "median": counted_median(counted),
+            "min": low,
+            "max": high,
+            "range": high - low,
+            "skew": skew,
+            "kurtosis": kurtosis,
+            "se": sd / np.sqrt(n),
+        }
+    return _describe_table(rows)
 
 
 @dataclass(frozen=True, repr=False)
@@ -140,11 +215,38 @@ def score_correlations(
     pairs (:func:`analysis.stats._adjust.holm`, statsmodels' ``multipletests(method="holm")``).
     In R: ``psych::corr.test(scores, adjust = "holm")`` (``$r``, ``$n``, ``$p``, ``$ci``).
     """
-    from scipy import stats
-
     names = scale_ids(scores, scales)
     values = scores[names].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
     r, n = pairwise_cor(values)
+    return _correlations(names, r, n, reliabilities, level)
+
+
+def score_correlations_from_moments(
+    score_moments: Moments,
+    *,
+    reliabilities: Mapping[str, float] | Reliability | None = None,
+    level: float = 0.95,
+) -> ScoreCorrelations:
+    """:func:`score_correlations` from the pairwise moments of the score columns
+    (:func:`analysis.stats.moments.moments`; merged over partitions, the whole cohort's)."""
+    return _correlations(
+        list(score_moments.columns),
+        score_moments.correlation(),
+        score_moments.n,
+        reliabilities,
+        level,
+    )
+
+
+def _correlations(
+    names: list[str],
+    r: np.ndarray,
+    n: np.ndarray,
+    reliabilities: Mapping[str, float] | Reliability | None,
+    level: float,
+) -> ScoreCorrelations:
+    from scipy import stats
+
     if isinstance(reliabilities, Reliability):
         rel_map: Mapping[str, float] = {
             str(k): float(v) for k, v in reliabilities.scales["raw_alpha"].items()

@@ -45,13 +45,18 @@ class _Settings:
         if self.as_user:
             clinician = find_clinician(session, self.as_user)
             return clinician, actor_of(clinician, "")
+        return None, self.system_actor()
+
+    @staticmethod
+    def system_actor() -> str:
+        """The audit log's actor for the operating-system user running the command."""
         import getpass
 
         try:
             user = getpass.getuser()
         except (KeyError, OSError):  # pragma: no cover - no user name in this environment
             user = "unknown"
-        return None, f"cli:{user}"
+        return f"cli:{user}"
 
 
 class _ClinicGroup(click.Group):
@@ -163,6 +168,12 @@ def add_clinician(
     with store.read() as session:
         if session.execute(sa.select(Clinician.id).where(Clinician.username == name)).first():
             raise ClinicError(f"a clinician {name!r} already exists; choose another username")
+        # The first account: nobody can act yet, so --as (or SURVEYTOOL_CLINICIAN, often set to
+        # the account about to be made) is not looked up; the operating-system user makes it.
+        # Later: an --as that names no account is refused here, before the password is asked.
+        first = session.execute(sa.select(Clinician.id).limit(1)).first() is None
+        if not first:
+            settings.who(session)
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     elif not sys.stdin.isatty() and not _has_terminal():
@@ -180,7 +191,7 @@ def add_clinician(
         )
     auth.check_password_strength(password, name)
     with store.write() as session:
-        _, actor = settings.who(session)
+        _, actor = (None, settings.system_actor()) if first else settings.who(session)
         clinician = auth.add_clinician(
             session, name, password, display_name=display_name, actor=actor, role=role, email=email
         )

@@ -96,7 +96,11 @@ def score(
     quarantine = _quarantine_path(output)
     _refuse_collisions(output, quarantine, responses, instrument)
     inst = load_instrument(instrument)
-    source = read_source(responses, text_columns=[c for c in [id_column, *groups] if c])
+    carried = [c for c in [id_column, *groups] if c]
+    named = {*(item.id for item in inst.items), *carried}  # Parquet: the rest named, not read
+    source = read_source(
+        responses, text_columns=carried, wanted=lambda names: [n for n in names if n in named]
+    )
     refuse_unsplit(source, inst.form_items(form), f"{inst.id}'s form {form!r}" if form else inst.id)
     for note in source.notes:
         click.echo(f"note: {note}", err=True)
@@ -120,6 +124,7 @@ def score(
             ignore_columns=ignored,
             strict=strict,
             formula_cells=source.formula_cells,
+            unread_columns=source.unread_columns,
         )
     except InvalidResponsesError as exc:
         _remove_stale_scores(output)

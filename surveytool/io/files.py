@@ -838,6 +838,10 @@ def unescape_formula(value: object) -> object:
     return value
 
 
+#: Text that :func:`escape_formula` may change (it starts, after any ``'``, as a formula does).
+_RISKY = r"'*[=+\-@\t\r]"
+
+
 def escape_formulas(frame: Any) -> Any:
     """A copy of a pandas DataFrame with every text cell and column name passed through
     :func:`escape_formula` (numeric columns are not looked at); ``frame`` itself when nothing
@@ -849,7 +853,14 @@ def escape_formulas(frame: Any) -> Any:
         series = frame.iloc[:, position]
         if pd.api.types.is_numeric_dtype(series.dtype) or pd.api.types.is_bool_dtype(series):
             continue
-        escaped = series.map(escape_formula)
+        if isinstance(series.dtype, pd.StringDtype):  # text only: the few that may need it
+            risky = series.str.match(_RISKY).to_numpy(dtype=bool, na_value=False)
+            if not risky.any():
+                continue
+            escaped = series.copy()
+            escaped[risky] = series[risky].map(escape_formula)
+        else:
+            escaped = series.map(escape_formula)
         if not escaped.equals(series):
             changed[position] = escaped
     names = [escape_formula(c) for c in frame.columns]

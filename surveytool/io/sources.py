@@ -87,7 +87,7 @@ import re
 import zipfile
 import zlib
 from collections import Counter
-from collections.abc import Collection, Container, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal
@@ -284,6 +284,9 @@ class SourceTable:
     missing_declared: dict[str, int] = field(default_factory=dict)
     formula_cells: dict[str, tuple[tuple[int, str], ...]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    #: Columns of a Parquet file that were not read (``read_source(wanted=...)``): their names
+    #: from the schema, in the file's order; ``frame`` holds the others.
+    unread_columns: tuple[str, ...] = ()
 
     @functools.cached_property
     def sha256(self) -> str:
@@ -562,6 +565,10 @@ _REPEATS = "surveytool.repeated_columns"
 def _header(values: Iterable[object], repeats: dict[str, str] | None = None) -> list[str]:
     """Column names from a header row: text, blanks named ``Unnamed: i``, repeats suffixed ``.n``
     (each renamed repeat -> the name it repeats, into ``repeats``)."""
+    values = list(values)
+    stripped = [v.strip() for v in values if isinstance(v, str)]
+    if len(stripped) == len(values) and all(stripped) and len(set(stripped)) == len(stripped):
+        return stripped  # the common header: text, none blank or repeated
     names: list[str] = []
     seen: dict[str, int] = {}  # a name -> how often it was given (its next suffix)
     for i, value in enumerate(values):
@@ -1895,6 +1902,7 @@ def read_source(
     text_columns: Sequence[str] = (),
     dictionary: str | Path | None = None,
     qsf: str | Path | None = None,
+    wanted: Callable[[Sequence[str]], Iterable[str]] | None = None,
 ) -> SourceTable:
     """Read a source file (see the module docstring for each format).
 
@@ -1916,6 +1924,11 @@ def read_source(
         A REDCap export's data dictionary (CSV), see :func:`read_redcap_dictionary`.
     qsf
         A Qualtrics export's survey definition (.qsf), see :func:`read_qsf`.
+    wanted
+        Parquet: given the names of the file's columns (from its schema), the columns to read;
+        the others are not read, their names in :attr:`SourceTable.unread_columns` (a file of
+        10**6 columns of which 53 are wanted is read in the time of 53). Other formats, and a
+        Parquet file whose names are blank or repeated, are read whole.
     """
     path = Path(path)
     detection = detect_format(path, format, given_by)
@@ -1938,6 +1951,8 @@ def read_source(
     missing: dict[str, int] = {}
     missing_reasons: dict[str, int] = {}
     formulas: dict[str, tuple[tuple[int, str], ...]] = {}
+    unread: tuple[str, ...] = ()  # Parquet: the columns not wanted, not read
+    stored: dict[str, Any] | None = None  # Parquet: our metadata in it (a cohort file's)
     if detection.format in ("csv", "tsv", "qualtrics", "redcap", "odk"):
         if _EXTENSIONS.get(path.suffix.lower(), "csv") not in ("csv", "tsv"):
             raise SourceError(
@@ -1967,10 +1982,9 @@ def read_source(
         frame = _read_fhir(path)
     else:
         import pyarrow as pa
-        import pyarrow.parquet as pq
 
         try:
-            frame = arrow_frame(pq.read_table(path))
+            frame, unread, stored = _read_parquet(path, wanted)
             # the table's buffers are free now; Arrow's allocator would keep them from the OS
             pa.default_memory_pool().release_unused()
         except Exception as exc:  # pyarrow's errors: one line
@@ -2004,6 +2018,7 @@ def read_source(
         formula_cells=formulas,
         repeated_columns=repeats,
         notes=notes,
+        unread_columns=unread,
     )
     if labels:
         table.categorical_columns = tuple(c for c in labels if c in table.frame.columns)
@@ -2031,7 +2046,7 @@ def read_source(
         table.metadata_columns = tuple(c for c in RESPONSE_COLUMNS if c in table.frame.columns)
         table.default_id_column = "id"
     elif detection.format == "parquet":
-        _cohort_file(table, path)
+        _cohort_file(table, stored)
     elif detection.format in ("csv", "tsv") and format != "auto":
         found = _sniff_text(*_sample(path))
         if found is not None:
@@ -2042,22 +2057,60 @@ def read_source(
     return table
 
 
+def _read_parquet(
+    path: Path, wanted: Callable[[Sequence[str]], Iterable[str]] | None
+) -> tuple[pd.DataFrame, tuple[str, ...], dict[str, Any] | None]:
+    """A Parquet file as a frame (:func:`arrow_frame`): only the ``wanted`` columns when told
+    (see :func:`read_source`), and the names of the others, from the schema alone; and the
+    surveytool metadata it holds. A cohort file's own id and batch columns are always read
+    (:func:`_cohort_file` needs them). The footer is parsed once (10**6 columns: seconds)."""
+    import pyarrow.parquet as pq
+
+    handle = pq.ParquetFile(path)
+    schema = handle.schema_arrow
+    stored = _stored_metadata(schema)
+    index = {
+        c for c in (schema.pandas_metadata or {}).get("index_columns", []) if isinstance(c, str)
+    }
+    names = [n for n in schema.names if n not in index]
+    if wanted is None or _header(names) != names:  # blank or repeated names: read whole
+        return arrow_frame(handle.read()), (), stored
+    chosen = set(wanted(names))
+    if stored is not None and stored.get("kind") == COHORT_KIND:
+        ident = stored.get("id_column")
+        chosen |= {COHORT_BATCH_COLUMN, *([ident] if isinstance(ident, str) else [])}
+    unread = tuple(n for n in names if n not in chosen)
+    if not unread or len(unread) == len(names):  # none wanted: read whole, as before
+        return arrow_frame(handle.read()), (), stored
+    read = [n for n in schema.names if n in chosen or n in index]
+    return arrow_frame(handle.read(columns=read), schema), unread, stored
+
+
+def _stored_metadata(schema: pa.Schema) -> dict[str, Any] | None:
+    """The surveytool metadata of a Parquet file (:func:`surveytool.io.tables.write_table`)."""
+    import json
+
+    raw = (schema.metadata or {}).get(b"surveytool")
+    if raw is None:
+        return None
+    try:
+        meta = json.loads(raw)
+    except ValueError:
+        return None
+    return meta if isinstance(meta, dict) else None
+
+
 #: The ``kind`` in a cohort file's metadata (the research layer writes cohorts; any reader of
 #: the format may read them) and the cohort's own column of the import each row came from.
 COHORT_KIND: Final = "surveytool.cohort"
 COHORT_BATCH_COLUMN: Final = "import_batch"
 
 
-def _cohort_file(table: SourceTable, path: Path) -> None:
+def _cohort_file(table: SourceTable, stored: dict[str, Any] | None) -> None:
     """A cohort file read as a source (``score cohort.parquet``): its respondent id column
     (the keyed pseudonyms) is the default id, and its ``import_batch`` is metadata, not an
-    unknown column."""
-    from surveytool.io.tables import read_metadata
-
-    try:
-        meta = read_metadata(path) or {}
-    except (OSError, ValueError):
-        return
+    unknown column. ``stored``: the file's surveytool metadata (:func:`_read_parquet`)."""
+    meta = stored or {}
     if meta.get("kind") != COHORT_KIND:
         return
     ident = meta.get("id_column")

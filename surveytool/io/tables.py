@@ -112,7 +112,13 @@ def _quoting(frame: pd.DataFrame) -> int:
         for i in range(frame.shape[1])
         if not pd.api.types.is_numeric_dtype(frame.iloc[:, i].dtype)
     ]
-    if any(has_cr(c) for c in frame.columns) or any(t.map(has_cr).any() for t in texts):
+
+    def any_cr(text: pd.Series) -> bool:
+        if isinstance(text.dtype, pd.StringDtype):  # at once, not cell by cell
+            return bool(text.str.contains("\r", regex=False).fillna(False).any())
+        return bool(text.map(has_cr).any())
+
+    if any(has_cr(c) for c in frame.columns) or any(any_cr(t) for t in texts):
         return csv.QUOTE_NONNUMERIC
     return csv.QUOTE_MINIMAL
 

@@ -124,6 +124,7 @@ def score_responses(
     *,
     formula_cells: Mapping[str, Sequence[tuple[int, str]]] | None = ...,
     row_numbers: Sequence[int] | np.ndarray | None = ...,
+    unread_columns: Sequence[str] = ...,
     **options: Unpack[ScoreKeywords],
 ) -> ScoreResult: ...
 
@@ -140,6 +141,7 @@ def score_responses(
     *,
     formula_cells: Mapping[str, Sequence[tuple[int, str]]] | None = None,
     row_numbers: Sequence[int] | np.ndarray | None = None,
+    unread_columns: Sequence[str] = (),
     **options: Unpack[ScoreKeywords],
 ) -> ScoreResult | DaskScoreResult:
     """Validate and score responses; see :class:`~surveytool.scoring.result.ScoreResult`.
@@ -155,7 +157,7 @@ def score_responses(
     responses
         One row per respondent, one column per item id (numbers or scale labels), or one person's
         answers as a mapping item id -> answer.
-    formula_cells, row_numbers
+    formula_cells, row_numbers, unread_columns
         See :func:`surveytool.responses.read_responses` (``row_numbers``: each row's number in
         its file, for the issues; the Dask engine numbers a partition's rows in the dataset).
     **options
@@ -194,6 +196,7 @@ def score_responses(
         ignore_columns=options.get("ignore_columns", ()),
         formula_cells=formula_cells,
         row_numbers=row_numbers,
+        unread_columns=unread_columns,
     )
     if options.get("strict", False) and len(validated.issues):
         raise InvalidResponsesError(

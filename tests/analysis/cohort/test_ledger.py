@@ -69,7 +69,10 @@ def test_a_file_that_is_not_a_cohort_is_refused_with_advice_for_its_use(tmp_path
     )
     with pytest.raises(CohortFileError) as as_input:
         load_cohort(plain)
-    assert str(as_input.value) == f"{plain} exists and is not a surveytool cohort"
+    assert str(as_input.value) == (
+        f"{plain} exists and is not a surveytool cohort; a cohort is the Parquet file or folder "
+        "that a cohort import writes: import the answers into a cohort first, then read the cohort"
+    )
 
 
 def test_metadata_of_another_layout_is_refused(tmp_path: Path, cohort: Path) -> None:

@@ -82,6 +82,34 @@ def test_init_creates_then_is_idempotent_and_upgrades(env: dict[str, str], tmp_p
     assert "no clients yet" in ok(old, "clients", "list")
 
 
+def test_the_first_account_is_made_whatever_surveytool_clinician_names(
+    env: dict[str, str],
+) -> None:
+    """SURVEYTOOL_CLINICIAN often names the account about to be made: for the first account
+    nobody can act yet, so the system user makes it; later, an --as that names no account is
+    refused before the password is asked."""
+    ok(env, "init")
+    as_alex = dict(env, SURVEYTOOL_CLINICIAN="alex")
+    assert "clinician 'alex' created (admin)" in ok(
+        as_alex, "add-clinician", "alex", "--password-stdin", input=PASSWORD
+    )
+    made = db_rows(env, "SELECT actor FROM audit_log WHERE action = 'clinician.add'")
+    assert len(made) == 1 and str(made[0][0]).startswith("cli:"), made
+    assert "clinician 'sam' created (clinician)" in ok(
+        as_alex, "add-clinician", "sam", "--password-stdin", input=PASSWORD
+    )
+    made = db_rows(env, "SELECT actor FROM audit_log WHERE action = 'clinician.add'")
+    assert [str(a[0]) for a in made][1] != str(made[0][0])  # alex, the account, made sam
+    fails(
+        dict(env, SURVEYTOOL_CLINICIAN="nobody"),
+        "add-clinician",
+        "kim",
+        "--password-stdin",
+        input="",  # refused before any password is read
+        match="no clinician 'nobody'",
+    )
+
+
 def test_database_url_option_wins(env: dict[str, str], tmp_path: Path) -> None:
     other = tmp_path / "other.sqlite3"
     ok(env, "--database-url", f"sqlite:///{other}", "init")

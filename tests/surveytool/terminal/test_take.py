@@ -566,3 +566,49 @@ def test_take_refuses_a_country_option_that_is_no_country() -> None:
     result = CliRunner().invoke(cli, ["take", "ppai", "--country", "XX"])
     assert result.exit_code == 2
     assert "'XX' is not a two-letter country code" in result.output
+
+
+READ_LINES = """
+import sys
+from surveytool.terminal import read_line
+for _ in range({n}):
+    try:
+        line = read_line("> ")
+        print("line", repr(line), flush=True)
+    except KeyboardInterrupt:
+        print("caught", flush=True)
+    except EOFError:
+        print("eof", flush=True)
+        break
+"""
+
+
+def test_ctrl_c_the_moment_a_prompt_appears_always_stops_the_read() -> None:
+    """A Ctrl-C sent as soon as the prompt is seen, again and again: each ends the read at once.
+
+    With ``input`` the prompt's own write wakes the reader, whose Ctrl-C can arrive before the
+    program blocks in ``read()``; the signal then waited for Enter (the full suite on a loaded
+    machine hung in the resume question this way: 1 run in 3). ``read_line`` waits in Python.
+    """
+    rounds = 25
+    child = pexpect.spawn(
+        sys.executable,
+        ["-c", READ_LINES.format(n=rounds + 2)],
+        encoding="utf-8",
+        timeout=TIMEOUT,
+        env=dict(os.environ, TERM="dumb"),
+    )
+    try:
+        for _ in range(rounds):
+            child.expect_exact("> ")
+            child.sendintr()  # no delay: the race input() loses
+            child.expect_exact("caught", timeout=5)
+        child.expect_exact("> ")
+        child.sendline("kept as typed ")
+        child.expect_exact("line 'kept as typed '")
+        child.expect_exact("> ")
+        child.sendeof()
+        child.expect_exact("eof")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
