@@ -90,9 +90,7 @@ def wanted_columns(
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        text = pa.array([str(n) for n in names], type=pa.string())
-        folded = pc.replace_substring_regex(pc.utf8_lower(text), r"[^0-9a-z]", "").to_pylist()
-        ascii_only = pc.string_is_ascii(text).to_numpy(zero_copy_only=False)
+        keys = fold_names(names)
         snake = snake_names(names)
         id_like = pc.or_(
             pc.is_in(snake, value_set=pa.array(_ID_GUESSES)),
@@ -101,10 +99,8 @@ def wanted_columns(
         identifying = table_name_findings(names)
         return [
             name
-            for at, (name, key, plain, like) in enumerate(
-                zip(names, folded, ascii_only, id_like, strict=True)
-            )
-            if like or at in identifying or name in named or (key if plain else fold(name)) in items
+            for at, (name, key, like) in enumerate(zip(names, keys, id_like, strict=True))
+            if like or at in identifying or name in named or key in items
         ]
 
     return choose
@@ -119,6 +115,21 @@ def _strings(value: object) -> list[str]:
     if isinstance(value, list | tuple | set | frozenset):
         return [s for v in value for s in _strings(v)]
     return []
+
+
+def fold_names(names: Sequence[str]) -> list[str]:
+    """:func:`fold` of every name, at once for ASCII names (Arrow; casefold is lower there),
+    one by one for the others."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = pa.array([str(n) for n in names], type=pa.string())
+    folded = pc.replace_substring_regex(pc.utf8_lower(text), r"[^0-9a-z]", "").to_pylist()
+    ascii_only = pc.string_is_ascii(text).to_numpy(zero_copy_only=False)
+    return [
+        key if plain else fold(name)
+        for name, key, plain in zip(names, folded, ascii_only, strict=True)
+    ]
 
 
 def guess_id(table: SourceTable, columns: Sequence[str], taken: set[str]) -> str | None:
@@ -152,7 +163,7 @@ class _Planner:
 
     @cached_property
     def columns(self) -> list[str]:
-        return [str(c) for c in self.table.frame.columns]
+        return list(map(str, self.table.frame.columns))
 
     @cached_property
     def present(self) -> frozenset[str]:
@@ -269,10 +280,11 @@ def _match_by_name(p: _Planner, items: dict[str, str]) -> list[str]:
     shadowed: list[str] = []
     by_case: list[str] = []
     folded = {fold(i): i for i in p.instrument.item_by_id}
+    key_of = dict(zip(p.columns, fold_names(p.columns), strict=True))  # the names at once
     exact = [c for c in p.columns if c not in used and c in p.instrument.item_by_id]
     alike = [c for c in p.columns if c not in used and c not in p.instrument.item_by_id]
     for col in [*exact, *alike]:  # an exact id wins over a column named alike (ff1 vs FF1)
-        target = col if col in p.instrument.item_by_id else folded.get(fold(col))
+        target = col if col in p.instrument.item_by_id else folded.get(key_of[col])
         if target is None:  # an ODK/Kobo column inside groups: grp-q, grp/q
             target = ungrouped(p.table, col, p.instrument.item_by_id)
         if target is None:

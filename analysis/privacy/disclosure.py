@@ -46,11 +46,18 @@ class DisclosureReport:
     notes: list[str] = field(default_factory=list)
     #: The file that names every column and what became of it, when a report leaves some out.
     columns_file: str | None = None
+    _listed: tuple[tuple[int, int], tuple[ColumnDecisions, list[dict[str, Any]]]] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     def listed(self) -> tuple[ColumnDecisions, list[dict[str, Any]]]:
         """The dropped columns named one by one and the counts of the rest
-        (:meth:`ColumnDecisions.listed`, :data:`COLUMNS_LISTED` of each role and reason)."""
-        return ColumnDecisions.of(self.dropped).listed(COLUMNS_LISTED)
+        (:meth:`ColumnDecisions.listed`, :data:`COLUMNS_LISTED` of each role and reason);
+        worked out once for the same ``dropped`` (the JSON, the text and the metadata ask)."""
+        key = (id(self.dropped), len(self.dropped))
+        if self._listed is None or self._listed[0] != key:
+            self._listed = (key, ColumnDecisions.of(self.dropped).listed(COLUMNS_LISTED))
+        return self._listed[1]
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form (the ``COHORT.disclosure.json`` file)."""

@@ -576,7 +576,7 @@ def classify_columns(
     declared, dropped, meta = set(identifiers), set(drop), set(metadata)
     coded = set(categorical)
     rows, width = frame.shape
-    names = [*(str(c) for c in frame.columns), *map(str, unread)]
+    names = [*map(str, frame.columns), *map(str, unread)]
     by_name = table_name_findings(names)
     by_value = table_value_findings(frame) if rows <= _SAMPLE else None
     named = item_set | declared | dropped | meta | coded | set(qis) | group_set | wave_set

@@ -565,6 +565,10 @@ _REPEATS = "surveytool.repeated_columns"
 def _header(values: Iterable[object], repeats: dict[str, str] | None = None) -> list[str]:
     """Column names from a header row: text, blanks named ``Unnamed: i``, repeats suffixed ``.n``
     (each renamed repeat -> the name it repeats, into ``repeats``)."""
+    values = list(values)
+    stripped = [v.strip() for v in values if isinstance(v, str)]
+    if len(stripped) == len(values) and all(stripped) and len(set(stripped)) == len(stripped):
+        return stripped  # the common header: text, none blank or repeated
     names: list[str] = []
     seen: dict[str, int] = {}  # a name -> how often it was given (its next suffix)
     for i, value in enumerate(values):
