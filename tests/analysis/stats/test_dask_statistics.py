@@ -160,7 +160,7 @@ def test_correlation_statistics_of_a_dask_frame_equal_the_tables(
 def test_correlation_statistics_of_a_dask_frame_take_the_reading_options(sim: Dataset) -> None:
     """On Dask the answers are read by the statistic itself: id_column (ids repeated across
     partitions quarantined) and group columns as read_responses(...) reads them in memory."""
-    inst, frame, kw = _with_problems(sim)
+    inst, frame, _ = _with_problems(sim)
     read = {"id_column": "id", "group_columns": ["site", "sex"]}
     responses = surveytool.read_responses(inst, frame, **read)  # type: ignore[arg-type]
     with dask.config.set(scheduler="synchronous"), warnings.catch_warnings():
