@@ -50,7 +50,8 @@ def read_line(prompt: str) -> str:
     interrupt is seen. Here the wait is Python's: ``select`` on the terminal in short steps,
     so the signal's handler runs within one step whatever the moment, and the line is read
     once the terminal has one (a terminal in canonical mode hands over one whole line per
-    read, so nothing waits in a buffer). Not a terminal (a pipe, a file), or not POSIX: as
+    read, so nothing waits in a buffer). Not a terminal (a pipe, a file), a terminal not in
+    canonical mode (``stty -icanon``: a read may hold several lines), or not POSIX: as
     ``input``.
     """
     import os
@@ -59,6 +60,14 @@ def read_line(prompt: str) -> str:
 
     stdin = sys.stdin
     if os.name != "posix" or stdin is None or not stdin.isatty():
+        return input(prompt)
+    import termios
+
+    try:
+        canonical = bool(termios.tcgetattr(stdin.fileno())[3] & termios.ICANON)
+    except (termios.error, OSError, ValueError):
+        canonical = False
+    if not canonical:  # raw or cbreak mode: one read may hold several lines (input buffers)
         return input(prompt)
     sys.stdout.write(prompt)
     sys.stdout.flush()

@@ -166,8 +166,10 @@ def takes_responses(
     ``dask``: the statistic computed from a correlation matrix, called as
     ``dask(correlation, n_obs, *args, **kwargs)`` with the call's other arguments, when the
     answers are a Dask DataFrame (the matrix reduced over its partitions by
-    :func:`dask_item_correlation`; ``use`` chooses pairwise or listwise as in memory). Without
-    it, a Dask DataFrame is refused with a message.
+    :func:`dask_item_correlation`; ``use`` chooses pairwise or listwise as in memory; the
+    reading options of :func:`analysis.reliability`, such as ``id_column=``, are taken too, since
+    a Dask frame cannot be validated beforehand). Without it, a Dask DataFrame is refused with a
+    message.
     """
 
     def decorate(func: Callable[Concatenate[pd.DataFrame, P], R]) -> TakesResponses[P, R]:
@@ -190,12 +192,17 @@ def takes_responses(
                 )
             inst = load_instrument(first)
             if kind == "items" and dask is not None and is_dask(responses):
+                # the reading options (id_column, ...): on Dask the answers can only be read
+                # here (in memory, read_responses(...) first and pass its Responses)
+                read: Any = {
+                    k: kwargs.pop(k) for k in list(kwargs) if k in ReadOptions.__annotations__
+                }
                 use = signature.bind_partial(None, *rest, **kwargs).arguments.get(
                     "use", signature.parameters["use"].default
                 )
                 check_option("use", use, Use)
                 # n_obs: every kept row, as the in-memory statistics count (len(items))
-                r, n_obs, _, problems = dask_item_correlation(inst, responses, use)
+                r, n_obs, _, problems = dask_item_correlation(inst, responses, use, **read)
                 kwargs.pop("use", None)
                 fitted: R = dask(r, n_obs, *rest, **kwargs)
                 return dataclasses.replace(fitted, problems=problems + fitted.problems)

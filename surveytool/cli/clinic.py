@@ -191,6 +191,8 @@ def add_clinician(
         )
     auth.check_password_strength(password, name)
     with store.write() as session:
+        # decided again in the write: another account may have been made meanwhile
+        first = session.execute(sa.select(Clinician.id).limit(1)).first() is None
         _, actor = (None, settings.system_actor()) if first else settings.who(session)
         clinician = auth.add_clinician(
             session, name, password, display_name=display_name, actor=actor, role=role, email=email
@@ -360,7 +362,13 @@ def administer(
     from surveytool.instrument.registry import load_instrument
     from surveytool.safety.checks import check_answers
     from surveytool.safety.support import support_lines, support_view
-    from surveytool.terminal import Interrupted, answers_from_file, interview, parse_answer
+    from surveytool.terminal import (
+        Interrupted,
+        answers_from_file,
+        interview,
+        parse_answer,
+        read_line,
+    )
 
     settings = _settings(ctx)
     inst = load_instrument(instrument)
@@ -395,7 +403,7 @@ def administer(
         if inst.instructions:
             console.print(inst.instructions.strip(), markup=False)
         try:
-            interview(inst, item_ids, answers, input, console, lambda _answers: None)
+            interview(inst, item_ids, answers, read_line, console, lambda _answers: None)
         except (Interrupted, KeyboardInterrupt):
             # KeyboardInterrupt: Ctrl-C while an item was being printed rather than at the prompt
             console.print("\nStopped: nothing was stored.", markup=False)

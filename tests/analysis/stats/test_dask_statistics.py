@@ -157,6 +157,26 @@ def test_correlation_statistics_of_a_dask_frame_equal_the_tables(
             assert problems[0].filename == __file__  # on the caller's line
 
 
+def test_correlation_statistics_of_a_dask_frame_take_the_reading_options(sim: Dataset) -> None:
+    """On Dask the answers are read by the statistic itself: id_column (ids repeated across
+    partitions quarantined) and group columns as read_responses(...) reads them in memory."""
+    inst, frame, _ = _with_problems(sim)
+    read = {"id_column": "id", "group_columns": ["site", "sex"]}
+    responses = surveytool.read_responses(inst, frame, **read)  # type: ignore[arg-type]
+    with dask.config.set(scheduler="synchronous"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResponseProblemsWarning)
+        for name, args in (("efa", (2,)), ("kmo", ()), ("bartlett_sphericity", ())):
+            expected = getattr(analysis, name)(inst, responses, *args)
+            got = getattr(analysis, name)(inst, dd.from_pandas(frame, npartitions=4), *args, **read)
+            pd.testing.assert_frame_equal(got.summary(), expected.summary(), rtol=1e-12, atol=1e-12)
+            assert got.n_obs == expected.n_obs == len(frame) - 1
+            assert got.problems.codes == expected.problems.codes
+            assert "unmatched_column" not in got.problems.codes  # id and groups were read
+    with pytest.raises(TypeError, match="'idcolumn'"):
+        efa: Any = analysis.efa
+        efa(inst, dd.from_pandas(frame, npartitions=2), 2, idcolumn="id")
+
+
 def test_efa_of_a_dask_frame_on_the_local_cluster(sim: Dataset, dask_client: Any) -> None:
     inst, frame, _ = _with_problems(sim)
     with warnings.catch_warnings():
