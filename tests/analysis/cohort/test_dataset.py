@@ -50,7 +50,10 @@ def test_both_forms_read_the_same(both: tuple[Path, Path]) -> None:
     assert file_form.rows == dataset.rows == len(dataset.frame()) > 0
     assert dataset.metadata.item_columns == file_form.metadata.item_columns
     assert dataset.metadata.disclosure == file_form.metadata.disclosure
-    assert dataset.metadata.ledger.imports == file_form.metadata.ledger.imports
+    # the same entries but for the clock: two imports may straddle a second (flaky under load)
+    assert [e.model_dump(exclude={"imported_at"}) for e in dataset.metadata.ledger.imports] == [
+        e.model_dump(exclude={"imported_at"}) for e in file_form.metadata.ledger.imports
+    ]
     assert dataset.metadata.ledger.respondents == []  # the keys live in the ledger dataset
     assert dataset.ledger.respondents == file_form.ledger.respondents == dataset.rows
     assert dataset.ledger.keys().tolist() == file_form.ledger.keys().tolist()
