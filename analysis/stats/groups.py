@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Literal
+from typing import Literal, Protocol
 
 import numpy as np
 import pandas as pd
@@ -31,6 +31,40 @@ from analysis.stats._result import Result
 from analysis.stats.scores import scale_ids
 from analysis.stats.tables import ValueCounts
 from surveytool.instrument.model import Instrument
+
+
+class _AddTest(Protocol):
+    def __call__(self, test: str, statistic: float, df1: float, df2: float, p: float) -> None: ...
+
+
+class _AddEffect(Protocol):
+    def __call__(self, effect: str, estimate: float, lo: float = ..., hi: float = ...) -> None: ...
+
+
+def _row_adders(
+    scale: str, test_rows: list[dict[str, object]], effect_rows: list[dict[str, object]]
+) -> tuple[_AddTest, _AddEffect]:
+    """The two row makers of one scale's tests and effects (the rows and the counts forms
+    of :func:`compare_groups` fill the same tables)."""
+
+    def add_test(test: str, statistic: float, df1: float, df2: float, p: float) -> None:
+        test_rows.append(
+            {"scale": scale, "test": test, "statistic": statistic, "df1": df1, "df2": df2, "p": p}
+        )
+
+    def add_effect(effect: str, estimate: float, lo: float = np.nan, hi: float = np.nan) -> None:
+        effect_rows.append(
+            {
+                "scale": scale,
+                "effect": effect,
+                "estimate": estimate,
+                "ci_lower": lo,
+                "ci_upper": hi,
+            }
+        )
+
+    return add_test, add_effect
+
 
 Test = Literal["welch_t", "student_t", "mann_whitney", "welch_anova", "anova", "kruskal"]
 TWO_GROUP_TESTS = ("welch_t", "student_t", "mann_whitney")
@@ -205,36 +239,7 @@ def compare_groups(
             )
         enough = all(len(s) >= 2 for s in samples)
 
-        def add_test(
-            test: str, statistic: float, df1: float, df2: float, p: float, scale: str = scale
-        ) -> None:
-            test_rows.append(
-                {
-                    "scale": scale,
-                    "test": test,
-                    "statistic": statistic,
-                    "df1": df1,
-                    "df2": df2,
-                    "p": p,
-                }
-            )
-
-        def add_effect(
-            effect: str,
-            estimate: float,
-            lo: float = np.nan,
-            hi: float = np.nan,
-            scale: str = scale,
-        ) -> None:
-            effect_rows.append(
-                {
-                    "scale": scale,
-                    "effect": effect,
-                    "estimate": estimate,
-                    "ci_lower": lo,
-                    "ci_upper": hi,
-                }
-            )
+        add_test, add_effect = _row_adders(scale, test_rows, effect_rows)
 
         for test in wanted:
             if not enough:
@@ -405,36 +410,7 @@ def compare_groups_from_counts(
         enough = all(c.n >= 2 for c in groups)
         n_total = sum(c.n for c in groups)
 
-        def add_test(
-            test: str, statistic: float, df1: float, df2: float, p: float, scale: str = scale
-        ) -> None:
-            test_rows.append(
-                {
-                    "scale": scale,
-                    "test": test,
-                    "statistic": statistic,
-                    "df1": df1,
-                    "df2": df2,
-                    "p": p,
-                }
-            )
-
-        def add_effect(
-            effect: str,
-            estimate: float,
-            lo: float = np.nan,
-            hi: float = np.nan,
-            scale: str = scale,
-        ) -> None:
-            effect_rows.append(
-                {
-                    "scale": scale,
-                    "effect": effect,
-                    "estimate": estimate,
-                    "ci_lower": lo,
-                    "ci_upper": hi,
-                }
-            )
+        add_test, add_effect = _row_adders(scale, test_rows, effect_rows)
 
         for test in wanted:
             if not enough:
