@@ -241,9 +241,18 @@ def test_sigkill_during_submissions_loses_nothing_committed(tmp_path: Path) -> N
                 threading.Thread(target=client_thread, args=(base, traffic, stop))
                 for _ in range(WORKERS)
             ]
+            acked = sum(o.acknowledged for o in traffic.outcomes)
             for t in threads:
                 t.start()
-            time.sleep(rng.uniform(0.3, 1.0))
+            # the kill comes at a random moment after the round's first acknowledged answer (a
+            # fixed delay on a loaded machine could kill before any: the check below then saw
+            # too few, though nothing was wrong)
+            deadline = time.monotonic() + 20
+            while sum(o.acknowledged for o in traffic.outcomes) == acked:
+                if time.monotonic() > deadline or not any(t.is_alive() for t in threads):
+                    break
+                time.sleep(0.005)
+            time.sleep(rng.uniform(0.0, 0.7))
             os.kill(pid, signal.SIGKILL)
             stop.set()
             for t in threads:
