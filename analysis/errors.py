@@ -15,7 +15,7 @@ import contextlib
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from surveytool.errors import ReportError, SurveytoolError
 
@@ -63,8 +63,10 @@ class Phrase(str):
         phrase.parts = parts
         return phrase
 
-    def __getnewargs__(self) -> tuple[str]:  # pickling: one text part (the spelling is kept)
-        return (str(self),)
+    def __reduce__(self) -> tuple[Any, ...]:
+        # pickling keeps the parts: an error raised in a Dask worker reaches the CLI, which
+        # spells the parameters as its flags
+        return (Phrase, self.parts)
 
     def spell(self, param: Callable[[Param], str]) -> str:
         """The message with each parameter written by ``param``."""

@@ -42,7 +42,7 @@ import yaml
 if TYPE_CHECKING:
     import dask.dataframe as dd
 
-from analysis.errors import AnalysisError
+from analysis.errors import AnalysisError, Param, Phrase
 from analysis.privacy.suppression import DEFAULT_MIN_CELL, hidden_columns
 from analysis.stats._input import warn_problems
 from analysis.stats._matrix import ItemSums
@@ -197,12 +197,19 @@ class ScoreCounts:
 def _check_distinct(scale: str, cell: str, counted: ValueCounts) -> None:
     if len(counted.values) > MAX_DISTINCT:
         raise AnalysisError(
-            f"the scale {scale!r} takes more than {MAX_DISTINCT} distinct values "
-            f"({'overall' if cell == 'all' else 'in the cell ' + cell}): its scores cannot be "
-            "counted exactly partition by partition (the norms, and the score sections of the "
-            "cohort report on Dask, need those counts); use the in-memory engine "
-            "(--engine memory)"
+            Phrase(
+                f"the scale {scale!r} takes more than {MAX_DISTINCT} distinct values "
+                f"({'overall' if cell == 'all' else 'in the cell ' + cell}): its scores cannot "
+                "be counted exactly partition by partition (the norms, and the score sections "
+                "of the cohort report on Dask, need those counts); use the in-memory engine (",
+                IN_MEMORY,
+                ")",
+            )
         )
+
+
+#: The in-memory engine: the CLI's ``--engine memory``, a pandas DataFrame in Python.
+IN_MEMORY = Param("engine", "memory", python_text="a pandas DataFrame: frame.compute()")
 
 
 def score_counts(

@@ -159,8 +159,18 @@ def test_a_scale_with_more_distinct_values_than_the_bound_is_refused() -> None:
     half = len(values) // 2
     first = score_counts(pd.DataFrame({"x": values[:half]}), ["x"])
     second = score_counts(pd.DataFrame({"x": values[half:]}), ["x"])
-    with pytest.raises(AnalysisError, match=r"'x' takes more than 1000000 distinct values"):
+    with pytest.raises(AnalysisError, match=r"'x' takes more than 1000000 distinct values") as e:
         _ = first + second
+    assert str(e.value).endswith("use the in-memory engine (a pandas DataFrame: frame.compute())")
+    # raised in a Dask worker, the message comes back whole, its parameter spelled by the CLI
+    import pickle
+
+    from analysis.errors import Phrase
+
+    back = pickle.loads(pickle.dumps(e.value))
+    assert isinstance(back.args[0], Phrase) and str(back) == str(e.value)
+    cli = back.args[0].spell(lambda p: f"--{p.name} {p.value}")
+    assert cli.endswith("use the in-memory engine (--engine memory)")
     # within the bound, the merged counts are those of the whole column
     small = score_counts(pd.DataFrame({"x": values[:10]}), ["x"])
     merged = small + score_counts(pd.DataFrame({"x": values[:10]}), ["x"])
