@@ -138,6 +138,14 @@ def safe_bins(
     if len(values) < max(min_cell, 1):
         return np.array([]), np.array([], dtype=np.int64)
     fine, _ = np.histogram(values, bins=edges)
+    return _merged_bins(fine, edges, min_cell)
+
+
+def _merged_bins(
+    fine: np.ndarray, edges: np.ndarray, min_cell: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Fine bins' counts merged from the left until a bin holds ``min_cell`` (see
+    :func:`safe_bins`; the rows' and the counts' forms share it)."""
     out_edges = [float(edges[0])]
     out_counts: list[int] = []
     running = 0
@@ -245,20 +253,7 @@ def safe_bins_from_counts(
         return np.array([]), np.array([], dtype=np.int64)
     values = np.clip(counted.values, edges[0], edges[-1])
     fine = np.histogram(values, bins=edges, weights=counted.counts)[0].astype(np.int64)
-    out_edges = [float(edges[0])]
-    out_counts: list[int] = []
-    running = 0
-    for count, right in zip(fine, edges[1:], strict=True):
-        running += int(count)
-        if running == 0 or running >= min_cell:
-            out_edges.append(float(right))
-            out_counts.append(running)
-            running = 0
-    if running:  # a small remainder: the last non-empty bin widens to the end and takes it
-        last = max(i for i, c in enumerate(out_counts) if c > 0)
-        out_counts = [*out_counts[:last], out_counts[last] + running]
-        out_edges = [*out_edges[: last + 1], float(edges[-1])]
-    return np.array(out_edges), np.array(out_counts, dtype=np.int64)
+    return _merged_bins(fine, edges, min_cell)
 
 
 def score_distributions_from_counts(
